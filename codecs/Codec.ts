@@ -1,0 +1,108 @@
+/**
+ * The Codec interface: a value becomes frames, frames become a value.
+ *
+ * Frames are one header (the encoded stream) plus zero or more out-of-band
+ * buffers that are referenced, not copied (pickle protocol 5's role): a large
+ * typed array travels as its own frame, and a transport moves it as it is.
+ *
+ * Every codec has a one-byte `id` that message headers carry, so a receiver
+ * never guesses how to decode.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Codec, pickle } from "rankflow/codecs"
+ *
+ * const roundTrip = Effect.gen(function* () {
+ *   const frames = yield* pickle.encode({ a: [1, 2n, new Date(0)] })
+ *   return yield* pickle.decode(frames)
+ * })
+ * ```
+ */
+import { Effect } from "effect"
+import { DecodeError, EncodeError } from "./errors.ts"
+
+/** An encoded value: the header stream and the out-of-band buffers it refers to. */
+export interface Frames {
+  readonly header: Uint8Array
+  readonly buffers: ReadonlyArray<Uint8Array>
+}
+
+export interface Codec {
+  /** The registered name, e.g. `"pickle"`. */
+  readonly name: string
+  /** The one-byte id carried in message headers (0–255). */
+  readonly id: number
+  /** Encodes a value; fails with an `EncodeError` naming the path of what could not be encoded. */
+  readonly encode: (value: unknown) => Effect.Effect<Frames, EncodeError>
+  /** Decodes frames; any bytes give a value or a `DecodeError`. */
+  readonly decode: (frames: Frames) => Effect.Effect<unknown, DecodeError>
+  /**
+   * The same as `encode` for hot paths: returns the frames or throws an
+   * `EncodeError` (never any other exception).
+   */
+  readonly encodeSync: (value: unknown) => Frames
+  /** The same as `decode` for hot paths: returns the value or throws a `DecodeError`. */
+  readonly decodeSync: (frames: Frames) => unknown
+}
+
+/** Ids 0–15 are reserved for rankflow's own codecs; user codecs take 16–255. */
+export const CodecIds = {
+  raw: 0,
+  pickle: 1,
+  marshal: 2,
+  cbor: 3,
+  msgpack: 4
+} as const
+
+/**
+ * Builds a codec from a throwing pair. The pair must throw only `EncodeError`
+ * / `DecodeError`; anything else thrown (a bug) is converted to one, so no
+ * raw exception ever leaves a codec.
+ */
+export const make = (options: {
+  readonly name: string
+  readonly id: number
+  readonly encodeSync: (value: unknown) => Frames
+  readonly decodeSync: (frames: Frames) => unknown
+}): Codec => {
+  const { name, id } = options
+  if (!Number.isInteger(id) || id < 0 || id > 255) {
+    throw new RangeError(`codec id must be an integer in 0..255, got ${id}`)
+  }
+  const encodeSync = (value: unknown): Frames => {
+    try {
+      return options.encodeSync(value)
+    } catch (e) {
+      throw e instanceof EncodeError ? e : new EncodeError({ codec: name, path: "$", message: `${name}: cannot encode $: ${describeThrown(e)}` })
+    }
+  }
+  const decodeSync = (frames: Frames): unknown => {
+    try {
+      return options.decodeSync(frames)
+    } catch (e) {
+      throw e instanceof DecodeError ? e : new DecodeError({ codec: name, offset: -1, message: `${name}: malformed input: ${describeThrown(e)}` })
+    }
+  }
+  return {
+    name,
+    id,
+    encodeSync,
+    decodeSync,
+    encode: (value) => Effect.try({ try: () => encodeSync(value), catch: (e) => e as EncodeError }),
+    decode: (frames) => Effect.try({ try: () => decodeSync(frames), catch: (e) => e as DecodeError })
+  }
+}
+
+/** Frames of a single header with no out-of-band buffers. */
+export const headerOnly = (header: Uint8Array): Frames => ({ header, buffers: [] })
+
+/** Total size in bytes of the header and every out-of-band buffer. */
+export const byteLength = (frames: Frames): number => {
+  let n = frames.header.byteLength
+  for (const b of frames.buffers) n += b.byteLength
+  return n
+}
+
+const describeThrown = (e: unknown): string =>
+  e instanceof RangeError && /call stack/i.test(e.message) ? "nesting too deep" : e instanceof Error ? e.message : String(e)

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs the system packages rankflow's tests need, when they are missing:
+#   - nats-server (Debian package), for the NATS transport's tests;
+#   - Mesa's Vulkan drivers >= 25 from bookworm-backports (lavapipe), so that
+#     WebGPU (Dawn) runs on the CPU on machines without a GPU.
+# Where it cannot install (not root, not Debian), it prints what to install and
+# why, and exits 0: the suites that need the missing part fail with the same
+# advice (see test/support/system.ts), the others still run.
+set -uo pipefail
+
+MESA_MIN_MAJOR=25
+missing=()
+
+have_nats() { command -v nats-server >/dev/null 2>&1; }
+
+mesa_major() {
+  dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null | sed -E 's/^([0-9]+:)?([0-9]+).*/\2/'
+}
+have_lavapipe() {
+  local major
+  major=$(mesa_major)
+  [ -n "$major" ] && [ "$major" -ge "$MESA_MIN_MAJOR" ] 2>/dev/null
+}
+
+have_nats || missing+=(nats)
+have_lavapipe || missing+=(mesa)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+advice() {
+  cat >&2 <<'MSG'
+rankflow: some system packages its tests need are missing.
+  - nats-server: the NATS transport's tests start real servers on loopback.
+      Debian/Ubuntu:  apt-get install nats-server
+      elsewhere:      put a nats-server (2.9 or newer) binary on PATH
+  - Mesa's Vulkan drivers, version 25 or newer (lavapipe): WebGPU runs on the CPU
+    where there is no GPU. On Debian 12 (bookworm) they come from backports:
+      echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bookworm-backports.list
+      apt-get update && apt-get install -t bookworm-backports mesa-vulkan-drivers
+Run `npm run setup:system` as root on Debian to install them automatically.
+MSG
+}
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1 || ! grep -qi debian /etc/os-release 2>/dev/null; then
+  echo "rankflow: cannot install system packages here (needs root on Debian); missing: ${missing[*]}" >&2
+  advice
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+echo "rankflow: installing missing system packages (${missing[*]}) from Debian ${codename}…" >&2
+
+if [[ " ${missing[*]} " == *" mesa "* ]] && [ "$codename" = "bookworm" ]; then
+  if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bookworm-backports.list
+  fi
+fi
+
+apt_quiet() { apt-get -q -o Dpkg::Use-Pty=0 "$@" >/tmp/rankflow-apt.log 2>&1 || { tail -n 20 /tmp/rankflow-apt.log >&2; return 1; }; }
+
+apt_quiet update || { echo "rankflow: apt-get update failed" >&2; advice; exit 0; }
+if [[ " ${missing[*]} " == *" nats "* ]]; then
+  apt_quiet install -y --no-install-recommends nats-server || { echo "rankflow: could not install nats-server" >&2; advice; }
+fi
+if [[ " ${missing[*]} " == *" mesa "* ]]; then
+  if [ "$codename" = "bookworm" ]; then
+    apt_quiet install -y --no-install-recommends -t bookworm-backports mesa-vulkan-drivers
+  else
+    apt_quiet install -y --no-install-recommends mesa-vulkan-drivers
+  fi
+  have_lavapipe || { echo "rankflow: could not install mesa-vulkan-drivers >= ${MESA_MIN_MAJOR}" >&2; advice; }
+fi
+have_nats && have_lavapipe && echo "rankflow: system packages ready (nats-server, mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers))" >&2
+exit 0
