@@ -1,0 +1,209 @@
+/**
+ * The raw buffer path: the fast lane for numeric data (mpi4py's `msgbuffer`).
+ *
+ * A typed array is not encoded at all: its datatype and element count go in a
+ * few header bytes and its bytes travel as the one out-of-band buffer, a view
+ * of the sender's memory (no copy). The receiver gets a typed array of the same
+ * class, a view of the received bytes when they are aligned for the element
+ * size, or fills a buffer of its own with `decodeInto` (MPI's `Recv` into a
+ * user buffer), which fails with `DatatypeMismatch` or `Truncated` and leaves
+ * the frames intact when the message does not fit.
+ *
+ * Bytes travel in the sender's native byte order (little-endian on every
+ * platform Node ships for, except s390x).
+ *
+ * @example
+ * ```ts
+ * import { raw } from "rankflow/codecs"
+ *
+ * const frames = raw.encodeSync(new Float64Array([1, 2, 3]))   // header: 2 bytes, buffers: [24 bytes]
+ * raw.decodeSync(frames)                                        // Float64Array [1, 2, 3]
+ * raw.encodeSync([bytes, "int32", 10])                          // 10 int32 from a Uint8Array's bytes
+ * ```
+ */
+import * as Codec from "./Codec.ts"
+import type { Frames } from "./Codec.ts"
+import * as Datatype from "./Datatype.ts"
+import type { DatatypeName, TypedArray } from "./Datatype.ts"
+import { DatatypeMismatch, EncodeError, Truncated, decodeError } from "./errors.ts"
+import { register } from "./registry.ts"
+import { Reader } from "./bytes/Reader.ts"
+import { Writer } from "./bytes/Writer.ts"
+
+/**
+ * What the buffer path sends: a typed array (its datatype discovered from its
+ * class), or `[data, datatype, count?]`: `count` elements of `datatype` read
+ * from `data`'s bytes (without `count`, as many whole elements as fit).
+ */
+export type BufferSpec =
+  | TypedArray
+  | readonly [data: TypedArray | ArrayBufferLike | DataView, datatype: DatatypeName, count?: number]
+
+/** A buffer spec resolved to its datatype, element count and bytes (a view of the data: no copy). */
+export interface Described {
+  readonly datatype: Datatype.Datatype
+  readonly count: number
+  readonly bytes: Uint8Array
+}
+
+const NAME = "raw"
+
+const isBufferLike = (x: unknown): x is TypedArray | ArrayBufferLike | DataView =>
+  ArrayBuffer.isView(x) || x instanceof ArrayBuffer ||
+  (typeof SharedArrayBuffer !== "undefined" && x instanceof SharedArrayBuffer)
+
+/**
+ * True for a typed array, or for a 2- or 3-element array whose first element
+ * is a typed array, DataView or ArrayBuffer and whose second is a known
+ * datatype name. Any other array (an ordinary tuple) is not a buffer spec, so
+ * it travels through a value codec unchanged.
+ */
+export const isBufferSpec = (value: unknown): value is BufferSpec => {
+  if (Datatype.isTypedArray(value)) return true
+  return Array.isArray(value) && (value.length === 2 || value.length === 3) && isBufferLike(value[0]) &&
+    typeof value[1] === "string" && Datatype.byName(value[1]) !== undefined
+}
+
+const bytesOf = (data: TypedArray | ArrayBufferLike | DataView): Uint8Array =>
+  ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data)
+
+const specError = (what: string): EncodeError =>
+  new EncodeError({ codec: NAME, path: "$", message: `${NAME}: invalid buffer spec: ${what}` })
+
+const describeName = (x: unknown): string =>
+  x === null ? "null" : typeof x === "object" ? (x.constructor?.name ?? "object") : typeof x
+
+/**
+ * Resolves a buffer spec to its datatype, count and bytes (a view of the
+ * caller's memory). Throws an `EncodeError` for an unknown datatype name, a
+ * count that is negative, not an integer or larger than the data, or data that
+ * is not a buffer.
+ */
+export const describe = (spec: BufferSpec): Described => {
+  const datatype = Datatype.ofUnknown(spec)
+  if (datatype !== undefined) {
+    const array = spec as TypedArray
+    return { datatype, count: array.length, bytes: new Uint8Array(array.buffer, array.byteOffset, array.byteLength) }
+  }
+  if (!Array.isArray(spec) || spec.length < 2 || spec.length > 3) {
+    throw specError(`expected a typed array or [data, datatype, count?], got ${describeName(spec)}`)
+  }
+  const [data, name, count] = spec as readonly [unknown, unknown, unknown]
+  if (!isBufferLike(data)) {
+    throw specError(`data must be a typed array, DataView or ArrayBuffer, got ${describeName(data)}`)
+  }
+  const explicit = typeof name === "string" ? Datatype.byName(name) : undefined
+  if (explicit === undefined) {
+    const known = Datatype.all.map((d) => d.name).join(", ")
+    const why = name === "float16" ? " (this runtime has no Float16Array)" : ""
+    const shown = typeof name === "string" ? JSON.stringify(name) : `of type ${describeName(name)}`
+    throw specError(`unknown datatype ${shown}${why}; known: ${known}`)
+  }
+  const all = bytesOf(data)
+  const fit = Math.floor(all.byteLength / explicit.size)
+  if (count === undefined) return { datatype: explicit, count: fit, bytes: all.subarray(0, fit * explicit.size) }
+  if (typeof count !== "number" || !Number.isInteger(count) || count < 0) {
+    throw specError(`count must be a non-negative integer, got ${String(count)}`)
+  }
+  if (count > fit) {
+    throw specError(`count ${count} ${explicit.name} needs ${count * explicit.size} bytes but the data has ${all.byteLength}`)
+  }
+  return { datatype: explicit, count, bytes: all.subarray(0, count * explicit.size) }
+}
+
+// One slab for every header: encoding a message allocates only the views (see bytes/Writer.ts).
+const writer = new Writer()
+
+const encodeSync = (value: unknown): Frames => {
+  if (!Datatype.isTypedArray(value) && !Array.isArray(value)) {
+    throw specError(`expected a typed array or [data, datatype, count?], got ${describeName(value)}`)
+  }
+  const { bytes, count, datatype } = describe(value as BufferSpec)
+  writer.begin()
+  writer.u8(datatype.id)
+  writer.varuint(count)
+  return { header: writer.finish(), buffers: [bytes] }
+}
+
+/** Reads a raw header: the datatype and element count of the message. */
+export const peek = (frames: Frames): { readonly datatype: Datatype.Datatype; readonly count: number } => {
+  const reader = new Reader(NAME, frames.header)
+  const id = reader.u8()
+  const datatype = Datatype.byId(id)
+  if (datatype === undefined) {
+    const name = Datatype.names[id - 1]
+    throw decodeError(NAME, 0, name === undefined ? `unknown datatype id ${id}` : `datatype ${name} is not supported by this runtime`)
+  }
+  const count = reader.varuint()
+  if (reader.remaining !== 0) throw decodeError(NAME, reader.pos, `${reader.remaining} unexpected bytes after the header`)
+  return { datatype, count }
+}
+
+/** Checks the frames against their header and returns the datatype, count and the data bytes. */
+const checked = (frames: Frames): Described => {
+  const { count, datatype } = peek(frames)
+  if (frames.buffers.length !== 1) {
+    throw decodeError(NAME, frames.header.byteLength, `expected 1 data buffer, got ${frames.buffers.length}`)
+  }
+  const bytes = frames.buffers[0]!
+  if (bytes.byteLength !== count * datatype.size) {
+    throw decodeError(
+      NAME,
+      frames.header.byteLength,
+      `the header declares ${count} ${datatype.name} (${count * datatype.size} bytes) but the data buffer has ${bytes.byteLength} bytes`
+    )
+  }
+  return { datatype, count, bytes }
+}
+
+const decodeSync = (frames: Frames): TypedArray => {
+  const { bytes, count, datatype } = checked(frames)
+  if (bytes.byteOffset % datatype.size === 0) return new datatype.ctor(bytes.buffer, bytes.byteOffset, count)
+  // A typed array view must start at a multiple of its element size: copy.
+  const out = new datatype.ctor(count)
+  new Uint8Array(out.buffer).set(bytes)
+  return out
+}
+
+/**
+ * The raw buffer path as a codec (id 0): `encodeSync` takes a `BufferSpec`,
+ * `decodeSync` returns a typed array of the message's datatype.
+ */
+export const raw: Codec.Codec = register(Codec.make({ name: NAME, id: Codec.CodecIds.raw, encodeSync, decodeSync }))
+
+/** The class name of a receive buffer, or its datatype for the `[buffer, datatype]` form, for messages. */
+const receiveBufferName = (target: BufferSpec): string =>
+  Datatype.isTypedArray(target) ? Datatype.of(target).ctor.name : `${String(target[1])} buffer`
+
+/**
+ * Copies a raw message into a buffer the caller owns (MPI's `Recv` into a
+ * user buffer) and returns the number of elements received. The target is a
+ * typed array or `[buffer, datatype, count?]` (`count` = its capacity in
+ * elements).
+ *
+ * Throws `DatatypeMismatch` when the target's datatype differs from the
+ * message's, `Truncated` when the message has more elements than the target
+ * holds, `DecodeError` for malformed frames and `EncodeError` for a malformed
+ * target spec. The frames are never modified, so they can be decoded again
+ * after any failure.
+ */
+export const decodeInto = (frames: Frames, target: BufferSpec): number => {
+  const message = checked(frames)
+  const into = describe(target)
+  if (into.datatype !== message.datatype) {
+    throw new DatatypeMismatch({
+      expected: into.datatype.name,
+      received: message.datatype.name,
+      message: `message holds ${message.datatype.name} but the receive buffer is ${receiveBufferName(target)}`
+    })
+  }
+  if (message.count > into.count) {
+    throw new Truncated({
+      capacity: into.count,
+      count: message.count,
+      message: `message of ${message.count} ${message.datatype.name} does not fit a receive buffer of ${into.count}`
+    })
+  }
+  into.bytes.set(message.bytes)
+  return message.count
+}
