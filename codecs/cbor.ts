@@ -1,0 +1,324 @@
+/**
+ * The `cbor` codec: standard CBOR (RFC 8949) through cbor-x, readable by any
+ * CBOR library in any language. See docs/codecs-standard.md for the tags used
+ * and what round-trips.
+ *
+ * cbor-x is configured to emit no private extensions: no records, no string
+ * bundles, no packed values, no value sharing. Typed arrays use the RFC 8746
+ * tags (64..87), Dates tag 1, bigints beyond 64 bits tags 2/3, Maps tag 259,
+ * Sets tag 258.
+ *
+ * cbor-x's decoder also understands its private extensions and recurses once
+ * per nesting level, so every input is first checked by `scan` below: a
+ * well-formedness check (RFC 8949 appendix C) that also bounds the nesting,
+ * refuses the tags to which cbor-x gives private or unsafe meanings, and
+ * checks the content of the tags it decodes (bignums, typed arrays, tag 27),
+ * all without allocating. Only input that passes reaches cbor-x.
+ *
+ * @example
+ * ```ts
+ * import { cbor } from "rankflow/codecs"
+ *
+ * const frames = cbor.encodeSync({ a: 1 })   // header: a1 61 61 01
+ * cbor.decodeSync(frames)                    // { a: 1 }
+ * ```
+ */
+import { Decoder, Encoder, Tag, addExtension } from "cbor-x"
+import * as Codec from "./Codec.ts"
+import type { Frames } from "./Codec.ts"
+import { DecodeError, decodeError, EncodeError, encodeError } from "./errors.ts"
+import { register } from "./registry.ts"
+import { findUnencodable } from "./unencodable.ts"
+
+const NAME = "cbor"
+
+/** Containers (and tags) nested deeper than this are a `DecodeError`; cbor-x decodes recursively. */
+export const MAX_DEPTH = 1000
+
+/** A CBOR tag that cbor-x does not interpret: decoded tags come back as `Tag`, and a `Tag` encodes as itself. */
+export { Tag }
+
+const options = {
+  useRecords: false, // records (tags 0xdfff/0xe000..) are cbor-x's private extension
+  mapsAsObjects: true, // CBOR maps <-> plain objects; a JS Map travels as tag 259
+  variableMapSize: true, // preferred serialization: {a: 1} is a1 61 61 01, not a 16-bit map header
+  tagUint8Array: false, // a Uint8Array is a plain byte string, not tag 64
+  bundleStrings: false,
+  pack: false,
+  structuredClone: false, // value sharing (tags 28/29) off
+  useSelfDescribedHeader: false,
+  useFloat32: 0, // never shorten a float: float64 keeps every number exact
+  useTimestamp32: false,
+  largeBigIntToFloat: false,
+  useToJSON: false,
+  copyBuffers: false, // decoded byte strings and aligned typed arrays are views of the header
+  sequential: false
+} as const
+
+// One instance each, reused: cbor-x keeps its state in module variables anyway.
+const encoder = new Encoder(options)
+const decoder = new Decoder(options)
+
+type ExtensionArgument = Parameters<typeof addExtension>[0]
+
+// cbor-x decodes tags 2/3 by shifting a bigint once per byte: quadratic (a 64 KiB bignum took 0.5 s).
+// The same result in linear time through a hex string. cbor-x has no per-instance tags, so this
+// replaces its process-wide decoder for these two tags; the results are identical.
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+const unsignedBignum = (bytes: unknown): bigint => {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError("a bignum's content must be a byte string")
+  if (bytes.length <= 6) {
+    let n = 0
+    for (let i = 0; i < bytes.length; i++) n = n * 256 + bytes[i]!
+    return BigInt(n)
+  }
+  let hex = "0x"
+  for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i]!]
+  return BigInt(hex)
+}
+addExtension({ tag: 2, decode: unsignedBignum } as unknown as ExtensionArgument)
+addExtension({ tag: 3, decode: (bytes: unknown) => -1n - unsignedBignum(bytes) } as unknown as ExtensionArgument)
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+type Float16Ctor = new (buffer: ArrayBufferLike, byteOffset?: number, length?: number) => ArrayBufferView
+const Float16 = (globalThis as { Float16Array?: Float16Ctor }).Float16Array
+
+// cbor-x predates Float16Array (it would write one as an array of numbers): RFC 8746 tags 84
+// (little-endian) and 80 (big-endian), registered process-wide like the bignum tags above.
+if (Float16 !== undefined) {
+  const nativeTag = littleEndian ? 84 : 80
+  const fromBytes = (swap: boolean) => (bytes: unknown): ArrayBufferView => {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("a typed array tag's content must be a byte string")
+    if (!swap && bytes.byteOffset % 2 === 0) return new Float16(bytes.buffer, bytes.byteOffset, bytes.length >> 1)
+    const copy = bytes.slice()
+    if (swap) for (let i = 0; i + 1 < copy.length; i += 2) [copy[i], copy[i + 1]] = [copy[i + 1]!, copy[i]!]
+    return new Float16(copy.buffer, 0, copy.length >> 1)
+  }
+  addExtension({
+    Class: Float16,
+    tag: nativeTag,
+    // A DataView is written as a plain byte string by every cbor-x encoder (a Uint8Array may get tag 64).
+    encode: (array: ArrayBufferView, encode: (data: unknown) => void) =>
+      encode(new DataView(array.buffer, array.byteOffset, array.byteLength)),
+    decode: fromBytes(false)
+  } as unknown as ExtensionArgument)
+  addExtension({ tag: littleEndian ? 80 : 84, decode: fromBytes(true) } as unknown as ExtensionArgument)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scan: well-formedness, nesting and tag policy, in one pass without allocation.
+
+const fail = (offset: number, what: string): DecodeError => decodeError(NAME, offset, what)
+
+/** Pending-item markers of indefinite-length containers. */
+const INDEFINITE_ARRAY = -1
+const INDEFINITE_MAP_KEY = -2
+const INDEFINITE_MAP_VALUE = -3
+const pendingStack = new Float64Array(MAX_DEPTH + 1)
+
+/** Position after the head read by the last `readArgument`. */
+let argEnd = 0
+
+/** The argument of the head at `pos`, or -1 for an indefinite length. Sets `argEnd`. */
+const readArgument = (b: Uint8Array, pos: number, end: number): number => {
+  const ai = b[pos]! & 31
+  if (ai < 24) {
+    argEnd = pos + 1
+    return ai
+  }
+  const size = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : ai === 27 ? 8 : ai === 31 ? 0 : -1
+  if (size < 0) throw fail(pos, `reserved additional information ${ai} in byte 0x${b[pos]!.toString(16)}`)
+  if (size === 0) {
+    argEnd = pos + 1
+    return -1
+  }
+  if (pos + 1 + size > end) throw fail(pos, `unexpected end of input: the head needs ${size} more bytes, ${end - pos - 1} left`)
+  argEnd = pos + 1 + size
+  if (size === 1) return b[pos + 1]!
+  if (size === 2) return (b[pos + 1]! << 8) | b[pos + 2]!
+  const hi = ((b[pos + 1]! << 24) >>> 0) + ((b[pos + 2]! << 16) | (b[pos + 3]! << 8) | b[pos + 4]!)
+  if (size === 4) return hi
+  // 8 bytes: exact below 2^53, which is all a length or a tag number is compared against.
+  return hi * 0x100000000 + ((b[pos + 5]! << 24) >>> 0) + ((b[pos + 6]! << 16) | (b[pos + 7]! << 8) | b[pos + 8]!)
+}
+
+/** Element size of an RFC 8746 typed-array tag that this codec decodes, else 0 (the tag passes through as a `Tag`). */
+const typedArrayElementSize = (tag: number): number => {
+  if (tag < 64 || tag > 87 || tag === 76) return 0
+  const lengthBits = tag & 3
+  if ((tag & 0x10) === 0) return 1 << lengthBits // integers: 1, 2, 4, 8 bytes
+  if (lengthBits === 3 || (lengthBits === 0 && Float16 === undefined)) return 0 // float128; float16 without Float16Array
+  return 2 << lengthBits // floats: 2, 4, 8 bytes
+}
+
+/**
+ * Tags that cbor-x reads with private or unsafe meanings: packed CBOR (6, 51, 216..255 and
+ * the prefix/suffix ranges), value sharing (28/29: a shared reference re-reads its content,
+ * exponential when nested), records and string bundles (105, 0xdff9..0xffff), shared data.
+ */
+const isRefusedTag = (tag: number): boolean =>
+  tag === 6 || tag === 28 || tag === 29 || tag === 51 || tag === 105 || (tag >= 216 && tag <= 255) ||
+  (tag >= 27647 && tag <= 32767) || (tag >= 0xdff9 && tag <= 0xffff) || tag === 0x53687264 ||
+  tag >= 1811940352
+
+const nameDecoder = new TextDecoder()
+
+/** Checks a tag's number and, for the tags cbor-x interprets, the head of its content at `pos`. */
+const checkTag = (b: Uint8Array, start: number, tag: number, pos: number, end: number): void => {
+  if (isRefusedTag(tag)) throw fail(start, `tag ${tag} is not supported (cbor-x gives it a private meaning)`)
+  const elementSize = typedArrayElementSize(tag)
+  const isBignum = tag === 2 || tag === 3
+  if (!isBignum && elementSize === 0 && tag !== 27) return
+  if (pos >= end) throw fail(pos, `unexpected end of input: tag ${tag} has no content`)
+  const head = b[pos]!
+  const length = readArgument(b, pos, end)
+  if (tag === 27) {
+    // cbor-x looks the name up in { Error, RegExp } and calls what it finds: refuse the names
+    // that would reach Object.prototype's methods instead.
+    if (head >> 5 !== 4 || length < 1) throw fail(pos, "tag 27 must contain an array [name, ...arguments]")
+    const namePos = argEnd
+    if (namePos >= end) throw fail(namePos, "unexpected end of input in tag 27")
+    const nameLength = readArgument(b, namePos, end)
+    if (b[namePos]! >> 5 !== 3 || nameLength < 0) throw fail(namePos, "tag 27 must start with a text string name")
+    if (nameLength > end - argEnd) throw fail(namePos, `a text string of ${nameLength} bytes but only ${end - argEnd} left`)
+    const name = nameDecoder.decode(b.subarray(argEnd, argEnd + nameLength))
+    if (Object.hasOwn(Object.prototype, name)) throw fail(namePos, `tag 27 with the name ${JSON.stringify(name)} is not supported`)
+    return
+  }
+  if (head >> 5 !== 2 || length < 0) {
+    throw fail(pos, `tag ${tag} must contain a definite-length byte string`)
+  }
+  if (elementSize > 1 && length % elementSize !== 0) {
+    throw fail(pos, `tag ${tag} holds ${elementSize}-byte elements but its byte string has ${length} bytes`)
+  }
+}
+
+/**
+ * Checks that `b` holds exactly one well-formed CBOR item that this codec
+ * accepts; throws a `DecodeError` at the offending offset otherwise.
+ */
+const scan = (b: Uint8Array): void => {
+  const end = b.length
+  if (end === 0) throw fail(0, "empty input")
+  let pos = 0
+  let depth = 0
+  let pending = 1 // items still to read at this level; the top level holds exactly one
+  for (;;) {
+    if (pending === 0) {
+      if (depth === 0) break
+      pending = pendingStack[--depth]!
+      continue
+    }
+    if (pos >= end) throw fail(pos, "unexpected end of input (truncated)")
+    const start = pos
+    const initial = b[pos]!
+    if (initial === 0xff) {
+      if (pending !== INDEFINITE_ARRAY && pending !== INDEFINITE_MAP_KEY) {
+        throw fail(pos, pending === INDEFINITE_MAP_VALUE ? "a break where a map value is due" : "a break (0xff) outside an indefinite-length array or map")
+      }
+      pos++
+      pending = 0
+      continue
+    }
+    if (pending > 0) pending--
+    else if (pending === INDEFINITE_MAP_KEY) pending = INDEFINITE_MAP_VALUE
+    else if (pending === INDEFINITE_MAP_VALUE) pending = INDEFINITE_MAP_KEY
+    const major = initial >> 5
+    const arg = readArgument(b, pos, end)
+    pos = argEnd
+    switch (major) {
+      case 0:
+      case 1:
+        if (arg < 0) throw fail(start, "an integer cannot have an indefinite length")
+        break
+      case 2:
+      case 3:
+        if (arg < 0) throw fail(start, "indefinite-length strings are not supported")
+        if (arg > end - pos) throw fail(start, `a ${major === 2 ? "byte" : "text"} string of ${arg} bytes but only ${end - pos} left`)
+        pos += arg
+        break
+      case 4:
+      case 5: {
+        let open: number
+        if (arg < 0) open = major === 4 ? INDEFINITE_ARRAY : INDEFINITE_MAP_KEY
+        else {
+          // Every item takes at least one byte: a count beyond the bytes left can never be satisfied.
+          open = major === 4 ? arg : arg * 2
+          if (open > end - pos) {
+            throw fail(start, `${major === 4 ? "an array" : "a map"} of ${arg} entries but only ${end - pos} bytes left`)
+          }
+          if (open === 0) break
+        }
+        if (depth >= MAX_DEPTH) throw fail(start, `nested deeper than ${MAX_DEPTH} levels`)
+        pendingStack[depth++] = pending
+        pending = open
+        break
+      }
+      case 6:
+        if (arg < 0) throw fail(start, "a tag cannot have an indefinite length")
+        if (arg > 0xffffffff) throw fail(start, "tag numbers above 2^32-1 are not supported")
+        checkTag(b, start, arg, pos, end)
+        if (depth >= MAX_DEPTH) throw fail(start, `nested deeper than ${MAX_DEPTH} levels`)
+        pendingStack[depth++] = pending
+        pending = 1
+        break
+      default: {
+        const ai = initial & 31
+        // false, true, null, undefined, and half/single/double floats; other simple values have no JS meaning.
+        if ((ai >= 20 && ai <= 23) || (ai >= 25 && ai <= 27)) break
+        throw fail(start, `simple value ${ai === 24 ? b[start + 1] : ai} is not supported`)
+      }
+    }
+  }
+  if (pos !== end) throw fail(pos, `${end - pos} trailing bytes after the value`)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const describeThrown = (e: unknown): string =>
+  e instanceof RangeError && /call stack/i.test(e.message) ? "nested too deeply for the stack" : e instanceof Error ? e.message : String(e)
+
+const encodeFailure = (value: unknown, e: unknown): EncodeError => {
+  if (e instanceof EncodeError) return e
+  try {
+    const found = findUnencodable(value, { maxDepth: MAX_DEPTH })
+    if (found !== undefined) return encodeError(NAME, found.path, found.what)
+  } catch {
+    // a getter that throws while we look: report what cbor-x said
+  }
+  return encodeError(NAME, "$", describeThrown(e))
+}
+
+const encodeSync = (value: unknown): Frames => {
+  let out: Uint8Array
+  try {
+    out = encoder.encode(value)
+  } catch (e) {
+    throw encodeFailure(value, e)
+  }
+  // cbor-x returns a view of a slab shared by all its encoders. It never writes over bytes it
+  // has handed out (later messages go after them; a full slab is replaced, not reused), so
+  // the view may be held by a pending send without a copy. It is a Node Buffer, whose
+  // slice() does not copy: hand out a plain Uint8Array view of the same bytes.
+  return { header: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), buffers: [] }
+}
+
+const decodeSync = (frames: Frames): unknown => {
+  if (frames.buffers.length !== 0) {
+    throw fail(frames.header.byteLength, `expected a header only, got ${frames.buffers.length} out-of-band buffers`)
+  }
+  const h = frames.header
+  // A fresh view: cbor-x caches a DataView as a property of its input, and decoded byte
+  // strings are subarrays of it, so they are plain Uint8Arrays even when the header is a Buffer.
+  const bytes = new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
+  scan(bytes)
+  try {
+    return decoder.decode(bytes)
+  } catch (e) {
+    // Past the scan, cbor-x fails only on meaning (a map key that is an array, a bad RegExp): no offset.
+    throw new DecodeError({ codec: NAME, offset: -1, message: `${NAME}: malformed input: ${describeThrown(e)}` })
+  }
+}
+
+/** Standard CBOR (RFC 8949) through cbor-x; codec id 3. */
+export const cbor: Codec.Codec = register(Codec.make({ name: NAME, id: Codec.CodecIds.cbor, encodeSync, decodeSync }))

@@ -1,0 +1,252 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ExtData } from "@msgpack/msgpack"
+import { Effect } from "effect"
+import { CodecIds } from "../../codecs/Codec.ts"
+import type { Frames } from "../../codecs/Codec.ts"
+import { DecodeError, EncodeError } from "../../codecs/errors.ts"
+import { MAX_DEPTH, msgpack } from "../../codecs/msgpack.ts"
+import * as Registry from "../../codecs/registry.ts"
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex")
+const frames = (h: string): Frames => ({ header: Uint8Array.from(Buffer.from(h.replace(/\s/g, ""), "hex")), buffers: [] })
+const encodeHex = (value: unknown): string => hex(msgpack.encodeSync(value).header)
+const roundTrip = (value: unknown): unknown => msgpack.decodeSync(msgpack.encodeSync(value))
+
+/** The error `f` throws (fails the test when it throws nothing). */
+const thrown = (f: () => unknown): unknown => {
+  try {
+    f()
+  } catch (e) {
+    return e
+  }
+  throw new Error("expected an error, nothing was thrown")
+}
+const decodeFailure = (h: string | Uint8Array): DecodeError => {
+  const e = thrown(() => msgpack.decodeSync(typeof h === "string" ? frames(h) : { header: h, buffers: [] }))
+  expect(e).toBeInstanceOf(DecodeError)
+  return e as DecodeError
+}
+const encodeFailure = (value: unknown): EncodeError => {
+  const e = thrown(() => msgpack.encodeSync(value))
+  expect(e).toBeInstanceOf(EncodeError)
+  return e as EncodeError
+}
+
+describe("msgpack: the bytes are standard MessagePack, as a peer in another language reads them", () => {
+  it("is registered as codec 4, named msgpack", () => {
+    expect(msgpack.id).toBe(CodecIds.msgpack)
+    expect(Registry.getById(4)).toBe(msgpack)
+    expect(Registry.getByName("msgpack")).toBe(msgpack)
+  })
+
+  it("writes the spec's formats for plain values", () => {
+    expect(encodeHex({ a: 1 })).toBe("81a16101")
+    expect(encodeHex([1, 2, 3])).toBe("93010203")
+    expect(encodeHex("IETF")).toBe("a449455446")
+    expect(encodeHex(0)).toBe("00")
+    expect(encodeHex(127)).toBe("7f")
+    expect(encodeHex(128)).toBe("cc80")
+    expect(encodeHex(256)).toBe("cd0100")
+    expect(encodeHex(65536)).toBe("ce00010000")
+    expect(encodeHex(-1)).toBe("ff")
+    expect(encodeHex(-32)).toBe("e0")
+    expect(encodeHex(-33)).toBe("d0df")
+    expect(encodeHex(-129)).toBe("d1ff7f")
+    expect(encodeHex(-(2 ** 31))).toBe("d280000000")
+    expect(encodeHex(1.5)).toBe("cb3ff8000000000000")
+    expect(encodeHex(2 ** 32)).toBe("cb41f0000000000000") // integers beyond 32 bits: float64, so they come back as numbers
+    expect(encodeHex(null)).toBe("c0")
+    expect(encodeHex(false)).toBe("c2")
+    expect(encodeHex(true)).toBe("c3")
+    expect(encodeHex(new Uint8Array([1, 2]))).toBe("c4020102") // bin 8
+  })
+
+  it("writes bigints as int64 / uint64", () => {
+    expect(encodeHex(5n)).toBe("cf0000000000000005")
+    expect(encodeHex(-5n)).toBe("d3fffffffffffffffb")
+    expect(encodeHex(2n ** 64n - 1n)).toBe("cfffffffffffffffff")
+    expect(encodeHex(-(2n ** 63n))).toBe("d38000000000000000")
+  })
+
+  it("writes Dates as the standard timestamp extension (-1)", () => {
+    expect(encodeHex(new Date(0))).toBe("d6ff00000000") // timestamp 32
+    expect(encodeHex(new Date(1))).toBe("d7ff003d090000000000") // timestamp 64: 1,000,000 ns
+    expect(encodeHex(new Date(-1))).toBe("c70cff3b8b87c0ffffffffffffffff") // timestamp 96: -1 s + 999,000,000 ns
+  })
+
+  it("writes typed arrays as extension 0x74: one class byte (msgpackr's numbering), then the bytes", () => {
+    expect(encodeHex(new Float64Array([1.5]))).toBe("c709" + "74" + "08" + "000000000000f83f")
+    expect(encodeHex(new Int8Array([1, 2, 3]))).toBe("d6" + "74" + "00" + "010203") // fixext 4
+    expect(encodeHex(new Int16Array([1]))).toBe("c703" + "74" + "03" + "0100")
+    expect(encodeHex(new Uint8ClampedArray([9]))).toBe("d5" + "74" + "02" + "09")
+    expect(encodeHex(new Float32Array([1]))).toBe("c705" + "74" + "07" + "0000803f")
+    expect(encodeHex(new BigUint64Array([1n]))).toBe("c709" + "74" + "0a" + "0100000000000000")
+    expect(encodeHex(new ArrayBuffer(3))).toBe("d6" + "74" + "10" + "000000")
+    if (typeof Float16Array === "function") expect(encodeHex(new Float16Array([1]))).toBe("c703" + "74" + "0b" + "003c")
+  })
+
+  it("decodes what other MessagePack encoders write", () => {
+    expect(msgpack.decodeSync(frames("d7ff003d090000000000"))).toStrictEqual(new Date(1))
+    expect(msgpack.decodeSync(frames("c70cff3b8b87c0ffffffffffffffff"))).toStrictEqual(new Date(-1))
+    expect(msgpack.decodeSync(frames("8201020304"))).toStrictEqual({ 1: 2, 3: 4 }) // integer keys become property names
+    expect(msgpack.decodeSync(frames("81cf000000010000000001"))).toStrictEqual({ 4294967296: 1 })
+    expect(msgpack.decodeSync(frames("ca3fc00000"))).toBe(1.5) // float 32
+    expect(msgpack.decodeSync(frames("d9036162 63"))).toBe("abc") // str 8
+    expect(msgpack.decodeSync(frames("dc0002 01 02"))).toStrictEqual([1, 2]) // array 16
+  })
+
+  it("decodes int64 / uint64 as bigints, smaller integers as numbers", () => {
+    expect(msgpack.decodeSync(frames("cf0000000000000005"))).toBe(5n)
+    expect(msgpack.decodeSync(frames("d3fffffffffffffffb"))).toBe(-5n)
+    expect(msgpack.decodeSync(frames("ceffffffff"))).toBe(4294967295)
+  })
+
+  it("decodes an extension type it does not know as ExtData", () => {
+    const ext = msgpack.decodeSync(frames("d40501"))
+    expect(ext).toBeInstanceOf(ExtData)
+    expect(ext).toMatchObject({ type: 5, data: new Uint8Array([1]) })
+  })
+
+  it("hands out headers that later encodes never overwrite", () => {
+    const first = msgpack.encodeSync({ keep: "me", n: [1, 2, 3] }).header
+    const snapshot = hex(first)
+    for (let i = 0; i < 2000; i++) msgpack.encodeSync({ i, filler: "x".repeat(i % 300) })
+    msgpack.encodeSync(new Float64Array(100000))
+    expect(hex(first)).toBe(snapshot)
+  })
+})
+
+describe("msgpack: what round-trips and what does not", () => {
+  it("round-trips null, booleans, numbers, NaN, ±Infinity, strings, arrays and objects", () => {
+    const value = { n: null, t: true, f: false, i: -7, x: 2 ** 53 - 1, y: -(2 ** 40), d: 1.62, nan: NaN, inf: -Infinity, s: "mpi4py é 😀", a: [1, [2, {}]] }
+    expect(roundTrip(value)).toStrictEqual(value)
+  })
+
+  it("round-trips bigints within int64 and uint64 as bigints", () => {
+    for (const b of [0n, 1n, -1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 64n - 1n]) expect(roundTrip(b)).toBe(b)
+  })
+
+  it("round-trips Dates exactly, Uint8Array, ArrayBuffer, DataView and every typed array class", () => {
+    const value = {
+      d: [new Date(0), new Date(-1), new Date(8.64e15), new Date(-8.64e15), new Date(Date.UTC(2024, 1, 29, 12, 0, 0, 123))],
+      b: new Uint8Array([0, 255]),
+      ab: new Uint8Array([1, 2, 3]).buffer,
+      arrays: [new Int8Array([-1]), new Uint8ClampedArray([3]), new Int16Array([-300]), new Uint16Array([60000]),
+        new Int32Array([-1e9]), new Uint32Array([4e9]), new Float32Array([0.5]), new Float64Array([Math.PI]),
+        new BigInt64Array([-(2n ** 62n)]), new BigUint64Array([2n ** 63n])]
+    }
+    expect(roundTrip(value)).toStrictEqual(value)
+    const view = roundTrip(new DataView(new Uint8Array([1, 2, 3]).buffer, 1, 2)) as DataView
+    expect(view).toBeInstanceOf(DataView)
+    expect([view.byteLength, view.getUint8(0), view.getUint8(1)]).toEqual([2, 2, 3])
+    if (typeof Float16Array === "function") expect(roundTrip(new Float16Array([0.5, -2]))).toStrictEqual(new Float16Array([0.5, -2]))
+  })
+
+  it("is lossy where MessagePack is, as documented", () => {
+    expect(roundTrip(undefined)).toBe(null) // MessagePack has nil only
+    expect(roundTrip({ u: undefined, a: [undefined] })).toStrictEqual({ u: null, a: [null] })
+    expect(roundTrip([1, , 3])).toStrictEqual([1, null, 3])
+    expect(Object.is(roundTrip(-0), 0)).toBe(true)
+    class Point {
+      x = 1
+      y = 2
+    }
+    expect(roundTrip(new Point())).toStrictEqual({ x: 1, y: 2 })
+    expect(roundTrip(Buffer.from([1]))).toStrictEqual(new Uint8Array([1]))
+    expect((roundTrip("x".repeat(300) + "\udc00") as string).isWellFormed()).toBe(true) // long strings: U+FFFD
+  })
+})
+
+describe("msgpack: encoding fails with an EncodeError naming the path", () => {
+  it("for Map, Set, RegExp, Error and the like, rather than writing an empty map", () => {
+    expect(encodeFailure({ a: [new Map()] }).message).toBe("msgpack: cannot encode $.a[0]: a Map has no MessagePack form (convert it, or use the cbor or pickle codec)")
+    expect(encodeFailure({ s: new Set([1]) }).path).toBe("$.s")
+    expect(encodeFailure([/x/]).path).toBe("$[0]")
+    expect(encodeFailure({ e: new RangeError("x") }).path).toBe("$.e")
+    expect(encodeFailure({ w: new WeakMap() }).path).toBe("$.w")
+    expect(encodeFailure({ p: Promise.resolve(1) }).path).toBe("$.p")
+  })
+
+  it("for a bigint outside int64 and uint64, which the library would wrap silently", () => {
+    expect(encodeFailure({ big: [1n, 2n ** 64n] }).message).toBe("msgpack: cannot encode $.big[1]: the bigint 18446744073709551616 is outside MessagePack's 64-bit integers (int64 and uint64)")
+    expect(encodeFailure(-(2n ** 63n) - 1n).path).toBe("$")
+  })
+
+  it("for an invalid Date, which has no timestamp", () => {
+    expect(encodeFailure({ when: new Date(NaN) }).message).toMatch(/\$\.when: an invalid Date has no MessagePack timestamp/)
+  })
+
+  it("for a function, a symbol, a cycle, or nesting 100,000 deep", () => {
+    expect(encodeFailure({ f: [() => 0] }).path).toBe("$.f[0]")
+    expect(encodeFailure({ s: Symbol("x") }).path).toBe("$.s")
+    const a: Record<string, unknown> = {}
+    a.self = { again: a }
+    expect(encodeFailure(a).path).toBe("$.self.again")
+    let deep: unknown = 0
+    for (let i = 0; i < 100_000; i++) deep = [deep]
+    expect(encodeFailure(deep).message).toMatch(new RegExp(`nested deeper than ${MAX_DEPTH} levels`))
+    let ok: unknown = 0
+    for (let i = 0; i < MAX_DEPTH; i++) ok = [ok]
+    expect(roundTrip(ok)).toStrictEqual(ok)
+  })
+
+  it.effect("as a failure in the error channel of encode", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(msgpack.encode({ m: new Map() }))
+      expect(error).toBeInstanceOf(EncodeError)
+      expect(error.path).toBe("$.m")
+    }))
+})
+
+describe("msgpack: decoding is total", () => {
+  it("refuses the largest length prefixes (2^32-1) before allocating", () => {
+    for (const h of ["c6ffffffff", "dbffffffff", "c9ffffffff74", "ddffffffff", "dfffffffff", "ddffffffff" + "dd ffffffff".repeat(1000)]) {
+      expect(decodeFailure(h).message).toMatch(/unexpected end of input/)
+    }
+  })
+
+  it("decodes nesting 100,000 deep without recursion", () => {
+    const header = new Uint8Array(100_001).fill(0x91)
+    header[100_000] = 0x07
+    let value = msgpack.decodeSync({ header, buffers: [] })
+    let depth = 0
+    while (Array.isArray(value)) {
+      value = value[0]
+      depth++
+    }
+    expect([depth, value]).toEqual([100_000, 7])
+  })
+
+  it("refuses truncated input at the offset where it ends", () => {
+    const whole = msgpack.encodeSync({ a: [1, 2, "three"], b: new Float64Array([1, 2]), d: new Date(5) }).header
+    for (let n = 0; n < whole.length; n++) {
+      const e = decodeFailure(whole.subarray(0, n))
+      expect(e.offset).toBeLessThanOrEqual(n)
+    }
+  })
+
+  it("refuses bytes after a complete value", () => {
+    expect(decodeFailure("0102").message).toBe("msgpack: malformed input at byte 1: 1 trailing bytes after the value")
+  })
+
+  it("refuses the never-used byte 0xc1, malformed extensions and unusable map keys", () => {
+    expect(decodeFailure("c1").message).toMatch(/Unrecognized type byte: 0xc1/)
+    expect(decodeFailure("d47463").message).toMatch(/ext 0x74 \(typed array\) with unknown class byte 99/)
+    expect(decodeFailure("c70474080102 03").message).toMatch(/holds Float64Array \(8-byte elements\) but has 3 bytes/)
+    expect(decodeFailure("c70074").message).toMatch(/without its class byte/)
+    expect(decodeFailure("d5ff0000").message).toMatch(/Unrecognized data size for timestamp/)
+    expect(decodeFailure("81c4010101").message).toMatch(/a map key must be a string or a number, got object/)
+    expect(decodeFailure("81a95f5f70726f746f5f5f01").message).toMatch(/__proto__ is not allowed/)
+    expect(decodeFailure("").message).toMatch(/empty input/)
+  })
+
+  it("refuses out-of-band buffers, which this codec never writes", () => {
+    expect(thrown(() => msgpack.decodeSync({ header: new Uint8Array([1]), buffers: [new Uint8Array(1)] }))).toBeInstanceOf(DecodeError)
+  })
+
+  it.effect("as a failure in the error channel of decode", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(msgpack.decode(frames("c1")))
+      expect(error).toBeInstanceOf(DecodeError)
+    }))
+})
