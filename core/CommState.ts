@@ -1,0 +1,29 @@
+/**
+ * What a communicator is underneath its methods: the rank's engine, its
+ * context ids, and its group (the world ranks of its members, in rank order).
+ */
+import type { Codec } from "../codecs/Codec.ts"
+import type { Engine } from "./Engine.ts"
+
+export interface CommState {
+  readonly engine: Engine
+  /** Point-to-point context; collectives use `context + 1`, so the two never match. */
+  readonly context: number
+  readonly rank: number
+  readonly size: number
+  /** World rank of each member, by communicator rank. */
+  readonly group: ReadonlyArray<number>
+  /** Communicator rank of each world rank, or -1 for non-members. */
+  readonly worldToComm: Int32Array
+  /** The codec values go through unless a call names another. */
+  readonly codec: Codec
+  freed: boolean
+  /** Sequence number of the next collective call: its tag on the collective context. */
+  collectiveSeq: number
+}
+
+export const make = (engine: Engine, context: number, group: ReadonlyArray<number>, codec: Codec): CommState => {
+  const worldToComm = new Int32Array(engine.size).fill(-1)
+  group.forEach((w, r) => (worldToComm[w] = r))
+  return { engine, context, rank: worldToComm[engine.rank]!, size: group.length, group, worldToComm, codec, freed: false, collectiveSeq: 0 }
+}

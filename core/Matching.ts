@@ -1,0 +1,220 @@
+/**
+ * The matching engine: posted receives against arrived messages, as MPI
+ * defines it.
+ *
+ * A receive matches on (context, source, tag), with ANY_SOURCE and ANY_TAG as
+ * wildcards. Both queues are kept in order, so that messages from one sender on
+ * one context and tag never overtake each other: an arrival matches the
+ * earliest posted receive that accepts it, and a new receive takes the
+ * earliest arrived message it accepts. Arrivals that match nothing wait in the
+ * unexpected queue (their bytes stay with the transport, which bounds them).
+ *
+ * Plain synchronous code: it runs once per message.
+ */
+import type { Arrival } from "../transports/Transport.ts"
+
+export const ANY_SOURCE = -1
+export const ANY_TAG = -1
+export const PROC_NULL = -2
+
+/** A message that arrived, matched or waiting. */
+export interface Incoming {
+  /** Arrival order on this rank; keeps requeued messages in their place. */
+  readonly order: number
+  /** World rank of the sender. */
+  readonly source: number
+  readonly context: number
+  readonly tag: number
+  readonly arrival: Arrival
+}
+
+/** A posted receive (or a probe): settled once, by a match or a failure. */
+export interface Posted {
+  readonly context: number
+  /** World rank, or ANY_SOURCE. */
+  readonly source: number
+  readonly tag: number
+  /** A probe sees a message without taking it. */
+  readonly peek: boolean
+  matched: Incoming | undefined
+  failed: string | undefined
+  failedRank: number
+  /** Called once when settled after posting (not when settled at `post`). */
+  wake: (() => void) | undefined
+  queued: boolean
+}
+
+interface Queues {
+  posted: Array<Posted>
+  unexpected: Array<Incoming>
+}
+
+const accepts = (p: Posted, source: number, tag: number): boolean =>
+  (p.source === source || p.source === ANY_SOURCE) && (p.tag === tag || p.tag === ANY_TAG)
+
+export class Matching {
+  private readonly queues = new Map<number, Queues>()
+  private order = 0
+  /** Ranks that failed, with why. */
+  private readonly failedRanks = new Map<number, string>()
+
+  private queuesOf(context: number): Queues {
+    let q = this.queues.get(context)
+    if (q === undefined) {
+      q = { posted: [], unexpected: [] }
+      this.queues.set(context, q)
+    }
+    return q
+  }
+
+  /** Hands an arrived message to the earliest posted receive that accepts it, or queues it. */
+  arrive(source: number, context: number, tag: number, arrival: Arrival): void {
+    const incoming: Incoming = { order: this.order++, source, context, tag, arrival }
+    const q = this.queuesOf(context)
+    const posted = q.posted
+    for (let i = 0; i < posted.length; i++) {
+      const p = posted[i]!
+      if (!accepts(p, source, tag)) continue
+      if (p.peek) {
+        // A probe sees the message but leaves it for a receive: keep looking for one.
+        posted.splice(i--, 1)
+        this.settle(p, incoming)
+        continue
+      }
+      posted.splice(i, 1)
+      this.settle(p, incoming)
+      return
+    }
+    q.unexpected.push(incoming)
+  }
+
+  /**
+   * Posts a receive (or a probe when `peek`). It is settled at once when an
+   * arrived message matches or the source has failed; otherwise `wake` is
+   * called when it is.
+   */
+  post(context: number, source: number, tag: number, peek: boolean): Posted {
+    const p: Posted = { context, source, tag, peek, matched: undefined, failed: undefined, failedRank: -1, wake: undefined, queued: false }
+    const q = this.queuesOf(context)
+    const unexpected = q.unexpected
+    for (let i = 0; i < unexpected.length; i++) {
+      const m = unexpected[i]!
+      if (accepts(p, m.source, m.tag)) {
+        if (!peek) unexpected.splice(i, 1)
+        p.matched = m
+        return p
+      }
+    }
+    const failure = this.failureFor(source)
+    if (failure !== undefined) {
+      p.failed = failure[1]
+      p.failedRank = failure[0]
+      return p
+    }
+    p.queued = true
+    q.posted.push(p)
+    return p
+  }
+
+  /** Looks for a matching arrived message without taking it or waiting. */
+  find(context: number, source: number, tag: number): Incoming | undefined {
+    const q = this.queues.get(context)
+    if (q === undefined) return undefined
+    for (const m of q.unexpected) {
+      if ((source === ANY_SOURCE || source === m.source) && (tag === ANY_TAG || tag === m.tag)) return m
+    }
+    return undefined
+  }
+
+  /**
+   * Withdraws a posted receive (interrupted or cancelled). If it had already
+   * matched a message that was not taken, the message goes back in its place.
+   * Returns whether the receive was still waiting.
+   */
+  withdraw(p: Posted): boolean {
+    if (p.queued) {
+      const posted = this.queuesOf(p.context).posted
+      const i = posted.indexOf(p)
+      if (i >= 0) posted.splice(i, 1)
+      p.queued = false
+      p.wake = undefined
+      return true
+    }
+    if (p.matched !== undefined && !p.peek) {
+      this.requeue(p.matched)
+      p.matched = undefined
+    }
+    return false
+  }
+
+  /** Puts a matched but untaken message back, before every later arrival. */
+  requeue(m: Incoming): void {
+    const q = this.queuesOf(m.context)
+    // A posted receive may be waiting for exactly this message now.
+    for (let i = 0; i < q.posted.length; i++) {
+      const p = q.posted[i]!
+      if (!accepts(p, m.source, m.tag)) continue
+      q.posted.splice(i--, 1)
+      this.settle(p, m)
+      if (!p.peek) return
+    }
+    const u = q.unexpected
+    let i = u.length
+    while (i > 0 && u[i - 1]!.order > m.order) i--
+    u.splice(i, 0, m)
+  }
+
+  /**
+   * Records that `rank` failed: receives waiting on it (or on ANY_SOURCE)
+   * fail now, and later ones fail unless a message from it already arrived.
+   */
+  peerFailed(rank: number, reason: string): void {
+    if (this.failedRanks.has(rank)) return
+    this.failedRanks.set(rank, reason)
+    for (const q of this.queues.values()) {
+      const keep: Array<Posted> = []
+      for (const p of q.posted) {
+        if (p.source === rank || p.source === ANY_SOURCE) {
+          p.queued = false
+          p.failed = reason
+          p.failedRank = rank
+          const wake = p.wake
+          p.wake = undefined
+          wake?.()
+        } else keep.push(p)
+      }
+      q.posted = keep
+    }
+  }
+
+  failureOf(rank: number): string | undefined {
+    return this.failedRanks.get(rank)
+  }
+
+  private failureFor(source: number): [number, string] | undefined {
+    if (this.failedRanks.size === 0) return undefined
+    if (source === ANY_SOURCE) {
+      const first = this.failedRanks.entries().next().value
+      return first
+    }
+    const reason = this.failedRanks.get(source)
+    return reason === undefined ? undefined : [source, reason]
+  }
+
+  /** Drops every arrived message and posted receive of the contexts `drop` selects. */
+  purge(drop: (context: number) => boolean): void {
+    for (const [context, q] of this.queues) {
+      if (!drop(context)) continue
+      for (const m of q.unexpected) m.arrival.discard()
+      this.queues.delete(context)
+    }
+  }
+
+  private settle(p: Posted, m: Incoming): void {
+    p.queued = false
+    p.matched = m
+    const wake = p.wake
+    p.wake = undefined
+    wake?.()
+  }
+}

@@ -1,0 +1,512 @@
+/**
+ * Point-to-point messaging on a communicator: blocking, synchronous and
+ * non-blocking sends and receives, probes, and receives into a caller's
+ * buffer. Collectives reuse the same primitives on their own context.
+ */
+import { Effect, Exit, Option } from "effect"
+import type { Frames } from "../codecs/Codec.ts"
+import { describe, isBufferSpec, peek, raw, type BufferSpec } from "../codecs/buffer.ts"
+import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../codecs/errors.ts"
+import { PeerFailure, TransportError } from "../transports/Transport.ts"
+import type { CommState } from "./CommState.ts"
+import { completion, type Settle } from "./completion.ts"
+import * as Envelope from "./Envelope.ts"
+import { InvalidArgument, InvalidCommunicator, InvalidRank, InvalidTag, MessageInvalid, RankFailed, UnknownCodec } from "./errors.ts"
+import { ANY_SOURCE, ANY_TAG, PROC_NULL, type Incoming, type Posted } from "./Matching.ts"
+import * as Message from "./Message.ts"
+import { Request } from "./Request.ts"
+import type { Status } from "./Status.ts"
+
+/** The largest tag (MPI's TAG_UB). */
+export const TAG_UB = 0x7fffffff
+
+export interface SendOptions<A = unknown> {
+  /** Destination rank, or PROC_NULL. */
+  readonly dest: number
+  /** Tag, 0..TAG_UB (default 0). */
+  readonly tag?: number
+  /** Codec for this message instead of the communicator's. */
+  readonly codec?: Message.CodecChoice
+  /** Encode the value through this schema first. */
+  readonly schema?: Message.MessageSchema<A>
+}
+
+export interface RecvOptions<A = unknown> {
+  /** Source rank, ANY_SOURCE (default) or PROC_NULL. */
+  readonly source?: number
+  /** Tag, or ANY_TAG (default). */
+  readonly tag?: number
+  /** Decode and validate the value through this schema. */
+  readonly schema?: Message.MessageSchema<A>
+}
+
+export type ProbeOptions = Pick<RecvOptions, "source" | "tag">
+
+export interface Received<A> {
+  readonly value: A
+  readonly status: Status
+}
+
+export type InvalidCall = InvalidRank | InvalidTag | InvalidCommunicator | InvalidArgument
+export type SendFailure = RankFailed | TransportError
+export type SendError = InvalidCall | EncodeError | UnknownCodec | SendFailure
+export type RecvFailure = DecodeError | MessageInvalid | RankFailed | TransportError
+export type RecvError = InvalidCall | RecvFailure
+export type RecvIntoFailure = RecvFailure | Truncated | DatatypeMismatch
+export type RecvIntoError = InvalidCall | RecvIntoFailure
+
+// ---------------------------------------------------------------------------
+// Validation
+
+const freedError = () =>
+  new InvalidCommunicator({ message: "this communicator was freed; use it before free(), or dup() it to keep one" })
+
+const checkDest = (c: CommState, dest: number): InvalidRank | undefined =>
+  dest === PROC_NULL || (Number.isInteger(dest) && dest >= 0 && dest < c.size)
+    ? undefined
+    : new InvalidRank({
+      rank: dest,
+      size: c.size,
+      message: `cannot send to rank ${dest}: the communicator has ${c.size} rank${c.size === 1 ? "" : "s"} (0..${c.size - 1}); use PROC_NULL to send nowhere`
+    })
+
+const checkSource = (c: CommState, source: number): InvalidRank | undefined =>
+  source === ANY_SOURCE || source === PROC_NULL || (Number.isInteger(source) && source >= 0 && source < c.size)
+    ? undefined
+    : new InvalidRank({
+      rank: source,
+      size: c.size,
+      message: `cannot receive from rank ${source}: the communicator has ${c.size} rank${c.size === 1 ? "" : "s"} (0..${c.size - 1}); use ANY_SOURCE for any`
+    })
+
+const checkSendTag = (tag: number): InvalidTag | undefined =>
+  Number.isInteger(tag) && tag >= 0 && tag <= TAG_UB
+    ? undefined
+    : new InvalidTag({ tag, message: `invalid send tag ${tag}: tags are integers in 0..${TAG_UB} (ANY_TAG is for receives only)` })
+
+const checkRecvTag = (tag: number): InvalidTag | undefined =>
+  tag === ANY_TAG || (Number.isInteger(tag) && tag >= 0 && tag <= TAG_UB)
+    ? undefined
+    : new InvalidTag({ tag, message: `invalid receive tag ${tag}: tags are integers in 0..${TAG_UB}, or ANY_TAG` })
+
+const validateSend = (c: CommState, dest: number, tag: number): InvalidCall | undefined =>
+  c.freed ? freedError() : checkDest(c, dest) ?? checkSendTag(tag)
+
+const validateRecv = (c: CommState, source: number, tag: number): InvalidCall | undefined =>
+  c.freed ? freedError() : checkSource(c, source) ?? checkRecvTag(tag)
+
+// ---------------------------------------------------------------------------
+// Failures from below
+
+/** Converts a transport-level failure into what the caller sees. */
+export const sendFailure = (c: CommState, e: TransportError | PeerFailure): SendFailure =>
+  e instanceof PeerFailure ? rankFailed(c, e.rank, e.reason) : e
+
+export const rankFailed = (c: CommState, worldRank: number, reason: string): RankFailed => {
+  const rank = c.worldToComm[worldRank] ?? -1
+  return new RankFailed({ rank: rank >= 0 ? rank : worldRank, message: `rank ${rank >= 0 ? rank : worldRank} failed: ${reason}`, details: reason })
+}
+
+const encodeFailure = (e: unknown): EncodeError | UnknownCodec => {
+  if (e instanceof EncodeError || e instanceof UnknownCodec) return e
+  throw e
+}
+
+// ---------------------------------------------------------------------------
+// Sending
+
+/** Hands encoded frames to the transport; settles when the buffers may be reused. */
+export const transmit = (
+  c: CommState,
+  context: number,
+  dest: number,
+  tag: number,
+  encoded: Message.Encoded,
+  settle: Settle<void, SendFailure>,
+  kind = Envelope.KIND_DATA,
+  seq = 0
+): void => {
+  const worldDest = c.group[dest]!
+  c.engine.send(worldDest, Envelope.encode(kind, encoded.codec, context, tag, seq), encoded.frames, (error) =>
+    settle(error === undefined ? Exit.void : Exit.fail(sendFailure(c, error))))
+}
+
+/** Starts a send on `context`; `synchronous` waits for the receiver's match as well. */
+export const startSend = (
+  c: CommState,
+  context: number,
+  dest: number,
+  tag: number,
+  encoded: Message.Encoded,
+  synchronous: boolean,
+  settle: Settle<void, SendFailure>
+): void => {
+  if (!synchronous) return transmit(c, context, dest, tag, encoded, settle)
+  let pending = 2
+  let failure: SendFailure | undefined
+  const part = (exit: Exit.Exit<void, SendFailure>) => {
+    if (Exit.isFailure(exit) && failure === undefined) {
+      failure = Option.getOrThrow(Exit.findErrorOption(exit))
+    }
+    if (--pending === 0) settle(failure === undefined ? Exit.void : Exit.fail(failure))
+  }
+  const worldDest = c.group[dest]!
+  const seq = c.engine.expectAck(worldDest, (error) => part(error === undefined ? Exit.void : Exit.fail(sendFailure(c, error))))
+  transmit(c, context, dest, tag, encoded, part, Envelope.KIND_SYNC, seq)
+}
+
+const encodeFor = (c: CommState, value: unknown, options: SendOptions<any>): Message.Encoded =>
+  Message.encode(value, c.codec, options.codec, options.schema)
+
+const sendWith = (c: CommState, value: unknown, options: SendOptions<any>, synchronous: boolean): Effect.Effect<void, SendError> =>
+  Effect.suspend((): Effect.Effect<void, SendError> => {
+    const tag = options.tag ?? 0
+    const invalid = validateSend(c, options.dest, tag)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    if (options.dest === PROC_NULL) return Effect.void
+    let encoded: Message.Encoded
+    try {
+      encoded = encodeFor(c, value, options)
+    } catch (e) {
+      return Effect.fail(encodeFailure(e))
+    }
+    return completion<void, SendFailure>((settle) => startSend(c, c.context, options.dest, tag, encoded, synchronous, settle))
+  })
+
+/** Sends a value; completes when the value's buffers may be reused (MPI_Send). */
+export const send = (c: CommState, value: unknown, options: SendOptions<any>) => sendWith(c, value, options, false)
+
+/** Sends a value and completes only once the receiver matched it (MPI_Ssend). */
+export const ssend = (c: CommState, value: unknown, options: SendOptions<any>) => sendWith(c, value, options, true)
+
+const isendWith = (
+  c: CommState,
+  value: unknown,
+  options: SendOptions<any>,
+  synchronous: boolean
+): Effect.Effect<Request<void, SendFailure>, InvalidCall | EncodeError | UnknownCodec> =>
+  Effect.suspend((): Effect.Effect<Request<void, SendFailure>, InvalidCall | EncodeError | UnknownCodec> => {
+    const tag = options.tag ?? 0
+    const invalid = validateSend(c, options.dest, tag)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    const request = new Request<void, SendFailure>(c.engine.transport)
+    if (options.dest === PROC_NULL) {
+      request.succeed(undefined)
+      return Effect.succeed(request)
+    }
+    let encoded: Message.Encoded
+    try {
+      encoded = encodeFor(c, value, options)
+    } catch (e) {
+      return Effect.fail(encodeFailure(e))
+    }
+    startSend(c, c.context, options.dest, tag, encoded, synchronous, (exit) =>
+      Exit.isSuccess(exit) ? request.succeed(undefined) : request.fail(Option.getOrThrow(Exit.findErrorOption(exit))))
+    return Effect.succeed(request)
+  })
+
+/** Starts a send and returns its request at once (MPI_Isend). */
+export const isend = (c: CommState, value: unknown, options: SendOptions<any>) => isendWith(c, value, options, false)
+
+/** Starts a synchronous send (MPI_Issend): its request completes once the receiver matched it. */
+export const issend = (c: CommState, value: unknown, options: SendOptions<any>) => isendWith(c, value, options, true)
+
+// ---------------------------------------------------------------------------
+// Receiving
+
+/** What a receive does with its match: decode a value, or fill a caller's buffer. */
+interface Sink {
+  readonly schema: Message.MessageSchema | undefined
+  readonly into: BufferSpec | undefined
+}
+
+const procNullStatus: Status = { source: PROC_NULL, tag: ANY_TAG, byteCount: 0, codec: "none", count: 0, datatype: undefined }
+
+/** The status of a matched or probed message, read from its envelope and header. */
+export const statusOf = (c: CommState, m: Incoming): Status => {
+  const a = m.arrival
+  let byteCount = a.header.length
+  for (const s of a.sizes) byteCount += s
+  const codecId = Envelope.codec(a.envelope)
+  let count: number | undefined
+  let datatype: string | undefined
+  if (codecId === raw.id) {
+    try {
+      const info = peek({ header: a.header, buffers: [] })
+      count = info.count
+      datatype = info.datatype.name
+    } catch {
+      // A malformed raw header: the receive that takes it reports the DecodeError.
+    }
+  }
+  let codec: string
+  try {
+    codec = Message.codecOf(codecId).name
+  } catch {
+    codec = `#${codecId}`
+  }
+  return { source: c.worldToComm[m.source]!, tag: m.tag, byteCount, codec, count, datatype }
+}
+
+const acknowledgeIfSync = (c: CommState, m: Incoming): void => {
+  if (Envelope.kind(m.arrival.envelope) === Envelope.KIND_SYNC) c.engine.acknowledge(m.source, Envelope.seq(m.arrival.envelope))
+}
+
+/**
+ * Takes a matched message into its sink. Errors that leave the message
+ * untouched (a receive buffer of the wrong type or too small) put it back;
+ * a message that cannot be decoded is consumed.
+ */
+export const finish = (c: CommState, m: Incoming, sink: Sink, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
+  const status = statusOf(c, m)
+  const arrival = m.arrival
+  if (sink.into !== undefined) {
+    const refusal = refuseInto(c, m, sink.into, status)
+    if (refusal !== undefined) {
+      c.engine.matching.requeue(m)
+      return settle(Exit.fail(refusal))
+    }
+    const target = describe(sink.into)
+    const bytes = status.count! * target.datatype.size
+    arrival.take([target.bytes.subarray(0, bytes)], (r) => {
+      acknowledgeIfSync(c, m)
+      settle(r instanceof TransportError ? Exit.fail(r) : Exit.succeed({ value: status.count, status }))
+    })
+    return
+  }
+  arrival.take(undefined, (r) => {
+    acknowledgeIfSync(c, m)
+    if (r instanceof TransportError) return settle(Exit.fail(r))
+    try {
+      settle(Exit.succeed({ value: Message.decode(Envelope.codec(arrival.envelope), r as Frames, sink.schema, status.source, m.tag), status }))
+    } catch (e) {
+      if (Message.isDecodeFailure(e)) return settle(Exit.fail(e))
+      settle(Exit.die(e))
+    }
+  })
+}
+
+const refuseInto = (c: CommState, m: Incoming, into: BufferSpec, status: Status): DecodeError | DatatypeMismatch | Truncated | undefined => {
+  const target = describe(into)
+  if (status.datatype === undefined) {
+    const codec = status.codec
+    if (Envelope.codec(m.arrival.envelope) === raw.id) {
+      return new DecodeError({ codec: "raw", offset: 0, message: `raw: malformed buffer header from rank ${status.source}` })
+    }
+    return new DatatypeMismatch({
+      expected: target.datatype.name,
+      received: codec,
+      message: `recvInto needs a buffer message, but rank ${status.source} sent a ${codec}-encoded value (tag ${status.tag}); receive it with recv()`
+    })
+  }
+  if (status.datatype !== target.datatype.name) {
+    return new DatatypeMismatch({
+      expected: target.datatype.name,
+      received: status.datatype,
+      message: `message from rank ${status.source} (tag ${status.tag}) holds ${status.datatype} but the receive buffer is ${target.datatype.name}`
+    })
+  }
+  if (status.count! > target.count) {
+    return new Truncated({
+      capacity: target.count,
+      count: status.count!,
+      message: `message of ${status.count} ${status.datatype} from rank ${status.source} (tag ${status.tag}) does not fit a receive buffer of ${target.count}; the message is still queued`
+    })
+  }
+  void c
+  return undefined
+}
+
+const intoError = (into: unknown): InvalidArgument | undefined => {
+  if (!isBufferSpec(into)) {
+    return new InvalidArgument({ argument: "buffer", message: "recvInto needs a typed array (or [buffer, datatype, count]) to receive into" })
+  }
+  try {
+    describe(into)
+    return undefined
+  } catch (e) {
+    return new InvalidArgument({ argument: "buffer", message: e instanceof Error ? e.message : String(e) })
+  }
+}
+
+const waitPosted = (p: Posted): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    if (p.matched !== undefined || p.failed !== undefined) return resume(Effect.void)
+    p.wake = () => resume(Effect.void)
+  })
+
+const spinFor = (c: CommState, p: Posted): void => {
+  const transport = c.engine.transport
+  if (transport.spinMicros <= 0) return
+  const deadline = performance.now() + transport.spinMicros / 1000
+  do transport.poll()
+  while (p.matched === undefined && p.failed === undefined && performance.now() < deadline)
+}
+
+/**
+ * The blocking receive. Interrupting it while it waits withdraws the posted
+ * receive; a message matched in the same instant goes back in its place, so
+ * nothing is lost or taken twice. Once a message is being taken the receive
+ * completes without interruption.
+ */
+const receive = (c: CommState, context: number, source: number, tag: number, sink: Sink): Effect.Effect<Received<unknown>, RecvIntoError> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      const invalid = validateRecv(c, source, tag)
+      if (invalid !== undefined) return Effect.fail(invalid)
+      if (source === PROC_NULL) return Effect.succeed({ value: sink.into === undefined ? undefined : 0, status: procNullStatus })
+      const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
+      const matching = c.engine.matching
+      const p = matching.post(context, worldSource, tag, false)
+      if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
+      const settled = (): Effect.Effect<Received<unknown>, RecvIntoError> => {
+        if (p.matched !== undefined) {
+          const m = p.matched
+          return completion((settle) => finish(c, m, sink, settle))
+        }
+        return Effect.fail(rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
+      }
+      if (p.matched !== undefined || p.failed !== undefined) return settled()
+      return restore(waitPosted(p)).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => matching.withdraw(p))),
+        Effect.flatMap(settled)
+      )
+    })
+  )
+
+const sinkOf = (options: RecvOptions<any> | undefined): Sink => ({ schema: options?.schema, into: undefined })
+
+/** Receives a value (MPI_Recv). */
+export const recv = (c: CommState, options?: RecvOptions<any>): Effect.Effect<unknown, RecvError> =>
+  Effect.map(recvWithStatus(c, options), (r) => r.value)
+
+/** Receives a value and its status. */
+export const recvWithStatus = (c: CommState, options?: RecvOptions<any>): Effect.Effect<Received<unknown>, RecvError> =>
+  receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, sinkOf(options)) as Effect.Effect<Received<unknown>, RecvError>
+
+/**
+ * Receives a buffer message into `buffer` (MPI's uppercase Recv) and returns
+ * its status (`status.count` elements were written). A message of another
+ * datatype fails with `DatatypeMismatch`, one larger than the buffer with
+ * `Truncated`; both leave the message queued for another receive.
+ */
+export const recvInto = (c: CommState, buffer: BufferSpec, options?: ProbeOptions): Effect.Effect<Status, RecvIntoError> =>
+  Effect.suspend(() => {
+    const invalid = intoError(buffer)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    return Effect.map(
+      receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, { schema: undefined, into: buffer }),
+      (r) => r.status
+    )
+  })
+
+/** Starts a receive on `context`, completing `request` with the received value. */
+export const startReceive = (
+  c: CommState,
+  context: number,
+  source: number,
+  tag: number,
+  sink: Sink,
+  request: Request<any, any>,
+  map: (r: Received<unknown>) => unknown
+): void => {
+  if (source === PROC_NULL) return request.succeed(map({ value: sink.into === undefined ? undefined : 0, status: procNullStatus }), procNullStatus)
+  const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
+  const matching = c.engine.matching
+  const p = matching.post(context, worldSource, tag, false)
+  const onSettled = () => {
+    request.canceller = undefined
+    if (p.matched === undefined) return request.fail(rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
+    finish(c, p.matched, sink, (exit) =>
+      Exit.isSuccess(exit) ? request.succeed(map(exit.value), exit.value.status) : request.fail(Option.getOrThrow(Exit.findErrorOption(exit))))
+  }
+  if (p.matched !== undefined || p.failed !== undefined) return onSettled()
+  p.wake = onSettled
+  request.canceller = () => matching.withdraw(p)
+}
+
+/** Starts a receive and returns its request at once (MPI_Irecv); waiting on it gives the value. */
+export const irecv = (c: CommState, options?: RecvOptions<any>): Effect.Effect<Request<unknown, RecvFailure>, InvalidCall> =>
+  Effect.suspend(() => {
+    const source = options?.source ?? ANY_SOURCE
+    const tag = options?.tag ?? ANY_TAG
+    const invalid = validateRecv(c, source, tag)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    const request = new Request<unknown, RecvFailure>(c.engine.transport)
+    startReceive(c, c.context, source, tag, sinkOf(options), request, (r) => r.value)
+    return Effect.succeed(request)
+  })
+
+/** Starts a receive into `buffer` (MPI_Irecv with a buffer); waiting on it gives the status. */
+export const irecvInto = (c: CommState, buffer: BufferSpec, options?: ProbeOptions): Effect.Effect<Request<Status, RecvIntoFailure>, InvalidCall> =>
+  Effect.suspend(() => {
+    const source = options?.source ?? ANY_SOURCE
+    const tag = options?.tag ?? ANY_TAG
+    const invalid = validateRecv(c, source, tag) ?? intoError(buffer)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    const request = new Request<Status, RecvIntoFailure>(c.engine.transport)
+    startReceive(c, c.context, source, tag, { schema: undefined, into: buffer }, request, (r) => r.status)
+    return Effect.succeed(request)
+  })
+
+export interface SendrecvOptions<A = unknown> extends SendOptions<A> {
+  /** Tag of the outgoing message (default `tag`, else 0). */
+  readonly sendTag?: number
+  readonly source?: number
+  /** Tag of the incoming message (default ANY_TAG). */
+  readonly recvTag?: number
+  readonly recvSchema?: Message.MessageSchema
+}
+
+/** Sends and receives at once, so that exchanges between pairs cannot deadlock (MPI_Sendrecv). */
+export const sendrecv = (c: CommState, value: unknown, options: SendrecvOptions<any>): Effect.Effect<unknown, SendError | RecvError> =>
+  Effect.gen(function*() {
+    const out = yield* isend(c, value, { ...options, tag: options.sendTag ?? options.tag ?? 0 })
+    const received = yield* recv(c, { source: options.source ?? ANY_SOURCE, tag: options.recvTag ?? ANY_TAG, schema: options.recvSchema })
+    yield* Effect.catchTag(waitRequest(out), "RequestCancelled", () => Effect.void)
+    return received
+  })
+
+const waitRequest = <A, E>(r: Request<A, E>) =>
+  completion<A, E | import("./errors.ts").RequestCancelled>((settle) => {
+    if (r.done) return settle(r.exit())
+    return r.listen(() => settle(r.exit()))
+  })
+
+// ---------------------------------------------------------------------------
+// Probes
+
+/** Waits until a matching message has arrived and returns its status without receiving it (MPI_Probe). */
+export const probe = (c: CommState, options?: ProbeOptions): Effect.Effect<Status, InvalidCall | RankFailed> =>
+  Effect.suspend((): Effect.Effect<Status, InvalidCall | RankFailed> => {
+    const source = options?.source ?? ANY_SOURCE
+    const tag = options?.tag ?? ANY_TAG
+    const invalid = validateRecv(c, source, tag)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    if (source === PROC_NULL) return Effect.succeed(procNullStatus)
+    const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
+    const matching = c.engine.matching
+    const p = matching.post(c.context, worldSource, tag, true)
+    if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
+    const settled = (): Effect.Effect<Status, RankFailed> =>
+      p.matched !== undefined ? Effect.succeed(statusOf(c, p.matched)) : Effect.fail(rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
+    if (p.matched !== undefined || p.failed !== undefined) return settled()
+    return waitPosted(p).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => matching.withdraw(p))),
+      Effect.flatMap(settled)
+    )
+  })
+
+/** The status of a matching message if one has arrived, without receiving it (MPI_Iprobe). */
+export const iprobe = (c: CommState, options?: ProbeOptions): Effect.Effect<Option.Option<Status>, InvalidCall> =>
+  Effect.suspend(() => {
+    const source = options?.source ?? ANY_SOURCE
+    const tag = options?.tag ?? ANY_TAG
+    const invalid = validateRecv(c, source, tag)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    if (source === PROC_NULL) return Effect.succeed(Option.some(procNullStatus))
+    const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
+    c.engine.transport.poll()
+    const m = c.engine.matching.find(c.context, worldSource, tag)
+    return Effect.succeed(m === undefined ? Option.none() : Option.some(statusOf(c, m)))
+  })

@@ -1,0 +1,44 @@
+/**
+ * `Rank.main(program)`: the entry point of a rank program file, the role of
+ * mpi4py's implicit MPI_Init. Under `rankflow run -n 4 file.ts` (or
+ * `World.run("file.ts", …)`) every rank runs `program` with `Comm.World`.
+ * Run directly (`node file.ts`), the file runs as a job of one rank, or of
+ * `RANKFLOW_SIZE` ranks when that variable is set.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Comm, Rank } from "rankflow"
+ *
+ * Rank.main(Effect.gen(function* () {
+ *   const world = yield* Comm.World
+ *   yield* Effect.log(`Hello! I'm rank ${world.rank} from ${world.size}`)
+ * }))
+ * ```
+ */
+import type { Effect, Scope } from "effect"
+import type { World } from "./Comm.ts"
+
+/** A rank program: an Effect that needs the world communicator (and may use a Scope). */
+export type Program<A = unknown, E = unknown> = Effect.Effect<A, E, World | Scope.Scope>
+
+const MAIN_SLOT = Symbol.for("rankflow/Rank.main")
+
+type MainSlot = { main: ((program: Program) => void) | undefined }
+
+/** @internal The runner's hook: while it imports a module, `Rank.main` hands the program to it. */
+export const mainSlot = (): MainSlot => {
+  const g = globalThis as unknown as Record<symbol, MainSlot | undefined>
+  return (g[MAIN_SLOT] ??= { main: undefined })
+}
+
+/**
+ * Declares the program of a rank program file. Inside a rank it hands the
+ * program to the runner; in a plain process it starts a job that runs the
+ * file itself.
+ */
+export const main = <A, E>(program: Effect.Effect<A, E, World | Scope.Scope>): void => {
+  const slot = mainSlot()
+  if (slot.main !== undefined) return slot.main(program as Program)
+  void import("./standalone.ts").then((m) => m.runStandalone())
+}

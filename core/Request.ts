@@ -1,0 +1,290 @@
+/**
+ * Requests of non-blocking operations (`isend`, `irecv`, non-blocking
+ * collectives): they progress on their own; `wait` and `test` read their
+ * outcome.
+ *
+ * As in MPI, a request whose outcome was returned by a wait or test becomes
+ * inactive: `waitAny`, `waitSome`, `testAny` and `testSome` skip inactive
+ * requests (and report index -1 / nothing when all are inactive), while
+ * `wait` and `test` on it return the same outcome again.
+ *
+ * @example
+ * ```ts
+ * const reqs = [yield* world.isend(a, { dest: 1 }), yield* world.irecv({ source: 1 })]
+ * const [, b] = yield* Request.waitAll(reqs)
+ * ```
+ */
+import { Effect, Exit, Option } from "effect"
+import { completion } from "./completion.ts"
+import { InvalidArgument, RequestCancelled } from "./errors.ts"
+import type { Status } from "./Status.ts"
+
+const PENDING = 0
+const SUCCEEDED = 1
+const FAILED = 2
+const CANCELLED = 3
+
+/** Something that can make progress synchronously while a waiter spins. */
+export interface Progress {
+  readonly spinMicros: number
+  poll(): boolean
+}
+
+const noProgress: Progress = { spinMicros: 0, poll: () => false }
+
+/** A pending or completed non-blocking operation yielding `A` or failing with `E`. */
+export class Request<out A = unknown, out E = never> {
+  /** @internal */ state = PENDING
+  /** @internal */ value: any = undefined
+  /** @internal */ error: any = undefined
+  /** @internal */ statusValue: Status | undefined = undefined
+  /** @internal */ inactive = false
+  /** @internal */ listeners: Array<() => void> | undefined = undefined
+  /** @internal */ readonly progress: Progress
+  /** @internal */ canceller: (() => boolean) | undefined
+  declare readonly _A: () => A
+  declare readonly _E: () => E
+
+  constructor(progress: Progress = noProgress, canceller?: () => boolean) {
+    this.progress = progress
+    this.canceller = canceller
+  }
+
+  /** @internal */ succeed(value: unknown, status?: Status): void {
+    if (this.state !== PENDING) return
+    this.state = SUCCEEDED
+    this.value = value
+    this.statusValue = status
+    this.notify()
+  }
+
+  /** @internal */ fail(error: unknown): void {
+    if (this.state !== PENDING) return
+    this.state = FAILED
+    this.error = error
+    this.notify()
+  }
+
+  /** @internal */ markCancelled(): void {
+    if (this.state !== PENDING) return
+    this.state = CANCELLED
+    this.notify()
+  }
+
+  get done(): boolean {
+    return this.state !== PENDING
+  }
+
+  private notify(): void {
+    this.canceller = undefined
+    const ls = this.listeners
+    this.listeners = undefined
+    if (ls !== undefined) for (const l of ls) l()
+  }
+
+  /** @internal */ listen(l: () => void): () => void {
+    ;(this.listeners ??= []).push(l)
+    return () => {
+      const ls = this.listeners
+      if (ls === undefined) return
+      const i = ls.indexOf(l)
+      if (i >= 0) ls.splice(i, 1)
+    }
+  }
+
+  /** @internal */ exit(): Exit.Exit<A, E | RequestCancelled> {
+    this.inactive = true
+    switch (this.state) {
+      case SUCCEEDED:
+        return Exit.succeed(this.value)
+      case FAILED:
+        return Exit.fail(this.error)
+      default:
+        return Exit.fail(new RequestCancelled({ message: "the request was cancelled before it completed" }))
+    }
+  }
+}
+
+/** A request that is already complete with `value`. */
+export const succeeded = <A>(value: A, status?: Status): Request<A, never> => {
+  const r = new Request<A, never>()
+  r.succeed(value, status)
+  return r
+}
+
+/** A request that already failed with `error`. */
+export const failed = <E>(error: E): Request<never, E> => {
+  const r = new Request<never, E>()
+  r.fail(error)
+  return r
+}
+
+const spinUntil = (reqs: ReadonlyArray<Request<any, any>>, done: () => boolean): void => {
+  let micros = 0
+  let progress: Progress | undefined
+  for (const r of reqs) {
+    if (r.progress.spinMicros > micros) {
+      micros = r.progress.spinMicros
+      progress = r.progress
+    }
+  }
+  if (progress === undefined || done()) return
+  const deadline = performance.now() + micros / 1000
+  do progress.poll()
+  while (!done() && performance.now() < deadline)
+}
+
+/** Waits for the request and returns its value (MPI_Wait). */
+export const wait = <A, E>(request: Request<A, E>): Effect.Effect<A, E | RequestCancelled> =>
+  completion((settle) => {
+    if (!request.done) spinUntil([request], () => request.done)
+    if (request.done) return settle(request.exit())
+    return request.listen(() => settle(request.exit()))
+  })
+
+/** The request's value if it completed (MPI_Test); fails if it failed. */
+export const test = <A, E>(request: Request<A, E>): Effect.Effect<Option.Option<A>, E | RequestCancelled> =>
+  Effect.suspend(() => {
+    if (!request.done) request.progress.poll()
+    return request.done ? Effect.map(request.exit(), Option.some) : Effect.succeed(Option.none())
+  })
+
+type Values<T extends ReadonlyArray<Request<any, any>>> = { -readonly [K in keyof T]: T[K] extends Request<infer A, any> ? A : never }
+type Errors<T extends ReadonlyArray<Request<any, any>>> = T[number] extends Request<any, infer E> ? E : never
+
+/** Waits for every request; values in order (MPI_Waitall). Fails with the first failure in order. */
+export const waitAll = <const T extends ReadonlyArray<Request<any, any>>>(
+  requests: T
+): Effect.Effect<Values<T>, Errors<T> | RequestCancelled> =>
+  Effect.flatMap(
+    completion<void, never>((settle) => {
+      const allDone = () => requests.every((r) => r.done)
+      spinUntil(requests, allDone)
+      let left = 0
+      const unlisten: Array<() => void> = []
+      for (const r of requests) {
+        if (r.done) continue
+        left++
+        unlisten.push(r.listen(() => {
+          if (--left === 0) settle(Exit.void)
+        }))
+      }
+      if (left === 0) return settle(Exit.void)
+      return () => unlisten.forEach((u) => u())
+    }),
+    () => Effect.forEach(requests, (r) => r.exit()) as any
+  )
+
+/** Every value if all requests completed, else none (MPI_Testall). */
+export const testAll = <const T extends ReadonlyArray<Request<any, any>>>(
+  requests: T
+): Effect.Effect<Option.Option<Values<T>>, Errors<T> | RequestCancelled> =>
+  Effect.suspend(() => {
+    if (!requests.every((r) => r.done)) requests[0]?.progress.poll()
+    if (!requests.every((r) => r.done)) return Effect.succeed(Option.none())
+    return Effect.map(Effect.forEach(requests, (r) => r.exit()), (vs) => Option.some(vs as any))
+  })
+
+/** The index and value of a completed request. */
+export interface Completed<A> {
+  readonly index: number
+  readonly value: A
+}
+
+const firstDone = (requests: ReadonlyArray<Request<any, any>>): number =>
+  requests.findIndex((r) => r.done && !r.inactive)
+
+const allInactive = (requests: ReadonlyArray<Request<any, any>>): boolean => requests.every((r) => r.inactive)
+
+/**
+ * Waits until one active request completes and returns it (MPI_Waitany);
+ * `index` is -1 when every request is inactive.
+ */
+export const waitAny = <A, E>(
+  requests: ReadonlyArray<Request<A, E>>
+): Effect.Effect<Completed<A | undefined>, E | RequestCancelled | InvalidArgument> =>
+  Effect.suspend((): Effect.Effect<Completed<A | undefined>, E | RequestCancelled | InvalidArgument> => {
+    if (requests.length === 0) return Effect.fail(new InvalidArgument({ argument: "requests", message: "waitAny needs at least one request" }))
+    if (allInactive(requests)) return Effect.succeed({ index: -1, value: undefined })
+    return Effect.flatMap(
+      completion<number, never>((settle) => {
+        spinUntil(requests, () => firstDone(requests) >= 0)
+        const i = firstDone(requests)
+        if (i >= 0) return settle(Exit.succeed(i))
+        const unlisten = requests.map((r) => r.listen(() => {
+          unlisten.forEach((u) => u())
+          settle(Exit.succeed(firstDone(requests)))
+        }))
+        return () => unlisten.forEach((u) => u())
+      }),
+      (index) => Effect.map(requests[index]!.exit(), (value) => ({ index, value }))
+    )
+  })
+
+/** One completed active request if any (MPI_Testany). */
+export const testAny = <A, E>(
+  requests: ReadonlyArray<Request<A, E>>
+): Effect.Effect<Option.Option<Completed<A>>, E | RequestCancelled> =>
+  Effect.suspend(() => {
+    let i = firstDone(requests)
+    if (i < 0 && requests.length > 0) {
+      requests[0]!.progress.poll()
+      i = firstDone(requests)
+    }
+    if (i < 0) return Effect.succeed(Option.none())
+    return Effect.map(requests[i]!.exit(), (value) => Option.some({ index: i, value }))
+  })
+
+const collectDone = <A, E>(requests: ReadonlyArray<Request<A, E>>) =>
+  Effect.forEach(
+    requests.flatMap((r, index) => (r.done && !r.inactive ? [index] : [])),
+    (index) => Effect.map(requests[index]!.exit(), (value): Completed<A> => ({ index, value }))
+  )
+
+/**
+ * Waits until at least one active request completes and returns every one
+ * that has (MPI_Waitsome); empty when every request is inactive.
+ */
+export const waitSome = <A, E>(
+  requests: ReadonlyArray<Request<A, E>>
+): Effect.Effect<Array<Completed<A>>, E | RequestCancelled> =>
+  Effect.suspend(() => {
+    if (allInactive(requests)) return Effect.succeed([])
+    return Effect.flatMap(
+      completion<void, never>((settle) => {
+        spinUntil(requests, () => firstDone(requests) >= 0)
+        if (firstDone(requests) >= 0) return settle(Exit.void)
+        const unlisten = requests.map((r) => r.listen(() => {
+          unlisten.forEach((u) => u())
+          settle(Exit.void)
+        }))
+        return () => unlisten.forEach((u) => u())
+      }),
+      () => collectDone(requests)
+    )
+  })
+
+/** Every active request that has completed, possibly none (MPI_Testsome). */
+export const testSome = <A, E>(
+  requests: ReadonlyArray<Request<A, E>>
+): Effect.Effect<Array<Completed<A>>, E | RequestCancelled> =>
+  Effect.suspend(() => {
+    if (requests.length > 0 && firstDone(requests) < 0) requests[0]!.progress.poll()
+    return collectDone(requests)
+  })
+
+/**
+ * Cancels a pending request (MPI_Cancel): true when it was cancelled before
+ * completing (a later wait fails with `RequestCancelled`), false when it had
+ * already completed or cannot be cancelled (a send in flight).
+ */
+export const cancel = <A, E>(request: Request<A, E>): Effect.Effect<boolean> =>
+  Effect.sync(() => {
+    if (request.done || request.canceller === undefined) return false
+    const cancelled = request.canceller()
+    if (cancelled) request.markCancelled()
+    return cancelled
+  })
+
+/** The status of a completed receive request, if it has one. */
+export const status = <A, E>(request: Request<A, E>): Option.Option<Status> => Option.fromNullishOr(request.statusValue)

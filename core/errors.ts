@@ -1,0 +1,71 @@
+/**
+ * rankflow's errors: one tagged class per MPI error class that applies. Each
+ * message says what was wrong and what to do about it.
+ */
+import { Data } from "effect"
+
+export { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../codecs/errors.ts"
+export { TransportError } from "../transports/Transport.ts"
+
+/** A rank outside the communicator (MPI_ERR_RANK). */
+export class InvalidRank extends Data.TaggedError("InvalidRank")<{
+  readonly rank: number
+  readonly size: number
+  readonly message: string
+}> {}
+
+/** A root outside the communicator in a collective (MPI_ERR_ROOT). */
+export class InvalidRoot extends Data.TaggedError("InvalidRoot")<{
+  readonly root: number
+  readonly size: number
+  readonly message: string
+}> {}
+
+/** A tag that is negative, too large, or a wildcard where one is not allowed (MPI_ERR_TAG). */
+export class InvalidTag extends Data.TaggedError("InvalidTag")<{
+  readonly tag: number
+  readonly message: string
+}> {}
+
+/** An argument that is not valid for the call (MPI_ERR_ARG, MPI_ERR_COUNT, MPI_ERR_BUFFER). */
+export class InvalidArgument extends Data.TaggedError("InvalidArgument")<{
+  readonly argument: string
+  readonly message: string
+}> {}
+
+/** A communicator that was freed, or that this rank is not part of (MPI_ERR_COMM). */
+export class InvalidCommunicator extends Data.TaggedError("InvalidCommunicator")<{
+  readonly message: string
+}> {}
+
+/** A received value that does not satisfy the receive's schema; the message was consumed. */
+export class MessageInvalid extends Data.TaggedError("MessageInvalid")<{
+  readonly source: number
+  readonly tag: number
+  readonly message: string
+}> {}
+
+/** A codec name or id that is not registered (MPI_ERR_TYPE's role for codecs). */
+export class UnknownCodec extends Data.TaggedError("UnknownCodec")<{
+  readonly codec: string
+  readonly message: string
+}> {}
+
+/** A rank died or failed; operations that depend on it fail with this (MPI_ERR_PROC_FAILED). */
+export class RankFailed extends Data.TaggedError("RankFailed")<{
+  readonly rank: number
+  readonly message: string
+  /** The failed rank's own account (its error and stack), where known. */
+  readonly details?: string
+}> {}
+
+/** Waiting on a request that was cancelled. */
+export class RequestCancelled extends Data.TaggedError("RequestCancelled")<{
+  readonly message: string
+}> {}
+
+/** Shared memory for the zero-copy path is exhausted or not offered by the transport. */
+export class AllocationFailed extends Data.TaggedError("AllocationFailed")<{
+  readonly bytes: number
+  readonly message: string
+}> {}

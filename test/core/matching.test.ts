@@ -1,0 +1,121 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ANY_SOURCE, ANY_TAG, Matching } from "../../core/Matching.ts"
+import type { Arrival } from "../../transports/Transport.ts"
+
+const arrival = (source: number, label: string): Arrival & { label: string; discarded: boolean } => ({
+  label,
+  discarded: false,
+  source,
+  envelope: new Uint8Array(16),
+  header: new Uint8Array(0),
+  sizes: [],
+  take: (_into, done) => done({ header: new Uint8Array(0), buffers: [] }),
+  discard() {
+    this.discarded = true
+  }
+})
+
+const labelOf = (m: { arrival: Arrival } | undefined) => (m?.arrival as unknown as { label: string } | undefined)?.label
+
+describe("matching engine", () => {
+  it("a receive takes the earliest arrived message it accepts", () => {
+    const m = new Matching()
+    m.arrive(1, 0, 5, arrival(1, "a"))
+    m.arrive(1, 0, 5, arrival(1, "b"))
+    m.arrive(2, 0, 5, arrival(2, "c"))
+    expect(labelOf(m.post(0, 1, 5, false).matched)).toBe("a")
+    expect(labelOf(m.post(0, ANY_SOURCE, 5, false).matched)).toBe("b")
+    expect(labelOf(m.post(0, ANY_SOURCE, ANY_TAG, false).matched)).toBe("c")
+  })
+
+  it("an arrival goes to the earliest posted receive that accepts it", () => {
+    const m = new Matching()
+    const any = m.post(0, ANY_SOURCE, ANY_TAG, false)
+    const specific = m.post(0, 3, 7, false)
+    let woke = 0
+    any.wake = () => woke++
+    specific.wake = () => woke++
+    m.arrive(3, 0, 7, arrival(3, "x"))
+    expect(labelOf(any.matched)).toBe("x")
+    expect(specific.matched).toBeUndefined()
+    m.arrive(3, 0, 7, arrival(3, "y"))
+    expect(labelOf(specific.matched)).toBe("y")
+    expect(woke).toBe(2)
+  })
+
+  it("messages on different contexts never match each other", () => {
+    const m = new Matching()
+    m.arrive(1, 10, 0, arrival(1, "ctx10"))
+    const p = m.post(11, 1, 0, false)
+    expect(p.matched).toBeUndefined()
+    m.arrive(1, 11, 0, arrival(1, "ctx11"))
+    expect(labelOf(p.matched)).toBe("ctx11")
+    expect(labelOf(m.post(10, ANY_SOURCE, ANY_TAG, false).matched)).toBe("ctx10")
+  })
+
+  it("a probe sees a message without taking it", () => {
+    const m = new Matching()
+    const probe = m.post(0, ANY_SOURCE, ANY_TAG, true)
+    const recv = m.post(0, ANY_SOURCE, ANY_TAG, false)
+    m.arrive(4, 0, 1, arrival(4, "p"))
+    expect(labelOf(probe.matched)).toBe("p")
+    expect(labelOf(recv.matched)).toBe("p")
+    m.arrive(4, 0, 1, arrival(4, "q"))
+    expect(labelOf(m.post(0, 4, 1, true).matched)).toBe("q")
+    expect(labelOf(m.find(0, 4, 1))).toBe("q")
+    expect(labelOf(m.post(0, 4, 1, false).matched)).toBe("q")
+    expect(m.find(0, 4, 1)).toBeUndefined()
+  })
+
+  it("a withdrawn receive that had matched puts its message back before later ones", () => {
+    const m = new Matching()
+    const p = m.post(0, 1, 0, false)
+    m.arrive(1, 0, 0, arrival(1, "first"))
+    m.arrive(1, 0, 0, arrival(1, "second"))
+    expect(labelOf(p.matched)).toBe("first")
+    expect(m.withdraw(p)).toBe(false)
+    expect(labelOf(m.post(0, 1, 0, false).matched)).toBe("first")
+    expect(labelOf(m.post(0, 1, 0, false).matched)).toBe("second")
+  })
+
+  it("a withdrawn waiting receive no longer matches", () => {
+    const m = new Matching()
+    const p = m.post(0, 1, 0, false)
+    expect(m.withdraw(p)).toBe(true)
+    m.arrive(1, 0, 0, arrival(1, "late"))
+    expect(p.matched).toBeUndefined()
+    expect(labelOf(m.post(0, 1, 0, false).matched)).toBe("late")
+  })
+
+  it("a requeued message goes to a receive posted meanwhile", () => {
+    const m = new Matching()
+    const p = m.post(0, 1, 0, false)
+    m.arrive(1, 0, 0, arrival(1, "x"))
+    const waiting = m.post(0, 1, 0, false)
+    m.withdraw(p)
+    expect(labelOf(waiting.matched)).toBe("x")
+  })
+
+  it("a failed peer fails receives waiting on it and on ANY_SOURCE, but not messages it already sent", () => {
+    const m = new Matching()
+    m.arrive(2, 0, 0, arrival(2, "before"))
+    const onTwo = m.post(0, 2, 9, false)
+    const onAny = m.post(0, ANY_SOURCE, 9, false)
+    const onOne = m.post(0, 1, 9, false)
+    m.peerFailed(2, "killed")
+    expect(onTwo.failed).toBe("killed")
+    expect(onAny.failed).toBe("killed")
+    expect(onOne.failed).toBeUndefined()
+    expect(labelOf(m.post(0, 2, 0, false).matched)).toBe("before")
+    expect(m.post(0, 2, 0, false).failed).toBe("killed")
+  })
+
+  it("purge drops the messages of old contexts", () => {
+    const m = new Matching()
+    const a = arrival(1, "old")
+    m.arrive(1, 5, 0, a)
+    m.purge((c) => c < 10)
+    expect(a.discarded).toBe(true)
+    expect(m.find(5, ANY_SOURCE, ANY_TAG)).toBeUndefined()
+  })
+})

@@ -1,0 +1,69 @@
+/**
+ * Starting the ranks of a job, and the control channel between the launching
+ * process and each rank's runner.
+ *
+ * A transport starts ranks its own way (worker threads for `shm`, processes for
+ * `nats`) and, in each rank, attaches the transport and then hands it to the
+ * runner: a module (given by URL, written by `core/`) whose `serve` export runs
+ * rank programs on request. The transport never imports core: it loads the
+ * runner by URL.
+ *
+ * The control channel carries structured-clonable messages only (commands to
+ * run a program, results, failure reports); rank-to-rank data never uses it.
+ */
+import type { Effect, Queue, Scope } from "effect"
+import type { Transport, TransportError } from "./Transport.ts"
+
+/** What a rank's runner module exports. */
+export interface RunnerModule {
+  serve(transport: Transport, control: RankControl): void | Promise<void>
+}
+
+/** The rank side of the control channel. */
+export interface RankControl {
+  /** Data the launcher gave every rank (e.g. which program to preload). */
+  readonly data: unknown
+  /** Sends a message to the launcher. */
+  post(message: unknown): void
+  /** Receives the launcher's messages. */
+  onMessage(handler: (message: unknown) => void): void
+  /**
+   * Ends this rank: releases the transport and lets the thread or process
+   * exit once pending output is flushed.
+   */
+  exit(code: number): void
+}
+
+export type JobEvent =
+  | { readonly _tag: "Message"; readonly rank: number; readonly message: unknown }
+  /** A rank's thread or process ended; `error` is set when it crashed (uncaught exception, killed). */
+  | { readonly _tag: "Exited"; readonly rank: number; readonly code: number; readonly error?: string }
+
+/** The launcher side of a running job. */
+export interface Job {
+  readonly size: number
+  /** Sends a control message to one rank's runner. */
+  post(rank: number, message: unknown): void
+  /** Control messages from ranks and their exits, in the order they happened. */
+  readonly events: Queue.Dequeue<JobEvent>
+  /** Tells every other rank's transport that `rank` failed, so their pending operations with it fail. */
+  declareFailed(rank: number, reason: string): void
+}
+
+export interface LaunchOptions {
+  readonly size: number
+  /** URL of the runner module (a `RunnerModule`). */
+  readonly runner: string
+  /** Structured-clonable data handed to every rank's `RankControl.data`. */
+  readonly data?: unknown
+  /** Prefix each line a rank prints with `[rank] ` (default true). */
+  readonly prefixOutput?: boolean
+  /** Extra environment variables for the ranks. */
+  readonly env?: Record<string, string>
+}
+
+export interface Launcher<Options = {}> {
+  readonly kind: string
+  /** Starts the ranks; closing the scope stops every rank and releases everything. */
+  launch(options: LaunchOptions & Options): Effect.Effect<Job, TransportError, Scope.Scope>
+}

@@ -1,0 +1,115 @@
+/**
+ * The Transport interface: moves frames between the ranks of one job.
+ *
+ * A transport knows nothing of tags, communicators or collectives. It moves a
+ * packet — a small opaque `envelope` (written and read by `core/`), the codec's
+ * header frame, and the codec's out-of-band buffers — from this rank to
+ * another, in order per ordered pair of ranks, and hands arriving packets to a
+ * single consumer (core's matching engine) as `Arrival`s.
+ *
+ * The send and arrival paths are plain callbacks rather than Effects: they are
+ * the hot path (one message costs about a microsecond on shared memory), and
+ * core wraps them in Effects at the public API.
+ *
+ * Flow control and buffering belong to the transport: an arrival holds
+ * transport resources (ring space, credits, a rendezvous) until it is taken
+ * or discarded, so the transport can bound the memory that unreceived
+ * messages use and make senders wait instead.
+ */
+import type { Frames } from "../codecs/Codec.ts"
+import { Data } from "effect"
+
+/** A packet as handed to `send`. The transport may keep references until `done` is called. */
+export interface Packet {
+  /** Opaque bytes for the consumer (core's message envelope); at most 255 bytes. */
+  readonly envelope: Uint8Array
+  /** The codec's frames: a header (small) and out-of-band buffers (any size). */
+  readonly frames: Frames
+}
+
+/** A packet that arrived, not yet taken. */
+export interface Arrival {
+  readonly source: number
+  /** Stable copy of the sender's envelope. */
+  readonly envelope: Uint8Array
+  /** Stable copy of the codec header frame. */
+  readonly header: Uint8Array
+  /** Byte lengths of the out-of-band buffers, known before they are fetched. */
+  readonly sizes: ReadonlyArray<number>
+  /**
+   * Completes the arrival and hands over its frames. Where `into[i]` is given
+   * (exactly `sizes[i]` bytes) buffer `i` is written there; otherwise it is
+   * delivered in memory the caller may keep. `done` may be called
+   * synchronously. Call at most once, and not after `discard`. `take` and
+   * `discard` may be called from inside the arrival handler itself.
+   */
+  take(into: ReadonlyArray<Uint8Array | undefined> | undefined, done: (result: Frames | TransportError) => void): void
+  /** Drops the arrival, releasing what it holds. */
+  discard(): void
+}
+
+/** Outcome of a send: `undefined` when the caller's buffers may be reused, else why it failed. */
+export type SendDone = (error?: TransportError | PeerFailure) => void
+
+export interface Transport {
+  /** The kind, e.g. `"shm"` or `"nats"`. */
+  readonly kind: string
+  readonly rank: number
+  readonly size: number
+  /**
+   * Starts sending `packet` to `dest` (which may be this rank). `done` is called
+   * once the caller's buffers may be reused: at once for small messages that
+   * are copied eagerly, after delivery for large ones. Packets to one
+   * destination arrive in the order of their `send` calls.
+   */
+  send(dest: number, packet: Packet, done: SendDone): void
+  /** Installs the single consumer of arrivals (replacing any previous one). */
+  onArrival(handler: (arrival: Arrival) => void): void
+  /** Installs the consumer of peer failures (a rank died or became unreachable). */
+  onPeerFailure(handler: (failure: PeerFailure) => void): void
+  /**
+   * Delivers what has already arrived, synchronously, without waiting. Core
+   * calls it while a receive is about to block, so that a transport can spin
+   * briefly instead of paying a thread wake-up. Returns whether anything was
+   * delivered.
+   */
+  poll(): boolean
+  /** Whether callers should spin on `poll` before blocking (false when ranks outnumber cores). */
+  readonly spinMicros: number
+  /**
+   * Shared-memory allocation for the zero-copy path, where the transport has
+   * one: the returned array is visible to every rank of the job without a
+   * copy. `undefined` where the transport has no shared memory.
+   */
+  readonly alloc?: SharedAllocator
+  /** Releases everything the transport holds; pending sends fail. */
+  close(): void
+}
+
+export interface SharedAllocator {
+  /** A zeroed array of `length` elements in shared memory, or `undefined` when the arena is full. */
+  alloc<T extends SharedArrayLike>(ctor: SharedArrayConstructor<T>, length: number): T | undefined
+  /** Gives an array from `alloc` (or received through the zero-copy path) back early. */
+  release(array: ArrayBufferView): boolean
+  /** Whether `array` lives in the shared arena. */
+  owns(array: ArrayBufferView): boolean
+}
+
+export type SharedArrayLike = ArrayBufferView & { readonly length: number }
+export interface SharedArrayConstructor<T> {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): T
+  readonly BYTES_PER_ELEMENT: number
+}
+
+/** A transport-level failure: the underlying medium failed. */
+export class TransportError extends Data.TaggedError("TransportError")<{
+  readonly transport: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** A peer rank died or became unreachable. */
+export class PeerFailure extends Data.TaggedError("PeerFailure")<{
+  readonly rank: number
+  readonly reason: string
+}> {}
