@@ -14,7 +14,7 @@
  * const [, b] = yield* Request.waitAll(reqs)
  * ```
  */
-import { Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import { completion } from "./completion.ts"
 import { InvalidArgument, RequestCancelled } from "./errors.ts"
 import type { Status } from "./Status.ts"
@@ -23,6 +23,7 @@ const PENDING = 0
 const SUCCEEDED = 1
 const FAILED = 2
 const CANCELLED = 3
+const DIED = 4
 
 /** Something that can make progress synchronously while a waiter spins. */
 export interface Progress {
@@ -65,6 +66,13 @@ export class Request<out A = unknown, out E = never> {
     this.notify()
   }
 
+  /** @internal */ die(defect: unknown): void {
+    if (this.state !== PENDING) return
+    this.state = DIED
+    this.error = defect
+    this.notify()
+  }
+
   /** @internal */ markCancelled(): void {
     if (this.state !== PENDING) return
     this.state = CANCELLED
@@ -99,6 +107,8 @@ export class Request<out A = unknown, out E = never> {
         return Exit.succeed(this.value)
       case FAILED:
         return Exit.fail(this.error)
+      case DIED:
+        return Exit.die(this.error)
       default:
         return Exit.fail(new RequestCancelled({ message: "the request was cancelled before it completed" }))
     }
@@ -118,6 +128,23 @@ export const failed = <E>(error: E): Request<never, E> => {
   r.fail(error)
   return r
 }
+
+/**
+ * Runs `effect` in the background as a request (how non-blocking collectives
+ * are made from their blocking algorithms): it progresses on its own, and is
+ * not cancellable. A defect in it is a defect of the waits.
+ */
+export const fromEffect = <A, E>(effect: Effect.Effect<A, E>, progress: Progress = noProgress): Effect.Effect<Request<A, E>> =>
+  Effect.map(Effect.forkDetach(effect), (fiber) => {
+    const request = new Request<A, E>(progress)
+    fiber.addObserver((exit) => {
+      if (Exit.isSuccess(exit)) return request.succeed(exit.value)
+      const error = Cause.findErrorOption(exit.cause)
+      if (Option.isSome(error)) request.fail(error.value)
+      else request.die(Cause.squash(exit.cause))
+    })
+    return request
+  })
 
 const spinUntil = (reqs: ReadonlyArray<Request<any, any>>, done: () => boolean): void => {
   let micros = 0

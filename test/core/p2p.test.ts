@@ -1,0 +1,55 @@
+/**
+ * Point-to-point semantics on 1, 2, 4 and 8 ranks (shared-memory transport):
+ * each test runs a rank program from test/programs/p2p.ts that checks its rule
+ * on every rank.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as World from "../../core/World.ts"
+import { program, SIZES, useWorlds } from "../support/worlds.ts"
+
+const p2p = (name: string, ...args: ReadonlyArray<unknown>) => program("p2p.ts", name, ...args)
+
+describe.each(SIZES)("point-to-point on %i ranks", (size) => {
+  const worlds = useWorlds()
+  const run = (name: string, ...args: ReadonlyArray<unknown>) => worlds.run(size, p2p(name, ...args))
+
+  it.effect("a token relayed around the ring collects every rank", () =>
+    Effect.gen(function*() {
+      const results = yield* run("ringRelay")
+      expect(results[0]).toBe((size * (size - 1)) / 2)
+    }))
+
+  it.effect("a rank can send to itself", () => run("selfSend"))
+  it.effect("PROC_NULL: sends complete at once, receives give undefined", () => run("procNull"))
+  it.effect("wildcard receives report source, tag, size and codec", () => run("wildcards"))
+  it.effect("messages from one sender on one tag never overtake each other (100,000 mixed sizes)", () =>
+    Effect.gen(function*() {
+      const received = yield* run("nonOvertaking", 100_000)
+      expect((received as Array<number>).reduce((a, b) => a + b, 0)).toBe(Math.floor(100_000 / size) * size)
+    }), 120_000)
+  it.effect("requests complete through every wait and test variant, and cancel", () => run("requestVariants"))
+  it.effect("probe and iprobe see a message without taking it", () => run("probes"))
+  it.effect("an interrupted receive takes nothing; every message arrives once, in order", () => run("interruptedRecv"))
+  it.effect("messages of 0 bytes, 1 byte and 64 MiB arrive intact", () => run("sizes"), 120_000)
+  it.effect("the zero-copy path shares the sender's memory", () => run("zeroCopy"))
+  it.effect("a schema types messages; a bad one fails its receive only", () => run("schemas"))
+  it.effect("recvInto errors leave the message queued", () => run("recvIntoErrors"))
+  it.effect("ssend completes only once matched", () => run("synchronousSend"))
+  it.effect("bad ranks, tags and values fail with errors that say so", () => run("invalidArguments"))
+  it.effect("every codec carries messages", () => run("codecs"))
+})
+
+describe("a failing rank", () => {
+  for (const how of ["error", "defect", "exit", "uncaught"] as const) {
+    it.effect(`ends the run with the rank and its message (${how})`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(World.run(p2p("failing", how), { size: 3, prefixOutput: false }))
+        expect(error._tag).toBe("RankFailed")
+        if (error._tag !== "RankFailed") return
+        expect(error.rank).toBe(2)
+        const expected = { error: "rank gave up on purpose", defect: "thrown on purpose", exit: "code 3", uncaught: "uncaught on purpose" }[how]
+        expect(`${error.message}\n${error.details}`).toContain(expected)
+      }), 30_000)
+  }
+})

@@ -1,0 +1,46 @@
+/**
+ * Running rank programs from tests: one World per size, started once for a
+ * describe block and reused by its tests (starting workers is slow), and
+ * references to the programs in test/programs.
+ */
+import { Effect, Exit, Scope } from "effect"
+import { afterAll, beforeAll } from "vitest"
+import * as World from "../../core/World.ts"
+import type { ProgramRef } from "../../core/ProgramRef.ts"
+
+/** The rank counts every semantic rule is checked on. */
+export const SIZES = [1, 2, 4, 8] as const
+
+/** A reference to `export` of `test/programs/<file>`, called with `args`. */
+export const program = (file: string, exportName: string, ...args: ReadonlyArray<unknown>): ProgramRef => ({
+  module: new URL(`../programs/${file}`, import.meta.url),
+  export: exportName,
+  args
+})
+
+export interface Worlds {
+  /** Runs a program on the world of `size` ranks; resolves with every rank's result. */
+  run<A = unknown>(size: number, ref: ProgramRef): Effect.Effect<ReadonlyArray<A>, unknown>
+}
+
+/** Starts (lazily) one world per size for the enclosing describe block, and stops them after it. */
+export const useWorlds = (options: Omit<World.WorldOptions, "size"> = {}): Worlds => {
+  let scope: Scope.Closeable | undefined
+  const worlds = new Map<number, World.World>()
+  beforeAll(async () => {
+    scope = await Effect.runPromise(Scope.make())
+  })
+  afterAll(async () => {
+    if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+  return {
+    run: <A>(size: number, ref: ProgramRef) =>
+      Effect.suspend(() => {
+        const existing = worlds.get(size)
+        const world = existing !== undefined
+          ? Effect.succeed(existing)
+          : Effect.tap(Scope.provide(World.make({ ...options, size }), scope!), (w) => Effect.sync(() => worlds.set(size, w)))
+        return Effect.flatMap(world, (w) => w.run<A>(ref))
+      })
+  }
+}
