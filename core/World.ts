@@ -92,7 +92,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
       }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
       const running: Running = { job, scope, exited: new Set() }
       let ready = 0
-      while (ready < options.size) {
+      while (ready < job.localRanks.length) {
         const event = yield* Queue.take(job.events)
         if (event._tag === "Exited") {
           yield* Scope.close(scope, Exit.void)
@@ -114,7 +114,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
         const id = nextId++
         const ref = normalize(program)
         const cmd: Protocol.Run = { _tag: "Run", id, module: ref.module, export: ref.export, args: ref.args, codec: options.codec, argv: runOptions?.argv }
-        for (let r = 0; r < options.size; r++) job.post(r, cmd)
+        for (const r of job.localRanks) job.post(r, cmd)
         const outcome = yield* collect(job, running, id, options)
         if (outcome.failure !== undefined) {
           yield* stop
@@ -150,11 +150,11 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions) 
       if (failure !== undefined) return
       failure = new RankFailed({ rank, message: `rank ${rank} failed: ${report.message}`, details: report.details })
       job.declareFailed(rank, report.message)
-      for (let r = 0; r < options.size; r++) if (!settled.has(r)) job.post(r, { _tag: "Interrupt", id } satisfies Protocol.Interrupt)
+      for (const r of job.localRanks) if (!settled.has(r)) job.post(r, { _tag: "Interrupt", id } satisfies Protocol.Interrupt)
       deadline = Date.now() + (options.stopGraceMillis ?? 5000)
     }
 
-    while (settled.size < options.size) {
+    while (settled.size < job.localRanks.length) {
       const event: JobEvent | undefined = deadline === undefined
         ? yield* Queue.take(job.events)
         : Option.getOrUndefined(yield* Effect.timeoutOption(Queue.take(job.events), Math.max(0, deadline - Date.now())))

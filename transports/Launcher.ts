@@ -41,7 +41,14 @@ export type JobEvent =
 
 /** The launcher side of a running job. */
 export interface Job {
+  /** Ranks in the whole job. */
   readonly size: number
+  /**
+   * The ranks this launcher runs (ascending). All of them for a one-host
+   * launcher; a launcher that runs part of a job spread over several hosts
+   * posts to, and reports events of, its own ranks only.
+   */
+  readonly localRanks: ReadonlyArray<number>
   /** Sends a control message to one rank's runner. */
   post(rank: number, message: unknown): void
   /** Control messages from ranks and their exits, in the order they happened. */
