@@ -11,6 +11,7 @@
  * cbor-x's decoder also understands its private extensions and recurses once
  * per nesting level, so every input is first checked by `scan` below: a
  * well-formedness check (RFC 8949 appendix C) that also bounds the nesting,
+ * bounds the items that arrays and maps declare by the input's length,
  * refuses the tags to which cbor-x gives private or unsafe meanings, and
  * checks the content of the tags it decodes (bignums, typed arrays, tag 27),
  * all without allocating. Only input that passes reaches cbor-x.
@@ -203,6 +204,7 @@ const scan = (b: Uint8Array): void => {
   let pos = 0
   let depth = 0
   let pending = 1 // items still to read at this level; the top level holds exactly one
+  let declared = 0 // items declared by definite-length arrays and maps so far
   for (;;) {
     if (pending === 0) {
       if (depth === 0) break
@@ -224,8 +226,14 @@ const scan = (b: Uint8Array): void => {
     else if (pending === INDEFINITE_MAP_KEY) pending = INDEFINITE_MAP_VALUE
     else if (pending === INDEFINITE_MAP_VALUE) pending = INDEFINITE_MAP_KEY
     const major = initial >> 5
-    const arg = readArgument(b, pos, end)
-    pos = argEnd
+    let arg: number
+    if ((initial & 31) < 24) {
+      arg = initial & 31 // the common case, inline: a small integer or length in the head itself
+      pos++
+    } else {
+      arg = readArgument(b, pos, end)
+      pos = argEnd
+    }
     switch (major) {
       case 0:
       case 1:
@@ -248,6 +256,9 @@ const scan = (b: Uint8Array): void => {
             throw fail(start, `${major === 4 ? "an array" : "a map"} of ${arg} entries but only ${end - pos} bytes left`)
           }
           if (open === 0) break
+          // The same bound for all containers together, so that nested ones cannot add up past it.
+          declared += open
+          if (declared > end) throw fail(start, `${open} more items declared than the ${end} bytes of input can hold`)
         }
         if (depth >= MAX_DEPTH) throw fail(start, `nested deeper than ${MAX_DEPTH} levels`)
         pendingStack[depth++] = pending

@@ -15,9 +15,16 @@
  *   `Date`s: an `EncodeError` naming the path, rather than the empty map the
  *   library would write. `undefined` becomes nil (null).
  *
- * @msgpack/msgpack decodes iteratively (no recursion, no depth limit needed)
- * and checks every length against the bytes left before allocating, so its
- * decoder is used as it is; its errors become `DecodeError`s with the offset.
+ * @msgpack/msgpack decodes iteratively (no recursion, so no depth limit is
+ * needed) and checks string, bin and ext lengths against the bytes left, but
+ * it preallocates `new Array(count)` for any array count it reads: a 10 KB
+ * input of nested `array 32` heads made it allocate gigabytes and crash the
+ * process. So every input is first checked by `scan` below, one pass without
+ * allocation: the declared items of all arrays and maps together may not
+ * exceed the input's length (each item takes at least one byte), every length
+ * must fit in the bytes left, and nothing may follow the value. Only input
+ * that passes reaches the library; its remaining errors (an unusable map key,
+ * a malformed extension) become `DecodeError`s at the library's offset.
  *
  * @example
  * ```ts
@@ -115,6 +122,7 @@ const extensions: ExtensionCodecType<undefined> = {
     if (typeof object !== "object" || object === null || Array.isArray(object)) return null
     const proto = Object.getPrototypeOf(object)
     if (proto === Object.prototype || proto === null) return null
+    if (object instanceof ExtData) return object // an extension decoded as ExtData is written back as it came
     if (object instanceof Date) {
       if (Number.isNaN(object.getTime())) throw new Refused()
       return new ExtData(EXT_TIMESTAMP, encodeTimeSpecToTimestamp(encodeDateToTimeSpec(object)))
@@ -179,6 +187,70 @@ const decoder = new Decoder({
   }
 })
 
+// ---------------------------------------------------------------------------------------------
+// The scan: lengths and item counts against the input, in one pass without allocation.
+
+/** Bytes after the head of fixed-size values, by head byte (0 for heads handled separately). */
+const FIXED_SIZE = new Uint8Array(256)
+for (const [head, size] of [[0xca, 4], [0xcb, 8], [0xcc, 1], [0xcd, 2], [0xce, 4], [0xcf, 8], [0xd0, 1], [0xd1, 2],
+  [0xd2, 4], [0xd3, 8], [0xd4, 2], [0xd5, 3], [0xd6, 5], [0xd7, 9], [0xd8, 17]] as const) FIXED_SIZE[head] = size
+
+const fail = (offset: number, what: string): DecodeError => decodeError(NAME, offset, what)
+
+/** The big-endian unsigned integer of `size` bytes at `pos` (the caller has checked they exist). */
+const readLength = (b: Uint8Array, pos: number, size: number): number =>
+  size === 1 ? b[pos]! : size === 2 ? (b[pos]! << 8) | b[pos + 1]! : ((b[pos]! << 24) >>> 0) + ((b[pos + 1]! << 16) | (b[pos + 2]! << 8) | b[pos + 3]!)
+
+/**
+ * Checks that `b` holds exactly one MessagePack value whose lengths fit the
+ * input and whose arrays and maps declare no more items than the input has
+ * bytes; throws a `DecodeError` at the offending offset otherwise.
+ */
+const scan = (b: Uint8Array): void => {
+  const end = b.length
+  if (end === 0) throw fail(0, "empty input")
+  let pos = 0
+  let outstanding = 1 // items declared and not read yet
+  let declared = 1 // items declared so far; each takes at least one byte
+  while (outstanding > 0) {
+    if (pos >= end) throw fail(pos, "unexpected end of input (truncated)")
+    const start = pos
+    const head = b[pos++]!
+    outstanding--
+    let items = 0 // children of an array or map
+    let skip = 0 // bytes of payload after the head
+    if (head < 0x80 || head >= 0xe0 || (head >= 0xc0 && head <= 0xc3)) {
+      if (head === 0xc1) throw fail(start, "the byte 0xc1 is never used in MessagePack")
+    } else if (head < 0x90) items = (head & 0x0f) * 2
+    else if (head < 0xa0) items = head & 0x0f
+    else if (head < 0xc0) skip = head & 0x1f
+    else if (FIXED_SIZE[head] !== 0) skip = FIXED_SIZE[head]!
+    else {
+      // bin/ext/str 8..32, array/map 16..32: a length of 1, 2 or 4 bytes follows
+      const size = head === 0xc4 || head === 0xc7 || head === 0xd9 ? 1
+        : head === 0xc5 || head === 0xc8 || head === 0xda || head === 0xdc || head === 0xde ? 2 : 4
+      if (size > end - pos) throw fail(start, "unexpected end of input in a length (truncated)")
+      const n = readLength(b, pos, size)
+      pos += size
+      if (head === 0xdc || head === 0xdd) items = n
+      else if (head === 0xde || head === 0xdf) items = n * 2
+      else skip = head >= 0xc7 && head <= 0xc9 ? n + 1 : n // an ext's length leaves out its type byte
+    }
+    if (skip > end - pos) throw fail(start, `a value of ${skip} bytes but only ${end - pos} left`)
+    pos += skip
+    if (items > 0) {
+      declared += items
+      if (declared > end) {
+        throw fail(start, `${items} more items declared than the ${end} bytes of input can hold`)
+      }
+      outstanding += items
+    }
+  }
+  if (pos !== end) throw fail(pos, `${end - pos} trailing bytes after the value`)
+}
+
+// ---------------------------------------------------------------------------------------------
+
 const describeThrown = (e: unknown): string =>
   e instanceof RangeError && /call stack/i.test(e.message) ? "nested too deeply for the stack" : e instanceof Error ? e.message : String(e)
 
@@ -219,17 +291,12 @@ const decodeSync = (frames: Frames): unknown => {
   const h = frames.header
   // Decoded bins are subarrays of the input: keep them plain Uint8Arrays even when the header is a Buffer.
   const bytes = h.constructor === Uint8Array ? h : new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
-  if (bytes.length === 0) throw decodeError(NAME, 0, "empty input")
+  scan(bytes)
   try {
     return decoder.decode(bytes)
   } catch (e) {
-    if (e instanceof DecodeError) throw e
-    const at: number = decoder["pos"]
-    if (e instanceof RangeError) {
-      const extra = /^Extra (\d+) of/.exec(e.message)
-      throw decodeError(NAME, at, extra ? `${extra[1]} trailing bytes after the value` : "unexpected end of input (truncated)")
-    }
-    throw decodeError(NAME, at, describeThrown(e))
+    // Past the scan, the library fails only on meaning: a map key, an extension's content.
+    throw decodeError(NAME, decoder["pos"], describeThrown(e))
   }
 }
 

@@ -236,6 +236,18 @@ describe("cbor: decoding is total", () => {
     expect(decodeFailure("9affffffff00").message).toMatch(/an array of 4294967295 entries but only 1 bytes left/)
   })
 
+  it("refuses nested arrays whose declared items add up past the input's length", () => {
+    // each level declares as many items as bytes remain: each fits alone, together they cannot
+    const header = new Uint8Array(10_000)
+    for (let at = 0; at + 5 <= 40; at += 5) {
+      header.set([0x9a, 0, 0, 0, 0], at)
+      new DataView(header.buffer).setUint32(at + 1, header.length - at - 5)
+    }
+    const e = decodeFailure(header)
+    expect(e.offset).toBe(5)
+    expect(e.message).toMatch(/more items declared than the 10000 bytes of input can hold/)
+  })
+
   it("refuses nesting 100,000 deep (arrays, maps, indefinite arrays, tags) at the depth limit", () => {
     const deep = (unit: number[], leaf: number[]): Uint8Array => {
       const out = new Uint8Array(unit.length * 100_000 + leaf.length)
