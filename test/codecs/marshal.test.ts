@@ -29,6 +29,8 @@ const encodeFailure = (value: unknown): EncodeError => {
 const decodeFailure = (bytes: ArrayLike<number>): DecodeError => {
   const e = thrown(() => decode(bytes))
   expect(e).toBeInstanceOf(DecodeError)
+  // Offset -1 would mean Codec.make caught something else the decoder threw (a bug).
+  expect((e as DecodeError).offset).toBeGreaterThanOrEqual(0)
   return e as DecodeError
 }
 
@@ -356,7 +358,10 @@ describe("marshal: values, not references", () => {
 
 describe("marshal: what it cannot carry is an EncodeError with the path and the kind", () => {
   class Point {
-    constructor(readonly x: number) {}
+    readonly x: number
+    constructor(x: number) {
+      this.x = x
+    }
   }
   const cases: Array<[unknown, string]> = [
     [new Map([[1, 2]]), "a Map"],
