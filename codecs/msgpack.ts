@@ -170,6 +170,7 @@ const encoder = new Encoder({
 
 // The library writes a bigint with DataView.setBigUint64/setBigInt64, which wrap silently
 // modulo 2^64. Its only hook for bigints is this method (private in its typings), so guard it.
+// (A re-entrant encode, from a getter that itself encodes, runs on an unguarded clone.)
 const writeBigInt64 = encoder["encodeBigInt64"].bind(encoder)
 encoder["encodeBigInt64"] = (value: bigint): void => {
   if (value > MAX_UINT64 || value < MIN_INT64) throw new Refused()
