@@ -106,7 +106,7 @@ function* mutations(valid: ReadonlyArray<Uint8Array>, count: number, seed: numbe
   const r = prng(seed)
   for (let i = 0; i < count; i++) {
     const base = valid[r.below(valid.length)]!
-    let bytes = base.slice()
+    let bytes: Uint8Array = base.slice()
     const edits = 1 + r.below(3)
     for (let e = 0; e < edits; e++) {
       const at = bytes.length === 0 ? 0 : r.below(bytes.length)
