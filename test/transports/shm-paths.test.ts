@@ -1,0 +1,307 @@
+/**
+ * The shm transport's paths (eager, rendezvous into the arena, streamed,
+ * zero copy, self-sends) and flow control, with every rank's transport in
+ * the test's own thread.
+ */
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import { PeerFailure, TransportError } from "../../transports/Transport.ts"
+import type { ShmTransport } from "../../transports/shm/ShmTransport.ts"
+import { envelope, fill, matches, pattern, readEnvelope } from "./fixtures/lib.ts"
+import { collect, ranks, sendTracked, takeFrames, until } from "./fixtures/inThread.ts"
+
+let open: Array<ShmTransport> = []
+const job = (size: number, options = {}): Array<ShmTransport> => {
+  const ts = ranks(size, options)
+  open.push(...ts)
+  return ts
+}
+afterEach(() => {
+  for (const t of open) t.close()
+  open = []
+})
+
+const env = (seq: number): Uint8Array => envelope(7, seq)
+
+describe("eager path", () => {
+  it("a small packet is copied into the ring and its send completes at once", async () => {
+    const [a, b] = job(2)
+    const inbox = collect(b!)
+    const header = Uint8Array.of(1, 2, 3)
+    const data = pattern(0, 1, 100)
+    const sent = sendTracked(a!, 1, env(1), [data], header)
+    expect(sent).toMatchObject({ done: true, sync: true, error: undefined })
+    data.fill(0) // the sender may reuse its buffer: the message was copied
+    await until(() => inbox.arrivals.length === 1, "the arrival")
+    const arrival = inbox.arrivals[0]!
+    expect(arrival.source).toBe(0)
+    expect(readEnvelope(arrival.envelope)).toEqual([7, 1])
+    expect([...arrival.header]).toEqual([1, 2, 3])
+    expect(arrival.sizes).toEqual([100])
+    const frames = await takeFrames(arrival)
+    expect(matches(frames.buffers[0]!, 0, 1)).toBe(true)
+  })
+
+  it("messages of 0 and 1 bytes, with no buffer or an empty one, arrive intact", async () => {
+    const [a, b] = job(2)
+    const inbox = collect(b!)
+    sendTracked(a!, 1, new Uint8Array(0), [])
+    sendTracked(a!, 1, env(2), [new Uint8Array(0)])
+    sendTracked(a!, 1, env(3), [Uint8Array.of(42)])
+    await until(() => inbox.arrivals.length === 3, "three arrivals")
+    const [none, empty, one] = inbox.arrivals
+    expect(none!.envelope.byteLength).toBe(0)
+    expect((await takeFrames(none!)).buffers).toEqual([])
+    expect((await takeFrames(empty!)).buffers[0]!.byteLength).toBe(0)
+    expect([...(await takeFrames(one!)).buffers[0]!]).toEqual([42])
+  })
+})
+
+describe("rendezvous path", () => {
+  it("a large buffer stays with the sender until taken, then is copied once straight into arena memory", async () => {
+    const [a, b] = job(2)
+    const inbox = collect(b!)
+    const data = pattern(0, 5, 1 << 20)
+    const sent = sendTracked(a!, 1, env(5), [data])
+    expect(sent.done).toBe(false)
+    await until(() => inbox.arrivals.length === 1, "the announcement")
+    await new Promise((r) => setTimeout(r, 5))
+    expect(sent.done).toBe(false) // nothing moves before the receiver takes it
+    const frames = await takeFrames(inbox.arrivals[0]!)
+    const got = frames.buffers[0]!
+    expect(b!.alloc.owns(got)).toBe(true)
+    expect(matches(got, 0, 5)).toBe(true)
+    await until(() => sent.done, "the send's completion")
+    expect(sent.error).toBeUndefined()
+  })
+
+  it("when the arena cannot hold the buffer it is streamed through the ring into private memory", async () => {
+    const [a, b] = job(2, { arenaBytes: 64 * 1024, ringBytes: 16 * 1024 })
+    const inbox = collect(b!)
+    const sent = sendTracked(a!, 1, env(6), [pattern(0, 6, 1 << 20)])
+    await until(() => inbox.arrivals.length === 1, "the announcement")
+    const frames = await takeFrames(inbox.arrivals[0]!)
+    expect(b!.alloc.owns(frames.buffers[0]!)).toBe(false)
+    expect(matches(frames.buffers[0]!, 0, 6)).toBe(true)
+    await until(() => sent.done, "the send's completion")
+  })
+
+  it("take(into) writes every path's buffers into a private destination", async () => {
+    const [a, b] = job(2, { eagerLimit: 4096 })
+    const inbox = collect(b!)
+    const shared = a!.alloc.alloc(Uint8Array, 3000)!
+    fill(shared, 0, 3)
+    sendTracked(a!, 1, env(1), [pattern(0, 1, 500), pattern(0, 2, 200_000), shared])
+    await until(() => inbox.arrivals.length === 1, "the arrival")
+    const into = [new Uint8Array(500), new Uint8Array(200_000), new Uint8Array(3000)]
+    const frames = await takeFrames(inbox.arrivals[0]!, into)
+    expect(frames.buffers[0]).toBe(into[0])
+    expect(frames.buffers[1]).toBe(into[1])
+    expect(frames.buffers[2]).toBe(into[2])
+    expect([matches(into[0]!, 0, 1), matches(into[1]!, 0, 2), matches(into[2]!, 0, 3)]).toEqual([true, true, true])
+  })
+
+  it("take(into) with an arena destination receives a large buffer there directly", async () => {
+    const [a, b] = job(2)
+    const inbox = collect(b!)
+    sendTracked(a!, 1, env(1), [pattern(0, 9, 300_000)])
+    await until(() => inbox.arrivals.length === 1, "the arrival")
+    const into = b!.alloc.alloc(Uint8Array, 300_000)!
+    const frames = await takeFrames(inbox.arrivals[0]!, [into])
+    expect(frames.buffers[0]).toBe(into)
+    expect(matches(into, 0, 9)).toBe(true)
+  })
+
+  it("a destination of the wrong size fails the take and leaves the message to take again", async () => {
+    const [a, b] = job(2)
+    const inbox = collect(b!)
+    sendTracked(a!, 1, env(1), [pattern(0, 1, 100_000)])
+    await until(() => inbox.arrivals.length === 1, "the arrival")
+    await expect(takeFrames(inbox.arrivals[0]!, [new Uint8Array(10)])).rejects.toBeInstanceOf(TransportError)
+    const frames = await takeFrames(inbox.arrivals[0]!)
+    expect(matches(frames.buffers[0]!, 0, 1)).toBe(true)
+  })
+
+  it("a discarded announcement completes the sender's send", async () => {
+    const [a, b] = job(2)
+    const inbox = collect(b!)
+    const sent = sendTracked(a!, 1, env(1), [new Uint8Array(100_000)])
+    await until(() => inbox.arrivals.length === 1, "the arrival")
+    inbox.arrivals[0]!.discard()
+    await until(() => sent.done, "the send's completion")
+    expect(sent.error).toBeUndefined()
+  })
+
+  it("a header larger than a ring record is streamed behind its record", async () => {
+    const [a, b] = job(2, { ringBytes: 16 * 1024 })
+    const inbox = collect(b!)
+    const header = pattern(0, 77, 200_000)
+    const sent = sendTracked(a!, 1, env(1), [pattern(0, 78, 10)], header)
+    await until(() => inbox.arrivals.length === 1, "the arrival")
+    expect(matches(inbox.arrivals[0]!.header, 0, 77)).toBe(true)
+    const frames = await takeFrames(inbox.arrivals[0]!)
+    expect(matches(frames.buffers[0]!, 0, 78)).toBe(true)
+    await until(() => sent.done, "the send's completion")
+  })
+})
+
+describe("zero-copy path", () => {
+  it("an arena buffer is sent without a copy: the receiver's frame is a view of the same memory", async () => {
+    const [a, b] = job(2)
+    const inbox = collect(b!)
+    const mine = a!.alloc.alloc(Float64Array, 100_000)!
+    mine.fill(1.5)
+    const bytes = new Uint8Array(mine.buffer, mine.byteOffset, mine.byteLength)
+    const sent = sendTracked(a!, 1, env(1), [bytes])
+    expect(sent.sync).toBe(true)
+    await until(() => inbox.arrivals.length === 1, "the arrival")
+    const frame = (await takeFrames(inbox.arrivals[0]!)).buffers[0]!
+    expect(frame.byteOffset).toBe(bytes.byteOffset)
+    const theirs = new Float64Array(frame.buffer, frame.byteOffset, 100_000)
+    expect(theirs[99_999]).toBe(1.5)
+    theirs[0] = 42 // same memory: the sender sees the receiver's write
+    expect(mine[0]).toBe(42)
+  })
+
+  it("a block lives until every holder released it", async () => {
+    const [a, b] = job(2, { arenaBytes: 1 << 20 })
+    const inbox = collect(b!)
+    const mine = a!.alloc.alloc(Uint8Array, 600_000)!
+    sendTracked(a!, 1, env(1), [mine])
+    await until(() => inbox.arrivals.length === 1, "the arrival")
+    const frame = (await takeFrames(inbox.arrivals[0]!)).buffers[0]!
+    expect(a!.alloc.release(mine)).toBe(true)
+    expect(a!.alloc.alloc(Uint8Array, 600_000)).toBeUndefined() // the receiver still holds it
+    expect(b!.alloc.release(frame)).toBe(true)
+    expect(a!.alloc.alloc(Uint8Array, 600_000)).toBeDefined()
+  })
+})
+
+describe("self-sends", () => {
+  it("a rank's packets to itself arrive in order on every path", async () => {
+    const [a] = job(1)
+    const inbox = collect(a!)
+    const shared = a!.alloc.alloc(Uint8Array, 64)!
+    fill(shared, 0, 3)
+    const small = sendTracked(a!, 0, env(1), [pattern(0, 1, 10)])
+    const large = sendTracked(a!, 0, env(2), [pattern(0, 2, 1 << 20)])
+    sendTracked(a!, 0, env(3), [shared])
+    expect(small.sync).toBe(true)
+    expect(large.done).toBe(false)
+    await until(() => inbox.arrivals.length === 3, "three arrivals")
+    const got = await Promise.all(inbox.arrivals.map((x) => takeFrames(x)))
+    expect(got.map((f, i) => matches(f.buffers[0]!, 0, i + 1))).toEqual([true, true, true])
+    expect(got[2]!.buffers[0]!.byteOffset).toBe(shared.byteOffset)
+    expect(large.done).toBe(true)
+  })
+})
+
+describe("order", () => {
+  it("packets from one sender arrive in send order whatever their sizes and paths", async () => {
+    const [a, b] = job(2, { ringBytes: 16 * 1024, arenaBytes: 2 << 20 })
+    const inbox = collect(b!)
+    const sizes = [0, 1, 10, 4000, 5000, 100_000, 3, 600_000, 20, 1 << 20, 7, 64]
+    const n = 300
+    const sends = []
+    for (let i = 0; i < n; i++) {
+      const size = sizes[i % sizes.length]!
+      if (i % 5 === 4) {
+        const s = a!.alloc.alloc(Uint8Array, size)
+        if (s !== undefined) {
+          fill(s, 0, i)
+          sends.push(sendTracked(a!, 1, env(i), [s]))
+          continue
+        }
+      }
+      sends.push(sendTracked(a!, 1, env(i), [pattern(0, i, size)]))
+    }
+    let next = 0
+    while (next < n) {
+      await until(() => inbox.arrivals.length > 0, `arrival ${next}`)
+      const arrival = inbox.arrivals.shift()!
+      expect(readEnvelope(arrival.envelope)[1]).toBe(next)
+      const frame = (await takeFrames(arrival)).buffers[0]!
+      expect(matches(frame, 0, next)).toBe(true)
+      b!.alloc.release(frame)
+      next++
+    }
+    await until(() => sends.every((s) => s.done), "every send's completion")
+  })
+})
+
+describe("flow control", () => {
+  it("a full ring makes the sender wait, and its sends complete once the receiver drains", async () => {
+    const [a, b] = job(2, { ringBytes: 16 * 1024 })
+    const sends = Array.from({ length: 100 }, (_, i) => sendTracked(a!, 1, env(i), [pattern(0, i, 2000)]))
+    await new Promise((r) => setTimeout(r, 10))
+    const waiting = sends.filter((s) => !s.done).length
+    expect(waiting).toBeGreaterThan(80) // ~8 fit in a 16 KiB ring; the rest wait, by reference
+    expect(a!.pendingOperations).toBe(waiting)
+    const inbox = collect(b!)
+    await until(() => inbox.arrivals.length === 100, "every arrival")
+    expect(sends.every((s) => s.done && s.error === undefined)).toBe(true)
+    for (const [i, x] of inbox.arrivals.entries()) expect(matches((await takeFrames(x)).buffers[0]!, 0, i)).toBe(true)
+    expect(a!.pendingOperations).toBe(0)
+  })
+
+  it("untaken arrivals count against the budget: past it the ring is not drained and senders wait", async () => {
+    const [a, b] = job(2, { ringBytes: 16 * 1024, unexpectedBudget: 40_000 })
+    const inbox = collect(b!)
+    const sends = Array.from({ length: 100 }, (_, i) => sendTracked(a!, 1, env(i), [pattern(0, i, 3000)]))
+    await new Promise((r) => setTimeout(r, 20))
+    const held = inbox.arrivals.length
+    expect(held).toBeGreaterThan(5)
+    expect(held * 3000).toBeLessThan(40_000 + 3100)
+    expect(sends.filter((s) => s.done).length).toBeLessThan(40)
+    let taken = 0
+    while (taken < 100) {
+      await until(() => inbox.arrivals.length > 0, "more arrivals")
+      const x = inbox.arrivals.shift()!
+      expect(matches((await takeFrames(x)).buffers[0]!, 0, taken)).toBe(true)
+      taken++
+    }
+    await until(() => sends.every((s) => s.done), "every send's completion")
+  })
+})
+
+describe("peer failure", () => {
+  it("pending and later sends to a failed rank fail with PeerFailure, and the failure is reported", async () => {
+    const [a] = job(2, { ringBytes: 16 * 1024 })
+    const mine = collect(a!)
+    const big = sendTracked(a!, 1, env(0), [new Uint8Array(1 << 20)])
+    const queued = Array.from({ length: 50 }, (_, i) => sendTracked(a!, 1, env(i + 1), [new Uint8Array(2000)]))
+    expect(queued.some((s) => !s.done)).toBe(true)
+    a!.peerFailed(1, "rank 1 crashed")
+    expect(big.error).toBeInstanceOf(PeerFailure)
+    expect(queued.filter((s) => !s.done)).toEqual([])
+    expect(queued.filter((s) => s.error !== undefined).every((s) => s.error instanceof PeerFailure)).toBe(true)
+    const later = sendTracked(a!, 1, env(99), [])
+    expect(later.error).toMatchObject({ _tag: "PeerFailure", rank: 1, reason: "rank 1 crashed" })
+    expect(mine.failures.map((f) => f.rank)).toEqual([1])
+    expect(a!.pendingOperations).toBe(0)
+  })
+
+  it("taking a rendezvous message whose sender failed fails with a TransportError caused by the PeerFailure", async () => {
+    const [a, b] = job(2)
+    const inbox = collect(b!)
+    sendTracked(a!, 1, env(0), [new Uint8Array(1 << 20)])
+    sendTracked(a!, 1, env(1), [Uint8Array.of(5)])
+    await until(() => inbox.arrivals.length === 2, "the arrivals")
+    b!.peerFailed(0, "gone")
+    const error = await takeFrames(inbox.arrivals[0]!).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TransportError)
+    expect((error as TransportError).cause).toBeInstanceOf(PeerFailure)
+    expect([...(await takeFrames(inbox.arrivals[1]!)).buffers[0]!]).toEqual([5]) // delivered arrivals stay valid
+  })
+})
+
+describe("closing", () => {
+  it("close fails pending sends and holds nothing alive", () => {
+    const [a] = job(2, { ringBytes: 16 * 1024 })
+    const sends = Array.from({ length: 20 }, (_, i) => sendTracked(a!, 1, env(i), [new Uint8Array(4000)]))
+    a!.close()
+    expect(sends.every((s) => s.done)).toBe(true)
+    expect(sends.some((s) => s.error instanceof TransportError)).toBe(true)
+    expect(a!.pendingOperations).toBe(0)
+    expect(sendTracked(a!, 1, env(0), []).error).toBeInstanceOf(TransportError)
+  })
+})

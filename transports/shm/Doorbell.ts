@@ -1,0 +1,110 @@
+/**
+ * Doorbells: one word per rank, bumped by every rank that has news for it
+ * (a record in one of its rings, a rendezvous reply, freed ring space).
+ *
+ * `Atomics.wait` watches one address, so one word per receiver serves all its
+ * incoming rings (and ANY_SOURCE). Waking a sleeping thread costs 60–120 µs
+ * on this kind of VM, and `Atomics.notify` itself is not free, so a sender
+ * notifies only when the receiver's "notify me" word is set: the receiver
+ * clears it while it spins on `poll` and sets it again before it stops
+ * spinning, then re-reads the doorbell (store-then-load on both sides, all
+ * sequentially consistent: one of the two always sees the other, so no
+ * wake-up is lost).
+ */
+import { doorbellIndex, sleepingIndex } from "./Layout.ts"
+
+/** Rings other ranks' doorbells. */
+export class Doorbells {
+  private readonly ctl: Int32Array
+  constructor(control: SharedArrayBuffer) {
+    this.ctl = new Int32Array(control)
+  }
+
+  /** Tells rank `r` that there is news for it. */
+  ring(r: number): void {
+    const i = doorbellIndex(r)
+    Atomics.add(this.ctl, i, 1)
+    if (Atomics.load(this.ctl, i + 1) !== 0) Atomics.notify(this.ctl, i, 1)
+  }
+}
+
+/**
+ * A rank's own doorbell: remembers the last value it acted on and keeps an
+ * `Atomics.waitAsync` armed on it, so news is handled without anyone polling.
+ * (A pending `waitAsync` does not keep the thread alive: nodejs/node#61941.)
+ */
+export class OwnBell {
+  private readonly ctl: Int32Array
+  private readonly index: number
+  private seen = 0
+  private armed = false
+  private spinning = false
+  private stopped = false
+
+  private readonly onNews: () => void
+
+  constructor(control: SharedArrayBuffer, rank: number, onNews: () => void) {
+    this.onNews = onNews
+    this.ctl = new Int32Array(control)
+    this.index = doorbellIndex(rank)
+    Atomics.store(this.ctl, sleepingIndex(rank), 1)
+  }
+
+  /** Whether the doorbell moved since `acknowledge`. */
+  rang(): boolean {
+    return Atomics.load(this.ctl, this.index) !== this.seen
+  }
+
+  /** Records the current value as handled; call before handling, so later news is seen. */
+  acknowledge(): void {
+    this.seen = Atomics.load(this.ctl, this.index)
+  }
+
+  /**
+   * Called while the rank spins on `poll`: senders stop notifying until the
+   * current synchronous run ends (a microtask turns notifications back on).
+   */
+  spin(): void {
+    if (this.spinning || this.stopped) return
+    this.spinning = true
+    Atomics.store(this.ctl, this.index + 1, 0)
+    queueMicrotask(this.endSpin)
+  }
+
+  private readonly endSpin = (): void => {
+    this.spinning = false
+    if (this.stopped) return
+    Atomics.store(this.ctl, this.index + 1, 1)
+    if (this.rang()) this.onNews()
+  }
+
+  /** Arms the asynchronous wait (no-op when armed already); news calls `onNews`. */
+  arm(): void {
+    if (this.armed || this.stopped) return
+    const r = Atomics.waitAsync(this.ctl, this.index, this.seen)
+    if (!r.async) {
+      queueMicrotask(this.wake)
+      return
+    }
+    this.armed = true
+    r.value.then(this.woken)
+  }
+
+  private readonly woken = (): void => {
+    this.armed = false
+    this.wake()
+  }
+
+  private readonly wake = (): void => {
+    if (!this.stopped) this.onNews()
+  }
+
+  /** Stops waiting for good: settles the pending wait so nothing refers to this rank any more. */
+  stop(): void {
+    if (this.stopped) return
+    this.stopped = true
+    Atomics.store(this.ctl, this.index + 1, 0)
+    Atomics.add(this.ctl, this.index, 1)
+    Atomics.notify(this.ctl, this.index)
+  }
+}

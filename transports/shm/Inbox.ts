@@ -1,0 +1,504 @@
+/**
+ * The receiving side: records from one source's ring become `Arrival`s, and
+ * taking an arrival completes its buffers by their path.
+ *
+ * An arrival's envelope, header and inline buffers are copied out of the ring
+ * when it is read (one slice), so the ring moves on whether or not the message
+ * is matched yet; those bytes count against the rank's budget for untaken
+ * messages, and past it the ring is left undrained (the sender waits).
+ * Rendezvous buffers stay with the sender until `take` says where they go:
+ * - into arena memory (an `into` buffer from the arena, or a block allocated
+ *   here): the sender copies straight there — one copy, and the frame is a
+ *   view of the arena;
+ * - into private memory (an `into` buffer outside the arena, or a fresh
+ *   buffer when the arena is full): the sender streams FRAG records through
+ *   the ring, copied out as they come (two copies, pipelined, bounded by the
+ *   ring).
+ * Zero-copy buffers arrive as views of the sender's arena block (its
+ * reference travels with the record).
+ */
+import type { Frames } from "../../codecs/Codec.ts"
+import type { Arrival } from "../Transport.ts"
+import { TransportError } from "../Transport.ts"
+import type { Arena } from "./Arena.ts"
+import type { DataReader, ReplyWriter, RingViews } from "./Ring.ts"
+import {
+  CTS_ARENA,
+  CTS_CANCEL,
+  CTS_STREAM,
+  DESCRIPTOR_BYTES,
+  FIN,
+  FLAG_STREAMED,
+  FRAG,
+  FRAG_FIXED,
+  INLINE,
+  MSG,
+  MSG_FIXED,
+  PAD,
+  RDV,
+  ZERO_COPY
+} from "./Ring.ts"
+
+/** A buffer of a local (self-sent) packet, held by reference until taken. */
+export const LOCAL = 4
+
+/** Bytes of delivered, untaken messages, against a limit. */
+export class Budget {
+  used = 0
+  /** Set when a ring was left undrained for lack of budget. */
+  starved = false
+  readonly limit: number
+  private readonly onFreed: () => void
+
+  constructor(limit: number, onFreed: () => void) {
+    this.limit = limit
+    this.onFreed = onFreed
+  }
+
+  /** Whether `n` more bytes may be held now (a single message larger than the budget passes when nothing else is held). */
+  admits(n: number): boolean {
+    if (this.used === 0 || this.used + n <= this.limit) return true
+    this.starved = true
+    return false
+  }
+
+  add(n: number): void {
+    this.used += n
+  }
+
+  release(n: number): void {
+    this.used -= n
+    if (this.starved && n > 0) {
+      this.starved = false
+      this.onFreed()
+    }
+  }
+}
+
+/** What arrivals need from the transport. */
+export interface ReceiveContext {
+  readonly views: RingViews
+  readonly arena: Arena
+  readonly budget: Budget
+  /** Counts operations that must keep the thread alive (+1 / -1). */
+  readonly pending: (delta: number) => void
+  /** Counts completions, for `poll`'s answer. */
+  readonly completed: () => void
+  /** Hands an arrival to core. */
+  readonly deliver: (arrival: ShmArrival) => void
+  /** Rings rank `r`'s doorbell. */
+  readonly notify: (r: number) => void
+  /** Reports a broken invariant (a bug): rethrown asynchronously so that it is seen. */
+  readonly defect: (error: Error) => void
+}
+
+/** The state of a `take` that waits for rendezvous buffers. */
+interface Taking {
+  readonly frames: Frames
+  readonly done: (result: Frames | TransportError) => void
+  remaining: number
+  failed: boolean
+}
+
+/** A rendezvous buffer on its way, or a streamed MSG blob being assembled. */
+interface Sink {
+  readonly taking: Taking | undefined
+  /** Where the bytes go (FRAG); undefined for an arena destination (FIN). */
+  readonly target: Uint8Array | undefined
+  readonly size: number
+  got: number
+  /** For a streamed MSG: the record's fields. */
+  readonly msg: { readonly envLen: number; readonly headerLen: number; readonly n: number; readonly dataBytes: number } | undefined
+}
+
+const EMPTY_SIZES: ReadonlyArray<number> = []
+const EMPTY_MODES = new Uint8Array(0)
+
+const misuse = (message: string): TransportError => new TransportError({ transport: "shm", message })
+
+/** An arrived packet (see `Arrival`). */
+export class ShmArrival implements Arrival {
+  readonly source: number
+  readonly envelope: Uint8Array
+  readonly header: Uint8Array
+  readonly sizes: ReadonlyArray<number>
+  private live = true
+  private readonly owner: Inbox | undefined
+  private readonly ctx: ReceiveContext
+  /** Envelope, header and inline buffers, in that order (private memory). */
+  private readonly data: Uint8Array
+  private readonly modes: Uint8Array
+  /** Per buffer: rendezvous id, zero-copy block, or offset of an inline buffer in `data`. */
+  private readonly aux: ReadonlyArray<number>
+  /** Per buffer: byte offset of a zero-copy view in the arena. */
+  private readonly offsets: ReadonlyArray<number>
+  private readonly budgeted: number
+  /** Self-sends: the sender's buffers, and its completion. */
+  private readonly locals: ReadonlyArray<Uint8Array> | undefined
+  private readonly localDone: (() => void) | undefined
+
+  constructor(
+    source: number,
+    owner: Inbox | undefined,
+    ctx: ReceiveContext,
+    data: Uint8Array,
+    envLen: number,
+    headerLen: number,
+    sizes: ReadonlyArray<number>,
+    modes: Uint8Array,
+    aux: ReadonlyArray<number>,
+    offsets: ReadonlyArray<number>,
+    budgeted: number,
+    locals?: ReadonlyArray<Uint8Array>,
+    localDone?: () => void
+  ) {
+    this.source = source
+    this.owner = owner
+    this.ctx = ctx
+    this.data = data
+    this.sizes = sizes
+    this.modes = modes
+    this.aux = aux
+    this.offsets = offsets
+    this.budgeted = budgeted
+    this.locals = locals
+    this.localDone = localDone
+    this.envelope = data.subarray(0, envLen)
+    this.header = data.subarray(envLen, envLen + headerLen)
+  }
+
+  take(into: ReadonlyArray<Uint8Array | undefined> | undefined, done: (result: Frames | TransportError) => void): void {
+    if (!this.live) return done(misuse("this message was already taken or discarded"))
+    const n = this.sizes.length
+    if (into !== undefined) {
+      for (let i = 0; i < n; i++) {
+        const t = into[i]
+        if (t !== undefined && t.byteLength !== this.sizes[i]) {
+          return done(misuse(`the destination for buffer ${i} has ${t.byteLength} bytes but the message's buffer has ${this.sizes[i]}`))
+        }
+      }
+    }
+    this.live = false
+    this.ctx.budget.release(this.budgeted)
+    const buffers = new Array<Uint8Array>(n)
+    const frames: Frames = { header: this.header, buffers }
+    const arena = this.ctx.arena
+    let taking: Taking | undefined
+    for (let i = 0; i < n; i++) {
+      const size = this.sizes[i]!
+      const target = into?.[i]
+      switch (this.modes[i]) {
+        case INLINE: {
+          const src = this.data.subarray(this.aux[i]!, this.aux[i]! + size)
+          if (target === undefined) buffers[i] = src
+          else {
+            target.set(src)
+            buffers[i] = target
+          }
+          break
+        }
+        case ZERO_COPY: {
+          const block = this.aux[i]!
+          if (target === undefined) buffers[i] = arena.adopt(block, this.offsets[i]!, size)
+          else {
+            target.set(arena.u8.subarray(this.offsets[i]!, this.offsets[i]! + size))
+            arena.releaseBlock(block)
+            buffers[i] = target
+          }
+          break
+        }
+        case LOCAL: {
+          const src = this.locals![i]!
+          if (target === undefined) buffers[i] = src.slice()
+          else {
+            target.set(src)
+            buffers[i] = target
+          }
+          break
+        }
+        case RDV: {
+          taking ??= { frames, done, remaining: 0, failed: false }
+          taking.remaining++
+          buffers[i] = this.owner!.fetch(this.aux[i]!, size, target, taking)
+          break
+        }
+      }
+    }
+    if (this.localDone !== undefined) this.localDone()
+    if (taking === undefined) {
+      this.ctx.completed()
+      return done(frames)
+    }
+    this.ctx.pending(1)
+    this.owner!.fetched(taking)
+  }
+
+  discard(): void {
+    if (!this.live) return
+    this.live = false
+    this.ctx.budget.release(this.budgeted)
+    for (let i = 0; i < this.sizes.length; i++) {
+      const mode = this.modes[i]
+      if (mode === ZERO_COPY) this.ctx.arena.releaseBlock(this.aux[i]!)
+      else if (mode === RDV) this.owner!.cancel(this.aux[i]!)
+    }
+    if (this.localDone !== undefined) this.localDone()
+  }
+}
+
+/** Parses the blob of a MSG record: descriptors, then envelope | header | inline bytes. */
+const parse = (
+  source: number,
+  owner: Inbox | undefined,
+  ctx: ReceiveContext,
+  i32: Int32Array,
+  f64: Float64Array,
+  at: number,
+  n: number,
+  data: Uint8Array,
+  envLen: number,
+  headerLen: number
+): ShmArrival => {
+  if (n === 0) return new ShmArrival(source, owner, ctx, data, envLen, headerLen, EMPTY_SIZES, EMPTY_MODES, EMPTY_SIZES, EMPTY_SIZES, data.byteLength)
+  const sizes = new Array<number>(n)
+  const modes = new Uint8Array(n)
+  const aux = new Array<number>(n)
+  const offsets = new Array<number>(n)
+  let inline = envLen + headerLen
+  for (let i = 0; i < n; i++) {
+    const d = at + i * DESCRIPTOR_BYTES
+    const mode = i32[d >> 2]!
+    const size = f64[(d >> 3) + 1]!
+    modes[i] = mode
+    sizes[i] = size
+    offsets[i] = f64[(d >> 3) + 2]!
+    if (mode === INLINE) {
+      aux[i] = inline
+      inline += size
+    } else aux[i] = i32[(d >> 2) + 1]!
+  }
+  return new ShmArrival(source, owner, ctx, data, envLen, headerLen, sizes, modes, aux, offsets, data.byteLength)
+}
+
+/** Builds the arrival of a self-send (no ring): small packets are copied now, larger buffers when taken. */
+export const selfArrival = (
+  rank: number,
+  ctx: ReceiveContext,
+  envelope: Uint8Array,
+  frames: Frames,
+  eagerLimit: number,
+  done: () => void
+): ShmArrival => {
+  const buffers = frames.buffers
+  const n = buffers.length
+  const arena = ctx.arena
+  const modes = new Uint8Array(n)
+  const aux = new Array<number>(n)
+  const offsets = new Array<number>(n)
+  const sizes = new Array<number>(n)
+  let inlineLen = 0
+  for (let i = 0; i < n; i++) {
+    const b = buffers[i]!
+    sizes[i] = b.byteLength
+    offsets[i] = b.byteOffset
+    const block = b.buffer instanceof SharedArrayBuffer ? arena.blockOf(b) : -1
+    if (block >= 0) {
+      arena.retain(block)
+      modes[i] = ZERO_COPY
+      aux[i] = block
+    } else {
+      modes[i] = INLINE
+      inlineLen += b.byteLength
+    }
+  }
+  const head = envelope.byteLength + frames.header.byteLength
+  const eager = head + inlineLen <= eagerLimit
+  const data = new Uint8Array(head + (eager ? inlineLen : 0))
+  data.set(envelope, 0)
+  data.set(frames.header, envelope.byteLength)
+  let p = head
+  for (let i = 0; i < n; i++) {
+    if (modes[i] !== INLINE) continue
+    if (eager) {
+      data.set(buffers[i]!, p)
+      aux[i] = p
+      p += buffers[i]!.byteLength
+    } else modes[i] = LOCAL
+  }
+  ctx.budget.add(data.byteLength)
+  if (eager) done()
+  return new ShmArrival(rank, undefined, ctx, data, envelope.byteLength, frames.header.byteLength, sizes, modes, aux, offsets, data.byteLength, eager ? undefined : buffers, eager ? undefined : done)
+}
+
+/** The receiving end of one source's ring, and its half of the rendezvous protocol. */
+export class Inbox {
+  private readonly sinks = new Map<number, Sink>()
+  private readonly takings = new Set<Taking>()
+  private readonly overflow: Array<number> = []
+  private failure: TransportError | undefined
+
+  readonly source: number
+  private readonly reader: DataReader
+  private readonly replies: ReplyWriter
+  private readonly ctx: ReceiveContext
+
+  constructor(source: number, reader: DataReader, replies: ReplyWriter, ctx: ReceiveContext) {
+    this.source = source
+    this.reader = reader
+    this.replies = replies
+    this.ctx = ctx
+  }
+
+  /** Reads every waiting record (as far as the budget allows) and delivers arrivals. */
+  drain(): void {
+    if (this.failure !== undefined) return
+    if (this.overflow.length > 0) this.flushReplies()
+    const reader = this.reader
+    const { i32, f64, u8 } = this.ctx.views
+    const budget = this.ctx.budget
+    while (reader.ready()) {
+      const pos = reader.position()
+      const w = pos >> 2
+      const len = i32[w]!
+      const word = i32[w + 1]!
+      const type = word & 0xff
+      if (type === MSG) {
+        const envLen = (word >>> 8) & 0xff
+        const headerLen = i32[w + 2]!
+        const n = i32[w + 3]!
+        const blobLen = i32[w + 5]! >>> 0
+        const dataBytes = blobLen - n * DESCRIPTOR_BYTES
+        if (!budget.admits(dataBytes)) break
+        budget.add(dataBytes)
+        if (((word >>> 16) & FLAG_STREAMED) !== 0) {
+          this.sinks.set(i32[w + 4]!, {
+            taking: undefined,
+            target: new Uint8Array(new ArrayBuffer((blobLen + 7) & ~7)),
+            size: blobLen,
+            got: 0,
+            msg: { envLen, headerLen, n, dataBytes }
+          })
+          reader.consume(len)
+        } else {
+          const start = pos + MSG_FIXED + n * DESCRIPTOR_BYTES
+          const data = u8.slice(start, start + dataBytes)
+          const arrival = parse(this.source, this, this.ctx, i32, f64, pos + MSG_FIXED, n, data, envLen, headerLen)
+          reader.consume(len)
+          this.ctx.deliver(arrival)
+        }
+      } else if (type === FRAG) {
+        const sink = this.sinks.get(i32[w + 2]!)
+        const n = i32[w + 3]!
+        if (sink !== undefined) {
+          sink.target!.set(u8.subarray(pos + FRAG_FIXED, pos + FRAG_FIXED + n), f64[(pos >> 3) + 2]!)
+          sink.got += n
+        }
+        reader.consume(len)
+        if (sink !== undefined && sink.got >= sink.size) this.complete(i32[w + 2]!, sink)
+      } else if (type === FIN) {
+        const id = i32[w + 2]!
+        reader.consume(len)
+        const sink = this.sinks.get(id)
+        if (sink !== undefined) this.complete(id, sink)
+      } else if (type === PAD) {
+        reader.consume(len)
+      } else {
+        this.ctx.defect(new Error(`shm: corrupt record (type ${type}, length ${len}) in the ring from rank ${this.source}`))
+        return
+      }
+      if (reader.writerWaiting()) this.ctx.notify(this.source)
+    }
+  }
+
+  /** Fails every pending take from this source (it died); later takes of its rendezvous messages fail too. */
+  fail(failure: TransportError): void {
+    if (this.failure !== undefined) return
+    this.failure = failure
+    for (const sink of this.sinks.values()) if (sink.msg !== undefined) this.ctx.budget.release(sink.msg.dataBytes)
+    this.sinks.clear()
+    this.overflow.length = 0
+    for (const taking of this.takings) this.failTaking(taking, failure)
+    this.takings.clear()
+  }
+
+  /**
+   * Arranges for rendezvous buffer `id` to come to `target` (or to memory
+   * chosen here) and returns the buffer the frames will hold.
+   */
+  fetch(id: number, size: number, target: Uint8Array | undefined, taking: Taking): Uint8Array {
+    const arena = this.ctx.arena
+    let buffer = target
+    let offset = -1
+    if (target !== undefined) {
+      if (arena.blockOf(target) >= 0) offset = target.byteOffset
+    } else {
+      const block = arena.allocBlock(size, false)
+      if (block >= 0) {
+        offset = arena.payload(block)
+        buffer = arena.adopt(block, offset, size)
+      } else buffer = new Uint8Array(size)
+    }
+    if (this.failure !== undefined) return buffer!
+    this.sinks.set(id, { taking, target: offset >= 0 ? undefined : buffer, size, got: 0, msg: undefined })
+    this.reply(offset >= 0 ? CTS_ARENA : CTS_STREAM, id, offset)
+    return buffer!
+  }
+
+  /** Called once every rendezvous buffer of a take was requested. */
+  fetched(taking: Taking): void {
+    if (this.failure !== undefined) return this.failTaking(taking, this.failure)
+    this.takings.add(taking)
+  }
+
+  /** Tells the sender that rendezvous buffer `id` is not wanted (the message was discarded). */
+  cancel(id: number): void {
+    if (this.failure === undefined) this.reply(CTS_CANCEL, id, 0)
+  }
+
+  private reply(kind: number, id: number, offset: number): void {
+    if (this.overflow.length === 0 && this.replies.write(kind, id, offset)) this.ctx.notify(this.source)
+    else this.overflow.push(kind, id, offset)
+  }
+
+  private flushReplies(): void {
+    const o = this.overflow
+    let i = 0
+    while (i < o.length && this.replies.write(o[i]!, o[i + 1]!, o[i + 2]!)) i += 3
+    if (i > 0) {
+      o.splice(0, i)
+      this.ctx.notify(this.source)
+    }
+  }
+
+  private complete(id: number, sink: Sink): void {
+    this.sinks.delete(id)
+    if (sink.msg !== undefined) {
+      const { envLen, headerLen, n, dataBytes } = sink.msg
+      const blob = sink.target!
+      const at = n * DESCRIPTOR_BYTES
+      const i32 = new Int32Array(blob.buffer, 0, at / 4)
+      const f64 = new Float64Array(blob.buffer, 0, at / 8)
+      const arrival = parse(this.source, this, this.ctx, i32, f64, 0, n, blob.subarray(at, at + dataBytes), envLen, headerLen)
+      this.ctx.deliver(arrival)
+      return
+    }
+    const taking = sink.taking!
+    if (taking.failed) return
+    taking.remaining--
+    if (taking.remaining === 0) {
+      this.takings.delete(taking)
+      this.ctx.pending(-1)
+      this.ctx.completed()
+      taking.done(taking.frames)
+    }
+  }
+
+  private failTaking(taking: Taking, failure: TransportError): void {
+    if (taking.failed) return
+    taking.failed = true
+    // Arena destinations allocated for it are released by the FinalizationRegistry once dropped.
+    this.ctx.pending(-1)
+    this.ctx.completed()
+    taking.done(failure)
+  }
+}

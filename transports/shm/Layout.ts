@@ -1,0 +1,177 @@
+/**
+ * Where everything lives in the shared memory of one shm job.
+ *
+ * Three SharedArrayBuffers, created once by the launcher and handed to every
+ * rank at start-up:
+ *
+ * - `control`: 64-byte lines. Line 0 holds the arena lock, line 1 the arena's
+ *   free-list head and high-water mark, then one line per rank with its
+ *   doorbell word and its "notify me" word (a sender bumps the doorbell and
+ *   calls `Atomics.notify` only when the receiver announced it sleeps).
+ * - `rings`: one record ring per ordered pair of distinct ranks (data, from
+ *   sender to receiver) and one small reply ring per pair (rendezvous replies,
+ *   from receiver to sender). Every counter sits on its own 64-byte line:
+ *   false sharing made `Atomics.add` ~8x slower in a public report.
+ * - `arena`: the shared allocator's memory (see `Arena.ts`).
+ *
+ * Pages are touched lazily: a ring costs physical memory only as far as it has
+ * been written.
+ */
+
+/** Bytes in a cache line; every shared counter gets a line of its own. */
+export const LINE = 64
+const I32_PER_LINE = LINE / 4
+
+/** Records in a reply ring (16 bytes each). */
+export const REPLY_RECORDS = 64
+export const REPLY_RECORD_BYTES = 16
+
+/** Ring sizing defaults; see `ringBytesFor`. */
+export const DEFAULT_RING_BUDGET = 64 * 1024 * 1024
+export const MIN_RING_BYTES = 16 * 1024
+export const MAX_RING_BYTES = 4 * 1024 * 1024
+export const DEFAULT_ARENA_BYTES = 256 * 1024 * 1024
+export const DEFAULT_UNEXPECTED_BUDGET = 64 * 1024 * 1024
+export const DEFAULT_EAGER_LIMIT = 32 * 1024
+
+/** Tunables of an shm job (all optional; defaults above). */
+export interface ShmOptions {
+  /** Total bytes for all data rings together; each of the N·(N−1) rings gets a share, clamped to 16 KiB..4 MiB. */
+  readonly ringBudget?: number
+  /** Bytes of one data ring, overriding `ringBudget` (rounded down to a power of two, at least 4 KiB). */
+  readonly ringBytes?: number
+  /** Virtual size of the shared arena (default 256 MiB; pages are touched only when used). */
+  readonly arenaBytes?: number
+  /** Bytes of delivered but untaken messages a rank holds before it stops draining its rings (default 64 MiB). */
+  readonly unexpectedBudget?: number
+  /** Largest message copied eagerly through a ring (default 32 KiB, at most a quarter of a ring). */
+  readonly eagerLimit?: number
+  /** How long core should spin on `poll` before blocking; default 30 µs, or 0 when ranks outnumber cores. */
+  readonly spinMicros?: number
+}
+
+/** Numbers that fix the layout; computed once by the launcher and sent to every rank. */
+export interface Geometry {
+  readonly size: number
+  /** Bytes of each data ring (a power of two). */
+  readonly ringBytes: number
+  readonly arenaBytes: number
+  readonly eagerLimit: number
+  readonly unexpectedBudget: number
+  readonly spinMicros: number
+}
+
+/** The shared buffers of a job plus its geometry: what a rank needs to attach. */
+export interface SharedRegions {
+  readonly geometry: Geometry
+  readonly control: SharedArrayBuffer
+  readonly rings: SharedArrayBuffer
+  readonly arena: SharedArrayBuffer
+}
+
+const floorPow2 = (n: number): number => 2 ** Math.floor(Math.log2(n))
+
+/** Data ring bytes for `size` ranks: clamp(budget / (N·(N−1)), 16 KiB, 4 MiB), a power of two. */
+export const ringBytesFor = (size: number, budget: number = DEFAULT_RING_BUDGET): number => {
+  const pairs = Math.max(1, size * (size - 1))
+  return floorPow2(Math.min(MAX_RING_BYTES, Math.max(MIN_RING_BYTES, budget / pairs)))
+}
+
+/** Resolves options into a geometry; throws a RangeError naming a bad option. */
+export const geometry = (size: number, options: ShmOptions, cores: number): Geometry => {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`the number of ranks must be a positive integer, got ${size}`)
+  const positive = (name: string, v: number | undefined): void => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new RangeError(`shm option ${name} must be a positive number, got ${v}`)
+  }
+  positive("ringBudget", options.ringBudget)
+  positive("ringBytes", options.ringBytes)
+  positive("arenaBytes", options.arenaBytes)
+  positive("unexpectedBudget", options.unexpectedBudget)
+  positive("eagerLimit", options.eagerLimit)
+  if (options.spinMicros !== undefined && !(options.spinMicros >= 0)) {
+    throw new RangeError(`shm option spinMicros must be >= 0, got ${options.spinMicros}`)
+  }
+  const ringBytes = options.ringBytes !== undefined
+    ? floorPow2(Math.max(4096, options.ringBytes))
+    : ringBytesFor(size, options.ringBudget)
+  const arenaBytes = Math.max(LINE * 4, Math.floor((options.arenaBytes ?? DEFAULT_ARENA_BYTES) / LINE) * LINE)
+  const eagerLimit = Math.floor(Math.min(options.eagerLimit ?? DEFAULT_EAGER_LIMIT, ringBytes / 4))
+  // Ring positions are int32 byte offsets (the hot path indexes with >> 2).
+  if (size * (size - 1) * pairStride(ringBytes) >= 2 ** 31) {
+    throw new RangeError(`shm rings for ${size} ranks of ${ringBytes} bytes each exceed 2 GiB: lower ringBytes or ringBudget`)
+  }
+  return {
+    size,
+    ringBytes,
+    arenaBytes,
+    eagerLimit,
+    unexpectedBudget: options.unexpectedBudget ?? DEFAULT_UNEXPECTED_BUDGET,
+    spinMicros: options.spinMicros ?? (size <= cores ? 30 : 0)
+  }
+}
+
+// ---- control buffer -------------------------------------------------------
+
+/** i32 index of the arena lock word. */
+export const ARENA_LOCK = 0
+/** f64 indexes of the arena's free-list head and high-water mark (line 1). */
+export const ARENA_FREE_HEAD_F64 = LINE / 8
+export const ARENA_HIGH_WATER_F64 = LINE / 8 + 1
+
+/** i32 index of rank `r`'s doorbell: bumped by everyone with news for `r`. */
+export const doorbellIndex = (r: number): number => (2 + r) * I32_PER_LINE
+/** i32 index of rank `r`'s "notify me" word: non-zero while `r` may be asleep. */
+export const sleepingIndex = (r: number): number => (2 + r) * I32_PER_LINE + 1
+
+export const controlBytes = (size: number): number => (2 + size) * LINE
+
+// ---- rings buffer ---------------------------------------------------------
+
+/**
+ * One pair's block in `rings`: data head line, data tail line, "sender waits
+ * for space" line, the data bytes, then reply head line, reply tail line and
+ * the reply records.
+ */
+export const pairStride = (ringBytes: number): number => 5 * LINE + ringBytes + REPLY_RECORDS * REPLY_RECORD_BYTES
+
+/** Dense index of the ordered pair (from, to), from !== to. */
+export const pairIndex = (size: number, from: number, to: number): number => from * (size - 1) + (to < from ? to : to - 1)
+
+export const ringsBytes = (g: Geometry): number => Math.max(LINE, g.size * (g.size - 1) * pairStride(g.ringBytes))
+
+/** Byte offsets of one pair's parts inside `rings`. */
+export interface PairLayout {
+  readonly dataHead: number
+  readonly dataTail: number
+  readonly dataWaiting: number
+  readonly data: number
+  readonly replyHead: number
+  readonly replyTail: number
+  readonly reply: number
+}
+
+export const pairLayout = (g: Geometry, from: number, to: number): PairLayout => {
+  const base = pairIndex(g.size, from, to) * pairStride(g.ringBytes)
+  const data = base + 3 * LINE
+  const replyHead = data + g.ringBytes
+  return {
+    dataHead: base,
+    dataTail: base + LINE,
+    dataWaiting: base + 2 * LINE,
+    data,
+    replyHead,
+    replyTail: replyHead + LINE,
+    reply: replyHead + 2 * LINE
+  }
+}
+
+/** Creates the shared buffers of a job; the arena is initialised by `Arena.initialize`. */
+export const allocate = (g: Geometry): SharedRegions => ({
+  geometry: g,
+  control: new SharedArrayBuffer(controlBytes(g.size)),
+  rings: new SharedArrayBuffer(ringsBytes(g)),
+  arena: new SharedArrayBuffer(g.arenaBytes)
+})
+
+/** Total bytes of ring memory for a geometry (what `docs/shm.md` bounds). */
+export const ringMemory = (g: Geometry): number => ringsBytes(g)

@@ -1,0 +1,128 @@
+/**
+ * The shm `Launcher`: creates a job's shared memory, starts one worker thread
+ * per rank on `worker.ts`, and reports their messages and exits.
+ *
+ * Starting a worker costs ~36 ms, so ranks are started once per job. Closing
+ * the scope terminates every worker, waits for them, and lets go of the shared
+ * memory.
+ */
+import { availableParallelism } from "node:os"
+import { Worker } from "node:worker_threads"
+import { Effect, Queue } from "effect"
+import type { Job, JobEvent, Launcher, LaunchOptions } from "../Launcher.ts"
+import { TransportError } from "../Transport.ts"
+import * as Arena from "./Arena.ts"
+import { allocate, geometry, type ShmOptions } from "./Layout.ts"
+import { forward, type OutputSink } from "./Output.ts"
+import type { FromRank, ToRank, WorkerData } from "./protocol.ts"
+
+/** Options of an shm launch: the transport's tunables, and where rank output goes. */
+export interface ShmLaunchOptions extends ShmOptions {
+  /** Receives the ranks' stdout (default: this process's stdout). */
+  readonly stdout?: OutputSink
+  /** Receives the ranks' stderr (default: this process's stderr). */
+  readonly stderr?: OutputSink
+}
+
+const WORKER_URL = new URL("./worker.ts", import.meta.url)
+
+/** How long to wait for a dead rank's output streams to end before reporting its exit anyway. */
+const OUTPUT_GRACE_MS = 2000
+
+interface Rank {
+  readonly worker: Worker
+  exited: boolean
+}
+
+const launchError = (message: string, cause?: unknown): TransportError => new TransportError({ transport: "shm", message, cause })
+
+const describe = (e: unknown): string => (e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e))
+
+/** Starts a job's workers; the finalizer terminates them. */
+const start = (options: LaunchOptions & ShmLaunchOptions) =>
+  Effect.gen(function*() {
+    const g = yield* Effect.try({
+      try: () => geometry(options.size, options, availableParallelism()),
+      catch: (e) => launchError(e instanceof Error ? e.message : String(e), e)
+    })
+    const regions = yield* Effect.try({
+      try: () => allocate(g),
+      catch: (e) => launchError(`cannot allocate the shared memory of ${g.size} ranks: ${describe(e)}`, e)
+    })
+    Arena.initialize(regions)
+    const events = yield* Queue.unbounded<JobEvent>()
+    const stdout = options.stdout ?? process.stdout
+    const stderr = options.stderr ?? process.stderr
+    const prefix = options.prefixOutput ?? true
+    const env = options.env === undefined ? process.env : { ...process.env, ...options.env }
+    const ranks: Array<Rank> = []
+
+    const spawn = (rank: number): Rank => {
+      const data: WorkerData = { rank, regions, runner: options.runner, data: options.data }
+      const worker = new Worker(WORKER_URL, { workerData: data, stdout: true, stderr: true, env })
+      const state: Rank = { worker, exited: false }
+      let orderly = false
+      let crash: string | undefined
+      let code = 0
+      let open = 2
+      let reported = false
+      const report = (): void => {
+        if (reported || !state.exited) return
+        reported = true
+        const error = crash ?? (orderly ? undefined : `rank ${rank} ended with exit code ${code} without finishing (process.exit(${code}) was called, or the thread was stopped)`)
+        Queue.offerUnsafe(events, error === undefined ? { _tag: "Exited", rank, code } : { _tag: "Exited", rank, code, error })
+      }
+      const streamEnded = (): void => {
+        open--
+        if (open === 0) report()
+      }
+      worker.on("message", (m: FromRank) => {
+        if (m.t === "message") Queue.offerUnsafe(events, { _tag: "Message", rank, message: m.body })
+        else if (m.t === "exit") orderly = true
+      })
+      worker.on("error", (e) => {
+        crash ??= describe(e)
+      })
+      worker.on("exit", (c) => {
+        state.exited = true
+        code = c
+        if (open === 0) report()
+        else setTimeout(report, OUTPUT_GRACE_MS).unref()
+      })
+      forward(worker.stdout, stdout, prefix ? `[${rank}] ` : undefined, streamEnded)
+      forward(worker.stderr, stderr, prefix ? `[${rank}] ` : undefined, streamEnded)
+      return state
+    }
+
+    const stop = Effect.promise(() => Promise.all(ranks.map((r) => r.worker.terminate()))).pipe(
+      Effect.andThen(Queue.shutdown(events))
+    )
+
+    yield* Effect.try({
+      try: () => {
+        for (let r = 0; r < g.size; r++) ranks.push(spawn(r))
+      },
+      catch: (e) => launchError(`cannot start the rank workers: ${describe(e)}`, e)
+    }).pipe(Effect.onError(() => stop))
+
+    const job: Job = {
+      size: g.size,
+      localRanks: ranks.map((_, r) => r),
+      events,
+      post: (rank, body) => {
+        const r = ranks[rank]
+        if (r !== undefined && !r.exited) r.worker.postMessage({ t: "message", body } satisfies ToRank)
+      },
+      declareFailed: (rank, reason) => {
+        for (const r of ranks) if (!r.exited) r.worker.postMessage({ t: "peerFailed", rank, reason } satisfies ToRank)
+      }
+    }
+    return { job, stop }
+  })
+
+/** Worker threads sharing memory: the default transport. */
+export const ShmLauncher: Launcher<ShmLaunchOptions> = {
+  kind: "shm",
+  launch: (options) =>
+    Effect.acquireRelease(start(options), ({ stop }) => stop).pipe(Effect.map(({ job }) => job))
+}

@@ -1,0 +1,249 @@
+/**
+ * The shm `Transport` of one rank (a worker thread): rings to and from every
+ * other rank in shared memory, the shared arena, and the progress engine that
+ * drives them.
+ *
+ * Progress happens in `progress()`: it reads every incoming ring, handles
+ * rendezvous replies and writes what waits in outgoing queues. It runs when
+ * the rank's doorbell rings (an `Atomics.waitAsync` is always armed on it while
+ * the transport is open, so requests progress without anyone polling), when
+ * core calls `poll()` while spinning, and after local events (a self-send, a
+ * freed budget). A pending `waitAsync` does not keep the thread alive, so a
+ * ref'd timer does, only while operations are pending.
+ */
+import type { Arrival, Packet, SendDone, Transport } from "../Transport.ts"
+import { PeerFailure, TransportError } from "../Transport.ts"
+import { Arena } from "./Arena.ts"
+import { Doorbells, OwnBell } from "./Doorbell.ts"
+import { Budget, Inbox, type ReceiveContext, selfArrival, type ShmArrival } from "./Inbox.ts"
+import { type Geometry, pairLayout, type SharedRegions } from "./Layout.ts"
+import { Outbox } from "./Outbox.ts"
+import { DataReader, DataWriter, ReplyReader, ReplyWriter, type RingViews, ringViews } from "./Ring.ts"
+
+/** Envelopes are at most this long (the MSG record keeps their length in a byte). */
+const MAX_ENVELOPE = 255
+
+export class ShmTransport implements Transport {
+  readonly kind = "shm"
+  readonly rank: number
+  readonly size: number
+  readonly spinMicros: number
+  readonly alloc: Arena
+  readonly geometry: Geometry
+
+  private handler: ((arrival: Arrival) => void) | undefined
+  private failureHandler: ((failure: PeerFailure) => void) | undefined
+  private readonly outboxes: Array<Outbox | undefined>
+  private readonly inboxes: Array<Inbox | undefined>
+  private readonly selfQueue: Array<ShmArrival> = []
+  private readonly bell: OwnBell
+  private readonly doorbells: Doorbells
+  private readonly budget: Budget
+  private readonly receive: ReceiveContext
+  private readonly failed = new Map<number, PeerFailure>()
+  private readonly keepAlive: ReturnType<typeof setInterval>
+  private pendingOps = 0
+  private completions = 0
+  private progressing = false
+  private scheduled = false
+  private forced = false
+  private closed = false
+
+  constructor(regions: SharedRegions, rank: number) {
+    const g = regions.geometry
+    if (!Number.isInteger(rank) || rank < 0 || rank >= g.size) throw new RangeError(`rank ${rank} is not in a job of ${g.size}`)
+    this.geometry = g
+    this.rank = rank
+    this.size = g.size
+    this.spinMicros = g.spinMicros
+    this.alloc = new Arena(regions)
+    this.doorbells = new Doorbells(regions.control)
+    this.budget = new Budget(g.unexpectedBudget, () => this.force())
+    const views: RingViews = ringViews(regions.rings)
+    this.receive = {
+      views,
+      arena: this.alloc,
+      budget: this.budget,
+      pending: this.pending,
+      completed: this.completed,
+      deliver: (arrival) => this.deliver(arrival),
+      notify: (r) => this.doorbells.ring(r),
+      defect: (error) => this.defect(error)
+    }
+    this.outboxes = new Array(g.size)
+    this.inboxes = new Array(g.size)
+    for (let peer = 0; peer < g.size; peer++) {
+      if (peer === rank) continue
+      const out = pairLayout(g, rank, peer)
+      const inn = pairLayout(g, peer, rank)
+      this.outboxes[peer] = new Outbox(peer, new DataWriter(views, out, g.ringBytes), new ReplyReader(views, out), {
+        views,
+        arena: this.alloc,
+        eagerLimit: g.eagerLimit,
+        maxRecord: g.ringBytes / 4,
+        notify: () => this.doorbells.ring(peer),
+        pending: this.pending,
+        completed: this.completed
+      })
+      this.inboxes[peer] = new Inbox(peer, new DataReader(views, inn, g.ringBytes), new ReplyWriter(views, inn), this.receive)
+    }
+    this.keepAlive = setInterval(() => {}, 2 ** 30)
+    this.keepAlive.unref()
+    this.bell = new OwnBell(regions.control, rank, this.onNews)
+    this.bell.arm()
+  }
+
+  // ---- Transport -------------------------------------------------------------
+
+  send(dest: number, packet: Packet, done: SendDone): void {
+    if (this.closed) return done(closedError())
+    if (!Number.isInteger(dest) || dest < 0 || dest >= this.size) {
+      return done(new TransportError({ transport: "shm", message: `cannot send to rank ${dest}: the job has ranks 0..${this.size - 1}` }))
+    }
+    if (packet.envelope.byteLength > MAX_ENVELOPE) {
+      return done(new TransportError({ transport: "shm", message: `the envelope has ${packet.envelope.byteLength} bytes; at most ${MAX_ENVELOPE} are allowed` }))
+    }
+    const failure = this.failed.get(dest)
+    if (failure !== undefined) return done(failure)
+    if (dest === this.rank) return this.sendSelf(packet, done)
+    this.outboxes[dest]!.send(packet, done)
+  }
+
+  onArrival(handler: (arrival: Arrival) => void): void {
+    this.handler = handler
+    this.force()
+  }
+
+  onPeerFailure(handler: (failure: PeerFailure) => void): void {
+    this.failureHandler = handler
+    const known = [...this.failed.values()]
+    if (known.length > 0) queueMicrotask(() => { for (const f of known) if (this.failureHandler === handler) handler(f) })
+  }
+
+  poll(): boolean {
+    if (this.closed) return false
+    this.bell.spin()
+    if (!this.forced && this.selfQueue.length === 0 && !this.bell.rang()) return false
+    const before = this.completions
+    this.progress()
+    return this.completions !== before
+  }
+
+  close(): void {
+    if (this.closed) return
+    const error = closedError()
+    for (const o of this.outboxes) o?.fail(error)
+    for (const i of this.inboxes) i?.fail(error)
+    for (const a of this.selfQueue.splice(0)) a.discard()
+    this.closed = true
+    this.bell.stop()
+    clearInterval(this.keepAlive)
+    this.handler = undefined
+    this.failureHandler = undefined
+  }
+
+  // ---- beyond the contract -----------------------------------------------------
+
+  /** Marks `rank` failed: pending and later operations with it fail, its ring is no longer read. */
+  peerFailed(rank: number, reason: string): void {
+    if (this.closed || rank === this.rank || this.failed.has(rank) || !(rank >= 0 && rank < this.size)) return
+    const failure = new PeerFailure({ rank, reason })
+    this.failed.set(rank, failure)
+    this.outboxes[rank]!.fail(failure)
+    this.inboxes[rank]!.fail(
+      new TransportError({ transport: "shm", message: `rank ${rank} failed before its message was transferred: ${reason}`, cause: failure })
+    )
+    this.failureHandler?.(failure)
+  }
+
+  /** Operations that keep the thread alive now (for tests and diagnostics). */
+  get pendingOperations(): number {
+    return this.pendingOps
+  }
+
+  // ---- progress ------------------------------------------------------------------
+
+  private readonly onNews = (): void => {
+    this.progress()
+    this.bell.arm()
+  }
+
+  private progress(): void {
+    if (this.closed || this.progressing) return
+    this.progressing = true
+    try {
+      this.forced = false
+      this.bell.acknowledge()
+      if (this.handler !== undefined) {
+        while (this.selfQueue.length > 0 && this.handler !== undefined) this.deliver(this.selfQueue.shift()!)
+        for (let i = 0; i < this.inboxes.length; i++) this.inboxes[i]?.drain()
+      }
+      for (let i = 0; i < this.outboxes.length; i++) {
+        const o = this.outboxes[i]
+        if (o !== undefined && o.busy) o.progress()
+      }
+    } finally {
+      this.progressing = false
+    }
+  }
+
+  /** Runs `progress` soon, whatever the doorbell says. */
+  private force(): void {
+    this.forced = true
+    if (this.scheduled || this.closed) return
+    this.scheduled = true
+    queueMicrotask(() => {
+      this.scheduled = false
+      if (this.forced) this.progress()
+    })
+  }
+
+  private deliver(arrival: ShmArrival): void {
+    this.completions++
+    const handler = this.handler
+    if (handler === undefined) return arrival.discard()
+    try {
+      handler(arrival)
+    } catch (e) {
+      this.defect(e instanceof Error ? e : new Error(String(e)))
+    }
+  }
+
+  private sendSelf(packet: Packet, done: SendDone): void {
+    let finished = false
+    let held = false
+    const arrival = selfArrival(this.rank, this.receive, packet.envelope, packet.frames, this.geometry.eagerLimit, () => {
+      if (finished) return
+      finished = true
+      if (held) this.pending(-1)
+      this.completed()
+      done()
+    })
+    if (!finished) {
+      held = true
+      this.pending(1)
+    }
+    this.selfQueue.push(arrival)
+    this.force()
+  }
+
+  private readonly pending = (delta: number): void => {
+    const before = this.pendingOps
+    this.pendingOps += delta
+    if (before === 0 && this.pendingOps > 0) this.keepAlive.ref()
+    else if (before > 0 && this.pendingOps === 0) this.keepAlive.unref()
+  }
+
+  private readonly completed = (): void => {
+    this.completions++
+  }
+
+  /** A broken invariant: rethrown outside the progress loop so that it crashes the rank visibly. */
+  private defect(error: Error): void {
+    queueMicrotask(() => {
+      throw error
+    })
+  }
+}
+
+const closedError = (): TransportError => new TransportError({ transport: "shm", message: "the shm transport is closed" })
