@@ -243,9 +243,26 @@ export class Decoder implements ValueSource {
     const n = this.varuint()
     // Each key and each value takes at least one byte.
     if (n > (this.end - this.pos) / 2) throw this.fail(`an object of ${n} keys, ${this.end - this.pos} bytes left`, start)
-    const keys = new Array<string>(n)
-    for (let i = 0; i < n; i++) keys[i] = this.readKey()
-    const shape = Shapes.intern(keys)
+    // A definition whose keys are all new short strings is the same bytes in
+    // every message that defines the shape first: look it up by those bytes.
+    const buf = this.buf
+    let end = this.pos
+    for (let i = 0; i < n && end < this.end; i++) {
+      const tag = buf[end]!
+      end = tag >= 0x80 && tag < 0xa0 ? end + 1 + (tag - 0x80) : this.end + 1
+    }
+    const whole = end <= this.end && end - start <= Shapes.MAX_DEFINITION
+    let shape = whole ? Shapes.lookupDefinition(buf, start, end) : undefined
+    if (shape !== undefined) {
+      const keys = shape.keys
+      for (let i = 0; i < n; i++) this.keys[this.keyCount++] = keys[i]!
+      this.pos = end
+    } else {
+      const keys = new Array<string>(n)
+      for (let i = 0; i < n; i++) keys[i] = this.readKey()
+      shape = Shapes.intern(keys)
+      if (whole) Shapes.rememberDefinition(buf, start, end, shape)
+    }
     this.shapes[this.shapeCount++] = shape
     return shape
   }

@@ -45,6 +45,8 @@ class ShapeNode {
   /** The message that last defined this shape, and its index in that message. */
   epoch = 0
   index = 0
+  /** The bytes of this shape's definition when all its keys are new to the message. */
+  definition: Uint8Array | undefined = undefined
   constructor(keys: ReadonlyArray<string>, entries: ReadonlyArray<KeyEntry>) {
     this.keys = keys
     this.entries = entries
@@ -345,6 +347,30 @@ export class Encoder {
     node.epoch = epoch
     node.index = this.shapeCount++
     const entries = node.entries
+    let allNew = true
+    for (let i = 0; i < entries.length; i++) {
+      if (entries[i]!.epoch === epoch) {
+        allNew = false
+        break
+      }
+    }
+    if (allNew) {
+      // The usual case (every shape of a small message): the definition is
+      // the same bytes every time, so it is copied rather than re-encoded.
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!
+        entry.epoch = epoch
+        entry.index = this.keyCount++
+      }
+      const definition = node.definition
+      if (definition !== undefined) return this.writeBytes(definition)
+      const start = this.w.pos
+      this.writeByte(Tag.ShapeNew)
+      this.w.varuint(entries.length)
+      for (let i = 0; i < entries.length; i++) this.writeString(entries[i]!.key)
+      node.definition = this.w.buf.slice(start, this.w.pos)
+      return
+    }
     this.writeByte(Tag.ShapeNew)
     this.w.varuint(entries.length)
     for (let i = 0; i < entries.length; i++) {
@@ -356,6 +382,18 @@ export class Encoder {
         this.writeString(entry.key)
       }
     }
+  }
+
+  /** Copies bytes in; a loop for short runs (a `set` call costs more below ~64 bytes). */
+  private writeBytes(bytes: Uint8Array): void {
+    const n = bytes.length
+    const w = this.w
+    if (w.pos + n > w.buf.length) w.ensure(n)
+    const buf = w.buf
+    const pos = w.pos
+    if (n <= 64) for (let i = 0; i < n; i++) buf[pos + i] = bytes[i]!
+    else buf.set(bytes, pos)
+    w.pos = pos + n
   }
 
   private writeBigInt(v: bigint): void {

@@ -71,6 +71,42 @@ export const intern = (keys: ReadonlyArray<string>): Shape => {
   return shape
 }
 
+/** Definitions longer than this (count and keys, in bytes) are not cached by their bytes. */
+export const MAX_DEFINITION = 256
+const DEFINITION_SLOTS = 1024
+
+interface Definition {
+  readonly bytes: Uint8Array
+  readonly shape: Shape
+}
+
+const definitions: Array<Definition | undefined> = new Array(DEFINITION_SLOTS).fill(undefined)
+
+/**
+ * The shape whose definition (key count and keys, all new strings) is
+ * `buf[start, end)`, if it has been seen: one hash and one comparison of the
+ * bytes instead of a key cache lookup per key and a shape lookup.
+ */
+export const lookupDefinition = (buf: Uint8Array, start: number, end: number): Shape | undefined => {
+  const entry = definitions[hashBytes(buf, start, end)]
+  if (entry === undefined) return undefined
+  const bytes = entry.bytes
+  if (bytes.length !== end - start) return undefined
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== buf[start + i]) return undefined
+  return entry.shape
+}
+
+/** Remembers that the definition `buf[start, end)` is `shape`. */
+export const rememberDefinition = (buf: Uint8Array, start: number, end: number, shape: Shape): void => {
+  definitions[hashBytes(buf, start, end)] = { bytes: buf.slice(start, end), shape }
+}
+
+const hashBytes = (buf: Uint8Array, start: number, end: number): number => {
+  let h = end - start
+  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + buf[i]!) | 0
+  return (h ^ (h >>> 10)) & (DEFINITION_SLOTS - 1)
+}
+
 /** Counts a use of `shape` and compiles its constructor when due. */
 export const used = (shape: Shape): void => {
   if (++shape.uses < COMPILE_AFTER || !codegen || shape.hasProtoKey) return
