@@ -29,6 +29,11 @@ export class Writer {
     else this.pos = this.start = aligned
   }
 
+  /** Where the message being written starts in `buf` (offsets relative to it survive a grow). */
+  get messageStart(): number {
+    return this.start
+  }
+
   /** Ends the message and returns a view of its bytes. */
   finish(): Uint8Array {
     return this.buf.subarray(this.start, this.pos)
