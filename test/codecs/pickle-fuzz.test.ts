@@ -13,10 +13,12 @@ import * as F from "../../codecs/pickle/format.ts"
 import { anyGraph, anyPicklable, GraphNode } from "./pickle-support.ts"
 
 class Complex {
-  constructor(
-    readonly re: number,
-    readonly im: number
-  ) {}
+  re: number
+  im: number
+  constructor(re: number, im: number) {
+    this.re = re
+    this.im = im
+  }
 }
 class Reduced {
   v: unknown = null
