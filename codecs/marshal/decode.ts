@@ -149,6 +149,8 @@ export class Decoder implements ValueSource {
         return this.readBigInt(true)
       case 0xd6 /* Typed */:
         return this.readTyped()
+      case 0xd7 /* LargeObject */:
+        return this.readLargeObject()
       default:
         throw this.fail(`unknown tag 0x${tag.toString(16)}`, this.pos - 1)
     }
@@ -316,6 +318,28 @@ export class Decoder implements ValueSource {
       }
     } else {
       for (let i = 0; i < n; i++) obj[keys[i]!] = this.read()
+    }
+    this.depth--
+    return obj
+  }
+
+  private readLargeObject(): Record<string, unknown> {
+    const start = this.pos
+    const n = this.varuint()
+    if (n > (this.end - this.pos) / 2) throw this.fail(`an object of ${n} keys, ${this.end - this.pos} bytes left`, start)
+    this.enter()
+    const obj: Record<string, unknown> = {}
+    for (let i = 0; i < n; i++) {
+      if (this.pos >= this.end) throw this.fail("unexpected end of input in a key")
+      const at = this.pos
+      const tag = this.buf[this.pos++]!
+      let key: string
+      if (tag >= 0x80 && tag < 0xa0) key = this.readString(tag - 0x80)
+      else if (tag === Tag.String) key = this.readString(this.varuint())
+      else throw this.fail(`a key must be a string, found tag 0x${tag.toString(16)}`, at)
+      const value = this.read()
+      if (key === "__proto__") Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
+      else obj[key] = value
     }
     this.depth--
     return obj

@@ -33,28 +33,54 @@ interface KeyEntry {
 /**
  * A node of the shape tree: the key list reached by walking keys from the
  * root. Nodes persist across messages so that finding an object's shape costs
- * one Map lookup per key and allocates nothing.
+ * a pointer comparison (or a Map lookup) per key and allocates nothing. A node
+ * holds only its own key; the whole key list is built the first time the node
+ * ends an object, so a long key list costs memory linear in its length.
  */
 class ShapeNode {
-  readonly keys: ReadonlyArray<string>
-  readonly entries: ReadonlyArray<KeyEntry>
+  readonly parent: ShapeNode | undefined
+  /** This node's key in the current message's key table. */
+  readonly entry: KeyEntry | undefined
+  readonly length: number
   /** The first child, checked before the map: records mostly take one path (a pointer compare of internalized keys). */
   firstKey: string | undefined = undefined
   firstChild: ShapeNode | undefined = undefined
-  readonly children = new Map<string, ShapeNode>()
+  /** Children past the first. */
+  children: Map<string, ShapeNode> | undefined = undefined
   /** The message that last defined this shape, and its index in that message. */
   epoch = 0
   index = 0
+  /** The key entries of the whole shape, made when the node first ends an object. */
+  entries: ReadonlyArray<KeyEntry> | undefined = undefined
   /** The bytes of this shape's definition when all its keys are new to the message. */
   definition: Uint8Array | undefined = undefined
-  constructor(keys: ReadonlyArray<string>, entries: ReadonlyArray<KeyEntry>) {
-    this.keys = keys
-    this.entries = entries
+  constructor(parent: ShapeNode | undefined, entry: KeyEntry | undefined) {
+    this.parent = parent
+    this.entry = entry
+    this.length = parent === undefined ? 0 : parent.length + 1
+  }
+
+  /** The next node along `key`, if the tree has it. */
+  child(key: string): ShapeNode | undefined {
+    return this.firstKey === key ? this.firstChild : this.children?.get(key)
+  }
+
+  shapeEntries(): ReadonlyArray<KeyEntry> {
+    if (this.entries !== undefined) return this.entries
+    const entries = new Array<KeyEntry>(this.length)
+    for (let node: ShapeNode = this; node.entry !== undefined; node = node.parent!) entries[node.length - 1] = node.entry
+    return (this.entries = entries)
   }
 }
 
 /** Past this many shape nodes the tree is dropped and rebuilt, bounding memory under ever-new keys. */
 const MAX_SHAPE_NODES = 8192
+/**
+ * An object with more keys than this is a dictionary rather than a record:
+ * it is written as key/value pairs (`Tag.LargeObject`) and adds nothing to the
+ * shape tree past this depth.
+ */
+export const MAX_SHAPE_KEYS = 64
 
 const typedKindByProto = new Map<object, number>()
 typedClasses.forEach((C, kind) => {
@@ -72,7 +98,7 @@ export class Encoder {
   /** Values of the objects being written, gathered during their key walk. */
   private readonly scratch: Array<unknown> = []
   private sp = 0
-  private root = new ShapeNode([], [])
+  private root = new ShapeNode(undefined, undefined)
   private nodeCount = 0
   private keyTable = new Map<string, KeyEntry>()
   /** Whether Object.prototype has enumerable properties (then `for in` needs an own-property check). */
@@ -91,7 +117,7 @@ export class Encoder {
     this.sp = 0
     this.inherited = hasEnumerableInherited()
     if (this.nodeCount > MAX_SHAPE_NODES) {
-      this.root = new ShapeNode([], [])
+      this.root = new ShapeNode(undefined, undefined)
       this.keyTable = new Map()
       this.nodeCount = 0
     }
@@ -305,7 +331,11 @@ export class Encoder {
     // inside it into a field load through the enum cache.
     for (const key in obj) {
       if (inherited && !Object.hasOwn(obj, key)) continue
-      node = node.firstKey === key ? node.firstChild! : (node.children.get(key) ?? this.addChild(node, key))
+      if (sp - base === MAX_SHAPE_KEYS) {
+        for (let i = base; i < sp; i++) scratch[i] = undefined
+        return this.writeLargeObject(obj)
+      }
+      node = node.child(key) ?? this.addChild(node, key)
       scratch[sp++] = obj[key]
     }
     this.sp = sp
@@ -326,18 +356,30 @@ export class Encoder {
     this.depth--
   }
 
+  /** A dictionary-like object: its key/value pairs, keys as plain strings (they rarely repeat). */
+  private writeLargeObject(obj: Record<string, unknown>): void {
+    const keys = Object.keys(obj)
+    this.writeByte(Tag.LargeObject)
+    this.w.varuint(keys.length)
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      this.writeString(key)
+      this.write(obj[key])
+    }
+    this.depth--
+  }
+
   private addChild(parent: ShapeNode, key: string): ShapeNode {
     let entry = this.keyTable.get(key)
     if (entry === undefined) {
       entry = { key, epoch: 0, index: 0 }
       this.keyTable.set(key, entry)
     }
-    const child = new ShapeNode([...parent.keys, key], [...parent.entries, entry])
-    parent.children.set(key, child)
+    const child = new ShapeNode(parent, entry)
     if (parent.firstChild === undefined) {
       parent.firstKey = key
       parent.firstChild = child
-    }
+    } else (parent.children ??= new Map()).set(key, child)
     this.nodeCount++
     return child
   }
@@ -346,7 +388,7 @@ export class Encoder {
     const epoch = this.epoch
     node.epoch = epoch
     node.index = this.shapeCount++
-    const entries = node.entries
+    const entries = node.shapeEntries()
     let allNew = true
     for (let i = 0; i < entries.length; i++) {
       if (entries[i]!.epoch === epoch) {

@@ -71,7 +71,13 @@ export const Tag = {
   BigPositive: 0xd4,
   BigNegative: 0xd5,
   /** one byte of `TypedKind`, varuint byte length, then the elements' bytes. */
-  Typed: 0xd6
+  Typed: 0xd6,
+  /**
+   * An object of more than 64 keys (a dictionary rather than a record):
+   * varuint count, then each key as a string (fixstr or String, not in the
+   * key table) followed by its value.
+   */
+  LargeObject: 0xd7
 } as const
 
 /** Typed array classes by their one-byte kind on the wire. */

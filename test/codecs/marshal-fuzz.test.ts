@@ -21,7 +21,7 @@ const prng = (seed: number) => {
 /** Bytes a mutation likes to write: tags, their boundaries, and the start of a huge varuint. */
 const interesting = [
   0x00, 0x7f, 0x80, 0x9f, 0xa0, 0xaf, 0xb0, 0xbf, 0xe0, 0xff,
-  ...Object.values(Tag), 0xd7, 0xdf
+  ...Object.values(Tag), 0xd8, 0xdf
 ]
 
 interface Outcome {
@@ -76,7 +76,8 @@ const corpus = (): Array<Uint8Array> => {
     { key1: [7, 2.72, { re: 2, im: 3 }], key2: ["abc", "xyz"] },
     { id: 42, name: "alice", score: 3.5, active: true, tags: ["a", "b"] },
     Array.from({ length: 40 }, (_, i) => ({ id: i, name: `user${i}`, x: i / 4, y: Math.sqrt(i), tags: ["t", "u"].slice(i % 2) })),
-    [null, true, false, -7, 0, 7, -(2n ** 63n) + 1n, 2n ** 63n - 1n, -2.17, 0.0, 1.62, "mpi4py"]
+    [null, true, false, -7, 0, 7, -(2n ** 63n) + 1n, 2n ** 63n - 1n, -2.17, 0.0, 1.62, "mpi4py"],
+    Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, i % 3 === 0 ? [i] : i]))
   ]
   return [...samples, ...typical].map((v) => marshal.encodeSync(v).header.slice())
 }

@@ -438,6 +438,25 @@ describe("marshal: edge cases of the encoder's machinery", () => {
     expectRoundTrip(many)
   })
 
+  it("an object of more than 64 keys is written as a dictionary: key/value pairs, order and __proto__ kept", () => {
+    const dict = objectOf([["__proto__", 1], ...Array.from({ length: 100 }, (_, i) => [`id-${i * 7919}`, i] as const)])
+    expectRoundTrip(dict)
+    expect(Object.getPrototypeOf(roundTrip(dict))).toBe(Object.prototype)
+    const bytes = encode(dict)
+    expect(bytes[0]).toBe(Tag.LargeObject)
+    expectRoundTrip([dict, { nested: dict }, Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, i]))])
+  })
+
+  it("dictionaries with ever-new keys (10,000 keys, 20 messages) keep encoding fast and correct", () => {
+    const started = performance.now()
+    for (let m = 0; m < 20; m++) {
+      const dict = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`user-${m}-${i}`, i % 7]))
+      const back = roundTrip(dict) as Record<string, number>
+      expect(back[`user-${m}-9999`]).toBe(9999 % 7)
+    }
+    expect(performance.now() - started).toBeLessThan(10_000) // a generous bound: quadratic behaviour would take minutes
+  })
+
   it("more than 16 shapes and more than 128 keys in one message", () => {
     const value = Array.from({ length: 300 }, (_, i) => ({ [`k${i}`]: i, [`k${i + 1}`]: i, shared: [i] }))
     expectRoundTrip(value)
@@ -456,7 +475,7 @@ describe("marshal: edge cases of the encoder's machinery", () => {
 describe("marshal: decoding is total", () => {
   const big = [0x80, 0x80, 0x80, 0x80, 0x80, 0x20] // 2^40 as a varuint
   it("a length prefix of 2^40 is a DecodeError before anything is allocated", () => {
-    for (const tag of [Tag.String, Tag.Array, Tag.BigPositive, Tag.BigNegative, Tag.Shape]) decodeFailure([tag, ...big])
+    for (const tag of [Tag.String, Tag.Array, Tag.BigPositive, Tag.BigNegative, Tag.Shape, Tag.LargeObject]) decodeFailure([tag, ...big])
     decodeFailure([Tag.Typed, 8, ...big])
     decodeFailure([Tag.ShapeNew, ...big])
     expect(decodeFailure([Tag.Array, ...big]).message).toContain("elements")
@@ -475,6 +494,7 @@ describe("marshal: decoding is total", () => {
     expect(decodeFailure([Tag.Shape, 40]).message).toContain("shape 40 is not defined")
     expect(decodeFailure([Tag.ShapeNew, 1, 0x00, 0x01]).message).toContain("key 0 is not defined")
     expect(decodeFailure([Tag.ShapeNew, 1, Tag.Null, 0x01]).message).toContain("a key must be")
+    expect(decodeFailure([Tag.LargeObject, 1, 0x01, 0x01]).message).toContain("a key must be a string")
     // A defined key index is fine.
     expect(decode([0xa2, Tag.ShapeNew, 1, 0x81, 0x61, 1, Tag.ShapeNew, 2, 0x00, 0x81, 0x62, 2, 3])).toEqual([{ a: 1 }, { a: 2, b: 3 }])
   })
