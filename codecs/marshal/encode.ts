@@ -106,7 +106,11 @@ export class Encoder {
   /** True while encoding: a getter that re-enters the codec gets its own encoder. */
   busy = false
 
-  /** Encodes one value; throws `EncodeError` only. */
+  /**
+   * Encodes one value into a view of the slab. Values outside the domain,
+   * cycles and excessive nesting throw `EncodeError`; an exception thrown by
+   * a getter passes through (Codec.make turns it into an `EncodeError`).
+   */
   encode(value: unknown): Uint8Array {
     const w = this.w
     w.begin()

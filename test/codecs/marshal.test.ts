@@ -2,6 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { encode as msgpackEncode } from "@msgpack/msgpack"
 import { Effect } from "effect"
 import fc from "fast-check"
+import { execFileSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { runInNewContext } from "node:vm"
 import { CodecIds } from "../../codecs/Codec.ts"
 import { DecodeError, EncodeError } from "../../codecs/errors.ts"
 import { marshal } from "../../codecs/marshal/Marshal.ts"
@@ -217,7 +220,7 @@ describe("marshal: every kind of its domain round-trips exactly", () => {
     expect(back[1]).toBeUndefined()
   })
 
-  it("plain objects: own enumerable string keys in order, numeric-like keys and null-prototype objects", () => {
+  it("plain objects: own enumerable string keys in order, numeric-like keys, null-prototype objects and objects of another realm", () => {
     expectRoundTrip({})
     expectRoundTrip({ b: 1, a: { c: [1, { d: null }] }, "with space": 2, "": 3 })
     expectRoundTrip({ 2: "two", 1: "one", z: 0 })
@@ -225,6 +228,8 @@ describe("marshal: every kind of its domain round-trips exactly", () => {
     const back = roundTrip(nullProto)
     expect(Object.getPrototypeOf(back)).toBe(Object.prototype)
     expect(back).toEqual({ a: 1 })
+    const foreign = runInNewContext("({ a: [1, { b: 2 }] })") as object
+    expect(roundTrip(foreign)).toEqual({ a: [1, { b: 2 }] })
     const withHidden = Object.defineProperty({ shown: 1 }, "hidden", { value: 2, enumerable: false })
     expect(roundTrip(withHidden)).toEqual({ shown: 1 })
     expect(roundTrip({ [Symbol("s")]: 1, k: 2 })).toEqual({ k: 2 })
@@ -455,6 +460,18 @@ describe("marshal: edge cases of the encoder's machinery", () => {
       expect(back[`user-${m}-9999`]).toBe(9999 % 7)
     }
     expect(performance.now() - started).toBeLessThan(10_000) // a generous bound: quadratic behaviour would take minutes
+  })
+
+  it("where code generation is forbidden (a CSP, --disallow-code-generation-from-strings), objects are built key by key", () => {
+    const script = `
+      import { marshal } from ${JSON.stringify(fileURLToPath(new URL("../../codecs/marshal/Marshal.ts", import.meta.url)))}
+      const value = Array.from({ length: 300 }, (_, i) => ({ id: i, name: "n" + i, __proto__x: [i] }))
+      const back = marshal.decodeSync(marshal.encodeSync(value))
+      let forbidden = false
+      try { new Function("") } catch { forbidden = true }
+      process.stdout.write(JSON.stringify({ same: JSON.stringify(back) === JSON.stringify(value), forbidden }))`
+    const out = execFileSync(process.execPath, ["--disallow-code-generation-from-strings", "--input-type=module", "-e", script], { encoding: "utf8" })
+    expect(JSON.parse(out)).toEqual({ same: true, forbidden: true })
   })
 
   it("more than 16 shapes and more than 128 keys in one message", () => {
