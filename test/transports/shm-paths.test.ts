@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "@effect/vitest"
 import { PeerFailure, TransportError } from "../../transports/Transport.ts"
 import type { ShmTransport } from "../../transports/shm/ShmTransport.ts"
 import { envelope, fill, matches, pattern, readEnvelope } from "./fixtures/lib.ts"
-import { collect, ranks, sendTracked, takeFrames, until } from "./fixtures/inThread.ts"
+import { collect, ranks, type Sent, sendTracked, takeFrames, until } from "./fixtures/inThread.ts"
 
 let open: Array<ShmTransport> = []
 const job = (size: number, options = {}): Array<ShmTransport> => {
@@ -201,7 +201,7 @@ describe("order", () => {
     const inbox = collect(b!)
     const sizes = [0, 1, 10, 4000, 5000, 100_000, 3, 600_000, 20, 1 << 20, 7, 64]
     const n = 300
-    const sends = []
+    const sends: Array<Sent> = []
     for (let i = 0; i < n; i++) {
       const size = sizes[i % sizes.length]!
       if (i % 5 === 4) {
