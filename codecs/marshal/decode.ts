@@ -13,10 +13,10 @@ import {
   MAX_BIGINT_BYTES,
   MAX_DEPTH,
   POW10,
+  swapBytes,
   Tag,
   typedClasses
 } from "./format.ts"
-import { swapBytes } from "./encode.ts"
 import * as KeyCache from "./keyCache.ts"
 import * as Shapes from "./shapeCache.ts"
 import type { Shape, ValueSource } from "./shapeCache.ts"

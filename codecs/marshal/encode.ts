@@ -6,7 +6,8 @@
  * stamped with the message's epoch, so starting a message clears nothing.
  */
 import { Writer } from "../bytes/Writer.ts"
-import { EncodeError } from "../errors.ts"
+import type { EncodeError } from "../errors.ts"
+import { describe, error, segment } from "./encodeErrors.ts"
 import {
   FIXARRAY,
   FIXARRAY_MAX,
@@ -16,62 +17,12 @@ import {
   FIXSTR_MAX,
   HOST_LITTLE_ENDIAN,
   MAX_DEPTH,
+  swapBytes,
   Tag,
   type TypedArray,
   typedClasses
 } from "./format.ts"
-
-const CODEC = "marshal"
-
-/** A key string's slot in the current message's key table. */
-interface KeyEntry {
-  readonly key: string
-  epoch: number
-  index: number
-}
-
-/**
- * A node of the shape tree: the key list reached by walking keys from the
- * root. Nodes persist across messages so that finding an object's shape costs
- * a pointer comparison (or a Map lookup) per key and allocates nothing. A node
- * holds only its own key; the whole key list is built the first time the node
- * ends an object, so a long key list costs memory linear in its length.
- */
-class ShapeNode {
-  readonly parent: ShapeNode | undefined
-  /** This node's key in the current message's key table. */
-  readonly entry: KeyEntry | undefined
-  readonly length: number
-  /** The first child, checked before the map: records mostly take one path (a pointer compare of internalized keys). */
-  firstKey: string | undefined = undefined
-  firstChild: ShapeNode | undefined = undefined
-  /** Children past the first. */
-  children: Map<string, ShapeNode> | undefined = undefined
-  /** The message that last defined this shape, and its index in that message. */
-  epoch = 0
-  index = 0
-  /** The key entries of the whole shape, made when the node first ends an object. */
-  entries: ReadonlyArray<KeyEntry> | undefined = undefined
-  /** The bytes of this shape's definition when all its keys are new to the message. */
-  definition: Uint8Array | undefined = undefined
-  constructor(parent: ShapeNode | undefined, entry: KeyEntry | undefined) {
-    this.parent = parent
-    this.entry = entry
-    this.length = parent === undefined ? 0 : parent.length + 1
-  }
-
-  /** The next node along `key`, if the tree has it. */
-  child(key: string): ShapeNode | undefined {
-    return this.firstKey === key ? this.firstChild : this.children?.get(key)
-  }
-
-  shapeEntries(): ReadonlyArray<KeyEntry> {
-    if (this.entries !== undefined) return this.entries
-    const entries = new Array<KeyEntry>(this.length)
-    for (let node: ShapeNode = this; node.entry !== undefined; node = node.parent!) entries[node.length - 1] = node.entry
-    return (this.entries = entries)
-  }
-}
+import { type KeyEntry, ShapeNode } from "./shapeTree.ts"
 
 /** Past this many shape nodes the tree is dropped and rebuilt, bounding memory under ever-new keys. */
 const MAX_SHAPE_NODES = 8192
@@ -542,27 +493,6 @@ export class Encoder {
   }
 }
 
-const error = (path: string, what: string): EncodeError => {
-  const shown = path.length > 120 ? `${path.slice(0, 60)}…${path.slice(-60)}` : path
-  return new EncodeError({ codec: CODEC, path, message: `${CODEC}: cannot encode ${shown}: ${what}` })
-}
-
-const identifier = /^[A-Za-z_$][\w$]*$/
-
-const segment = (parent: unknown, child: unknown): string => {
-  if (Array.isArray(parent)) {
-    const i = parent.indexOf(child)
-    return i >= 0 ? `[${i}]` : "[?]"
-  }
-  const obj = parent as Record<string, unknown>
-  for (const key in obj) {
-    if (Object.hasOwn(obj, key) && obj[key] === child) {
-      return identifier.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`
-    }
-  }
-  return "[?]"
-}
-
 const hasEnumerableInherited = (): boolean => {
   for (const _ in Object.prototype) return true
   return false
@@ -585,26 +515,6 @@ const isForeignPlainObject = (v: object): boolean => {
   return Object.getPrototypeOf(proto) === null && typeof proto.constructor === "function" && proto.constructor.name === "Object"
 }
 
-const describe = (v: object): string => {
-  if (v instanceof Map) return "a Map"
-  if (v instanceof Set) return "a Set"
-  if (v instanceof Date) return "a Date"
-  if (v instanceof RegExp) return "a RegExp"
-  if (v instanceof Error) return `an Error (${v.name})`
-  if (v instanceof ArrayBuffer) return "an ArrayBuffer"
-  if (typeof SharedArrayBuffer !== "undefined" && v instanceof SharedArrayBuffer) return "a SharedArrayBuffer"
-  if (v instanceof Promise) return "a Promise"
-  const ctor = (Object.getPrototypeOf(v) as { constructor?: unknown }).constructor
-  const name = typeof ctor === "function" && ctor.name !== "" ? ctor.name : "anonymous"
-  return `an instance of class ${name}`
-}
-
 const byteCount = (v: number): number => (v === 0 ? 0 : v < 0x100 ? 1 : v < 0x10000 ? 2 : v < 0x1000000 ? 3 : 4)
 
 const hexDigit = (c: number): number => (c <= 0x39 ? c - 0x30 : c - 0x57)
-
-/** Reverses each element's bytes in place (big-endian hosts only). */
-export const swapBytes = (buf: Uint8Array, start: number, n: number, size: number): void => {
-  if (size === 1) return
-  for (let i = start; i < start + n; i += size) buf.subarray(i, i + size).reverse()
-}

@@ -139,3 +139,9 @@ export const POW10: ReadonlyArray<number> = [1, 10, 100, 1000, 10000]
 
 /** Whether typed array bytes are little-endian in memory here (every current platform). */
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/** Reverses each element's bytes in place (big-endian hosts only). */
+export const swapBytes = (buf: Uint8Array, start: number, n: number, size: number): void => {
+  if (size === 1) return
+  for (let i = start; i < start + n; i += size) buf.subarray(i, i + size).reverse()
+}
