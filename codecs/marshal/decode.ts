@@ -249,11 +249,14 @@ export class Decoder implements ValueSource {
     // every message that defines the shape first: look it up by those bytes.
     const buf = this.buf
     let end = this.pos
-    for (let i = 0; i < n && end < this.end; i++) {
+    let fixstrs = 0
+    while (fixstrs < n && end < this.end) {
       const tag = buf[end]!
-      end = tag >= 0x80 && tag < 0xa0 ? end + 1 + (tag - 0x80) : this.end + 1
+      if (tag < 0x80 || tag >= 0xa0) break
+      end += 1 + (tag - 0x80)
+      fixstrs++
     }
-    const whole = end <= this.end && end - start <= Shapes.MAX_DEFINITION
+    const whole = fixstrs === n && end <= this.end && end - start <= Shapes.MAX_DEFINITION
     let shape = whole ? Shapes.lookupDefinition(buf, start, end) : undefined
     if (shape !== undefined) {
       const keys = shape.keys
