@@ -11,6 +11,10 @@
  * ever reaches a prototype or a setter; classes are looked up by name in the
  * receiver's registry only.
  *
+ * The walk is iterative: open containers are frames on an explicit stack
+ * (parallel arrays, reused across messages), so nesting is bounded by
+ * `maxDepth` and never by the call stack.
+ *
  * Hot-path notes: only objects whose tag is marked SHARED are remembered (in
  * a Map by tag offset), so a tree costs no bookkeeping; shape definitions and
  * key strings are cached across messages by their bytes, so a repeated
@@ -45,6 +49,29 @@ interface BufferNode {
   readonly shared: boolean
 }
 
+/** Returned by `item()` when it opened a container (pushed a frame) instead of reading a whole value. */
+const OPEN: unique symbol = Symbol("open")
+
+// Frame kinds.
+/** A dense array's items (HOLE / HOLES allowed). */
+const DF_ARRAY = 0
+/** Values for `keys`, set by plain assignment (the keys are known safe). */
+const DF_OBJECT = 1
+/** Values for `keys`, defined as own properties where the key is `__proto__` or on the prototype chain (`aux`). */
+const DF_OBJECT_CHECKED = 2
+/** (key, value) pairs onto a plain or null-prototype object (`__proto__` defined, not assigned). */
+const DF_DICT = 3
+/** (key, value) pairs onto an Error (keys on its prototype chain defined, not assigned). */
+const DF_ERROR_PROPS = 4
+/** An Error's cause / errors: `extra` holds the flags still to read, `aux` the label being read. */
+const DF_ERROR_TAIL = 5
+/** A Map's keys and values; `idx` counts both, `aux` holds the pending key. */
+const DF_MAP = 6
+const DF_SET = 7
+/** A reduced instance's state: `obj` is its class entry, `extra` its shared slot. */
+const DF_STATE = 8
+const INITIAL_STACK = 64
+
 /** A slot for an object that is built after its children (reduced instances, views, boxed values). */
 const PENDING: unique symbol = Symbol("pending")
 /** A slot whose ArrayBuffer has not been materialized yet (its bytes are a part of a larger out-of-band buffer). */
@@ -58,6 +85,10 @@ const MAX_ARRAY_LENGTH = 2 ** 32 - 1
 const MAX_BIGINT_HEX = 2 ** 28
 const EMPTY_BYTES = new Uint8Array(0)
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0))
+/** Fixed-width numbers are read through an 8-byte scratch on little-endian machines: cheaper than a DataView per message. */
+const scratch = new Uint8Array(8)
+const scratchF64 = new Float64Array(scratch.buffer)
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
 const NO_FRAMES: ReadonlyArray<Uint8Array> = []
 
 /** Sets an own, enumerable, writable property without running a setter or touching a prototype. */
@@ -105,7 +136,17 @@ export class Decoder {
   private viewOf: Uint8Array = EMPTY_BYTES
   private pos = 0
   private end = 0
-  private depth = 0
+  // The explicit stack: one entry per open container, in parallel arrays.
+  private sp = 0
+  private high = 0
+  private cap = 0
+  private readonly kinds: Array<number> = []
+  private readonly objs: Array<unknown> = []
+  private readonly keyLists: Array<ReadonlyArray<string> | undefined> = []
+  private readonly idxs: Array<number> = []
+  private readonly lens: Array<number> = []
+  private readonly auxs: Array<unknown> = []
+  private readonly extras: Array<number> = []
   /** Objects marked SHARED, by the offset of their tag. */
   private shared: Map<number, unknown> | undefined = undefined
   /** The tag offset of the object about to be built when its tag was SHARED, else -1. */
@@ -125,6 +166,7 @@ export class Decoder {
     this.codec = options.codec
     this.registry = options.registry
     this.maxDepth = options.maxDepth
+    this.growStack()
   }
 
   /** Decodes one header and its buffers; throws only `DecodeError`. */
@@ -137,7 +179,7 @@ export class Decoder {
     this.buf = header
     this.pos = 0
     this.end = header.length
-    this.depth = 0
+    this.sp = 0
     this.shareAt = -1
     this.frames = buffers
     if (this.shapes.length !== 0) this.shapes = []
@@ -146,7 +188,8 @@ export class Decoder {
       if (this.end === 0) throw this.fail("empty header")
       const version = this.buf[this.pos++]
       if (version !== F.VERSION) throw this.fail(`unknown format version ${version} (this decoder reads version ${F.VERSION})`, 0)
-      const value = this.value()
+      const first = this.item()
+      const value = first === OPEN ? this.run() : first
       if (this.pos !== this.end) throw this.fail(`${this.end - this.pos} bytes left over after the value`)
       return value
     } catch (e) {
@@ -159,6 +202,14 @@ export class Decoder {
       this.shared = undefined
       this.bufferNodes = undefined
       this.framesUsed = undefined
+      // Let go of the message's objects.
+      const { objs, keyLists, auxs } = this
+      for (let i = 0; i < this.high; i++) {
+        objs[i] = undefined
+        keyLists[i] = undefined
+        auxs[i] = undefined
+      }
+      this.high = 0
       this.busy = false
     }
   }
@@ -169,9 +220,6 @@ export class Decoder {
 
   private toDecodeError(e: unknown): DecodeError {
     if (e instanceof DecodeError) return e
-    if (e instanceof RangeError && /call stack/i.test(e.message)) {
-      return this.fail(`nesting too deep for the call stack (the limit is ${this.maxDepth} levels)`)
-    }
     return this.fail(e instanceof Error ? e.message : String(e))
   }
 
@@ -231,10 +279,20 @@ export class Decoder {
   }
 
   private f64(): number {
-    if (this.pos + 8 > this.end) throw this.fail("unexpected end of input in a float64")
-    const v = this.view().getFloat64(this.pos, true)
-    this.pos += 8
-    return v
+    const pos = this.pos
+    if (pos + 8 > this.end) throw this.fail("unexpected end of input in a float64")
+    this.pos = pos + 8
+    if (!LITTLE_ENDIAN) return this.view().getFloat64(pos, true)
+    const buf = this.buf
+    scratch[0] = buf[pos]!
+    scratch[1] = buf[pos + 1]!
+    scratch[2] = buf[pos + 2]!
+    scratch[3] = buf[pos + 3]!
+    scratch[4] = buf[pos + 4]!
+    scratch[5] = buf[pos + 5]!
+    scratch[6] = buf[pos + 6]!
+    scratch[7] = buf[pos + 7]!
+    return scratchF64[0]!
   }
 
   /** A string of `n` bytes of WTF-8 (malformed sequences become U+FFFD). */
@@ -282,10 +340,6 @@ export class Decoder {
     return s
   }
 
-  private enter(): void {
-    if (++this.depth > this.maxDepth) throw this.fail(`nesting deeper than ${this.maxDepth} levels`)
-  }
-
   // ---- shared objects ---------------------------------------------------
 
   /** Remembers a just-created object if its tag was SHARED. Called before its children are read. */
@@ -320,9 +374,241 @@ export class Decoder {
     return v
   }
 
+  // ---- the stack --------------------------------------------------------
+
+  private growStack(): void {
+    const cap = this.cap
+    if (cap >= this.maxDepth) throw this.fail(`nesting deeper than ${this.maxDepth} levels`)
+    const next = Math.min(this.maxDepth, Math.max(INITIAL_STACK, cap * 2))
+    for (let i = cap; i < next; i++) {
+      this.kinds.push(0)
+      this.objs.push(undefined)
+      this.keyLists.push(undefined)
+      this.idxs.push(0)
+      this.lens.push(0)
+      this.auxs.push(undefined)
+      this.extras.push(0)
+    }
+    this.cap = next
+  }
+
+  /** Opens a container: its children are read by `run`. Returns OPEN. */
+  private push(kind: number, obj: unknown, keys: ReadonlyArray<string> | undefined, n: number, aux: unknown, extra: number): typeof OPEN {
+    const f = this.sp
+    if (f === this.cap) this.growStack()
+    this.kinds[f] = kind
+    this.objs[f] = obj
+    this.keyLists[f] = keys
+    this.idxs[f] = 0
+    this.lens[f] = n
+    this.auxs[f] = aux
+    this.extras[f] = extra
+    this.sp = f + 1
+    if (f >= this.high) this.high = f + 1
+    return OPEN
+  }
+
+  /**
+   * Reads children into the open containers until the outermost one is
+   * complete, and returns it. `v` carries a finished child (or OPEN when the
+   * top frame was just pushed) from one turn to the next.
+   */
+  private run(): unknown {
+    const kinds = this.kinds
+    const objs = this.objs
+    const keyLists = this.keyLists
+    const idxs = this.idxs
+    const lens = this.lens
+    const auxs = this.auxs
+    let v: unknown = OPEN
+    outer: for (;;) {
+      const f = this.sp - 1
+      switch (kinds[f]) {
+        case DF_OBJECT: {
+          const o = objs[f] as Record<string, unknown>
+          const keys = keyLists[f]!
+          const n = lens[f]!
+          let i = idxs[f]!
+          if (v !== OPEN) o[keys[i++]!] = v
+          while (i < n) {
+            const x = this.item()
+            if (x === OPEN) {
+              idxs[f] = i
+              v = OPEN
+              continue outer
+            }
+            o[keys[i++]!] = x
+          }
+          v = o
+          break
+        }
+        case DF_ARRAY: {
+          const a = objs[f] as Array<unknown>
+          const n = lens[f]!
+          let i = idxs[f]!
+          if (v !== OPEN) {
+            a.push(v)
+            i++
+          }
+          const buf = this.buf
+          while (i < n) {
+            const tag = buf[this.pos]
+            if (tag === F.HOLE) {
+              this.pos++
+              a.length = ++i
+              continue
+            }
+            if (tag === F.HOLES) {
+              this.pos++
+              const at = this.pos
+              const count = this.varuint()
+              if (count > n - i) throw this.fail(`${count} holes overrun the array's length ${n}`, at)
+              i += count
+              a.length = i
+              continue
+            }
+            const x = this.item()
+            if (x === OPEN) {
+              idxs[f] = i
+              v = OPEN
+              continue outer
+            }
+            a.push(x)
+            i++
+          }
+          v = a
+          break
+        }
+        case DF_OBJECT_CHECKED: {
+          const o = objs[f] as Record<string, unknown>
+          const proto = auxs[f] as object
+          const keys = keyLists[f]!
+          const n = lens[f]!
+          let i = idxs[f]!
+          if (v !== OPEN) setChecked(o, proto, keys[i++]!, v)
+          while (i < n) {
+            const x = this.item()
+            if (x === OPEN) {
+              idxs[f] = i
+              v = OPEN
+              continue outer
+            }
+            setChecked(o, proto, keys[i++]!, x)
+          }
+          v = o
+          break
+        }
+        case DF_DICT:
+        case DF_ERROR_PROPS: {
+          const o = objs[f] as Record<string, unknown>
+          const checked = kinds[f] === DF_ERROR_PROPS
+          const n = lens[f]!
+          let i = idxs[f]!
+          if (v !== OPEN) {
+            setDict(o, checked, auxs[f] as string, v)
+            i++
+          }
+          while (i < n) {
+            const k = this.key()
+            const x = this.item()
+            if (x === OPEN) {
+              idxs[f] = i
+              auxs[f] = k
+              v = OPEN
+              continue outer
+            }
+            setDict(o, checked, k, x)
+            i++
+          }
+          v = o
+          break
+        }
+        case DF_MAP: {
+          const m = objs[f] as Map<unknown, unknown>
+          const n = lens[f]!
+          let i = idxs[f]!
+          if (v !== OPEN) {
+            if ((i & 1) === 0) auxs[f] = v
+            else m.set(auxs[f], v)
+            i++
+          }
+          while (i < n) {
+            const x = this.item()
+            if (x === OPEN) {
+              idxs[f] = i
+              v = OPEN
+              continue outer
+            }
+            if ((i & 1) === 0) auxs[f] = x
+            else m.set(auxs[f], x)
+            i++
+          }
+          v = m
+          break
+        }
+        case DF_SET: {
+          const s = objs[f] as Set<unknown>
+          const n = lens[f]!
+          let i = idxs[f]!
+          if (v !== OPEN) {
+            s.add(v)
+            i++
+          }
+          while (i < n) {
+            const x = this.item()
+            if (x === OPEN) {
+              idxs[f] = i
+              v = OPEN
+              continue outer
+            }
+            s.add(x)
+            i++
+          }
+          v = s
+          break
+        }
+        case DF_ERROR_TAIL: {
+          const e = objs[f] as Error
+          if (v !== OPEN) defineHidden(e, auxs[f] as string, v)
+          for (;;) {
+            const flags = this.extras[f]!
+            const label = (flags & F.ERR_CAUSE) !== 0 ? "cause" : (flags & F.ERR_ERRORS) !== 0 ? "errors" : undefined
+            if (label === undefined) break
+            this.extras[f] = flags & ~(label === "cause" ? F.ERR_CAUSE : F.ERR_ERRORS)
+            auxs[f] = label
+            const x = this.item()
+            if (x === OPEN) {
+              v = OPEN
+              continue outer
+            }
+            defineHidden(e, label, x)
+          }
+          v = e
+          break
+        }
+        default: {
+          // DF_STATE
+          if (v === OPEN) {
+            if (idxs[f] === 0) {
+              idxs[f] = 1
+              const x = this.item()
+              if (x === OPEN) continue outer
+              v = x
+            }
+          }
+          v = this.construct(objs[f] as ClassEntry, v, this.extras[f]!)
+        }
+      }
+      // The frame is complete: hand its container to the frame below.
+      this.sp = f
+      if (f === 0) return v
+    }
+  }
+
   // ---- values -----------------------------------------------------------
 
-  private value(): unknown {
+  /** Reads one value: a leaf whole, or a container's header, returning OPEN after pushing its frame. */
+  private item(): unknown {
     if (this.pos >= this.end) throw this.fail("unexpected end of input")
     let tag = this.buf[this.pos++]!
     if (tag <= F.FIXINT_MAX) return tag
@@ -348,15 +634,17 @@ export class Decoder {
         return (this.u8() << 24) >> 24
       case F.INT16: {
         this.need(2)
-        const v = this.view().getInt16(this.pos, true)
-        this.pos += 2
-        return v
+        const buf = this.buf
+        const pos = this.pos
+        this.pos = pos + 2
+        return ((buf[pos]! | (buf[pos + 1]! << 8)) << 16) >> 16
       }
       case F.INT32: {
         this.need(4)
-        const v = this.view().getInt32(this.pos, true)
-        this.pos += 4
-        return v
+        const buf = this.buf
+        const pos = this.pos
+        this.pos = pos + 4
+        return buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 24)
       }
       case F.FLOAT64:
         return this.f64()
@@ -394,10 +682,18 @@ export class Decoder {
         return this.regexp()
       case F.ERROR:
         return this.error()
-      case F.MAP:
-        return this.map()
-      case F.SET:
-        return this.set()
+      case F.MAP: {
+        const n = this.count(2)
+        const m = new Map<unknown, unknown>()
+        this.keep(m)
+        return n === 0 ? m : this.push(DF_MAP, m, undefined, 2 * n, undefined, 0)
+      }
+      case F.SET: {
+        const n = this.count(1)
+        const s = new Set<unknown>()
+        this.keep(s)
+        return n === 0 ? s : this.push(DF_SET, s, undefined, n, undefined, 0)
+      }
       case F.ARRAYBUFFER:
       case F.ARRAYBUFFER_OOB: {
         const at = this.shareAt
@@ -431,31 +727,10 @@ export class Decoder {
     return negative ? -magnitude : magnitude
   }
 
-  private array(n: number): Array<unknown> {
+  private array(n: number): unknown {
     const a: Array<unknown> = []
     this.keep(a)
-    this.enter()
-    const buf = this.buf
-    let i = 0
-    while (i < n) {
-      const tag = buf[this.pos]
-      if (tag === F.HOLE) {
-        this.pos++
-        a.length = ++i
-      } else if (tag === F.HOLES) {
-        this.pos++
-        const at = this.pos
-        const count = this.varuint()
-        if (count > n - i) throw this.fail(`${count} holes overrun the array's length ${n}`, at)
-        i += count
-        a.length = i
-      } else {
-        a.push(this.value())
-        i++
-      }
-    }
-    this.depth--
-    return a
+    return n === 0 ? a : this.push(DF_ARRAY, a, undefined, n, undefined, 0)
   }
 
   private definedShape(id: number): Shape {
@@ -496,61 +771,20 @@ export class Decoder {
     return shape
   }
 
-  private object(shape: Shape): Record<string, unknown> {
+  private object(shape: Shape): unknown {
     const o: Record<string, unknown> = {}
     this.keep(o)
-    this.enter()
-    const keys = shape.keys
-    const n = keys.length
-    if (!shape.hasProtoKey) {
-      for (let i = 0; i < n; i++) o[keys[i]!] = this.value()
-    } else {
-      for (let i = 0; i < n; i++) {
-        const k = keys[i]!
-        const v = this.value()
-        if (k === "__proto__") defineOwn(o, k, v)
-        else o[k] = v
-      }
-    }
-    this.depth--
-    return o
+    const n = shape.keys.length
+    if (n === 0) return o
+    return shape.hasProtoKey
+      ? this.push(DF_OBJECT_CHECKED, o, shape.keys, n, Object.prototype, 0)
+      : this.push(DF_OBJECT, o, shape.keys, n, undefined, 0)
   }
 
-  private dict(o: Record<string, unknown>): Record<string, unknown> {
+  private dict(o: Record<string, unknown>): unknown {
     const n = this.count(2)
     this.keep(o)
-    this.enter()
-    for (let i = 0; i < n; i++) {
-      const k = this.key()
-      const v = this.value()
-      if (k === "__proto__") defineOwn(o, k, v)
-      else o[k] = v
-    }
-    this.depth--
-    return o
-  }
-
-  private map(): Map<unknown, unknown> {
-    const n = this.count(2)
-    const m = new Map<unknown, unknown>()
-    this.keep(m)
-    this.enter()
-    for (let i = 0; i < n; i++) {
-      const k = this.value()
-      m.set(k, this.value())
-    }
-    this.depth--
-    return m
-  }
-
-  private set(): Set<unknown> {
-    const n = this.count(1)
-    const s = new Set<unknown>()
-    this.keep(s)
-    this.enter()
-    for (let i = 0; i < n; i++) s.add(this.value())
-    this.depth--
-    return s
+    return n === 0 ? o : this.push(DF_DICT, o, undefined, n, undefined, 0)
   }
 
   private regexp(): RegExp {
@@ -567,18 +801,21 @@ export class Decoder {
     return r
   }
 
+  /** A primitive in a box: the tag that follows must be a primitive's, so no frame is needed. */
   private boxed(): object {
     const slot = this.reserve()
     const at = this.pos
-    const inner = this.value()
-    const t = typeof inner
-    if (t !== "number" && t !== "string" && t !== "boolean" && t !== "bigint") throw this.fail("a boxed value that is not a primitive", at)
+    const tag = this.buf[this.pos]
+    const primitive = tag !== undefined && (tag < F.FIXARRAY || tag >= F.FIXNEG || (tag >= F.FALSE && tag <= F.STRING && tag !== F.HOLE && tag !== F.HOLES))
+    if (!primitive) throw this.fail("a boxed value that is not a number, string, boolean or bigint", at)
+    const inner = this.item()
     const o = Object(inner) as object
     this.fill(slot, o)
     return o
   }
 
-  private error(): Error {
+  /** Wire order: header, own props (a dictionary), then cause and errors. */
+  private error(): unknown {
     const at = this.pos - 1
     const kind = this.u8()
     const Ctor = F.errorClasses[kind]
@@ -588,23 +825,18 @@ export class Decoder {
     if ((flags & F.ERR_ERRORS) !== 0 && kind !== F.AGGREGATE_ERROR_KIND) throw this.fail("errors on an Error that is not an AggregateError", at)
     const message = (flags & F.ERR_MESSAGE) !== 0 ? this.string() : undefined
     const stack = (flags & F.ERR_STACK) !== 0 ? this.string() : undefined
+    const n = this.count(2)
     const e = newError(Ctor, kind)
     if (message !== undefined) defineHidden(e, "message", message)
     if (stack !== undefined) defineHidden(e, "stack", stack)
     else delete e.stack
     this.keep(e)
-    this.enter()
-    if ((flags & F.ERR_CAUSE) !== 0) defineHidden(e, "cause", this.value())
-    if ((flags & F.ERR_ERRORS) !== 0) defineHidden(e, "errors", this.value())
-    const n = this.count(2)
-    for (let i = 0; i < n; i++) {
-      const k = this.key()
-      const v = this.value()
-      if (k in e) defineOwn(e, k, v)
-      else (e as unknown as Record<string, unknown>)[k] = v
-    }
-    this.depth--
-    return e
+    const tail = flags & (F.ERR_CAUSE | F.ERR_ERRORS)
+    if (tail === 0 && n === 0) return e
+    // The tail is read after the properties: it goes under them on the stack.
+    if (tail !== 0) this.push(DF_ERROR_TAIL, e, undefined, 0, undefined, tail)
+    if (n !== 0) this.push(DF_ERROR_PROPS, e, undefined, n, undefined, 0)
+    return OPEN
   }
 
   // ---- binary data ------------------------------------------------------
@@ -740,7 +972,7 @@ export class Decoder {
     return entry
   }
 
-  private instance(): object {
+  private instance(): unknown {
     const at = this.pos - 1
     const entry = this.classRef()
     if (entry.reduced) throw this.fail(`class "${entry.name}" is registered with reduce/construct here, but arrived as plain properties`, at)
@@ -748,46 +980,48 @@ export class Decoder {
     const proto = entry.prototype
     const o = Object.create(proto) as Record<string, unknown>
     this.keep(o)
-    this.enter()
     const keys = shape.keys
     const n = keys.length
+    if (n === 0) return o
     if (shape.safeFor !== proto) {
       // Cached per shape: whether any key exists on the prototype chain (a setter, a read-only property, __proto__).
       let safe = true
       for (let i = 0; i < n && safe; i++) safe = !(keys[i]! in proto)
       if (safe) shape.safeFor = proto
     }
-    if (shape.safeFor === proto) {
-      for (let i = 0; i < n; i++) o[keys[i]!] = this.value()
-    } else {
-      for (let i = 0; i < n; i++) {
-        const k = keys[i]!
-        const v = this.value()
-        if (k in proto) defineOwn(o, k, v)
-        else o[k] = v
-      }
-    }
-    this.depth--
-    return o
+    return shape.safeFor === proto ? this.push(DF_OBJECT, o, keys, n, undefined, 0) : this.push(DF_OBJECT_CHECKED, o, keys, n, proto, 0)
   }
 
-  private reducedInstance(): object {
-    const at = this.pos - 1
+  private reducedInstance(): unknown {
     const entry = this.classRef()
     const slot = this.reserve()
-    this.enter()
-    const state = this.value()
-    this.depth--
+    return this.push(DF_STATE, entry, undefined, 1, undefined, slot)
+  }
+
+  /** Builds a reduced instance from its state: the receiver's registered construct, or the default. */
+  private construct(entry: ClassEntry, state: unknown, slot: number): object {
     let o: unknown
     try {
       o = entry.construct !== undefined ? entry.construct(state) : fromState(entry.prototype, state)
     } catch (e) {
       if (e instanceof DecodeError) throw e
-      throw this.fail(`construct of class "${entry.name}" threw: ${e instanceof Error ? e.message : String(e)}`, at)
+      throw this.fail(`construct of class "${entry.name}" threw: ${e instanceof Error ? e.message : String(e)}`)
     }
     this.fill(slot, o)
     return o as object
   }
+}
+
+/** Sets a property on an object with a non-plain prototype: defined when the chain already has the key. */
+const setChecked = (o: Record<string, unknown>, proto: object, k: string, v: unknown): void => {
+  if (k === "__proto__" || k in proto) defineOwn(o, k, v)
+  else o[k] = v
+}
+
+/** Sets a dictionary's property: `__proto__` (and, on an Error, keys its chain has) defined, not assigned. */
+const setDict = (o: Record<string, unknown>, checked: boolean, k: string, v: unknown): void => {
+  if (k === "__proto__" || (checked && k in o)) defineOwn(o, k, v)
+  else o[k] = v
 }
 
 /** 1..8 ASCII bytes as a string in one call, or undefined when a byte is not ASCII. */

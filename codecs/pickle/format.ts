@@ -154,7 +154,7 @@ export const builtinPrototypes: ReadonlyMap<object, number> = (() => {
 export const MAX_SHAPE_KEYS = 64
 
 /** Default nesting limit (containers inside containers), both directions. */
-export const DEFAULT_MAX_DEPTH = 2000
+export const DEFAULT_MAX_DEPTH = 100_000
 
 /** Default size at and above which typed arrays and ArrayBuffers travel out of band. */
 export const DEFAULT_OUT_OF_BAND_THRESHOLD = 64 * 1024

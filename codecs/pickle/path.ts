@@ -5,9 +5,8 @@
  * number 2, `(state)` the reduced state of a class instance, `.cause` and
  * `.errors` those of an Error.
  *
- * The encoder records one segment per nesting level in two arrays (a kind and
- * a key) and formats them only when something fails, so the hot path pays one
- * array store per item.
+ * The encoder rebuilds the path from its explicit stack only when something
+ * fails, so the hot path pays nothing for it.
  */
 
 export const P_PROP = 0
@@ -21,7 +20,8 @@ export const P_ERRORS = 7
 
 const identifier = /^[A-Za-z_$][\w$]*$/
 
-const segment = (kind: number, key: string | number): string => {
+/** One segment of a path. */
+export const segment = (kind: number, key: string | number): string => {
   switch (kind) {
     case P_PROP:
       return typeof key === "string" && identifier.test(key) ? `.${key}` : `[${JSON.stringify(String(key))}]`
@@ -42,14 +42,9 @@ const segment = (kind: number, key: string | number): string => {
   }
 }
 
-/** Formats segments 1..depth; very deep paths keep their first and last segments. */
-export const formatPath = (kinds: Uint8Array, keys: ReadonlyArray<string | number>, depth: number): string => {
-  let out = "$"
-  const head = depth > 48 ? 24 : depth
-  for (let i = 1; i <= head; i++) out += segment(kinds[i]!, keys[i]!)
-  if (head < depth) {
-    out += `…(${depth - 48} more)…`
-    for (let i = depth - 23; i <= depth; i++) out += segment(kinds[i]!, keys[i]!)
-  }
-  return out
+/** Joins segments after `$`; very deep paths keep their first and last 24 segments. */
+export const formatPath = (segments: ReadonlyArray<string>): string => {
+  const n = segments.length
+  if (n <= 48) return "$" + segments.join("")
+  return "$" + segments.slice(0, 24).join("") + `…(${n - 48} more)…` + segments.slice(n - 24).join("")
 }

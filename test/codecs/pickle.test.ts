@@ -493,7 +493,17 @@ describe("pickle: what cannot be pickled", () => {
 })
 
 describe("pickle: deep nesting never crashes", () => {
-  it("encoding 100,000 levels is an EncodeError, not a stack overflow", () => {
+  /** Follows `step` from `v` while it yields an object; returns how many steps it took (no recursion). */
+  const depthOf = (v: unknown, step: (o: any) => unknown): number => {
+    let n = 0
+    while (typeof v === "object" && v !== null) {
+      v = step(v)
+      n++
+    }
+    return n
+  }
+
+  it("100,000 levels of arrays, objects and Maps round-trip: the walk never uses the call stack", () => {
     let deepArray: unknown = 0
     let deepObject: unknown = 0
     let deepMap: unknown = 0
@@ -502,21 +512,31 @@ describe("pickle: deep nesting never crashes", () => {
       deepObject = { next: deepObject }
       deepMap = new Map([[1, deepMap]])
     }
-    for (const v of [deepArray, deepObject, deepMap]) expect(encodeFailure(v).message).toMatch(/nesting/)
+    expect(depthOf(roundTrip(deepArray), (a) => a[0])).toBe(100_000)
+    expect(depthOf(roundTrip(deepObject), (o) => o.next)).toBe(100_000)
+    expect(depthOf(roundTrip(deepMap), (m) => m.get(1))).toBe(100_000)
   })
 
-  it("decoding 100,000 levels is a DecodeError", () => {
-    const arrays = header(...new Array(100_000).fill(F.FIXARRAY + 1), 0)
-    expect(decodeFailure(frames(arrays)).message).toMatch(/nesting/)
-    const objects = header(F.OBJECT, { u: 0 }, { u: 1 }, { s: "a" }, ...new Array(100_000).fill(F.FIXSHAPE), 0)
-    expect(decodeFailure(frames(objects)).message).toMatch(/nesting/)
-  })
-
-  it("nesting up to the limit works, and the limit is configurable", () => {
+  it("nesting deeper than maxDepth is an EncodeError naming the path", () => {
     let v: unknown = "leaf"
     for (let i = 0; i < 1000; i++) v = i % 2 ? [v] : { v }
     expectFaithful(v)
-    expect(encodeFailure(v, Pickle.make({ maxDepth: 100 })).message).toMatch(/deeper than 100/)
+    const e = encodeFailure(v, Pickle.make({ maxDepth: 100 }))
+    expect(e.message).toMatch(/deeper than 100/)
+    expect(e.path).toMatch(/^\$\[0\]\.v\[0\]\.v.*…\(52 more\)….*\[0\]\.v$/)
+    let deeper: unknown = 0
+    for (let i = 0; i < 100_001; i++) deeper = [deeper]
+    expect(encodeFailure(deeper).message).toMatch(/nesting deeper than 100000/)
+  })
+
+  it("decoding 100,000 crafted levels gives a value; beyond maxDepth a DecodeError", () => {
+    const arrays = header(...new Array(100_000).fill(F.FIXARRAY + 1), 0)
+    expect(depthOf(pickle.decodeSync(frames(arrays)), (a) => a[0])).toBe(100_000)
+    const objects = header(F.OBJECT, { u: 0 }, { u: 1 }, { s: "a" }, ...new Array(99_999).fill(F.FIXSHAPE), 0)
+    expect(depthOf(pickle.decodeSync(frames(objects)), (o) => o.a)).toBe(100_000)
+    expect(decodeFailure(frames(arrays), Pickle.make({ maxDepth: 1000 })).message).toMatch(/deeper than 1000/)
+    const tooDeep = header(...new Array(100_001).fill(F.FIXARRAY + 1), 0)
+    expect(decodeFailure(frames(tooDeep)).message).toMatch(/nesting/)
   })
 })
 
