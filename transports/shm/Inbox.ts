@@ -22,6 +22,7 @@ import type { Arrival } from "../Transport.ts"
 import { TransportError } from "../Transport.ts"
 import type { Arena } from "./Arena.ts"
 import type { DataReader, ReplyWriter, RingViews } from "./Ring.ts"
+import { ownCopy, type Slab } from "./Slab.ts"
 import {
   CTS_ARENA,
   CTS_CANCEL,
@@ -80,6 +81,8 @@ export interface ReceiveContext {
   readonly views: RingViews
   readonly arena: Arena
   readonly budget: Budget
+  /** Where envelopes and headers are copied out of the rings. */
+  readonly slab: Slab
   /** Counts operations that must keep the thread alive (+1 / -1). */
   readonly pending: (delta: number) => void
   /** Counts completions, for `poll`'s answer. */
@@ -111,8 +114,8 @@ interface Sink {
   readonly msg: { readonly envLen: number; readonly headerLen: number; readonly n: number; readonly dataBytes: number } | undefined
 }
 
-const EMPTY_SIZES: ReadonlyArray<number> = []
-const EMPTY_MODES = new Uint8Array(0)
+const EMPTY_NUMBERS: ReadonlyArray<number> = []
+const EMPTY_COPIES: ReadonlyArray<Uint8Array | undefined> = []
 
 const misuse = (message: string): TransportError => new TransportError({ transport: "shm", message })
 
@@ -125,46 +128,44 @@ export class ShmArrival implements Arrival {
   private live = true
   private readonly owner: Inbox | undefined
   private readonly ctx: ReceiveContext
-  /** Envelope, header and inline buffers, in that order (private memory). */
-  private readonly data: Uint8Array
-  private readonly modes: Uint8Array
-  /** Per buffer: rendezvous id, zero-copy block, or offset of an inline buffer in `data`. */
+  /** Per buffer: INLINE, RDV, ZERO_COPY or LOCAL; undefined when every buffer is inline. */
+  private readonly modes: Uint8Array | undefined
+  /** Per buffer: a private copy (inline), the sender's buffer (local), or undefined. */
+  private readonly copies: ReadonlyArray<Uint8Array | undefined>
+  /** Per buffer: rendezvous id or zero-copy block. */
   private readonly aux: ReadonlyArray<number>
   /** Per buffer: byte offset of a zero-copy view in the arena. */
   private readonly offsets: ReadonlyArray<number>
   private readonly budgeted: number
-  /** Self-sends: the sender's buffers, and its completion. */
-  private readonly locals: ReadonlyArray<Uint8Array> | undefined
+  /** Self-sends of large buffers: the sender's completion, once its buffers were copied. */
   private readonly localDone: (() => void) | undefined
 
   constructor(
     source: number,
     owner: Inbox | undefined,
     ctx: ReceiveContext,
-    data: Uint8Array,
-    envLen: number,
-    headerLen: number,
+    envelope: Uint8Array,
+    header: Uint8Array,
     sizes: ReadonlyArray<number>,
-    modes: Uint8Array,
+    modes: Uint8Array | undefined,
+    copies: ReadonlyArray<Uint8Array | undefined>,
     aux: ReadonlyArray<number>,
     offsets: ReadonlyArray<number>,
     budgeted: number,
-    locals?: ReadonlyArray<Uint8Array>,
     localDone?: () => void
   ) {
     this.source = source
     this.owner = owner
     this.ctx = ctx
-    this.data = data
+    this.envelope = envelope
+    this.header = header
     this.sizes = sizes
     this.modes = modes
+    this.copies = copies
     this.aux = aux
     this.offsets = offsets
     this.budgeted = budgeted
-    this.locals = locals
     this.localDone = localDone
-    this.envelope = data.subarray(0, envLen)
-    this.header = data.subarray(envLen, envLen + headerLen)
   }
 
   take(into: ReadonlyArray<Uint8Array | undefined> | undefined, done: (result: Frames | TransportError) => void): void {
@@ -187,12 +188,12 @@ export class ShmArrival implements Arrival {
     for (let i = 0; i < n; i++) {
       const size = this.sizes[i]!
       const target = into?.[i]
-      switch (this.modes[i]) {
+      switch (this.modes === undefined ? INLINE : this.modes[i]) {
         case INLINE: {
-          const src = this.data.subarray(this.aux[i]!, this.aux[i]! + size)
-          if (target === undefined) buffers[i] = src
+          const copy = this.copies[i]!
+          if (target === undefined) buffers[i] = copy
           else {
-            target.set(src)
+            target.set(copy)
             buffers[i] = target
           }
           break
@@ -208,7 +209,7 @@ export class ShmArrival implements Arrival {
           break
         }
         case LOCAL: {
-          const src = this.locals![i]!
+          const src = this.copies[i]!
           if (target === undefined) buffers[i] = src.slice()
           else {
             target.set(src)
@@ -237,7 +238,7 @@ export class ShmArrival implements Arrival {
     if (!this.live) return
     this.live = false
     this.ctx.budget.release(this.budgeted)
-    for (let i = 0; i < this.sizes.length; i++) {
+    for (let i = 0; i < this.sizes.length && this.modes !== undefined; i++) {
       const mode = this.modes[i]
       if (mode === ZERO_COPY) this.ctx.arena.releaseBlock(this.aux[i]!)
       else if (mode === RDV) this.owner!.cancel(this.aux[i]!)
@@ -246,38 +247,57 @@ export class ShmArrival implements Arrival {
   }
 }
 
-/** Parses the blob of a MSG record: descriptors, then envelope | header | inline bytes. */
+/**
+ * Parses a MSG blob at `at` in `u8`: descriptors, then envelope | header |
+ * inline bytes. From a ring (`slab` given) everything is copied out; from an
+ * assembled private blob the parts are views of it.
+ */
 const parse = (
   source: number,
-  owner: Inbox | undefined,
+  owner: Inbox,
   ctx: ReceiveContext,
   i32: Int32Array,
   f64: Float64Array,
+  u8: Uint8Array,
   at: number,
   n: number,
-  data: Uint8Array,
   envLen: number,
-  headerLen: number
+  headerLen: number,
+  budgeted: number,
+  slab: Slab | undefined
 ): ShmArrival => {
-  if (n === 0) return new ShmArrival(source, owner, ctx, data, envLen, headerLen, EMPTY_SIZES, EMPTY_MODES, EMPTY_SIZES, EMPTY_SIZES, data.byteLength)
+  let p = at + n * DESCRIPTOR_BYTES
+  const envelope = slab === undefined ? u8.subarray(p, p + envLen) : slab.copy(u8, p, envLen)
+  p += envLen
+  const header = slab === undefined ? u8.subarray(p, p + headerLen) : slab.copy(u8, p, headerLen)
+  p += headerLen
+  if (n === 0) return new ShmArrival(source, owner, ctx, envelope, header, EMPTY_NUMBERS, undefined, EMPTY_COPIES, EMPTY_NUMBERS, EMPTY_NUMBERS, budgeted)
   const sizes = new Array<number>(n)
-  const modes = new Uint8Array(n)
-  const aux = new Array<number>(n)
-  const offsets = new Array<number>(n)
-  let inline = envLen + headerLen
+  const copies = new Array<Uint8Array | undefined>(n)
+  let modes: Uint8Array | undefined
+  let aux: Array<number> | undefined
+  let offsets: Array<number> | undefined
   for (let i = 0; i < n; i++) {
     const d = at + i * DESCRIPTOR_BYTES
     const mode = i32[d >> 2]!
     const size = f64[(d >> 3) + 1]!
-    modes[i] = mode
     sizes[i] = size
-    offsets[i] = f64[(d >> 3) + 2]!
     if (mode === INLINE) {
-      aux[i] = inline
-      inline += size
-    } else aux[i] = i32[(d >> 2) + 1]!
+      copies[i] = slab === undefined ? u8.subarray(p, p + size) : ownCopy(u8, p, size)
+      p += size
+      continue
+    }
+    // Not all inline: keep every buffer's mode, id or block, and arena offset (allocated only here).
+    if (modes === undefined) {
+      modes = new Uint8Array(n).fill(INLINE)
+      aux = new Array<number>(n).fill(0)
+      offsets = new Array<number>(n).fill(0)
+    }
+    modes[i] = mode
+    aux![i] = i32[(d >> 2) + 1]!
+    offsets![i] = f64[(d >> 3) + 2]!
   }
-  return new ShmArrival(source, owner, ctx, data, envLen, headerLen, sizes, modes, aux, offsets, data.byteLength)
+  return new ShmArrival(source, owner, ctx, envelope, header, sizes, modes, copies, aux ?? EMPTY_NUMBERS, offsets ?? EMPTY_NUMBERS, budgeted)
 }
 
 /** Builds the arrival of a self-send (no ring): small packets are copied now, larger buffers when taken. */
@@ -293,41 +313,38 @@ export const selfArrival = (
   const n = buffers.length
   const arena = ctx.arena
   const modes = new Uint8Array(n)
-  const aux = new Array<number>(n)
-  const offsets = new Array<number>(n)
+  const aux = new Array<number>(n).fill(0)
+  const offsets = new Array<number>(n).fill(0)
   const sizes = new Array<number>(n)
+  const copies = new Array<Uint8Array | undefined>(n)
   let inlineLen = 0
   for (let i = 0; i < n; i++) {
     const b = buffers[i]!
     sizes[i] = b.byteLength
-    offsets[i] = b.byteOffset
     const block = b.buffer instanceof SharedArrayBuffer ? arena.blockOf(b) : -1
     if (block >= 0) {
       arena.retain(block)
       modes[i] = ZERO_COPY
       aux[i] = block
+      offsets[i] = b.byteOffset
     } else {
       modes[i] = INLINE
       inlineLen += b.byteLength
     }
   }
-  const head = envelope.byteLength + frames.header.byteLength
-  const eager = head + inlineLen <= eagerLimit
-  const data = new Uint8Array(head + (eager ? inlineLen : 0))
-  data.set(envelope, 0)
-  data.set(frames.header, envelope.byteLength)
-  let p = head
+  const eager = envelope.byteLength + frames.header.byteLength + inlineLen <= eagerLimit
   for (let i = 0; i < n; i++) {
     if (modes[i] !== INLINE) continue
-    if (eager) {
-      data.set(buffers[i]!, p)
-      aux[i] = p
-      p += buffers[i]!.byteLength
-    } else modes[i] = LOCAL
+    if (eager) copies[i] = buffers[i]!.slice()
+    else {
+      modes[i] = LOCAL
+      copies[i] = buffers[i]!
+    }
   }
-  ctx.budget.add(data.byteLength)
+  const budgeted = envelope.byteLength + frames.header.byteLength + (eager ? inlineLen : 0)
+  ctx.budget.add(budgeted)
   if (eager) done()
-  return new ShmArrival(rank, undefined, ctx, data, envelope.byteLength, frames.header.byteLength, sizes, modes, aux, offsets, data.byteLength, eager ? undefined : buffers, eager ? undefined : done)
+  return new ShmArrival(rank, undefined, ctx, envelope.slice(), frames.header.slice(), sizes, modes, copies, aux, offsets, budgeted, eager ? undefined : done)
 }
 
 /** The receiving end of one source's ring, and its half of the rendezvous protocol. */
@@ -380,9 +397,7 @@ export class Inbox {
           })
           reader.consume(len)
         } else {
-          const start = pos + MSG_FIXED + n * DESCRIPTOR_BYTES
-          const data = u8.slice(start, start + dataBytes)
-          const arrival = parse(this.source, this, this.ctx, i32, f64, pos + MSG_FIXED, n, data, envLen, headerLen)
+          const arrival = parse(this.source, this, this.ctx, i32, f64, u8, pos + MSG_FIXED, n, envLen, headerLen, dataBytes, this.ctx.slab)
           reader.consume(len)
           this.ctx.deliver(arrival)
         }
@@ -478,7 +493,7 @@ export class Inbox {
       const at = n * DESCRIPTOR_BYTES
       const i32 = new Int32Array(blob.buffer, 0, at / 4)
       const f64 = new Float64Array(blob.buffer, 0, at / 8)
-      const arrival = parse(this.source, this, this.ctx, i32, f64, 0, n, blob.subarray(at, at + dataBytes), envLen, headerLen)
+      const arrival = parse(this.source, this, this.ctx, i32, f64, blob, 0, n, envLen, headerLen, dataBytes, undefined)
       this.ctx.deliver(arrival)
       return
     }

@@ -129,8 +129,13 @@ export class Outbox {
   /** Starts sending a packet (see `Transport.send`). */
   send(packet: Packet, done: SendDone): void {
     if (this.failure !== undefined) return done(this.failure)
+    const idle = !this.blocked && this.packetHead === this.packets.length && this.control.length === 0
+    if (idle && this.sendEager(packet)) {
+      this.ctx.completed()
+      return done()
+    }
     const job = this.plan(packet, done)
-    if (!this.blocked && this.packetHead === this.packets.length && this.control.length === 0 && this.writePacket(job)) {
+    if (idle && this.writePacket(job)) {
       this.writer.publish()
       this.ctx.notify()
       if (job.parts === 0) this.finish(job)
@@ -165,6 +170,49 @@ export class Outbox {
       this.releaseZeroCopy(job)
       this.finish(job, failure)
     }
+  }
+
+  /**
+   * The hot path: a packet of private buffers within the eager limit, written
+   * at once without planning (no per-send allocation). False when it is not
+   * such a packet or the ring has no room now.
+   */
+  private sendEager(packet: Packet): boolean {
+    const { envelope, frames } = packet
+    const buffers = frames.buffers
+    const n = buffers.length
+    let blobLen = n * DESCRIPTOR_BYTES + envelope.byteLength + frames.header.byteLength
+    for (let i = 0; i < n; i++) {
+      const b = buffers[i]!
+      if (b.buffer instanceof SharedArrayBuffer) return false
+      blobLen += b.byteLength
+    }
+    if (MSG_FIXED + blobLen > this.ctx.eagerLimit) return false
+    const len = align8(MSG_FIXED + blobLen)
+    const pos = this.writer.reserve(len)
+    if (pos < 0) return false
+    const { i32, f64, u8 } = this.ctx.views
+    const w = pos >> 2
+    i32[w] = len
+    i32[w + 1] = MSG | (envelope.byteLength << 8)
+    i32[w + 2] = frames.header.byteLength
+    i32[w + 3] = n
+    i32[w + 4] = 0
+    i32[w + 5] = blobLen
+    const at = pos + MSG_FIXED
+    for (let i = 0; i < n; i++) {
+      const d = at + i * DESCRIPTOR_BYTES
+      i32[d >> 2] = INLINE
+      i32[(d >> 2) + 1] = 0
+      f64[(d >> 3) + 1] = buffers[i]!.byteLength
+      f64[(d >> 3) + 2] = 0
+    }
+    let p = put(u8, at + n * DESCRIPTOR_BYTES, envelope)
+    p = put(u8, p, frames.header)
+    for (let i = 0; i < n; i++) p = put(u8, p, buffers[i]!)
+    this.writer.publish()
+    this.ctx.notify()
+    return true
   }
 
   // ---- planning ------------------------------------------------------------
