@@ -37,6 +37,7 @@ export class ShmTransport implements Transport {
   private readonly outboxes: Array<Outbox | undefined>
   private readonly inboxes: Array<Inbox | undefined>
   private readonly selfQueue: Array<ShmArrival> = []
+  private selfHead = 0
   private readonly bell: OwnBell
   private readonly doorbells: Doorbells
   private readonly budget: Budget
@@ -125,7 +126,7 @@ export class ShmTransport implements Transport {
   poll(): boolean {
     if (this.closed) return false
     this.bell.spin()
-    if (!this.forced && this.selfQueue.length === 0 && !this.bell.rang()) return false
+    if (!this.forced && this.selfHead === this.selfQueue.length && !this.bell.rang()) return false
     const before = this.completions
     this.progress()
     return this.completions !== before
@@ -136,7 +137,7 @@ export class ShmTransport implements Transport {
     const error = closedError()
     for (const o of this.outboxes) o?.fail(error)
     for (const i of this.inboxes) i?.fail(error)
-    for (const a of this.selfQueue.splice(0)) a.discard()
+    for (const a of this.selfQueue.splice(this.selfHead)) a.discard()
     this.closed = true
     this.bell.stop()
     clearInterval(this.keepAlive)
@@ -177,7 +178,7 @@ export class ShmTransport implements Transport {
       this.forced = false
       this.bell.acknowledge()
       if (this.handler !== undefined) {
-        while (this.selfQueue.length > 0 && this.handler !== undefined) this.deliver(this.selfQueue.shift()!)
+        this.deliverSelf()
         for (let i = 0; i < this.inboxes.length; i++) this.inboxes[i]?.drain()
       }
       for (let i = 0; i < this.outboxes.length; i++) {
@@ -198,6 +199,19 @@ export class ShmTransport implements Transport {
       this.scheduled = false
       if (this.forced) this.progress()
     })
+  }
+
+  private deliverSelf(): void {
+    const q = this.selfQueue
+    while (this.selfHead < q.length && this.handler !== undefined) {
+      const a = q[this.selfHead]!
+      q[this.selfHead++] = undefined as never
+      this.deliver(a)
+    }
+    if (this.selfHead === q.length) {
+      q.length = 0
+      this.selfHead = 0
+    }
   }
 
   private deliver(arrival: ShmArrival): void {
