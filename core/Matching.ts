@@ -12,6 +12,7 @@
  * Plain synchronous code: it runs once per message.
  */
 import type { Arrival } from "../transports/Transport.ts"
+import { defer } from "./defer.ts"
 
 export const ANY_SOURCE = -1
 export const ANY_TAG = -1
@@ -39,7 +40,7 @@ export interface Posted {
   matched: Incoming | undefined
   failed: string | undefined
   failedRank: number
-  /** Called once when settled after posting (not when settled at `post`). */
+  /** Called once, deferred, when settled after posting (not when settled at `post`). */
   wake: (() => void) | undefined
   queued: boolean
 }
@@ -180,7 +181,7 @@ export class Matching {
           p.failedRank = rank
           const wake = p.wake
           p.wake = undefined
-          wake?.()
+          if (wake !== undefined) defer(wake)
         } else keep.push(p)
       }
       q.posted = keep
@@ -210,11 +211,12 @@ export class Matching {
     }
   }
 
+  /** Settles a posted receive; its wake-up runs once the engine's state is consistent (see defer.ts). */
   private settle(p: Posted, m: Incoming): void {
     p.queued = false
     p.matched = m
     const wake = p.wake
     p.wake = undefined
-    wake?.()
+    if (wake !== undefined) defer(wake)
   }
 }

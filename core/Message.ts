@@ -7,6 +7,7 @@ import { Result, Schema } from "effect"
 import type { Codec, Frames } from "../codecs/Codec.ts"
 import { isBufferSpec, raw } from "../codecs/buffer.ts"
 import { decodeError, DecodeError, EncodeError } from "../codecs/errors.ts"
+import "../codecs/index.ts" // registers every built-in codec
 import * as Registry from "../codecs/registry.ts"
 import { MessageInvalid, UnknownCodec } from "./errors.ts"
 

@@ -268,13 +268,13 @@ export const finish = (c: CommState, m: Incoming, sink: Sink, settle: Settle<Rec
     }
     const target = describe(sink.into)
     const bytes = status.count! * target.datatype.size
-    arrival.take([target.bytes.subarray(0, bytes)], (r) => {
+    c.engine.take(arrival, [target.bytes.subarray(0, bytes)], (r) => {
       acknowledgeIfSync(c, m)
       settle(r instanceof TransportError ? Exit.fail(r) : Exit.succeed({ value: status.count, status }))
     })
     return
   }
-  arrival.take(undefined, (r) => {
+  c.engine.take(arrival, undefined, (r) => {
     acknowledgeIfSync(c, m)
     if (r instanceof TransportError) return settle(Exit.fail(r))
     try {
