@@ -228,6 +228,34 @@ describe("order", () => {
   })
 })
 
+describe("64 ranks", () => {
+  it("every one of 64 ranks reaches every other, eagerly and by rendezvous, with rings that fit the ring budget", async () => {
+    const size = 64
+    const ts = job(size)
+    expect(ts[0]!.geometry.ringBytes).toBe(16 * 1024)
+    const inboxes = ts.map((t) => collect(t))
+    const sends: Array<Sent> = []
+    for (const t of ts) {
+      for (let d = 0; d < size; d++) {
+        if (d === t.rank) continue
+        sends.push(sendTracked(t, d, env(0), [pattern(t.rank, d, 100)]))
+        if ((t.rank + d) % 16 === 0) sends.push(sendTracked(t, d, env(1), [pattern(t.rank, d + 1000, 50_000)]))
+      }
+    }
+    const expected = ts.map((t) => 2 * (size - 1) - ts.filter((u) => u.rank !== t.rank && (u.rank + t.rank) % 16 !== 0).length)
+    await until(() => inboxes.every((x, r) => x.arrivals.length === expected[r]), "every arrival", 20_000)
+    for (const [r, x] of inboxes.entries()) {
+      for (const a of x.arrivals) {
+        const [, seq] = readEnvelope(a.envelope)
+        const frame = (await takeFrames(a)).buffers[0]!
+        expect(matches(frame, a.source, seq === 0 ? r : r + 1000)).toBe(true)
+        ts[r]!.alloc.release(frame)
+      }
+    }
+    await until(() => sends.every((s) => s.done), "every send's completion")
+  }, 30_000)
+})
+
 describe("flow control", () => {
   it("a full ring makes the sender wait, and its sends complete once the receiver drains", async () => {
     const [a, b] = job(2, { ringBytes: 16 * 1024 })

@@ -12,7 +12,7 @@ describe("smoke", () => {
   afterAll(async () => {
     await server?.stop()
   })
-  it.effect("stream on 2 ranks", () =>
+  it.live("stream on 2 ranks", () =>
     Effect.gen(function*() {
       const out = yield* runFixture({ size: 2, servers: server.url, scenario: { scenario: "stream", count: 2000 } })
       console.log(JSON.stringify([...out.results]))
