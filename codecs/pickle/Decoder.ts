@@ -15,8 +15,9 @@
  * (parallel arrays, reused across messages), so nesting is bounded by
  * `maxDepth` and never by the call stack.
  *
- * Hot-path notes: only objects whose tag is marked SHARED are remembered (in
- * a Map by tag offset), so a tree costs no bookkeeping; shape definitions and
+ * Hot-path notes: objects are counted in tag order (their ordinals, as the
+ * encoder numbered them) and only those whose tag is marked SHARED are
+ * stored, in an array by ordinal, so a tree costs no bookkeeping; shape definitions and
  * key strings are cached across messages by their bytes, so a repeated
  * message reuses the same (internalized) key strings and key arrays; short
  * ASCII strings are built with one `String.fromCharCode` call (twice as fast
@@ -45,7 +46,7 @@ interface Shape {
 interface BufferNode {
   bytes: Uint8Array
   exact: ArrayBuffer | undefined
-  readonly at: number
+  readonly ordinal: number
   readonly shared: boolean
 }
 
@@ -147,10 +148,12 @@ export class Decoder {
   private readonly lens: Array<number> = []
   private readonly auxs: Array<unknown> = []
   private readonly extras: Array<number> = []
-  /** Objects marked SHARED, by the offset of their tag. */
-  private shared: Map<number, unknown> | undefined = undefined
-  /** The tag offset of the object about to be built when its tag was SHARED, else -1. */
-  private shareAt = -1
+  /** Objects marked SHARED, by ordinal (a sparse array). */
+  private shared: Array<unknown> | undefined = undefined
+  /** Objects read so far: the ordinal of the next one. */
+  private ordinal = 0
+  /** Whether the object about to be built had a SHARED tag. */
+  private shareNext = false
   private shapes: Array<Shape> = []
   private classes: Array<ClassEntry> = []
   private bufferNodes: Map<number, BufferNode> | undefined = undefined
@@ -180,7 +183,8 @@ export class Decoder {
     this.pos = 0
     this.end = header.length
     this.sp = 0
-    this.shareAt = -1
+    this.shareNext = false
+    this.ordinal = 0
     this.frames = buffers
     if (this.shapes.length !== 0) this.shapes = []
     if (this.classes.length !== 0) this.classes = []
@@ -342,35 +346,35 @@ export class Decoder {
 
   // ---- shared objects ---------------------------------------------------
 
-  /** Remembers a just-created object if its tag was SHARED. Called before its children are read. */
+  /** Counts a just-created object and stores it if its tag was SHARED. Called before its children are read. */
   private keep(o: unknown): void {
-    if (this.shareAt >= 0) {
-      ;(this.shared ??= new Map()).set(this.shareAt, o)
-      this.shareAt = -1
+    const n = this.ordinal++
+    if (this.shareNext) {
+      ;(this.shared ??= [])[n] = o
+      this.shareNext = false
     }
   }
 
   /** Like `keep` for an object built after its children: returns its slot (or -1) for `fill`. */
   private reserve(): number {
-    const at = this.shareAt
-    if (at >= 0) {
-      ;(this.shared ??= new Map()).set(at, PENDING)
-      this.shareAt = -1
-    }
-    return at
+    const n = this.ordinal++
+    if (!this.shareNext) return -1
+    ;(this.shared ??= [])[n] = PENDING
+    this.shareNext = false
+    return n
   }
 
-  private fill(at: number, o: unknown): void {
-    if (at >= 0) this.shared!.set(at, o)
+  private fill(slot: number, o: unknown): void {
+    if (slot >= 0) this.shared![slot] = o
   }
 
   private ref(): unknown {
     const at = this.pos
-    const target = this.varuint()
-    const v = this.shared?.get(target)
-    if (v === undefined) throw this.fail(`back-reference to offset ${target}, where no shared object was read`, at)
-    if (v === PENDING) throw this.fail(`back-reference to offset ${target}, an object still being built (a cycle through a reduced state)`, at)
-    if (v === LAZY_BUFFER) return this.materialize(this.bufferNodes!.get(target)!)
+    const id = this.varuint()
+    const v = id < this.ordinal ? this.shared?.[id] : undefined
+    if (v === undefined) throw this.fail(`back-reference to object ${id}, which is not a shared object read before`, at)
+    if (v === PENDING) throw this.fail(`back-reference to object ${id}, still being built (a cycle through a reduced state)`, at)
+    if (v === LAZY_BUFFER) return this.materialize(this.bufferNodes!.get(id)!)
     return v
   }
 
@@ -617,7 +621,7 @@ export class Decoder {
       if (tag >= F.FIXNEG) return tag - 0x100
       tag -= F.SHARED
       if (tag >= F.UNDEFINED && tag < F.ARRAY) throw this.fail(`unknown tag 0x${(tag + F.SHARED).toString(16)}`, this.pos - 1)
-      this.shareAt = this.pos - 1
+      this.shareNext = true
     }
     if (tag < F.FIXSHAPE) return this.array(tag - F.FIXARRAY)
     if (tag < F.UNDEFINED) return this.object(this.definedShape(tag - F.FIXSHAPE))
@@ -696,9 +700,9 @@ export class Decoder {
       }
       case F.ARRAYBUFFER:
       case F.ARRAYBUFFER_OOB: {
-        const at = this.shareAt
-        this.shareAt = -1
-        return this.materialize(this.bufferNode(tag, at >= 0 ? at : this.pos - 1, at >= 0))
+        const shared = this.shareNext
+        this.shareNext = false
+        return this.materialize(this.bufferNode(tag, shared))
       }
       case F.VIEW:
         return this.viewOfBuffer()
@@ -855,8 +859,9 @@ export class Decoder {
     return f
   }
 
-  /** Reads an ArrayBuffer node (inline or out of band) whose tag was at `at`. */
-  private bufferNode(tag: number, at: number, shared: boolean): BufferNode {
+  /** Reads an ArrayBuffer node (inline or out of band), the next object. */
+  private bufferNode(tag: number, shared: boolean): BufferNode {
+    const ordinal = this.ordinal++
     let node: BufferNode
     if (tag === F.ARRAYBUFFER) {
       const n = this.varuint()
@@ -865,14 +870,14 @@ export class Decoder {
       const bytes = new Uint8Array(ab)
       bytes.set(this.buf.subarray(this.pos, this.pos + n))
       this.pos += n
-      node = { bytes, exact: ab, at, shared }
+      node = { bytes, exact: ab, ordinal, shared }
     } else {
       const f = this.frame()
       const whole = f.byteOffset === 0 && f.byteLength === f.buffer.byteLength && f.buffer instanceof ArrayBuffer
-      node = { bytes: f, exact: whole ? (f.buffer as ArrayBuffer) : undefined, at, shared }
+      node = { bytes: f, exact: whole ? (f.buffer as ArrayBuffer) : undefined, ordinal, shared }
     }
-    ;(this.bufferNodes ??= new Map()).set(at, node)
-    if (shared) (this.shared ??= new Map()).set(at, node.exact ?? LAZY_BUFFER)
+    ;(this.bufferNodes ??= new Map()).set(ordinal, node)
+    if (shared) (this.shared ??= [])[ordinal] = node.exact ?? LAZY_BUFFER
     return node
   }
 
@@ -882,7 +887,7 @@ export class Decoder {
       const copy = node.bytes.slice()
       node.exact = copy.buffer
       node.bytes = copy
-      if (node.shared) this.shared!.set(node.at, copy.buffer)
+      if (node.shared) this.shared![node.ordinal] = copy.buffer
     }
     return node.exact
   }
@@ -894,13 +899,13 @@ export class Decoder {
     let node: BufferNode
     const tagAt = this.pos
     const tag = this.u8()
-    if (tag === F.ARRAYBUFFER || tag === F.ARRAYBUFFER_OOB) node = this.bufferNode(tag, tagAt, false)
-    else if (tag === F.ARRAYBUFFER + F.SHARED || tag === F.ARRAYBUFFER_OOB + F.SHARED) node = this.bufferNode(tag - F.SHARED, tagAt, true)
+    if (tag === F.ARRAYBUFFER || tag === F.ARRAYBUFFER_OOB) node = this.bufferNode(tag, false)
+    else if (tag === F.ARRAYBUFFER + F.SHARED || tag === F.ARRAYBUFFER_OOB + F.SHARED) node = this.bufferNode(tag - F.SHARED, true)
     else if (tag === F.REF) {
       const refAt = this.pos
       const target = this.varuint()
       const found = this.bufferNodes?.get(target)
-      if (found === undefined) throw this.fail(`a view's buffer refers to offset ${target}, where no ArrayBuffer was read`, refAt)
+      if (found === undefined) throw this.fail(`a view's buffer refers to object ${target}, which is not an ArrayBuffer`, refAt)
       node = found
     } else throw this.fail("a view without a buffer", tagAt)
     const byteOffset = this.varuint()
@@ -917,7 +922,7 @@ export class Decoder {
       node.bytes = copy
       if (node.exact === undefined) {
         node.exact = copy.buffer
-        if (node.shared) this.shared!.set(node.at, copy.buffer)
+        if (node.shared) this.shared![node.ordinal] = copy.buffer
       }
     }
     const bytes = node.bytes

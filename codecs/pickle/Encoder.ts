@@ -8,11 +8,12 @@
  * loop; only a child container interrupts it.
  *
  * Hot-path notes (each measured against the obvious alternative):
- * - the memo maps every object to the offset of its tag (one `Map.set`, the
- *   largest single cost on big trees: V8's Map insertions run ~100 ns once
- *   the table outgrows 4096 entries); a back-reference writes that offset and
- *   patches the first occurrence's tag to its SHARED twin, so the decoder
- *   remembers only the objects that are referenced again; the first 16
+ * - every object gets an ordinal in the order its tag is written; the memo
+ *   maps objects to ordinals (one `Map.set`, the largest single cost on big
+ *   trees: V8's Map insertions run ~100 ns once the table outgrows 4096
+ *   entries). A back-reference writes the ordinal and patches the first
+ *   occurrence's tag to its SHARED twin, so the decoder stores only the
+ *   objects that are referenced again (by ordinal, in an array); the first 16
  *   objects of a message live in a small array searched linearly instead
  *   (a small message then allocates no hash table at all);
  * - plain objects are written as a shape (their key list, defined once per
@@ -85,6 +86,9 @@ export class Encoder {
   private readonly smallOffsets: Array<number> = new Array(SMALL_MEMO).fill(0)
   private smallCount = 0
   private memoInMap = false
+  /** Objects written so far in this message; `offsets[ordinal]` is where each one's tag is. */
+  private nextOrdinal = 0
+  private readonly offsets: Array<number> = []
   private lastSize = 0
   private buffers: Array<Uint8Array> = []
   // The explicit stack: one entry per open container, in parallel arrays.
@@ -158,6 +162,7 @@ export class Encoder {
     const smallObjs = this.smallObjs
     for (let i = 0; i < this.smallCount; i++) smallObjs[i] = undefined
     this.smallCount = 0
+    this.nextOrdinal = 0
     this.sp = 0
     const { objs, keyLists, auxs } = this
     for (let i = 0; i < this.high; i++) {
@@ -168,7 +173,16 @@ export class Encoder {
     this.high = 0
   }
 
-  /** The tag offset of `o` if this message already wrote it, else -1. */
+  /** Gives the object whose tag comes next its ordinal. */
+  private newOrdinal(): number {
+    const n = this.nextOrdinal++
+    const offset = this.w.pos - this.w.messageStart
+    if (n < this.offsets.length) this.offsets[n] = offset
+    else this.offsets.push(offset)
+    return n
+  }
+
+  /** The ordinal of `o` if this message already wrote it, else -1. */
   private seen(o: object): number {
     if (this.memoInMap) {
       const at = this.memo.get(o)
@@ -179,7 +193,7 @@ export class Encoder {
     return -1
   }
 
-  /** Remembers that `o`'s tag is at `at`. */
+  /** Remembers `o`'s ordinal. */
   private remember(o: object, at: number): void {
     if (this.memoInMap) {
       this.memo.set(o, at)
@@ -539,19 +553,14 @@ export class Encoder {
     }
   }
 
-  /** Writes a back-reference to the object whose tag is at `at`, marking that tag as shared. */
-  private ref(at: number): void {
+  /** Writes a back-reference to object `ordinal`, marking its tag as shared. */
+  private ref(ordinal: number): void {
     const w = this.w
-    const i = w.messageStart + at
+    const i = w.messageStart + this.offsets[ordinal]!
     const tag = w.buf[i]!
     if (tag < F.FIXARRAY + F.SHARED) w.buf[i] = tag + F.SHARED
     this.u8(F.REF)
-    this.varuint(at)
-  }
-
-  /** The offset the next byte will have in this message. */
-  private offset(): number {
-    return this.w.pos - this.w.messageStart
+    this.varuint(ordinal)
   }
 
   // ---- objects ----------------------------------------------------------
@@ -564,7 +573,7 @@ export class Encoder {
       }
       return this.ref(seen)
     }
-    this.remember(o, this.offset())
+    this.remember(o, this.newOrdinal())
     const proto = Object.getPrototypeOf(o)
     if (proto === ObjectPrototype) return this.plain(o as Record<string, unknown>)
     if (proto === ArrayPrototype) return this.array(o as Array<unknown>)
@@ -744,7 +753,7 @@ export class Encoder {
   // ---- binary data ------------------------------------------------------
 
   private arrayBufferValue(ab: ArrayBuffer): void {
-    // The memo already holds `ab` at this offset (object() put it there): write the node itself.
+    // The memo already holds `ab` (object() put it there): write the node itself.
     this.bufferBytes(ab, F.ARRAYBUFFER, F.ARRAYBUFFER_OOB)
   }
 
@@ -777,7 +786,7 @@ export class Encoder {
       this.u8(kind)
       if (known !== -1) this.ref(known)
       else {
-        this.remember(buffer, this.offset())
+        this.remember(buffer, this.newOrdinal())
         this.bufferBytes(buffer, F.ARRAYBUFFER, F.ARRAYBUFFER_OOB)
       }
       this.varuint(byteOffset)

@@ -601,7 +601,7 @@ describe("pickle: malformed input is a DecodeError", () => {
     "an array length of 2^40": frames(header(F.ARRAY, { u: 2 ** 40 })),
     "a Map count larger than the bytes left": frames(header(F.MAP, { u: 1000 }, 1, 2)),
     "a back-reference out of range": frames(header(F.FIXARRAY + 2, F.FIXARRAY, F.REF, { u: 500 })),
-    "a back-reference to an unshared object": frames(header(F.FIXARRAY + 2, F.FIXARRAY, F.REF, { u: 2 })),
+    "a back-reference to an unshared object": frames(header(F.FIXARRAY + 2, F.FIXARRAY, F.REF, { u: 1 })),
     "a shape never defined": frames(header(F.FIXSHAPE + 3)),
     "an out-of-band buffer index out of range": frames(header(F.TYPED_OOB, 8, { u: 3 }), [new Uint8Array(8)]),
     "an out-of-band buffer used twice": frames(header(F.FIXARRAY + 2, F.TYPED_OOB, 1, { u: 0 }, F.TYPED_OOB, 1, { u: 0 }), [new Uint8Array(8)]),
@@ -634,7 +634,7 @@ describe("pickle: malformed input is a DecodeError", () => {
       v = 0
     }
     codec.registerClass(R, { name: "R", reduce: (r) => r.v, construct: (v: number) => Object.assign(new R(), { v }) })
-    const h = header(F.INSTANCE_REDUCED + F.SHARED, { u: 0 }, { s: "R" }, F.REF, { u: 1 })
+    const h = header(F.INSTANCE_REDUCED + F.SHARED, { u: 0 }, { s: "R" }, F.REF, { u: 0 })
     expect(decodeFailure(frames(h), codec).message).toMatch(/still being built/)
   })
 })
