@@ -62,13 +62,16 @@ export class OwnBell {
 
   /**
    * Called while the rank spins on `poll`: senders stop notifying until the
-   * current synchronous run ends (a microtask turns notifications back on).
+   * event loop gets round to its check phase, i.e. until the rank has handled
+   * what it was spinning for and has nothing left to run (a microtask would
+   * turn notifications back on between the receive and the next spin, and
+   * the peer's reply, coming in that gap, would pay a notify and a wake-up).
    */
   spin(): void {
     if (this.spinning || this.stopped) return
     this.spinning = true
     Atomics.store(this.ctl, this.index + 1, 0)
-    queueMicrotask(this.endSpin)
+    setImmediate(this.endSpin)
   }
 
   private readonly endSpin = (): void => {
