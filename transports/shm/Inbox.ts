@@ -366,19 +366,27 @@ export class Inbox {
     this.ctx = ctx
   }
 
-  /** Reads every waiting record (as far as the budget allows) and delivers arrivals. */
-  drain(): void {
-    if (this.failure !== undefined) return
+  /**
+   * Reads waiting records (as far as the budget allows) and delivers
+   * arrivals. Returns false when it stopped after `limit` bytes with more
+   * waiting: a sender that keeps writing must not keep this rank from its
+   * event loop.
+   */
+  drain(limit: number): boolean {
+    if (this.failure !== undefined) return true
     if (this.overflow.length > 0) this.flushReplies()
     const reader = this.reader
     const { i32, f64, u8 } = this.ctx.views
     const budget = this.ctx.budget
+    let read = 0
     while (reader.ready()) {
+      if (read >= limit) return false
       const pos = reader.position()
       const w = pos >> 2
       const len = i32[w]!
       const word = i32[w + 1]!
       const type = word & 0xff
+      read += len
       if (type === MSG) {
         const envLen = (word >>> 8) & 0xff
         const headerLen = i32[w + 2]!
@@ -419,10 +427,11 @@ export class Inbox {
         reader.consume(len)
       } else {
         this.ctx.defect(new Error(`shm: corrupt record (type ${type}, length ${len}) in the ring from rank ${this.source}`))
-        return
+        return true
       }
       if (reader.writerWaiting()) this.ctx.notify(this.source)
     }
+    return true
   }
 
   /** Fails every pending take from this source (it died); later takes of its rendezvous messages fail too. */

@@ -48,6 +48,7 @@ export class ShmTransport implements Transport {
   private completions = 0
   private progressing = false
   private scheduled = false
+  private deferred = false
   private forced = false
   private closed = false
 
@@ -179,7 +180,13 @@ export class ShmTransport implements Transport {
       this.bell.acknowledge()
       if (this.handler !== undefined) {
         this.deliverSelf()
-        for (let i = 0; i < this.inboxes.length; i++) this.inboxes[i]?.drain()
+        let more = false
+        const limit = this.geometry.ringBytes
+        for (let i = 0; i < this.inboxes.length; i++) {
+          const inbox = this.inboxes[i]
+          if (inbox !== undefined && !inbox.drain(limit)) more = true
+        }
+        if (more) this.later()
       }
       for (let i = 0; i < this.outboxes.length; i++) {
         const o = this.outboxes[i]
@@ -188,6 +195,17 @@ export class ShmTransport implements Transport {
     } finally {
       this.progressing = false
     }
+  }
+
+  /** Runs `progress` after the event loop's other work (a ring had more than a ring's worth waiting). */
+  private later(): void {
+    this.forced = true // so that a spinning `poll` carries on draining too
+    if (this.deferred || this.closed) return
+    this.deferred = true
+    setImmediate(() => {
+      this.deferred = false
+      this.progress()
+    })
   }
 
   /** Runs `progress` soon, whatever the doorbell says. */
