@@ -46,6 +46,19 @@ describe("idle ranks", () => {
   }, 30_000)
 })
 
+describe("start", () => {
+  it("every rank gets the launch data, its extra environment variables and the process's own", async () => {
+    const outcome = await runJob(2, { scenario: "env", name: "RANKFLOW_SHM_TEST", extra: [1, { a: "b" }] }, { env: { RANKFLOW_SHM_TEST: "yes" } })
+    expect(outcome.messages.map((m) => m[0])).toEqual([0, 1].map((rank) => ({
+      rank,
+      value: "yes",
+      data: { scenario: "env", name: "RANKFLOW_SHM_TEST", extra: [1, { a: "b" }] }
+    })))
+    const inherited = await runJob(1, { scenario: "env", name: "PATH" })
+    expect((inherited.messages[0]![0] as { value: string }).value).toBe(process.env.PATH)
+  }, 30_000)
+})
+
 describe("exits", () => {
   for (const [how, code, text] of [
     ["throw", 1, "uncaught in a timer"],
