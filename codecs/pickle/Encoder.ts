@@ -73,6 +73,9 @@ const ArrayPrototype = Array.prototype
 const hasOwn = Object.hasOwn
 const INITIAL_STACK = 64
 const SMALL_MEMO = 16
+const MEMO_SMALL = 0
+const MEMO_SET = 1
+const MEMO_MAP = 2
 
 /** Epochs are unique across encoders so that registry entries shared by several encoders never mix up ids. */
 let epochCounter = 0
@@ -81,13 +84,15 @@ export class Encoder {
   /** True while a message is being written (a `reduce` that pickles re-enters: it gets its own encoder). */
   busy = false
   private readonly w = new Writer()
+  // The memo, in three modes: MEMO_SMALL (the first 16 objects, searched linearly in `byOrdinal`),
+  // MEMO_SET (membership only, one Set.add per object: a tree never needs an ordinal back) and
+  // MEMO_MAP (object -> ordinal, built from `byOrdinal` at the first object met twice).
+  private memoMode = MEMO_SMALL
+  private readonly memoSet = new Set<object>()
   private readonly memo = new Map<object, number>()
-  private readonly smallObjs: Array<object | undefined> = new Array(SMALL_MEMO).fill(undefined)
-  private readonly smallOffsets: Array<number> = new Array(SMALL_MEMO).fill(0)
-  private smallCount = 0
-  private memoInMap = false
-  /** Objects written so far in this message; `offsets[ordinal]` is where each one's tag is. */
+  /** Objects written so far in this message, by ordinal, and where each one's tag is. */
   private nextOrdinal = 0
+  private readonly byOrdinal: Array<object | undefined> = []
   private readonly offsets: Array<number> = []
   private lastSize = 0
   private buffers: Array<Uint8Array> = []
@@ -155,13 +160,13 @@ export class Encoder {
 
   /** Lets go of the message's objects (the memo and the stack hold them). */
   private forget(): void {
-    if (this.memoInMap) {
+    if (this.memoMode !== MEMO_SMALL) {
+      this.memoSet.clear()
       this.memo.clear()
-      this.memoInMap = false
+      this.memoMode = MEMO_SMALL
     }
-    const smallObjs = this.smallObjs
-    for (let i = 0; i < this.smallCount; i++) smallObjs[i] = undefined
-    this.smallCount = 0
+    const byOrdinal = this.byOrdinal
+    for (let i = 0; i < this.nextOrdinal; i++) byOrdinal[i] = undefined
     this.nextOrdinal = 0
     this.sp = 0
     const { objs, keyLists, auxs } = this
@@ -173,42 +178,70 @@ export class Encoder {
     this.high = 0
   }
 
-  /** Gives the object whose tag comes next its ordinal. */
-  private newOrdinal(): number {
+  /** Gives `o`, whose tag comes next, its ordinal and remembers it. */
+  private register(o: object): void {
     const n = this.nextOrdinal++
     const offset = this.w.pos - this.w.messageStart
-    if (n < this.offsets.length) this.offsets[n] = offset
-    else this.offsets.push(offset)
-    return n
+    if (n < this.offsets.length) {
+      this.offsets[n] = offset
+      this.byOrdinal[n] = o
+    } else {
+      this.offsets.push(offset)
+      this.byOrdinal.push(o)
+    }
+    if (this.memoMode === MEMO_SET) this.memoSet.add(o)
+    else if (this.memoMode === MEMO_MAP) this.memo.set(o, n)
+    else if (n + 1 === SMALL_MEMO) {
+      for (let i = 0; i <= n; i++) this.memoSet.add(this.byOrdinal[i]!)
+      this.memoMode = MEMO_SET
+    }
   }
 
   /** The ordinal of `o` if this message already wrote it, else -1. */
   private seen(o: object): number {
-    if (this.memoInMap) {
+    const mode = this.memoMode
+    if (mode === MEMO_MAP) {
       const at = this.memo.get(o)
       return at === undefined ? -1 : at
     }
-    const smallObjs = this.smallObjs
-    for (let i = 0; i < this.smallCount; i++) if (smallObjs[i] === o) return this.smallOffsets[i]!
+    if (mode === MEMO_SET) return this.memoSet.has(o) ? this.toMapMode(o) : -1
+    const byOrdinal = this.byOrdinal
+    for (let i = 0; i < this.nextOrdinal; i++) if (byOrdinal[i] === o) return i
     return -1
   }
 
-  /** Remembers `o`'s ordinal. */
-  private remember(o: object, at: number): void {
-    if (this.memoInMap) {
-      this.memo.set(o, at)
-      return
+  /** `seen` then `register`: -1 for a new object (now registered), else its ordinal. */
+  private admit(o: object): number {
+    if (this.memoMode === MEMO_SET) {
+      // One Set.add answers both questions for the common new object.
+      const set = this.memoSet
+      const before = set.size
+      set.add(o)
+      if (set.size === before) return this.toMapMode(o)
+      const n = this.nextOrdinal++
+      const offset = this.w.pos - this.w.messageStart
+      if (n < this.offsets.length) {
+        this.offsets[n] = offset
+        this.byOrdinal[n] = o
+      } else {
+        this.offsets.push(offset)
+        this.byOrdinal.push(o)
+      }
+      return -1
     }
-    const n = this.smallCount
-    if (n < SMALL_MEMO) {
-      this.smallObjs[n] = o
-      this.smallOffsets[n] = at
-      this.smallCount = n + 1
-      return
-    }
-    for (let i = 0; i < n; i++) this.memo.set(this.smallObjs[i]!, this.smallOffsets[i]!)
-    this.memo.set(o, at)
-    this.memoInMap = true
+    const seen = this.seen(o)
+    if (seen === -1) this.register(o)
+    return seen
+  }
+
+  /** At the first object met twice: from now on the memo maps objects to ordinals. Returns `o`'s. */
+  private toMapMode(o: object): number {
+    const memo = this.memo
+    const byOrdinal = this.byOrdinal
+    for (let i = 0; i < this.nextOrdinal; i++) memo.set(byOrdinal[i]!, i)
+    this.memoSet.clear()
+    this.memoMode = MEMO_MAP
+    return memo.get(o)!
   }
 
   private dropShapes(): void {
@@ -566,14 +599,13 @@ export class Encoder {
   // ---- objects ----------------------------------------------------------
 
   private object(o: object): void {
-    const seen = this.seen(o)
+    const seen = this.admit(o)
     if (seen !== -1) {
       if (this.reducing.size !== 0 && this.reducing.has(o)) {
         throw this.fail("a cycle runs through the reduced state of a class instance; such a cycle cannot be rebuilt")
       }
       return this.ref(seen)
     }
-    this.remember(o, this.newOrdinal())
     const proto = Object.getPrototypeOf(o)
     if (proto === ObjectPrototype) return this.plain(o as Record<string, unknown>)
     if (proto === ArrayPrototype) return this.array(o as Array<unknown>)
@@ -786,7 +818,7 @@ export class Encoder {
       this.u8(kind)
       if (known !== -1) this.ref(known)
       else {
-        this.remember(buffer, this.newOrdinal())
+        this.register(buffer)
         this.bufferBytes(buffer, F.ARRAYBUFFER, F.ARRAYBUFFER_OOB)
       }
       this.varuint(byteOffset)
