@@ -433,6 +433,21 @@ describe("pickle: class instances through the registry", () => {
     expect(encodeFailure(b, codec).path).toBe("$(state).inner[0]")
   })
 
+  it("a reduce or construct that itself pickles (re-entrant use) works", () => {
+    class Wrapped {
+      inner: unknown = null
+    }
+    const codec = Pickle.make()
+    codec.registerClass(Wrapped, {
+      name: "Wrapped",
+      reduce: (w) => codec.encodeSync(w.inner).header.slice(),
+      construct: (bytes: Uint8Array) => Object.assign(new Wrapped(), { inner: codec.decodeSync({ header: bytes, buffers: [] }) })
+    })
+    const back = roundTrip({ a: Object.assign(new Wrapped(), { inner: { deep: [1, 2n, "three"] } }) }, codec)
+    expect(back.a).toBeInstanceOf(Wrapped)
+    expect(back.a.inner).toEqual({ deep: [1, 2n, "three"] })
+  })
+
   it("registration rejects built-ins and a name taken by another class", () => {
     const codec = Pickle.make()
     expect(() => codec.registerClass(Map, { name: "Map" })).toThrow(TypeError)
