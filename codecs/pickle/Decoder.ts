@@ -72,6 +72,8 @@ const DF_SET = 7
 /** A reduced instance's state: `obj` is its class entry, `extra` its shared slot. */
 const DF_STATE = 8
 const INITIAL_STACK = 64
+/** Stacks larger than this are dropped after the message. */
+const KEEP_STACK = 4096
 
 /** A slot for an object that is built after its children (reduced instances, views, boxed values). */
 const PENDING: unique symbol = Symbol("pending")
@@ -214,6 +216,17 @@ export class Decoder {
         auxs[i] = undefined
       }
       this.high = 0
+      // After a rare huge message, give the memory back.
+      if (this.cap > KEEP_STACK) {
+        this.kinds.length = INITIAL_STACK
+        this.objs.length = INITIAL_STACK
+        this.keyLists.length = INITIAL_STACK
+        this.idxs.length = INITIAL_STACK
+        this.lens.length = INITIAL_STACK
+        this.auxs.length = INITIAL_STACK
+        this.extras.length = INITIAL_STACK
+        this.cap = INITIAL_STACK
+      }
       this.busy = false
     }
   }

@@ -73,6 +73,9 @@ const ArrayPrototype = Array.prototype
 const hasOwn = Object.hasOwn
 const INITIAL_STACK = 64
 const SMALL_MEMO = 16
+/** Stacks and ordinal tables larger than these are dropped after the message. */
+const KEEP_STACK = 4096
+const KEEP_ORDINALS = 1 << 16
 const MEMO_SMALL = 0
 const MEMO_SET = 1
 const MEMO_MAP = 2
@@ -176,6 +179,21 @@ export class Encoder {
       auxs[i] = undefined
     }
     this.high = 0
+    // After a rare huge message, give the memory back.
+    if (this.cap > KEEP_STACK) {
+      this.kinds.length = INITIAL_STACK
+      this.objs.length = INITIAL_STACK
+      this.keyLists.length = INITIAL_STACK
+      this.idxs.length = INITIAL_STACK
+      this.lens.length = INITIAL_STACK
+      this.auxs.length = INITIAL_STACK
+      this.lastShape.length = INITIAL_STACK
+      this.cap = INITIAL_STACK
+    }
+    if (this.byOrdinal.length > KEEP_ORDINALS) {
+      this.byOrdinal.length = 0
+      this.offsets.length = 0
+    }
   }
 
   /** Gives `o`, whose tag comes next, its ordinal and remembers it. */
