@@ -16,6 +16,8 @@ import { doorbellIndex, sleepingIndex } from "./Layout.ts"
 /** Rings other ranks' doorbells. */
 export class Doorbells {
   private readonly ctl: Int32Array
+  /** `Atomics.notify` calls made (a sleeping receiver was woken). */
+  notifies = 0
   constructor(control: SharedArrayBuffer) {
     this.ctl = new Int32Array(control)
   }
@@ -24,7 +26,10 @@ export class Doorbells {
   ring(r: number): void {
     const i = doorbellIndex(r)
     Atomics.add(this.ctl, i, 1)
-    if (Atomics.load(this.ctl, i + 1) !== 0) Atomics.notify(this.ctl, i, 1)
+    if (Atomics.load(this.ctl, i + 1) !== 0) {
+      this.notifies++
+      Atomics.notify(this.ctl, i, 1)
+    }
   }
 }
 
@@ -40,6 +45,8 @@ export class OwnBell {
   private armed = false
   private spinning = false
   private stopped = false
+  /** Times the armed wait fired (each one a thread wake-up when the rank was idle). */
+  wakes = 0
 
   private readonly onNews: () => void
 
@@ -95,6 +102,7 @@ export class OwnBell {
 
   private readonly woken = (): void => {
     this.armed = false
+    this.wakes++
     this.wake()
   }
 

@@ -160,6 +160,11 @@ export class ShmTransport implements Transport {
     this.failureHandler?.(failure)
   }
 
+  /** Counters for diagnostics: notifications sent, wake-ups of this rank's armed wait. */
+  get stats(): { readonly notifies: number; readonly wakes: number } {
+    return { notifies: this.doorbells.notifies, wakes: this.bell.wakes }
+  }
+
   /** Operations that keep the thread alive now (for tests and diagnostics). */
   get pendingOperations(): number {
     return this.pendingOps
