@@ -463,16 +463,13 @@ export class Decoder {
           const a = objs[f] as Array<unknown>
           const n = lens[f]!
           let i = idxs[f]!
-          if (v !== OPEN) {
-            a.push(v)
-            i++
-          }
+          if (v !== OPEN) a[i++] = v
           const buf = this.buf
           while (i < n) {
             const tag = buf[this.pos]
             if (tag === F.HOLE) {
               this.pos++
-              a.length = ++i
+              i++
               continue
             }
             if (tag === F.HOLES) {
@@ -481,7 +478,6 @@ export class Decoder {
               const count = this.varuint()
               if (count > n - i) throw this.fail(`${count} holes overrun the array's length ${n}`, at)
               i += count
-              a.length = i
               continue
             }
             const x = this.item()
@@ -490,9 +486,10 @@ export class Decoder {
               v = OPEN
               continue outer
             }
-            a.push(x)
-            i++
+            a[i++] = x
           }
+          // A sparse array starts empty (its length may be far above the bytes left): holes at the end set its length.
+          if (a.length !== n) a.length = n
           v = a
           break
         }
@@ -745,7 +742,8 @@ export class Decoder {
   }
 
   private array(n: number): unknown {
-    const a: Array<unknown> = []
+    // Sized up front when every item could be present (one byte each at least): no regrowth, no slack.
+    const a: Array<unknown> = n <= this.end - this.pos ? new Array(n) : []
     this.keep(a)
     return n === 0 ? a : this.push(DF_ARRAY, a, undefined, n, undefined, 0)
   }
