@@ -75,6 +75,15 @@ describe("exits", () => {
     }, 30_000)
   }
 
+  it("a runner module that cannot be loaded ends every rank with an Exited that names it", async () => {
+    const runner = new URL("./fixtures/no-such-runner.ts", import.meta.url).href
+    const outcome = await runJob(2, { scenario: "none" }, { runner })
+    for (const r of [0, 1]) {
+      expect(outcome.exits.get(r)!.code).toBe(1)
+      expect(outcome.exits.get(r)!.error).toContain("no-such-runner.ts")
+    }
+  }, 30_000)
+
   it("closing the scope terminates ranks that never end and lets their threads go", async () => {
     const threads = (): number => readdirSync("/proc/self/task").length
     await runJob(2, { scenario: "hang" }, { done: (o) => o.messages.every((m) => m.length > 0) }) // warm up
