@@ -294,7 +294,7 @@ const parse = (
       offsets = new Array<number>(n).fill(0)
     }
     modes[i] = mode
-    aux![i] = i32[(d >> 2) + 1]!
+    aux![i] = mode === ZERO_COPY ? (i32[(d >> 2) + 1]! >>> 0) * 64 : i32[(d >> 2) + 1]!
     offsets![i] = f64[(d >> 3) + 2]!
   }
   return new ShmArrival(source, owner, ctx, envelope, header, sizes, modes, copies, aux ?? EMPTY_NUMBERS, offsets ?? EMPTY_NUMBERS, budgeted)

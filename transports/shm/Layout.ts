@@ -31,6 +31,8 @@ export const DEFAULT_RING_BUDGET = 64 * 1024 * 1024
 export const MIN_RING_BYTES = 16 * 1024
 export const MAX_RING_BYTES = 4 * 1024 * 1024
 export const DEFAULT_ARENA_BYTES = 256 * 1024 * 1024
+/** The arena's int32 view must index every word. */
+export const MAX_ARENA_BYTES = 4 * 1024 * 1024 * 1024
 export const DEFAULT_UNEXPECTED_BUDGET = 64 * 1024 * 1024
 export const DEFAULT_EAGER_LIMIT = 32 * 1024
 
@@ -95,6 +97,7 @@ export const geometry = (size: number, options: ShmOptions, cores: number): Geom
     ? floorPow2(Math.max(4096, options.ringBytes))
     : ringBytesFor(size, options.ringBudget)
   const arenaBytes = Math.max(LINE * 4, Math.floor((options.arenaBytes ?? DEFAULT_ARENA_BYTES) / LINE) * LINE)
+  if (arenaBytes > MAX_ARENA_BYTES) throw new RangeError(`shm option arenaBytes must be at most 4 GiB, got ${options.arenaBytes}`)
   const eagerLimit = Math.floor(Math.min(options.eagerLimit ?? DEFAULT_EAGER_LIMIT, ringBytes / 4))
   // Ring positions are int32 byte offsets (the hot path indexes with >> 2).
   if (size * (size - 1) * pairStride(ringBytes) >= 2 ** 31) {

@@ -367,7 +367,7 @@ export class Outbox {
       const d = pos + i * DESCRIPTOR_BYTES
       const b = buffers[i]!
       i32[d >> 2] = job.modes[i]!
-      i32[(d >> 2) + 1] = job.aux[i]!
+      i32[(d >> 2) + 1] = wireAux(job.modes[i]!, job.aux[i]!)
       f64[(d >> 3) + 1] = b.byteLength
       f64[(d >> 3) + 2] = b.byteOffset
     }
@@ -410,7 +410,7 @@ export class Outbox {
     for (let i = 0; i < buffers.length; i++) {
       const d = i * DESCRIPTOR_BYTES
       i32[d >> 2] = job.modes[i]!
-      i32[(d >> 2) + 1] = job.aux[i]!
+      i32[(d >> 2) + 1] = wireAux(job.modes[i]!, job.aux[i]!)
       f64[(d >> 3) + 1] = buffers[i]!.byteLength
       f64[(d >> 3) + 2] = buffers[i]!.byteOffset
     }
@@ -495,6 +495,9 @@ export class Outbox {
     for (let i = 0; i < job.modes.length; i++) if (job.modes[i] === ZERO_COPY) this.ctx.arena.releaseBlock(job.aux[i]!)
   }
 }
+
+/** A descriptor's aux word: the rendezvous id, or a zero-copy block in 64-byte units (arenas up to 256 GiB fit). */
+const wireAux = (mode: number, aux: number): number => (mode === ZERO_COPY ? aux / 64 : aux)
 
 /** Copies `bytes` to `u8` at `p` and returns the position after them; element stores beat `set` up to ~64 B. */
 const put = (u8: Uint8Array, p: number, bytes: Uint8Array): number => {
