@@ -111,6 +111,7 @@ export class Encoder {
   private readonly auxs: Array<unknown> = []
   private readonly lastShape: Array<ShapeNode | undefined> = []
   private shapeRoot = new ShapeNode()
+  private lastAny: ShapeNode | undefined = undefined
   private shapeNodes = 0
   private shapeCount = 0
   private classCount = 0
@@ -266,6 +267,7 @@ export class Encoder {
     this.shapeRoot = new ShapeNode()
     this.shapeNodes = 0
     this.lastShape.fill(undefined)
+    this.lastAny = undefined
   }
 
   // ---- the stack --------------------------------------------------------
@@ -665,13 +667,12 @@ export class Encoder {
   private shapeOf(keys: ReadonlyArray<string>, n: number): ShapeNode {
     const depth = this.sp
     const last = this.lastShape[depth]
-    if (last !== undefined) {
-      const lastKeys = last.keys!
-      if (lastKeys.length === n) {
-        let i = 0
-        while (i < n && lastKeys[i] === keys[i]) i++
-        if (i === n) return last
-      }
+    if (last !== undefined && sameKeys(last.keys!, keys, n)) return last
+    // Then the last shape used at any depth (a graph walked depth-first meets one shape at many depths).
+    const any = this.lastAny
+    if (any !== undefined && any !== last && sameKeys(any.keys!, keys, n)) {
+      this.lastShape[depth] = any
+      return any
     }
     let node = this.shapeRoot
     for (let i = 0; i < n; i++) {
@@ -687,6 +688,7 @@ export class Encoder {
     }
     if (node.keys === undefined) node.keys = keys
     this.lastShape[depth] = node
+    this.lastAny = node
     return node
   }
 
@@ -895,6 +897,12 @@ export class Encoder {
     w.string(entry.name)
     entry.nameBytes = w.buf.slice(start, w.pos)
   }
+}
+
+const sameKeys = (a: ReadonlyArray<string>, b: ReadonlyArray<string>, n: number): boolean => {
+  if (a.length !== n) return false
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 const unregisteredMessage = (o: object, proto: object): string => {
