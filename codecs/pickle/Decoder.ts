@@ -26,6 +26,7 @@
 import type { Frames } from "../Codec.ts"
 import { DecodeError, decodeError } from "../errors.ts"
 import { wtf8Decode } from "../bytes/Reader.ts"
+import { BytesCache, mediumAscii, shortAscii } from "./strings.ts"
 import type { ClassEntry, ClassRegistry } from "./ClassRegistry.ts"
 import * as F from "./format.ts"
 
@@ -82,7 +83,6 @@ const LAZY_BUFFER: unique symbol = Symbol("lazy buffer")
 
 const textDecoder = new TextDecoder("utf-8")
 const defineProperty = Object.defineProperty
-const fromCharCode = String.fromCharCode
 const MAX_ARRAY_LENGTH = 2 ** 32 - 1
 /** Big integers: at most this many hex digits (V8's own BigInt limit is 2^30 bits). */
 const MAX_BIGINT_HEX = 2 ** 28
@@ -101,35 +101,6 @@ const defineOwn = (o: object, key: string, value: unknown): void => {
 
 const defineHidden = (o: object, key: string, value: unknown): void => {
   defineProperty(o, key, { value, writable: true, enumerable: false, configurable: true })
-}
-
-/**
- * A small direct-mapped cache from byte strings to decoded things (shape
- * definitions, key strings), kept across messages. Bounded: 1024 slots of
- * at most 1 KiB each.
- */
-class BytesCache<T> {
-  private readonly bytes: Array<Uint8Array | undefined> = new Array(1024).fill(undefined)
-  private readonly values: Array<T | undefined> = new Array(1024).fill(undefined)
-  private slot = 0
-
-  get(buf: Uint8Array, start: number, end: number): T | undefined {
-    let h = 0x811c9dc5 ^ (end - start)
-    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 16777619)
-    const slot = (h ^ (h >>> 15)) & 1023
-    this.slot = slot
-    const cached = this.bytes[slot]
-    if (cached === undefined || cached.length !== end - start) return undefined
-    for (let i = 0, j = start; j < end; i++, j++) if (cached[i] !== buf[j]) return undefined
-    return this.values[slot]
-  }
-
-  /** Stores `value` for the bytes of the last `get` (which missed). */
-  set(buf: Uint8Array, start: number, end: number, value: T): void {
-    if (end - start > 1024) return
-    this.bytes[this.slot] = buf.slice(start, end)
-    this.values[this.slot] = value
-  }
 }
 
 export class Decoder {
@@ -1038,60 +1009,6 @@ const setChecked = (o: Record<string, unknown>, proto: object, k: string, v: unk
 const setDict = (o: Record<string, unknown>, checked: boolean, k: string, v: unknown): void => {
   if (k === "__proto__" || (checked && k in o)) defineOwn(o, k, v)
   else o[k] = v
-}
-
-/** 1..8 ASCII bytes as a string in one call, or undefined when a byte is not ASCII. */
-const shortAscii = (b: Uint8Array, s: number, n: number): string | undefined => {
-  switch (n) {
-    case 0:
-      return ""
-    case 1: {
-      const a = b[s]!
-      return a < 0x80 ? fromCharCode(a) : undefined
-    }
-    case 2: {
-      const a = b[s]!, c = b[s + 1]!
-      return (a | c) < 0x80 ? fromCharCode(a, c) : undefined
-    }
-    case 3: {
-      const a = b[s]!, c = b[s + 1]!, d = b[s + 2]!
-      return (a | c | d) < 0x80 ? fromCharCode(a, c, d) : undefined
-    }
-    case 4: {
-      const a = b[s]!, c = b[s + 1]!, d = b[s + 2]!, e = b[s + 3]!
-      return (a | c | d | e) < 0x80 ? fromCharCode(a, c, d, e) : undefined
-    }
-    case 5: {
-      const a = b[s]!, c = b[s + 1]!, d = b[s + 2]!, e = b[s + 3]!, f = b[s + 4]!
-      return (a | c | d | e | f) < 0x80 ? fromCharCode(a, c, d, e, f) : undefined
-    }
-    case 6: {
-      const a = b[s]!, c = b[s + 1]!, d = b[s + 2]!, e = b[s + 3]!, f = b[s + 4]!, g = b[s + 5]!
-      return (a | c | d | e | f | g) < 0x80 ? fromCharCode(a, c, d, e, f, g) : undefined
-    }
-    case 7: {
-      const a = b[s]!, c = b[s + 1]!, d = b[s + 2]!, e = b[s + 3]!, f = b[s + 4]!, g = b[s + 5]!, h = b[s + 6]!
-      return (a | c | d | e | f | g | h) < 0x80 ? fromCharCode(a, c, d, e, f, g, h) : undefined
-    }
-    default: {
-      const a = b[s]!, c = b[s + 1]!, d = b[s + 2]!, e = b[s + 3]!, f = b[s + 4]!, g = b[s + 5]!, h = b[s + 6]!, k = b[s + 7]!
-      return (a | c | d | e | f | g | h | k) < 0x80 ? fromCharCode(a, c, d, e, f, g, h, k) : undefined
-    }
-  }
-}
-
-/** Up to 23 more ASCII bytes, eight at a time. */
-const mediumAscii = (b: Uint8Array, s: number, n: number): string | undefined => {
-  let out = ""
-  while (n > 0) {
-    const m = n < 8 ? n : 8
-    const part = shortAscii(b, s, m)
-    if (part === undefined) return undefined
-    out += part
-    s += m
-    n -= m
-  }
-  return out
 }
 
 /** Default construct: a new instance carrying the state's own enumerable properties. */

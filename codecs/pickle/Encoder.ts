@@ -197,8 +197,8 @@ export class Encoder {
     }
   }
 
-  /** Gives `o`, whose tag comes next, its ordinal and remembers it. */
-  private register(o: object): void {
+  /** Gives `o`, whose tag comes next, the next ordinal (recording where the tag is). */
+  private assignOrdinal(o: object): number {
     const n = this.nextOrdinal++
     const offset = this.w.pos - this.w.messageStart
     if (n < this.offsets.length) {
@@ -208,6 +208,12 @@ export class Encoder {
       this.offsets.push(offset)
       this.byOrdinal.push(o)
     }
+    return n
+  }
+
+  /** Numbers `o` and remembers it. */
+  private register(o: object): void {
+    const n = this.assignOrdinal(o)
     if (this.memoMode === MEMO_SET) this.memoSet.add(o)
     else if (this.memoMode === MEMO_MAP) this.memo.set(o, n)
     else if (n + 1 === SMALL_MEMO) {
@@ -237,15 +243,7 @@ export class Encoder {
       const before = set.size
       set.add(o)
       if (set.size === before) return this.toMapMode(o)
-      const n = this.nextOrdinal++
-      const offset = this.w.pos - this.w.messageStart
-      if (n < this.offsets.length) {
-        this.offsets[n] = offset
-        this.byOrdinal[n] = o
-      } else {
-        this.offsets.push(offset)
-        this.byOrdinal.push(o)
-      }
+      this.assignOrdinal(o)
       return -1
     }
     const seen = this.seen(o)
