@@ -40,7 +40,7 @@ export interface PickleOptions {
   readonly outOfBandThreshold?: number
   /** The classes this codec carries (default: a new, empty registry). */
   readonly registry?: ClassRegistry
-  /** The deepest nesting of containers accepted, both ways (default 2000). */
+  /** The deepest nesting of containers accepted, both ways (default 100,000). */
   readonly maxDepth?: number
 }
 

@@ -39,7 +39,7 @@ export const BIGINT64 = 0x8a
 export const BIGINT_POS = 0x8b
 export const BIGINT_NEG = 0x8c
 export const STRING = 0x8d
-/** A back-reference: varuint byte offset (from the header's start) of the shared object's tag. */
+/** A back-reference: varuint ordinal of an earlier object (objects are numbered in the order of their tags). */
 export const REF = 0x8e
 // Object tags (0x8f–0x9f, plus FIXARRAY and FIXSHAPE). Each has a "shared" twin, tag + SHARED:
 // the encoder patches the first occurrence of an object to its twin when a back-reference to it
