@@ -24,6 +24,7 @@ import { DataReader, DataWriter, ReplyReader, ReplyWriter, type RingViews, ringV
 /** Envelopes are at most this long (the MSG record keeps their length in a byte). */
 const MAX_ENVELOPE = 255
 
+/** Rank `rank`'s transport over a job's shared regions (the worker builds it; tests may build several in one thread). */
 export class ShmTransport implements Transport {
   readonly kind = "shm"
   readonly rank: number
