@@ -5,7 +5,6 @@
  */
 import type { Frames } from "../codecs/Codec.ts"
 import type { Arrival, PeerFailure, Transport, TransportError } from "../transports/Transport.ts"
-import { defer, deferLater } from "./defer.ts"
 import * as Envelope from "./Envelope.ts"
 import { Matching } from "./Matching.ts"
 
@@ -56,7 +55,7 @@ export class Engine {
         return
       }
       this.acks.delete(seq)
-      defer(() => waiter.settle())
+      waiter.settle()
       return
     }
     this.matching.arrive(a.source, Envelope.context(env), Envelope.tag(env), a)
@@ -67,22 +66,13 @@ export class Engine {
     for (const [seq, w] of this.acks) {
       if (w.dest !== f.rank) continue
       this.acks.delete(seq)
-      defer(() => w.settle(f))
+      w.settle(f)
     }
   }
 
   /** Sends a packet; `done` reports when the caller's buffers may be reused. */
   send(dest: number, envelope: Uint8Array, frames: Frames, done: (error?: TransportError | PeerFailure) => void): void {
-    const d = deferLater(done)
-    this.transport.send(dest, { envelope, frames }, d.callback)
-    d.settled()
-  }
-
-  /** Takes an arrival's frames; `done` runs at once if they are ready, else deferred. */
-  take(arrival: Arrival, into: ReadonlyArray<Uint8Array | undefined> | undefined, done: (result: Frames | TransportError) => void): void {
-    const d = deferLater(done)
-    arrival.take(into, d.callback)
-    d.settled()
+    this.transport.send(dest, { envelope, frames }, done)
   }
 
   /** A fresh sequence number for a synchronous send, with `settle` called on its acknowledgement. */

@@ -170,7 +170,7 @@ const sendWith = (c: CommState, value: unknown, options: SendOptions<any>, synch
     } catch (e) {
       return Effect.fail(encodeFailure(e))
     }
-    return completion<void, SendFailure>((settle) => startSend(c, c.context, options.dest, tag, encoded, synchronous, settle))
+    return completion<void, SendFailure>((settle) => startSend(c, c.context, options.dest, tag, encoded, synchronous, settle), c.engine.transport)
   })
 
 /** Sends a value; completes when the value's buffers may be reused (MPI_Send). */
@@ -268,13 +268,13 @@ export const finish = (c: CommState, m: Incoming, sink: Sink, settle: Settle<Rec
     }
     const target = describe(sink.into)
     const bytes = status.count! * target.datatype.size
-    c.engine.take(arrival, [target.bytes.subarray(0, bytes)], (r) => {
+    arrival.take([target.bytes.subarray(0, bytes)], (r) => {
       acknowledgeIfSync(c, m)
       settle(r instanceof TransportError ? Exit.fail(r) : Exit.succeed({ value: status.count, status }))
     })
     return
   }
-  c.engine.take(arrival, undefined, (r) => {
+  arrival.take(undefined, (r) => {
     acknowledgeIfSync(c, m)
     if (r instanceof TransportError) return settle(Exit.fail(r))
     try {
@@ -362,7 +362,7 @@ const receive = (c: CommState, context: number, source: number, tag: number, sin
       const settled = (): Effect.Effect<Received<unknown>, RecvIntoError> => {
         if (p.matched !== undefined) {
           const m = p.matched
-          return completion((settle) => finish(c, m, sink, settle))
+          return completion((settle) => finish(c, m, sink, settle), c.engine.transport)
         }
         return Effect.fail(rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
       }

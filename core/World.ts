@@ -75,10 +75,24 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
     let current: Running | undefined
     let nextId = 1
 
+    // Ranks are asked to exit first, so that everything they printed is flushed;
+    // those that do not within the grace period are terminated with the scope.
     const stop = Effect.suspend(() => {
       const r = current
       current = undefined
-      return r === undefined ? Effect.void : Scope.close(r.scope, Exit.void)
+      if (r === undefined) return Effect.void
+      const live = r.job.localRanks.filter((rank) => !r.exited.has(rank))
+      for (const rank of live) r.job.post(rank, { _tag: "Exit" } satisfies Protocol.Exit)
+      const awaitExits = Effect.gen(function*() {
+        while (live.some((rank) => !r.exited.has(rank))) {
+          const event = yield* Queue.take(r.job.events)
+          if (event._tag === "Exited") r.exited.add(event.rank)
+        }
+      })
+      return awaitExits.pipe(
+        Effect.timeoutOption(options.stopGraceMillis ?? 5000),
+        Effect.andThen(Scope.close(r.scope, Exit.void))
+      )
     })
     yield* Effect.addFinalizer(() => stop)
 

@@ -4,15 +4,24 @@
  * into a ring, or a receive whose message already arrived, costs no suspension.
  */
 import { Effect, type Exit } from "effect"
+import { defer } from "./defer.ts"
 
 export type Settle<A, E> = (exit: Exit.Exit<A, E>) => void
 
+/** Something to poll while waiting briefly before suspending (the transport). */
+export interface Spin {
+  readonly spinMicros: number
+  poll(): boolean
+}
+
 /**
- * Runs `start`; if it settles synchronously the result is returned directly,
- * otherwise the fiber suspends until it settles. `start` may return a cancel
- * function, run if the fiber is interrupted while waiting.
+ * Runs `start`; if it settles synchronously the result is returned directly.
+ * Otherwise, with `spin`, polls it for up to `spin.spinMicros` (a thread
+ * wake-up costs far more), then suspends until it settles; the resumption is
+ * deferred out of the caller of `settle` (see defer.ts). `start` may return a
+ * cancel function, run if the fiber is interrupted while waiting.
  */
-export const completion = <A, E>(start: (settle: Settle<A, E>) => (() => void) | void): Effect.Effect<A, E> =>
+export const completion = <A, E>(start: (settle: Settle<A, E>) => (() => void) | void, spin?: Spin): Effect.Effect<A, E> =>
   Effect.suspend(() => {
     let result: Exit.Exit<A, E> | undefined
     let resume: ((effect: Effect.Effect<A, E>) => void) | undefined
@@ -20,9 +29,14 @@ export const completion = <A, E>(start: (settle: Settle<A, E>) => (() => void) |
       if (resume !== undefined) {
         const r = resume
         resume = undefined
-        r(exit)
+        defer(() => r(exit))
       } else if (result === undefined) result = exit
     })
+    if (result === undefined && spin !== undefined && spin.spinMicros > 0) {
+      const deadline = performance.now() + spin.spinMicros / 1000
+      do spin.poll()
+      while (result === undefined && performance.now() < deadline)
+    }
     if (result !== undefined) return result
     return Effect.callback<A, E>((r) => {
       if (result !== undefined) return r(result)

@@ -321,6 +321,9 @@ export const sizes = Effect.gen(function*() {
   const st = yield* w.recvInto(into, { source: from, tag: 4 })
   yield* checkEqual([st.count, checksum(into)], [want.length, checksum(want)], "64 MiB into a caller's buffer")
   yield* Request.waitAll(reqs)
+  // Large received arrays may live in the shared arena: give them back rather than wait for GC.
+  yield* w.release(got)
+  yield* w.release(nested.nested)
   yield* w.barrier()
 })
 

@@ -25,7 +25,7 @@
  * belongs to, whatever its offset.
  */
 import type { SharedAllocator, SharedArrayConstructor, SharedArrayLike } from "../Transport.ts"
-import { ARENA_FREE_HEAD_F64, ARENA_HIGH_WATER_F64, ARENA_LOCK, LINE, type SharedRegions } from "./Layout.ts"
+import { ARENA_FREE_HEAD_F64, ARENA_HIGH_WATER_F64, ARENA_LOCK, ARENA_USED_F64, LINE, type SharedRegions } from "./Layout.ts"
 
 const FREE = 0x46524545
 const USED = 0x55534544
@@ -47,6 +47,7 @@ export const initialize = (regions: SharedRegions): void => {
   const meta = new Float64Array(regions.control)
   meta[ARENA_FREE_HEAD_F64] = 0
   meta[ARENA_HIGH_WATER_F64] = HEADER
+  meta[ARENA_USED_F64] = 0
 }
 
 /** One hand-out: a SharedArrayBuffer object of its own that holds one reference to `block`. */
@@ -152,10 +153,14 @@ export class Arena implements SharedAllocator {
    * -1 when no free block is large enough. `zero` clears reused memory
    * (memory above the high-water mark was never written and is zero already).
    */
-  allocBlock(bytes: number, zero: boolean): number {
+  allocBlock(bytes: number, zero: boolean, maxUsedFraction = 1): number {
     const need = HEADER + Math.ceil(bytes / LINE) * LINE
     const f64 = this.f64
     this.lock()
+    if (this.meta[ARENA_USED_F64]! + need > this.bytes * maxUsedFraction) {
+      this.unlock()
+      return NONE
+    }
     let o = this.meta[ARENA_FREE_HEAD_F64]!
     while (o !== NONE && f64[(o / 8) + 1]! < need) o = f64[(o / 8) + 3]!
     if (o === NONE) {
@@ -176,6 +181,7 @@ export class Arena implements SharedAllocator {
     }
     this.i32[o / 4] = USED
     this.i32[(o / 4) + 1] = 1
+    this.meta[ARENA_USED_F64] = this.meta[ARENA_USED_F64]! + f64[(o / 8) + 1]!
     // The split remainder's header right after the block was written too.
     const end = o + f64[(o / 8) + 1]! + HEADER
     const highWater = this.meta[ARENA_HIGH_WATER_F64]!
@@ -209,6 +215,7 @@ export class Arena implements SharedAllocator {
     this.lock()
     let o = block
     let size = f64[(o / 8) + 1]!
+    this.meta[ARENA_USED_F64] = this.meta[ARENA_USED_F64]! - size
     i32[o / 4] = FREE
     const next = o + size
     if (next < this.bytes && i32[next / 4] === FREE) {

@@ -40,6 +40,9 @@ import {
   ZERO_COPY
 } from "./Ring.ts"
 
+/** The share of the arena that rendezvous destinations chosen by the transport may fill. */
+const AUTO_DESTINATION_SHARE = 0.5
+
 /** A buffer of a local (self-sent) packet, held by reference until taken. */
 export const LOCAL = 4
 
@@ -456,7 +459,9 @@ export class Inbox {
     if (target !== undefined) {
       if (arena.blockOf(target) >= 0) offset = target.byteOffset
     } else {
-      const block = arena.allocBlock(size, false)
+      // Destinations the transport chooses may use only half the arena: the rest stays for `alloc`,
+      // since received arrays return their blocks only when garbage-collected or released.
+      const block = arena.allocBlock(size, false, AUTO_DESTINATION_SHARE)
       if (block >= 0) {
         offset = arena.payload(block)
         buffer = arena.adopt(block, offset, size)

@@ -117,9 +117,10 @@ export const geometry = (size: number, options: ShmOptions, cores: number): Geom
 
 /** i32 index of the arena lock word. */
 export const ARENA_LOCK = 0
-/** f64 indexes of the arena's free-list head and high-water mark (line 1). */
+/** f64 indexes of the arena's free-list head, high-water mark and bytes in use (line 1). */
 export const ARENA_FREE_HEAD_F64 = LINE / 8
 export const ARENA_HIGH_WATER_F64 = LINE / 8 + 1
+export const ARENA_USED_F64 = LINE / 8 + 2
 
 /** i32 index of rank `r`'s doorbell: bumped by everyone with news for `r`. */
 export const doorbellIndex = (r: number): number => (2 + r) * I32_PER_LINE

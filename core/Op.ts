@@ -1,0 +1,233 @@
+/**
+ * Reduction ops for `reduce`, `allreduce`, `scan`, `exscan` and the
+ * reduce-scatters (MPI_Op).
+ *
+ * An op combines two contributions, `left` from the lower ranks and `right`
+ * from the higher ones. On values (the object form) the built-in ops follow
+ * mpi4py: `SUM` and `PROD` take numbers or bigints, `MAX`/`MIN` keep the
+ * first on ties, `MAXLOC`/`MINLOC` take `[value, index]` pairs and break ties
+ * to the lower index, the logical ops give booleans, `REPLACE` gives the later
+ * value and `NO_OP` the earlier. On typed arrays (the buffer form) they run
+ * elementwise, with C's integer wrap-around; `MAXLOC`/`MINLOC` read a typed
+ * array as interleaved `(value, index)` pairs.
+ *
+ * `Op.make(fn, { commutative })` makes an op of your own. Reductions apply a
+ * non-commutative op in rank order: the result is `x0 op x1 op … op x(p-1)`.
+ *
+ * @example
+ * ```ts
+ * import { Op } from "rankflow"
+ *
+ * const total = yield* world.allreduce(world.rank, Op.SUM)          // size·(size−1)/2
+ * const [max, where] = yield* world.allreduce([load, world.rank], Op.MAXLOC)
+ * const sums = yield* world.allreduce(new Float64Array(grid), Op.SUM) // elementwise
+ * const concat = Op.make((a: string, b: string) => a + b)           // not commutative
+ * yield* world.reduce(String(world.rank), concat, { root: 0 })      // "0123…" at the root
+ * ```
+ */
+import * as Datatype from "../codecs/Datatype.ts"
+import type { TypedArray } from "../codecs/Datatype.ts"
+import { InvalidArgument } from "./errors.ts"
+import { type Kernel, kernels } from "./op/kernels.ts"
+
+/** A reduction op: how two contributions combine. */
+export interface Op<A = any> {
+  readonly _tag: "Op"
+  /** `SUM`, `MAXLOC`, …, or the name given to `make`. */
+  readonly name: string
+  /** Whether contributions may be combined in any order (MPI's `commute`). */
+  readonly commutative: boolean
+  /** Combines two values, `left` from the lower ranks; throws `InvalidArgument` for values it does not take. */
+  readonly combine: (left: A, right: A) => A
+  /** The elementwise loop for buffers of this datatype, or undefined where the op does not apply. */
+  readonly kernel: (datatype: Datatype.Datatype) => Kernel | undefined
+}
+
+export interface MakeOptions<A> {
+  /** Whether the op may be applied in any order (default false: rank order). */
+  readonly commutative?: boolean
+  /** A name for error messages. */
+  readonly name?: string
+  /**
+   * How buffers combine, if not element by element through `fn`: write
+   * `left op right` into `out` (which may be `left` or `right` itself).
+   */
+  readonly buffer?: (left: TypedArray, right: TypedArray, out: TypedArray) => void
+  /** Only to infer `A`. */
+  readonly _A?: A
+}
+
+// ---------------------------------------------------------------------------
+// Checks
+
+const describe = (x: unknown): string => {
+  if (x === null) return "null"
+  if (Array.isArray(x)) return "an array"
+  if (Datatype.isTypedArray(x)) return `a ${Datatype.of(x).ctor.name}`
+  return typeof x === "object" ? `a ${(x as object).constructor?.name ?? "object"}` : `${typeof x} ${String(x)}`
+}
+
+const refuse = (op: string, what: string, left: unknown, right: unknown): InvalidArgument =>
+  new InvalidArgument({
+    argument: "op",
+    message: `Op.${op} ${what}; got ${describe(left)} and ${describe(right)}. For other values write the op yourself: Op.make((a, b) => …, { commutative })`
+  })
+
+const isNumeric = (x: unknown): x is number | bigint => typeof x === "number" || typeof x === "bigint"
+
+const arithmetic = (op: string, f: (a: any, b: any) => any) => (left: unknown, right: unknown): any => {
+  if (isNumeric(left) && typeof left === typeof right) return f(left, right)
+  if (Datatype.isTypedArray(left) && Datatype.isTypedArray(right)) return elementwise(op, left, right)
+  throw refuse(op, "combines numbers, or bigints, of one kind", left, right)
+}
+
+const isOrdered = (x: unknown): boolean => isNumeric(x) || typeof x === "string" || typeof x === "boolean"
+
+const ordering = (op: string, f: (a: any, b: any) => any) => (left: unknown, right: unknown): any => {
+  if (isOrdered(left) && isOrdered(right) && (typeof left === "string") === (typeof right === "string")) return f(left, right)
+  if (Datatype.isTypedArray(left) && Datatype.isTypedArray(right)) return elementwise(op, left, right)
+  throw refuse(op, "compares numbers, bigints, strings or booleans", left, right)
+}
+
+const logical = (op: string, f: (a: boolean, b: boolean) => boolean) => (left: unknown, right: unknown): any => {
+  if (Datatype.isTypedArray(left) && Datatype.isTypedArray(right)) return elementwise(op, left, right)
+  return f(Boolean(left), Boolean(right))
+}
+
+const isInt32 = (x: unknown): x is number => typeof x === "number" && (x | 0) === x
+
+const bitwise = (op: string, f: (a: any, b: any) => any) => (left: unknown, right: unknown): any => {
+  if (typeof left === "boolean" && typeof right === "boolean") return Boolean(f(+left, +right))
+  if (isInt32(left) && isInt32(right)) return f(left, right)
+  if (Number.isSafeInteger(left) && Number.isSafeInteger(right)) {
+    return Number(BigInt.asIntN(64, f(BigInt(left as number), BigInt(right as number))))
+  }
+  if (typeof left === "bigint" && typeof right === "bigint") return f(left, right)
+  if (Datatype.isTypedArray(left) && Datatype.isTypedArray(right)) return elementwise(op, left, right)
+  throw refuse(op, "combines integers (safe integers, bigints or booleans)", left, right)
+}
+
+const isPair = (x: unknown): x is readonly [unknown, unknown] => Array.isArray(x) && x.length === 2
+
+const located = (op: string, better: (a: any, b: any) => boolean) => (left: unknown, right: unknown): any => {
+  if (Datatype.isTypedArray(left) && Datatype.isTypedArray(right)) return elementwise(op, left, right)
+  if (!isPair(left) || !isPair(right) || !isOrdered(left[0]) || !isOrdered(right[0])) {
+    throw refuse(op, "takes [value, index] pairs", left, right)
+  }
+  const [u, i] = left as [any, any]
+  const [v, j] = right as [any, any]
+  if (better(u, v)) return left
+  if (better(v, u)) return right
+  return j < i ? right : left
+}
+
+// ---------------------------------------------------------------------------
+// Buffers
+
+const kernelOf = (name: string) => (datatype: Datatype.Datatype): Kernel | undefined => kernels[name]![datatype.name]
+
+const replaceKernel: Kernel = (_a, b, o) => {
+  if (o !== b) o.set(b as any)
+}
+const noOpKernel: Kernel = (a, _b, o) => {
+  if (o !== a) o.set(a as any)
+}
+
+/**
+ * Combines two typed arrays of one class and length into `out` (a new
+ * array unless given; it may be `left` or `right`). Throws `InvalidArgument`
+ * when the arrays differ or the op does not apply to their datatype.
+ */
+export const combineBuffers = <T extends TypedArray>(op: Op, left: T, right: T, out?: T): T => {
+  const datatype = Datatype.of(left)
+  if (Datatype.of(right) !== datatype || right.length !== left.length) {
+    throw new InvalidArgument({
+      argument: "buffer",
+      message: `Op.${op.name} combines buffers of one datatype and length; got ${datatype.name}[${left.length}] and ${Datatype.of(right).name}[${right.length}]`
+    })
+  }
+  const kernel = op.kernel(datatype)
+  if (kernel === undefined) throw notForDatatype(op, datatype)
+  const target = out ?? (new datatype.ctor(left.length) as T)
+  kernel(left, right, target)
+  return target
+}
+
+/** The error for an op used on a datatype it does not apply to. */
+export const notForDatatype = (op: Op, datatype: Datatype.Datatype): InvalidArgument =>
+  new InvalidArgument({
+    argument: "op",
+    message: `Op.${op.name} does not apply to ${datatype.name} buffers${
+      ["BAND", "BOR", "BXOR"].includes(op.name) ? " (bitwise ops need integer datatypes)" : ""
+    }`
+  })
+
+const elementwise = (name: string, left: TypedArray, right: TypedArray): TypedArray => combineBuffers(byName.get(name)!, left, right)
+
+// ---------------------------------------------------------------------------
+// The built-in ops
+
+const builtin = <A>(name: string, commutative: boolean, combine: (left: A, right: A) => A, kernel = kernelOf(name)): Op<A> =>
+  Object.freeze({ _tag: "Op" as const, name, commutative, combine, kernel })
+
+/** Sum of numbers or of bigints; elementwise on typed arrays. */
+export const SUM: Op<number | bigint> = builtin("SUM", true, arithmetic("SUM", (a, b) => a + b))
+/** Product of numbers or of bigints; elementwise on typed arrays (integers wrap as in C). */
+export const PROD: Op<number | bigint> = builtin("PROD", true, arithmetic("PROD", (a, b) => a * b))
+/** The larger value; the first (lower rank) on ties. */
+export const MAX: Op<number | bigint | string | boolean> = builtin("MAX", true, ordering("MAX", (a, b) => (b > a ? b : a)))
+/** The smaller value; the first (lower rank) on ties. */
+export const MIN: Op<number | bigint | string | boolean> = builtin("MIN", true, ordering("MIN", (a, b) => (b < a ? b : a)))
+/** Logical and of the values' truthiness (a boolean); 0/1 elementwise on typed arrays. */
+export const LAND: Op<unknown> = builtin("LAND", true, logical("LAND", (a, b) => a && b))
+/** Logical or (a boolean). */
+export const LOR: Op<unknown> = builtin("LOR", true, logical("LOR", (a, b) => a || b))
+/** Logical exclusive or (a boolean). */
+export const LXOR: Op<unknown> = builtin("LXOR", true, logical("LXOR", (a, b) => a !== b))
+/** Bitwise and of integers (numbers, bigints, booleans); integer typed arrays elementwise. */
+export const BAND: Op<number | bigint | boolean> = builtin("BAND", true, bitwise("BAND", (a, b) => a & b))
+/** Bitwise or. */
+export const BOR: Op<number | bigint | boolean> = builtin("BOR", true, bitwise("BOR", (a, b) => a | b))
+/** Bitwise exclusive or. */
+export const BXOR: Op<number | bigint | boolean> = builtin("BXOR", true, bitwise("BXOR", (a, b) => a ^ b))
+
+/** A `[value, index]` pair for MAXLOC and MINLOC. */
+export type Located<V = number> = readonly [value: V, index: number]
+
+/** The pair with the larger value; the lower index on ties. Buffers: interleaved (value, index) pairs. */
+export const MAXLOC: Op<Located<any>> = builtin("MAXLOC", true, located("MAXLOC", (a, b) => a > b))
+/** The pair with the smaller value; the lower index on ties. */
+export const MINLOC: Op<Located<any>> = builtin("MINLOC", true, located("MINLOC", (a, b) => a < b))
+/** The later contribution (from the higher rank). */
+export const REPLACE: Op<unknown> = builtin("REPLACE", false, (_left: unknown, right: unknown) => right, () => replaceKernel)
+/** The earlier contribution (from the lower rank). */
+export const NO_OP: Op<unknown> = builtin("NO_OP", false, (left: unknown, _right: unknown) => left, () => noOpKernel)
+
+const byName = new Map<string, Op>(
+  [SUM, PROD, MAX, MIN, LAND, LOR, LXOR, BAND, BOR, BXOR, MAXLOC, MINLOC, REPLACE, NO_OP].map((op) => [op.name, op])
+)
+
+/**
+ * An op of your own (MPI_Op_create). `fn(left, right)` combines two values,
+ * `left` from the lower ranks. On typed arrays it is applied element by
+ * element unless `buffer` says how whole buffers combine. Without
+ * `commutative: true` contributions are combined strictly in rank order.
+ *
+ * @example
+ * ```ts
+ * const matmul = Op.make(([a, b, c, d]: M, [e, f, g, h]: M): M => [a*e + b*g, a*f + b*h, c*e + d*g, c*f + d*h])
+ * const product = yield* world.allreduce(myMatrix, matmul)   // M0 · M1 · … · M(p-1)
+ * ```
+ */
+export const make = <A>(fn: (left: A, right: A) => A, options?: MakeOptions<A>): Op<A> => {
+  const name = options?.name ?? (fn.name || "user op")
+  const buffer = options?.buffer
+  const kernel: Kernel = buffer ?? ((a, b, o) => {
+    const f = fn as unknown as (x: unknown, y: unknown) => any
+    for (let i = 0; i < o.length; i++) o[i] = f(a[i], b[i])
+  })
+  return Object.freeze({ _tag: "Op" as const, name, commutative: options?.commutative ?? false, combine: fn, kernel: () => kernel })
+}
+
+/** True for an op made by this module. */
+export const isOp = (u: unknown): u is Op => typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Op"

@@ -1,0 +1,110 @@
+/**
+ * The messages of one collective call: its communicator, its context
+ * (`context + 1`) and its tag, and the sends and posted receives the
+ * algorithms are made of. A receive is posted (a `Request`) before the send it
+ * pairs with is waited on, so that exchanges of large messages, whose sends
+ * complete only once the peer takes them, cannot deadlock.
+ */
+import { Effect, Exit, Option } from "effect"
+import type { Frames } from "../../codecs/Codec.ts"
+import type { CommState } from "../CommState.ts"
+import { completion } from "../completion.ts"
+import * as Envelope from "../Envelope.ts"
+import type { Encoded } from "../Message.ts"
+import * as P2P from "../PointToPoint.ts"
+import { Request } from "../Request.ts"
+import * as Requests from "../Request.ts"
+import { TransportError } from "../../transports/Transport.ts"
+import { nextCollectiveTag } from "./tags.ts"
+
+/** One collective call in progress. */
+export interface Call {
+  readonly c: CommState
+  readonly context: number
+  readonly tag: number
+  /** The collective's name, for error messages. */
+  readonly name: string
+}
+
+/** Opens a collective call on `c`: takes its tag (synchronously, at call time). */
+export const open = (c: CommState, name: string): Call => ({ c, context: c.context + 1, tag: nextCollectiveTag(c), name })
+
+/** Starts sending `message` to `dest`; the request completes when its buffers may be reused. */
+export const startSend = (call: Call, dest: number, message: Encoded): Request<void, P2P.SendFailure> => {
+  const request = new Request<void, P2P.SendFailure>(call.c.engine.transport)
+  P2P.transmit(call.c, call.context, dest, call.tag, message, (exit) =>
+    Exit.isSuccess(exit) ? request.succeed(undefined) : request.fail(Option.getOrThrow(Exit.findErrorOption(exit))))
+  return request
+}
+
+/** Sends `message` to `dest`; completes when its buffers may be reused. */
+export const send = (call: Call, dest: number, message: Encoded): Effect.Effect<void, P2P.SendFailure> =>
+  completion<void, P2P.SendFailure>((settle) => P2P.transmit(call.c, call.context, dest, call.tag, message, settle))
+
+/**
+ * Posts a receive of the call's next message from `source` and returns its
+ * request: the message's codec id (from its envelope) and frames, as the
+ * transport delivered them (memory the caller may keep).
+ */
+export const post = (call: Call, source: number): Request<Encoded, P2P.SendFailure> => {
+  const c = call.c
+  const request = new Request<Encoded, P2P.SendFailure>(c.engine.transport)
+  const p = c.engine.matching.post(call.context, c.group[source]!, call.tag, false)
+  const settled = (): void => {
+    const m = p.matched
+    if (m === undefined) return request.fail(P2P.rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
+    c.engine.take(m.arrival, undefined, (r: Frames | TransportError) =>
+      r instanceof TransportError ? request.fail(r) : request.succeed({ codec: Envelope.codec(m.arrival.envelope), frames: r }))
+  }
+  if (p.matched !== undefined || p.failed !== undefined) settled()
+  else p.wake = settled
+  return request
+}
+
+/** Waits for a posted receive or a started send. */
+export const wait = <A, E>(request: Request<A, E>): Effect.Effect<A, E> =>
+  Requests.wait(request) as Effect.Effect<A, E>
+
+/** Receives the call's next message from `source`. */
+export const recv = (call: Call, source: number): Effect.Effect<Encoded, P2P.SendFailure> => wait(post(call, source))
+
+/**
+ * Sends to `dest` and receives from `source` at once (the receive is posted
+ * first); returns the received message.
+ */
+export const exchange = (call: Call, dest: number, message: Encoded, source: number): Effect.Effect<Encoded, P2P.SendFailure> =>
+  Effect.suspend(() => {
+    const incoming = post(call, source)
+    return Effect.flatMap(send(call, dest, message), () => wait(incoming))
+  })
+
+/** Waits for every request (sends or receives) in order, failing with the first failure. */
+export const waitEach = <E>(requests: ReadonlyArray<Request<unknown, E>>): Effect.Effect<void, E> =>
+  Effect.forEach(requests, wait, { discard: true })
+
+/**
+ * A message safe to send from a collective: buffers in the transport's
+ * shared arena are copied out first. Arena memory travels without a copy and
+ * stays shared with the receiver, so sending a caller's arena array, or
+ * forwarding a received arena view that this rank also hands to its caller,
+ * would let one rank's later writes show through on another. Collectives
+ * therefore only ever send private memory, and every arena block a rank
+ * receives is its own.
+ */
+export const shareable = (c: CommState, message: Encoded): Encoded => {
+  const arena = c.engine.transport.alloc
+  if (arena === undefined) return message
+  const buffers = message.frames.buffers
+  let copied: Array<Uint8Array> | undefined
+  for (let i = 0; i < buffers.length; i++) {
+    if (!arena.owns(buffers[i]!)) continue
+    copied ??= buffers.slice()
+    copied[i] = buffers[i]!.slice()
+  }
+  return copied === undefined ? message : { codec: message.codec, frames: { header: message.frames.header, buffers: copied } }
+}
+
+/** Gives a received arena view back to the arena once its data was used (no-op for private memory). */
+export const release = (c: CommState, view: ArrayBufferView): void => {
+  c.engine.transport.alloc?.release(view)
+}
