@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest"
+import { rankflow } from "../support/cli.ts"
+
+describe("rankflow run", () => {
+  it("runs examples/hello.ts on 4 ranks: four hellos, each prefixed with its rank, exit code 0", async () => {
+    const r = await rankflow(["run", "-n", "4", "examples/hello.ts"])
+    expect(r.code).toBe(0)
+    for (let rank = 0; rank < 4; rank++) {
+      expect(r.stdout).toMatch(new RegExp(`^\\[${rank}\\] .*Hello! I'm rank ${rank} from 4 running in total\\.\\.\\.`, "m"))
+    }
+    expect(r.stdout.match(/Hello!/g)).toHaveLength(4)
+  })
+
+  it("passes the script its own arguments", async () => {
+    const r = await rankflow(["run", "-n", "2", "test/programs/argv.ts", "--flag", "value"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("[0] args: --flag value")
+    expect(r.stdout).toContain("[1] args: --flag value")
+  })
+
+  it("reports a failing rank with its error and stack and exits non-zero", async () => {
+    const r = await rankflow(["run", "-n", "3", "test/programs/fails.ts"])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain("rank 1 failed")
+    expect(r.stderr).toContain("rank 1 gives up")
+    expect(r.stderr).toMatch(/fails\.ts:\d+/)
+  })
+
+  it("explains a bad rank count", async () => {
+    const r = await rankflow(["run", "-n", "0", "examples/hello.ts"])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain("at least one rank")
+  })
+
+  it("has --help", async () => {
+    const r = await rankflow(["run", "--help"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("--np")
+  })
+
+  it("stops every rank on SIGINT and exits", async () => {
+    const { spawn } = await import("node:child_process")
+    const { ROOT } = await import("../support/cli.ts")
+    const child = spawn(process.execPath, ["bin/rankflow.js", "run", "-n", "3", "test/programs/forever.ts"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+    let out = ""
+    child.stdout.on("data", (d) => (out += d))
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if ((out.match(/waiting/g) ?? []).length >= 3) {
+          clearInterval(check)
+          resolve()
+        }
+      }, 20)
+    })
+    child.kill("SIGINT")
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)))
+    expect(code).not.toBe(0)
+  }, 60_000)
+})
