@@ -1,0 +1,182 @@
+/**
+ * The point-to-point benchmark (OSU style): ping-pong latency (half round
+ * trip) and streaming bandwidth (windows of 64 non-blocking sends) for the
+ * object path (pickle), the buffer path (typed arrays, received into the
+ * caller's buffers) and the zero-copy path (arrays from the shared arena);
+ * a token around 8 ranks; the CPU of a rank blocked in a receive. Baselines
+ * in the same run: MessagePort.postMessage between worker threads
+ * (structured clone, and a transfer list), and single-thread TypedArray.set.
+ *
+ * Run: npm run bench:p2p [-- --quick] [-- --transport shm]
+ * Writes bench/results/p2p.json.
+ */
+import { Effect } from "effect"
+import { availableParallelism } from "node:os"
+import { MessageChannel, Worker } from "node:worker_threads"
+import { World } from "rankflow"
+import { formatNumber, machine, printTable, progress, writeResults } from "./support/results.ts"
+
+const quick = process.argv.includes("--quick")
+const BUDGET = quick ? 100 : 400
+const KiB = 1024
+const MiB = 1024 * KiB
+const LATENCY_SIZES = [0, 1, 8, 64, 512, 4 * KiB, 32 * KiB, 256 * KiB, 1 * MiB, 4 * MiB]
+const BANDWIDTH_SIZES = [8, 512, 4 * KiB, 64 * KiB, 1 * MiB, 4 * MiB, 64 * MiB]
+const IDLE_SECONDS = quick ? 2 : 10
+
+const programs = new URL("./programs/p2p.ts", import.meta.url)
+const baselineWorker = new URL("./baselines/postmessage.ts", import.meta.url)
+
+const rank0 = <A>(size: number, name: string, ...args: ReadonlyArray<unknown>): Promise<A> =>
+  Effect.runPromise(World.run<A>({ module: programs, export: name, args }, { size, prefixOutput: true })).then((r) => r[0]!)
+
+const inWorker = (data: Record<string, unknown>, transfer: ReadonlyArray<any>): { worker: Worker; result: Promise<any> } => {
+  const worker = new Worker(baselineWorker, { workerData: data, transferList: transfer as any })
+  const result = new Promise((resolve, reject) => {
+    worker.once("message", resolve)
+    worker.once("error", reject)
+  })
+  return { worker, result }
+}
+
+const postMessagePingPong = async (transfer: boolean, sizes: ReadonlyArray<number>) => {
+  const { port1, port2 } = new MessageChannel()
+  const echo = inWorker({ role: "echo", port: port2, transfer }, [port2])
+  const pinger = inWorker({ role: "pinger", port: port1, sizes, transfer, budgetMillis: BUDGET }, [port1])
+  const result = await pinger.result
+  await Promise.all([pinger.worker.terminate(), echo.worker.terminate()])
+  return result as Array<{ bytes: number; halfRoundTripMicros: number }>
+}
+
+const postMessageBandwidth = async (sizes: ReadonlyArray<number>) => {
+  const { port1, port2 } = new MessageChannel()
+  const sink = inWorker({ role: "sink", port: port2 }, [port2])
+  const source = inWorker({ role: "source", port: port1, sizes, budgetMillis: BUDGET }, [port1])
+  const result = await source.result
+  await Promise.all([source.worker.terminate(), sink.worker.terminate()])
+  return result as Array<{ bytes: number; mbPerSecond: number }>
+}
+
+const postMessageRing = async (size: number) => {
+  const channels = Array.from({ length: size }, () => new MessageChannel())
+  // Worker i receives on channels[i].port2 and sends to channels[i + 1].port1.
+  const workers = channels.map((ch, i) => {
+    const next = channels[(i + 1) % size]!.port1
+    return inWorker({ role: "ring", port: ch.port2, next, first: i === 0, size, budgetMillis: BUDGET }, [ch.port2, next])
+  })
+  const result = await workers[0]!.result
+  await Promise.all(workers.map((w) => w.worker.terminate()))
+  return result as { microsPerHop: number }
+}
+
+/**
+ * TypedArray.set bandwidth. "memory": each copy touches fresh lines of a
+ * 256 MiB working set, as a stream of messages does; "cached": the same
+ * buffers over and over (for sizes that fit a cache this is far faster).
+ */
+const memcpy = (bytes: number, mode: "memory" | "cached") => {
+  const count = mode === "cached" ? 1 : Math.max(1, Math.floor((256 * MiB) / bytes))
+  const src = Array.from({ length: count }, () => new Uint8Array(bytes).fill(1))
+  const dst = Array.from({ length: count }, () => new Uint8Array(bytes).fill(2))
+  let reps = 1
+  let elapsed = 0
+  for (;;) {
+    const t0 = performance.now()
+    for (let r = 0; r < reps; r++) for (let i = 0; i < count; i++) dst[i]!.set(src[i]!)
+    elapsed = performance.now() - t0
+    if (elapsed > BUDGET / 4) break
+    reps *= 2
+  }
+  return (bytes * count * reps) / (elapsed * 1000)
+}
+
+const main = async () => {
+  const cores = availableParallelism()
+  const shm: Record<string, unknown> = {}
+  for (const path of ["buffer", "object", "zero-copy"] as const) {
+    progress(`ping-pong, ${path} path`)
+    shm[`latency/${path}`] = await rank0(2, "pingPong", path, LATENCY_SIZES, BUDGET)
+  }
+  for (const path of ["buffer", "object", "zero-copy"] as const) {
+    progress(`bandwidth, ${path} path`)
+    shm[`bandwidth/${path}`] = await rank0(2, "bandwidth", path, BANDWIDTH_SIZES, BUDGET)
+  }
+  progress("token ring on 8 ranks")
+  const ring = await rank0<{ microsPerHop: number }>(8, "tokenRing", BUDGET)
+  progress(`idle rank blocked in recv for ${IDLE_SECONDS} s`)
+  const idle = await rank0<{ cpuPercentOfOneCore: number }>(2, "idle", IDLE_SECONDS)
+
+  progress("baseline: postMessage ping-pong (clone, transfer)")
+  const pmClone = await postMessagePingPong(false, LATENCY_SIZES)
+  const pmTransfer = await postMessagePingPong(true, LATENCY_SIZES.filter((b) => b >= 64 * KiB))
+  progress("baseline: postMessage bandwidth")
+  const pmBandwidth = await postMessageBandwidth(BANDWIDTH_SIZES)
+  progress("baseline: postMessage token ring on 8 workers")
+  const pmRing = await postMessageRing(8)
+  progress("baseline: memcpy")
+  const copies = BANDWIDTH_SIZES.filter((b) => b >= 64 * KiB).map((bytes) => ({ bytes, memory: memcpy(bytes, "memory"), cached: memcpy(bytes, "cached") }))
+
+  type Lat = Array<{ bytes: number; halfRoundTripMicros: number }>
+  type Bw = Array<{ bytes: number; mbPerSecond: number }>
+  const lat = (k: string) => shm[`latency/${k}`] as Lat
+  const bw = (k: string) => shm[`bandwidth/${k}`] as Bw
+  const at = <T extends { bytes: number }>(rows: ReadonlyArray<T>, bytes: number) => rows.find((r) => r.bytes === bytes)
+
+  console.log(`\nPoint-to-point benchmark (shm) — ${machine().cpu}, ${cores} cores, Node ${process.version}\n`)
+  console.log("Latency: half round trip, µs")
+  printTable(LATENCY_SIZES.map((bytes) => ({
+    bytes,
+    buffer: at(lat("buffer"), bytes)?.halfRoundTripMicros ?? NaN,
+    object: at(lat("object"), bytes)?.halfRoundTripMicros ?? NaN,
+    "zero-copy": at(lat("zero-copy"), bytes)?.halfRoundTripMicros ?? NaN,
+    "(postMessage)": at(pmClone, bytes)?.halfRoundTripMicros ?? NaN,
+    "(postMessage transfer)": at(pmTransfer, bytes)?.halfRoundTripMicros ?? NaN,
+    "buffer / postMessage": (at(lat("buffer"), bytes)?.halfRoundTripMicros ?? NaN) / (at(pmClone, bytes)?.halfRoundTripMicros ?? NaN)
+  })))
+  console.log("\nBandwidth: MB/s (windows of up to 64 non-blocking sends)")
+  printTable(BANDWIDTH_SIZES.map((bytes) => ({
+    bytes,
+    buffer: at(bw("buffer"), bytes)?.mbPerSecond ?? NaN,
+    object: at(bw("object"), bytes)?.mbPerSecond ?? NaN,
+    "zero-copy": at(bw("zero-copy"), bytes)?.mbPerSecond ?? NaN,
+    "(postMessage)": at(pmBandwidth, bytes)?.mbPerSecond ?? NaN,
+    "(memcpy, memory)": at(copies, bytes)?.memory ?? NaN,
+    "(memcpy, cached)": at(copies, bytes)?.cached ?? NaN
+  })))
+  console.log(`\nToken around 8 ranks on ${cores} cores: ${formatNumber(ring.microsPerHop)} µs per hop (postMessage: ${formatNumber(pmRing.microsPerHop)} µs)`)
+  console.log(`Idle: a rank blocked in recv for ${IDLE_SECONDS} s, whole process: ${formatNumber(idle.cpuPercentOfOneCore)} % of one core`)
+
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? a / b : NaN)
+  const targets = [
+    { target: "8 B latency, buffer path / postMessage", value: ratio(at(lat("buffer"), 8)?.halfRoundTripMicros, at(pmClone, 8)?.halfRoundTripMicros), goal: "<= 0.05" },
+    { target: "8 B latency, object path / postMessage", value: ratio(at(lat("object"), 8)?.halfRoundTripMicros, at(pmClone, 8)?.halfRoundTripMicros), goal: "<= 0.1" },
+    { target: "token ring on 8 ranks, per hop / postMessage", value: ring.microsPerHop / pmRing.microsPerHop, goal: "<= 1" },
+    ...[4 * MiB, 64 * MiB].flatMap((bytes) => [
+      { target: `${bytes / MiB} MiB bandwidth, buffer path / memcpy (memory)`, value: ratio(at(bw("buffer"), bytes)?.mbPerSecond, at(copies, bytes)?.memory), goal: ">= 0.5" },
+      { target: `${bytes / MiB} MiB bandwidth, buffer path / memcpy (cached)`, value: ratio(at(bw("buffer"), bytes)?.mbPerSecond, at(copies, bytes)?.cached), goal: "(reported)" },
+      { target: `${bytes / MiB} MiB bandwidth, buffer path / postMessage`, value: ratio(at(bw("buffer"), bytes)?.mbPerSecond, at(pmBandwidth, bytes)?.mbPerSecond), goal: ">= 3" }
+    ]),
+    { target: "zero-copy latency, 4 MiB / 8 B", value: ratio(at(lat("zero-copy"), 4 * MiB)?.halfRoundTripMicros, at(lat("zero-copy"), 8)?.halfRoundTripMicros), goal: "~1 (size-independent)" },
+    { target: `idle CPU, % of one core`, value: idle.cpuPercentOfOneCore, goal: "< 5" }
+  ]
+  const met = (t: { value: number; goal: string }) => {
+    const m = /^(<=|>=|<) ([\d.]+)/.exec(t.goal)
+    if (m === null) return ""
+    const g = Number(m[2])
+    return (m[1] === ">=" ? t.value >= g : m[1] === "<=" ? t.value <= g : t.value < g) ? "yes" : "NO"
+  }
+  console.log("\nTargets")
+  printTable(targets.map((t) => ({ target: t.target, ratio: t.value, goal: t.goal, met: met(t) })))
+  const file = writeResults("p2p", {
+    transport: "shm",
+    quick,
+    shm,
+    tokenRing: ring,
+    idle,
+    baselines: { postMessage: pmClone, postMessageTransfer: pmTransfer, postMessageBandwidth: pmBandwidth, postMessageRing: pmRing, memcpy: copies },
+    targets: targets.map((t) => ({ ...t, met: met(t) }))
+  })
+  console.log(`\nwrote ${file}`)
+}
+
+await main()
