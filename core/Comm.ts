@@ -23,7 +23,7 @@ import { AllocationFailed, type UnknownCodec } from "./errors.ts"
 import * as P2P from "./PointToPoint.ts"
 import type { Request } from "./Request.ts"
 import type { Status } from "./Status.ts"
-import * as Barrier from "./collectives/barrier.ts"
+import * as Collectives from "./collectives/Collectives.ts"
 
 export { ANY_SOURCE, ANY_TAG, PROC_NULL } from "./Matching.ts"
 export { TAG_UB } from "./PointToPoint.ts"
@@ -42,8 +42,10 @@ export type {
   SendrecvOptions
 } from "./PointToPoint.ts"
 
-/** A communicator, as a rank program sees it. */
-export interface Comm {
+export type * from "./collectives/Collectives.ts"
+
+/** A communicator, as a rank program sees it (collectives: see collectives/Collectives.ts). */
+export interface Comm extends Collectives.Collectives {
   /** This rank's number in the communicator, 0..size-1. */
   readonly rank: number
   /** How many ranks the communicator has. */
@@ -74,9 +76,6 @@ export interface Comm {
   /** The status of a matching message if one has arrived (MPI_Iprobe). */
   iprobe(options?: P2P.ProbeOptions): Effect.Effect<import("effect").Option.Option<Status>, P2P.InvalidCall>
 
-  /** Waits until every rank of the communicator has called it (MPI_Barrier). */
-  barrier(): Effect.Effect<void, P2P.SendFailure | P2P.InvalidCall>
-
   /**
    * A zeroed typed array in memory shared by the ranks (where the transport
    * has it): sending it takes the zero-copy path. See docs/shm.md for when it
@@ -92,6 +91,7 @@ export class World extends Context.Service<World, Comm>()("rankflow/Comm/World")
 
 /** Builds the communicator object over its state. */
 export const fromState = (c: CommState): Comm => ({
+  ...Collectives.make(c),
   rank: c.rank,
   size: c.size,
   send: (value, options) => P2P.send(c, value, options),
@@ -106,7 +106,6 @@ export const fromState = (c: CommState): Comm => ({
   sendrecv: (value, options) => P2P.sendrecv(c, value, options) as Effect.Effect<any, P2P.SendError | P2P.RecvError>,
   probe: (options) => P2P.probe(c, options),
   iprobe: (options) => P2P.iprobe(c, options),
-  barrier: () => Barrier.barrier(c),
   alloc: (ctor, length) =>
     Effect.suspend(() => {
       const bytes = length * ctor.BYTES_PER_ELEMENT

@@ -167,8 +167,8 @@ const elementwise = (name: string, left: TypedArray, right: TypedArray): TypedAr
 // ---------------------------------------------------------------------------
 // The built-in ops
 
-const builtin = <A>(name: string, commutative: boolean, combine: (left: A, right: A) => A, kernel = kernelOf(name)): Op<A> =>
-  Object.freeze({ _tag: "Op" as const, name, commutative, combine, kernel })
+const builtin = <A>(name: string, commutative: boolean, combine: (left: any, right: any) => any, kernel = kernelOf(name)): Op<A> =>
+  Object.freeze({ _tag: "Op" as const, name, commutative, combine: combine as (left: A, right: A) => A, kernel })
 
 /** Sum of numbers or of bigints; elementwise on typed arrays. */
 export const SUM: Op<number | bigint> = builtin("SUM", true, arithmetic("SUM", (a, b) => a + b))

@@ -10,9 +10,15 @@
 import { Effect } from "effect"
 import { decodeError } from "../../codecs/errors.ts"
 import type { Encoded } from "../Message.ts"
+import * as Datatypes from "../../codecs/Datatype.ts"
+import type { CommState } from "../CommState.ts"
+import { InvalidArgument } from "../errors.ts"
 import { pack, unpack } from "./bundle.ts"
-import { attempt } from "./checks.ts"
-import { type Call, post, send, shareable, wait } from "./link.ts"
+import { attempt, checkComm, checkCounts, checkDispls, extent } from "./checks.ts"
+import type { CollectiveFailure } from "./errors.ts"
+import { type Call, open, post, send, shareable, wait } from "./link.ts"
+import type { AllgatherOptions, AllgathervOptions } from "./options.ts"
+import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
 
 /** Every rank's item on every rank, by rank. */
 export const bruck = (call: Call, item: Encoded) =>
@@ -38,3 +44,57 @@ export const bruck = (call: Call, item: Encoded) =>
     for (let k = 0; k < p; k++) byRank[(r + k) % p] = items[k]!
     return byRank
   })
+
+/**
+ * `allgather(value, { codec, into })`: every rank's value on every rank, by
+ * rank (typed arrays: their concatenation).
+ */
+export const start = (c: CommState, value: unknown, options: AllgatherOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  const name = "allgather"
+  checkComm(c)
+  const p = c.size
+  const into = intoOption(name, options?.into)
+  if (isBufferForm(value, options?.codec)) {
+    const buffer = asTypedArray(value)
+    const datatype = Datatypes.of(buffer)
+    const n = buffer.length
+    const out = output(name, into, datatype, p * n)
+    const counts = new Array<number>(p).fill(n)
+    const displs = counts.map((_, i) => i * n)
+    return Effect.flatMap(bruck(open(c, name), encodeBuffer(buffer)), (items) => attempt(() => assemble(c, name, items, datatype, counts, displs, out)))
+  }
+  noInto(name, into)
+  const message = encodeValue(c, value, options?.codec)
+  const call = open(c, name)
+  return Effect.flatMap(bruck(call, message), (items) => attempt(() => items.map((m, i) => decodeValue(m, i, call.tag))))
+}
+
+/**
+ * `allgatherv(values, { counts, displs, codec, into })`: `counts[i]`
+ * elements from every rank i at `displs[i]` (typed arrays), or every rank's
+ * array of values joined in rank order (placed at `displs` if given).
+ */
+export const startV = (c: CommState, value: unknown, options: AllgathervOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  const name = "allgatherv"
+  checkComm(c)
+  const p = c.size
+  const into = intoOption(name, options?.into)
+  if (isBufferForm(value, options?.codec)) {
+    const buffer = asTypedArray(value)
+    const datatype = Datatypes.of(buffer)
+    const counts = checkCounts(name, "counts", options?.counts, p)
+    const displs = checkDispls(name, "displs", options?.displs, counts)
+    if (buffer.length !== counts[c.rank]) {
+      throw new InvalidArgument({ argument: "counts", message: `${name}: this rank passes ${buffer.length} elements but counts[${c.rank}] is ${counts[c.rank]}` })
+    }
+    const out = output(name, into, datatype, extent(counts, displs))
+    return Effect.flatMap(bruck(open(c, name), encodeBuffer(buffer)), (items) => attempt(() => assemble(c, name, items, datatype, counts, displs, out)))
+  }
+  noInto(name, into)
+  if (!Array.isArray(value)) throw new InvalidArgument({ argument: "values", message: `${name}: each rank passes an array of values (or a typed array)` })
+  const counts = options?.counts !== undefined ? checkCounts(name, "counts", options.counts, p) : undefined
+  const displs = options?.displs !== undefined ? checkDispls(name, "displs", options.displs, counts ?? new Array(p).fill(0)) : undefined
+  const message = encodeValue(c, value, options?.codec)
+  const call = open(c, name)
+  return Effect.flatMap(bruck(call, message), (items) => attempt(() => joinLists(name, items.map((m, i) => decodeValue(m, i, call.tag)), counts, displs)))
+}

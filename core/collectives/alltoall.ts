@@ -6,8 +6,15 @@
  * Cost: (p-1)·(α + β·n) (n: bytes per pair).
  */
 import { Effect } from "effect"
+import * as Datatypes from "../../codecs/Datatype.ts"
+import type { CommState } from "../CommState.ts"
+import { InvalidArgument } from "../errors.ts"
 import type { Encoded } from "../Message.ts"
-import { type Call, post, send, shareable, wait } from "./link.ts"
+import { attempt, blockLength, checkComm, checkCounts, checkDispls, checkList, extent } from "./checks.ts"
+import type { CollectiveFailure } from "./errors.ts"
+import { type Call, open, post, send, shareable, wait } from "./link.ts"
+import type { AlltoallOptions, AlltoallvOptions } from "./options.ts"
+import { asTypedArray, assemble, blocks, checkFits, decodeValue, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
 
 /** Sends `items[j]` to rank j and returns the item each rank sent to this one, by rank. */
 export const pairwise = (call: Call, items: ReadonlyArray<Encoded>) =>
@@ -25,3 +32,62 @@ export const pairwise = (call: Call, items: ReadonlyArray<Encoded>) =>
     }
     return byRank
   })
+
+/**
+ * `alltoall(values, { codec, into })`: rank j gets `values[j]` of every rank,
+ * by rank (a typed array of `size` equal blocks: block j goes to rank j).
+ */
+export const start = (c: CommState, values: unknown, options: AlltoallOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  const name = "alltoall"
+  checkComm(c)
+  const p = c.size
+  const into = intoOption(name, options?.into)
+  if (isBufferForm(values, options?.codec)) {
+    const buffer = asTypedArray(values)
+    const datatype = Datatypes.of(buffer)
+    const n = blockLength(name, buffer.length, p)
+    const counts = new Array<number>(p).fill(n)
+    const displs = counts.map((_, i) => i * n)
+    const out = output(name, into, datatype, p * n)
+    const items = blocks(buffer, counts, displs)
+    return Effect.flatMap(pairwise(open(c, name), items), (got) => attempt(() => assemble(c, name, got, datatype, counts, displs, out)))
+  }
+  noInto(name, into)
+  const list = checkList(name, "values", values, p)
+  const items = list.map((v) => encodeValue(c, v, options?.codec))
+  const call = open(c, name)
+  return Effect.flatMap(pairwise(call, items), (got) => attempt(() => got.map((m, i) => decodeValue(m, i, call.tag))))
+}
+
+/**
+ * `alltoallv(values, { sendCounts, sendDispls, recvCounts, recvDispls, codec, into })`:
+ * rank j gets `sendCounts[j]` elements (values) from `sendDispls[j]` of every
+ * rank; the result holds rank i's part at `recvDispls[i]` (values: joined in
+ * rank order unless `recvDispls` is given).
+ */
+export const startV = (c: CommState, values: unknown, options: AlltoallvOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  const name = "alltoallv"
+  checkComm(c)
+  const p = c.size
+  const into = intoOption(name, options?.into)
+  const sendCounts = checkCounts(name, "sendCounts", options?.sendCounts, p)
+  const sendDispls = checkDispls(name, "sendDispls", options?.sendDispls, sendCounts)
+  if (isBufferForm(values, options?.codec)) {
+    const buffer = asTypedArray(values)
+    const datatype = Datatypes.of(buffer)
+    checkFits(name, "sendCounts and sendDispls", buffer.length, sendCounts, sendDispls)
+    const recvCounts = checkCounts(name, "recvCounts", options?.recvCounts, p)
+    const recvDispls = checkDispls(name, "recvDispls", options?.recvDispls, recvCounts)
+    const out = output(name, into, datatype, extent(recvCounts, recvDispls))
+    const items = blocks(buffer, sendCounts, sendDispls)
+    return Effect.flatMap(pairwise(open(c, name), items), (got) => attempt(() => assemble(c, name, got, datatype, recvCounts, recvDispls, out)))
+  }
+  noInto(name, into)
+  if (!Array.isArray(values)) throw new InvalidArgument({ argument: "values", message: `${name}: each rank passes an array of values (or a typed array)` })
+  checkFits(name, "sendCounts and sendDispls", values.length, sendCounts, sendDispls)
+  const recvCounts = options?.recvCounts !== undefined ? checkCounts(name, "recvCounts", options.recvCounts, p) : undefined
+  const recvDispls = options?.recvDispls !== undefined ? checkDispls(name, "recvDispls", options.recvDispls, recvCounts ?? new Array(p).fill(0)) : undefined
+  const items = sendCounts.map((n, j) => encodeValue(c, values.slice(sendDispls[j]!, sendDispls[j]! + n), options?.codec))
+  const call = open(c, name)
+  return Effect.flatMap(pairwise(call, items), (got) => attempt(() => joinLists(name, got.map((m, i) => decodeValue(m, i, call.tag)), recvCounts, recvDispls)))
+}

@@ -6,9 +6,15 @@
  * Cost (α latency, β time per byte): ceil(log2 p)·(α + β·n).
  */
 import { Effect } from "effect"
+import * as Datatypes from "../../codecs/Datatype.ts"
+import type { CommState } from "../CommState.ts"
 import type { Encoded } from "../Message.ts"
 import type { SendFailure } from "../PointToPoint.ts"
-import { type Call, recv, shareable, startSend, waitEach } from "./link.ts"
+import { attempt, checkComm, checkInto, checkRoot } from "./checks.ts"
+import type { CollectiveFailure } from "./errors.ts"
+import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"
+import type { BcastOptions } from "./options.ts"
+import { asTypedArray, encodeBuffer, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
 import { absolute, children, parentMask, relative } from "./tree.ts"
 
 /** Broadcasts `message` (given at the root) and returns it on every rank. */
@@ -28,3 +34,33 @@ export const binomial = (call: Call, root: number, message: Encoded | undefined)
     }
     return m!
   })
+
+/**
+ * `bcast(value, { root, codec, into })`: the root's value on every rank
+ * (the root gets its own value back). A typed array travels as a buffer; with
+ * `into`, a rank receives it into its own array.
+ */
+export const start = (c: CommState, value: unknown, options: BcastOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  const name = "bcast"
+  const root = options?.root ?? 0
+  checkComm(c)
+  checkRoot(c, name, root)
+  const into = intoOption(name, options?.into)
+  if (c.rank === root) {
+    if (isBufferForm(value, options?.codec)) {
+      const buffer = asTypedArray(value)
+      if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
+      const call = open(c, name)
+      return Effect.map(binomial(call, root, encodeBuffer(buffer)), () => {
+        if (into === undefined) return value
+        if (into !== buffer) into.set(buffer as any)
+        return into
+      })
+    }
+    noInto(name, into)
+    const message = encodeValue(c, value, options?.codec)
+    return Effect.as(binomial(open(c, name), root, message), value)
+  }
+  const call = open(c, name)
+  return Effect.flatMap(binomial(call, root, undefined), (m) => attempt(() => finishItem(c, name, m, root, call.tag, into, false)))
+}

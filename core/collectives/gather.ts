@@ -8,9 +8,16 @@
 import { Effect } from "effect"
 import { decodeError } from "../../codecs/errors.ts"
 import type { Encoded } from "../Message.ts"
+import type { TypedArray } from "../../codecs/Datatype.ts"
+import * as Datatypes from "../../codecs/Datatype.ts"
+import type { CommState } from "../CommState.ts"
+import { InvalidArgument } from "../errors.ts"
 import { pack, unpack } from "./bundle.ts"
-import { attempt } from "./checks.ts"
-import { type Call, post, send, shareable, wait } from "./link.ts"
+import { attempt, checkComm, checkCounts, checkDispls, checkRoot, extent } from "./checks.ts"
+import type { CollectiveFailure } from "./errors.ts"
+import { type Call, open, post, send, shareable, wait } from "./link.ts"
+import type { GatherOptions, GathervOptions } from "./options.ts"
+import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
 import { absolute, children, parentMask, relative, subtreeSize } from "./tree.ts"
 
 /** Gathers every rank's item at the root (by rank); other ranks get undefined. */
@@ -40,3 +47,70 @@ export const binomial = (call: Call, root: number, item: Encoded) =>
     for (let k = 0; k < p; k++) byRank[absolute(k, root, p)] = items[k]!
     return byRank
   })
+
+/**
+ * `gather(value, { root, codec, into })`: the root gets every rank's value,
+ * by rank (a typed array: their concatenation); the others get undefined.
+ */
+export const start = (c: CommState, value: unknown, options: GatherOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  const name = "gather"
+  const root = options?.root ?? 0
+  checkComm(c)
+  checkRoot(c, name, root)
+  const p = c.size
+  const into = c.rank === root ? intoOption(name, options?.into) : undefined
+  if (isBufferForm(value, options?.codec)) {
+    const buffer = asTypedArray(value)
+    const datatype = Datatypes.of(buffer)
+    const n = buffer.length
+    const out = c.rank === root ? output(name, into, datatype, p * n) : undefined
+    const call = open(c, name)
+    return Effect.flatMap(binomial(call, root, encodeBuffer(buffer)), (items) =>
+      items === undefined
+        ? Effect.succeed(undefined)
+        : attempt(() => assemble(c, name, items, datatype, new Array(p).fill(n), items.map((_, i) => i * n), out!)))
+  }
+  noInto(name, into)
+  const message = encodeValue(c, value, options?.codec)
+  const call = open(c, name)
+  return Effect.flatMap(binomial(call, root, message), (items) =>
+    items === undefined ? Effect.succeed(undefined) : attempt(() => items.map((m, i) => decodeValue(m, i, call.tag))))
+}
+
+/**
+ * `gatherv(values, { counts, displs, root, codec, into })`: the root gets
+ * `counts[i]` elements from rank i at `displs[i]` (typed arrays), or every
+ * rank's array of values joined in rank order (placed at `displs` if given).
+ */
+export const startV = (c: CommState, value: unknown, options: GathervOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  const name = "gatherv"
+  const root = options?.root ?? 0
+  checkComm(c)
+  checkRoot(c, name, root)
+  const p = c.size
+  const isRoot = c.rank === root
+  const into = isRoot ? intoOption(name, options?.into) : undefined
+  if (isBufferForm(value, options?.codec)) {
+    const buffer = asTypedArray(value)
+    const datatype = Datatypes.of(buffer)
+    let counts: ReadonlyArray<number> = []
+    let displs: ReadonlyArray<number> = []
+    let out: TypedArray | undefined
+    if (isRoot) {
+      counts = checkCounts(name, "counts", options?.counts, p)
+      displs = checkDispls(name, "displs", options?.displs, counts)
+      out = output(name, into, datatype, extent(counts, displs))
+    }
+    const call = open(c, name)
+    return Effect.flatMap(binomial(call, root, encodeBuffer(buffer)), (items) =>
+      items === undefined ? Effect.succeed(undefined) : attempt(() => assemble(c, name, items, datatype, counts, displs, out!)))
+  }
+  noInto(name, into)
+  if (!Array.isArray(value)) throw new InvalidArgument({ argument: "values", message: `${name}: each rank passes an array of values (or a typed array)` })
+  const counts = isRoot && options?.counts !== undefined ? checkCounts(name, "counts", options.counts, p) : undefined
+  const displs = isRoot && options?.displs !== undefined ? checkDispls(name, "displs", options.displs, counts ?? new Array(p).fill(0)) : undefined
+  const message = encodeValue(c, value, options?.codec)
+  const call = open(c, name)
+  return Effect.flatMap(binomial(call, root, message), (items) =>
+    items === undefined ? Effect.succeed(undefined) : attempt(() => joinLists(name, items.map((m, i) => decodeValue(m, i, call.tag)), counts, displs)))
+}

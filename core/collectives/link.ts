@@ -39,7 +39,7 @@ export const startSend = (call: Call, dest: number, message: Encoded): Request<v
 
 /** Sends `message` to `dest`; completes when its buffers may be reused. */
 export const send = (call: Call, dest: number, message: Encoded): Effect.Effect<void, P2P.SendFailure> =>
-  completion<void, P2P.SendFailure>((settle) => P2P.transmit(call.c, call.context, dest, call.tag, message, settle))
+  completion<void, P2P.SendFailure>((settle) => P2P.transmit(call.c, call.context, dest, call.tag, message, settle), call.c.engine.transport)
 
 /**
  * Posts a receive of the call's next message from `source` and returns its
@@ -53,7 +53,7 @@ export const post = (call: Call, source: number): Request<Encoded, P2P.SendFailu
   const settled = (): void => {
     const m = p.matched
     if (m === undefined) return request.fail(P2P.rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
-    c.engine.take(m.arrival, undefined, (r: Frames | TransportError) =>
+    m.arrival.take(undefined, (r: Frames | TransportError) =>
       r instanceof TransportError ? request.fail(r) : request.succeed({ codec: Envelope.codec(m.arrival.envelope), frames: r }))
   }
   if (p.matched !== undefined || p.failed !== undefined) settled()

@@ -8,9 +8,15 @@
 import { Effect } from "effect"
 import { decodeError } from "../../codecs/errors.ts"
 import type { Encoded } from "../Message.ts"
+import type { TypedArray } from "../../codecs/Datatype.ts"
+import type { CommState } from "../CommState.ts"
+import { InvalidArgument } from "../errors.ts"
 import { pack, unpack } from "./bundle.ts"
-import { attempt } from "./checks.ts"
-import { type Call, recv, shareable, startSend, waitEach } from "./link.ts"
+import { attempt, blockLength, checkComm, checkCounts, checkDispls, checkList, checkRoot } from "./checks.ts"
+import type { CollectiveFailure } from "./errors.ts"
+import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"
+import type { ScatterOptions, ScattervOptions } from "./options.ts"
+import { asTypedArray, blocks, checkFits, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
 import { absolute, children, parentMask, relative, subtreeSize } from "./tree.ts"
 
 /** Scatters the root's items (one per rank, by rank) and returns this rank's. */
@@ -44,3 +50,56 @@ export const binomial = (call: Call, root: number, items: ReadonlyArray<Encoded>
     }
     return mine[0]!
   })
+
+const scatterItems = (c: CommState, name: string, root: number, items: ReadonlyArray<Encoded> | undefined, into: TypedArray | undefined) => {
+  const call = open(c, name)
+  return Effect.flatMap(binomial(call, root, items), (mine) => attempt(() => finishItem(c, name, mine, root, call.tag, into, c.rank === root)))
+}
+
+/**
+ * `scatter(values, { root, codec, into })`: the root passes one value per
+ * rank (or a typed array of `size` equal blocks); each rank gets its own.
+ */
+export const start = (c: CommState, values: unknown, options: ScatterOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  const name = "scatter"
+  const root = options?.root ?? 0
+  checkComm(c)
+  checkRoot(c, name, root)
+  const into = intoOption(name, options?.into)
+  if (c.rank !== root) return scatterItems(c, name, root, undefined, into)
+  const p = c.size
+  if (isBufferForm(values, options?.codec)) {
+    const buffer = asTypedArray(values)
+    const n = blockLength(name, buffer.length, p)
+    const counts = new Array<number>(p).fill(n)
+    return scatterItems(c, name, root, blocks(buffer, counts, counts.map((_, i) => i * n)), into)
+  }
+  noInto(name, into)
+  const list = checkList(name, "values", values, p)
+  return scatterItems(c, name, root, list.map((v) => encodeValue(c, v, options?.codec)), into)
+}
+
+/**
+ * `scatterv(values, { counts, displs, root, codec, into })`: rank i gets
+ * `counts[i]` elements of the root's buffer from `displs[i]` (a typed array),
+ * or `counts[i]` of the root's values (an array).
+ */
+export const startV = (c: CommState, values: unknown, options: ScattervOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  const name = "scatterv"
+  const root = options?.root ?? 0
+  checkComm(c)
+  checkRoot(c, name, root)
+  const into = intoOption(name, options?.into)
+  if (c.rank !== root) return scatterItems(c, name, root, undefined, into)
+  const counts = checkCounts(name, "counts", options?.counts, c.size)
+  const displs = checkDispls(name, "displs", options?.displs, counts)
+  if (isBufferForm(values, options?.codec)) {
+    const buffer = asTypedArray(values)
+    checkFits(name, "counts and displs", buffer.length, counts, displs)
+    return scatterItems(c, name, root, blocks(buffer, counts, displs), into)
+  }
+  noInto(name, into)
+  if (!Array.isArray(values)) throw new InvalidArgument({ argument: "values", message: `${name}: the root passes an array of values (or a typed array)` })
+  checkFits(name, "counts and displs", values.length, counts, displs)
+  return scatterItems(c, name, root, counts.map((n, i) => encodeValue(c, values.slice(displs[i]!, displs[i]! + n), options?.codec)), into)
+}

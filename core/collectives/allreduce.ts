@@ -1,0 +1,205 @@
+/**
+ * Allreduce, two algorithms:
+ *
+ * - Recursive doubling (values, and small buffers): in round k rank r
+ *   exchanges its partial result with r xor 2^k and combines, so after
+ *   log2 p rounds every rank has the result. When p is not a power of two,
+ *   the first 2·(p - p') ranks (p' the largest power of two below p) pair up
+ *   first: each even one hands its contribution to the odd one above it and
+ *   gets the result back at the end. Cost: (ceil(log2 p) + 2)·(α + β·n + γ·n).
+ * - Rabenseifner (large buffers): a reduce-scatter by recursive halving
+ *   (round k: exchange half of the range still held with r xor 2^k and
+ *   combine the half kept) then an allgather by recursive doubling of the
+ *   reduced blocks, with the same pairing for non-powers of two.
+ *   Cost: 2·log2 p·α + 2·β·n·(p-1)/p + γ·n·(p-1)/p: the bandwidth term no
+ *   longer grows with log p.
+ *
+ * Both keep rank order: in round k a rank's partial result covers an
+ * aligned block of 2^k consecutive ranks and the partner's the adjacent
+ * block, so combining with the lower block on the left is exact for
+ * non-commutative ops too.
+ */
+import { Effect } from "effect"
+import type { TypedArray } from "../../codecs/Datatype.ts"
+import * as Datatypes from "../../codecs/Datatype.ts"
+import type { CommState } from "../CommState.ts"
+import type { Op } from "../Op.ts"
+import { attempt, checkComm, checkInto } from "./checks.ts"
+import type { CollectiveFailure } from "./errors.ts"
+import { type Call, exchange, open, post, recv, send, wait } from "./link.ts"
+import { checkOp } from "./ops.ts"
+import type { AllreduceOptions } from "./options.ts"
+import { asTypedArray, intoOption, isBufferForm, noInto } from "./payload.ts"
+import { bufferResult } from "./reduce.ts"
+import { ofBuffers, ofValues, type Reduction } from "./reduction.ts"
+
+/** The largest power of two not above `p`. */
+export const floorPow2 = (p: number): number => {
+  let pof2 = 1
+  while (pof2 * 2 <= p) pof2 *= 2
+  return pof2
+}
+
+/** Ranks taking part in the power-of-two rounds: their number there, or -1 for an even rank that handed off. */
+const newRankOf = (r: number, rem: number): number => (r < 2 * rem ? (r % 2 === 0 ? -1 : r >> 1) : r - rem)
+
+/** The real rank behind number `nr` of the power-of-two rounds. */
+const realRankOf = (nr: number, rem: number): number => (nr < rem ? nr * 2 + 1 : nr + rem)
+
+/** Allreduce by recursive doubling (any p, any op, values or buffers). */
+export const recursiveDoubling = <T>(call: Call, red: Reduction<T>, value: T, count: number) =>
+  Effect.gen(function*() {
+    const { c } = call
+    const p = c.size
+    const r = c.rank
+    const pof2 = floorPow2(p)
+    const rem = p - pof2
+    let acc = value
+    let owned = false
+    const absorb = (v: T, fromLower: boolean) =>
+      attempt(() => {
+        const out = owned ? acc : v
+        const result = fromLower ? red.combine(v, acc, out) : red.combine(acc, v, out)
+        if (result !== v) red.done(v)
+        acc = result
+        owned = true
+      })
+    const nr = newRankOf(r, rem)
+    if (r < 2 * rem) {
+      if (nr < 0) yield* send(call, r + 1, red.encode(acc))
+      else {
+        const message = yield* recv(call, r - 1)
+        yield* absorb(yield* attempt(() => red.decode(message, r - 1, count)), true)
+      }
+    }
+    if (nr >= 0) {
+      for (let mask = 1; mask < pof2; mask <<= 1) {
+        const partner = realRankOf(nr ^ mask, rem)
+        const message = yield* exchange(call, partner, red.encode(acc), partner)
+        yield* absorb(yield* attempt(() => red.decode(message, partner, count)), partner < r)
+      }
+    }
+    if (r < 2 * rem) {
+      if (nr >= 0) yield* send(call, r - 1, red.encode(acc))
+      else {
+        const message = yield* recv(call, r + 1)
+        acc = yield* attempt(() => red.decode(message, r + 1, count))
+      }
+    }
+    return acc
+  })
+
+/** Element offsets of `parts` near-equal blocks of `n` elements (`parts + 1` entries). */
+const splitEvenly = (n: number, parts: number): Array<number> => {
+  const displs = new Array<number>(parts + 1)
+  const base = Math.floor(n / parts)
+  const extra = n % parts
+  displs[0] = 0
+  for (let i = 0; i < parts; i++) displs[i + 1] = displs[i]! + base + (i < extra ? 1 : 0)
+  return displs
+}
+
+/**
+ * Allreduce of a buffer by Rabenseifner's algorithm. `out` receives the
+ * result (it may be `input` itself, or undefined for a fresh array).
+ */
+export const rabenseifner = (call: Call, red: Reduction<TypedArray>, input: TypedArray, out: TypedArray | undefined) =>
+  Effect.gen(function*() {
+    const { c } = call
+    const p = c.size
+    const r = c.rank
+    const n = input.length
+    const pof2 = floorPow2(p)
+    const rem = p - pof2
+    const nr = newRankOf(r, rem)
+    const acc = out ?? new (input.constructor as new(n: number) => TypedArray)(n)
+    // `src` holds this rank's partial result on the range it still works on.
+    let src = input
+    if (r < 2 * rem) {
+      if (nr < 0) {
+        yield* send(call, r + 1, red.encode(input))
+        const message = yield* recv(call, r + 1)
+        const result = yield* attempt(() => red.decode(message, r + 1, n))
+        if (out === undefined) return result
+        out.set(result as any)
+        red.done(result)
+        return out
+      }
+      const message = yield* recv(call, r - 1)
+      const v = yield* attempt(() => red.decode(message, r - 1, n))
+      yield* attempt(() => red.combine(v, input, acc))
+      red.done(v)
+      src = acc
+    }
+    const displs = splitEvenly(n, pof2)
+    const range = (lo: number, hi: number, of: TypedArray) => of.subarray(displs[lo]!, displs[hi]!)
+    let lo = 0
+    let hi = pof2
+    for (let mask = 1; mask < pof2; mask <<= 1) {
+      const partner = realRankOf(nr ^ mask, rem)
+      const mid = (lo + hi) / 2
+      const lower = (nr & mask) === 0
+      const [keepLo, keepHi, sendLo, sendHi] = lower ? [lo, mid, mid, hi] : [mid, hi, lo, mid]
+      const incoming = post(call, partner)
+      yield* send(call, partner, red.encode(range(sendLo, sendHi, src)))
+      const message = yield* wait(incoming)
+      const v = yield* attempt(() => red.decode(message, partner, displs[keepHi]! - displs[keepLo]!))
+      const mine = range(keepLo, keepHi, src)
+      const into = range(keepLo, keepHi, acc)
+      yield* attempt(() => (lower ? red.combine(mine, v, into) : red.combine(v, mine, into)))
+      red.done(v)
+      src = acc
+      lo = keepLo
+      hi = keepHi
+    }
+    if (src === input && acc !== input) acc.set(input as any)
+    for (let mask = pof2 >> 1; mask > 0; mask >>= 1) {
+      const partner = realRankOf(nr ^ mask, rem)
+      const size = hi - lo
+      const [otherLo, otherHi] = (nr & mask) === 0 ? [hi, hi + size] : [lo - size, lo]
+      const incoming = post(call, partner)
+      yield* send(call, partner, red.encode(range(lo, hi, acc)))
+      const message = yield* wait(incoming)
+      const v = yield* attempt(() => red.decode(message, partner, displs[otherHi]! - displs[otherLo]!))
+      acc.set(v as any, displs[otherLo]!)
+      red.done(v)
+      lo = Math.min(lo, otherLo)
+      hi = Math.max(hi, otherHi)
+    }
+    if (r < 2 * rem) yield* send(call, r - 1, red.encode(acc))
+    return acc
+  })
+
+/**
+ * Buffers of at least this many bytes (and at least one element per rank)
+ * take Rabenseifner's algorithm; smaller ones recursive doubling. Measured
+ * with bench/collectives.ts (see docs/collectives.md).
+ */
+export const RABENSEIFNER_MIN_BYTES = 64 * 1024
+
+/**
+ * `allreduce(value, op, { codec, into })`: `x0 op x1 op … op x(p-1)` on every
+ * rank (typed arrays: elementwise).
+ */
+export const start = (c: CommState, value: unknown, opArg: Op, options: AllreduceOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  const name = "allreduce"
+  checkComm(c)
+  const op = checkOp(name, opArg)
+  const into = intoOption(name, options?.into)
+  if (isBufferForm(value, options?.codec)) {
+    const buffer = asTypedArray(value)
+    const red = ofBuffers(c, name, op, buffer)
+    if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
+    const call = open(c, name)
+    const n = buffer.length
+    if (c.size > 2 && n * buffer.BYTES_PER_ELEMENT >= RABENSEIFNER_MIN_BYTES && n >= floorPow2(c.size)) {
+      // `into` may serve as the working array unless it lies in shared memory (see link.shareable).
+      const working = into !== undefined && (into.length === n) && !c.engine.transport.alloc?.owns(into) ? into : undefined
+      return Effect.map(rabenseifner(call, red, buffer, working), (result) => bufferResult(result, buffer, into))
+    }
+    return Effect.map(recursiveDoubling(call, red, buffer, n), (result) => bufferResult(result, buffer, into))
+  }
+  noInto(name, into)
+  const call = open(c, name)
+  return recursiveDoubling(call, ofValues(c, op, call.tag, options?.codec), value, 0)
+}

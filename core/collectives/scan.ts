@@ -1,0 +1,87 @@
+/**
+ * Inclusive and exclusive scans by recursive doubling: in round k rank r
+ * exchanges the reduction of its aligned block of 2^k ranks with r xor 2^k
+ * (when that rank exists); a partner below r contributes to r's prefix. The
+ * lower block is always the left operand, so non-commutative ops are applied
+ * in rank order.
+ *
+ * Cost: ceil(log2 p)·(α + β·n + 2·γ·n).
+ */
+import { Effect } from "effect"
+import * as Datatypes from "../../codecs/Datatype.ts"
+import type { CommState } from "../CommState.ts"
+import type { Op } from "../Op.ts"
+import { attempt, checkComm, checkInto } from "./checks.ts"
+import type { CollectiveFailure } from "./errors.ts"
+import { type Call, exchange, open } from "./link.ts"
+import { checkOp } from "./ops.ts"
+import type { ScanOptions } from "./options.ts"
+import { asTypedArray, intoOption, isBufferForm, noInto } from "./payload.ts"
+import { bufferResult } from "./reduce.ts"
+import { ofBuffers, ofValues, type Reduction } from "./reduction.ts"
+
+/**
+ * Rank r's `x0 op … op xr` (inclusive) or `x0 op … op x(r-1)` (exclusive,
+ * undefined at rank 0).
+ */
+export const recursiveDoubling = <T>(call: Call, red: Reduction<T>, value: T, count: number, exclusive: boolean) =>
+  Effect.gen(function*() {
+    const { c } = call
+    const p = c.size
+    const r = c.rank
+    let partial = value
+    let partialOwned = false
+    let prefix: T | undefined = exclusive ? undefined : value
+    let prefixOwned = false
+    for (let mask = 1; mask < p; mask <<= 1) {
+      const partner = r ^ mask
+      if (partner >= p) continue
+      const message = yield* exchange(call, partner, red.encode(partial), partner)
+      const v = yield* attempt(() => red.decode(message, partner, count))
+      yield* attempt(() => {
+        if (partner < r) {
+          if (prefix === undefined) {
+            prefix = v
+            prefixOwned = true
+          } else {
+            prefix = red.combine(v, prefix, prefixOwned ? prefix : undefined)
+            prefixOwned = true
+          }
+          partial = red.combine(v, partial, partialOwned ? partial : undefined)
+          partialOwned = true
+          if (prefix !== v) red.done(v)
+        } else {
+          const before = partial
+          partial = red.combine(before, v, partialOwned ? before : v)
+          partialOwned = true
+          if (partial !== v) red.done(v)
+        }
+      })
+    }
+    return prefix
+  })
+
+const scan = (name: string, exclusive: boolean) =>
+(c: CommState, value: unknown, opArg: Op, options: ScanOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
+  checkComm(c)
+  const op = checkOp(name, opArg)
+  const into = intoOption(name, options?.into)
+  if (isBufferForm(value, options?.codec)) {
+    const buffer = asTypedArray(value)
+    const red = ofBuffers(c, name, op, buffer)
+    if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
+    return Effect.map(
+      recursiveDoubling(open(c, name), red, buffer, buffer.length, exclusive),
+      (result) => result === undefined ? undefined : bufferResult(result, buffer, into)
+    )
+  }
+  noInto(name, into)
+  const call = open(c, name)
+  return recursiveDoubling(call, ofValues(c, op, call.tag, options?.codec), value, 0, exclusive)
+}
+
+/** `scan(value, op, { codec, into })`: rank r gets `x0 op … op xr`. */
+export const startInclusive = scan("scan", false)
+
+/** `exscan(value, op, { codec, into })`: rank r gets `x0 op … op x(r-1)`; rank 0 gets undefined. */
+export const startExclusive = scan("exscan", true)
