@@ -1,0 +1,504 @@
+/**
+ * The NATS transport's protocol pieces, without a server: frames, chunking
+ * and reassembly, sequence numbers and acknowledgements, credits, liveness,
+ * the rendezvous, and the options.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import fc from "fast-check"
+import { TransportError } from "../../../transports/Transport.ts"
+import { layoutOf, OutgoingMessage, readDescriptor, Reassembly } from "../../../transports/nats/Chunking.ts"
+import { connectionOptions, describeConnectError, serversFor } from "../../../transports/nats/Connection.ts"
+import { ReceiveCredit, SendCredit } from "../../../transports/nats/Credits.ts"
+import * as Frame from "../../../transports/nats/Frame.ts"
+import { checkSettings, Liveness, Pacer } from "../../../transports/nats/Heartbeats.ts"
+import { FramePool, Slab } from "../../../transports/nats/Memory.ts"
+import { optionsFromFlags } from "../../../transports/nats/Nats.ts"
+import { defaultWindow, type NatsConfig, resolve } from "../../../transports/nats/Options.ts"
+import { DUPLICATE, GAP, NEXT, nextSeq, ReceiveSequence, SendWindow, seqDiff } from "../../../transports/nats/Reliability.ts"
+import { formatRanks, parseRanks, Rendezvous } from "../../../transports/nats/Rendezvous.ts"
+import * as Subjects from "../../../transports/nats/Subjects.ts"
+
+const fields = { source: 3, incarnation: 77, seq: 9, ack: 4, credit: 123_456_789_012, message: 5 }
+
+/** Splits a message into frames of at most `maxFrame` bytes. */
+const framesOf = (packet: { envelope: Uint8Array; frames: { header: Uint8Array; buffers: Array<Uint8Array> } }, maxFrame: number) => {
+  const m = new OutgoingMessage(packet, 5, () => {})
+  const out: Array<Uint8Array> = []
+  while (!m.finished) out.push(m.nextFrame(maxFrame, fields, (n) => new Uint8Array(n).fill(0xee)))
+  return out
+}
+
+/** Reassembles frames (in the given order) into frames as a receiver would. */
+const reassemble = (frames: ReadonlyArray<Uint8Array>) => {
+  let reassembly: Reassembly | undefined
+  let envelope: Uint8Array | undefined
+  const pending: Array<[number, Uint8Array]> = []
+  for (const frame of frames) {
+    const h = Frame.decode(frame)
+    if (typeof h === "string" || h.kind !== "data") throw new Error(`not a DATA frame: ${JSON.stringify(h)}`)
+    let body = frame.subarray(Frame.DATA_HEADER_BYTES)
+    if (h.flags & Frame.FLAG_FIRST) {
+      const d = readDescriptor(body, 1 << 30)
+      if (typeof d === "string") throw new Error(d)
+      envelope = d.envelope
+      reassembly = new Reassembly(d.layout)
+      body = body.subarray(d.length)
+    }
+    if (reassembly === undefined) pending.push([h.offset, body])
+    else expect(reassembly.write(h.offset, body)).toBeUndefined()
+  }
+  for (const [offset, body] of pending) expect(reassembly!.write(offset, body)).toBeUndefined()
+  return { reassembly: reassembly!, envelope: envelope! }
+}
+
+const pattern = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (seed + i * 7) & 255)
+
+describe("frames", () => {
+  it("a DATA header round-trips every field", () => {
+    const frame = new Uint8Array(Frame.DATA_HEADER_BYTES + 3).fill(0xaa)
+    Frame.writeData(frame, { ...fields, flags: Frame.FLAG_FIRST | Frame.FLAG_LAST, offset: 2 ** 40 })
+    expect(Frame.decode(frame)).toEqual({
+      kind: "data", type: Frame.DATA, flags: 3, source: 3, incarnation: 77, seq: 9, ack: 4, credit: 123_456_789_012, message: 5, offset: 2 ** 40
+    })
+  })
+
+  it("ACK, JOIN, HEARTBEAT, LEAVE and FAILED frames round-trip", () => {
+    expect(Frame.decode(Frame.encodeAck(1, 2, 3, 4096, Frame.FLAG_RESEND))).toMatchObject({ kind: "ack", source: 1, incarnation: 2, ack: 3, credit: 4096, flags: 1 })
+    expect(Frame.decode(Frame.encodeJoin(4, 5, 8, 3, 1 << 20, true))).toMatchObject({ kind: "join", source: 4, size: 8, seen: 3, window: 1 << 20, flags: 1 })
+    expect(Frame.decode(Frame.encodePresence(Frame.HEARTBEAT, 6, 7, 8))).toMatchObject({ kind: "heartbeat", source: 6, size: 8 })
+    expect(Frame.decode(Frame.encodePresence(Frame.LEAVE, 6, 7, 8))).toMatchObject({ kind: "leave", source: 6 })
+    expect(Frame.decode(Frame.encodeFailed(1, 2, 5, "rank 5 stopped responding"))).toMatchObject({ kind: "failed", rank: 5, reason: "rank 5 stopped responding" })
+  })
+
+  it("a FAILED reason is cut at 1024 bytes", () => {
+    const f = Frame.decode(Frame.encodeFailed(1, 2, 5, "x".repeat(5000)))
+    expect(typeof f !== "string" && f.kind === "failed" && f.reason.length).toBe(Frame.MAX_REASON_BYTES)
+  })
+
+  it("bytes that are not a frame give a reason instead of throwing", () => {
+    expect(Frame.decode(new TextEncoder().encode("hello, rankflow"))).toMatch(/too short/)
+    expect(Frame.decode(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n"))).toMatch(/magic/)
+    const future = Frame.encodeAck(1, 2, 3, 4)
+    future[2] = 9
+    expect(Frame.decode(future)).toMatch(/version 9 is not supported/)
+    const unknown = Frame.encodeAck(1, 2, 3, 4)
+    unknown[3] = 42
+    expect(Frame.decode(unknown)).toMatch(/unknown frame type 42/)
+    expect(Frame.decode(Frame.encodeAck(1, 2, 3, 4).subarray(0, 20))).toMatch(/needs at least 32 bytes/)
+    expect(Frame.decode(Frame.encodeAck(1, 0, 3, 4))).toMatch(/incarnation 0/)
+  })
+
+  it("decoding arbitrary bytes never throws", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), fc.boolean(), (bytes, magic) => {
+      const b = bytes.slice()
+      if (magic && b.length >= 4) {
+        b[0] = Frame.MAGIC_0
+        b[1] = Frame.MAGIC_1
+        b[2] = Frame.VERSION
+      }
+      const f = Frame.decode(b)
+      return typeof f === "string" || typeof f === "object"
+    }), { numRuns: 2000 })
+  })
+})
+
+describe("subjects", () => {
+  it("every subject of a job is under rankflow.<job>.", () => {
+    const s = Subjects.make("heat-42")
+    expect(s.to(3)).toBe("rankflow.heat-42.to.3")
+    expect(s.all).toBe("rankflow.heat-42.all")
+  })
+
+  it("job ids that are not one subject token are refused with advice", () => {
+    expect(Subjects.checkJobId("heat_42-b")).toBeUndefined()
+    for (const bad of ["a.b", "a*", ">", "a b", "", "x".repeat(65)]) expect(Subjects.checkJobId(bad)).toMatch(/not usable/)
+    expect(Subjects.checkJobId(Subjects.freshJobId())).toBeUndefined()
+  })
+})
+
+describe("chunking", () => {
+  it("buffers are laid out 8-byte aligned after the codec header", () => {
+    expect(layoutOf(5, [3, 0, 16])).toEqual({ headerLength: 5, sizes: [3, 0, 16], offsets: [8, 16, 16], bodyLength: 32 })
+    expect(layoutOf(0, [])).toEqual({ headerLength: 0, sizes: [], offsets: [], bodyLength: 0 })
+  })
+
+  it("a message split into frames of any size reassembles exactly, with aligned buffers", () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 0, max: 40 }),
+      fc.array(fc.integer({ min: 0, max: 700 }), { maxLength: 4 }),
+      fc.integer({ min: 200, max: 900 }),
+      (headerLength, sizes, maxFrame) => {
+        const packet = { envelope: pattern(16, 1), frames: { header: pattern(headerLength, 2), buffers: sizes.map((n, i) => pattern(n, 3 + i)) } }
+        const frames = framesOf(packet, maxFrame)
+        for (const f of frames) expect(f.length).toBeLessThanOrEqual(maxFrame)
+        const { reassembly, envelope } = reassemble(frames)
+        expect(reassembly.complete).toBe(true)
+        expect(envelope).toEqual(packet.envelope)
+        const out = reassembly.frames(undefined)
+        expect(out.header).toEqual(packet.frames.header)
+        expect(out.buffers).toEqual(packet.frames.buffers)
+        for (const b of out.buffers) expect(b.byteOffset % 8).toBe(0)
+      }
+    ), { numRuns: 300 })
+  })
+
+  it("chunks arriving out of order reassemble the same message", () => {
+    const packet = { envelope: pattern(16, 1), frames: { header: pattern(30, 2), buffers: [pattern(5000, 3), pattern(77, 4)] } }
+    const frames = framesOf(packet, 500)
+    expect(frames.length).toBeGreaterThan(8)
+    const shuffled = [frames[0]!, ...frames.slice(1).reverse()]
+    const { reassembly } = reassemble(shuffled)
+    expect(reassembly.frames(undefined).buffers).toEqual(packet.frames.buffers)
+  })
+
+  it("the header is ready as soon as its bytes arrived, before the buffers", () => {
+    const packet = { envelope: pattern(16, 1), frames: { header: pattern(30, 2), buffers: [pattern(5000, 3)] } }
+    const frames = framesOf(packet, 600)
+    const { reassembly } = reassemble(frames.slice(0, 1))
+    expect(reassembly.headerReady).toBe(true)
+    expect(reassembly.complete).toBe(false)
+    expect(reassembly.header()).toEqual(packet.frames.header)
+  })
+
+  it("a chunk overlapping received bytes or running past the body is refused", () => {
+    const r = new Reassembly(layoutOf(0, [100]))
+    expect(r.write(0, new Uint8Array(50))).toBeUndefined()
+    expect(r.write(40, new Uint8Array(20))).toMatch(/overlaps/)
+    expect(r.write(90, new Uint8Array(20))).toMatch(/runs past/)
+    expect(r.write(70, new Uint8Array(10))).toBeUndefined()
+    expect(r.write(75, new Uint8Array(10))).toMatch(/overlaps/)
+    expect(r.write(50, new Uint8Array(20))).toBeUndefined()
+    expect(r.write(80, new Uint8Array(20))).toBeUndefined()
+    expect(r.complete).toBe(true)
+  })
+
+  it("buffers given to take are filled in place", () => {
+    const packet = { envelope: pattern(16, 1), frames: { header: pattern(3, 2), buffers: [pattern(40, 3), pattern(9, 4)] } }
+    const { reassembly } = reassemble(framesOf(packet, 1000))
+    const target = new Uint8Array(40)
+    const out = reassembly.frames([target, undefined])
+    expect(out.buffers[0]).toBe(target)
+    expect(target).toEqual(packet.frames.buffers[0])
+    expect(out.buffers[1]).toEqual(packet.frames.buffers[1])
+  })
+
+  it("a descriptor that lies about its body is refused", () => {
+    const frames = framesOf({ envelope: pattern(16, 1), frames: { header: pattern(3, 2), buffers: [pattern(40, 3)] } }, 1000)
+    const payload = frames[0]!.subarray(Frame.DATA_HEADER_BYTES)
+    const lying = payload.slice()
+    Frame.putF64(lying, 8, 999)
+    expect(readDescriptor(lying, 1 << 20)).toMatch(/does not match/)
+    expect(readDescriptor(payload, 10)).toMatch(/exceeds this rank's limit/)
+    expect(readDescriptor(payload.subarray(0, 20), 1 << 20)).toMatch(/needs/)
+  })
+
+  it("frames built in reused memory carry no stale bytes", () => {
+    const packet = { envelope: pattern(16, 1), frames: { header: pattern(3, 2), buffers: [pattern(5, 3), pattern(9, 4)] } }
+    const clean = framesOf(packet, 1000)
+    const m = new OutgoingMessage(packet, 5, () => {})
+    const dirty = m.nextFrame(1000, fields, (n) => new Uint8Array(n).fill(0xff))
+    expect(dirty).toEqual(clean[0])
+  })
+})
+
+describe("memory", () => {
+  it("slab pieces are 8-byte aligned, zeroed, and large requests get their own buffer", () => {
+    const slab = new Slab(1024, 256)
+    const a = slab.take(13)
+    const b = slab.take(7)
+    expect(a.buffer).toBe(b.buffer)
+    expect(b.byteOffset % 8).toBe(0)
+    expect(slab.take(300).byteOffset).toBe(0)
+    for (let i = 0; i < 200; i++) expect(slab.take(100).every((x) => x === 0)).toBe(true)
+  })
+
+  it("a pool reuses large frames once given back, and keeps at most its limit", () => {
+    const pool = new FramePool(1024, 8192)
+    const a = pool.take(2000, 4096)
+    pool.give(a)
+    expect(pool.take(1500, 4096).buffer === a.buffer).toBe(true)
+    const many = Array.from({ length: 4 }, () => pool.take(4096, 4096))
+    for (const f of many) pool.give(f)
+    const again = Array.from({ length: 4 }, () => pool.take(4096, 4096))
+    expect(again.filter((f) => many.some((m) => m.buffer === f.buffer)).length).toBe(2)
+    expect(pool.take(100, 4096).buffer.byteLength).toBe(100)
+  })
+})
+
+describe("reliability", () => {
+  it("sequence numbers compare across the u32 wrap and skip 0", () => {
+    expect(nextSeq(0xffffffff)).toBe(1)
+    expect(seqDiff(1, 0xffffffff)).toBeGreaterThan(0)
+    expect(seqDiff(0xfffffff0, 5)).toBeLessThan(0)
+  })
+
+  it("a cumulative acknowledgement frees every frame up to it, in order", () => {
+    const freed: Array<number> = []
+    const w = new SendWindow(true, (f) => freed.push(f[0]!))
+    for (let i = 1; i <= 5; i++) expect(w.assign(Uint8Array.of(i))).toBe(i)
+    expect(w.ack(3)).toBe(3)
+    expect(freed).toEqual([1, 2, 3])
+    expect(w.unacked).toBe(2)
+    expect(w.unackedBytes).toBe(2)
+    const left: Array<number> = []
+    w.forEachUnacked((_f, seq) => left.push(seq))
+    expect(left).toEqual([4, 5])
+  })
+
+  it("stale, repeated and impossible acknowledgements change nothing", () => {
+    const w = new SendWindow()
+    for (let i = 0; i < 5; i++) w.assign(new Uint8Array(1))
+    expect(w.ack(4)).toBe(4)
+    expect(w.ack(2)).toBe(0)
+    expect(w.ack(4)).toBe(0)
+    expect(w.ack(9)).toBe(0)
+    expect(w.unacked).toBe(1)
+  })
+
+  it("frames are kept across many acknowledgements without growing (compaction)", () => {
+    const w = new SendWindow()
+    for (let i = 1; i <= 100_000; i++) {
+      w.assign(new Uint8Array(1))
+      if (i % 10 === 0) w.ack(i)
+    }
+    expect(w.unacked).toBe(0)
+  })
+
+  it("the receiver accepts the next frame, drops duplicates and spots gaps", () => {
+    const r = new ReceiveSequence()
+    expect(r.classify(1)).toBe(NEXT)
+    r.accept(100)
+    expect(r.classify(1)).toBe(DUPLICATE)
+    expect(r.classify(3)).toBe(GAP)
+    expect(r.classify(2)).toBe(NEXT)
+    r.accept(100)
+    expect(r.last).toBe(2)
+  })
+
+  it("acknowledgements are due by frame count or bytes, and reset when sent", () => {
+    const r = new ReceiveSequence()
+    for (let i = 0; i < 63; i++) r.accept(10)
+    expect(r.ackDue(64, 1 << 20)).toBe(false)
+    r.accept(10)
+    expect(r.ackDue(64, 1 << 20)).toBe(true)
+    r.acknowledged()
+    r.accept(1 << 20)
+    expect(r.ackDue(64, 1 << 20)).toBe(true)
+  })
+
+  it("a lossy, duplicating, reordering link delivers every frame exactly once, in order (go-back-N)", () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 99 }), { minLength: 200, maxLength: 400 }), (dice) => {
+      const w = new SendWindow()
+      const r = new ReceiveSequence()
+      const delivered: Array<number> = []
+      let roll = 0
+      const next = () => dice[roll++ % dice.length]!
+      const total = 60
+      let sent = 0
+      for (let round = 0; round < 400 && delivered.length < total; round++) {
+        while (sent < total && w.unacked < 8) w.assign(Uint8Array.of(++sent))
+        const inFlight: Array<Uint8Array> = []
+        w.forEachUnacked((f) => {
+          const d = next()
+          if (d < 20) return // lost
+          inFlight.push(f)
+          if (d > 90) inFlight.push(f) // duplicated
+        })
+        if (next() > 80) inFlight.reverse() // reordered
+        for (const f of inFlight) {
+          if (r.classify(f[0]!) === NEXT) {
+            r.accept(1)
+            delivered.push(f[0]!)
+          }
+        }
+        if (next() > 10) w.ack(r.last) // the acknowledgement itself may be lost
+      }
+      expect(delivered).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+    }), { numRuns: 200 })
+  })
+})
+
+describe("credits", () => {
+  it("a sender spends up to the granted limit and waits for more", () => {
+    const c = new SendCredit()
+    expect(c.allows(1)).toBe(false)
+    c.grant(1000)
+    expect(c.allows(1000)).toBe(true)
+    c.spend(600)
+    expect(c.allows(500)).toBe(false)
+    expect(c.available).toBe(400)
+    expect(c.grant(900)).toBe(false)
+    expect(c.grant(1600)).toBe(true)
+    expect(c.allows(1000)).toBe(true)
+  })
+
+  it("held bytes of untaken arrivals never pass the window while the sender obeys its credit", () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 300 }), fc.boolean()), { maxLength: 300 }), (steps) => {
+      const window = 1000
+      const rc = new ReceiveCredit(window)
+      const sc = new SendCredit()
+      sc.grant(rc.granting())
+      const untaken: Array<number> = []
+      for (const [bytes, take] of steps) {
+        if (sc.allows(bytes)) {
+          sc.spend(bytes)
+          rc.hold(bytes)
+          untaken.push(bytes)
+        }
+        expect(rc.held).toBeLessThanOrEqual(window)
+        if (take && untaken.length > 0) rc.release(untaken.shift()!)
+        if (rc.grantDue) sc.grant(rc.granting())
+      }
+    }), { numRuns: 300 })
+  })
+
+  it("a grant is due once a quarter of the window was consumed", () => {
+    const rc = new ReceiveCredit(1000)
+    rc.hold(249)
+    rc.release(249)
+    expect(rc.grantDue).toBe(false)
+    rc.pass(1)
+    expect(rc.grantDue).toBe(true)
+    expect(rc.granting()).toBe(1250)
+    expect(rc.grantDue).toBe(false)
+  })
+})
+
+describe("heartbeats", () => {
+  it("a peer silent for longer than the timeout expires; one heard from does not", () => {
+    const l = new Liveness(3, 1000, 0)
+    l.saw(1, 900)
+    expect(l.expired(1500, (r) => r !== 0)).toEqual([2])
+    l.restart(1500)
+    expect(l.expired(2400, (r) => r !== 0)).toEqual([])
+    expect(l.silentFor(2, 2400)).toBe(900)
+  })
+
+  it("a pacer is due once per interval, and hurrying makes it due at once", () => {
+    const p = new Pacer(100)
+    expect(p.due(0)).toBe(true)
+    expect(p.due(50)).toBe(false)
+    expect(p.due(100)).toBe(true)
+    p.hurry()
+    expect(p.due(101)).toBe(true)
+  })
+
+  it("a timeout shorter than two intervals is refused", () => {
+    expect(checkSettings({ intervalMs: 1000, timeoutMs: 1500 })).toMatch(/at least twice/)
+    expect(checkSettings({ intervalMs: 1000, timeoutMs: 4000 })).toBeUndefined()
+  })
+})
+
+describe("rendezvous", () => {
+  const join = (source: number, incarnation: number, size = 4, complete = false) =>
+    ({ kind: "join", type: Frame.JOIN, flags: complete ? Frame.FLAG_COMPLETE : 0, source, incarnation, size, seen: 1, window: 4096 }) as const
+
+  it("completes once every rank joined, and settles once every peer said so", () => {
+    const r = new Rendezvous(0, 3, { incarnation: 1, window: 4096 })
+    expect(r.join(join(1, 11, 3))._tag).toBe("New")
+    expect(r.missing()).toEqual([2])
+    expect(r.join(join(1, 11, 3))._tag).toBe("Known")
+    expect(r.join(join(2, 12, 3, true))._tag).toBe("New")
+    expect(r.complete).toBe(true)
+    expect(r.settled).toBe(false)
+    r.peerCompleted(1)
+    expect(r.settled).toBe(true)
+  })
+
+  it("two processes claiming one rank, or a different job size, are refused with advice", () => {
+    const r = new Rendezvous(0, 4, { incarnation: 1, window: 4096 })
+    r.join(join(2, 20))
+    const twice = r.join(join(2, 21))
+    expect(twice._tag === "Refused" && twice.message).toMatch(/two processes claim rank 2.*--ranks/)
+    const size = r.join(join(3, 30, 8))
+    expect(size._tag === "Refused" && size.message).toMatch(/8 ranks, this rank for 4.*--size/)
+  })
+
+  it("missing ranks are named as compact ranges", () => {
+    expect(formatRanks([0, 1, 2, 3, 5, 7, 8])).toBe("0-3, 5, 7-8")
+    expect(formatRanks([4])).toBe("4")
+  })
+
+  it("--ranks specs parse into ascending ranks, and bad ones say why", () => {
+    expect(parseRanks("4-7", 8)).toEqual([4, 5, 6, 7])
+    expect(parseRanks("6, 0-1,3", 8)).toEqual([0, 1, 3, 6])
+    expect(parseRanks("0-8", 8)).toMatch(/rank 8 does not exist in a job of 8 ranks/)
+    expect(parseRanks("3-1", 8)).toMatch(/backwards/)
+    expect(parseRanks("a", 8)).toMatch(/not a rank or a range/)
+  })
+})
+
+describe("options", () => {
+  it("defaults: one local server, every rank, a fresh job id, 30 s to join, 1 s / 4 s heartbeats", () => {
+    const c = resolve({}, 4) as NatsConfig
+    expect(c.servers).toEqual(["nats://127.0.0.1:4222"])
+    expect(c.localRanks).toEqual([0, 1, 2, 3])
+    expect(Subjects.checkJobId(c.job)).toBeUndefined()
+    expect(c.joinTimeoutMs).toBe(30_000)
+    expect(c.heartbeat).toEqual({ intervalMs: 1000, timeoutMs: 4000 })
+    expect(c.reliable).toBe(true)
+  })
+
+  it("the window shares 32 MiB among the peers, within 256 KiB and 8 MiB", () => {
+    expect(defaultWindow(2)).toBe(8 * 1024 * 1024)
+    expect(defaultWindow(9)).toBe(4 * 1024 * 1024)
+    expect(defaultWindow(1000)).toBe(256 * 1024)
+    expect(defaultWindow(64) * 63).toBeLessThanOrEqual(64 * 1024 * 1024)
+  })
+
+  it("a host running part of a job must name the job", () => {
+    expect((resolve({ ranks: "0-1" }, 4) as TransportError).message).toMatch(/same --job/)
+    expect((resolve({ ranks: "0-1", job: "j1" }, 4) as NatsConfig).localRanks).toEqual([0, 1])
+  })
+
+  it("bad options fail with messages that name the option", () => {
+    expect((resolve({ job: "a.b" }, 2) as TransportError).message).toMatch(/not usable/)
+    expect((resolve({ servers: " , " }, 2) as TransportError).message).toMatch(/no NATS server/)
+    expect((resolve({ joinTimeout: -5 }, 2) as TransportError).message).toMatch(/joinTimeout/)
+    expect((resolve({ heartbeat: { interval: 1000, timeout: 1000 } }, 2) as TransportError).message).toMatch(/at least twice/)
+    expect((resolve({ password: "x" }, 2) as TransportError).message).toMatch(/needs a user/)
+    expect((resolve({ window: 10 }, 2) as TransportError).message).toMatch(/window/)
+    expect(resolve({}, 0)).toBeInstanceOf(TransportError)
+  })
+
+  it("durations may be milliseconds or Effect durations", () => {
+    const c = resolve({ joinTimeout: "5 seconds", heartbeat: { interval: 200, timeout: "1 second" } }, 2) as NatsConfig
+    expect(c.joinTimeoutMs).toBe(5000)
+    expect(c.heartbeat).toEqual({ intervalMs: 200, timeoutMs: 1000 })
+  })
+
+  it("the CLI's flags map onto the options", () => {
+    expect(optionsFromFlags({ nats: "nats://a:4222,nats://b:4222", job: "heat-42", ranks: "0-3", joinTimeout: 60, user: "u", password: "p", tlsCa: "/ca.pem" })).toEqual({
+      servers: "nats://a:4222,nats://b:4222", job: "heat-42", ranks: "0-3", joinTimeout: 60_000, user: "u", password: "p", tls: { ca: "/ca.pem", cert: undefined, key: undefined }
+    })
+  })
+})
+
+describe("connection", () => {
+  const config = resolve({ servers: "nats://a:1,nats://b:2,nats://c:3", user: "alice", password: "pw", tls: { ca: "/ca.pem", cert: "/c.pem", key: "/k.pem" } }, 4) as NatsConfig
+
+  it("ranks start on different servers of the list and fail over to the next ones", () => {
+    expect(serversFor(["a", "b", "c"], 0)).toEqual(["a", "b", "c"])
+    expect(serversFor(["a", "b", "c"], 4)).toEqual(["b", "c", "a"])
+  })
+
+  it("credentials and TLS files pass through to the client", () => {
+    const o = connectionOptions(config, 1)
+    expect(o).toMatchObject({ servers: ["nats://b:2", "nats://c:3", "nats://a:1"], noRandomize: true, user: "alice", pass: "pw", tls: { caFile: "/ca.pem", certFile: "/c.pem", keyFile: "/k.pem" }, noEcho: true })
+    const t = connectionOptions(resolve({ token: "s3cret" }, 2) as NatsConfig, 0)
+    expect(t).toMatchObject({ token: "s3cret" })
+  })
+
+  it("an unreadable credentials file is a TransportError naming it", () => {
+    const o = connectionOptions(resolve({ creds: "/nonexistent/user.creds" }, 2) as NatsConfig, 0)
+    expect(o).toBeInstanceOf(TransportError)
+    expect((o as TransportError).message).toMatch(/\/nonexistent\/user.creds/)
+  })
+
+  it("connection errors say what to check", () => {
+    const auth = Object.assign(new Error("Authorization Violation"), { name: "AuthorizationError" })
+    expect(describeConnectError(config, auth).message).toMatch(/refused user "alice".*check --user\/--password/)
+    const refused = Object.assign(new Error("connection refused"), { name: "ConnectionError" })
+    expect(describeConnectError(config, refused).message).toMatch(/cannot reach a NATS server at nats:\/\/a:1.*is nats-server running/)
+  })
+})

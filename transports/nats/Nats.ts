@@ -1,0 +1,65 @@
+/**
+ * The NATS transport's programmatic surface: its options, a launcher with
+ * options fixed, a service holding them (`Nats.layer({...})`), and the
+ * mapping from the CLI's flags.
+ *
+ * @example
+ * ```ts
+ * import { Nats } from "rankflow/transports"
+ * const launcher = Nats.launcher({ servers: "nats://a:4222,nats://b:4222", user: "alice", password: "…" })
+ * const results = yield* World.run(program, { size: 4, transport: launcher })
+ * ```
+ */
+import { Context, Layer } from "effect"
+import type { Launcher } from "../Launcher.ts"
+import { NatsLauncher } from "./NatsLauncher.ts"
+import type { NatsOptions } from "./Options.ts"
+
+export type { NatsOptions, NatsTlsOptions } from "./Options.ts"
+
+/** A launcher for jobs joined through NATS, with `options` fixed. */
+export const launcher = (options: NatsOptions = {}): Launcher<NatsOptions> => NatsLauncher.make(options)
+
+/** The NATS settings of a program, and the launcher they give. */
+export class Nats extends Context.Service<Nats, {
+  readonly options: NatsOptions
+  readonly launcher: Launcher<NatsOptions>
+}>()("rankflow/transports/Nats") {}
+
+/** Provides `Nats` from options (servers, job, credentials, TLS, timeouts). */
+export const layer = (options: NatsOptions = {}): Layer.Layer<Nats> => Layer.succeed(Nats, { options, launcher: launcher(options) })
+
+/** The CLI's NATS flags, as parsed. */
+export interface NatsFlags {
+  /** `--nats`: comma-separated server URLs. */
+  readonly nats?: string | undefined
+  readonly job?: string | undefined
+  readonly ranks?: string | undefined
+  /** `--join-timeout`, in seconds. */
+  readonly joinTimeout?: number | undefined
+  readonly creds?: string | undefined
+  readonly user?: string | undefined
+  readonly password?: string | undefined
+  readonly token?: string | undefined
+  readonly tlsCa?: string | undefined
+  readonly tlsCert?: string | undefined
+  readonly tlsKey?: string | undefined
+}
+
+/** Options from the CLI's flags (`--size` is the World's size, not an option here). */
+export const optionsFromFlags = (flags: NatsFlags): NatsOptions => {
+  const tls = flags.tlsCa !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined
+    ? { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey }
+    : undefined
+  const options: { -readonly [K in keyof NatsOptions]: NatsOptions[K] } = {}
+  if (flags.nats !== undefined) options.servers = flags.nats
+  if (flags.job !== undefined) options.job = flags.job
+  if (flags.ranks !== undefined) options.ranks = flags.ranks
+  if (flags.joinTimeout !== undefined) options.joinTimeout = flags.joinTimeout * 1000
+  if (flags.creds !== undefined) options.creds = flags.creds
+  if (flags.user !== undefined) options.user = flags.user
+  if (flags.password !== undefined) options.password = flags.password
+  if (flags.token !== undefined) options.token = flags.token
+  if (tls !== undefined) options.tls = tls
+  return options
+}

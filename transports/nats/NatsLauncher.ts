@@ -1,0 +1,187 @@
+/**
+ * The NATS launcher: starts this host's ranks of a job as processes of the
+ * same Node (`process.execPath`), each connecting to the job's NATS servers,
+ * joining the job, and serving the runner.
+ *
+ * The control channel to a local rank is Node's IPC channel. Each line a rank
+ * prints is prefixed `[rank] `. `Exited` reports a crash with its error and
+ * stack, a killed rank as killed. Closing the scope asks every local rank to
+ * leave the job, and kills those that do not exit in time.
+ *
+ * @example
+ * ```ts
+ * const launcher = NatsLauncher.make({ servers: "nats://127.0.0.1:4222" })
+ * const results = yield* World.run(program, { size: 4, transport: launcher })
+ * ```
+ */
+import { type ChildProcess, fork } from "node:child_process"
+import type { Readable } from "node:stream"
+import { fileURLToPath } from "node:url"
+import { Effect, Queue, type Scope } from "effect"
+import type { Job, JobEvent, LaunchOptions, Launcher } from "../Launcher.ts"
+import { TransportError } from "../Transport.ts"
+import { connect } from "./Connection.ts"
+import type * as Ipc from "./Ipc.ts"
+import { isInternal } from "./Ipc.ts"
+import { type NatsConfig, type NatsOptions, resolve } from "./Options.ts"
+
+/** A running NATS job, as seen from one host. */
+export interface NatsJob extends Job {
+  /** The job id (the subjects' namespace). */
+  readonly job: string
+  readonly config: NatsConfig
+  /** The process id of a local rank, while it runs. */
+  pid(rank: number): number | undefined
+}
+
+export type NatsLaunchOptions = LaunchOptions & NatsOptions
+
+const RANK_PROCESS = fileURLToPath(new URL("./rank-process.ts", import.meta.url))
+
+/** How long closing ranks get beyond their linger time before they are killed (ms). */
+const STOP_GRACE_MS = 1000
+
+/** Writes a rank's output line by line, each line prefixed. */
+const forward = (stream: Readable | null, out: NodeJS.WriteStream, prefix: string | undefined): Promise<void> =>
+  new Promise((resolve) => {
+    if (stream === null) return resolve()
+    if (prefix === undefined) {
+      stream.on("data", (chunk: Buffer) => out.write(chunk))
+      stream.on("end", resolve)
+      stream.on("error", () => resolve())
+      return
+    }
+    stream.setEncoding("utf8")
+    let partial = ""
+    stream.on("data", (chunk: string) => {
+      const lines = (partial + chunk).split("\n")
+      partial = lines.pop()!
+      if (lines.length > 0) out.write(lines.map((l) => `${prefix}${l}\n`).join(""))
+    })
+    const end = () => {
+      if (partial.length > 0) out.write(`${prefix}${partial}\n`)
+      partial = ""
+      resolve()
+    }
+    stream.on("end", end)
+    stream.on("error", end)
+  })
+
+class RankProcess {
+  readonly rank: number
+  readonly child: ChildProcess
+  crash: string | undefined
+  exited = false
+  readonly closed: Promise<void>
+
+  constructor(rank: number, child: ChildProcess, onEvent: (event: JobEvent) => void, prefixOutput: boolean) {
+    this.rank = rank
+    this.child = child
+    const prefix = prefixOutput ? `[${rank}] ` : undefined
+    const output = Promise.all([forward(child.stdout, process.stdout, prefix), forward(child.stderr, process.stderr, prefix)])
+    let spawnError: Error | undefined
+    child.on("error", (e) => (spawnError = e))
+    child.on("message", (message: unknown) => {
+      if (!isInternal(message)) return onEvent({ _tag: "Message", rank, message })
+      if (message._tag === "rankflow/nats:Crash") this.crash = (message as Ipc.Crash).error
+    })
+    this.closed = new Promise((resolve) => {
+      child.on("close", (code, signal) => {
+        this.exited = true
+        void output.then(() => {
+          const error = this.crash ??
+            (signal !== null ? `rank ${rank} was killed by ${signal}` : spawnError !== undefined ? `rank ${rank} could not start: ${spawnError.message}` : undefined)
+          onEvent(error === undefined ? { _tag: "Exited", rank, code: code ?? 1 } : { _tag: "Exited", rank, code: code ?? 1, error })
+          resolve()
+        })
+      })
+    })
+  }
+
+  send(message: unknown): void {
+    if (this.exited || !this.child.connected) return
+    this.child.send(message as never, (e) => {
+      // The rank is exiting: its Exited event says so.
+      void e
+    })
+  }
+
+  /** Asks the rank to leave the job; kills it if it has not exited after `graceMs`. */
+  async stop(graceMs: number): Promise<void> {
+    if (this.exited) return this.closed
+    this.send({ _tag: "rankflow/nats:Close" } satisfies Ipc.Close)
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs)
+    await this.closed
+    clearTimeout(timer)
+  }
+}
+
+/** Connects once from the launcher: servers and credentials are checked before any rank starts. */
+const probe = (config: NatsConfig) =>
+  Effect.tryPromise({
+    try: async () => {
+      const nc = await connect(config, -1)
+      await nc.close()
+    },
+    catch: (e) => e instanceof TransportError ? e : new TransportError({ transport: "nats", message: String(e), cause: e })
+  })
+
+const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = resolve(options, options.size)
+    if (config instanceof TransportError) return yield* config
+    yield* probe(config)
+    const events = yield* Queue.unbounded<JobEvent>()
+    const ranks = new Map<number, RankProcess>()
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => Promise.all([...ranks.values()].map((r) => r.stop(config.lingerMs + STOP_GRACE_MS))))
+    )
+    const onEvent = (event: JobEvent) => void Queue.offerUnsafe(events, event)
+    for (const rank of config.localRanks) {
+      const child = fork(RANK_PROCESS, [], {
+        execPath: process.execPath,
+        execArgv: [],
+        serialization: "advanced",
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
+        env: { ...process.env, ...options.env }
+      })
+      ranks.set(rank, new RankProcess(rank, child, onEvent, options.prefixOutput ?? true))
+      const init: Ipc.Init = { _tag: "rankflow/nats:Init", rank, config, runner: options.runner, data: options.data }
+      child.send(init)
+    }
+    const job: NatsJob = {
+      size: config.size,
+      localRanks: config.localRanks,
+      job: config.job,
+      config,
+      events,
+      post: (rank, message) => ranks.get(rank)?.send(message),
+      declareFailed: (rank, reason) => {
+        for (const r of ranks.values()) r.send({ _tag: "rankflow/nats:DeclareFailed", rank, reason } satisfies Ipc.DeclareFailed)
+      },
+      pid: (rank) => {
+        const r = ranks.get(rank)
+        return r === undefined || r.exited ? undefined : r.child.pid
+      }
+    }
+    return job
+  })
+
+/** A launcher whose NATS options are fixed (options given to `launch` still win). */
+const make = (defaults: NatsOptions): Launcher<NatsOptions> => ({
+  kind: "nats",
+  launch: (options) => launch({ ...defaults, ...options })
+})
+
+/**
+ * The NATS launcher. Use it as `World.make({ size, transport: NatsLauncher,
+ * transportOptions: { servers } })`, or fix its options with `make`.
+ */
+export const NatsLauncher: Launcher<NatsOptions> & {
+  readonly make: (options: NatsOptions) => Launcher<NatsOptions>
+  readonly launch: (options: NatsLaunchOptions) => Effect.Effect<NatsJob, TransportError, Scope.Scope>
+} = {
+  kind: "nats",
+  launch,
+  make
+}

@@ -1,0 +1,190 @@
+/**
+ * The options of a NATS job (what `NatsLauncher.make({...})`, `Nats.layer`
+ * and the CLI's `--nats …` flags give), checked and resolved into the plain
+ * configuration every rank process receives.
+ */
+import { Duration } from "effect"
+import { TransportError } from "../Transport.ts"
+import { checkSettings, DEFAULT_HEARTBEAT, type HeartbeatSettings } from "./Heartbeats.ts"
+import { parseRanks } from "./Rendezvous.ts"
+import { checkJobId, freshJobId } from "./Subjects.ts"
+
+export interface NatsTlsOptions {
+  /** PEM file of the certificate authority that signed the servers' certificates (`--tls-ca`). */
+  readonly ca?: string
+  /** PEM file of this client's certificate, for servers that verify clients (`--tls-cert`). */
+  readonly cert?: string
+  /** PEM file of this client's private key (`--tls-key`). */
+  readonly key?: string
+}
+
+export interface NatsOptions {
+  /**
+   * NATS servers: URLs separated by commas, or an array (`--nats`). Ranks
+   * start on different servers of the list (rank r on server r mod n) and
+   * fail over to the others. Default `nats://127.0.0.1:4222`.
+   */
+  readonly servers?: string | ReadonlyArray<string>
+  /**
+   * The job id: hosts of one job give the same one (`--job`). Default: a fresh
+   * id, for a job whose ranks all run on this host.
+   */
+  readonly job?: string
+  /** The ranks this host runs, e.g. `"0-3"` or `[0, 1, 2, 3]` (`--ranks`). Default: all. */
+  readonly ranks?: string | ReadonlyArray<number>
+  /** How long the ranks wait for every rank to join (`--join-timeout`). Default 30 s. */
+  readonly joinTimeout?: Duration.Input
+  /** A NATS credentials file (JWT + nkey seed) (`--creds`). */
+  readonly creds?: string
+  /** User and password (`--user`, `--password`). */
+  readonly user?: string
+  readonly password?: string
+  /** A token (`--token`). */
+  readonly token?: string
+  /** TLS files; a `tls://` server URL or a server that requires TLS also turns TLS on. */
+  readonly tls?: NatsTlsOptions
+  /** Heartbeats: a rank silent for `timeout` is declared failed. Default 1 s and 4 s. */
+  readonly heartbeat?: { readonly interval?: Duration.Input; readonly timeout?: Duration.Input }
+  /**
+   * The credit window each rank grants each peer, in bytes: the most a peer
+   * may have sent that this rank has not received. Default: 32 MiB shared
+   * among the peers, between 256 KiB and 8 MiB each, which keeps every rank
+   * under the server's 64 MiB slow-consumer limit.
+   */
+  readonly window?: number
+  /**
+   * Largest frame a rank publishes, in bytes (further capped by the server's
+   * max_payload and a quarter of the peer's window). Default 256 KiB.
+   */
+  readonly frameBytes?: number
+  /** Largest message a rank accepts, in bytes. Default 16 GiB. */
+  readonly maxMessageBytes?: number
+  /** Acknowledgements and retransmission. Turning them off is for measuring their cost only. Default true. */
+  readonly acks?: boolean
+  /** How long a rank may be cut off from every server before it gives up on the job. Default 20 s. */
+  readonly reconnectTimeout?: Duration.Input
+  /** How long a closing rank waits for its peers to acknowledge what it sent. Default 2 s. */
+  readonly linger?: Duration.Input
+  /** First retransmission of unacknowledged frames after this long without progress. Default 1 s. */
+  readonly retransmit?: Duration.Input
+}
+
+/** Everything a rank process needs, as plain data (it crosses the IPC channel). */
+export interface NatsConfig {
+  readonly servers: ReadonlyArray<string>
+  readonly job: string
+  readonly size: number
+  readonly localRanks: ReadonlyArray<number>
+  readonly creds: string | undefined
+  readonly user: string | undefined
+  readonly password: string | undefined
+  readonly token: string | undefined
+  readonly tls: NatsTlsOptions | undefined
+  readonly joinTimeoutMs: number
+  readonly heartbeat: HeartbeatSettings
+  readonly windowBytes: number
+  readonly frameBytes: number
+  readonly maxMessageBytes: number
+  readonly reliable: boolean
+  readonly retransmitMs: number
+  readonly reconnectTimeoutMs: number
+  readonly lingerMs: number
+}
+
+export const DEFAULT_SERVER = "nats://127.0.0.1:4222"
+const MiB = 1024 * 1024
+const RECEIVE_BUDGET = 32 * MiB
+const MIN_WINDOW = 256 * 1024
+const MAX_WINDOW = 8 * MiB
+/**
+ * Frames smaller than the server's 1 MiB max_payload cost the receiver less:
+ * the client reassembles a message that spans its 64 KiB socket reads in a
+ * buffer it grows by doubling (about 3.5 bytes allocated per byte for 1 MiB
+ * messages), and those allocations drive the garbage collector. 256 KiB
+ * frames took ~10 % less receive CPU per byte than 1 MiB ones in a 4 MiB
+ * stream here; 32 KiB frames cost more per frame than they saved.
+ */
+export const DEFAULT_FRAME_BYTES = 256 * 1024
+
+/** The default credit window per peer for a job of `size` ranks. */
+export const defaultWindow = (size: number): number =>
+  Math.min(MAX_WINDOW, Math.max(MIN_WINDOW, Math.floor(RECEIVE_BUDGET / Math.max(1, size - 1) / 8) * 8))
+
+const fail = (message: string): TransportError => new TransportError({ transport: "nats", message })
+
+/** The server list: comma-separated URLs or an array; bare `host:port` allowed. */
+export const parseServers = (servers: string | ReadonlyArray<string> | undefined): Array<string> =>
+  (typeof servers === "string" ? servers.split(",") : servers ?? [DEFAULT_SERVER]).map((s) => s.trim()).filter((s) => s.length > 0)
+
+const millis = (what: string, input: Duration.Input | undefined, fallback: number): number | TransportError => {
+  if (input === undefined) return fallback
+  const d = Duration.fromInput(input)
+  if (d._tag === "None") return fail(`${what}: ${JSON.stringify(input)} is not a duration (use milliseconds or e.g. "5 seconds")`)
+  const ms = Duration.toMillis(d.value)
+  return ms > 0 && Number.isFinite(ms) ? ms : fail(`${what} must be a positive, finite duration (got ${JSON.stringify(input)})`)
+}
+
+/** Checks `options` for a job of `size` ranks and resolves the defaults. */
+export const resolve = (options: NatsOptions, size: number): NatsConfig | TransportError => {
+  if (!Number.isInteger(size) || size < 1) return fail(`a NATS job needs at least one rank; got size ${size}`)
+  const servers = parseServers(options.servers)
+  if (servers.length === 0) return fail("no NATS server given: pass --nats nats://host:4222 (or servers: [...])")
+  let localRanks: Array<number>
+  if (options.ranks === undefined) localRanks = Array.from({ length: size }, (_, i) => i)
+  else if (typeof options.ranks === "string") {
+    const parsed = parseRanks(options.ranks, size)
+    if (typeof parsed === "string") return fail(parsed)
+    localRanks = parsed
+  } else {
+    const bad = options.ranks.find((r) => !Number.isInteger(r) || r < 0 || r >= size)
+    if (bad !== undefined) return fail(`ranks: ${bad} is not a rank of a job of ${size} ranks (0-${size - 1})`)
+    localRanks = [...new Set(options.ranks)].sort((a, b) => a - b)
+  }
+  if (localRanks.length === 0) return fail("ranks: this host would run no rank")
+  const partial = localRanks.length < size
+  if (partial && options.job === undefined) {
+    return fail(`this host runs only some ranks (${options.ranks}) of ${size}: give every host the same --job id so that they find each other`)
+  }
+  const job = options.job ?? freshJobId()
+  const badJob = checkJobId(job)
+  if (badJob !== undefined) return fail(badJob)
+  if (options.password !== undefined && options.user === undefined) return fail("a password needs a user (--user)")
+  const joinTimeoutMs = millis("joinTimeout", options.joinTimeout, 30_000)
+  const intervalMs = millis("heartbeat.interval", options.heartbeat?.interval, DEFAULT_HEARTBEAT.intervalMs)
+  const timeoutMs = millis("heartbeat.timeout", options.heartbeat?.timeout, DEFAULT_HEARTBEAT.timeoutMs)
+  const retransmitMs = millis("retransmit", options.retransmit, 1000)
+  const reconnectTimeoutMs = millis("reconnectTimeout", options.reconnectTimeout, 20_000)
+  const lingerMs = millis("linger", options.linger, 2000)
+  for (const v of [joinTimeoutMs, intervalMs, timeoutMs, retransmitMs, reconnectTimeoutMs, lingerMs]) {
+    if (v instanceof TransportError) return v
+  }
+  const heartbeat = { intervalMs: intervalMs as number, timeoutMs: timeoutMs as number }
+  const badHeartbeat = checkSettings(heartbeat)
+  if (badHeartbeat !== undefined) return fail(badHeartbeat)
+  const windowBytes = options.window ?? defaultWindow(size)
+  if (!Number.isSafeInteger(windowBytes) || windowBytes < 64 * 1024) return fail(`window must be at least 64 KiB (got ${options.window})`)
+  const frameBytes = options.frameBytes ?? DEFAULT_FRAME_BYTES
+  if (!Number.isSafeInteger(frameBytes) || frameBytes < 4096) return fail(`frameBytes must be at least 4096 (got ${options.frameBytes})`)
+  const maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * MiB
+  if (!(maxMessageBytes > 0)) return fail(`maxMessageBytes must be positive (got ${options.maxMessageBytes})`)
+  return {
+    servers,
+    job,
+    size,
+    localRanks,
+    creds: options.creds,
+    user: options.user,
+    password: options.password,
+    token: options.token,
+    tls: options.tls === undefined ? undefined : { ...options.tls },
+    joinTimeoutMs: joinTimeoutMs as number,
+    heartbeat,
+    windowBytes,
+    frameBytes,
+    maxMessageBytes,
+    reliable: options.acks ?? true,
+    retransmitMs: retransmitMs as number,
+    reconnectTimeoutMs: reconnectTimeoutMs as number,
+    lingerMs: lingerMs as number
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The entry of a rank process started by NatsLauncher: it receives its
+ * configuration over IPC, connects to NATS, joins the job, then loads the
+ * runner module by URL and hands it the transport and the control channel.
+ *
+ * A crash (uncaught exception, unhandled rejection, failed join) is reported
+ * to the launcher with its message and stack before the process exits with
+ * code 1. If the launcher goes away, the rank leaves the job and exits.
+ */
+import { randomInt } from "node:crypto"
+import type { RankControl, RunnerModule } from "../Launcher.ts"
+import { connect } from "./Connection.ts"
+import * as Ipc from "./Ipc.ts"
+import { NatsTransport } from "./NatsTransport.ts"
+import * as Subjects from "./Subjects.ts"
+
+let transport: NatsTransport | undefined
+let exiting = false
+
+const post = (message: unknown): Promise<void> =>
+  new Promise((resolve) => {
+    if (process.send === undefined || !process.connected) return resolve()
+    process.send(message, undefined, {}, () => resolve())
+  })
+
+/** Leaves the job (waiting for acknowledgements up to the linger time) and exits. */
+const exit = (code: number, lingerMs?: number): void => {
+  if (exiting) return
+  exiting = true
+  const closed = transport === undefined ? Promise.resolve() : transport.shutdown(lingerMs)
+  // Never outlive a stuck close.
+  setTimeout(() => process.exit(code), (lingerMs ?? transport?.settings.lingerMs ?? 0) + 2000).unref()
+  void closed.finally(() => process.exit(code))
+}
+
+const crash = (e: unknown): void => {
+  const error = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e)
+  if (exiting) return
+  void post({ _tag: "rankflow/nats:Crash", error } satisfies Ipc.Crash).finally(() => exit(1, 0))
+}
+
+/** A join or connection failure: the message is what a person needs, no stack. */
+const couldNotStart = (e: unknown): void => {
+  const error = e instanceof Error ? e.message : String(e)
+  void post({ _tag: "rankflow/nats:Crash", error } satisfies Ipc.Crash).finally(() => exit(1, 0))
+}
+
+process.on("uncaughtException", crash)
+process.on("unhandledRejection", crash)
+process.on("disconnect", () => exit(1, 0))
+
+let runnerHandler: ((message: unknown) => void) | undefined
+const pending: Array<unknown> = []
+
+const start = async (init: Ipc.Init): Promise<void> => {
+  const { config, rank } = init
+  const nc = await connect(config, rank)
+  transport = await NatsTransport.join(nc, {
+    subjects: Subjects.make(config.job),
+    rank,
+    size: config.size,
+    heartbeat: config.heartbeat,
+    joinTimeoutMs: config.joinTimeoutMs,
+    windowBytes: config.windowBytes,
+    maxFrameBytes: Math.min(config.frameBytes, nc.info?.max_payload ?? config.frameBytes),
+    maxMessageBytes: config.maxMessageBytes,
+    reliable: config.reliable,
+    retransmitMs: config.retransmitMs,
+    reconnectTimeoutMs: config.reconnectTimeoutMs,
+    lingerMs: config.lingerMs,
+    warn: (message) => console.warn(message)
+  }, randomInt(1, 2 ** 32 - 1)).catch(async (e) => {
+    await nc.close().catch(() => {})
+    throw e
+  })
+  const runner = (await import(init.runner)) as RunnerModule
+  const control: RankControl = {
+    data: init.data,
+    post: (message) => void post(message),
+    onMessage: (handler) => {
+      runnerHandler = handler
+      for (const m of pending.splice(0)) handler(m)
+    },
+    exit: (code) => exit(code)
+  }
+  await runner.serve(transport, control)
+}
+
+process.on("message", (message: unknown) => {
+  if (!Ipc.isInternal(message)) {
+    if (runnerHandler !== undefined) runnerHandler(message)
+    else pending.push(message)
+    return
+  }
+  switch (message._tag) {
+    case "rankflow/nats:Init":
+      start(message).catch(couldNotStart)
+      return
+    case "rankflow/nats:DeclareFailed":
+      transport?.declareFailed(message.rank, message.reason, true)
+      return
+    case "rankflow/nats:Close":
+      exit(0)
+      return
+  }
+})
