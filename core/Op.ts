@@ -41,6 +41,13 @@ export interface Op<A = any> {
   readonly combine: (left: A, right: A) => A
   /** The elementwise loop for buffers of this datatype, or undefined where the op does not apply. */
   readonly kernel: (datatype: Datatype.Datatype) => Kernel | undefined
+  /**
+   * How many consecutive elements of a buffer the op combines as one unit:
+   * 1 elementwise, 2 for the (value, index) pairs of MAXLOC/MINLOC, 0 when
+   * it takes whole buffers (`Op.make` with `buffer`), which algorithms then
+   * never split.
+   */
+  readonly grain: number
 }
 
 export interface MakeOptions<A> {
@@ -148,10 +155,15 @@ export const combineBuffers = <T extends TypedArray>(op: Op, left: T, right: T, 
   }
   const kernel = op.kernel(datatype)
   if (kernel === undefined) throw notForDatatype(op, datatype)
+  if (op.grain === 2 && left.length % 2 !== 0) throw oddPairs(op, left.length)
   const target = out ?? (new datatype.ctor(left.length) as T)
   kernel(left, right, target)
   return target
 }
+
+/** The error for MAXLOC/MINLOC on a buffer that does not hold whole (value, index) pairs. */
+export const oddPairs = (op: Op, length: number): InvalidArgument =>
+  new InvalidArgument({ argument: "buffer", message: `Op.${op.name} reads a buffer as (value, index) pairs, but it has ${length} elements (an odd number)` })
 
 /** The error for an op used on a datatype it does not apply to. */
 export const notForDatatype = (op: Op, datatype: Datatype.Datatype): InvalidArgument =>
@@ -167,8 +179,8 @@ const elementwise = (name: string, left: TypedArray, right: TypedArray): TypedAr
 // ---------------------------------------------------------------------------
 // The built-in ops
 
-const builtin = <A>(name: string, commutative: boolean, combine: (left: any, right: any) => any, kernel = kernelOf(name)): Op<A> =>
-  Object.freeze({ _tag: "Op" as const, name, commutative, combine: combine as (left: A, right: A) => A, kernel })
+const builtin = <A>(name: string, commutative: boolean, combine: (left: any, right: any) => any, kernel = kernelOf(name), grain = 1): Op<A> =>
+  Object.freeze({ _tag: "Op" as const, name, commutative, combine: combine as (left: A, right: A) => A, kernel, grain })
 
 /** Sum of numbers or of bigints; elementwise on typed arrays. */
 export const SUM: Op<number | bigint> = builtin("SUM", true, arithmetic("SUM", (a, b) => a + b))
@@ -195,9 +207,9 @@ export const BXOR: Op<number | bigint | boolean> = builtin("BXOR", true, bitwise
 export type Located<V = number> = readonly [value: V, index: number]
 
 /** The pair with the larger value; the lower index on ties. Buffers: interleaved (value, index) pairs. */
-export const MAXLOC: Op<Located<any>> = builtin("MAXLOC", true, located("MAXLOC", (a, b) => a > b))
+export const MAXLOC: Op<Located<any>> = builtin("MAXLOC", true, located("MAXLOC", (a, b) => a > b), kernelOf("MAXLOC"), 2)
 /** The pair with the smaller value; the lower index on ties. */
-export const MINLOC: Op<Located<any>> = builtin("MINLOC", true, located("MINLOC", (a, b) => a < b))
+export const MINLOC: Op<Located<any>> = builtin("MINLOC", true, located("MINLOC", (a, b) => a < b), kernelOf("MINLOC"), 2)
 /** The later contribution (from the higher rank). */
 export const REPLACE: Op<unknown> = builtin("REPLACE", false, (_left: unknown, right: unknown) => right, () => replaceKernel)
 /** The earlier contribution (from the lower rank). */
@@ -226,7 +238,14 @@ export const make = <A>(fn: (left: A, right: A) => A, options?: MakeOptions<A>):
     const f = fn as unknown as (x: unknown, y: unknown) => any
     for (let i = 0; i < o.length; i++) o[i] = f(a[i], b[i])
   })
-  return Object.freeze({ _tag: "Op" as const, name, commutative: options?.commutative ?? false, combine: fn, kernel: () => kernel })
+  return Object.freeze({
+    _tag: "Op" as const,
+    name,
+    commutative: options?.commutative ?? false,
+    combine: fn,
+    kernel: () => kernel,
+    grain: buffer === undefined ? 1 : 0
+  })
 }
 
 /** True for an op made by this module. */

@@ -72,10 +72,10 @@ export interface Collectives {
    * ```
    */
   bcast<T extends TypedArray>(buffer: T | undefined, options: O.BcastOptions & { readonly into: T }): Run<T>
-  bcast<T extends TypedArray>(buffer: T, options?: O.BcastOptions): Run<T>
+  bcast<T extends TypedArray>(buffer: T | undefined, options?: O.BcastOptions): Run<T>
   bcast<A>(value: A, options?: O.BcastOptions): Run<A>
   ibcast<T extends TypedArray>(buffer: T | undefined, options: O.BcastOptions & { readonly into: T }): Start<T>
-  ibcast<T extends TypedArray>(buffer: T, options?: O.BcastOptions): Start<T>
+  ibcast<T extends TypedArray>(buffer: T | undefined, options?: O.BcastOptions): Start<T>
   ibcast<A>(value: A, options?: O.BcastOptions): Start<A>
 
   /**
@@ -89,11 +89,11 @@ export interface Collectives {
    * ```
    */
   scatter<T extends TypedArray>(buffer: T | undefined, options: O.ScatterOptions & { readonly into: T }): Run<T>
-  scatter<T extends TypedArray>(buffer: T, options?: O.ScatterOptions): Run<T>
   scatter<A>(values: ReadonlyArray<A> | undefined | null, options?: O.ScatterOptions): Run<A>
+  scatter<T extends TypedArray>(buffer: T | undefined, options?: O.ScatterOptions): Run<T>
   iscatter<T extends TypedArray>(buffer: T | undefined, options: O.ScatterOptions & { readonly into: T }): Start<T>
-  iscatter<T extends TypedArray>(buffer: T, options?: O.ScatterOptions): Start<T>
   iscatter<A>(values: ReadonlyArray<A> | undefined | null, options?: O.ScatterOptions): Start<A>
+  iscatter<T extends TypedArray>(buffer: T | undefined, options?: O.ScatterOptions): Start<T>
 
   /**
    * Parts of different sizes (MPI_Scatterv): rank i gets `counts[i]`
@@ -105,11 +105,11 @@ export interface Collectives {
    * ```
    */
   scatterv<T extends TypedArray>(buffer: T | undefined, options: O.ScattervOptions & { readonly into: T }): Run<T>
-  scatterv<T extends TypedArray>(buffer: T, options: O.ScattervOptions): Run<T>
   scatterv<A>(values: ReadonlyArray<A> | undefined | null, options: O.ScattervOptions): Run<Array<A>>
+  scatterv<T extends TypedArray>(buffer: T | undefined, options: O.ScattervOptions): Run<T>
   iscatterv<T extends TypedArray>(buffer: T | undefined, options: O.ScattervOptions & { readonly into: T }): Start<T>
-  iscatterv<T extends TypedArray>(buffer: T, options: O.ScattervOptions): Start<T>
   iscatterv<A>(values: ReadonlyArray<A> | undefined | null, options: O.ScattervOptions): Start<Array<A>>
+  iscatterv<T extends TypedArray>(buffer: T | undefined, options: O.ScattervOptions): Start<T>
 
   /**
    * Every rank's value at the root, by rank (MPI_Gather); the others get

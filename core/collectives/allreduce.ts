@@ -89,19 +89,21 @@ export const recursiveDoubling = <T>(call: Call, red: Reduction<T>, value: T, co
     return acc
   })
 
-/** Element offsets of `parts` near-equal blocks of `n` elements (`parts + 1` entries). */
-const splitEvenly = (n: number, parts: number): Array<number> => {
+/** Element offsets of `parts` near-equal blocks of `n` elements, cut at multiples of `grain` (`parts + 1` entries). */
+const splitEvenly = (n: number, parts: number, grain: number): Array<number> => {
+  const units = n / grain
   const displs = new Array<number>(parts + 1)
-  const base = Math.floor(n / parts)
-  const extra = n % parts
+  const base = Math.floor(units / parts)
+  const extra = units % parts
   displs[0] = 0
-  for (let i = 0; i < parts; i++) displs[i + 1] = displs[i]! + base + (i < extra ? 1 : 0)
+  for (let i = 0; i < parts; i++) displs[i + 1] = displs[i]! + (base + (i < extra ? 1 : 0)) * grain
   return displs
 }
 
 /**
  * Allreduce of a buffer by Rabenseifner's algorithm. `out` receives the
- * result (it may be `input` itself, or undefined for a fresh array).
+ * result (it may be `input` itself, or undefined for a fresh array). The
+ * op's grain must be positive: blocks are cut at multiples of it.
  */
 export const rabenseifner = (call: Call, red: Reduction<TypedArray>, input: TypedArray, out: TypedArray | undefined) =>
   Effect.gen(function*() {
@@ -131,7 +133,7 @@ export const rabenseifner = (call: Call, red: Reduction<TypedArray>, input: Type
       red.done(v)
       src = acc
     }
-    const displs = splitEvenly(n, pof2)
+    const displs = splitEvenly(n, pof2, red.op.grain)
     const range = (lo: number, hi: number, of: TypedArray) => of.subarray(displs[lo]!, displs[hi]!)
     let lo = 0
     let hi = pof2
@@ -192,7 +194,7 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: Allreduc
     if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
     const call = open(c, name)
     const n = buffer.length
-    if (c.size > 2 && n * buffer.BYTES_PER_ELEMENT >= RABENSEIFNER_MIN_BYTES && n >= floorPow2(c.size)) {
+    if (c.size > 2 && op.grain > 0 && n * buffer.BYTES_PER_ELEMENT >= RABENSEIFNER_MIN_BYTES && n >= floorPow2(c.size) * op.grain) {
       // `into` may serve as the working array unless it lies in shared memory (see link.shareable).
       const working = into !== undefined && (into.length === n) && !c.engine.transport.alloc?.owns(into) ? into : undefined
       return Effect.map(rabenseifner(call, red, buffer, working), (result) => bufferResult(result, buffer, into))

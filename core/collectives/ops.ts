@@ -23,5 +23,6 @@ export const itemwise = (op: Op): Op =>
       }
       return left.map((x, i) => op.combine(x, right[i]))
     },
-    kernel: () => undefined
+    kernel: () => undefined,
+    grain: 0
   })

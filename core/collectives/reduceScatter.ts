@@ -27,7 +27,7 @@ import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, post, recv, send, wait } from "./link.ts"
 import { checkOp, itemwise } from "./ops.ts"
 import type { ReduceScatterBlockOptions, ReduceScatterOptions } from "./options.ts"
-import { asTypedArray, decodeValue, encodeValue, intoOption, isBufferForm, noInto } from "./payload.ts"
+import { asTypedArray, blocks, decodeValue, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
 import * as Reduce from "./reduce.ts"
 import { bufferResult } from "./reduce.ts"
 import { ofBuffers, ofValues, type Reduction } from "./reduction.ts"
@@ -134,10 +134,30 @@ const ofValueLists = (c: CommState, name: string, op: Op, values: unknown, count
   })
 }
 
+/**
+ * Buffers: recursive halving, which hands the op parts of buffers cut at
+ * block boundaries; an op that takes whole buffers (grain 0) reduces them
+ * whole to rank 0, whose result is scattered.
+ */
 const ofBufferBlocks = (c: CommState, name: string, op: Op, buffer: TypedArray, counts: ReadonlyArray<number>, into: TypedArray | undefined) => {
   const red = ofBuffers(c, name, op, buffer)
+  if (op.grain === 2 && counts.some((n) => n % 2 !== 0)) {
+    throw new InvalidArgument({ argument: "counts", message: `${name}: Op.${op.name} reads (value, index) pairs, so every count must be even; got ${counts.join(", ")}` })
+  }
   if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), counts[c.rank]!)
-  return Effect.map(recursiveHalving(open(c, name), red, buffer, counts), (block) => bufferResult(block, buffer, into))
+  const call = open(c, name)
+  if (op.grain > 0) return Effect.map(recursiveHalving(call, red, buffer, counts), (block) => bufferResult(block, buffer, into))
+  return Effect.gen(function*() {
+    const reduced = yield* Reduce.binomial(call, 0, red, buffer, buffer.length)
+    const items = reduced === undefined ? undefined : blocks(reduced, counts, packed(counts))
+    const mine = yield* Scatter.binomial(call, 0, items)
+    return yield* attempt(() => finishItem(c, name, mine, 0, call.tag, into, c.rank === 0))
+  })
+}
+
+const packed = (counts: ReadonlyArray<number>): Array<number> => {
+  let at = 0
+  return counts.map((n) => (at += n) - n)
 }
 
 /**

@@ -13,7 +13,7 @@ import type { TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import type { CommState } from "../CommState.ts"
 import type * as Message from "../Message.ts"
-import { notForDatatype, type Op } from "../Op.ts"
+import { notForDatatype, oddPairs, type Op } from "../Op.ts"
 import { release, shareable } from "./link.ts"
 import { decodeBuffer, decodeValue, encodeBuffer, encodeValue } from "./payload.ts"
 
@@ -47,6 +47,7 @@ export const ofBuffers = (c: CommState, name: string, op: Op, sample: TypedArray
   const datatype = Datatypes.of(sample)
   const kernel = op.kernel(datatype)
   if (kernel === undefined) throw notForDatatype(op, datatype)
+  if (op.grain === 2 && sample.length % 2 !== 0) throw oddPairs(op, sample.length)
   return {
     op,
     encode: (x) => shareable(c, encodeBuffer(x)),
