@@ -5,3 +5,4 @@
 export * from "./Transport.ts"
 export type * from "./Launcher.ts"
 export * from "./shm/index.ts"
+export * from "./nats/index.ts"

@@ -174,12 +174,14 @@ const make = (defaults: NatsOptions): Launcher<NatsOptions> => ({
 })
 
 /**
- * The NATS launcher. Use it as `World.make({ size, transport: NatsLauncher,
- * transportOptions: { servers } })`, or fix its options with `make`.
+ * The NATS launcher (a `Launcher`). Use it as `World.make({ size, transport:
+ * NatsLauncher, transportOptions: { servers } })`, or fix its options with
+ * `make`.
  */
-export const NatsLauncher: Launcher<NatsOptions> & {
-  readonly make: (options: NatsOptions) => Launcher<NatsOptions>
+export const NatsLauncher: {
+  readonly kind: "nats"
   readonly launch: (options: NatsLaunchOptions) => Effect.Effect<NatsJob, TransportError, Scope.Scope>
+  readonly make: (options: NatsOptions) => Launcher<NatsOptions>
 } = {
   kind: "nats",
   launch,

@@ -642,6 +642,8 @@ export class NatsTransport implements Transport {
       }
       return
     }
+    // During the join, a peer that leaves or is declared failed only stays missing: the join timeout names it.
+    if (!this.joined && (f.kind === "leave" || f.kind === "failed")) return
     switch (f.kind) {
       case "data":
         return this.onData(p, f, data, subject)

@@ -1,0 +1,132 @@
+/**
+ * Faults on real nats-server processes: a cluster server killed mid-stream, a
+ * single server restarted mid-run, a rank SIGKILLed, a rank slow to receive.
+ * Each test is bounded; together they run in well under a minute.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { afterAll, beforeAll } from "vitest"
+import { type NatsCluster, type NatsServer, startCluster, startServer } from "../../support/nats-server.ts"
+import { runFixture } from "./fixture.ts"
+
+const progressOf = (event: { _tag: string; message?: unknown }): number | undefined => {
+  const m = event.message as { _tag?: string; received?: number } | undefined
+  return event._tag === "Message" && m?._tag === "Progress" ? m.received : undefined
+}
+
+describe("a 3-server cluster", () => {
+  let cluster: NatsCluster
+  beforeAll(async () => {
+    cluster = await startCluster(3)
+  })
+  afterAll(async () => {
+    await cluster?.stop()
+  })
+
+  it.live("killing the server ranks are connected to mid-stream: they fail over, and 102,000 messages arrive exactly once, in order", () =>
+    Effect.gen(function*() {
+      // Rank r starts on server r: rank 0 is on server 0, which dies once a third of the stream has arrived.
+      const count = 17_000
+      let killed = false
+      const out = yield* runFixture({
+        size: 3,
+        servers: cluster.urls,
+        scenario: { scenario: "stream", count, sizes: "small", self: false, progressEvery: 2000 },
+        timeoutMs: 90_000,
+        onEvent: async (event) => {
+          const received = progressOf(event)
+          if (!killed && received !== undefined && received >= 10_000) {
+            killed = true
+            await cluster.servers[0]!.kill()
+          }
+        }
+      })
+      expect(killed).toBe(true)
+      for (let r = 0; r < 3; r++) expect(out.results.get(r).received).toBe(2 * count)
+      expect(out.results.get(0).stats.reconnects).toBeGreaterThanOrEqual(1)
+    }), 100_000)
+})
+
+describe("one server", () => {
+  let server: NatsServer
+  beforeAll(async () => {
+    server = await startServer()
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it.live("restarting the server mid-run: the ranks reconnect and the run completes", () =>
+    Effect.gen(function*() {
+      let restarted = false
+      const out = yield* runFixture({
+        size: 2,
+        servers: server.url,
+        scenario: { scenario: "stream", count: 15_000, sizes: "small", self: false, progressEvery: 1000 },
+        timeoutMs: 90_000,
+        onEvent: async (event) => {
+          const received = progressOf(event)
+          if (!restarted && received !== undefined && received >= 4000) {
+            restarted = true
+            await server.restart()
+          }
+        }
+      })
+      expect(restarted).toBe(true)
+      for (const r of [0, 1]) {
+        expect(out.results.get(r).received).toBe(15_000)
+        expect(out.results.get(r).stats.reconnects).toBeGreaterThanOrEqual(1)
+      }
+    }), 100_000)
+
+  it.live("a SIGKILLed rank: the others get PeerFailure within 5 s, sends to it fail, and the launcher reports it killed", () =>
+    Effect.gen(function*() {
+      let killedAt = 0
+      const pids = new Map<number, number>()
+      const out = yield* runFixture({
+        size: 3,
+        servers: server.url,
+        scenario: { scenario: "watchFailures", expect: 1 },
+        allowExit: true,
+        timeoutMs: 30_000,
+        onEvent: (event) => {
+          const m = event._tag === "Message" ? (event.message as { _tag?: string; pid?: number }) : undefined
+          if (m?._tag === "Pid") pids.set(event.rank, m.pid!)
+          if (pids.size === 3 && killedAt === 0) {
+            killedAt = Date.now()
+            process.kill(pids.get(2)!, "SIGKILL")
+          }
+        }
+      })
+      expect(out.results.get(2).exited).toMatchObject({ rank: 2, error: "rank 2 was killed by SIGKILL" })
+      for (const r of [0, 1]) {
+        const { failures, sendError } = out.results.get(r)
+        expect(failures).toHaveLength(1)
+        expect(failures[0].rank).toBe(2)
+        expect(failures[0].reason).toMatch(/rank 2 stopped responding/)
+        expect(failures[0].at - killedAt).toBeLessThan(5000)
+        expect(sendError.tag).toBe("PeerFailure")
+      }
+    }), 40_000)
+
+  it.live("a rank slow to receive is not disconnected, and the bytes both sides buffer stay within the credit window", () =>
+    Effect.gen(function*() {
+      const window = 4 * 1024 * 1024
+      const frame = 256 * 1024
+      const out = yield* runFixture({
+        size: 2,
+        servers: server.url,
+        window,
+        scenario: { scenario: "slowReceiver", messages: 120, bytes: 1024 * 1024, delayMs: 2500 },
+        timeoutMs: 60_000
+      })
+      const sender = out.results.get(0)
+      const receiver = out.results.get(1)
+      // 120 MiB were sent to a rank that took nothing for 2.5 s: it held at most its window.
+      expect(receiver.peakHeld).toBeLessThanOrEqual(window)
+      expect(receiver.stats.peakHeldBytes).toBeLessThanOrEqual(window)
+      expect(sender.stats.peakUnackedBytes).toBeLessThanOrEqual(window + 2 * frame)
+      expect(sender.peakQueued).toBeGreaterThan(100)
+      for (const side of [sender, receiver]) expect(side.stats.disconnects).toBe(0)
+    }), 70_000)
+})
