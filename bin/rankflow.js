@@ -9,4 +9,7 @@ if (major < 22 || (major === 22 && minor < 19)) {
   )
   process.exit(1)
 }
+// Reuse compiled code across runs (Node's on-disk compile cache).
+const { enableCompileCache } = await import("node:module")
+enableCompileCache?.()
 await import("../core/cli/main.ts")
