@@ -209,53 +209,60 @@ export class OutgoingMessage {
   }
 }
 
-/**
- * Memory for a body that every chunk will overwrite: not zeroed (a 4 MiB
- * stream spent a tenth of its receive time zeroing pages about to be
- * overwritten), except the padding between buffers, which no chunk covers
- * with anything but the sender's zeros.
- */
-const freshBody = (layout: Layout): Uint8Array => {
-  const b = Buffer.allocUnsafeSlow(layout.bodyLength)
-  const body = new Uint8Array(b.buffer, b.byteOffset, b.length)
-  let end = layout.headerLength
-  for (let i = 0; i < layout.offsets.length; i++) {
-    body.fill(0, end, layout.offsets[i]!)
-    end = layout.offsets[i]! + layout.sizes[i]!
-  }
-  return body
-}
+/** Memory for one part of a received message (its codec header or one buffer). */
+export type Allocate = (length: number) => Uint8Array
 
 /**
- * A message being received: body bytes arrive in chunks (in any order) and
- * are written into one fresh ArrayBuffer laid out as the sender's layout, so
- * every out-of-band buffer starts 8-byte aligned.
+ * A part of its own: starts at offset 0 of a fresh ArrayBuffer (so any typed
+ * array fits it), not zeroed since every byte will be written (a 4 MiB
+ * stream spent a tenth of its receive time zeroing pages about to be
+ * overwritten).
+ */
+export const freshPart: Allocate = (length) => {
+  const b = Buffer.allocUnsafeSlow(length)
+  return new Uint8Array(b.buffer, b.byteOffset, length)
+}
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * A message being received: body bytes arrive in chunks (in any order). Each
+ * part — the codec header, each out-of-band buffer — is written into memory of
+ * its own, allocated when its first byte arrives, so every buffer is handed
+ * out as an aligned view without a further copy; a buffer the receiver
+ * supplies (`redirect`) is written in place instead, and never allocated.
  */
 export class Reassembly {
   readonly layout: Layout
-  readonly body: Uint8Array
-  /** Bytes of the body received so far. */
+  /** Bytes of the body received so far (padding included). */
   received = 0
   /** Contiguous received bytes from offset 0. */
   private prefix = 0
   /** Received ranges beyond `prefix`, sorted, not touching it: [start, end) pairs. */
   private readonly ahead: Array<[number, number]> = []
+  /** Part 0 is the codec header, part i + 1 buffer i; undefined until written. */
+  private readonly parts: Array<Uint8Array | undefined>
+  private readonly allocate: Allocate
+  /** The part the last write ended in: chunks mostly arrive in order. */
+  private cursor = 0
 
-  /**
-   * Reassembles into `body` (zeroed, `layout.bodyLength` bytes, 8-byte
-   * aligned) or a fresh one; throws a RangeError when it cannot be allocated.
-   */
-  constructor(layout: Layout, body?: Uint8Array) {
+  /** Throws a RangeError when the header cannot be allocated. */
+  constructor(layout: Layout, allocate: Allocate = freshPart) {
     this.layout = layout
-    this.body = body ?? freshBody(layout)
+    this.allocate = allocate
+    this.parts = [layout.headerLength === 0 ? EMPTY : allocate(layout.headerLength)]
+    for (const size of layout.sizes) this.parts.push(size === 0 ? EMPTY : undefined)
   }
 
   /**
    * A message that arrived in one frame whose body is usable where it lies
-   * (8-byte aligned in memory nobody reuses): no copy at all.
+   * (8-byte aligned in memory nobody reuses): its parts are views of it, with
+   * no copy at all.
    */
   static whole(layout: Layout, body: Uint8Array): Reassembly {
-    const r = new Reassembly(layout, body)
+    const r = new Reassembly(layout, () => EMPTY)
+    r.parts[0] = body.subarray(0, layout.headerLength)
+    for (let i = 0; i < layout.sizes.length; i++) r.parts[i + 1] = body.subarray(layout.offsets[i]!, layout.offsets[i]! + layout.sizes[i]!)
     r.received = layout.bodyLength
     r.prefix = layout.bodyLength
     return r
@@ -271,13 +278,34 @@ export class Reassembly {
     return this.received === this.layout.bodyLength
   }
 
+  private startOf(part: number): number {
+    return part === 0 ? 0 : this.layout.offsets[part - 1]!
+  }
+
+  private lengthOf(part: number): number {
+    return part === 0 ? this.layout.headerLength : this.layout.sizes[part - 1]!
+  }
+
   /** Writes `bytes` at body offset `offset`; a string says why the chunk is refused. */
   write(offset: number, bytes: Uint8Array): string | undefined {
     const end = offset + bytes.length
     if (end > this.layout.bodyLength) return `a chunk at ${offset} of ${bytes.length} bytes runs past the ${this.layout.bodyLength}-byte body`
     if (bytes.length === 0) return undefined
     if (offset < this.prefix || this.overlapsAhead(offset, end)) return `a chunk at ${offset} of ${bytes.length} bytes overlaps bytes already received`
-    this.body.set(bytes, offset)
+    let part = this.startOf(this.cursor) <= offset ? this.cursor : 0
+    const last = this.parts.length - 1
+    while (part < last && this.startOf(part + 1) <= offset) part++
+    for (; part <= last; part++) {
+      const start = this.startOf(part)
+      if (start >= end) break
+      const length = this.lengthOf(part)
+      const from = Math.max(offset, start)
+      const to = Math.min(end, start + length)
+      if (from >= to) continue
+      const dest = this.parts[part] ??= this.allocate(length)
+      dest.set(bytes.subarray(from - offset, to - offset), from - start)
+      this.cursor = part
+    }
     this.received += bytes.length
     if (offset === this.prefix) {
       this.prefix = end
@@ -295,25 +323,46 @@ export class Reassembly {
     return false
   }
 
-  /** The codec header (a view of the body). */
+  /**
+   * From now on, buffer `i` is written into `into[i]` where given (exactly
+   * its size); what already arrived of it is copied there now.
+   */
+  redirect(into: ReadonlyArray<Uint8Array | undefined>): void {
+    for (let i = 0; i < into.length && i < this.layout.sizes.length; i++) {
+      const target = into[i]
+      if (target === undefined) continue
+      const current = this.parts[i + 1]
+      if (current !== undefined && current !== target && current.length > 0) {
+        const start = this.layout.offsets[i]!
+        const end = start + this.layout.sizes[i]!
+        const copy = (s: number, e: number) => {
+          const from = Math.max(s, start)
+          const to = Math.min(e, end)
+          if (from < to) target.set(current.subarray(from - start, to - start), from - start)
+        }
+        copy(0, this.prefix)
+        for (const [s, e] of this.ahead) copy(s, e)
+      }
+      this.parts[i + 1] = target
+    }
+  }
+
+  /** The codec header. */
   header(): Uint8Array {
-    return this.body.subarray(0, this.layout.headerLength)
+    return this.parts[0]!
   }
 
   /**
-   * The message's frames: buffer `i` is copied into `into[i]` where given
-   * (exactly its size), else handed out as an aligned view of the body.
+   * The message's frames (once complete): buffer `i` is in `into[i]` where
+   * given (exactly its size), else handed out as it was reassembled.
    */
   frames(into: ReadonlyArray<Uint8Array | undefined> | undefined): Frames {
-    const { sizes, offsets } = this.layout
     const buffers: Array<Uint8Array> = []
-    for (let i = 0; i < sizes.length; i++) {
-      const view = this.body.subarray(offsets[i]!, offsets[i]! + sizes[i]!)
+    for (let i = 0; i < this.layout.sizes.length; i++) {
+      const part = this.parts[i + 1] ?? EMPTY
       const target = into?.[i]
-      if (target !== undefined) {
-        target.set(view)
-        buffers.push(target)
-      } else buffers.push(view)
+      if (target !== undefined && target !== part) target.set(part)
+      buffers.push(target ?? part)
     }
     return { header: this.header(), buffers }
   }

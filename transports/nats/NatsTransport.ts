@@ -15,7 +15,7 @@
 import type { Msg, NatsConnection, Status, Subscription } from "@nats-io/transport-node"
 import type { Frames } from "../../codecs/Codec.ts"
 import { type Arrival, type Packet, PeerFailure, type SendDone, type Transport, TransportError } from "../Transport.ts"
-import { OutgoingMessage, Reassembly, readDescriptor, type Descriptor } from "./Chunking.ts"
+import { freshPart, OutgoingMessage, Reassembly, readDescriptor, type Descriptor } from "./Chunking.ts"
 import { ReceiveCredit, SendCredit } from "./Credits.ts"
 import { FramePool, Slab } from "./Memory.ts"
 import * as Frame from "./Frame.ts"
@@ -173,6 +173,8 @@ class Incoming implements Arrival {
     this.consume()
     if (this.state === COMPLETE) return done(this.reassembly.frames(into))
     if (this.state === FAILED) return done(transportError(this.failure))
+    // The rest of the message is written straight into the caller's buffers.
+    if (into !== undefined) this.reassembly.redirect(into)
     this.pending = { into, done }
   }
 
@@ -316,6 +318,9 @@ export class NatsTransport implements Transport {
   private readonly framePool = new FramePool()
   private readonly sendSlab = new Slab()
   private readonly receiveSlab = new Slab()
+  /** Memory for a part of a received message: small ones from a slab. */
+  private readonly allocatePart = (length: number): Uint8Array =>
+    length <= this.receiveSlab.maxPiece ? this.receiveSlab.take(length) : freshPart(length)
   private readonly copyToSlab = (bytes: Uint8Array): Uint8Array => {
     const copy = this.receiveSlab.take(bytes.length)
     copy.set(bytes)
@@ -697,7 +702,7 @@ export class NatsTransport implements Transport {
         body = body.subarray(bodyLength)
       } else {
         try {
-          reassembly = new Reassembly(d.layout, bodyLength <= this.receiveSlab.maxPiece ? this.receiveSlab.take(bodyLength) : undefined)
+          reassembly = new Reassembly(d.layout, this.allocatePart)
         } catch (e) {
           return this.skipMessage(p, f.message, bytes, subject, `cannot allocate ${bodyLength} bytes for it (${e instanceof Error ? e.message : String(e)})`)
         }

@@ -182,6 +182,35 @@ describe("chunking", () => {
     expect(out.buffers[1]).toEqual(packet.frames.buffers[1])
   })
 
+  it("a buffer taken while its message arrives is written in place: what came before is copied, the rest goes straight there", () => {
+    const packet = { envelope: pattern(16, 1), frames: { header: pattern(10, 2), buffers: [pattern(3000, 3), pattern(2000, 4)] } }
+    const frames = framesOf(packet, 700)
+    const allocated: Array<number> = []
+    const d = readDescriptor(frames[0]!.subarray(Frame.DATA_HEADER_BYTES), 1 << 20) as Exclude<ReturnType<typeof readDescriptor>, string>
+    const r = new Reassembly(d.layout, (n) => {
+      allocated.push(n)
+      return new Uint8Array(n)
+    })
+    const write = (frame: Uint8Array) => {
+      const h = Frame.decode(frame) as Frame.DataHeader
+      let body = frame.subarray(Frame.DATA_HEADER_BYTES)
+      if (h.flags & Frame.FLAG_FIRST) body = body.subarray(d.length)
+      expect(r.write(h.offset, body)).toBeUndefined()
+    }
+    const half = Math.floor(frames.length / 3)
+    frames.slice(0, half).forEach(write)
+    const into = [new Uint8Array(3000), new Uint8Array(2000)]
+    r.redirect(into)
+    frames.slice(half).forEach(write)
+    expect(r.complete).toBe(true)
+    const out = r.frames(into)
+    expect(out.buffers[0]).toBe(into[0])
+    expect(into[0]).toEqual(packet.frames.buffers[0])
+    expect(into[1]).toEqual(packet.frames.buffers[1])
+    // The header and the first buffer (partly arrived) were allocated; the second buffer never was.
+    expect(allocated).toEqual([10, 3000])
+  })
+
   it("a descriptor that lies about its body is refused", () => {
     const frames = framesOf({ envelope: pattern(16, 1), frames: { header: pattern(3, 2), buffers: [pattern(40, 3)] } }, 1000)
     const payload = frames[0]!.subarray(Frame.DATA_HEADER_BYTES)
