@@ -47,6 +47,8 @@ export interface ServerOptions {
   readonly user?: string
   readonly password?: string
   readonly token?: string
+  /** TLS: the server's certificate and key; with `verify`, clients must present a certificate signed by `ca`. */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string; readonly verify?: boolean }
   /** Lines of a nats-server configuration file (e.g. `max_payload: 65536`). */
   readonly config?: ReadonlyArray<string>
 }
@@ -87,6 +89,10 @@ class ServerProcess implements NatsServer {
     this.args = ["-a", "127.0.0.1", "-p", String(port)]
     if (options.user !== undefined) this.args.push("--user", options.user, "--pass", options.password ?? "")
     if (options.token !== undefined) this.args.push("--auth", options.token)
+    if (options.tls !== undefined) {
+      this.args.push("--tls", "--tlscert", options.tls.cert, "--tlskey", options.tls.key)
+      if (options.tls.verify === true) this.args.push("--tlsverify", "--tlscacert", options.tls.ca ?? "")
+    }
     if (options.config !== undefined) {
       const file = join(this.dir, "server.conf")
       writeFileSync(file, options.config.join("\n") + "\n")
@@ -231,5 +237,49 @@ export const startCluster = async (n = 3, options: ServerOptions = {}): Promise<
       await Promise.all(servers.map((s) => s.stop()))
       if (attempt >= 2) throw e
     }
+  }
+}
+
+export interface TestCertificates {
+  readonly dir: string
+  readonly ca: string
+  readonly serverCert: string
+  readonly serverKey: string
+  readonly clientCert: string
+  readonly clientKey: string
+  remove(): void
+}
+
+/** Whether openssl is available to make test certificates. */
+export const haveOpenssl = (): boolean => {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+export const makeCertificates = (): TestCertificates => {
+  const dir = mkdtempSync(join(tmpdir(), "rankflow-tls-"))
+  const f = (name: string) => join(dir, name)
+  const openssl = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" })
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+  openssl("req", "-x509", ...key, "-keyout", f("ca-key.pem"), "-out", f("ca.pem"), "-days", "1", "-subj", "/CN=rankflow test CA")
+  writeFileSync(f("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+  writeFileSync(f("client.ext"), "extendedKeyUsage=clientAuth\n")
+  for (const who of ["server", "client"]) {
+    openssl("req", ...key, "-keyout", f(`${who}-key.pem`), "-out", f(`${who}.csr`), "-subj", `/CN=rankflow test ${who}`)
+    openssl("x509", "-req", "-in", f(`${who}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca-key.pem"), "-CAcreateserial", "-out", f(`${who}-cert.pem`), "-days", "1", "-extfile", f(`${who}.ext`))
+  }
+  return {
+    dir,
+    ca: f("ca.pem"),
+    serverCert: f("server-cert.pem"),
+    serverKey: f("server-key.pem"),
+    clientCert: f("client-cert.pem"),
+    clientKey: f("client-key.pem"),
+    remove: () => rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -78,6 +78,9 @@ export const describeConnectError = (config: NatsConfig, e: unknown): TransportE
     return fail(`the NATS server at ${where} refused ${credentialsDescription(config)} (${message}): ${advice}`, e)
   }
   const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : ""
+  if (/certificate|self.signed|TLS|SSL/i.test(message + cause)) {
+    return fail(`TLS with the NATS server at ${where} failed (${message}${cause}): check --tls-ca (the CA that signed the server's certificate), and --tls-cert/--tls-key if the server verifies clients`, e)
+  }
   if (name === "ConnectionError" || /refused|ECONN|ENOTFOUND|timeout/i.test(message)) {
     return fail(`cannot reach a NATS server at ${where} (${message}${cause}): is nats-server running there and reachable?`, e)
   }

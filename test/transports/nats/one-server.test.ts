@@ -12,7 +12,7 @@ import { afterAll, beforeAll, vi } from "vitest"
 import { NatsLauncher } from "../../../transports/nats/NatsLauncher.ts"
 import * as Frame from "../../../transports/nats/Frame.ts"
 import type { TransportError } from "../../../transports/Transport.ts"
-import { type NatsServer, startServer } from "../../support/nats-server.ts"
+import { haveOpenssl, makeCertificates, type NatsServer, startServer, type TestCertificates } from "../../support/nats-server.ts"
 import { runFixture } from "./fixture.ts"
 
 let server: NatsServer
@@ -171,6 +171,40 @@ describe("a server with authentication", () => {
     Effect.gen(function*() {
       const error = yield* launchFails({ servers: "nats://127.0.0.1:1" })
       expect(error.message).toMatch(/cannot reach a NATS server at nats:\/\/127\.0\.0\.1:1 .*is nats-server running/)
+    }), 30_000)
+})
+
+describe.skipIf(!haveOpenssl())("a server with TLS", () => {
+  let certs: TestCertificates
+  let tlsServer: NatsServer
+  let verifyingServer: NatsServer
+  beforeAll(async () => {
+    certs = makeCertificates()
+    ;[tlsServer, verifyingServer] = await Promise.all([
+      startServer({ tls: { cert: certs.serverCert, key: certs.serverKey } }),
+      startServer({ tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, verify: true } })
+    ])
+  })
+  afterAll(async () => {
+    await Promise.all([tlsServer?.stop(), verifyingServer?.stop()])
+    certs?.remove()
+  })
+
+  const tokens = { scenario: "tokens", token: "x", rounds: 20 } as const
+
+  it.live("the CA file lets the ranks verify the server; a client certificate lets a verifying server accept them", () =>
+    Effect.gen(function*() {
+      const a = yield* runFixture({ size: 2, servers: tlsServer.url, tls: { ca: certs.ca }, scenario: tokens })
+      const b = yield* runFixture({ size: 2, servers: verifyingServer.url, tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, scenario: tokens })
+      expect(a.results.get(1).rounds).toBe(20)
+      expect(b.results.get(1).rounds).toBe(20)
+    }), 30_000)
+
+  it.live("without the CA the server's certificate is refused, with a TransportError saying so", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.scoped(Effect.flip(NatsLauncher.launch({ size: 1, runner: "file:///nowhere.ts", servers: tlsServer.url })))
+      expect(error._tag).toBe("TransportError")
+      expect(error.message).toMatch(/TLS with the NATS server at nats:\/\/127\.0\.0\.1:\d+ failed \(.*certificate.*\): check --tls-ca/)
     }), 30_000)
 })
 
