@@ -1,5 +1,7 @@
 /**
- * Allgather by Bruck's algorithm: in round k every rank sends the items it
+ * Allgather by Bruck's algorithm (or, when ranks sleep while waiting, a
+ * gather and a broadcast along a flat tree; see `gatherBcast`): in round k
+ * every rank sends the items it
  * has so far (up to 2^k) to rank - 2^k and receives as many from rank + 2^k,
  * so after ceil(log2 p) rounds each rank holds all p items, starting with its
  * own; a final rotation puts them in rank order. Works for any p; items are
@@ -16,8 +18,11 @@ import { InvalidArgument } from "../errors.ts"
 import { pack, unpack } from "./bundle.ts"
 import { attempt, checkComm, checkCounts, checkDispls, extent } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
+import * as Bcast from "./bcast.ts"
+import * as Gather from "./gather.ts"
 import { type Call, open, post, send, shareable, wait } from "./link.ts"
 import type { AllgatherOptions, AllgathervOptions } from "./options.ts"
+import { depth, radixFor } from "./tree.ts"
 import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
 
 /** Every rank's item on every rank, by rank. */
@@ -46,6 +51,32 @@ export const bruck = (call: Call, item: Encoded) =>
   })
 
 /**
+ * Gather to rank 0 then broadcast the bundle of all items, along one
+ * k-nomial tree: for small messages when ranks sleep while waiting, where
+ * 2·ceil(log_k p) rounds beat Bruck's ceil(log2 p).
+ */
+export const gatherBcast = (call: Call, item: Encoded, k: number) =>
+  Effect.gen(function*() {
+    const gathered = yield* Gather.tree(call, 0, item, k)
+    const message = yield* Bcast.tree(call, 0, gathered === undefined ? undefined : pack(gathered), k)
+    const items = gathered ?? (yield* attempt(() => unpack(message)))
+    if (items.length !== call.c.size) {
+      return yield* Effect.fail(decodeError("bundle", 0, `${call.name}: rank 0 sent ${items.length} items for ${call.c.size} ranks`))
+    }
+    return items
+  })
+
+/** Below this many bytes per rank, sleeping ranks allgather by `gatherBcast`. */
+export const TREE_MAX_BYTES = 16 * 1024
+
+/** The allgather algorithm for `c` and contributions of `bytes` (undefined: values of unknown size). */
+const allgatherOf = (c: CommState, bytes: number | undefined) => {
+  const k = radixFor(c)
+  const tree = k > 2 && (bytes === undefined || bytes < TREE_MAX_BYTES) && 2 * depth(c.size, k) < depth(c.size, 2)
+  return (call: Call, item: Encoded) => (tree ? gatherBcast(call, item, k) : bruck(call, item))
+}
+
+/**
  * `allgather(value, { codec, into })`: every rank's value on every rank, by
  * rank (typed arrays: their concatenation).
  */
@@ -61,12 +92,13 @@ export const start = (c: CommState, value: unknown, options: AllgatherOptions | 
     const out = output(name, into, datatype, p * n)
     const counts = new Array<number>(p).fill(n)
     const displs = counts.map((_, i) => i * n)
-    return Effect.flatMap(bruck(open(c, name), encodeBuffer(buffer)), (items) => attempt(() => assemble(c, name, items, datatype, counts, displs, out)))
+    const algorithm = allgatherOf(c, buffer.byteLength)
+    return Effect.flatMap(algorithm(open(c, name), encodeBuffer(buffer)), (items) => attempt(() => assemble(c, name, items, datatype, counts, displs, out)))
   }
   noInto(name, into)
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
-  return Effect.flatMap(bruck(call, message), (items) => attempt(() => items.map((m, i) => decodeValue(m, i, call.tag))))
+  return Effect.flatMap(allgatherOf(c, undefined)(call, message), (items) => attempt(() => items.map((m, i) => decodeValue(m, i, call.tag))))
 }
 
 /**
@@ -88,7 +120,8 @@ export const startV = (c: CommState, value: unknown, options: AllgathervOptions 
       throw new InvalidArgument({ argument: "counts", message: `${name}: this rank passes ${buffer.length} elements but counts[${c.rank}] is ${counts[c.rank]}` })
     }
     const out = output(name, into, datatype, extent(counts, displs))
-    return Effect.flatMap(bruck(open(c, name), encodeBuffer(buffer)), (items) => attempt(() => assemble(c, name, items, datatype, counts, displs, out)))
+    return Effect.flatMap(allgatherOf(c, extent(counts, displs) * datatype.size / c.size)(open(c, name), encodeBuffer(buffer)), (items) =>
+      attempt(() => assemble(c, name, items, datatype, counts, displs, out)))
   }
   noInto(name, into)
   if (!Array.isArray(value)) throw new InvalidArgument({ argument: "values", message: `${name}: each rank passes an array of values (or a typed array)` })
@@ -96,5 +129,5 @@ export const startV = (c: CommState, value: unknown, options: AllgathervOptions 
   const displs = options?.displs !== undefined ? checkDispls(name, "displs", options.displs, counts ?? new Array(p).fill(0)) : undefined
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
-  return Effect.flatMap(bruck(call, message), (items) => attempt(() => joinLists(name, items.map((m, i) => decodeValue(m, i, call.tag)), counts, displs)))
+  return Effect.flatMap(allgatherOf(c, undefined)(call, message), (items) => attempt(() => joinLists(name, items.map((m, i) => decodeValue(m, i, call.tag)), counts, displs)))
 }

@@ -26,12 +26,16 @@ import type { CommState } from "../CommState.ts"
 import type { Op } from "../Op.ts"
 import { attempt, checkComm, checkInto } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, exchange, open, post, recv, send, wait } from "./link.ts"
+import { type Call, open, postInto, send, wait } from "./link.ts"
 import { checkOp } from "./ops.ts"
 import type { AllreduceOptions } from "./options.ts"
-import { asTypedArray, intoOption, isBufferForm, noInto } from "./payload.ts"
+import type { Encoded } from "../Message.ts"
+import * as Bcast from "./bcast.ts"
+import { asTypedArray, decodeBuffer, decodeValue, intoOption, isBufferForm, noInto } from "./payload.ts"
+import * as Reduce from "./reduce.ts"
 import { bufferResult } from "./reduce.ts"
-import { ofBuffers, ofValues, type Reduction } from "./reduction.ts"
+import { depth, radixFor } from "./tree.ts"
+import { checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
 
 /** The largest power of two not above `p`. */
 export const floorPow2 = (p: number): number => {
@@ -58,34 +62,27 @@ export const recursiveDoubling = <T>(call: Call, red: Reduction<T>, value: T, co
     let owned = false
     const absorb = (v: T, fromLower: boolean) =>
       attempt(() => {
-        const out = owned ? acc : v
-        const result = fromLower ? red.combine(v, acc, out) : red.combine(acc, v, out)
-        if (result !== v) red.done(v)
-        acc = result
+        const out = owned ? acc : undefined
+        acc = fromLower ? red.combine(v, acc, out) : red.combine(acc, v, out)
         owned = true
+        red.done(v)
       })
     const nr = newRankOf(r, rem)
     if (r < 2 * rem) {
-      if (nr < 0) yield* send(call, r + 1, red.encode(acc))
-      else {
-        const message = yield* recv(call, r - 1)
-        yield* absorb(yield* attempt(() => red.decode(message, r - 1, count)), true)
+      if (nr < 0) {
+        const result = red.post(r + 1, count, true)
+        yield* send(call, r + 1, red.encode(acc))
+        return yield* result.wait
       }
+      yield* absorb(yield* red.post(r - 1, count, false).wait, true)
     }
-    if (nr >= 0) {
-      for (let mask = 1; mask < pof2; mask <<= 1) {
-        const partner = realRankOf(nr ^ mask, rem)
-        const message = yield* exchange(call, partner, red.encode(acc), partner)
-        yield* absorb(yield* attempt(() => red.decode(message, partner, count)), partner < r)
-      }
+    for (let mask = 1; mask < pof2; mask <<= 1) {
+      const partner = realRankOf(nr ^ mask, rem)
+      const incoming = red.post(partner, count, false)
+      yield* send(call, partner, red.encode(acc))
+      yield* absorb(yield* incoming.wait, partner < r)
     }
-    if (r < 2 * rem) {
-      if (nr >= 0) yield* send(call, r - 1, red.encode(acc))
-      else {
-        const message = yield* recv(call, r + 1)
-        acc = yield* attempt(() => red.decode(message, r + 1, count))
-      }
-    }
+    if (r < 2 * rem) yield* send(call, r - 1, red.encode(acc))
     return acc
   })
 
@@ -103,7 +100,9 @@ const splitEvenly = (n: number, parts: number, grain: number): Array<number> => 
 /**
  * Allreduce of a buffer by Rabenseifner's algorithm. `out` receives the
  * result (it may be `input` itself, or undefined for a fresh array). The
- * op's grain must be positive: blocks are cut at multiples of it.
+ * op's grain must be positive: blocks are cut at multiples of it. Halves
+ * arrive in scratch arrays and are combined into place; the allgather's
+ * blocks arrive straight into the result.
  */
 export const rabenseifner = (call: Call, red: Reduction<TypedArray>, input: TypedArray, out: TypedArray | undefined) =>
   Effect.gen(function*() {
@@ -115,24 +114,19 @@ export const rabenseifner = (call: Call, red: Reduction<TypedArray>, input: Type
     const rem = p - pof2
     const nr = newRankOf(r, rem)
     const acc = out ?? new (input.constructor as new(n: number) => TypedArray)(n)
-    // `src` holds this rank's partial result on the range it still works on.
-    let src = input
     if (r < 2 * rem) {
       if (nr < 0) {
+        // Hand the contribution to the odd rank above; the result comes back into `acc`.
+        const result = postInto(call, r + 1, acc)
         yield* send(call, r + 1, red.encode(input))
-        const message = yield* recv(call, r + 1)
-        const result = yield* attempt(() => red.decode(message, r + 1, n))
-        if (out === undefined) return result
-        out.set(result as any)
-        red.done(result)
-        return out
+        return yield* wait(result)
       }
-      const message = yield* recv(call, r - 1)
-      const v = yield* attempt(() => red.decode(message, r - 1, n))
+      const v = yield* red.post(r - 1, n, false).wait
       yield* attempt(() => red.combine(v, input, acc))
       red.done(v)
-      src = acc
     }
+    // `src` holds this rank's partial result on the range it still works on.
+    let src = r < 2 * rem ? acc : input
     const displs = splitEvenly(n, pof2, red.op.grain)
     const range = (lo: number, hi: number, of: TypedArray) => of.subarray(displs[lo]!, displs[hi]!)
     let lo = 0
@@ -142,10 +136,9 @@ export const rabenseifner = (call: Call, red: Reduction<TypedArray>, input: Type
       const mid = (lo + hi) / 2
       const lower = (nr & mask) === 0
       const [keepLo, keepHi, sendLo, sendHi] = lower ? [lo, mid, mid, hi] : [mid, hi, lo, mid]
-      const incoming = post(call, partner)
+      const incoming = red.post(partner, displs[keepHi]! - displs[keepLo]!, false)
       yield* send(call, partner, red.encode(range(sendLo, sendHi, src)))
-      const message = yield* wait(incoming)
-      const v = yield* attempt(() => red.decode(message, partner, displs[keepHi]! - displs[keepLo]!))
+      const v = yield* incoming.wait
       const mine = range(keepLo, keepHi, src)
       const into = range(keepLo, keepHi, acc)
       yield* attempt(() => (lower ? red.combine(mine, v, into) : red.combine(v, mine, into)))
@@ -159,12 +152,9 @@ export const rabenseifner = (call: Call, red: Reduction<TypedArray>, input: Type
       const partner = realRankOf(nr ^ mask, rem)
       const size = hi - lo
       const [otherLo, otherHi] = (nr & mask) === 0 ? [hi, hi + size] : [lo - size, lo]
-      const incoming = post(call, partner)
+      const incoming = postInto(call, partner, range(otherLo, otherHi, acc))
       yield* send(call, partner, red.encode(range(lo, hi, acc)))
-      const message = yield* wait(incoming)
-      const v = yield* attempt(() => red.decode(message, partner, displs[otherHi]! - displs[otherLo]!))
-      acc.set(v as any, displs[otherLo]!)
-      red.done(v)
+      yield* wait(incoming)
       lo = Math.min(lo, otherLo)
       hi = Math.max(hi, otherHi)
     }
@@ -173,11 +163,29 @@ export const rabenseifner = (call: Call, red: Reduction<TypedArray>, input: Type
   })
 
 /**
+ * Reduce to rank 0 then broadcast, both along one k-nomial tree: for small
+ * messages when ranks sleep while waiting, where 2·ceil(log_k p) rounds
+ * beat recursive doubling's (each round pays a wake-up).
+ */
+export const reduceBcast = <T>(call: Call, red: Reduction<T>, value: T, count: number, k: number, read: (m: Encoded) => T) =>
+  Effect.gen(function*() {
+    const reduced = yield* Reduce.tree(call, 0, red, value, count, k)
+    const message = yield* Bcast.tree(call, 0, call.c.rank === 0 ? red.encode(reduced!) : undefined, k)
+    return call.c.rank === 0 ? reduced! : yield* attempt(() => read(message))
+  })
+
+/** Rounds of recursive doubling over `p` ranks, the pairing for non-powers of two included. */
+const doublingRounds = (p: number): number => Math.log2(floorPow2(p)) + (p === floorPow2(p) ? 0 : 2)
+
+/**
  * Buffers of at least this many bytes (and at least one element per rank)
  * take Rabenseifner's algorithm; smaller ones recursive doubling. Measured
  * with bench/collectives.ts (see docs/collectives.md).
  */
 export const RABENSEIFNER_MIN_BYTES = 64 * 1024
+
+/** When ranks sleep while waiting, buffers below this many bytes reduce to rank 0 and broadcast back (`reduceBcast`). */
+export const TREE_MAX_BYTES = 64 * 1024
 
 /**
  * `allreduce(value, op, { codec, into })`: `x0 op x1 op … op x(p-1)` on every
@@ -190,18 +198,32 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: Allreduc
   const into = intoOption(name, options?.into)
   if (isBufferForm(value, options?.codec)) {
     const buffer = asTypedArray(value)
-    const red = ofBuffers(c, name, op, buffer)
+    checkBufferOp(op, buffer)
     if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
     const call = open(c, name)
+    const red = ofBuffers(call, op, buffer)
     const n = buffer.length
-    if (c.size > 2 && op.grain > 0 && n * buffer.BYTES_PER_ELEMENT >= RABENSEIFNER_MIN_BYTES && n >= floorPow2(c.size) * op.grain) {
+    const bytes = n * buffer.BYTES_PER_ELEMENT
+    const k = radixFor(c)
+    const algorithm = options?.algorithm ??
+      (c.size > 2 && bytes >= RABENSEIFNER_MIN_BYTES ? "rabenseifner" : k > 2 && bytes < TREE_MAX_BYTES && 2 * depth(c.size, k) < doublingRounds(c.size) ? "tree" : "recursive-doubling")
+    if (algorithm === "rabenseifner" && op.grain > 0 && n >= floorPow2(c.size) * op.grain) {
       // `into` may serve as the working array unless it lies in shared memory (see link.shareable).
       const working = into !== undefined && (into.length === n) && !c.engine.transport.alloc?.owns(into) ? into : undefined
       return Effect.map(rabenseifner(call, red, buffer, working), (result) => bufferResult(result, buffer, into))
     }
-    return Effect.map(recursiveDoubling(call, red, buffer, n), (result) => bufferResult(result, buffer, into))
+    const datatype = Datatypes.of(buffer)
+    const run = algorithm === "tree"
+      ? reduceBcast(call, red, buffer, n, k, (m) => decodeBuffer(name, m, 0, datatype, n))
+      : recursiveDoubling(call, red, buffer, n)
+    return Effect.map(run, (result) => bufferResult(result, buffer, into))
   }
   noInto(name, into)
   const call = open(c, name)
-  return recursiveDoubling(call, ofValues(c, op, call.tag, options?.codec), value, 0)
+  const red = ofValues(call, op, options?.codec)
+  const k = radixFor(c)
+  const algorithm = options?.algorithm ?? (k > 2 && 2 * depth(c.size, k) < doublingRounds(c.size) ? "tree" : "recursive-doubling")
+  return algorithm === "tree"
+    ? reduceBcast(call, red, value, 0, k, (m) => decodeValue(m, 0, call.tag))
+    : recursiveDoubling(call, red, value, 0)
 }

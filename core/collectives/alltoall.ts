@@ -1,9 +1,10 @@
 /**
  * All-to-all by pairwise exchange: in step k (1..p-1) every rank sends its
  * item for rank + k and receives the item of rank - k, so each step is a
- * permutation and no rank is a hot spot.
+ * permutation and no rank is a hot spot. Below `PAIRWISE_MIN_BYTES` per
+ * pair the same messages go all at once (`scattered`).
  *
- * Cost: (p-1)·(α + β·n) (n: bytes per pair).
+ * Cost: (p-1)·(α + β·n) pairwise; α + (p-1)·(o + β·n) scattered (n: bytes per pair).
  */
 import { Effect } from "effect"
 import * as Datatypes from "../../codecs/Datatype.ts"
@@ -12,7 +13,7 @@ import { InvalidArgument } from "../errors.ts"
 import type { Encoded } from "../Message.ts"
 import { attempt, blockLength, checkComm, checkCounts, checkDispls, checkList, extent } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, open, post, send, shareable, wait } from "./link.ts"
+import { type Call, open, post, send, shareable, startSend, wait, waitEach } from "./link.ts"
 import type { AlltoallOptions, AlltoallvOptions } from "./options.ts"
 import { asTypedArray, assemble, blocks, checkFits, decodeValue, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
 
@@ -34,6 +35,46 @@ export const pairwise = (call: Call, items: ReadonlyArray<Encoded>) =>
   })
 
 /**
+ * The same exchange with every message in flight at once: all receives
+ * posted, then all sends started in the pairwise order (rank + 1, rank + 2,
+ * …, so that no rank is everyone's first target), then one wait. One round
+ * instead of p - 1, for small and medium messages; the pairwise steps bound
+ * the memory in flight for large ones. Both send the same messages, so ranks
+ * may choose differently.
+ */
+export const scattered = (call: Call, items: ReadonlyArray<Encoded>) =>
+  Effect.gen(function*() {
+    const { c } = call
+    const p = c.size
+    const r = c.rank
+    const sources = Array.from({ length: p - 1 }, (_, i) => (r - 1 - i + p) % p)
+    const incoming = sources.map((source) => post(call, source))
+    const sends = Array.from({ length: p - 1 }, (_, i) => startSend(call, (r + 1 + i) % p, shareable(c, items[(r + 1 + i) % p]!)))
+    const byRank = new Array<Encoded>(p)
+    byRank[r] = items[r]!
+    for (let i = 0; i < sources.length; i++) byRank[sources[i]!] = yield* wait(incoming[i]!)
+    yield* waitEach(sends)
+    return byRank
+  })
+
+/** Items of this many bytes or more per pair go pairwise, one step at a time. */
+export const PAIRWISE_MIN_BYTES = 256 * 1024
+
+const exchangeAll = (call: Call, items: ReadonlyArray<Encoded>, largest: number) =>
+  largest >= PAIRWISE_MIN_BYTES ? pairwise(call, items) : scattered(call, items)
+
+/** The largest payload among encoded items, in bytes. */
+const largestOf = (items: ReadonlyArray<Encoded>): number => {
+  let most = 0
+  for (const item of items) {
+    let bytes = item.frames.header.byteLength
+    for (const b of item.frames.buffers) bytes += b.byteLength
+    if (bytes > most) most = bytes
+  }
+  return most
+}
+
+/**
  * `alltoall(values, { codec, into })`: rank j gets `values[j]` of every rank,
  * by rank (a typed array of `size` equal blocks: block j goes to rank j).
  */
@@ -50,13 +91,13 @@ export const start = (c: CommState, values: unknown, options: AlltoallOptions | 
     const displs = counts.map((_, i) => i * n)
     const out = output(name, into, datatype, p * n)
     const items = blocks(buffer, counts, displs)
-    return Effect.flatMap(pairwise(open(c, name), items), (got) => attempt(() => assemble(c, name, got, datatype, counts, displs, out)))
+    return Effect.flatMap(exchangeAll(open(c, name), items, largestOf(items)), (got) => attempt(() => assemble(c, name, got, datatype, counts, displs, out)))
   }
   noInto(name, into)
   const list = checkList(name, "values", values, p)
   const items = list.map((v) => encodeValue(c, v, options?.codec))
   const call = open(c, name)
-  return Effect.flatMap(pairwise(call, items), (got) => attempt(() => got.map((m, i) => decodeValue(m, i, call.tag))))
+  return Effect.flatMap(exchangeAll(call, items, largestOf(items)), (got) => attempt(() => got.map((m, i) => decodeValue(m, i, call.tag))))
 }
 
 /**
@@ -80,7 +121,7 @@ export const startV = (c: CommState, values: unknown, options: AlltoallvOptions 
     const recvDispls = checkDispls(name, "recvDispls", options?.recvDispls, recvCounts)
     const out = output(name, into, datatype, extent(recvCounts, recvDispls))
     const items = blocks(buffer, sendCounts, sendDispls)
-    return Effect.flatMap(pairwise(open(c, name), items), (got) => attempt(() => assemble(c, name, got, datatype, recvCounts, recvDispls, out)))
+    return Effect.flatMap(exchangeAll(open(c, name), items, largestOf(items)), (got) => attempt(() => assemble(c, name, got, datatype, recvCounts, recvDispls, out)))
   }
   noInto(name, into)
   if (!Array.isArray(values)) throw new InvalidArgument({ argument: "values", message: `${name}: each rank passes an array of values (or a typed array)` })
@@ -89,5 +130,5 @@ export const startV = (c: CommState, values: unknown, options: AlltoallvOptions 
   const recvDispls = options?.recvDispls !== undefined ? checkDispls(name, "recvDispls", options.recvDispls, recvCounts ?? new Array(p).fill(0)) : undefined
   const items = sendCounts.map((n, j) => encodeValue(c, values.slice(sendDispls[j]!, sendDispls[j]! + n), options?.codec))
   const call = open(c, name)
-  return Effect.flatMap(pairwise(call, items), (got) => attempt(() => joinLists(name, got.map((m, i) => decodeValue(m, i, call.tag)), recvCounts, recvDispls)))
+  return Effect.flatMap(exchangeAll(call, items, largestOf(items)), (got) => attempt(() => joinLists(name, got.map((m, i) => decodeValue(m, i, call.tag)), recvCounts, recvDispls)))
 }

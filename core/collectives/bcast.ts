@@ -1,9 +1,11 @@
 /**
- * Broadcast along a binomial tree: the root's message reaches every rank in
- * ceil(log2 p) rounds; each rank forwards it as received (an object is
- * encoded once at the root and decoded once at each rank).
+ * Broadcast along a k-nomial tree (binomial when ranks spin, see tree.ts):
+ * the root's message reaches every rank in ceil(log_k p) rounds; each rank
+ * forwards it as received (an object is encoded once at the root and decoded
+ * once at each rank).
  *
- * Cost (α latency, β time per byte): ceil(log2 p)·(α + β·n).
+ * Cost (α latency, β time per byte, o per-message overhead):
+ * ceil(log_k p)·(α + (k-1)·(o + β·n)); binomial: ceil(log2 p)·(α + β·n).
  */
 import { Effect } from "effect"
 import * as Datatypes from "../../codecs/Datatype.ts"
@@ -15,24 +17,23 @@ import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"
 import type { BcastOptions } from "./options.ts"
 import { asTypedArray, encodeBuffer, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
-import { absolute, children, parentMask, relative } from "./tree.ts"
+import { absolute, knomial, radixFor, relative } from "./tree.ts"
 
-/** Broadcasts `message` (given at the root) and returns it on every rank. */
-export const binomial = (call: Call, root: number, message: Encoded | undefined): Effect.Effect<Encoded, SendFailure> =>
+/** Broadcasts `message` (given at the root) along a k-nomial tree and returns it on every rank. */
+export const tree = (call: Call, root: number, message: Encoded | undefined, k: number): Effect.Effect<Encoded, SendFailure> =>
   Effect.gen(function*() {
     const { c } = call
     const p = c.size
-    const rel = relative(c.rank, root, p)
-    let m = message
-    if (rel !== 0) {
-      m = yield* recv(call, absolute(rel - parentMask(rel, p), root, p))
+    const node = knomial(relative(c.rank, root, p), p, k)
+    const m = node.parent < 0 ? message! : yield* recv(call, absolute(node.parent, root, p))
+    if (node.children.length > 0) {
+      const out = shareable(c, m)
+      // Largest subtree first: it has the longest way to go.
+      const sends = []
+      for (let i = node.children.length - 1; i >= 0; i--) sends.push(startSend(call, absolute(node.children[i]!.rel, root, p), out))
+      yield* waitEach(sends)
     }
-    const kids = children(rel, p)
-    if (kids.length > 0) {
-      const out = shareable(c, m!)
-      yield* waitEach(kids.map((kid) => startSend(call, absolute(kid, root, p), out)))
-    }
-    return m!
+    return m
   })
 
 /**
@@ -51,7 +52,7 @@ export const start = (c: CommState, value: unknown, options: BcastOptions | unde
       const buffer = asTypedArray(value)
       if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
       const call = open(c, name)
-      return Effect.map(binomial(call, root, encodeBuffer(buffer)), () => {
+      return Effect.map(tree(call, root, encodeBuffer(buffer), radixFor(c)), () => {
         if (into === undefined) return value
         if (into !== buffer) into.set(buffer as any)
         return into
@@ -59,8 +60,8 @@ export const start = (c: CommState, value: unknown, options: BcastOptions | unde
     }
     noInto(name, into)
     const message = encodeValue(c, value, options?.codec)
-    return Effect.as(binomial(open(c, name), root, message), value)
+    return Effect.as(tree(open(c, name), root, message, radixFor(c)), value)
   }
   const call = open(c, name)
-  return Effect.flatMap(binomial(call, root, undefined), (m) => attempt(() => finishItem(c, name, m, root, call.tag, into, false)))
+  return Effect.flatMap(tree(call, root, undefined, radixFor(c)), (m) => attempt(() => finishItem(c, name, m, root, call.tag, into, false)))
 }

@@ -1,9 +1,10 @@
 /**
- * Gather along a binomial tree: each rank sends its subtree's items to its
- * parent as one bundle, so the root receives ceil(log2 p) messages instead
- * of p - 1, and items are forwarded without being decoded on the way.
+ * Gather along a k-nomial tree (binomial when ranks spin, see tree.ts):
+ * each rank sends its subtree's items to its parent as one bundle, so the
+ * root receives ceil(log2 p) messages instead of p - 1, and items are
+ * forwarded without being decoded on the way.
  *
- * Cost: ceil(log2 p)·α + β·n·(p-1) at the root (n: bytes per rank).
+ * Cost (binomial): ceil(log2 p)·α + β·n·(p-1) at the root (n: bytes per rank).
  */
 import { Effect } from "effect"
 import { decodeError } from "../../codecs/errors.ts"
@@ -18,29 +19,28 @@ import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, post, send, shareable, wait } from "./link.ts"
 import type { GatherOptions, GathervOptions } from "./options.ts"
 import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
-import { absolute, children, parentMask, relative, subtreeSize } from "./tree.ts"
+import { absolute, knomial, radixFor, relative } from "./tree.ts"
 
-/** Gathers every rank's item at the root (by rank); other ranks get undefined. */
-export const binomial = (call: Call, root: number, item: Encoded) =>
+/** Gathers every rank's item at the root (by rank) along a k-nomial tree; other ranks get undefined. */
+export const tree = (call: Call, root: number, item: Encoded, k: number) =>
   Effect.gen(function*() {
     const { c } = call
     const p = c.size
-    const rel = relative(c.rank, root, p)
-    // Children send in any order; their bundles are appended smallest subtree first.
-    const kids = children(rel, p).reverse()
-    const incoming = kids.map((kid) => post(call, absolute(kid, root, p)))
+    const node = knomial(relative(c.rank, root, p), p, k)
+    // Children send in any order; their bundles are appended in ascending order of rank.
+    const incoming = node.children.map((child) => post(call, absolute(child.rel, root, p)))
     const items: Array<Encoded> = [item]
-    for (let i = 0; i < kids.length; i++) {
+    for (let i = 0; i < node.children.length; i++) {
+      const child = node.children[i]!
       const message = yield* wait(incoming[i]!)
-      const expected = subtreeSize(kids[i]!, p)
       const received = yield* attempt(() => unpack(message))
-      if (received.length !== expected) {
-        return yield* Effect.fail(decodeError("bundle", 0, `${call.name}: rank ${absolute(kids[i]!, root, p)} sent ${received.length} items for a subtree of ${expected}`))
+      if (received.length !== child.size) {
+        return yield* Effect.fail(decodeError("bundle", 0, `${call.name}: rank ${absolute(child.rel, root, p)} sent ${received.length} items for a subtree of ${child.size}`))
       }
       for (const r of received) items.push(r)
     }
-    if (rel !== 0) {
-      yield* send(call, absolute(rel - parentMask(rel, p), root, p), shareable(c, pack(items)))
+    if (node.parent >= 0) {
+      yield* send(call, absolute(node.parent, root, p), shareable(c, pack(items)))
       return undefined
     }
     const byRank = new Array<Encoded>(p)
@@ -65,7 +65,7 @@ export const start = (c: CommState, value: unknown, options: GatherOptions | und
     const n = buffer.length
     const out = c.rank === root ? output(name, into, datatype, p * n) : undefined
     const call = open(c, name)
-    return Effect.flatMap(binomial(call, root, encodeBuffer(buffer)), (items) =>
+    return Effect.flatMap(tree(call, root, encodeBuffer(buffer), radixFor(c)), (items) =>
       items === undefined
         ? Effect.succeed(undefined)
         : attempt(() => assemble(c, name, items, datatype, new Array(p).fill(n), items.map((_, i) => i * n), out!)))
@@ -73,7 +73,7 @@ export const start = (c: CommState, value: unknown, options: GatherOptions | und
   noInto(name, into)
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
-  return Effect.flatMap(binomial(call, root, message), (items) =>
+  return Effect.flatMap(tree(call, root, message, radixFor(c)), (items) =>
     items === undefined ? Effect.succeed(undefined) : attempt(() => items.map((m, i) => decodeValue(m, i, call.tag))))
 }
 
@@ -102,7 +102,7 @@ export const startV = (c: CommState, value: unknown, options: GathervOptions | u
       out = output(name, into, datatype, extent(counts, displs))
     }
     const call = open(c, name)
-    return Effect.flatMap(binomial(call, root, encodeBuffer(buffer)), (items) =>
+    return Effect.flatMap(tree(call, root, encodeBuffer(buffer), radixFor(c)), (items) =>
       items === undefined ? Effect.succeed(undefined) : attempt(() => assemble(c, name, items, datatype, counts, displs, out!)))
   }
   noInto(name, into)
@@ -111,6 +111,6 @@ export const startV = (c: CommState, value: unknown, options: GathervOptions | u
   const displs = isRoot && options?.displs !== undefined ? checkDispls(name, "displs", options.displs, counts ?? new Array(p).fill(0)) : undefined
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
-  return Effect.flatMap(binomial(call, root, message), (items) =>
+  return Effect.flatMap(tree(call, root, message, radixFor(c)), (items) =>
     items === undefined ? Effect.succeed(undefined) : attempt(() => joinLists(name, items.map((m, i) => decodeValue(m, i, call.tag)), counts, displs)))
 }

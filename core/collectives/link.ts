@@ -6,15 +6,20 @@
  * complete only once the peer takes them, cannot deadlock.
  */
 import { Effect, Exit, Option } from "effect"
+import { peek, raw } from "../../codecs/buffer.ts"
 import type { Frames } from "../../codecs/Codec.ts"
+import type { TypedArray } from "../../codecs/Datatype.ts"
+import * as Datatypes from "../../codecs/Datatype.ts"
 import type { CommState } from "../CommState.ts"
 import { completion } from "../completion.ts"
 import * as Envelope from "../Envelope.ts"
+import type { InvalidArgument } from "../errors.ts"
 import type { Encoded } from "../Message.ts"
 import * as P2P from "../PointToPoint.ts"
 import { Request } from "../Request.ts"
 import * as Requests from "../Request.ts"
 import { TransportError } from "../../transports/Transport.ts"
+import { mismatch } from "./checks.ts"
 import { nextCollectiveTag } from "./tags.ts"
 
 /** One collective call in progress. */
@@ -107,4 +112,44 @@ export const shareable = (c: CommState, message: Encoded): Encoded => {
 /** Gives a received arena view back to the arena once its data was used (no-op for private memory). */
 export const release = (c: CommState, view: ArrayBufferView): void => {
   c.engine.transport.alloc?.release(view)
+}
+
+/**
+ * Posts a receive of the call's next message from `source` straight into
+ * `into` (a buffer message of exactly `into.length` elements of its
+ * datatype). A message that does not fit is dropped and the request fails
+ * with an `InvalidArgument` naming the rank; nothing is written.
+ */
+export const postInto = <T extends TypedArray>(call: Call, source: number, into: T): Request<T, P2P.SendFailure | InvalidArgument> => {
+  const c = call.c
+  const request = new Request<T, P2P.SendFailure | InvalidArgument>(c.engine.transport)
+  const p = c.engine.matching.post(call.context, c.group[source]!, call.tag, false)
+  const settled = (): void => {
+    const m = p.matched
+    if (m === undefined) return request.fail(P2P.rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
+    const refusal = refuse(call, source, m.arrival.envelope, m.arrival.header, into)
+    if (refusal !== undefined) {
+      m.arrival.discard()
+      return request.fail(refusal)
+    }
+    m.arrival.take([new Uint8Array(into.buffer, into.byteOffset, into.byteLength)], (r: Frames | TransportError) =>
+      r instanceof TransportError ? request.fail(r) : request.succeed(into))
+  }
+  if (p.matched !== undefined || p.failed !== undefined) settled()
+  else p.wake = settled
+  return request
+}
+
+const refuse = (call: Call, source: number, envelope: Uint8Array, header: Uint8Array, into: TypedArray): InvalidArgument | undefined => {
+  const expected = Datatypes.of(into)
+  if (Envelope.codec(envelope) !== raw.id) return mismatch(call.name, source, "a value where this rank has a buffer")
+  let info: { readonly datatype: Datatypes.Datatype; readonly count: number }
+  try {
+    info = peek({ header, buffers: [] })
+  } catch {
+    return mismatch(call.name, source, "a malformed buffer")
+  }
+  if (info.datatype !== expected) return mismatch(call.name, source, `${info.datatype.name} data where this rank has ${expected.name}`)
+  if (info.count !== into.length) return mismatch(call.name, source, `${info.count} ${info.datatype.name} where ${into.length} are expected`)
+  return undefined
 }

@@ -36,7 +36,16 @@ export interface GatherOptions extends RootOption, CodecOption, IntoOption {}
 export interface AllgatherOptions extends CodecOption, IntoOption {}
 export interface AlltoallOptions extends CodecOption, IntoOption {}
 export interface ReduceOptions extends RootOption, CodecOption, IntoOption {}
-export interface AllreduceOptions extends CodecOption, IntoOption {}
+export interface AllreduceOptions extends CodecOption, IntoOption {
+  /**
+   * Tuning: force an algorithm (every rank must pass the same). By default
+   * buffers of 64 KiB or more on more than two ranks take Rabenseifner's
+   * (buffers only); smaller ones and values take recursive doubling, or,
+   * when ranks sleep while waiting (more ranks than cores), a reduce to rank
+   * 0 and broadcast along a flat tree ("tree") where that takes fewer rounds.
+   */
+  readonly algorithm?: "recursive-doubling" | "rabenseifner" | "tree"
+}
 export interface ScanOptions extends CodecOption, IntoOption {}
 export interface ReduceScatterBlockOptions extends CodecOption, IntoOption {}
 

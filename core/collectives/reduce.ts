@@ -1,7 +1,8 @@
 /**
- * Reduce along a binomial tree: each rank combines its children's partial
- * results (smallest subtree first) and sends its own to its parent, so the
- * root has the result after ceil(log2 p) rounds.
+ * Reduce along a k-nomial tree (binomial when ranks spin, see tree.ts): each
+ * rank combines its children's partial results in ascending order of rank
+ * and sends its own to its parent, so the root has the result after
+ * ceil(log_k p) rounds.
  *
  * A commutative op uses the tree rooted at the root itself. A
  * non-commutative one uses the tree rooted at rank 0, where every subtree
@@ -9,7 +10,7 @@
  * in rank order; rank 0 then sends the result to the root (one more
  * message when the root is not 0).
  *
- * Cost: ceil(log2 p)·(α + β·n + γ·n) (γ: time per byte of the op).
+ * Cost (binomial): ceil(log2 p)·(α + β·n + γ·n) (γ: time per byte of the op).
  */
 import { Effect } from "effect"
 import type { TypedArray } from "../../codecs/Datatype.ts"
@@ -18,44 +19,42 @@ import type { CommState } from "../CommState.ts"
 import type { Op } from "../Op.ts"
 import { attempt, checkComm, checkInto, checkRoot } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, open, post, recv, send, wait } from "./link.ts"
+import { type Call, open, send } from "./link.ts"
 import { checkOp } from "./ops.ts"
 import type { ReduceOptions } from "./options.ts"
 import { asTypedArray, intoOption, isBufferForm, noInto } from "./payload.ts"
-import { ofBuffers, ofValues, type Reduction } from "./reduction.ts"
-import { absolute, children, parentMask, relative } from "./tree.ts"
+import { checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
+import { absolute, knomial, radixFor, relative } from "./tree.ts"
 
-/** The reduction of every rank's `value` at the root (undefined elsewhere); `count`: elements per buffer. */
-export const binomial = <T>(call: Call, root: number, red: Reduction<T>, value: T, count: number) =>
+/**
+ * The reduction of every rank's `value` at the root (undefined elsewhere)
+ * along a k-nomial tree; `count`: elements per buffer.
+ */
+export const tree = <T>(call: Call, root: number, red: Reduction<T>, value: T, count: number, k: number) =>
   Effect.gen(function*() {
     const { c } = call
     const p = c.size
     const top = red.op.commutative ? root : 0
-    const rel = relative(c.rank, top, p)
-    const kids = children(rel, p).reverse()
-    const incoming = kids.map((kid) => post(call, absolute(kid, top, p)))
+    const node = knomial(relative(c.rank, top, p), p, k)
+    const incoming = node.children.map((child) => red.post(absolute(child.rel, top, p), count, false))
+    const last = c.rank === root && top !== root ? red.post(top, count, true) : undefined
     let acc = value
     let owned = false
-    for (let i = 0; i < kids.length; i++) {
-      const source = absolute(kids[i]!, top, p)
-      const message = yield* wait(incoming[i]!)
-      const v = yield* attempt(() => red.decode(message, source, count))
+    // Children hold the ranks just above this one, in ascending order: acc op child keeps rank order.
+    for (let i = 0; i < incoming.length; i++) {
+      const v = yield* incoming[i]!.wait
       const before = acc
-      acc = yield* attempt(() => red.combine(before, v, owned ? before : v))
+      acc = yield* attempt(() => red.combine(before, v, owned ? before : undefined))
       owned = true
-      if (acc !== v) red.done(v)
+      red.done(v)
     }
-    if (rel !== 0) {
-      yield* send(call, absolute(rel - parentMask(rel, p), top, p), red.encode(acc))
+    if (node.parent >= 0) {
+      yield* send(call, absolute(node.parent, top, p), red.encode(acc))
     } else if (top !== root) {
       yield* send(call, root, red.encode(acc))
     }
     if (c.rank !== root) return undefined
-    if (top !== root) {
-      const message = yield* recv(call, top)
-      return yield* attempt(() => red.decode(message, top, count))
-    }
-    return acc
+    return last === undefined ? acc : yield* last.wait
   })
 
 /**
@@ -72,14 +71,14 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: ReduceOp
   const into = c.rank === root ? intoOption(name, options?.into) : undefined
   if (isBufferForm(value, options?.codec)) {
     const buffer = asTypedArray(value)
-    const red = ofBuffers(c, name, op, buffer)
+    checkBufferOp(op, buffer)
     if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
     const call = open(c, name)
-    return Effect.map(binomial(call, root, red, buffer, buffer.length), (result) => result === undefined ? undefined : bufferResult(result, buffer, into))
+    return Effect.map(tree(call, root, ofBuffers(call, op, buffer), buffer, buffer.length, radixFor(c)), (result) => result === undefined ? undefined : bufferResult(result, buffer, into))
   }
   noInto(name, into)
   const call = open(c, name)
-  return binomial(call, root, ofValues(c, op, call.tag, options?.codec), value, 0)
+  return tree(call, root, ofValues(call, op, options?.codec), value, 0, radixFor(c))
 }
 
 /** A buffer result as the caller gets it: in `into` if given, and never the caller's own input array. */

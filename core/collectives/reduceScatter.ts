@@ -24,14 +24,16 @@ import type { Op } from "../Op.ts"
 import { floorPow2 } from "./allreduce.ts"
 import { attempt, blockLength, checkComm, checkCounts, checkInto, checkList } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, open, post, recv, send, wait } from "./link.ts"
+import { type Call, open, send } from "./link.ts"
 import { checkOp, itemwise } from "./ops.ts"
 import type { ReduceScatterBlockOptions, ReduceScatterOptions } from "./options.ts"
 import { asTypedArray, blocks, decodeValue, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
 import * as Reduce from "./reduce.ts"
 import { bufferResult } from "./reduce.ts"
-import { ofBuffers, ofValues, type Reduction } from "./reduction.ts"
+import { checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
 import * as Scatter from "./scatter.ts"
+import { borrow, giveBack } from "./scratch.ts"
+import { radixFor } from "./tree.ts"
 
 const bitReverse = (x: number, bits: number): number => {
   let y = 0
@@ -62,7 +64,7 @@ export const recursiveHalving = (call: Call, red: Reduction<TypedArray>, input: 
       const nr = bitReverse(j, bits)
       vdispls[j + 1] = vdispls[j]! + displs[last(nr) + 1]! - displs[first(nr)]!
     }
-    const work = new (input.constructor as new(n: number) => TypedArray)(n)
+    const work = borrow(Datatypes.of(input), n)
     for (let j = 0; j < pof2; j++) {
       const nr = bitReverse(j, bits)
       work.set(input.subarray(displs[first(nr)]!, displs[last(nr) + 1]!) as any, vdispls[j]!)
@@ -70,12 +72,12 @@ export const recursiveHalving = (call: Call, red: Reduction<TypedArray>, input: 
     let nr: number
     if (r < 2 * rem) {
       if (r % 2 === 0) {
+        const result = red.post(r + 1, counts[r]!, true)
         yield* send(call, r + 1, red.encode(work))
-        const message = yield* recv(call, r + 1)
-        return yield* attempt(() => red.decode(message, r + 1, counts[r]!))
+        giveBack(work)
+        return yield* result.wait
       }
-      const message = yield* recv(call, r - 1)
-      const v = yield* attempt(() => red.decode(message, r - 1, n))
+      const v = yield* red.post(r - 1, n, false).wait
       yield* attempt(() => red.combine(v, work, work))
       red.done(v)
       nr = r >> 1
@@ -89,23 +91,20 @@ export const recursiveHalving = (call: Call, red: Reduction<TypedArray>, input: 
       const mid = (lo + hi) / 2
       const lower = (nr & mask) === 0
       const [keepLo, keepHi, sendLo, sendHi] = lower ? [lo, mid, mid, hi] : [mid, hi, lo, mid]
-      const incoming = post(call, partner)
-      yield* send(call, partner, red.encode(range(sendLo, sendHi)))
-      const message = yield* wait(incoming)
       const kept = range(keepLo, keepHi)
-      const v = yield* attempt(() => red.decode(message, partner, kept.length))
+      const incoming = red.post(partner, kept.length, false)
+      yield* send(call, partner, red.encode(range(sendLo, sendHi)))
+      const v = yield* incoming.wait
       yield* attempt(() => (lower ? red.combine(kept, v, kept) : red.combine(v, kept, kept)))
       red.done(v)
       lo = keepLo
       hi = keepHi
     }
     const block = range(lo, hi)
-    if (r < 2 * rem) {
-      const evenCount = counts[r - 1]!
-      yield* send(call, r - 1, red.encode(block.subarray(0, evenCount)))
-      return block.slice(evenCount)
-    }
-    return block.slice()
+    const mine = r < 2 * rem ? block.slice(counts[r - 1]!) : block.slice()
+    if (r < 2 * rem) yield* send(call, r - 1, red.encode(block.subarray(0, counts[r - 1]!)))
+    giveBack(work)
+    return mine
   })
 
 /**
@@ -119,7 +118,7 @@ const ofValueLists = (c: CommState, name: string, op: Op, values: unknown, count
   checkList(name, "values", values, total)
   const call = open(c, name)
   return Effect.gen(function*() {
-    const reduced = yield* Reduce.binomial(call, 0, ofValues(c, itemwise(op), call.tag, codec), values, 0)
+    const reduced = yield* Reduce.tree(call, 0, ofValues(call, itemwise(op), codec), values, 0, radixFor(c))
     let items: Array<Encoded> | undefined
     if (c.rank === 0) {
       const list = reduced as ReadonlyArray<unknown>
@@ -129,7 +128,7 @@ const ofValueLists = (c: CommState, name: string, op: Op, values: unknown, count
         return counts.map((n) => encodeValue(c, list.slice(at, (at += n)), codec))
       })
     }
-    const mine = yield* Scatter.binomial(call, 0, items)
+    const mine = yield* Scatter.tree(call, 0, items, radixFor(c))
     return yield* attempt(() => decodeValue(mine, 0, call.tag))
   })
 }
@@ -140,17 +139,18 @@ const ofValueLists = (c: CommState, name: string, op: Op, values: unknown, count
  * whole to rank 0, whose result is scattered.
  */
 const ofBufferBlocks = (c: CommState, name: string, op: Op, buffer: TypedArray, counts: ReadonlyArray<number>, into: TypedArray | undefined) => {
-  const red = ofBuffers(c, name, op, buffer)
+  checkBufferOp(op, buffer)
   if (op.grain === 2 && counts.some((n) => n % 2 !== 0)) {
     throw new InvalidArgument({ argument: "counts", message: `${name}: Op.${op.name} reads (value, index) pairs, so every count must be even; got ${counts.join(", ")}` })
   }
   if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), counts[c.rank]!)
   const call = open(c, name)
+  const red = ofBuffers(call, op, buffer)
   if (op.grain > 0) return Effect.map(recursiveHalving(call, red, buffer, counts), (block) => bufferResult(block, buffer, into))
   return Effect.gen(function*() {
-    const reduced = yield* Reduce.binomial(call, 0, red, buffer, buffer.length)
+    const reduced = yield* Reduce.tree(call, 0, red, buffer, buffer.length, radixFor(c))
     const items = reduced === undefined ? undefined : blocks(reduced, counts, packed(counts))
-    const mine = yield* Scatter.binomial(call, 0, items)
+    const mine = yield* Scatter.tree(call, 0, items, radixFor(c))
     return yield* attempt(() => finishItem(c, name, mine, 0, call.tag, into, c.rank === 0))
   })
 }

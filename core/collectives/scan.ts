@@ -13,12 +13,12 @@ import type { CommState } from "../CommState.ts"
 import type { Op } from "../Op.ts"
 import { attempt, checkComm, checkInto } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, exchange, open } from "./link.ts"
+import { type Call, open, send } from "./link.ts"
 import { checkOp } from "./ops.ts"
 import type { ScanOptions } from "./options.ts"
 import { asTypedArray, intoOption, isBufferForm, noInto } from "./payload.ts"
 import { bufferResult } from "./reduce.ts"
-import { ofBuffers, ofValues, type Reduction } from "./reduction.ts"
+import { checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
 
 /**
  * Rank r's `x0 op … op xr` (inclusive) or `x0 op … op x(r-1)` (exclusive,
@@ -36,26 +36,25 @@ export const recursiveDoubling = <T>(call: Call, red: Reduction<T>, value: T, co
     for (let mask = 1; mask < p; mask <<= 1) {
       const partner = r ^ mask
       if (partner >= p) continue
-      const message = yield* exchange(call, partner, red.encode(partial), partner)
-      const v = yield* attempt(() => red.decode(message, partner, count))
+      // A partner below r contributes to the prefix; the first such contribution of an exscan becomes it.
+      const incoming = red.post(partner, count, partner < r && prefix === undefined)
+      yield* send(call, partner, red.encode(partial))
+      const v = yield* incoming.wait
       yield* attempt(() => {
+        const before = partial
         if (partner < r) {
-          if (prefix === undefined) {
-            prefix = v
-            prefixOwned = true
-          } else {
+          partial = red.combine(v, before, partialOwned ? before : undefined)
+          if (prefix === undefined) prefix = v
+          else {
             prefix = red.combine(v, prefix, prefixOwned ? prefix : undefined)
-            prefixOwned = true
+            red.done(v)
           }
-          partial = red.combine(v, partial, partialOwned ? partial : undefined)
-          partialOwned = true
-          if (prefix !== v) red.done(v)
+          prefixOwned = true
         } else {
-          const before = partial
-          partial = red.combine(before, v, partialOwned ? before : v)
-          partialOwned = true
-          if (partial !== v) red.done(v)
+          partial = red.combine(before, v, partialOwned ? before : undefined)
+          red.done(v)
         }
+        partialOwned = true
       })
     }
     return prefix
@@ -68,16 +67,17 @@ const scan = (name: string, exclusive: boolean) =>
   const into = intoOption(name, options?.into)
   if (isBufferForm(value, options?.codec)) {
     const buffer = asTypedArray(value)
-    const red = ofBuffers(c, name, op, buffer)
+    checkBufferOp(op, buffer)
     if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
+    const call = open(c, name)
     return Effect.map(
-      recursiveDoubling(open(c, name), red, buffer, buffer.length, exclusive),
+      recursiveDoubling(call, ofBuffers(call, op, buffer), buffer, buffer.length, exclusive),
       (result) => result === undefined ? undefined : bufferResult(result, buffer, into)
     )
   }
   noInto(name, into)
   const call = open(c, name)
-  return recursiveDoubling(call, ofValues(c, op, call.tag, options?.codec), value, 0, exclusive)
+  return recursiveDoubling(call, ofValues(call, op, options?.codec), value, 0, exclusive)
 }
 
 /** `scan(value, op, { codec, into })`: rank r gets `x0 op … op xr`. */

@@ -1,9 +1,10 @@
 /**
- * Scatter along a binomial tree: the root sends each child one bundle with
- * the items of its whole subtree, which passes them on the same way; items
- * are encoded once at the root and decoded once where they end.
+ * Scatter along a k-nomial tree (binomial when ranks spin, see tree.ts): the
+ * root sends each child one bundle with the items of its whole subtree,
+ * which passes them on the same way; items are encoded once at the root and
+ * decoded once where they end.
  *
- * Cost: ceil(log2 p)·α + β·n·(p-1) at the root (n: bytes per rank).
+ * Cost (binomial): ceil(log2 p)·α + β·n·(p-1) at the root (n: bytes per rank).
  */
 import { Effect } from "effect"
 import { decodeError } from "../../codecs/errors.ts"
@@ -17,43 +18,46 @@ import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"
 import type { ScatterOptions, ScattervOptions } from "./options.ts"
 import { asTypedArray, blocks, checkFits, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
-import { absolute, children, parentMask, relative, subtreeSize } from "./tree.ts"
+import { absolute, knomial, radixFor, relative } from "./tree.ts"
 
-/** Scatters the root's items (one per rank, by rank) and returns this rank's. */
-export const binomial = (call: Call, root: number, items: ReadonlyArray<Encoded> | undefined) =>
+/** Scatters the root's items (one per rank, by rank) along a k-nomial tree and returns this rank's. */
+export const tree = (call: Call, root: number, items: ReadonlyArray<Encoded> | undefined, k: number) =>
   Effect.gen(function*() {
     const { c } = call
     const p = c.size
     const rel = relative(c.rank, root, p)
-    // `mine[k]` is the item of relative rank rel + k.
+    const node = knomial(rel, p, k)
+    // `mine[i]` is the item of relative rank rel + i.
     let mine: ReadonlyArray<Encoded>
-    if (rel === 0) {
+    if (node.parent < 0) {
       const rotated = new Array<Encoded>(p)
-      for (let k = 0; k < p; k++) rotated[k] = items![absolute(k, root, p)]!
+      for (let i = 0; i < p; i++) rotated[i] = items![absolute(i, root, p)]!
       mine = rotated
     } else {
-      const parent = absolute(rel - parentMask(rel, p), root, p)
+      const parent = absolute(node.parent, root, p)
       const message = yield* recv(call, parent)
       mine = yield* attempt(() => unpack(message))
-      const expected = subtreeSize(rel, p)
+      const expected = 1 + node.children.reduce((n, child) => n + child.size, 0)
       if (mine.length !== expected) {
         return yield* Effect.fail(decodeError("bundle", 0, `${call.name}: rank ${parent} sent ${mine.length} items for a subtree of ${expected}`))
       }
     }
-    const kids = children(rel, p)
-    if (kids.length > 0) {
-      yield* waitEach(kids.map((kid) => {
-        const from = kid - rel
-        const subtree = mine.slice(from, from + subtreeSize(kid, p))
-        return startSend(call, absolute(kid, root, p), shareable(c, pack(subtree)))
-      }))
+    if (node.children.length > 0) {
+      const sends = []
+      // Largest subtree first: it has the longest way to go.
+      for (let i = node.children.length - 1; i >= 0; i--) {
+        const child = node.children[i]!
+        const from = child.rel - rel
+        sends.push(startSend(call, absolute(child.rel, root, p), shareable(c, pack(mine.slice(from, from + child.size)))))
+      }
+      yield* waitEach(sends)
     }
     return mine[0]!
   })
 
 const scatterItems = (c: CommState, name: string, root: number, items: ReadonlyArray<Encoded> | undefined, into: TypedArray | undefined) => {
   const call = open(c, name)
-  return Effect.flatMap(binomial(call, root, items), (mine) => attempt(() => finishItem(c, name, mine, root, call.tag, into, c.rank === root)))
+  return Effect.flatMap(tree(call, root, items, radixFor(c)), (mine) => attempt(() => finishItem(c, name, mine, root, call.tag, into, c.rank === root)))
 }
 
 /**

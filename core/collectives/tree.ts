@@ -1,10 +1,20 @@
 /**
- * Binomial trees over ranks relative to a root (`rel = (rank - root) mod p`):
- * rank `rel`'s parent is `rel` without its lowest set bit, and its children
- * are `rel + 2^k` for every `2^k` below that bit (all powers of two below
- * `p` for the root). The subtree of child `rel + 2^k` holds the relative
- * ranks `[rel + 2^k, min(rel + 2^(k+1), p))`. Depth: ceil(log2 p).
+ * k-nomial trees over ranks relative to a root (`rel = (rank - root) mod p`).
+ * Write `rel` in base k: its parent is `rel` with its lowest non-zero digit
+ * cleared, and its children are `rel + j·k^i` (j = 1..k-1) for every digit
+ * position i below that digit (every position, for the root). The subtree of
+ * child `rel + j·k^i` holds the relative ranks `[rel + j·k^i, … + k^i)`
+ * within p: children are contiguous ranges above their parent, in ascending
+ * order, which keeps non-commutative reductions in rank order. Depth:
+ * ceil(log_k p); k = 2 is the binomial tree, k >= p the flat one.
+ *
+ * Why a radix: a round of the tree costs the latency α of one hop, and a
+ * rank with c children spends c times the per-message overhead o. When ranks
+ * spin (no more ranks than cores), α ≈ o ≈ 1 µs and the binomial tree is
+ * best; when they sleep (more ranks than cores), every hop pays a thread
+ * wake-up (α ≈ 60–120 µs, o ≈ 5 µs) and flatter trees win up to k ≈ α/o.
  */
+import type { CommState } from "../CommState.ts"
 
 /** This rank's number relative to `root`. */
 export const relative = (rank: number, root: number, size: number): number => (rank - root + size) % size
@@ -12,21 +22,56 @@ export const relative = (rank: number, root: number, size: number): number => (r
 /** The absolute rank of relative rank `rel`. */
 export const absolute = (rel: number, root: number, size: number): number => (rel + root) % size
 
-/** The lowest set bit of `rel` (the edge to its parent), or the first power of two >= size for the root. */
-export const parentMask = (rel: number, size: number): number => {
-  let mask = 1
-  while (mask < size && (rel & mask) === 0) mask <<= 1
-  return mask
+export interface Child {
+  /** The child's relative rank. */
+  readonly rel: number
+  /** How many ranks its subtree holds (itself included). */
+  readonly size: number
 }
 
-/** Children of `rel` as relative ranks, largest subtree first. */
-export const children = (rel: number, size: number): Array<number> => {
-  const out: Array<number> = []
-  for (let mask = parentMask(rel, size) >> 1; mask > 0; mask >>= 1) {
-    if (rel + mask < size) out.push(rel + mask)
+export interface Tree {
+  /** The parent's relative rank, or -1 at the root. */
+  readonly parent: number
+  /** The children, in ascending order of rank. */
+  readonly children: ReadonlyArray<Child>
+}
+
+/** The node of relative rank `rel` in the k-nomial tree over `size` ranks. */
+export const knomial = (rel: number, size: number, k: number): Tree => {
+  let weight = 1
+  let parent = -1
+  if (rel === 0) {
+    while (weight < size) weight *= k
+  } else {
+    while (Math.floor(rel / weight) % k === 0) weight *= k
+    parent = rel - (Math.floor(rel / weight) % k) * weight
   }
-  return out
+  const children: Array<Child> = []
+  for (let w = 1; w < weight; w *= k) {
+    for (let j = 1; j < k; j++) {
+      const child = rel + j * w
+      if (child < size) children.push({ rel: child, size: Math.min(w, size - child) })
+    }
+  }
+  return { parent, children }
 }
 
-/** How many ranks the subtree rooted at relative rank `rel` holds. */
-export const subtreeSize = (rel: number, size: number): number => Math.min(parentMask(rel, size), size - rel)
+/** The radix when ranks sleep while they wait (more ranks than cores): measured in bench/collectives.ts. */
+export const SLEEPING_RADIX = 16
+
+const forcedRadix = Number(globalThis.process?.env?.RANKFLOW_COLL_RADIX ?? "")
+
+/**
+ * The tree radix for `c`: 2 (binomial) when the transport spins while
+ * waiting, `SLEEPING_RADIX` when every hop pays a wake-up. The same on
+ * every rank. `RANKFLOW_COLL_RADIX` overrides it (for measurements).
+ */
+export const radixFor = (c: CommState): number =>
+  Number.isInteger(forcedRadix) && forcedRadix >= 2 ? forcedRadix : c.engine.transport.spinMicros > 0 ? 2 : SLEEPING_RADIX
+
+/** Rounds of a k-nomial tree over `size` ranks: ceil(log_k size). */
+export const depth = (size: number, k: number): number => {
+  let rounds = 0
+  for (let reach = 1; reach < size; reach *= k) rounds++
+  return rounds
+}

@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { afterAll, beforeAll } from "vitest"
+import { knomial } from "../../core/collectives/tree.ts"
 import { program, useWorlds } from "../support/worlds.ts"
 
 /** Powers of two and not: the algorithms pair ranks up differently when p is not a power of two. */
@@ -13,23 +15,84 @@ const COLLECTIVE_SIZES = [1, 2, 3, 4, 5, 8] as const
 
 const onWorld = (suite: string) => program("collectives.ts", "world", suite)
 
+const SUITES = [
+  ["barrier", "barrier: nobody leaves before every rank has entered"],
+  ["bcast", "bcast: every message and every typed array class, from every root"],
+  ["gather", "gather: the root gets every rank's value in rank order, the others undefined"],
+  ["scatter", "scatter: rank i gets item i of the root's list or block i of its buffer"],
+  ["allgather", "allgather: every rank gets every value in rank order"],
+  ["alltoall", "alltoall: rank j gets item j of every rank"],
+  ["vVariants", "scatterv, gatherv, allgatherv, alltoallv follow counts and displacements"],
+  ["reduceOps", "reduce and allreduce give mpi4py's results for every op; non-commutative ops go in rank order"],
+  ["scans", "scan and exscan give mpi4py's results; exscan gives rank 0 undefined"],
+  ["bufferReductions", "buffer reductions on every typed array class, small and large, equal a fold in rank order"],
+  ["reduceScatters", "reduceScatterBlock and reduceScatter give each rank its part of the reduction"],
+  ["nonBlocking", "non-blocking collectives in flight together complete independently of wait order and of p2p traffic"],
+  ["invalidRoots", "a bad root or bad arguments fail every rank's call before anything is sent"]
+] as const
+
+describe("k-nomial trees", () => {
+  it("give every rank but the root one parent, with contiguous subtrees above it in ascending order", () => {
+    for (const k of [2, 3, 4, 16]) {
+      for (let p = 1; p <= 40; p++) {
+        const parents = new Array<number>(p).fill(-2)
+        for (let rel = 0; rel < p; rel++) {
+          const node = knomial(rel, p, k)
+          expect(node.parent < 0).toBe(rel === 0)
+          let next = rel + 1
+          for (const child of node.children) {
+            expect(child.rel).toBe(next)
+            expect(parents[child.rel]).toBe(-2)
+            parents[child.rel] = rel
+            expect(knomial(child.rel, p, k).parent).toBe(rel)
+            next += child.size
+          }
+          // The subtree of rel spans [rel, next): its parent's child entry says the same.
+          if (rel > 0) expect(knomial(node.parent, p, k).children.find((c) => c.rel === rel)?.size).toBe(next - rel)
+        }
+        expect(parents.slice(1).every((q) => q >= 0)).toBe(true)
+      }
+    }
+  })
+
+  it("is flat when the radix reaches the number of ranks, binomial with radix 2", () => {
+    expect(knomial(0, 8, 16).children.map((c) => c.rel)).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect(knomial(0, 8, 2).children).toEqual([{ rel: 1, size: 1 }, { rel: 2, size: 2 }, { rel: 4, size: 4 }])
+    expect(knomial(6, 8, 2)).toEqual({ parent: 4, children: [{ rel: 7, size: 1 }] })
+  })
+})
+
 describe.each(COLLECTIVE_SIZES)("collectives on %i ranks", (size) => {
   const worlds = useWorlds()
   const run = (suite: string) => worlds.run(size, onWorld(suite))
 
-  it.effect("barrier: nobody leaves before every rank has entered", () => run("barrier"))
-  it.effect("bcast: every message and every typed array class, from every root", () => run("bcast"))
-  it.effect("gather: the root gets every rank's value in rank order, the others undefined", () => run("gather"))
-  it.effect("scatter: rank i gets item i of the root's list or block i of its buffer", () => run("scatter"))
-  it.effect("allgather: every rank gets every value in rank order", () => run("allgather"))
-  it.effect("alltoall: rank j gets item j of every rank", () => run("alltoall"))
-  it.effect("scatterv, gatherv, allgatherv, alltoallv follow counts and displacements", () => run("vVariants"))
-  it.effect("reduce and allreduce give mpi4py's results for every op; non-commutative ops go in rank order", () => run("reduceOps"))
-  it.effect("scan and exscan give mpi4py's results; exscan gives rank 0 undefined", () => run("scans"))
-  it.effect("buffer reductions on every typed array class, small and large, equal a fold in rank order", () => run("bufferReductions"), 60_000)
-  it.effect("reduceScatterBlock and reduceScatter give each rank its part of the reduction", () => run("reduceScatters"))
-  it.effect("non-blocking collectives in flight together complete independently of wait order and of p2p traffic", () => run("nonBlocking"))
-  it.effect("a bad root or bad arguments fail every rank's call before anything is sent", () => run("invalidRoots"))
+  for (const [suite, rule] of SUITES) it.effect(rule, () => run(suite), 60_000)
+})
+
+/**
+ * On this machine's few cores, ranks beyond two sleep while waiting, so the
+ * collectives above ran with flat trees; these run the same suites with the
+ * trees of ranks that spin (binomial) and with radix 3 (a k-nomial tree of
+ * several levels), forced through RANKFLOW_COLL_RADIX, which the ranks read
+ * when they start.
+ */
+describe.each([
+  [2, 3],
+  [2, 5],
+  [2, 8],
+  [3, 8]
+] as const)("collectives with radix-%i trees on %i ranks", (radix, size) => {
+  let before: string | undefined
+  beforeAll(() => {
+    before = process.env.RANKFLOW_COLL_RADIX
+    process.env.RANKFLOW_COLL_RADIX = String(radix)
+  })
+  afterAll(() => {
+    if (before === undefined) delete process.env.RANKFLOW_COLL_RADIX
+    else process.env.RANKFLOW_COLL_RADIX = before
+  })
+  const worlds = useWorlds()
+  for (const [suite, rule] of SUITES) it.effect(rule, () => worlds.run(size, onWorld(suite)), 60_000)
 })
 
 describe("contributions that do not fit together", () => {
