@@ -24,6 +24,7 @@ import * as P2P from "./PointToPoint.ts"
 import type { Request } from "./Request.ts"
 import type { Status } from "./Status.ts"
 import * as Collectives from "./collectives/Collectives.ts"
+import * as Communicators from "./communicators.ts"
 
 export { ANY_SOURCE, ANY_TAG, PROC_NULL } from "./Matching.ts"
 export { TAG_UB } from "./PointToPoint.ts"
@@ -43,9 +44,13 @@ export type {
 } from "./PointToPoint.ts"
 
 export type * from "./collectives/Collectives.ts"
+export type { NeighborCollectives, NeighborOptions } from "./collectives/neighbor.ts"
+export type { CartComm, Shift } from "./Cart.ts"
+export type { Communicators, CreateError } from "./communicators.ts"
+export { CONGRUENT, compare, computeDims, IDENT, SIMILAR, UNDEFINED, UNEQUAL, type Comparison } from "./communicators.ts"
 
 /** A communicator, as a rank program sees it (collectives: see collectives/Collectives.ts). */
-export interface Comm extends Collectives.Collectives {
+export interface Comm extends Collectives.Collectives, Communicators.Communicators {
   /** This rank's number in the communicator, 0..size-1. */
   readonly rank: number
   /** How many ranks the communicator has. */
@@ -92,6 +97,7 @@ export class World extends Context.Service<World, Comm>()("rankflow/Comm/World")
 /** Builds the communicator object over its state. */
 export const fromState = (c: CommState): Comm => ({
   ...Collectives.make(c),
+  ...Communicators.make(c, fromState),
   rank: c.rank,
   size: c.size,
   send: (value, options) => P2P.send(c, value, options),

@@ -14,6 +14,7 @@
  * ```
  */
 export * as Comm from "./Comm.ts"
+export * as Group from "./Group.ts"
 export * as Op from "./Op.ts"
 export * as Rank from "./Rank.ts"
 export * as Request from "./Request.ts"
@@ -21,6 +22,7 @@ export * as World from "./World.ts"
 export type { Status } from "./Status.ts"
 export type { ProgramInput, ProgramRef } from "./ProgramRef.ts"
 export { ANY_SOURCE, ANY_TAG, PROC_NULL } from "./Matching.ts"
+export { UNDEFINED } from "./Group.ts"
 export { TAG_UB } from "./PointToPoint.ts"
 export { wtick, wtime } from "./time.ts"
 export * from "./errors.ts"

@@ -78,7 +78,7 @@ const exchange = (toLower: Call, toUpper: Call, neighbors: ReadonlyArray<number>
   Effect.suspend(() => {
     const c = toLower.c
     // Block 2d comes from the -1 neighbour, which sent it toward its +1 side; block 2d+1 the reverse.
-    const incoming = neighbors.map((n, i) => (n === PROC_NULL ? undefined : post(i % 2 === 0 ? toLower : toUpper, n)))
+    const incoming = neighbors.map((n, i) => (n === PROC_NULL ? undefined : post(i % 2 === 0 ? toUpper : toLower, n)))
     const outgoing = neighbors.flatMap((n, i) => (n === PROC_NULL ? [] : [startSend(i % 2 === 0 ? toLower : toUpper, n, shareable(c, items[i]!))]))
     return Effect.andThen(
       waitEach(outgoing),

@@ -1,0 +1,184 @@
+/**
+ * Making communicators from communicators: `dup`, `split`,
+ * `createFromGroup`, `createCart`, and `free`; `compare` of two
+ * communicators. (`Comm` extends the `Communicators` interface.)
+ *
+ * Every creation call is collective over the communicator it is called on:
+ * every member calls it, in the same order as its other collectives (MPI's
+ * rule). The members agree on the new communicator's context ids with one
+ * collective on the parent (see `contexts.ts`), so that its messages never
+ * match those of any other communicator, and on its group where ranks choose
+ * it (`split`). Ranks that end up outside the new communicator get
+ * `Option.none()`, MPI's `COMM_NULL`.
+ *
+ * @example
+ * ```ts
+ * const world = yield* Comm.World
+ * const mine = yield* world.dup()                                  // a private message space
+ * const row = yield* world.split(Math.floor(world.rank / 4), world.rank)
+ * if (Option.isSome(row)) yield* row.value.allreduce(x, Op.SUM)   // within the row
+ * const evens = yield* world.createFromGroup(yield* Group.incl(world.group, [0, 2]))
+ * yield* mine.free()
+ * ```
+ */
+import { Effect, Option } from "effect"
+import type { Cart, CartComm } from "./Cart.ts"
+import * as Carts from "./Cart.ts"
+import type { Comm } from "./Comm.ts"
+import type { CommState } from "./CommState.ts"
+import type { CollectiveError } from "./collectives/Collectives.ts"
+import * as Contexts from "./contexts.ts"
+import { InvalidArgument, InvalidCommunicator } from "./errors.ts"
+import * as Groups from "./Group.ts"
+import type { Comparison, Group } from "./Group.ts"
+
+export { UNDEFINED } from "./Group.ts"
+export { CONGRUENT, IDENT, SIMILAR, UNEQUAL, type Comparison } from "./Group.ts"
+
+/** Every error a communicator-creating call may fail with (those of the collective it runs on the parent). */
+export type CreateError = CollectiveError
+
+/** Builds the full communicator object over a state (Comm.fromState, passed in to keep the modules acyclic). */
+export type Build = (c: CommState) => Comm
+
+export interface Communicators {
+  /** The communicator's group: its members' world ranks in rank order (MPI_Comm_group). */
+  readonly group: Group
+
+  /**
+   * A new communicator with the same members in the same order and a message
+   * space of its own (MPI_Comm_dup): a library can talk on it without ever
+   * matching the caller's messages. Collective.
+   */
+  dup(): Effect.Effect<Comm, CreateError>
+
+  /**
+   * Partitions the communicator (MPI_Comm_split): ranks passing the same
+   * `color` (a non-negative integer) form a new communicator, ordered by
+   * `key` (default 0), ties by their rank here. `UNDEFINED` as the color
+   * gives this rank no communicator (`Option.none()`). Collective.
+   *
+   * @example
+   * ```ts
+   * const row = yield* world.split(Math.floor(world.rank / cols))   // Option<Comm>
+   * ```
+   */
+  split(color: number, key?: number): Effect.Effect<Option.Option<Comm>, CreateError>
+
+  /**
+   * The communicator of `group`, a subset of this communicator's group, in
+   * the group's order (MPI_Comm_create). Collective over this communicator;
+   * every rank passes the same group, and ranks outside it get `Option.none()`.
+   */
+  createFromGroup(group: Group): Effect.Effect<Option.Option<Comm>, CreateError>
+
+  /**
+   * A Cartesian grid of `dims` over the first `dims[0]·dims[1]·…` ranks
+   * (MPI_Cart_create), periodic (wrapping around) in the dimensions where
+   * `periods` is true (default: none). Ranks keep their order (`reorder` is
+   * accepted for MPI's sake; this transport's ranks are all equally close).
+   * Ranks beyond the grid get `Option.none()`. Collective; every rank passes
+   * the same arguments. See `Comm.computeDims` for balanced `dims`.
+   *
+   * @example
+   * ```ts
+   * const dims = yield* Comm.computeDims(world.size, [0, 0])
+   * const grid = Option.getOrThrow(yield* world.createCart(dims, [false, false]))
+   * const { source, dest } = yield* grid.shift(0, 1)
+   * ```
+   */
+  createCart(dims: ReadonlyArray<number>, periods?: ReadonlyArray<boolean>, reorder?: boolean): Effect.Effect<Option.Option<CartComm>, CreateError>
+
+  /**
+   * Marks the communicator freed on this rank (MPI_Comm_free): later calls
+   * on it fail with `InvalidCommunicator`; requests already started complete.
+   * Only communicators made by dup, split, createFromGroup or createCart can
+   * be freed; the world cannot.
+   */
+  free(): Effect.Effect<void, InvalidCommunicator>
+}
+
+const STATE = Symbol.for("rankflow/Comm/state")
+
+/** The state under a communicator object (undefined for an object that is not one). */
+export const stateOf = (comm: Comm): CommState | undefined => (comm as unknown as Record<symbol, CommState | undefined>)[STATE]
+
+const freedError = () => new InvalidCommunicator({ message: "this communicator was freed; use it before free(), or dup() it to keep one" })
+
+const checkUsable = (c: CommState): Effect.Effect<void, InvalidCommunicator> => (c.freed ? Effect.fail(freedError()) : Effect.void)
+
+const createCart = (
+  c: CommState,
+  build: Build,
+  dims: ReadonlyArray<number>,
+  periods: ReadonlyArray<boolean> | undefined,
+  reorder: boolean | undefined
+): Effect.Effect<Option.Option<CartComm>, CreateError> =>
+  Effect.gen(function*() {
+    yield* checkUsable(c)
+    if (reorder !== undefined && typeof reorder !== "boolean") {
+      return yield* new InvalidArgument({ argument: "reorder", message: "createCart: reorder must be a boolean" })
+    }
+    // The arguments are the same on every rank (MPI's rule), so a bad one fails everywhere before any message.
+    const cart: Cart = yield* Effect.fromResult(Carts.topology(dims, periods ?? dims.map(() => false), c.size))
+    const members = c.group.slice(0, Carts.cellCount(cart))
+    const state = yield* Contexts.derive(c, members)
+    return Option.map(state, (s) => Carts.make(s, cart, build))
+  })
+
+/** The communicator methods of the communicator with state `c`. */
+export const make = (c: CommState, build: Build): Communicators & { readonly [STATE]: CommState } => ({
+  [STATE]: c,
+  group: Groups.make(c.group, c.engine.rank),
+  dup: () => Effect.flatMap(checkUsable(c), () => Effect.map(Contexts.derive(c, c.group), (s) => build(Option.getOrThrow(s)))),
+  split: (color, key = 0) => Effect.flatMap(checkUsable(c), () => Effect.map(Contexts.split(c, color, key), Option.map(build))),
+  createFromGroup: (group) =>
+    Effect.flatMap(checkUsable(c), () =>
+      Effect.suspend(() => {
+        if (!Groups.isGroup(group)) return Effect.fail(new InvalidArgument({ argument: "group", message: "createFromGroup needs a Group (from comm.group and the Group operations)" }))
+        const inParent = new Set(c.group)
+        const outside = group.members.find((w) => !inParent.has(w))
+        // Agree first, so that every rank takes part even if its group is wrong; then fail.
+        const made = Contexts.derive(c, outside === undefined ? group.members : [])
+        if (outside === undefined) return Effect.map(made, Option.map(build))
+        return Effect.flatMap(made, () =>
+          Effect.fail(new InvalidArgument({ argument: "group", message: `createFromGroup: world rank ${outside} of the group is not a member of this communicator; the group must be a subset of comm.group` })))
+      })),
+  createCart: (dims, periods, reorder) => createCart(c, build, dims, periods, reorder),
+  free: () =>
+    Effect.suspend(() => {
+      if (c.freed) return Effect.fail(new InvalidCommunicator({ message: "free: this communicator was already freed" }))
+      if (!Contexts.isDerived(c)) return Effect.fail(new InvalidCommunicator({ message: "free: the world communicator cannot be freed; free only communicators you made (dup, split, …)" }))
+      c.freed = true
+      return Effect.void
+    })
+})
+
+/**
+ * How two communicators relate (MPI_Comm_compare): IDENT (the same
+ * communicator), CONGRUENT (same members in the same order, different
+ * message spaces, as after `dup`), SIMILAR (same members, another order) or
+ * UNEQUAL.
+ */
+export const compare = (a: Comm, b: Comm): Comparison => {
+  const sa = stateOf(a)
+  const sb = stateOf(b)
+  if (sa !== undefined && sa === sb) return Groups.IDENT
+  const groups = Groups.compare(a.group, b.group)
+  return groups === Groups.IDENT ? Groups.CONGRUENT : groups
+}
+
+/**
+ * Balanced grid dimensions for `n` ranks (MPI_Dims_create): `dims` is a
+ * number of dimensions, or extents where 0 means "choose". The chosen
+ * extents are as close to each other as possible, largest first.
+ *
+ * @example
+ * ```ts
+ * yield* Comm.computeDims(6, 2)          // [3, 2]
+ * yield* Comm.computeDims(6, [0, 3, 0])  // [2, 3, 1]
+ * yield* Comm.computeDims(7, [0, 3, 0])  // fails: 3 does not divide 7
+ * ```
+ */
+export const computeDims = (n: number, dims: number | ReadonlyArray<number>): Effect.Effect<Array<number>, InvalidArgument> =>
+  Effect.suspend(() => Effect.fromResult(Carts.computeDims(n, dims)))

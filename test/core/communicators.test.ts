@@ -1,0 +1,38 @@
+/**
+ * Communicators on 1, 2, 3, 4, 5 and 8 ranks (shared-memory transport): dup,
+ * split, groups and createFromGroup, compare, free, the isolation of message
+ * spaces, and the collective conformance suites run on a dup and on a split.
+ * Each test runs a rank program from test/programs/communicators.ts that
+ * checks its rules on every rank.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { program, useWorlds } from "../support/worlds.ts"
+
+const comms = (name: string, ...args: ReadonlyArray<unknown>) => program("communicators.ts", name, ...args)
+
+/** The suites of test/programs/collectives.ts that the conformance run repeats on derived communicators. */
+const SUITES = ["bcast", "gather", "scatter", "allgather", "alltoall", "vVariants", "reduceOps", "scans", "bufferReductions", "reduceScatters", "nonBlocking", "invalidRoots"]
+
+describe.each([1, 2, 3, 4, 5, 8])("communicators on %i ranks", (size) => {
+  const worlds = useWorlds()
+  const run = (name: string, ...args: ReadonlyArray<unknown>) => worlds.run(size, comms(name, ...args))
+
+  it.effect("a dup has the world's members and a message space of its own (same tags never match)", () =>
+    Effect.gen(function*() {
+      expect(yield* run("dupIsolates")).toEqual(Array.from({ length: size }, (_, i) => i))
+    }))
+  it.effect("split orders each color by key then rank; UNDEFINED gives none; p2p and collectives work on the parts", () => run("splitColorsAndKeys"))
+  it.effect("a bad color or key fails split on every rank, naming the rank", () => run("splitInvalid"))
+  it.effect("groups: world.group, incl, difference, translateRanks; createFromGroup gives members a communicator in group order", () =>
+    run("groupsAndCreate"))
+  it.effect("compare gives IDENT, CONGRUENT, SIMILAR and UNEQUAL", () => run("compareOutcomes"))
+  it.effect("a freed communicator fails later calls with InvalidCommunicator; started requests complete; the world cannot be freed", () =>
+    run("freeing"))
+})
+
+describe.each([1, 3, 4, 8])("collective conformance on derived communicators, %i ranks", (size) => {
+  const worlds = useWorlds()
+  it.effect("every collective suite passes on a dup of the world", () => worlds.run(size, comms("collectivesOn", "dup", SUITES)), 120_000)
+  it.effect("every collective suite passes on a split (two halves, ranks reversed)", () => worlds.run(size, comms("collectivesOn", "split", SUITES)), 120_000)
+})
