@@ -12,6 +12,8 @@
  * one wins.
  */
 
+const GRANT_STEP_MAX = 4 * 1024 * 1024
+
 /** The sending side towards one peer. */
 export class SendCredit {
   /** Bytes the peer allows in all (0 until it joined and announced its window). */
@@ -77,9 +79,13 @@ export class ReceiveCredit {
     return this.consumed + this.window
   }
 
-  /** Whether enough was consumed since the last grant that the peer should hear of it now. */
+  /**
+   * Whether enough was consumed since the last grant that the peer should hear
+   * of it now: a quarter of the window, at most 4 MiB (large windows are
+   * refilled in steps, not in one late lump).
+   */
   get grantDue(): boolean {
-    return this.limit - this.granted >= this.window / 4
+    return this.limit - this.granted >= Math.min(this.window / 4, GRANT_STEP_MAX)
   }
 
   /** Records that `limit` was announced. */

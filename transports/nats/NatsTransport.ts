@@ -72,8 +72,9 @@ export interface NatsTransportStats {
 
 /** Timer period: lazy acknowledgements, retransmission, heartbeats, liveness. */
 const TICK_MS = 50
-/** An acknowledgement goes out at once after this many unacknowledged frames. */
+/** An acknowledgement goes out at once after this many unacknowledged frames, or bytes (or an eighth of the window). */
 const ACK_EVERY_FRAMES = 64
+const ACK_EVERY_BYTES = 1024 * 1024
 /** At most one resend request per peer this often (ms). */
 const RESEND_REQUEST_MS = 100
 /** At most one notice per second to a failed rank that keeps talking. */
@@ -612,7 +613,7 @@ export class NatsTransport implements Transport {
     for (const p of this.dirty) {
       p.dirty = false
       if (p.failure !== undefined || this.closed) continue
-      const ackDue = reliable && (p.forceAck || p.sequence.ackDue(ACK_EVERY_FRAMES, p.receiveCredit.window / 8))
+      const ackDue = reliable && (p.forceAck || p.sequence.ackDue(ACK_EVERY_FRAMES, Math.min(p.receiveCredit.window / 8, ACK_EVERY_BYTES)))
       if (ackDue || p.receiveCredit.grantDue) this.sendAck(p)
     }
     this.dirty.length = 0

@@ -48,8 +48,8 @@ export interface NatsOptions {
   /**
    * The credit window each rank grants each peer, in bytes: the most a peer
    * may have sent that this rank has not received. Default: 32 MiB shared
-   * among the peers, between 256 KiB and 8 MiB each, which keeps every rank
-   * under the server's 64 MiB slow-consumer limit.
+   * among the peers, at least 256 KiB each, which keeps every rank under the
+   * server's 64 MiB slow-consumer limit.
    */
   readonly window?: number
   /**
@@ -95,7 +95,7 @@ export const DEFAULT_SERVER = "nats://127.0.0.1:4222"
 const MiB = 1024 * 1024
 const RECEIVE_BUDGET = 32 * MiB
 const MIN_WINDOW = 256 * 1024
-const MAX_WINDOW = 8 * MiB
+const MAX_WINDOW = 32 * MiB
 /**
  * Frames smaller than the server's 1 MiB max_payload cost the receiver less:
  * the client reassembles a message that spans its 64 KiB socket reads in a

@@ -381,7 +381,12 @@ describe("credits", () => {
     }), { numRuns: 300 })
   })
 
-  it("a grant is due once a quarter of the window was consumed", () => {
+  it("a grant is due once a quarter of the window (at most 4 MiB) was consumed", () => {
+    const big = new ReceiveCredit(64 * 1024 * 1024)
+    big.pass(4 * 1024 * 1024 - 1)
+    expect(big.grantDue).toBe(false)
+    big.pass(1)
+    expect(big.grantDue).toBe(true)
     const rc = new ReceiveCredit(1000)
     rc.hold(249)
     rc.release(249)
@@ -468,8 +473,10 @@ describe("options", () => {
     expect(c.reliable).toBe(true)
   })
 
-  it("the window shares 32 MiB among the peers, within 256 KiB and 8 MiB", () => {
-    expect(defaultWindow(2)).toBe(8 * 1024 * 1024)
+  it("the window shares 32 MiB among the peers, at least 256 KiB each", () => {
+    expect(defaultWindow(1)).toBe(32 * 1024 * 1024)
+    expect(defaultWindow(2)).toBe(32 * 1024 * 1024)
+    expect(defaultWindow(3)).toBe(16 * 1024 * 1024)
     expect(defaultWindow(9)).toBe(4 * 1024 * 1024)
     expect(defaultWindow(1000)).toBe(256 * 1024)
     expect(defaultWindow(64) * 63).toBeLessThanOrEqual(64 * 1024 * 1024)
