@@ -23,4 +23,65 @@ describe("examples", () => {
       const results = yield* World.run(example("ring.ts"), { size, prefixOutput: false })
       expect(results).toEqual(new Array(size).fill((size * (size - 1)) / 2))
     }))
+
+  it.effect.each([1, 4])("bcast-dict.ts on %i ranks: every rank gets rank 0's dictionary, Complex included", (size) =>
+    Effect.gen(function*() {
+      const results = yield* World.run(example("bcast-dict.ts"), { size, prefixOutput: false })
+      expect(results).toEqual(new Array(size).fill({ key1: [7, 2.72, [2, 3]], key2: ["abc", "xyz"] }))
+    }))
+
+  it.effect.each([1, 3, 4])("scatter-gather.ts on %i ranks: rank 0 gathers every square in order", (size) =>
+    Effect.gen(function*() {
+      const results = yield* World.run(example("scatter-gather.ts"), { size, prefixOutput: false })
+      expect(results[0]).toEqual(Array.from({ length: 4 * size }, (_, i) => (i + 1) ** 2))
+    }))
+
+  it.effect.each([1, 2, 4])("pi.ts on %i ranks: reduce gives π to 12 digits", (size) =>
+    Effect.gen(function*() {
+      const [pi] = yield* World.run<number>(example("pi.ts"), { size, prefixOutput: false, argv: ["pi.ts", "200000"] })
+      expect(Math.abs(pi! - Math.PI)).toBeLessThan(1e-11)
+    }))
+
+  describe("heat.ts: the same plate to the bit on any number of ranks", () => {
+    interface Heat {
+      readonly sweeps: number
+      readonly change: number
+      readonly plate: Float64Array
+    }
+    const heat = (size: number, neighbor: boolean) =>
+      Effect.map(
+        World.run<Heat | undefined>(example("heat.ts"), { size, prefixOutput: false, argv: neighbor ? ["heat.ts", "--neighbor"] : ["heat.ts"] }),
+        (results) => results[0]!
+      )
+    const bytes = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
+    let reference: Heat | undefined
+    const single = () =>
+      Effect.gen(function*() {
+        reference ??= yield* heat(1, false)
+        return reference
+      })
+
+    it.effect("one rank converges (allreduce(MAX) of the change) with the top edge warming the plate", () =>
+      Effect.gen(function*() {
+        const one = yield* single()
+        expect(one.sweeps).toBeGreaterThan(10)
+        expect(one.change).toBeLessThan(0.1)
+        expect(one.plate[0]!).toBeGreaterThan(one.plate[one.plate.length - 1]!)
+      }))
+
+    it.effect.each([
+      [4, false],
+      [8, false],
+      [4, true],
+      [8, true],
+      [3, true]
+    ] as const)("%i ranks (neighbour collective: %s) give exactly the one-rank plate", ([size, neighbor]) =>
+      Effect.gen(function*() {
+        const one = yield* single()
+        const many = yield* heat(size, neighbor)
+        expect(many.sweeps).toBe(one.sweeps)
+        expect(many.change).toBe(one.change)
+        expect(bytes(many.plate).equals(bytes(one.plate))).toBe(true)
+      }), 60_000)
+  })
 })
