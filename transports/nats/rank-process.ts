@@ -44,10 +44,16 @@ const exit = (code: number, lingerMs?: number): void => {
   void closed.finally(() => process.exit(code))
 }
 
+/**
+ * A crash ends the process without a LEAVE: the launcher must report this
+ * rank's exit before any peer reports a failure caused by it, so peers learn
+ * of it from the launcher (or, on other hosts, from the heartbeats).
+ */
 const crash = (e: unknown): void => {
   const error = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e)
   if (exiting) return
-  void post({ _tag: "rankflow/nats:Crash", error } satisfies Ipc.Crash).finally(() => exit(1, 0))
+  exiting = true
+  void post({ _tag: "rankflow/nats:Crash", error } satisfies Ipc.Crash).finally(() => process.exit(1))
 }
 
 /** A join or connection failure: the message is what a person needs, no stack. */

@@ -12,7 +12,8 @@ import { ReceiveCredit, SendCredit } from "../../../transports/nats/Credits.ts"
 import * as Frame from "../../../transports/nats/Frame.ts"
 import { checkSettings, Liveness, Pacer } from "../../../transports/nats/Heartbeats.ts"
 import { FramePool, Slab } from "../../../transports/nats/Memory.ts"
-import { optionsFromFlags } from "../../../transports/nats/Nats.ts"
+import { Effect } from "effect"
+import { layer, Nats, optionsFromFlags } from "../../../transports/nats/Nats.ts"
 import { defaultWindow, type NatsConfig, resolve } from "../../../transports/nats/Options.ts"
 import { DUPLICATE, GAP, NEXT, nextSeq, ReceiveSequence, SendWindow, seqDiff } from "../../../transports/nats/Reliability.ts"
 import { formatRanks, parseRanks, Rendezvous } from "../../../transports/nats/Rendezvous.ts"
@@ -502,6 +503,13 @@ describe("options", () => {
     expect(c.joinTimeoutMs).toBe(5000)
     expect(c.heartbeat).toEqual({ intervalMs: 200, timeoutMs: 1000 })
   })
+
+  it.effect("Nats.layer provides the options and a launcher with them", () =>
+    Effect.gen(function*() {
+      const nats = yield* Nats
+      expect(nats.options).toEqual({ servers: "nats://a:4222", token: "t" })
+      expect(nats.launcher.kind).toBe("nats")
+    }).pipe(Effect.provide(layer({ servers: "nats://a:4222", token: "t" }))))
 
   it("the CLI's flags map onto the options", () => {
     expect(optionsFromFlags({ nats: "nats://a:4222,nats://b:4222", job: "heat-42", ranks: "0-3", joinTimeout: 60, user: "u", password: "p", tlsCa: "/ca.pem" })).toEqual({
