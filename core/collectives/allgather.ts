@@ -12,6 +12,7 @@
 import { Effect } from "effect"
 import { decodeError } from "../../codecs/errors.ts"
 import type { Encoded } from "../Message.ts"
+import type { TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import type { CommState } from "../CommState.ts"
 import { InvalidArgument } from "../errors.ts"
@@ -20,7 +21,7 @@ import { attempt, checkComm, checkCounts, checkDispls, extent } from "./checks.t
 import type { CollectiveFailure } from "./errors.ts"
 import * as Bcast from "./bcast.ts"
 import * as Gather from "./gather.ts"
-import { type Call, open, post, send, shareable, wait } from "./link.ts"
+import { type Call, open, post, postInto, send, shareable, startSend, wait, waitEach } from "./link.ts"
 import type { AllgatherOptions, AllgathervOptions } from "./options.ts"
 import { depth, radixFor } from "./tree.ts"
 import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
@@ -49,6 +50,60 @@ export const bruck = (call: Call, item: Encoded) =>
     for (let k = 0; k < p; k++) byRank[(r + k) % p] = items[k]!
     return byRank
   })
+
+/**
+ * Bruck's rounds for buffers laid out back to back in rank order (packed
+ * displacements) in `out`, which already holds this rank's block: each
+ * round's blocks are received straight into their place, as one message per
+ * run of ranks that does not wrap past the last rank (at most two), so
+ * nothing is copied besides what the transport moves and no final rotation
+ * is needed.
+ */
+export const bruckInPlace = (call: Call, out: TypedArray, counts: ReadonlyArray<number>, displs: ReadonlyArray<number>) =>
+  Effect.gen(function*() {
+    const { c } = call
+    const p = c.size
+    const r = c.rank
+    /** The part of `out` holding the blocks of ranks first .. first+count-1 (mod p), as at most two runs. */
+    const regions = (first: number, count: number): Array<TypedArray> => {
+      const runs = first + count <= p ? [[first, first + count]] : [[first, p], [0, first + count - p]]
+      return runs.map(([a, b]) => out.subarray(displs[a!]!, displs[b! - 1]! + counts[b! - 1]!))
+    }
+    for (let dist = 1; dist < p; dist *= 2) {
+      const count = Math.min(dist, p - dist)
+      const source = (r + dist) % p
+      const dest = (r - dist + p) % p
+      const incoming = regions(source, count).map((region) => postInto(call, source, region))
+      yield* waitEach(regions(r, count).map((region) => startSend(call, dest, encodeBuffer(region))))
+      yield* waitEach(incoming)
+    }
+    return out
+  })
+
+/** Whether blocks of `counts` at `displs` lie back to back in rank order. */
+const isPacked = (counts: ReadonlyArray<number>, displs: ReadonlyArray<number>): boolean =>
+  displs.every((d, i) => d === (i === 0 ? 0 : displs[i - 1]! + counts[i - 1]!))
+
+/** The buffer allgather: Bruck in place when the layout is packed and ranks spin or the blocks are large. */
+const allgatherBuffers = (c: CommState, name: string, buffer: TypedArray, counts: ReadonlyArray<number>, displs: ReadonlyArray<number>, into: TypedArray | undefined) => {
+  const datatype = Datatypes.of(buffer)
+  const out = output(name, into, datatype, extent(counts, displs))
+  const k = radixFor(c)
+  const perRank = extent(counts, displs) * datatype.size / c.size
+  const tree = k > 2 && perRank < TREE_MAX_BYTES && 2 * depth(c.size, k) < depth(c.size, 2)
+  const call = open(c, name)
+  if (!tree && isPacked(counts, displs)) {
+    // Shared (arena) memory is never sent from a collective: work in private memory then.
+    const work = c.engine.transport.alloc?.owns(out) ? new datatype.ctor(out.length) : out
+    work.set(buffer as any, displs[c.rank]!)
+    return Effect.map(bruckInPlace(call, work, counts, displs), () => {
+      if (work !== out) out.set(work as any)
+      return out
+    })
+  }
+  return Effect.flatMap((tree ? gatherBcast(call, encodeBuffer(buffer), k) : bruck(call, encodeBuffer(buffer))), (items) =>
+    attempt(() => assemble(c, name, items, datatype, counts, displs, out)))
+}
 
 /**
  * Gather to rank 0 then broadcast the bundle of all items, along one
@@ -87,13 +142,9 @@ export const start = (c: CommState, value: unknown, options: AllgatherOptions | 
   const into = intoOption(name, options?.into)
   if (isBufferForm(value, options?.codec)) {
     const buffer = asTypedArray(value)
-    const datatype = Datatypes.of(buffer)
     const n = buffer.length
-    const out = output(name, into, datatype, p * n)
     const counts = new Array<number>(p).fill(n)
-    const displs = counts.map((_, i) => i * n)
-    const algorithm = allgatherOf(c, buffer.byteLength)
-    return Effect.flatMap(algorithm(open(c, name), encodeBuffer(buffer)), (items) => attempt(() => assemble(c, name, items, datatype, counts, displs, out)))
+    return allgatherBuffers(c, name, buffer, counts, counts.map((_, i) => i * n), into)
   }
   noInto(name, into)
   const message = encodeValue(c, value, options?.codec)
@@ -113,15 +164,12 @@ export const startV = (c: CommState, value: unknown, options: AllgathervOptions 
   const into = intoOption(name, options?.into)
   if (isBufferForm(value, options?.codec)) {
     const buffer = asTypedArray(value)
-    const datatype = Datatypes.of(buffer)
     const counts = checkCounts(name, "counts", options?.counts, p)
     const displs = checkDispls(name, "displs", options?.displs, counts)
     if (buffer.length !== counts[c.rank]) {
       throw new InvalidArgument({ argument: "counts", message: `${name}: this rank passes ${buffer.length} elements but counts[${c.rank}] is ${counts[c.rank]}` })
     }
-    const out = output(name, into, datatype, extent(counts, displs))
-    return Effect.flatMap(allgatherOf(c, extent(counts, displs) * datatype.size / c.size)(open(c, name), encodeBuffer(buffer)), (items) =>
-      attempt(() => assemble(c, name, items, datatype, counts, displs, out)))
+    return allgatherBuffers(c, name, buffer, counts, displs, into)
   }
   noInto(name, into)
   if (!Array.isArray(value)) throw new InvalidArgument({ argument: "values", message: `${name}: each rank passes an array of values (or a typed array)` })

@@ -102,11 +102,14 @@ export const assemble = (
   displs: ReadonlyArray<number>,
   out: TypedArray
 ): TypedArray => {
+  const received: Array<TypedArray> = []
   for (let i = 0; i < items.length; i++) {
     const array = decodeBuffer(name, items[i]!, i, datatype, counts[i])
     out.set(array as any, displs[i]!)
-    if (i !== c.rank) release(c, array)
+    if (i !== c.rank) received.push(array)
   }
+  // Items may share one received blob: release only once every item is copied.
+  for (const array of received) release(c, array)
   return out
 }
 
