@@ -39,17 +39,24 @@ Rank.main(Effect.gen(function*() {
   const { source: left, dest: right } = yield* grid.shift(1, 1)
   const row = (i: number) => u.slice(at(i, 1), at(i, cols + 1))
   const column = (j: number) => Float64Array.from({ length: rows }, (_, i) => u[at(i + 1, j)]!)
-  const setRow = (i: number, values: Float64Array | undefined) => values && u.set(values, at(i, 1))
-  const setColumn = (j: number, values: Float64Array | undefined) => values?.forEach((v, i) => (u[at(i + 1, j)] = v))
+  // A halo facing PROC_NULL (the plate's edge) gets undefined and keeps the boundary temperature.
+  const setRow = (i: number, values: Float64Array | undefined) => {
+    if (values !== undefined) u.set(values, at(i, 1))
+  }
+  const setColumn = (j: number, values: Float64Array | undefined) => {
+    if (values !== undefined) values.forEach((v, i) => (u[at(i + 1, j)] = v))
+  }
 
   const exchangeHalos = Effect.gen(function*() {
     if (useNeighborCollective) {
       // Neighbour order: up, down, left, right; each gets the edge that faces it.
       const [fromUp, fromDown, fromLeft, fromRight] = yield* grid.neighborAlltoall([row(1), row(rows), column(1), column(cols)])
-      setRow(0, fromUp), setRow(rows + 1, fromDown), setColumn(0, fromLeft), setColumn(cols + 1, fromRight)
+      setRow(0, fromUp)
+      setRow(rows + 1, fromDown)
+      setColumn(0, fromLeft)
+      setColumn(cols + 1, fromRight)
       return
     }
-    // PROC_NULL at the plate's edges: nothing is sent there and undefined comes back.
     setRow(0, yield* grid.sendrecv<Float64Array>(row(rows), { dest: down, source: up, tag: 0 }))
     setRow(rows + 1, yield* grid.sendrecv<Float64Array>(row(1), { dest: up, source: down, tag: 1 }))
     setColumn(0, yield* grid.sendrecv<Float64Array>(column(cols), { dest: right, source: left, tag: 2 }))

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as World from "../../core/World.ts"
 import { program, useWorlds } from "../support/worlds.ts"
 
 const comms = (name: string, ...args: ReadonlyArray<unknown>) => program("communicators.ts", name, ...args)
@@ -43,4 +44,15 @@ describe.each([3, 8])("collective conformance on derived communicators, %i ranks
       const sizes = yield* worlds.run(size, comms("collectivesOn", "split", SUITES))
       expect(sizes).toEqual(Array.from({ length: size }, (_, r) => (r % 2 === 0 ? Math.ceil(size / 2) : Math.floor(size / 2))))
     }), 120_000)
+})
+
+describe("creation calls overlapping on one rank", () => {
+  it.effect("stop the rank with a defect that names the cause, instead of letting messages cross", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(World.run(comms("overlappingCreations"), { size: 2, prefixOutput: false }))
+      expect(error._tag).toBe("RankFailed")
+      if (error._tag !== "RankFailed") return
+      expect(error.rank).toBe(0)
+      expect(`${error.message}\n${error.details}`).toContain("creation calls overlapped on rank 0")
+    }), 30_000)
 })

@@ -3,7 +3,7 @@
  * dup, split, createFromGroup, compare and free on a world of any size. Each
  * runs on every rank and checks its rules itself.
  */
-import { Effect, Option } from "effect"
+import { Effect, Fiber, Option } from "effect"
 import { Comm, Group, Op, PROC_NULL, Request, UNDEFINED } from "rankflow"
 import { check, checkEqual } from "./check.ts"
 import * as Collectives from "./collectives.ts"
@@ -224,3 +224,24 @@ export const collectivesOn = (kind: "dup" | "split", suites: ReadonlyArray<strin
     }
     return comm.size
   })
+
+/**
+ * Two creation calls in flight at once on rank 0 (against MPI's ordering
+ * rule): a dup of the world waiting for rank 1, which is late, and a dup of
+ * rank 0's own single-rank communicator, which completes meanwhile and takes
+ * the id the first is agreeing on. Rank 0 stops with a defect saying so.
+ */
+export const overlappingCreations = Effect.gen(function*() {
+  const world = yield* Comm.World
+  const alone = yield* some(yield* world.split(world.rank), "a single-rank communicator")
+  if (world.rank !== 0) {
+    yield* Effect.sleep(100)
+    yield* world.dup()
+    return world.rank
+  }
+  const slow = yield* Effect.forkChild(world.dup())
+  yield* Effect.sleep(20)
+  yield* alone.dup()
+  yield* Fiber.join(slow)
+  return world.rank
+})
