@@ -98,6 +98,72 @@ export const readDescriptor = (
   return { envelope: copy(payload.subarray(start, start + envelopeLength)), layout, length }
 }
 
+/** Fields the sender fills in per frame. */
+export interface FrameFields {
+  readonly source: number
+  readonly incarnation: number
+  readonly seq: number
+  readonly ack: number
+  readonly credit: number
+}
+
+/**
+ * The length of the single frame that would carry `frames` with `envelope`
+ * whole (the fast path of small messages; `OutgoingMessage` is the general one).
+ */
+export const singleFrameLength = (envelope: Uint8Array, frames: Frames): number => {
+  const buffers = frames.buffers
+  let end = frames.header.length
+  for (let i = 0; i < buffers.length; i++) end = align8(end) + buffers[i]!.byteLength
+  return Frame.DATA_HEADER_BYTES + descriptorLength(envelope.length, buffers.length) + end
+}
+
+/**
+ * Writes a whole message as one frame of `length` bytes (from
+ * `singleFrameLength`) into `frame`, which must be zeroed: the padding is not
+ * written. A small message then costs no layout arrays, no chunker and one
+ * copy per part.
+ */
+export const writeSingleFrame = (frame: Uint8Array, envelope: Uint8Array, frames: Frames, message: number, fields: FrameFields): void => {
+  const { header, buffers } = frames
+  const count = buffers.length
+  const descriptorAt = Frame.DATA_HEADER_BYTES
+  const bodyAt = descriptorAt + descriptorLength(envelope.length, count)
+  const bodyLength = frame.length - bodyAt
+  Frame.writeData(frame, {
+    flags: Frame.FLAG_FIRST | Frame.FLAG_LAST,
+    source: fields.source,
+    incarnation: fields.incarnation,
+    seq: fields.seq,
+    ack: fields.ack,
+    credit: fields.credit,
+    message,
+    offset: 0
+  })
+  frame[descriptorAt] = envelope.length
+  frame[descriptorAt + 2] = count
+  frame[descriptorAt + 3] = count >>> 8
+  Frame.putU32(frame, descriptorAt + 4, header.length)
+  Frame.putF64(frame, descriptorAt + 8, bodyLength)
+  for (let i = 0; i < count; i++) Frame.putF64(frame, descriptorAt + 16 + 8 * i, buffers[i]!.byteLength)
+  copySmall(envelope, frame, descriptorAt + 16 + 8 * count)
+  copySmall(header, frame, bodyAt)
+  let end = header.length
+  for (let i = 0; i < count; i++) {
+    const start = align8(end)
+    const b = buffers[i]!
+    copySmall(b, frame, bodyAt + start)
+    end = start + b.byteLength
+  }
+}
+
+/** Copies `source` into `target` at `at`: element stores for small copies (they beat set() up to ~64 B, NOTES.md). */
+const copySmall = (source: Uint8Array, target: Uint8Array, at: number): void => {
+  const n = source.length
+  if (n <= 64) for (let i = 0; i < n; i++) target[at + i] = source[i]!
+  else target.set(source, at)
+}
+
 /**
  * A message being sent: it hands out its frames one at a time (as credit
  * allows), copying the caller's bytes into each. Once `finished`, the caller's
@@ -147,7 +213,7 @@ export class OutgoingMessage {
    */
   nextFrame(
     maxFrame: number,
-    fields: { readonly source: number; readonly incarnation: number; readonly seq: number; readonly ack: number; readonly credit: number },
+    fields: FrameFields,
     allocate: (length: number) => Uint8Array
   ): Uint8Array {
     const first = !this.started

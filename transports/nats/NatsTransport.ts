@@ -15,7 +15,7 @@
 import type { Msg, NatsConnection, Status, Subscription } from "@nats-io/transport-node"
 import type { Frames } from "../../codecs/Codec.ts"
 import { type Arrival, type Packet, PeerFailure, type SendDone, type Transport, TransportError } from "../Transport.ts"
-import { freshPart, OutgoingMessage, Reassembly, readDescriptor, type Descriptor } from "./Chunking.ts"
+import { freshPart, OutgoingMessage, Reassembly, readDescriptor, singleFrameLength, writeSingleFrame, type Descriptor } from "./Chunking.ts"
 import { ReceiveCredit, SendCredit } from "./Credits.ts"
 import { FramePool, Slab } from "./Memory.ts"
 import * as Frame from "./Frame.ts"
@@ -399,6 +399,7 @@ export class NatsTransport implements Transport {
     if (dest === this.rank) return this.sendSelf(packet, done)
     const p = this.peers[dest]!
     if (p.failure !== undefined) return done(new PeerFailure({ rank: dest, reason: p.failure }))
+    if (p.queued === 0 && this.sendSmall(p, packet)) return done()
     const m = new OutgoingMessage(packet, p.nextMessage, done)
     if (!m.fits(this.frameLimit(p))) {
       return done(transportError(`a message with ${packet.frames.buffers.length} out-of-band buffers has too large a descriptor for one ${this.frameLimit(p)}-byte frame`))
@@ -516,6 +517,29 @@ export class NatsTransport implements Transport {
     }
     // After queueing: `done` may send again, and that message must come after this one.
     if (eager) done()
+  }
+
+  /**
+   * The fast path of a small message with nothing queued before it: one frame
+   * from the slab, published at once. Returns false when the general path
+   * must take it (too large, no credit, no connection).
+   */
+  private sendSmall(p: Peer, packet: Packet): boolean {
+    if (!this.connected || !p.joined || this.closed) return false
+    const length = singleFrameLength(packet.envelope, packet.frames)
+    if (length > this.sendSlab.maxPiece || length > this.frameLimit(p) || !p.credit.allows(length)) return false
+    const frame = this.sendSlab.take(length)
+    writeSingleFrame(frame, packet.envelope, packet.frames, p.nextMessage, {
+      source: this.rank, incarnation: this.incarnation, seq: p.window.nextSeq, ack: p.sequence.last, credit: p.receiveCredit.granting()
+    })
+    p.nextMessage = (p.nextMessage + 1) >>> 0
+    if (p.window.unacked === 0) p.lastProgress = performance.now()
+    p.window.assign(frame)
+    p.sequence.acknowledged()
+    p.credit.spend(length)
+    this.framesSent++
+    this.publish(this.subjects.to(p.rank), frame)
+    return true
   }
 
   /** Frames and publishes queued messages to `p` while its credit allows. */
@@ -697,9 +721,14 @@ export class NatsTransport implements Transport {
       body = body.subarray(d.length)
       const bodyLength = d.layout.bodyLength
       let reassembly: Reassembly
-      if (f.offset === 0 && body.length === bodyLength && bodyLength >= ZERO_COPY_BYTES && body.byteOffset % 8 === 0) {
+      const whole = f.offset === 0 && body.length === bodyLength
+      if (whole && bodyLength >= ZERO_COPY_BYTES && body.byteOffset % 8 === 0) {
         // The whole message in one large frame, aligned where the client put it: hand out views of it.
         reassembly = Reassembly.whole(d.layout, body)
+        body = body.subarray(bodyLength)
+      } else if (whole && bodyLength <= this.receiveSlab.maxPiece) {
+        // A small message in one frame: one copy into one slab piece, its parts views of it.
+        reassembly = Reassembly.whole(d.layout, this.copyToSlab(body))
         body = body.subarray(bodyLength)
       } else {
         try {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import { TransportError } from "../../../transports/Transport.ts"
-import { layoutOf, OutgoingMessage, readDescriptor, Reassembly } from "../../../transports/nats/Chunking.ts"
+import { layoutOf, OutgoingMessage, readDescriptor, Reassembly, singleFrameLength, writeSingleFrame } from "../../../transports/nats/Chunking.ts"
 import { connectionOptions, describeConnectError, serversFor } from "../../../transports/nats/Connection.ts"
 import { ReceiveCredit, SendCredit } from "../../../transports/nats/Credits.ts"
 import * as Frame from "../../../transports/nats/Frame.ts"
@@ -220,6 +220,16 @@ describe("chunking", () => {
     expect(readDescriptor(lying, 1 << 20)).toMatch(/does not match/)
     expect(readDescriptor(payload, 10)).toMatch(/exceeds this rank's limit/)
     expect(readDescriptor(payload.subarray(0, 20), 1 << 20)).toMatch(/needs/)
+  })
+
+  it("the small-message fast path builds the same frame as the chunker", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 40 }), fc.array(fc.integer({ min: 0, max: 100 }), { maxLength: 5 }), (headerLength, sizes) => {
+      const packet = { envelope: pattern(16, 1), frames: { header: pattern(headerLength, 2), buffers: sizes.map((n, i) => pattern(n, 3 + i)) } }
+      const [chunked] = framesOf(packet, 1 << 20)
+      const frame = new Uint8Array(singleFrameLength(packet.envelope, packet.frames))
+      writeSingleFrame(frame, packet.envelope, packet.frames, 5, fields)
+      expect(frame).toEqual(chunked)
+    }), { numRuns: 200 })
   })
 
   it("frames built in reused memory carry no stale bytes", () => {
