@@ -54,7 +54,7 @@ export interface NatsTransportStats {
   /** Bytes held for arrivals not yet taken, now and at most so far. */
   readonly heldBytes: number
   readonly peakHeldBytes: number
-  /** Bytes of frames kept until acknowledged, now and at most so far. */
+  /** Bytes of frames kept until acknowledged: now (all peers), and the most kept for one peer so far. */
   readonly unackedBytes: number
   readonly peakUnackedBytes: number
   /** Messages waiting to be framed (for want of credit, or a connection). */
@@ -535,6 +535,7 @@ export class NatsTransport implements Transport {
     p.nextMessage = (p.nextMessage + 1) >>> 0
     if (p.window.unacked === 0) p.lastProgress = performance.now()
     p.window.assign(frame)
+    if (p.window.unackedBytes > this.peakUnacked) this.peakUnacked = p.window.unackedBytes
     p.sequence.acknowledged()
     p.credit.spend(length)
     this.framesSent++
