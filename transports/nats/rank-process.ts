@@ -8,12 +8,16 @@
  * code 1. If the launcher goes away, the rank leaves the job and exits.
  */
 import { randomInt } from "node:crypto"
+import { enableCompileCache } from "node:module"
 import { setFlagsFromString } from "node:v8"
 import type { RankControl, RunnerModule } from "../Launcher.ts"
-import { connect } from "./Connection.ts"
 import * as Ipc from "./Ipc.ts"
-import { NatsTransport } from "./NatsTransport.ts"
-import * as Subjects from "./Subjects.ts"
+import type { NatsTransport } from "./NatsTransport.ts"
+
+// Every rank compiles the same modules (the NATS client, effect, core):
+// Node's on-disk compile cache makes every start after the first faster. The
+// heavy modules are imported after this call, in `start`.
+enableCompileCache?.()
 
 // V8 collects garbage each time 64 MB of ArrayBuffers were allocated; a rank
 // streaming 4 MiB messages (the client allocates 2-3 bytes per byte received)
@@ -71,6 +75,11 @@ const pending: Array<unknown> = []
 
 const start = async (init: Ipc.Init): Promise<void> => {
   const { config, rank } = init
+  const [{ connect }, { NatsTransport }, Subjects] = await Promise.all([
+    import("./Connection.ts"),
+    import("./NatsTransport.ts"),
+    import("./Subjects.ts")
+  ])
   const nc = await connect(config, rank)
   transport = await NatsTransport.join(nc, {
     subjects: Subjects.make(config.job),
