@@ -15,11 +15,10 @@
  * Writes bench/results/collectives.json.
  */
 import { Effect } from "effect"
-import { availableParallelism } from "node:os"
+import { availableParallelism, loadavg } from "node:os"
 import { Op, World } from "rankflow"
 import { Bench } from "tinybench"
 import type { Collective, Row } from "./programs/collectives.ts"
-import { implementations } from "./programs/collectives.ts"
 import { formatNumber, machine, printTable, progress, writeResults } from "./support/results.ts"
 
 /** The value of `--name a,b,c` on the command line, split at commas. */
@@ -38,10 +37,27 @@ const COLLECTIVES = (listArg("only") ?? ["barrier", "bcast", "allreduce", "allga
 
 const programs = new URL("./programs/collectives.ts", import.meta.url)
 
-const runSweep = (size: number): Promise<ReadonlyArray<Row>> =>
-  Effect.runPromise(
-    World.run<ReadonlyArray<Row>>({ module: programs, export: "sweep", args: [COLLECTIVES, SIZES, BUDGET_MILLIS] }, { size, prefixOutput: false })
-  ).then((results) => results[0]!)
+const runSweep = (size: number, args: ReadonlyArray<unknown>): Promise<ReadonlyArray<Row>> =>
+  Effect.runPromise(World.run<ReadonlyArray<Row>>({ module: programs, export: "sweep", args }, { size, prefixOutput: false })).then((results) => results[0]!)
+
+/** The sweep with the trees of ranks that spin (binomial) forced: the ranks read RANKFLOW_COLL_RADIX when they start. */
+const binomialSweep = async (size: number): Promise<ReadonlyArray<Row>> => {
+  process.env.RANKFLOW_COLL_RADIX = "2"
+  try {
+    return await runSweep(size, [["barrier", "bcast", "allreduce"], [8], BUDGET_MILLIS, ["rankflow"], "binomial"])
+  } finally {
+    delete process.env.RANKFLOW_COLL_RADIX
+  }
+}
+
+/** What rankflow runs for each collective, by regime (see docs/collectives.md). */
+const ALGORITHMS: Record<Collective, string> = {
+  barrier: "dissemination when ranks spin; fan-in/fan-out on a flat tree when they sleep and p > 4",
+  bcast: "binomial tree when ranks spin; flat tree (radix 16) when they sleep",
+  allreduce: "recursive doubling, Rabenseifner from 64 KiB; reduce + bcast on a flat tree for small buffers when ranks sleep",
+  allgather: "Bruck (buffers received in place); gather + bcast on a flat tree below 16 KiB per rank when ranks sleep",
+  alltoall: "all messages in flight below 256 KiB per pair, pairwise exchange above"
+}
 
 /** Bytes per second of `fn` over `bytes` bytes, by tinybench. */
 const throughput = async (label: string, bytes: number, fn: () => unknown): Promise<number> => {
@@ -75,22 +91,27 @@ const kernels = async () => {
 
 const main = async () => {
   const cores = availableParallelism()
+  const loadBefore = loadavg()
   progress(`op kernels and copy (tinybench)`)
   const local = await kernels()
   const rows: Array<Row> = []
   for (const size of RANKS) {
     progress(`${size} ranks (${size <= cores ? "spinning" : "no spinning: more ranks than cores"})`)
-    rows.push(...(await runSweep(size)))
+    rows.push(...(await runSweep(size, [COLLECTIVES, SIZES, BUDGET_MILLIS])))
+  }
+  for (const size of RANKS) {
+    progress(`${size} ranks, binomial trees forced (RANKFLOW_COLL_RADIX=2)`)
+    rows.push(...(await binomialSweep(size)))
   }
 
   const find = (collective: Collective, ranks: number, bytes: number, impl: string) =>
     rows.find((r) => r.collective === collective && r.ranks === ranks && r.bytes === bytes && r.impl === impl)
-  const ours = (c: Collective) => (c === "allreduce" ? "auto" : implementations[c][0]!)
+  const ours = (_c: Collective) => "rankflow"
 
-  console.log(`\nCollectives benchmark (shm) — ${machine().cpu}, ${cores} cores, Node ${process.version}`)
+  console.log(`\nCollectives benchmark (shm) — ${machine().cpu}, ${cores} cores, Node ${process.version}; load average ${loadBefore.map((l) => l.toFixed(1)).join(" ")} before, ${loadavg().map((l) => l.toFixed(1)).join(" ")} after`)
   console.log(`Average latency over ranks, µs; "×" = naive / rankflow (above 1: rankflow is faster)\n`)
   for (const collective of COLLECTIVES) {
-    console.log(`${collective} (rankflow: ${collective === "allreduce" ? "recursive doubling, or Rabenseifner from 64 KiB" : implementations[collective][0]}; naive: linear)`)
+    console.log(`${collective} (rankflow: ${ALGORITHMS[collective]}; naive: linear)`)
     printTable((collective === "barrier" ? [0] : SIZES).map((bytes) => {
       const row: Record<string, string | number> = { bytes }
       for (const ranks of RANKS) {
@@ -113,6 +134,14 @@ const main = async () => {
     }
     return row
   }))
+  console.log("\nGrowth with p of small messages (8 B), µs: rankflow as it chooses, binomial trees forced, naive")
+  printTable((["barrier", "bcast", "allreduce"] as const).flatMap((collective) =>
+    ["rankflow", "binomial", "linear"].map((impl) => {
+      const row: Record<string, string | number> = { collective, impl }
+      for (const ranks of RANKS) row[`${ranks} ranks`] = find(collective, ranks, collective === "barrier" ? 0 : 8, impl)?.avgMicros ?? NaN
+      return row
+    })
+  ))
   const gb = (v: number) => v / 1e9
   console.log(`\nKernels on 1 MiB (GB/s): SUM ${formatNumber(gb(local.sumFloat64))}, MAX ${formatNumber(gb(local.maxFloat64))}, one shared loop ${formatNumber(gb(local.sumSharedLoop))}; copy ${formatNumber(gb(local.copy))}`)
 
@@ -127,11 +156,18 @@ const main = async () => {
   printTable(targets.map((t) => ({ target: t.target, ratio: t.value, goal: t.goal, met: t.met })))
 
   const growth = (collective: Collective, bytes: number) =>
-    RANKS.map((ranks) => ({ ranks, micros: find(collective, ranks, bytes, ours(collective))?.avgMicros ?? NaN }))
+    RANKS.map((ranks) => ({
+      ranks,
+      rankflow: find(collective, ranks, bytes, "rankflow")?.avgMicros ?? NaN,
+      binomial: find(collective, ranks, bytes, "binomial")?.avgMicros ?? NaN,
+      linear: find(collective, ranks, bytes, "linear")?.avgMicros ?? NaN
+    }))
   const file = writeResults("collectives", {
     transport: "shm",
     quick,
     spinning: Object.fromEntries(RANKS.map((r) => [r, r <= cores])),
+    algorithms: ALGORITHMS,
+    loadAverage: { before: loadBefore, after: loadavg() },
     sizes: SIZES,
     rows,
     kernelsBytesPerSecond: local,

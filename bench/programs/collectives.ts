@@ -17,13 +17,16 @@ import { Comm, Op } from "rankflow"
 
 export type Collective = "barrier" | "bcast" | "allreduce" | "allgather" | "alltoall"
 
-/** The implementations measured per collective: rankflow's (with its algorithm) first, the naive one last. */
+/**
+ * The implementations measured per collective: rankflow's as it chooses
+ * ("rankflow"), for allreduce also each algorithm forced, and the naive one.
+ */
 export const implementations: Record<Collective, ReadonlyArray<string>> = {
-  barrier: ["dissemination", "linear"],
-  bcast: ["binomial", "linear"],
-  allreduce: ["auto", "recursive-doubling", "rabenseifner", "linear"],
-  allgather: ["bruck", "linear"],
-  alltoall: ["pairwise", "linear"]
+  barrier: ["rankflow", "linear"],
+  bcast: ["rankflow", "linear"],
+  allreduce: ["rankflow", "recursive-doubling", "rabenseifner", "tree", "linear"],
+  allgather: ["rankflow", "linear"],
+  alltoall: ["rankflow", "linear"]
 }
 
 export interface Row {
@@ -123,7 +126,7 @@ const operation = (w: Comm.Comm, collective: Collective, impl: string, bytes: nu
     case "allreduce": {
       const buffer = new Float64Array(Math.max(1, bytes / 8)).fill(w.rank)
       if (naive) return linearAllreduce(w, buffer)
-      return w.allreduce(buffer, Op.SUM, impl === "auto" ? {} : { algorithm: impl as "recursive-doubling" | "rabenseifner" })
+      return w.allreduce(buffer, Op.SUM, impl === "rankflow" ? {} : { algorithm: impl as "recursive-doubling" | "rabenseifner" | "tree" })
     }
     case "allgather": {
       const buffer = new Uint8Array(bytes).fill(w.rank)
@@ -142,13 +145,19 @@ const now = () => performance.now()
  * Measures every collective at every size with each implementation and
  * returns the rows at rank 0 (other ranks return an empty list).
  */
-export const sweep = (collectives: ReadonlyArray<Collective>, sizes: ReadonlyArray<number>, budgetMillis: number) =>
+export const sweep = (
+  collectives: ReadonlyArray<Collective>,
+  sizes: ReadonlyArray<number>,
+  budgetMillis: number,
+  only?: ReadonlyArray<string>,
+  label?: string
+) =>
   Effect.gen(function*() {
     const w = yield* Comm.World
     const rows: Array<Row> = []
     for (const collective of collectives) {
       for (const bytes of collective === "barrier" ? [0] : sizes) {
-        for (const impl of implementations[collective]) {
+        for (const impl of implementations[collective].filter((i) => only === undefined || only.includes(i))) {
           const op = operation(w, collective, impl, bytes)
           // Warm up (JIT, first-touch of buffers), then time a few calls to size the run.
           for (let i = 0; i < 3; i++) {
@@ -173,14 +182,14 @@ export const sweep = (collectives: ReadonlyArray<Collective>, sizes: ReadonlyArr
               collective,
               ranks: w.size,
               bytes,
-              impl,
+              impl: label ?? impl,
               iterations,
               avgMicros: means.reduce((a, b) => a + b, 0) / means.length,
               minMicros: Math.min(...means),
               maxMicros: Math.max(...means)
             }
             rows.push(row)
-            process.stderr.write(`… ${w.size} ranks  ${collective.padEnd(9)} ${String(bytes).padStart(8)} B  ${impl.padEnd(18)} ${row.avgMicros.toFixed(1).padStart(9)} µs\n`)
+            process.stderr.write(`… ${w.size} ranks  ${collective.padEnd(9)} ${String(bytes).padStart(8)} B  ${row.impl.padEnd(18)} ${row.avgMicros.toFixed(1).padStart(9)} µs\n`)
           }
         }
       }
