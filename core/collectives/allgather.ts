@@ -1,30 +1,31 @@
 /**
- * Allgather by Bruck's algorithm (or, when ranks sleep while waiting, a
- * gather and a broadcast along a flat tree; see `gatherBcast`): in round k
- * every rank sends the items it
+ * Allgather by Bruck's algorithm: in round k every rank sends the items it
  * has so far (up to 2^k) to rank - 2^k and receives as many from rank + 2^k,
- * so after ceil(log2 p) rounds each rank holds all p items, starting with its
- * own; a final rotation puts them in rank order. Works for any p; items are
- * forwarded without being decoded.
+ * so after ceil(log2 p) rounds each rank holds all p items. Works for any p.
+ * Values travel as bundles forwarded without being decoded, then are put in
+ * rank order; buffers laid out back to back are received straight into
+ * their place in the result (`bruckInPlace`). When ranks sleep while
+ * waiting, small contributions go through a gather and a broadcast along a
+ * flat tree instead (`gatherBcast`).
  *
  * Cost: ceil(log2 p)·α + β·n·(p-1) (n: bytes per rank).
  */
 import { Effect } from "effect"
-import { decodeError } from "../../codecs/errors.ts"
-import type { Encoded } from "../Message.ts"
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
+import { decodeError } from "../../codecs/errors.ts"
 import type { CommState } from "../CommState.ts"
 import { InvalidArgument } from "../errors.ts"
+import type { Encoded } from "../Message.ts"
+import * as Bcast from "./bcast.ts"
 import { pack, unpack } from "./bundle.ts"
 import { attempt, checkComm, checkCounts, checkDispls, extent } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import * as Bcast from "./bcast.ts"
 import * as Gather from "./gather.ts"
 import { type Call, open, post, postInto, send, shareable, startSend, wait, waitEach } from "./link.ts"
 import type { AllgatherOptions, AllgathervOptions } from "./options.ts"
-import { depth, radixFor } from "./tree.ts"
 import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
+import { depth, radixFor } from "./tree.ts"
 
 /** Every rank's item on every rank, by rank. */
 export const bruck = (call: Call, item: Encoded) =>

@@ -1,5 +1,5 @@
 /**
- * Allreduce, two algorithms:
+ * Allreduce, three algorithms:
  *
  * - Recursive doubling (values, and small buffers): in round k rank r
  *   exchanges its partial result with r xor 2^k and combines, so after
@@ -14,28 +14,32 @@
  *   Cost: 2·log2 p·α + 2·β·n·(p-1)/p + γ·n·(p-1)/p: the bandwidth term no
  *   longer grows with log p.
  *
- * Both keep rank order: in round k a rank's partial result covers an
+ * - Reduce then broadcast along one k-nomial tree (`reduceBcast`): for
+ *   small messages when ranks sleep while waiting (see tree.ts), where its
+ *   2·ceil(log_k p) rounds are fewer than recursive doubling's.
+ *
+ * All keep rank order: in round k a rank's partial result covers an
  * aligned block of 2^k consecutive ranks and the partner's the adjacent
  * block, so combining with the lower block on the left is exact for
- * non-commutative ops too.
+ * non-commutative ops too (the tree: see reduce.ts).
  */
 import { Effect } from "effect"
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import type { CommState } from "../CommState.ts"
+import type { Encoded } from "../Message.ts"
 import type { Op } from "../Op.ts"
+import * as Bcast from "./bcast.ts"
 import { attempt, checkComm, checkInto } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, postInto, send, wait } from "./link.ts"
 import { checkOp } from "./ops.ts"
 import type { AllreduceOptions } from "./options.ts"
-import type { Encoded } from "../Message.ts"
-import * as Bcast from "./bcast.ts"
 import { asTypedArray, decodeBuffer, decodeValue, intoOption, isBufferForm, noInto } from "./payload.ts"
 import * as Reduce from "./reduce.ts"
 import { bufferResult } from "./reduce.ts"
-import { depth, radixFor } from "./tree.ts"
 import { checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
+import { depth, radixFor } from "./tree.ts"
 
 /** The largest power of two not above `p`. */
 export const floorPow2 = (p: number): number => {
