@@ -30,10 +30,14 @@ import type * as Protocol from "./RunnerProtocol.ts"
 export interface WorldOptions {
   /** Number of ranks. */
   readonly size: number
-  /** `"shm"` (worker threads sharing memory, the default) or a launcher of your own. */
-  readonly transport?: "shm" | Launcher<any>
-  /** Options for the transport's launcher (e.g. `{ ringBytes, arenaBytes }` for shm). */
-  readonly transportOptions?: Record<string, unknown>
+  /**
+   * `"shm"` (worker threads sharing memory, the default), `"nats"` (processes
+   * joined through NATS; `transportOptions` are `NatsOptions`: `servers`, `job`,
+   * `ranks`, credentials…), or a launcher of your own.
+   */
+  readonly transport?: "shm" | "nats" | Launcher<any>
+  /** Options for the transport's launcher (e.g. `{ ringBudget, arenaBytes }` for shm, `{ servers }` for nats). */
+  readonly transportOptions?: object | undefined
   /** The world communicator's codec (default `"pickle"`). */
   readonly codec?: string
   /** Prefix each line a rank prints with `[rank] ` (default true). */
@@ -56,8 +60,13 @@ export interface World {
 
 const RUNNER_URL = new URL("./runner.ts", import.meta.url).href
 
-const launcherOf = (options: WorldOptions): Launcher<any> =>
-  options.transport === undefined || options.transport === "shm" ? ShmLauncher : options.transport
+// The NATS client is loaded only by jobs that use it (World is imported by every rank).
+const launcherOf = (options: WorldOptions): Effect.Effect<Launcher<any>> =>
+  options.transport === undefined || options.transport === "shm"
+    ? Effect.succeed(ShmLauncher)
+    : options.transport === "nats"
+    ? Effect.promise(() => import("../transports/nats/index.ts")).pipe(Effect.map((m) => m.NatsLauncher.make(options.transportOptions ?? {})))
+    : Effect.succeed(options.transport)
 
 interface Running {
   readonly job: Job
@@ -71,7 +80,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
     if (!Number.isInteger(options.size) || options.size < 1) {
       return yield* new TransportError({ transport: "world", message: `a world needs at least one rank; got size ${options.size}` })
     }
-    const launcher = launcherOf(options)
+    const launcher = yield* launcherOf(options)
     let current: Running | undefined
     let nextId = 1
 

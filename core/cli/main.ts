@@ -2,27 +2,45 @@
  * The `rankflow` command line: `rankflow run -n 4 script.ts [args…]`.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { runJob } from "./runJob.ts"
 
 const np = Flag.Int("np").pipe(
   Flag.withAlias("n"),
-  Flag.withDescription("number of ranks to start"),
+  Flag.withDescription("number of ranks to start (one host)"),
   Flag.withDefault(1)
 )
-const transport = Flag.Literals("transport", ["shm"]).pipe(
-  Flag.withDescription("how ranks talk: shm = worker threads of one process sharing memory"),
+const transport = Flag.Literals("transport", ["shm", "nats"]).pipe(
+  Flag.withDescription("how ranks talk: shm = worker threads of one process sharing memory; nats = processes joined through NATS"),
   Flag.withDefault("shm" as const)
 )
 const codec = Flag.String("codec").pipe(
   Flag.withDescription("the world communicator's codec: pickle (default), marshal, cbor, msgpack"),
   Flag.optional
 )
+const text = (name: string, description: string) => Flag.String(name).pipe(Flag.withDescription(description), Flag.optional)
+const nats = {
+  nats: text("nats", "nats: server URLs, comma-separated (default nats://127.0.0.1:4222)"),
+  job: text("job", "nats: the job id every host of a multi-host job gives (default: a fresh one)"),
+  size: Flag.Int("size").pipe(Flag.withDescription("nats: ranks in the whole job (default: -n)"), Flag.optional),
+  ranks: text("ranks", "nats: the ranks this host runs, e.g. 0-3 (default: all)"),
+  joinTimeout: Flag.Int("join-timeout").pipe(Flag.withDescription("nats: seconds to wait for every rank to join (default 30)"), Flag.optional),
+  creds: text("creds", "nats: a credentials file"),
+  user: text("user", "nats: user name"),
+  password: text("password", "nats: password"),
+  token: text("token", "nats: token"),
+  tlsCa: text("tls-ca", "nats: CA certificate file"),
+  tlsCert: text("tls-cert", "nats: client certificate file"),
+  tlsKey: text("tls-key", "nats: client key file")
+}
 const script = Argument.String("script").pipe(Argument.withDescription("the rank program file (.ts or .js), then its own arguments"))
 
 /** Flags of `run` that take a value, so that the script is the first other word. */
-const VALUE_FLAGS = new Set(["-n", "--np", "--transport", "--codec"])
+const VALUE_FLAGS = new Set([
+  "-n", "--np", "--transport", "--codec", "--nats", "--job", "--size", "--ranks", "--join-timeout",
+  "--creds", "--user", "--password", "--token", "--tls-ca", "--tls-cert", "--tls-key"
+])
 
 /** Splits `run`'s own arguments from the script's, which are passed through untouched. */
 export const splitScriptArgs = (args: ReadonlyArray<string>): { readonly own: Array<string>; readonly scriptArgs: Array<string> } => {
@@ -40,9 +58,29 @@ export const splitScriptArgs = (args: ReadonlyArray<string>): { readonly own: Ar
 
 let scriptArgs: Array<string> = []
 
-const run = Command.make("run", { np, transport, codec, script }, (o) =>
+const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
+
+const run = Command.make("run", { np, transport, codec, script, ...nats }, (o) =>
   Effect.gen(function*() {
-    const code = yield* runJob({ script: o.script, args: scriptArgs, size: o.np, transport: o.transport, codec: o.codec._tag === "Some" ? o.codec.value : undefined })
+    const size = value(o.size) ?? o.np
+    // The NATS client is loaded only for NATS jobs.
+    const Nats = o.transport === "nats" ? yield* Effect.promise(() => import("../../transports/nats/Nats.ts")) : undefined
+    const transportOptions = Nats !== undefined
+      ? Nats.optionsFromFlags({
+        nats: value(o.nats),
+        job: value(o.job),
+        ranks: value(o.ranks),
+        joinTimeout: value(o.joinTimeout),
+        creds: value(o.creds),
+        user: value(o.user),
+        password: value(o.password),
+        token: value(o.token),
+        tlsCa: value(o.tlsCa),
+        tlsCert: value(o.tlsCert),
+        tlsKey: value(o.tlsKey)
+      })
+      : undefined
+    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), transportOptions })
     process.exitCode = code
   })).pipe(Command.withDescription("run a rank program on N ranks"))
 

@@ -9,9 +9,9 @@ export interface JobSpec {
   readonly script: string
   readonly args: ReadonlyArray<string>
   readonly size: number
-  readonly transport: "shm"
+  readonly transport: "shm" | "nats"
   readonly codec?: string | undefined
-  readonly transportOptions?: Record<string, unknown>
+  readonly transportOptions?: object | undefined
 }
 
 /** Runs the job; succeeds with the process exit code (0 when every rank succeeded). */

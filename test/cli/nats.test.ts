@@ -1,0 +1,76 @@
+/**
+ * `rankflow run --transport nats`: the examples as rank processes joined
+ * through a real nats-server on loopback (one server, and a cluster of three),
+ * a job split over two launchers, a killed rank, a join timeout.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startCluster, startServer, type NatsCluster, type NatsServer } from "../support/nats-server.ts"
+import { rankflow } from "../support/cli.ts"
+
+const EXAMPLES: ReadonlyArray<readonly [string, number]> = [
+  ["hello.ts", 4],
+  ["arrays.ts", 2],
+  ["ring.ts", 4],
+  ["bcast-dict.ts", 4],
+  ["pi.ts", 4],
+  ["heat.ts", 4]
+]
+
+describe("rankflow run --transport nats", () => {
+  let server: NatsServer
+  let cluster: NatsCluster
+  beforeAll(async () => {
+    server = await startServer()
+    cluster = await startCluster(3)
+  }, 60_000)
+  afterAll(async () => {
+    await server?.stop()
+    await cluster?.stop()
+  })
+
+  for (const [file, n] of EXAMPLES) {
+    it(`runs examples/${file} on ${n} rank processes through one server`, async () => {
+      const r = await rankflow(["run", "-n", String(n), "--transport", "nats", "--nats", server.url, `examples/${file}`])
+      expect(r.stderr).not.toContain("failed")
+      expect(r.code).toBe(0)
+    }, 60_000)
+  }
+
+  for (const file of ["ring.ts", "heat.ts", "bcast-dict.ts"]) {
+    it(`runs examples/${file} with ranks spread over a 3-server cluster`, async () => {
+      const r = await rankflow(["run", "-n", "4", "--transport", "nats", "--nats", cluster.urls, `examples/${file}`])
+      expect(r.stderr).not.toContain("failed")
+      expect(r.code).toBe(0)
+    }, 60_000)
+  }
+
+  it("runs one job from two launchers (--job, --size, --ranks), as on two hosts", async () => {
+    const job = `split-${process.pid}`
+    const common = ["run", "--transport", "nats", "--nats", cluster.urls, "--job", job, "--size", "4"]
+    const [a, b] = await Promise.all([
+      rankflow([...common, "--ranks", "0-1", "examples/ring.ts"]),
+      rankflow([...common, "--ranks", "2-3", "examples/ring.ts"])
+    ])
+    expect([a.code, b.code]).toEqual([0, 0])
+    expect(a.stdout).toContain("[0]")
+    expect(a.stdout).toContain("the ranks add up to 6")
+    expect(b.stdout).toContain("[3]")
+    expect(b.stdout).not.toContain("[0]")
+  }, 60_000)
+
+  it("reports a killed rank and exits non-zero", async () => {
+    const r = await rankflow(["run", "-n", "3", "--transport", "nats", "--nats", server.url, "test/programs/killed.ts"])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/rank 1 failed/)
+  }, 60_000)
+
+  it("fails after --join-timeout naming the ranks that never joined", async () => {
+    const r = await rankflow([
+      "run", "--transport", "nats", "--nats", server.url, "--job", `lonely-${process.pid}`, "--size", "3", "--ranks", "0-1",
+      "--join-timeout", "2", "examples/hello.ts"
+    ])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/missing rank/)
+    expect(r.stderr).toContain("2")
+  }, 60_000)
+})
