@@ -6,12 +6,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as World from "../../core/World.ts"
-import { program, SIZES, useWorlds } from "../support/worlds.ts"
+import { program, SIZES, TRANSPORTS, useWorlds } from "../support/worlds.ts"
 
 const p2p = (name: string, ...args: ReadonlyArray<unknown>) => program("p2p.ts", name, ...args)
 
-describe.each(SIZES)("point-to-point on %i ranks", (size) => {
-  const worlds = useWorlds()
+const cases = TRANSPORTS.flatMap((transport) => SIZES.map((size) => [transport, size] as const))
+
+describe.each(cases)("point-to-point on %s, %i ranks", (transport, size) => {
+  const worlds = useWorlds({ transport })
   const run = (name: string, ...args: ReadonlyArray<unknown>) => worlds.run(size, p2p(name, ...args))
 
   it.effect("a token relayed around the ring collects every rank", () =>
@@ -32,7 +34,10 @@ describe.each(SIZES)("point-to-point on %i ranks", (size) => {
   it.effect("probe and iprobe see a message without taking it", () => run("probes"))
   it.effect("an interrupted receive takes nothing; every message arrives once, in order", () => run("interruptedRecv"))
   it.effect("messages of 0 bytes, 1 byte and 64 MiB arrive intact", () => run("sizes"), 120_000)
-  it.effect("the zero-copy path shares the sender's memory", () => run("zeroCopy"))
+  if (transport === "shm") it.effect("the zero-copy path shares the sender's memory", () => run("zeroCopy"))
+  else {
+    it.effect("alloc says that the transport has no shared memory", () => run("noSharedMemory"))
+  }
   it.effect("a schema types messages; a bad one fails its receive only", () => run("schemas"))
   it.effect("recvInto errors leave the message queued", () => run("recvIntoErrors"))
   it.effect("ssend completes only once matched", () => run("synchronousSend"))

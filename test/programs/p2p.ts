@@ -348,6 +348,14 @@ export const zeroCopy = Effect.gen(function*() {
   yield* w.release(mine)
 })
 
+/** Without shared memory (NATS), `alloc` fails with an error that says what to do instead. */
+export const noSharedMemory = Effect.gen(function*() {
+  const w = yield* world
+  const e = yield* Effect.flip(w.alloc(Float64Array, 16))
+  yield* checkEqual(e._tag, "AllocationFailed", "alloc without shared memory")
+  yield* check(e.message.includes("ordinary typed array"), e.message)
+})
+
 const Point = Schema.Struct({ x: Schema.Number, y: Schema.Number, label: Schema.String })
 
 /** A schema types a message: a bad message fails its receive with MessageInvalid naming the field; the next receive works. */

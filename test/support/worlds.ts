@@ -7,9 +7,14 @@ import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import * as World from "../../core/World.ts"
 import type { ProgramRef } from "../../core/ProgramRef.ts"
+import { startServer, type NatsServer } from "./nats-server.ts"
 
 /** The rank counts every semantic rule is checked on. */
 export const SIZES = [1, 2, 4, 8] as const
+
+/** The transports the conformance suites run on. */
+export const TRANSPORTS = ["shm", "nats"] as const
+export type TransportKind = (typeof TRANSPORTS)[number]
 
 /** A reference to `export` of `test/programs/<file>`, called with `args`. */
 export const program = (file: string, exportName: string, ...args: ReadonlyArray<unknown>): ProgramRef => ({
@@ -23,23 +28,34 @@ export interface Worlds {
   run<A = unknown>(size: number, ref: ProgramRef): Effect.Effect<ReadonlyArray<A>, unknown>
 }
 
-/** Starts (lazily) one world per size for the enclosing describe block, and stops them after it. */
-export const useWorlds = (options: Omit<World.WorldOptions, "size"> = {}): Worlds => {
+/**
+ * Starts (lazily) one world per size for the enclosing describe block, and
+ * stops them after it. With `transport: "nats"`, a nats-server on a free
+ * loopback port is started for the block too.
+ */
+export const useWorlds = (options: Omit<World.WorldOptions, "size" | "transport"> & { readonly transport?: TransportKind } = {}): Worlds => {
   let scope: Scope.Closeable | undefined
+  let server: NatsServer | undefined
   const worlds = new Map<number, World.World>()
   beforeAll(async () => {
     scope = await Effect.runPromise(Scope.make())
-  })
+    if (options.transport === "nats") server = await startServer()
+  }, 60_000)
   afterAll(async () => {
     if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-  })
+    await server?.stop()
+  }, 60_000)
+  const worldOptions = (size: number): World.WorldOptions =>
+    options.transport === "nats"
+      ? { ...options, size, transport: "nats", transportOptions: { ...options.transportOptions, servers: server!.url } }
+      : { ...options, size, transport: "shm" }
   return {
     run: <A>(size: number, ref: ProgramRef) =>
       Effect.suspend(() => {
         const existing = worlds.get(size)
         const world = existing !== undefined
           ? Effect.succeed(existing)
-          : Effect.tap(Scope.provide(World.make({ ...options, size }), scope!), (w) => Effect.sync(() => worlds.set(size, w)))
+          : Effect.tap(Scope.provide(World.make(worldOptions(size)), scope!), (w) => Effect.sync(() => worlds.set(size, w)))
         return Effect.flatMap(world, (w) => w.run<A>(ref))
       })
   }
