@@ -1,6 +1,6 @@
 /**
- * Collectives conformance on 1, 2, 3, 4, 5 and 8 ranks (shared-memory
- * transport), in the spirit of mpi4py's collective tests: each test runs a
+ * Collectives conformance on 1, 2, 3, 4, 5 and 8 ranks, on the shared-memory
+ * transport and on NATS, in the spirit of mpi4py's collective tests: each test runs a
  * suite from test/programs/collectives.ts on the world communicator, where
  * every rank checks its own results.
  */
@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import { knomial } from "../../core/collectives/tree.ts"
-import { program, useWorlds } from "../support/worlds.ts"
+import { program, TRANSPORTS, useWorlds } from "../support/worlds.ts"
 
 /** Powers of two and not: the algorithms pair ranks up differently when p is not a power of two. */
 const COLLECTIVE_SIZES = [1, 2, 3, 4, 5, 8] as const
@@ -62,8 +62,10 @@ describe("k-nomial trees", () => {
   })
 })
 
-describe.each(COLLECTIVE_SIZES)("collectives on %i ranks", (size) => {
-  const worlds = useWorlds()
+const cases = TRANSPORTS.flatMap((transport) => COLLECTIVE_SIZES.map((size) => [transport, size] as const))
+
+describe.each(cases)("collectives on %s, %i ranks", (transport, size) => {
+  const worlds = useWorlds({ transport })
   const run = (suite: string) => worlds.run(size, onWorld(suite))
 
   for (const [suite, rule] of SUITES) it.effect(rule, () => run(suite), 60_000)
