@@ -9,7 +9,7 @@ import { describe, isBufferSpec, peek, raw, type BufferSpec } from "../codecs/bu
 import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../codecs/errors.ts"
 import { PeerFailure, TransportError } from "../transports/Transport.ts"
 import type { CommState } from "./CommState.ts"
-import { completion, type Settle } from "./completion.ts"
+import { completion, type Settle, spinWhile } from "./completion.ts"
 import * as Envelope from "./Envelope.ts"
 import { InvalidArgument, InvalidCommunicator, InvalidRank, InvalidTag, MessageInvalid, RankFailed, UnknownCodec } from "./errors.ts"
 import { ANY_SOURCE, ANY_TAG, PROC_NULL, type Incoming, type Posted } from "./Matching.ts"
@@ -336,11 +336,7 @@ const waitPosted = (p: Posted): Effect.Effect<void> =>
   })
 
 const spinFor = (c: CommState, p: Posted): void => {
-  const transport = c.engine.transport
-  if (transport.spinMicros <= 0) return
-  const deadline = performance.now() + transport.spinMicros / 1000
-  do transport.poll()
-  while (p.matched === undefined && p.failed === undefined && performance.now() < deadline)
+  if (c.engine.transport.spinMicros > 0) spinWhile(c.engine.transport, () => p.matched === undefined && p.failed === undefined)
 }
 
 /**

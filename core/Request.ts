@@ -15,7 +15,7 @@
  * ```
  */
 import { Cause, Effect, Exit, Option } from "effect"
-import { completion } from "./completion.ts"
+import { completion, spinWhile } from "./completion.ts"
 import { InvalidArgument, RequestCancelled } from "./errors.ts"
 import type { Status } from "./Status.ts"
 
@@ -156,9 +156,7 @@ const spinUntil = (reqs: ReadonlyArray<Request<any, any>>, done: () => boolean):
     }
   }
   if (progress === undefined || done()) return
-  const deadline = performance.now() + micros / 1000
-  do progress.poll()
-  while (!done() && performance.now() < deadline)
+  spinWhile(progress, () => !done())
 }
 
 /** Waits for the request and returns its value (MPI_Wait). */

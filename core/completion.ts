@@ -15,6 +15,21 @@ export interface Spin {
 }
 
 /**
+ * Polls `spin` while `waiting()`, until `spin.spinMicros` pass without
+ * progress: a transfer that keeps moving keeps the spin going, an idle wait
+ * gives up after the budget (and sleeps).
+ */
+export const spinWhile = (spin: Spin, waiting: () => boolean): void => {
+  const budget = spin.spinMicros / 1000
+  let deadline = performance.now() + budget
+  while (waiting()) {
+    const now = performance.now()
+    if (spin.poll()) deadline = now + budget
+    else if (now >= deadline) return
+  }
+}
+
+/**
  * Runs `start`; if it settles synchronously the result is returned directly.
  * Otherwise, with `spin`, polls it for up to `spin.spinMicros` (a thread
  * wake-up costs far more), then suspends until it settles; the resumption is
@@ -32,11 +47,7 @@ export const completion = <A, E>(start: (settle: Settle<A, E>) => (() => void) |
         defer(() => r(exit))
       } else if (result === undefined) result = exit
     })
-    if (result === undefined && spin !== undefined && spin.spinMicros > 0) {
-      const deadline = performance.now() + spin.spinMicros / 1000
-      do spin.poll()
-      while (result === undefined && performance.now() < deadline)
-    }
+    if (result === undefined && spin !== undefined && spin.spinMicros > 0) spinWhile(spin, () => result === undefined)
     if (result !== undefined) return result
     return Effect.callback<A, E>((r) => {
       if (result !== undefined) return r(result)

@@ -70,8 +70,9 @@ export interface Transport {
   /**
    * Delivers what has already arrived, synchronously, without waiting. Core
    * calls it while a receive is about to block, so that a transport can spin
-   * briefly instead of paying a thread wake-up. Returns whether anything was
-   * delivered.
+   * briefly instead of paying a thread wake-up. Returns whether anything
+   * moved (an arrival, a completion, a fragment of a large transfer), so that
+   * a spinning caller can keep spinning while data flows.
    */
   poll(): boolean
   /** Whether callers should spin on `poll` before blocking (false when ranks outnumber cores). */

@@ -5,7 +5,13 @@
 import { Effect } from "effect"
 import { Comm, Request } from "rankflow"
 
-export type Path = "object" | "buffer" | "zero-copy"
+/**
+ * object: a pickled object holding the bytes; buffer: a typed array, received
+ * with `recv` (the transport chooses where it lands); into: a typed array
+ * received into the caller's own (private) buffer with `recvInto`;
+ * zero-copy: an array from the shared arena.
+ */
+export type Path = "object" | "buffer" | "into" | "zero-copy"
 
 const now = () => performance.now()
 
@@ -17,45 +23,81 @@ const messageFor = (w: Comm.Comm, path: Path, bytes: number) =>
     return path === "object" ? { data } : data
   })
 
+/** Large received arrays may live in the arena: give them back at once, as a program in a loop should. */
 const releaseReceived = (w: Comm.Comm, path: Path, v: unknown) =>
-  path === "object" ? w.release((v as { data: Uint8Array }).data) : path === "buffer" ? Effect.void : w.release(v as Uint8Array)
+  path === "object" ? w.release((v as { data: Uint8Array }).data) : path === "into" ? Effect.void : w.release(v as Uint8Array)
 
-/** Half round trip in µs for each size: ranks 0 and 1 bounce one message back and forth. */
+/** One round trip of `msg` between ranks 0 and 1; returns what rank 0 holds afterwards. */
+const roundTrip = (w: Comm.Comm, path: Path, msg: unknown, into: Uint8Array) =>
+  Effect.gen(function*() {
+    const peer = 1 - w.rank
+    const receive = Effect.gen(function*() {
+      if (path === "into") {
+        yield* w.recvInto(into, { source: peer, tag: 1 })
+        return into
+      }
+      const got = yield* w.recv({ source: peer, tag: 1 })
+      // The zero-copy path bounces the same arena array; the others give theirs back.
+      if (path === "zero-copy") return got
+      yield* releaseReceived(w, path, got)
+      return msg
+    })
+    if (w.rank === 0) {
+      yield* w.send(msg, { dest: peer, tag: 1 })
+      return yield* receive
+    }
+    const got = yield* receive
+    yield* w.send(got, { dest: peer, tag: 1 })
+    return got
+  })
+
+/**
+ * Half round trip in µs for each size (OSU's mean, and the median): ranks 0
+ * and 1 bounce one message back and forth, after a warm-up.
+ */
 export const pingPong = (path: Path, sizes: ReadonlyArray<number>, budgetMillis: number) =>
   Effect.gen(function*() {
     const w = yield* Comm.World
-    const out: Array<{ bytes: number; iterations: number; halfRoundTripMicros: number }> = []
+    const out: Array<{ bytes: number; iterations: number; halfRoundTripMicros: number; medianMicros: number }> = []
     if (w.rank > 1) return out
     const peer = 1 - w.rank
+    // Warm-up: let the JIT compile the whole path before anything is measured.
+    {
+      let msg: unknown = yield* messageFor(w, path, 8)
+      const into = new Uint8Array(8)
+      for (let i = 0; i < 20_000; i++) msg = yield* roundTrip(w, path, msg, into)
+      if (path === "zero-copy") yield* releaseReceived(w, path, msg)
+    }
     for (const bytes of sizes) {
       let msg: unknown = yield* messageFor(w, path, bytes)
       const into = new Uint8Array(bytes)
-      // Warm up, then find how many round trips fit the budget.
       let iterations = 4
       let elapsed = 0
+      let stamps = new Float64Array(0)
       for (;;) {
+        stamps = new Float64Array(iterations + 1)
+        const trip = roundTrip(w, path, msg, into)
         yield* w.barrier()
-        const t0 = now()
+        stamps[0] = now()
         for (let i = 0; i < iterations; i++) {
-          if (w.rank === 0) {
-            yield* w.send(msg, { dest: peer, tag: 1 })
-            if (path === "buffer") yield* w.recvInto(into, { source: peer, tag: 1 })
-            else msg = yield* w.recv({ source: peer, tag: 1 })
-          } else {
-            if (path === "buffer") yield* w.recvInto(into, { source: peer, tag: 1 })
-            else msg = yield* w.recv({ source: peer, tag: 1 })
-            yield* w.send(path === "buffer" ? into : msg, { dest: peer, tag: 1 })
-          }
+          msg = yield* (path === "zero-copy" ? roundTrip(w, path, msg, into) : trip)
+          stamps[i + 1] = now()
         }
-        elapsed = now() - t0
+        elapsed = stamps[iterations]! - stamps[0]!
         // Both ranks must agree on whether to go on: rank 0 decides.
-        const more = yield* w.sendrecv<boolean>(elapsed < budgetMillis / 4 && iterations < 1 << 22, { dest: peer, source: peer, tag: 2 })
-        const goOn = w.rank === 0 ? elapsed < budgetMillis / 4 && iterations < 1 << 22 : more
-        if (!goOn) break
+        const decision = elapsed < budgetMillis / 4 && iterations < 1 << 20
+        const theirs = yield* w.sendrecv<boolean>(decision, { dest: peer, source: peer, tag: 2 })
+        if (!(w.rank === 0 ? decision : theirs)) break
         iterations *= 4
       }
-      if (path !== "buffer") yield* releaseReceived(w, path, msg)
-      out.push({ bytes, iterations, halfRoundTripMicros: (elapsed * 1000) / iterations / 2 })
+      if (path === "zero-copy") yield* releaseReceived(w, path, msg)
+      const each = Array.from({ length: iterations }, (_, i) => stamps[i + 1]! - stamps[i]!).sort((a, b) => a - b)
+      out.push({
+        bytes,
+        iterations,
+        halfRoundTripMicros: (elapsed * 1000) / iterations / 2,
+        medianMicros: (each[iterations >> 1]! * 1000) / 2
+      })
     }
     return out
   })
@@ -71,9 +113,11 @@ export const bandwidth = (path: Path, sizes: ReadonlyArray<number>, budgetMillis
       const inFlight = (path === "zero-copy" ? 64 : 256) * 1024 * 1024
       const window = Math.max(1, Math.min(64, Math.floor(inFlight / Math.max(bytes, 1))))
       const msgs = w.rank === 0 ? yield* Effect.forEach(Array.from({ length: window }), () => messageFor(w, path, bytes)) : []
-      const intos = path === "buffer" && w.rank === 1 ? Array.from({ length: window }, () => new Uint8Array(bytes)) : []
+      const intos = path === "into" && w.rank === 1 ? Array.from({ length: window }, () => new Uint8Array(bytes)) : []
+      // The first window is a warm-up: it touches fresh memory (the arena's pages, the receive buffers).
       let windows = 1
       let elapsed = 0
+      let warm = false
       for (;;) {
         yield* w.barrier()
         const t0 = now()
@@ -83,7 +127,7 @@ export const bandwidth = (path: Path, sizes: ReadonlyArray<number>, budgetMillis
             yield* Request.waitAll(reqs)
             yield* w.recv({ source: 1, tag: 4 })
           } else {
-            if (path === "buffer") {
+            if (path === "into") {
               const reqs = yield* Effect.forEach(intos, (b) => w.irecvInto(b, { source: 0, tag: 3 }))
               yield* Request.waitAll(reqs)
             } else {
@@ -95,6 +139,10 @@ export const bandwidth = (path: Path, sizes: ReadonlyArray<number>, budgetMillis
           }
         }
         elapsed = now() - t0
+        if (!warm) {
+          warm = true
+          continue
+        }
         const decision = elapsed < budgetMillis / 4 && windows < 1 << 16
         const goOn = yield* w.sendrecv<boolean>(decision, { dest: 1 - w.rank, source: 1 - w.rank, tag: 5 })
         if (!(w.rank === 0 ? decision : goOn)) break
@@ -113,20 +161,23 @@ export const tokenRing = (budgetMillis: number) =>
     const next = (w.rank + 1) % w.size
     const prev = (w.rank - 1 + w.size) % w.size
     const token = new Float64Array(1)
+    const lap = Effect.gen(function*() {
+      if (w.rank === 0) {
+        yield* w.send(token, { dest: next, tag: 6 })
+        yield* w.recvInto(token, { source: prev, tag: 6 })
+      } else {
+        yield* w.recvInto(token, { source: prev, tag: 6 })
+        yield* w.send(token, { dest: next, tag: 6 })
+      }
+    })
+    // Warm-up: compile the path before measuring.
+    for (let i = 0; i < 500; i++) yield* lap
     let laps = 4
     let elapsed = 0
     for (;;) {
       yield* w.barrier()
       const t0 = now()
-      for (let lap = 0; lap < laps; lap++) {
-        if (w.rank === 0) {
-          yield* w.send(token, { dest: next, tag: 6 })
-          yield* w.recvInto(token, { source: prev, tag: 6 })
-        } else {
-          yield* w.recvInto(token, { source: prev, tag: 6 })
-          yield* w.send(token, { dest: next, tag: 6 })
-        }
-      }
+      for (let i = 0; i < laps; i++) yield* lap
       elapsed = now() - t0
       // Rank 0 decides whether to double the laps; the decision goes around the ring too.
       const decision = w.rank === 0

@@ -17,6 +17,7 @@
  * Pages are touched lazily: a ring costs physical memory only as far as it has
  * been written.
  */
+import { totalmem } from "node:os"
 
 /** Bytes in a cache line; every shared counter gets a line of its own. */
 export const LINE = 64
@@ -30,7 +31,12 @@ export const REPLY_RECORD_BYTES = 16
 export const DEFAULT_RING_BUDGET = 64 * 1024 * 1024
 export const MIN_RING_BYTES = 16 * 1024
 export const MAX_RING_BYTES = 4 * 1024 * 1024
-export const DEFAULT_ARENA_BYTES = 256 * 1024 * 1024
+/**
+ * Virtual size of the arena: pages cost memory only once touched. 1 GiB (or a
+ * sixteenth of the machine's memory, if less) lets a window of large messages
+ * land in the arena with one copy.
+ */
+export const DEFAULT_ARENA_BYTES = Math.min(1024 * 1024 * 1024, Math.floor(totalmem() / 16 / 64) * 64)
 /** The arena's int32 view must index every word. */
 export const MAX_ARENA_BYTES = 4 * 1024 * 1024 * 1024
 export const DEFAULT_UNEXPECTED_BUDGET = 64 * 1024 * 1024

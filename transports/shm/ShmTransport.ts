@@ -129,9 +129,9 @@ export class ShmTransport implements Transport {
     if (this.closed) return false
     this.bell.spin()
     if (!this.forced && this.selfHead === this.selfQueue.length && !this.bell.rang()) return false
-    const before = this.completions
+    // Something moved (a record, a fragment, a reply): a spinning caller keeps spinning while data flows.
     this.progress()
-    return this.completions !== before
+    return true
   }
 
   close(): void {
