@@ -12,7 +12,6 @@
  * Plain synchronous code: it runs once per message.
  */
 import type { Arrival } from "../transports/Transport.ts"
-import { defer } from "./defer.ts"
 
 export const ANY_SOURCE = -1
 export const ANY_TAG = -1
@@ -40,7 +39,11 @@ export interface Posted {
   matched: Incoming | undefined
   failed: string | undefined
   failedRank: number
-  /** Called once, deferred, when settled after posting (not when settled at `post`). */
+  /**
+   * Called once when settled after posting (not when settled at `post`), after
+   * the engine's state is consistent. It runs inside the transport's progress,
+   * so it must not run user code: a wake that resumes a fiber defers it (defer.ts).
+   */
   wake: (() => void) | undefined
   queued: boolean
 }
@@ -73,20 +76,22 @@ export class Matching {
     const incoming: Incoming = { order: this.order++, source, context, tag, arrival }
     const q = this.queuesOf(context)
     const posted = q.posted
+    let probes: Array<Posted> | undefined
     for (let i = 0; i < posted.length; i++) {
       const p = posted[i]!
       if (!accepts(p, source, tag)) continue
+      posted.splice(i--, 1)
       if (p.peek) {
         // A probe sees the message but leaves it for a receive: keep looking for one.
-        posted.splice(i--, 1)
-        this.settle(p, incoming)
+        ;(probes ??= []).push(p)
         continue
       }
-      posted.splice(i, 1)
       this.settle(p, incoming)
+      if (probes !== undefined) for (const probe of probes) this.settle(probe, incoming)
       return
     }
     q.unexpected.push(incoming)
+    if (probes !== undefined) for (const probe of probes) this.settle(probe, incoming)
   }
 
   /**
@@ -152,17 +157,24 @@ export class Matching {
   requeue(m: Incoming): void {
     const q = this.queuesOf(m.context)
     // A posted receive may be waiting for exactly this message now.
+    let probes: Array<Posted> | undefined
     for (let i = 0; i < q.posted.length; i++) {
       const p = q.posted[i]!
       if (!accepts(p, m.source, m.tag)) continue
       q.posted.splice(i--, 1)
+      if (p.peek) {
+        ;(probes ??= []).push(p)
+        continue
+      }
       this.settle(p, m)
-      if (!p.peek) return
+      if (probes !== undefined) for (const probe of probes) this.settle(probe, m)
+      return
     }
     const u = q.unexpected
     let i = u.length
     while (i > 0 && u[i - 1]!.order > m.order) i--
     u.splice(i, 0, m)
+    if (probes !== undefined) for (const probe of probes) this.settle(probe, m)
   }
 
   /**
@@ -172,6 +184,7 @@ export class Matching {
   peerFailed(rank: number, reason: string): void {
     if (this.failedRanks.has(rank)) return
     this.failedRanks.set(rank, reason)
+    let failed: Array<Posted> | undefined
     for (const q of this.queues.values()) {
       const keep: Array<Posted> = []
       for (const p of q.posted) {
@@ -179,12 +192,17 @@ export class Matching {
           p.queued = false
           p.failed = reason
           p.failedRank = rank
-          const wake = p.wake
-          p.wake = undefined
-          if (wake !== undefined) defer(wake)
+          ;(failed ??= []).push(p)
         } else keep.push(p)
       }
       q.posted = keep
+    }
+    if (failed !== undefined) {
+      for (const p of failed) {
+        const wake = p.wake
+        p.wake = undefined
+        wake?.()
+      }
     }
   }
 
@@ -211,12 +229,12 @@ export class Matching {
     }
   }
 
-  /** Settles a posted receive; its wake-up runs once the engine's state is consistent (see defer.ts). */
+  /** Settles a posted receive and runs its wake-up; callers settle once their own state is consistent. */
   private settle(p: Posted, m: Incoming): void {
     p.queued = false
     p.matched = m
     const wake = p.wake
     p.wake = undefined
-    if (wake !== undefined) defer(wake)
+    wake?.()
   }
 }

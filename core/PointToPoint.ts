@@ -9,7 +9,8 @@ import { describe, isBufferSpec, peek, raw, type BufferSpec } from "../codecs/bu
 import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../codecs/errors.ts"
 import { PeerFailure, TransportError } from "../transports/Transport.ts"
 import type { CommState } from "./CommState.ts"
-import { completion, type Settle, spinWhile } from "./completion.ts"
+import { completeNow, completion, type Settle, spinWhile } from "./completion.ts"
+import { defer } from "./defer.ts"
 import * as Envelope from "./Envelope.ts"
 import { InvalidArgument, InvalidCommunicator, InvalidRank, InvalidTag, MessageInvalid, RankFailed, UnknownCodec } from "./errors.ts"
 import { ANY_SOURCE, ANY_TAG, PROC_NULL, type Incoming, type Posted } from "./Matching.ts"
@@ -170,7 +171,7 @@ const sendWith = (c: CommState, value: unknown, options: SendOptions<any>, synch
     } catch (e) {
       return Effect.fail(encodeFailure(e))
     }
-    return completion<void, SendFailure>((settle) => startSend(c, c.context, options.dest, tag, encoded, synchronous, settle), c.engine.transport)
+    return completeNow<void, SendFailure>((settle) => startSend(c, c.context, options.dest, tag, encoded, synchronous, settle), c.engine.transport)
   })
 
 /** Sends a value; completes when the value's buffers may be reused (MPI_Send). */
@@ -258,9 +259,9 @@ const acknowledgeIfSync = (c: CommState, m: Incoming): void => {
  * a message that cannot be decoded is consumed.
  */
 export const finish = (c: CommState, m: Incoming, sink: Sink, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
-  const status = statusOf(c, m)
   const arrival = m.arrival
   if (sink.into !== undefined) {
+    const status = statusOf(c, m)
     const refusal = refuseInto(c, m, sink.into, status)
     if (refusal !== undefined) {
       c.engine.matching.requeue(m)
@@ -278,12 +279,29 @@ export const finish = (c: CommState, m: Incoming, sink: Sink, settle: Settle<Rec
     acknowledgeIfSync(c, m)
     if (r instanceof TransportError) return settle(Exit.fail(r))
     try {
-      settle(Exit.succeed({ value: Message.decode(Envelope.codec(arrival.envelope), r as Frames, sink.schema, status.source, m.tag), status }))
+      const value = Message.decode(Envelope.codec(arrival.envelope), r as Frames, sink.schema, c.worldToComm[m.source]!, m.tag)
+      settle(Exit.succeed(new ReceivedValue(value, c, m)))
     } catch (e) {
       if (Message.isDecodeFailure(e)) return settle(Exit.fail(e))
       settle(Exit.die(e))
     }
   })
+}
+
+/** A received value whose status is read from the message only if asked for (most receives never do). */
+class ReceivedValue implements Received<unknown> {
+  readonly value: unknown
+  private readonly c: CommState
+  private readonly m: Incoming
+  private cached: Status | undefined
+  constructor(value: unknown, c: CommState, m: Incoming) {
+    this.value = value
+    this.c = c
+    this.m = m
+  }
+  get status(): Status {
+    return (this.cached ??= statusOf(this.c, this.m))
+  }
 }
 
 const refuseInto = (c: CommState, m: Incoming, into: BufferSpec, status: Status): DecodeError | DatatypeMismatch | Truncated | undefined => {
@@ -332,7 +350,8 @@ const intoError = (into: unknown): InvalidArgument | undefined => {
 const waitPosted = (p: Posted): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
     if (p.matched !== undefined || p.failed !== undefined) return resume(Effect.void)
-    p.wake = () => resume(Effect.void)
+    // The wake runs inside the transport's progress: resume the fiber after it.
+    p.wake = () => defer(() => resume(Effect.void))
   })
 
 const spinFor = (c: CommState, p: Posted): void => {
@@ -358,7 +377,7 @@ const receive = (c: CommState, context: number, source: number, tag: number, sin
       const settled = (): Effect.Effect<Received<unknown>, RecvIntoError> => {
         if (p.matched !== undefined) {
           const m = p.matched
-          return completion((settle) => finish(c, m, sink, settle), c.engine.transport)
+          return completeNow((settle) => finish(c, m, sink, settle), c.engine.transport)
         }
         return Effect.fail(rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
       }
@@ -406,7 +425,7 @@ export const startReceive = (
   request: Request<any, any>,
   map: (r: Received<unknown>) => unknown
 ): void => {
-  if (source === PROC_NULL) return request.succeed(map({ value: sink.into === undefined ? undefined : 0, status: procNullStatus }), procNullStatus)
+  if (source === PROC_NULL) return request.succeed(map({ value: sink.into === undefined ? undefined : 0, status: procNullStatus }), { status: procNullStatus })
   const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
   const matching = c.engine.matching
   const p = matching.post(context, worldSource, tag, false)
@@ -414,7 +433,7 @@ export const startReceive = (
     request.canceller = undefined
     if (p.matched === undefined) return request.fail(rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
     finish(c, p.matched, sink, (exit) =>
-      Exit.isSuccess(exit) ? request.succeed(map(exit.value), exit.value.status) : request.fail(Option.getOrThrow(Exit.findErrorOption(exit))))
+      Exit.isSuccess(exit) ? request.succeed(map(exit.value), exit.value) : request.fail(Option.getOrThrow(Exit.findErrorOption(exit))))
   }
   if (p.matched !== undefined || p.failed !== undefined) return onSettled()
   p.wake = onSettled
@@ -456,17 +475,38 @@ export interface SendrecvOptions<A = unknown> extends SendOptions<A> {
 
 /** Sends and receives at once, so that exchanges between pairs cannot deadlock (MPI_Sendrecv). */
 export const sendrecv = (c: CommState, value: unknown, options: SendrecvOptions<any>): Effect.Effect<unknown, SendError | RecvError> =>
-  Effect.gen(function*() {
-    const out = yield* isend(c, value, { ...options, tag: options.sendTag ?? options.tag ?? 0 })
-    const received = yield* recv(c, { source: options.source ?? ANY_SOURCE, tag: options.recvTag ?? ANY_TAG, schema: options.recvSchema })
-    yield* Effect.catchTag(waitRequest(out), "RequestCancelled", () => Effect.void)
-    return received
-  })
-
-const waitRequest = <A, E>(r: Request<A, E>) =>
-  completion<A, E | import("./errors.ts").RequestCancelled>((settle) => {
-    if (r.done) return settle(r.exit())
-    return r.listen(() => settle(r.exit()))
+  Effect.suspend((): Effect.Effect<unknown, SendError | RecvError> => {
+    const tag = options.sendTag ?? options.tag ?? 0
+    const source = options.source ?? ANY_SOURCE
+    const recvTag = options.recvTag ?? ANY_TAG
+    const invalid = validateSend(c, options.dest, tag) ?? validateRecv(c, source, recvTag)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    // The send starts first and completes in the background (large sends only once the peer takes them).
+    let sent: Exit.Exit<void, SendFailure> | undefined = Exit.void
+    let sentWaiter: Settle<void, SendFailure> | undefined
+    if (options.dest !== PROC_NULL) {
+      let encoded: Message.Encoded
+      try {
+        encoded = encodeFor(c, value, options)
+      } catch (e) {
+        return Effect.fail(encodeFailure(e))
+      }
+      sent = undefined
+      startSend(c, c.context, options.dest, tag, encoded, false, (exit) => {
+        if (sentWaiter !== undefined) sentWaiter(exit)
+        else sent = exit
+      })
+    }
+    const sink: Sink = { schema: options.recvSchema, into: undefined }
+    return Effect.flatMap(
+      receive(c, c.context, source, recvTag, sink) as Effect.Effect<Received<unknown>, RecvError>,
+      (r) => {
+        if (sent !== undefined) return Exit.isSuccess(sent) ? Effect.succeed(r.value) : sent
+        return completion<unknown, SendFailure>((settle) => {
+          sentWaiter = (exit) => settle(Exit.isSuccess(exit) ? Exit.succeed(r.value) : exit)
+        }, c.engine.transport)
+      }
+    )
   })
 
 // ---------------------------------------------------------------------------

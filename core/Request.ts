@@ -38,7 +38,7 @@ export class Request<out A = unknown, out E = never> {
   /** @internal */ state = PENDING
   /** @internal */ value: any = undefined
   /** @internal */ error: any = undefined
-  /** @internal */ statusValue: Status | undefined = undefined
+  /** @internal */ statusSource: { readonly status: Status } | undefined = undefined
   /** @internal */ inactive = false
   /** @internal */ listeners: Array<() => void> | undefined = undefined
   /** @internal */ readonly progress: Progress
@@ -51,11 +51,12 @@ export class Request<out A = unknown, out E = never> {
     this.canceller = canceller
   }
 
-  /** @internal */ succeed(value: unknown, status?: Status): void {
+  /** @internal The status may be read lazily from `status` (an object with a `status` getter). */
+  succeed(value: unknown, status?: { readonly status: Status }): void {
     if (this.state !== PENDING) return
     this.state = SUCCEEDED
     this.value = value
-    this.statusValue = status
+    this.statusSource = status
     this.notify()
   }
 
@@ -118,7 +119,7 @@ export class Request<out A = unknown, out E = never> {
 /** A request that is already complete with `value`. */
 export const succeeded = <A>(value: A, status?: Status): Request<A, never> => {
   const r = new Request<A, never>()
-  r.succeed(value, status)
+  r.succeed(value, status === undefined ? undefined : { status })
   return r
 }
 
@@ -312,4 +313,4 @@ export const cancel = <A, E>(request: Request<A, E>): Effect.Effect<boolean> =>
   })
 
 /** The status of a completed receive request, if it has one. */
-export const status = <A, E>(request: Request<A, E>): Option.Option<Status> => Option.fromNullishOr(request.statusValue)
+export const status = <A, E>(request: Request<A, E>): Option.Option<Status> => Option.fromNullishOr(request.statusSource?.status)

@@ -37,21 +37,27 @@ export const spinWhile = (spin: Spin, waiting: () => boolean): void => {
  * cancel function, run if the fiber is interrupted while waiting.
  */
 export const completion = <A, E>(start: (settle: Settle<A, E>) => (() => void) | void, spin?: Spin): Effect.Effect<A, E> =>
-  Effect.suspend(() => {
-    let result: Exit.Exit<A, E> | undefined
-    let resume: ((effect: Effect.Effect<A, E>) => void) | undefined
-    const cancel = start((exit) => {
-      if (resume !== undefined) {
-        const r = resume
-        resume = undefined
-        defer(() => r(exit))
-      } else if (result === undefined) result = exit
-    })
-    if (result === undefined && spin !== undefined && spin.spinMicros > 0) spinWhile(spin, () => result === undefined)
-    if (result !== undefined) return result
-    return Effect.callback<A, E>((r) => {
-      if (result !== undefined) return r(result)
-      resume = r
-      if (cancel) return Effect.sync(cancel)
-    })
+  Effect.suspend(() => completeNow(start, spin))
+
+/**
+ * The body of `completion`, for callers already inside `Effect.suspend`: runs
+ * `start` now (one closure and one Effect fewer per message on hot paths).
+ */
+export const completeNow = <A, E>(start: (settle: Settle<A, E>) => (() => void) | void, spin?: Spin): Effect.Effect<A, E> => {
+  let result: Exit.Exit<A, E> | undefined
+  let resume: ((effect: Effect.Effect<A, E>) => void) | undefined
+  const cancel = start((exit) => {
+    if (resume !== undefined) {
+      const r = resume
+      resume = undefined
+      defer(() => r(exit))
+    } else if (result === undefined) result = exit
   })
+  if (result === undefined && spin !== undefined && spin.spinMicros > 0) spinWhile(spin, () => result === undefined)
+  if (result !== undefined) return result
+  return Effect.callback<A, E>((r) => {
+    if (result !== undefined) return r(result)
+    resume = r
+    if (cancel) return Effect.sync(cancel)
+  })
+}

@@ -9,7 +9,6 @@ const decoder = new TextDecoder("utf-8")
 
 export class Reader {
   readonly buf: Uint8Array
-  readonly view: DataView
   pos: number
   readonly end: number
   readonly codec: string
@@ -17,9 +16,15 @@ export class Reader {
   constructor(codec: string, buf: Uint8Array) {
     this.codec = codec
     this.buf = buf
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
     this.pos = 0
     this.end = buf.length
+  }
+
+  private dataView: DataView | undefined
+
+  /** A DataView over the input, made on first use (most headers never need one; one costs ~100 ns). */
+  get view(): DataView {
+    return (this.dataView ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength))
   }
 
   fail(what: string, at: number = this.pos): DecodeError {
