@@ -11,8 +11,11 @@
  * op kernels and of a copy, which give γ and β of the cost model in
  * docs/collectives.md.
  *
- * Run: npm run bench:collectives [-- --quick] [-- --ranks 2,4,8] [-- --only bcast,allreduce] [-- --sizes 8,1048576]
- * Writes bench/results/collectives.json.
+ * With `--transport nats` the ranks are processes joined through a
+ * nats-server started on loopback (the naive baseline runs there too).
+ *
+ * Run: npm run bench:collectives [-- --quick] [-- --ranks 2,4,8] [-- --only bcast,allreduce] [-- --sizes 8,1048576] [-- --transport nats]
+ * Writes bench/results/collectives.json (shm) or bench/results/collectives-nats.json.
  */
 import { Effect } from "effect"
 import { availableParallelism, loadavg } from "node:os"
@@ -20,6 +23,7 @@ import { Op, World } from "rankflow"
 import { Bench } from "tinybench"
 import type { Collective, Row } from "./programs/collectives.ts"
 import { formatNumber, machine, printTable, progress, writeResults } from "./support/results.ts"
+import { startServer, type NatsServer } from "../test/support/nats-server.ts"
 
 /** The value of `--name a,b,c` on the command line, split at commas. */
 const listArg = (name: string): Array<string> | undefined => {
@@ -37,8 +41,15 @@ const COLLECTIVES = (listArg("only") ?? ["barrier", "bcast", "allreduce", "allga
 
 const programs = new URL("./programs/collectives.ts", import.meta.url)
 
+const TRANSPORT = listArg("transport")?.[0] === "nats" ? "nats" : "shm"
+let natsServer: NatsServer | undefined
+
 const runSweep = (size: number, args: ReadonlyArray<unknown>): Promise<ReadonlyArray<Row>> =>
-  Effect.runPromise(World.run<ReadonlyArray<Row>>({ module: programs, export: "sweep", args }, { size, prefixOutput: false })).then((results) => results[0]!)
+  Effect.runPromise(World.run<ReadonlyArray<Row>>({ module: programs, export: "sweep", args }, {
+    size,
+    prefixOutput: false,
+    ...(TRANSPORT === "nats" ? { transport: "nats", transportOptions: { servers: natsServer!.url } } : {})
+  })).then((results) => results[0]!)
 
 /** The sweep with the trees of ranks that spin (binomial) forced: the ranks read RANKFLOW_COLL_RADIX when they start. */
 const binomialSweep = async (size: number): Promise<ReadonlyArray<Row>> => {
@@ -90,13 +101,14 @@ const kernels = async () => {
 }
 
 const main = async () => {
+  if (TRANSPORT === "nats") natsServer = await startServer()
   const cores = availableParallelism()
   const loadBefore = loadavg()
   progress(`op kernels and copy (tinybench)`)
   const local = await kernels()
   const rows: Array<Row> = []
   for (const size of RANKS) {
-    progress(`${size} ranks (${size <= cores ? "spinning" : "no spinning: more ranks than cores"})`)
+    progress(`${size} ranks (${TRANSPORT === "shm" && size <= cores ? "spinning" : "no spinning"})`)
     rows.push(...(await runSweep(size, [COLLECTIVES, SIZES, BUDGET_MILLIS])))
   }
   for (const size of RANKS) {
@@ -108,7 +120,7 @@ const main = async () => {
     rows.find((r) => r.collective === collective && r.ranks === ranks && r.bytes === bytes && r.impl === impl)
   const ours = (_c: Collective) => "rankflow"
 
-  console.log(`\nCollectives benchmark (shm) — ${machine().cpu}, ${cores} cores, Node ${process.version}; load average ${loadBefore.map((l) => l.toFixed(1)).join(" ")} before, ${loadavg().map((l) => l.toFixed(1)).join(" ")} after`)
+  console.log(`\nCollectives benchmark (${TRANSPORT}) — ${machine().cpu}, ${cores} cores, Node ${process.version}; load average ${loadBefore.map((l) => l.toFixed(1)).join(" ")} before, ${loadavg().map((l) => l.toFixed(1)).join(" ")} after`)
   console.log(`Average latency over ranks, µs; "×" = naive / rankflow (above 1: rankflow is faster)\n`)
   for (const collective of COLLECTIVES) {
     console.log(`${collective} (rankflow: ${ALGORITHMS[collective]}; naive: linear)`)
@@ -162,10 +174,10 @@ const main = async () => {
       binomial: find(collective, ranks, bytes, "binomial")?.avgMicros ?? NaN,
       linear: find(collective, ranks, bytes, "linear")?.avgMicros ?? NaN
     }))
-  const file = writeResults("collectives", {
-    transport: "shm",
+  const file = writeResults(TRANSPORT === "nats" ? "collectives-nats" : "collectives", {
+    transport: TRANSPORT,
     quick,
-    spinning: Object.fromEntries(RANKS.map((r) => [r, r <= cores])),
+    spinning: Object.fromEntries(RANKS.map((r) => [r, TRANSPORT === "shm" && r <= cores])),
     algorithms: ALGORITHMS,
     loadAverage: { before: loadBefore, after: loadavg() },
     sizes: SIZES,
@@ -175,6 +187,7 @@ const main = async () => {
     targets
   })
   console.log(`\nwrote ${file}`)
+  await natsServer?.stop()
 }
 
 await main()

@@ -8,14 +8,22 @@
  * in the same run: MessagePort.postMessage between worker threads
  * (structured clone, and a transfer list), and single-thread TypedArray.set.
  *
- * Run: npm run bench:p2p [-- --quick] [-- --transport shm]
- * Writes bench/results/p2p.json.
+ * With `--transport nats` the same rank programs run as processes joined
+ * through a nats-server started on loopback, and the baselines are the raw
+ * NATS client's publish/subscribe ping-pong and one-way streaming between two
+ * processes through the same server; the reliability layer's cost is measured
+ * against running the transport with acknowledgements off.
+ *
+ * Run: npm run bench:p2p [-- --quick] [-- --transport shm|nats]
+ * Writes bench/results/p2p.json (shm) or bench/results/p2p-nats.json.
  */
 import { Effect } from "effect"
+import { fork } from "node:child_process"
 import { availableParallelism } from "node:os"
 import { MessageChannel, Worker } from "node:worker_threads"
 import { World } from "rankflow"
 import { formatNumber, machine, printTable, progress, writeResults } from "./support/results.ts"
+import { startServer } from "../test/support/nats-server.ts"
 
 const quick = process.argv.includes("--quick")
 const BUDGET = quick ? 100 : 400
@@ -28,8 +36,14 @@ const IDLE_SECONDS = quick ? 2 : 10
 const programs = new URL("./programs/p2p.ts", import.meta.url)
 const baselineWorker = new URL("./baselines/postmessage.ts", import.meta.url)
 
+const transportArg = process.argv.indexOf("--transport")
+const TRANSPORT = transportArg > 0 ? process.argv[transportArg + 1]! : "shm"
+
+/** Options for World: shm, or nats through `servers` (with acknowledgements switchable, for the reliability cost). */
+let worldTransport: Pick<World.WorldOptions, "transport" | "transportOptions"> = { transport: "shm" }
+
 const rank0 = <A>(size: number, name: string, ...args: ReadonlyArray<unknown>): Promise<A> =>
-  Effect.runPromise(World.run<A>({ module: programs, export: name, args }, { size, prefixOutput: true })).then((r) => r[0]!)
+  Effect.runPromise(World.run<A>({ module: programs, export: name, args }, { size, prefixOutput: true, ...worldTransport })).then((r) => r[0]!)
 
 const inWorker = (data: Record<string, unknown>, transfer: ReadonlyArray<any>): { worker: Worker; result: Promise<any> } => {
   const worker = new Worker(baselineWorker, { workerData: data, transferList: transfer as any })
@@ -186,4 +200,102 @@ const main = async () => {
   console.log(`\nwrote ${file}`)
 }
 
-await main()
+/** The raw NATS client between two processes: ping-pong half round trip, or one-way streaming. */
+const rawNats = async (url: string, kind: "pingpong" | "stream", bytes: number, count: number): Promise<any> => {
+  const script = new URL("./baselines/nats-raw.ts", import.meta.url).pathname
+  const b = fork(script, ["b", url, kind, String(bytes), String(count)])
+  await new Promise((r) => b.once("message", r))
+  const a = fork(script, ["a", url, kind, String(bytes), String(count)])
+  const from = kind === "pingpong" ? a : b
+  const result = await new Promise((r) => from.on("message", (m) => typeof m === "object" && r(m)))
+  a.send("bye")
+  b.send("bye")
+  await Promise.all([new Promise((r) => a.once("exit", r)), new Promise((r) => b.once("exit", r))])
+  return result
+}
+
+const NATS_LATENCY_SIZES = [0, 8, 512, 4 * KiB, 32 * KiB, 256 * KiB, 1 * MiB]
+const NATS_BANDWIDTH_SIZES = [8, 512, 4 * KiB, 64 * KiB, 1 * MiB, 4 * MiB]
+
+const mainNats = async () => {
+  const server = await startServer()
+  try {
+    const figures: Record<string, unknown> = {}
+    worldTransport = { transport: "nats", transportOptions: { servers: server.url } }
+    for (const path of ["buffer", "into", "object"] as const) {
+      progress(`nats: ping-pong, ${path} path`)
+      figures[`latency/${path}`] = await rank0(2, "pingPong", path, NATS_LATENCY_SIZES, BUDGET)
+      progress(`nats: bandwidth, ${path} path`)
+      figures[`bandwidth/${path}`] = await rank0(2, "bandwidth", path, NATS_BANDWIDTH_SIZES, BUDGET)
+    }
+    progress("nats: bandwidth with acknowledgements off (the reliability layer's cost)")
+    worldTransport = { transport: "nats", transportOptions: { servers: server.url, acks: false } }
+    const noAcks = await rank0<Array<{ bytes: number; mbPerSecond: number }>>(2, "bandwidth", "buffer", NATS_BANDWIDTH_SIZES, BUDGET)
+    progress("baseline: the raw client's ping-pong and streaming")
+    const rawLatency: Array<{ bytes: number; halfRoundTripMicros: number }> = []
+    for (const bytes of NATS_LATENCY_SIZES) {
+      const r = await rawNats(server.url, "pingpong", bytes, quick ? 1000 : 4000)
+      rawLatency.push({ bytes, halfRoundTripMicros: r.halfRoundTripMicros })
+    }
+    // The raw client cannot publish more than the server's max_payload (1 MiB): it streams 1 MiB messages for the 4 MiB row.
+    const rawStream: Array<{ bytes: number; mbPerSecond: number; sentAs: number }> = []
+    for (const bytes of NATS_BANDWIDTH_SIZES) {
+      const sentAs = Math.min(bytes, 1 * MiB)
+      const count = Math.max(200, Math.min(200_000, Math.floor((quick ? 64 : 256) * MiB / sentAs)))
+      const r = await rawNats(server.url, "stream", sentAs, count)
+      rawStream.push({ bytes, mbPerSecond: r.mbPerSecond, sentAs })
+    }
+
+    type Lat = Array<{ bytes: number; halfRoundTripMicros: number; medianMicros: number }>
+    type Bw = Array<{ bytes: number; mbPerSecond: number }>
+    const lat = (k: string) => figures[`latency/${k}`] as Lat
+    const bw = (k: string) => figures[`bandwidth/${k}`] as Bw
+    const at = <T extends { bytes: number }>(rows: ReadonlyArray<T>, bytes: number) => rows.find((r) => r.bytes === bytes)
+    console.log(`\nPoint-to-point benchmark (nats, one local nats-server) — ${machine().cpu}, ${availableParallelism()} cores, Node ${process.version}\n`)
+    console.log("Latency: half round trip, µs (mean)")
+    printTable(NATS_LATENCY_SIZES.map((bytes) => ({
+      bytes,
+      buffer: at(lat("buffer"), bytes)?.halfRoundTripMicros ?? NaN,
+      "buffer into": at(lat("into"), bytes)?.halfRoundTripMicros ?? NaN,
+      object: at(lat("object"), bytes)?.halfRoundTripMicros ?? NaN,
+      "(raw client)": at(rawLatency, bytes)?.halfRoundTripMicros ?? NaN,
+      "buffer / raw": (at(lat("buffer"), bytes)?.halfRoundTripMicros ?? NaN) / (at(rawLatency, bytes)?.halfRoundTripMicros ?? NaN)
+    })))
+    console.log("\nBandwidth: MB/s")
+    printTable(NATS_BANDWIDTH_SIZES.map((bytes) => ({
+      bytes,
+      buffer: at(bw("buffer"), bytes)?.mbPerSecond ?? NaN,
+      "buffer into": at(bw("into"), bytes)?.mbPerSecond ?? NaN,
+      object: at(bw("object"), bytes)?.mbPerSecond ?? NaN,
+      "buffer, acks off": at(noAcks, bytes)?.mbPerSecond ?? NaN,
+      "(raw client)": at(rawStream, bytes)?.mbPerSecond ?? NaN,
+      "buffer / raw": (at(bw("buffer"), bytes)?.mbPerSecond ?? NaN) / (at(rawStream, bytes)?.mbPerSecond ?? NaN)
+    })))
+    const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? a / b : NaN)
+    const targets = [
+      { target: "8 B latency, buffer path / raw client ping-pong", value: ratio(at(lat("buffer"), 8)?.halfRoundTripMicros, at(rawLatency, 8)?.halfRoundTripMicros), goal: "<= 1.3" },
+      { target: "4 MiB streaming, buffer path / raw client (1 MiB messages)", value: ratio(at(bw("buffer"), 4 * MiB)?.mbPerSecond, at(rawStream, 4 * MiB)?.mbPerSecond), goal: ">= 0.8" },
+      { target: "4 MiB streaming, acks on / acks off", value: ratio(at(bw("buffer"), 4 * MiB)?.mbPerSecond, at(noAcks, 4 * MiB)?.mbPerSecond), goal: ">= 0.85" }
+    ]
+    const met = (t: { value: number; goal: string }) => {
+      const m = /^(<=|>=) ([\d.]+)/.exec(t.goal)!
+      return (m[1] === ">=" ? t.value >= Number(m[2]) : t.value <= Number(m[2])) ? "yes" : "NO"
+    }
+    console.log("\nTargets")
+    printTable(targets.map((t) => ({ target: t.target, ratio: t.value, goal: t.goal, met: met(t) })))
+    const file = writeResults("p2p-nats", {
+      transport: "nats",
+      quick,
+      nats: figures,
+      acksOff: noAcks,
+      baselines: { rawPingPong: rawLatency, rawStreaming: rawStream },
+      targets: targets.map((t) => ({ ...t, met: met(t) }))
+    })
+    console.log(`\nwrote ${file}`)
+  } finally {
+    await server.stop()
+  }
+}
+
+if (TRANSPORT === "nats") await mainNats()
+else await main()
