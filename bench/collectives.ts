@@ -65,7 +65,7 @@ const binomialSweep = async (size: number): Promise<ReadonlyArray<Row>> => {
 const ALGORITHMS: Record<Collective, string> = {
   barrier: "dissemination when ranks spin; fan-in/fan-out on a flat tree when they sleep and p > 4",
   bcast: "binomial tree when ranks spin; flat tree (radix 16) when they sleep",
-  allreduce: "recursive doubling, Rabenseifner from 64 KiB; reduce + bcast on a flat tree for small buffers when ranks sleep",
+  allreduce: "recursive doubling, Rabenseifner from 64 KiB; reduce + bcast on a flat tree when ranks sleep",
   allgather: "Bruck (buffers received in place); gather + bcast on a flat tree below 16 KiB per rank when ranks sleep",
   alltoall: "all messages in flight below 256 KiB per pair, pairwise exchange above"
 }

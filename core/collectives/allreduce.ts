@@ -14,9 +14,10 @@
  *   Cost: 2·log2 p·α + 2·β·n·(p-1)/p + γ·n·(p-1)/p: the bandwidth term no
  *   longer grows with log p.
  *
- * - Reduce then broadcast along one k-nomial tree (`reduceBcast`): for
- *   small messages when ranks sleep while waiting (see tree.ts), where its
- *   2·ceil(log_k p) rounds are fewer than recursive doubling's.
+ * - Reduce then broadcast along one k-nomial tree (`reduceBcast`): at every
+ *   size when ranks sleep while waiting (see tree.ts), where its
+ *   2·ceil(log_k p) rounds are fewer than the others' and every round pays
+ *   thread wake-ups.
  *
  * All keep rank order: in round k a rank's partial result covers an
  * aligned block of 2^k consecutive ranks and the partner's the adjacent
@@ -188,9 +189,6 @@ const doublingRounds = (p: number): number => Math.log2(floorPow2(p)) + (p === f
  */
 export const RABENSEIFNER_MIN_BYTES = 64 * 1024
 
-/** When ranks sleep while waiting, buffers below this many bytes reduce to rank 0 and broadcast back (`reduceBcast`). */
-export const TREE_MAX_BYTES = 64 * 1024
-
 /**
  * `allreduce(value, op, { codec, into })`: `x0 op x1 op … op x(p-1)` on every
  * rank (typed arrays: elementwise).
@@ -209,8 +207,12 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: Allreduc
     const n = buffer.length
     const bytes = n * buffer.BYTES_PER_ELEMENT
     const k = radixFor(c)
+    // When ranks sleep while they wait (more ranks than cores), every round of
+    // an algorithm pays thread wake-ups; the flat reduce + broadcast has the
+    // fewest rounds and wins at every size there (bench/collectives.ts).
+    const sleeping = k > 2 && 2 * depth(c.size, k) < doublingRounds(c.size)
     const algorithm = options?.algorithm ??
-      (c.size > 2 && bytes >= RABENSEIFNER_MIN_BYTES ? "rabenseifner" : k > 2 && bytes < TREE_MAX_BYTES && 2 * depth(c.size, k) < doublingRounds(c.size) ? "tree" : "recursive-doubling")
+      (sleeping ? "tree" : c.size > 2 && bytes >= RABENSEIFNER_MIN_BYTES ? "rabenseifner" : "recursive-doubling")
     if (algorithm === "rabenseifner" && op.grain > 0 && n >= floorPow2(c.size) * op.grain) {
       // `into` may serve as the working array unless it lies in shared memory (see link.shareable).
       const working = into !== undefined && (into.length === n) && !c.engine.transport.alloc?.owns(into) ? into : undefined
