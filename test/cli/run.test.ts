@@ -32,6 +32,17 @@ describe("rankflow run", () => {
     expect(r.stderr).toContain("at least one rank")
   })
 
+  it("runs a Rank.main file started directly with node as a job of RANKFLOW_SIZE ranks (one by default)", async () => {
+    const { spawnSync } = await import("node:child_process")
+    const { ROOT } = await import("../support/cli.ts")
+    const one = spawnSync(process.execPath, ["examples/hello.ts"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 })
+    expect(one.status).toBe(0)
+    expect(one.stdout).toContain("Hello! I'm rank 0 from 1")
+    const three = spawnSync(process.execPath, ["examples/ring.ts"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, RANKFLOW_SIZE: "3" } })
+    expect(three.status).toBe(0)
+    expect(three.stdout.match(/the ranks add up to 3/g)).toHaveLength(3)
+  }, 60_000)
+
   it("has --help", async () => {
     const r = await rankflow(["run", "--help"])
     expect(r.code).toBe(0)
