@@ -27,9 +27,9 @@
 import { Decoder, Encoder, Tag, addExtension } from "cbor-x"
 import * as Codec from "./Codec.ts"
 import type { Frames } from "./Codec.ts"
-import { DecodeError, decodeError, EncodeError, encodeError } from "./errors.ts"
+import { DecodeError, decodeError, type EncodeError } from "./errors.ts"
 import { register } from "./registry.ts"
-import { findUnencodable } from "./unencodable.ts"
+import { describeThrown, libraryEncodeFailure } from "./unencodable.ts"
 
 const NAME = "cbor"
 
@@ -286,19 +286,7 @@ const scan = (b: Uint8Array): void => {
 
 // ---------------------------------------------------------------------------------------------
 
-const describeThrown = (e: unknown): string =>
-  e instanceof RangeError && /call stack/i.test(e.message) ? "nested too deeply for the stack" : e instanceof Error ? e.message : String(e)
-
-const encodeFailure = (value: unknown, e: unknown): EncodeError => {
-  if (e instanceof EncodeError) return e
-  try {
-    const found = findUnencodable(value, { maxDepth: MAX_DEPTH })
-    if (found !== undefined) return encodeError(NAME, found.path, found.what)
-  } catch {
-    // a getter that throws while we look: report what cbor-x said
-  }
-  return encodeError(NAME, "$", describeThrown(e))
-}
+const encodeFailure = (value: unknown, e: unknown): EncodeError => libraryEncodeFailure(NAME, value, e, { maxDepth: MAX_DEPTH })
 
 const encodeSync = (value: unknown): Frames => {
   let out: Uint8Array

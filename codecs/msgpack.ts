@@ -48,10 +48,10 @@ import * as Codec from "./Codec.ts"
 import type { Frames } from "./Codec.ts"
 import * as Datatype from "./Datatype.ts"
 import type { DatatypeName, TypedArrayConstructor } from "./Datatype.ts"
-import { DecodeError, decodeError, EncodeError, encodeError } from "./errors.ts"
+import { DecodeError, decodeError, type EncodeError } from "./errors.ts"
 import { register } from "./registry.ts"
 import { Writer } from "./bytes/Writer.ts"
-import { findUnencodable } from "./unencodable.ts"
+import { describeThrown, libraryEncodeFailure } from "./unencodable.ts"
 
 const NAME = "msgpack"
 
@@ -252,19 +252,7 @@ const scan = (b: Uint8Array): void => {
 
 // ---------------------------------------------------------------------------------------------
 
-const describeThrown = (e: unknown): string =>
-  e instanceof RangeError && /call stack/i.test(e.message) ? "nested too deeply for the stack" : e instanceof Error ? e.message : String(e)
-
-const encodeFailure = (value: unknown, e: unknown): EncodeError => {
-  if (e instanceof EncodeError) return e
-  try {
-    const found = findUnencodable(value, { maxDepth: MAX_DEPTH, check: refusal })
-    if (found !== undefined) return encodeError(NAME, found.path, found.what)
-  } catch {
-    // a getter that throws while we look: report what the library said
-  }
-  return encodeError(NAME, "$", describeThrown(e))
-}
+const encodeFailure = (value: unknown, e: unknown): EncodeError => libraryEncodeFailure(NAME, value, e, { maxDepth: MAX_DEPTH, check: refusal })
 
 /** Headers up to this size are copied into a shared slab; larger ones get their own buffer. */
 const SLAB_COPY_LIMIT = 16 * 1024

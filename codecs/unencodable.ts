@@ -4,6 +4,7 @@
  * (cbor-x, @msgpack/msgpack) call this only after the library has failed:
  * the hot path pays nothing for it.
  */
+import { EncodeError, encodeError } from "./errors.ts"
 
 /** Where a value stops being encodable, and why. */
 export interface Unencodable {
@@ -79,4 +80,24 @@ export const findUnencodable = (value: unknown, options: FindOptions): Unencodab
     }
   }
   return visit(value, "$", 0)
+}
+
+/** What a library threw, as a sentence (a stack overflow says the value is nested too deeply). */
+export const describeThrown = (e: unknown): string =>
+  e instanceof RangeError && /call stack/i.test(e.message) ? "nested too deeply for the stack" : e instanceof Error ? e.message : String(e)
+
+/**
+ * The `EncodeError` for a value that the library behind `codec` refused: the
+ * path of the first part that cannot be encoded when one is found, else the
+ * library's own words.
+ */
+export const libraryEncodeFailure = (codec: string, value: unknown, thrown: unknown, options: FindOptions): EncodeError => {
+  if (thrown instanceof EncodeError) return thrown
+  try {
+    const found = findUnencodable(value, options)
+    if (found !== undefined) return encodeError(codec, found.path, found.what)
+  } catch {
+    // a getter that throws while we look: report what the library said
+  }
+  return encodeError(codec, "$", describeThrown(thrown))
 }

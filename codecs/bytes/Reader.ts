@@ -61,27 +61,18 @@ export class Reader {
 
   /** Unsigned LEB128 up to 2^53-1; longer or larger is a DecodeError. */
   varuint(): number {
-    const buf = this.buf
-    let pos = this.pos
-    const start = pos
-    let b = pos < this.end ? buf[pos++]! : -1
-    if (b < 0x80 && b >= 0) {
-      this.pos = pos
-      return b
+    const pos = this.pos
+    if (pos < this.end) {
+      const b = this.buf[pos]!
+      if (b < 0x80) {
+        this.pos = pos + 1
+        return b
+      }
     }
-    let result = 0
-    let scale = 1
-    for (let i = 0; ; i++) {
-      if (b < 0) throw this.fail("unexpected end of input in a varint", start)
-      if (i >= 8) throw this.fail("varint longer than 53 bits", start)
-      result += (b & 0x7f) * scale
-      if (b < 0x80) break
-      scale *= 0x80
-      b = pos < this.end ? buf[pos++]! : -1
-    }
-    if (result > Number.MAX_SAFE_INTEGER) throw this.fail("varint larger than 2^53-1", start)
-    this.pos = pos
-    return result
+    const v = readVaruint(this.buf, pos, this.end)
+    if (v < 0) throw this.fail(varuintProblem(v), pos)
+    this.pos = varuintEnd
+    return v
   }
 
   varint(): number {
@@ -139,21 +130,62 @@ export class Reader {
       return out
     }
     this.pos = end
-    const bytes = buf.subarray(start, end)
-    // TextDecoder cannot carry lone surrogates (WTF-8's ED A0..BF xx): decode those by hand.
-    let i = bytes.indexOf(0xed)
-    while (i !== -1) {
-      const next = bytes[i + 1]
-      if (next !== undefined && next >= 0xa0 && next <= 0xbf) return wtf8Decode(bytes)
-      i = bytes.indexOf(0xed, i + 1)
-    }
-    return decoder.decode(bytes)
+    return decodeWtf8(buf.subarray(start, end))
   }
 
   private stringWtf8(start: number, end: number): string {
     this.pos = end
     return wtf8Decode(this.buf.subarray(start, end))
   }
+}
+
+/** Where the varint last read by `readVaruint` ended (a module slot, so that reading one allocates nothing). */
+export let varuintEnd = 0
+
+const VARUINT_TRUNCATED = -1
+const VARUINT_TOO_LONG = -2
+const VARUINT_TOO_LARGE = -3
+
+/**
+ * Reads an unsigned LEB128 varint of at most 53 bits from `buf[pos, end)`:
+ * returns it and sets `varuintEnd`, or returns a negative code for
+ * `varuintProblem`. The codecs' readers share it for their multi-byte case.
+ */
+export const readVaruint = (buf: Uint8Array, pos: number, end: number): number => {
+  let result = 0
+  let scale = 1
+  for (let i = 0; ; i++) {
+    if (pos >= end) return VARUINT_TRUNCATED
+    if (i >= 8) return VARUINT_TOO_LONG
+    const b = buf[pos++]!
+    result += (b & 0x7f) * scale
+    if (b < 0x80) break
+    scale *= 0x80
+  }
+  if (result > Number.MAX_SAFE_INTEGER) return VARUINT_TOO_LARGE
+  varuintEnd = pos
+  return result
+}
+
+/** What a negative result of `readVaruint` means, for a DecodeError. */
+export const varuintProblem = (code: number): string =>
+  code === VARUINT_TRUNCATED ? "unexpected end of input in a varint"
+  : code === VARUINT_TOO_LONG ? "varint longer than 53 bits"
+  : "varint larger than 2^53-1"
+
+/**
+ * Decodes WTF-8 at TextDecoder's speed, unless the bytes hold a lone
+ * surrogate (ED A0..BF xx), which TextDecoder cannot carry: those are
+ * decoded by hand.
+ */
+export const decodeWtf8 = (bytes: Uint8Array): string => {
+  let i = bytes.indexOf(0xed)
+  while (i !== -1) {
+    const next = bytes[i + 1]
+    if (next !== undefined && next >= 0xa0 && next <= 0xbf) return wtf8Decode(bytes)
+    i = bytes.indexOf(0xed, i + 1)
+  }
+  return decoder.decode(bytes)
 }
 
 /**

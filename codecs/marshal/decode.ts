@@ -8,6 +8,7 @@
  * the message so far.
  */
 import { decodeError, type DecodeError } from "../errors.ts"
+import { readVaruint, varuintEnd, varuintProblem } from "../bytes/Reader.ts"
 import {
   HOST_LITTLE_ENDIAN,
   MAX_BIGINT_BYTES,
@@ -192,27 +193,17 @@ export class Decoder implements ValueSource {
   private varuint(): number {
     const buf = this.buf
     const start = this.pos
-    let pos = start
-    if (pos < this.end) {
-      const b = buf[pos]!
+    if (start < this.end) {
+      const b = buf[start]!
       if (b < 0x80) {
-        this.pos = pos + 1
+        this.pos = start + 1
         return b
       }
     }
-    let result = 0
-    let scale = 1
-    for (let i = 0; ; i++) {
-      if (pos >= this.end) throw this.fail("unexpected end of input in a varint", start)
-      if (i >= 8) throw this.fail("varint longer than 53 bits", start)
-      const b = buf[pos++]!
-      result += (b & 0x7f) * scale
-      if (b < 0x80) break
-      scale *= 0x80
-    }
-    if (result > Number.MAX_SAFE_INTEGER) throw this.fail("varint larger than 2^53-1", start)
-    this.pos = pos
-    return result
+    const v = readVaruint(buf, start, this.end)
+    if (v < 0) throw this.fail(varuintProblem(v), start)
+    this.pos = varuintEnd
+    return v
   }
 
   private readString(n: number): string {

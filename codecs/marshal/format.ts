@@ -19,6 +19,9 @@
  *
  * All multi-byte numbers are little-endian. See docs/codecs-marshal.md.
  */
+import type { TypedArray } from "../Datatype.ts"
+
+export type { TypedArray }
 
 export const FIXSTR = 0x80
 export const FIXSTR_MAX = 31
@@ -95,20 +98,6 @@ export const TypedKind = {
   BigUint64Array: 10,
   Float16Array: 11
 } as const
-
-export type TypedArray =
-  | Int8Array
-  | Uint8Array
-  | Uint8ClampedArray
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | BigUint64Array
-  | Float16Array
 
 export interface TypedArrayClass {
   readonly name: string

@@ -7,10 +7,9 @@
  * from fixed-arity calls of up to 16 characters (msgpackr's trick), and only
  * longer or non-ASCII strings pay for a decoder.
  */
-import { wtf8Decode } from "../bytes/Reader.ts"
+import { decodeWtf8, wtf8Decode } from "../bytes/Reader.ts"
 
 const fromCharCode = String.fromCharCode
-const textDecoder = new TextDecoder("utf-8")
 
 /** Decodes WTF-8 bytes `buf[pos, pos + n)`; malformed sequences become U+FFFD. */
 export const decodeString = (buf: Uint8Array, pos: number, n: number): string => {
@@ -28,15 +27,7 @@ export const decodeString = (buf: Uint8Array, pos: number, n: number): string =>
     }
     return wtf8Decode(buf.subarray(pos, pos + n))
   }
-  const bytes = buf.subarray(pos, pos + n)
-  // TextDecoder cannot carry lone surrogates (WTF-8's ED A0..BF xx): decode those by hand.
-  let i = bytes.indexOf(0xed)
-  while (i !== -1) {
-    const next = bytes[i + 1]
-    if (next !== undefined && next >= 0xa0 && next <= 0xbf) return wtf8Decode(bytes)
-    i = bytes.indexOf(0xed, i + 1)
-  }
-  return textDecoder.decode(bytes)
+  return decodeWtf8(buf.subarray(pos, pos + n))
 }
 
 /** `n` (at most 16) ASCII bytes as a string, in one call. */

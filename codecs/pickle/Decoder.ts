@@ -25,7 +25,7 @@
  */
 import type { Frames } from "../Codec.ts"
 import { DecodeError, decodeError } from "../errors.ts"
-import { wtf8Decode } from "../bytes/Reader.ts"
+import { decodeWtf8, readVaruint, varuintEnd, varuintProblem, wtf8Decode } from "../bytes/Reader.ts"
 import { BytesCache, mediumAscii, shortAscii } from "./strings.ts"
 import type { ClassEntry, ClassRegistry } from "./ClassRegistry.ts"
 import * as F from "./format.ts"
@@ -81,7 +81,6 @@ const PENDING: unique symbol = Symbol("pending")
 /** A slot whose ArrayBuffer has not been materialized yet (its bytes are a part of a larger out-of-band buffer). */
 const LAZY_BUFFER: unique symbol = Symbol("lazy buffer")
 
-const textDecoder = new TextDecoder("utf-8")
 const defineProperty = Object.defineProperty
 const MAX_ARRAY_LENGTH = 2 ** 32 - 1
 /** Big integers: at most this many hex digits (V8's own BigInt limit is 2^30 bits). */
@@ -234,7 +233,7 @@ export class Decoder {
 
   private varuint(): number {
     const buf = this.buf
-    let pos = this.pos
+    const pos = this.pos
     if (pos < this.end) {
       const b = buf[pos]!
       if (b < 0x80) {
@@ -242,20 +241,10 @@ export class Decoder {
         return b
       }
     }
-    const start = pos
-    let result = 0
-    let scale = 1
-    for (let i = 0; ; i++) {
-      if (pos >= this.end) throw this.fail("unexpected end of input in a varint", start)
-      if (i >= 8) throw this.fail("varint longer than 53 bits", start)
-      const b = buf[pos++]!
-      result += (b & 0x7f) * scale
-      if (b < 0x80) break
-      scale *= 0x80
-    }
-    if (result > Number.MAX_SAFE_INTEGER) throw this.fail("varint larger than 2^53-1", start)
-    this.pos = pos
-    return result
+    const v = readVaruint(buf, pos, this.end)
+    if (v < 0) throw this.fail(varuintProblem(v), pos)
+    this.pos = varuintEnd
+    return v
   }
 
   /** A count of items that each take at least `minBytes` bytes: bounded by the bytes left. */
@@ -297,15 +286,7 @@ export class Decoder {
       if (t !== undefined) return s + t
     }
     const bytes = this.buf.subarray(start, start + n)
-    if (n < 32) return wtf8Decode(bytes)
-    // TextDecoder cannot carry lone surrogates (WTF-8's ED A0..BF xx): decode those by hand.
-    let i = bytes.indexOf(0xed)
-    while (i !== -1) {
-      const next = bytes[i + 1]
-      if (next !== undefined && next >= 0xa0 && next <= 0xbf) return wtf8Decode(bytes)
-      i = bytes.indexOf(0xed, i + 1)
-    }
-    return textDecoder.decode(bytes)
+    return n < 32 ? wtf8Decode(bytes) : decodeWtf8(bytes)
   }
 
   private string(): string {
