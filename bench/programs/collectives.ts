@@ -159,8 +159,10 @@ export const sweep = (
       for (const bytes of collective === "barrier" ? [0] : sizes) {
         for (const impl of implementations[collective].filter((i) => only === undefined || only.includes(i))) {
           const op = operation(w, collective, impl, bytes)
-          // Warm up (JIT, first-touch of buffers), then time a few calls to size the run.
-          for (let i = 0; i < 3; i++) {
+          // Warm up (JIT, first-touch of buffers) as OSU does: 200 calls for small messages,
+          // 10 above 8 KiB; then time a few calls to size the run.
+          const warmUp = bytes <= 8192 ? 200 : 10
+          for (let i = 0; i < warmUp; i++) {
             yield* op
             yield* w.barrier()
           }

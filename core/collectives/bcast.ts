@@ -17,7 +17,7 @@ import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"
 import type { BcastOptions } from "./options.ts"
 import { asTypedArray, encodeBuffer, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
-import { absolute, knomial, radixFor, relative } from "./tree.ts"
+import { absolute, knomial, radixFor, relative, sendOrder } from "./tree.ts"
 
 /** Broadcasts `message` (given at the root) along a k-nomial tree and returns it on every rank. */
 export const tree = (call: Call, root: number, message: Encoded | undefined, k: number): Effect.Effect<Encoded, SendFailure> =>
@@ -28,9 +28,8 @@ export const tree = (call: Call, root: number, message: Encoded | undefined, k: 
     const m = node.parent < 0 ? message! : yield* recv(call, absolute(node.parent, root, p))
     if (node.children.length > 0) {
       const out = shareable(c, m)
-      // Largest subtree first: it has the longest way to go.
       const sends = []
-      for (let i = node.children.length - 1; i >= 0; i--) sends.push(startSend(call, absolute(node.children[i]!.rel, root, p), out))
+      for (const child of sendOrder(node)) sends.push(startSend(call, absolute(child.rel, root, p), out))
       yield* waitEach(sends)
     }
     return m

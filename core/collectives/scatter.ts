@@ -18,7 +18,7 @@ import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"
 import type { ScatterOptions, ScattervOptions } from "./options.ts"
 import { asTypedArray, blocks, checkFits, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
-import { absolute, knomial, radixFor, relative } from "./tree.ts"
+import { absolute, knomial, radixFor, relative, sendOrder } from "./tree.ts"
 
 /** Scatters the root's items (one per rank, by rank) along a k-nomial tree and returns this rank's. */
 export const tree = (call: Call, root: number, items: ReadonlyArray<Encoded> | undefined, k: number) =>
@@ -44,9 +44,7 @@ export const tree = (call: Call, root: number, items: ReadonlyArray<Encoded> | u
     }
     if (node.children.length > 0) {
       const sends = []
-      // Largest subtree first: it has the longest way to go.
-      for (let i = node.children.length - 1; i >= 0; i--) {
-        const child = node.children[i]!
+      for (const child of sendOrder(node)) {
         const from = child.rel - rel
         sends.push(startSend(call, absolute(child.rel, root, p), shareable(c, pack(mine.slice(from, from + child.size)))))
       }

@@ -56,6 +56,16 @@ export const knomial = (rel: number, size: number, k: number): Tree => {
   return { parent, children }
 }
 
+/**
+ * The order in which a node sends to its children: the largest subtree first
+ * (it has the longest way to go), children of equal subtrees in ascending
+ * rank, the order in which the ranks left the previous collective's release.
+ */
+export const sendOrder = (node: Tree): ReadonlyArray<Child> => {
+  // `children` ascend by rank and the sort is stable: equal subtrees keep that order.
+  return node.children.slice().sort((a, b) => b.size - a.size)
+}
+
 /** The radix when ranks sleep while they wait (more ranks than cores): measured in bench/collectives.ts. */
 export const SLEEPING_RADIX = 16
 
