@@ -42,7 +42,7 @@ export interface AllreduceOptions extends CodecOption, IntoOption {
    * buffers of 64 KiB or more on more than two ranks take Rabenseifner's
    * (buffers only); smaller ones and values take recursive doubling, or,
    * when ranks sleep while waiting (more ranks than cores), a reduce to rank
-   * 0 and broadcast along a flat tree ("tree") where that takes fewer rounds.
+   * 0 and broadcast along a flat tree ("tree") where that takes no more rounds.
    */
   readonly algorithm?: "recursive-doubling" | "rabenseifner" | "tree"
 }
