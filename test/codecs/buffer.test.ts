@@ -7,16 +7,8 @@ import type { TypedArray } from "../../codecs/Datatype.ts"
 import { decodeInto, describe as describeSpec, isBufferSpec, peek, raw } from "../../codecs/buffer.ts"
 import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../../codecs/errors.ts"
 import * as Registry from "../../codecs/registry.ts"
+import { thrown } from "../support/thrown.ts"
 
-/** The error `f` throws (fails the test when it throws nothing). */
-const thrown = (f: () => unknown): unknown => {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  throw new Error("expected an error, nothing was thrown")
-}
 
 /** An array of `d` with `n` elements, sitting at element offset 3 of a larger buffer. */
 const offsetView = (d: Datatype.Datatype, n: number): TypedArray => {

@@ -5,21 +5,13 @@ import type { Frames } from "../../codecs/Codec.ts"
 import { cbor, MAX_DEPTH, Tag } from "../../codecs/cbor.ts"
 import { DecodeError, EncodeError } from "../../codecs/errors.ts"
 import * as Registry from "../../codecs/registry.ts"
+import { thrown } from "../support/thrown.ts"
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex")
 const frames = (h: string): Frames => ({ header: Uint8Array.from(Buffer.from(h.replace(/\s/g, ""), "hex")), buffers: [] })
 const encodeHex = (value: unknown): string => hex(cbor.encodeSync(value).header)
 const roundTrip = (value: unknown): unknown => cbor.decodeSync(cbor.encodeSync(value))
 
-/** The error `f` throws (fails the test when it throws nothing). */
-const thrown = (f: () => unknown): unknown => {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  throw new Error("expected an error, nothing was thrown")
-}
 const decodeFailure = (h: string | Uint8Array): DecodeError => {
   const e = thrown(() => cbor.decodeSync(typeof h === "string" ? frames(h) : { header: h, buffers: [] }))
   expect(e).toBeInstanceOf(DecodeError)

@@ -10,20 +10,12 @@ import { DecodeError, EncodeError } from "../../codecs/errors.ts"
 import { marshal } from "../../codecs/marshal/Marshal.ts"
 import { MAX_DEPTH, Tag } from "../../codecs/marshal/format.ts"
 import * as Registry from "../../codecs/registry.ts"
+import { thrown } from "../support/thrown.ts"
 
 const encode = (value: unknown): Uint8Array => marshal.encodeSync(value).header
 const decode = (bytes: ArrayLike<number>): unknown => marshal.decodeSync({ header: Uint8Array.from(bytes), buffers: [] })
 const roundTrip = (value: unknown): unknown => marshal.decodeSync(marshal.encodeSync(value))
 
-/** The error `f` throws (fails the test when it throws nothing). */
-const thrown = (f: () => unknown): unknown => {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  throw new Error("expected an error, nothing was thrown")
-}
 const encodeFailure = (value: unknown): EncodeError => {
   const e = thrown(() => marshal.encodeSync(value))
   expect(e).toBeInstanceOf(EncodeError)

@@ -6,21 +6,13 @@ import type { Frames } from "../../codecs/Codec.ts"
 import { DecodeError, EncodeError } from "../../codecs/errors.ts"
 import { MAX_DEPTH, msgpack } from "../../codecs/msgpack.ts"
 import * as Registry from "../../codecs/registry.ts"
+import { thrown } from "../support/thrown.ts"
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex")
 const frames = (h: string): Frames => ({ header: Uint8Array.from(Buffer.from(h.replace(/\s/g, ""), "hex")), buffers: [] })
 const encodeHex = (value: unknown): string => hex(msgpack.encodeSync(value).header)
 const roundTrip = (value: unknown): unknown => msgpack.decodeSync(msgpack.encodeSync(value))
 
-/** The error `f` throws (fails the test when it throws nothing). */
-const thrown = (f: () => unknown): unknown => {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  throw new Error("expected an error, nothing was thrown")
-}
 const decodeFailure = (h: string | Uint8Array): DecodeError => {
   const e = thrown(() => msgpack.decodeSync(typeof h === "string" ? frames(h) : { header: h, buffers: [] }))
   expect(e).toBeInstanceOf(DecodeError)

@@ -11,15 +11,7 @@ import type { TypedArray } from "../../codecs/Datatype.ts"
 import { InvalidArgument } from "../../core/errors.ts"
 import * as Op from "../../core/Op.ts"
 import { generate } from "../../core/op/generate-kernels.ts"
-
-const thrown = (f: () => unknown): unknown => {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  throw new Error("expected an error, nothing was thrown")
-}
+import { thrown } from "../support/thrown.ts"
 
 describe("ops on values (mpi4py's semantics)", () => {
   it("SUM and PROD take numbers or bigints", () => {
