@@ -445,13 +445,12 @@ describe("marshal: edge cases of the encoder's machinery", () => {
   })
 
   it("dictionaries with ever-new keys (10,000 keys, 20 messages) keep encoding fast and correct", () => {
-    const started = performance.now()
     for (let m = 0; m < 20; m++) {
       const dict = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`user-${m}-${i}`, i % 7]))
       const back = roundTrip(dict) as Record<string, number>
       expect(back[`user-${m}-9999`]).toBe(9999 % 7)
     }
-    expect(performance.now() - started).toBeLessThan(10_000) // a generous bound: quadratic behaviour would take minutes
+    // Quadratic behaviour would take minutes and run past the test's timeout; no clock is read here.
   })
 
   it("where code generation is forbidden (a CSP, --disallow-code-generation-from-strings), objects are built key by key", () => {

@@ -235,13 +235,15 @@ export const overlappingCreations = Effect.gen(function*() {
   const world = yield* Comm.World
   const alone = yield* some(yield* world.split(world.rank), "a single-rank communicator")
   if (world.rank !== 0) {
-    yield* Effect.sleep(100)
+    // Joins the world's dup only after rank 0 has started its second creation: the overlap is certain.
+    yield* world.recv({ source: 0, tag: 99 })
     yield* world.dup()
     return world.rank
   }
   const slow = yield* Effect.forkChild(world.dup())
-  yield* Effect.sleep(20)
+  yield* Effect.sleep(20) // the forked dup starts its agreement first
   yield* alone.dup()
+  yield* world.send("go", { dest: 1, tag: 99 })
   yield* Fiber.join(slow)
   return world.rank
 })

@@ -47,6 +47,8 @@ export class ShmTransport implements Transport {
   private readonly keepAlive: ReturnType<typeof setInterval>
   private pendingOps = 0
   private completions = 0
+  private progressRuns = 0
+  private polls = 0
   private progressing = false
   private scheduled = false
   private deferred = false
@@ -126,6 +128,7 @@ export class ShmTransport implements Transport {
   }
 
   poll(): boolean {
+    this.polls++
     if (this.closed) return false
     this.bell.spin()
     if (!this.forced && this.selfHead === this.selfQueue.length && !this.bell.rang()) return false
@@ -161,9 +164,9 @@ export class ShmTransport implements Transport {
     this.failureHandler?.(failure)
   }
 
-  /** Counters for diagnostics: notifications sent, wake-ups of this rank's armed wait. */
-  get stats(): { readonly notifies: number; readonly wakes: number } {
-    return { notifies: this.doorbells.notifies, wakes: this.bell.wakes }
+  /** Counters for diagnostics: notifications sent, wake-ups of this rank's armed wait, runs of the progress engine, calls of `poll`. */
+  get stats(): { readonly notifies: number; readonly wakes: number; readonly progressRuns: number; readonly polls: number } {
+    return { notifies: this.doorbells.notifies, wakes: this.bell.wakes, progressRuns: this.progressRuns, polls: this.polls }
   }
 
   /** Operations that keep the thread alive now (for tests and diagnostics). */
@@ -181,6 +184,7 @@ export class ShmTransport implements Transport {
   private progress(): void {
     if (this.closed || this.progressing) return
     this.progressing = true
+    this.progressRuns++
     try {
       this.forced = false
       this.bell.acknowledge()
