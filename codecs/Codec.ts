@@ -20,7 +20,10 @@
  * ```
  */
 import { Effect } from "effect"
+import type { DecodeOptions } from "./DecodeBudget.ts"
 import { DecodeError, EncodeError } from "./errors.ts"
+
+export type { DecodeOptions } from "./DecodeBudget.ts"
 
 /** An encoded value: the header stream and the out-of-band buffers it refers to. */
 export interface Frames {
@@ -35,15 +38,19 @@ export interface Codec {
   readonly id: number
   /** Encodes a value; fails with an `EncodeError` naming the path of what could not be encoded. */
   readonly encode: (value: unknown) => Effect.Effect<Frames, EncodeError>
-  /** Decodes frames; any bytes give a value or a `DecodeError`. */
-  readonly decode: (frames: Frames) => Effect.Effect<unknown, DecodeError>
+  /**
+   * Decodes frames; any bytes give a value or a `DecodeError`. No input makes
+   * it allocate more than `options.maxDecodedBytes` (see DecodeBudget.ts)
+   * plus twice the input's length.
+   */
+  readonly decode: (frames: Frames, options?: DecodeOptions) => Effect.Effect<unknown, DecodeError>
   /**
    * The same as `encode` for hot paths: returns the frames or throws an
    * `EncodeError` (never any other exception).
    */
   readonly encodeSync: (value: unknown) => Frames
   /** The same as `decode` for hot paths: returns the value or throws a `DecodeError`. */
-  readonly decodeSync: (frames: Frames) => unknown
+  readonly decodeSync: (frames: Frames, options?: DecodeOptions) => unknown
 }
 
 /** Ids 0–15 are reserved for rankflow's own codecs; user codecs take 16–255. */
@@ -64,7 +71,8 @@ export const make = (options: {
   readonly name: string
   readonly id: number
   readonly encodeSync: (value: unknown) => Frames
-  readonly decodeSync: (frames: Frames) => unknown
+  /** Must charge what it builds against `options` (see DecodeBudget.ts). */
+  readonly decodeSync: (frames: Frames, options: DecodeOptions | undefined) => unknown
 }): Codec => {
   const { name, id } = options
   if (!Number.isInteger(id) || id < 0 || id > 255) {
@@ -77,9 +85,9 @@ export const make = (options: {
       throw e instanceof EncodeError ? e : new EncodeError({ codec: name, path: "$", message: `${name}: cannot encode $: ${describeThrown(e)}` })
     }
   }
-  const decodeSync = (frames: Frames): unknown => {
+  const decodeSync = (frames: Frames, decodeOptions?: DecodeOptions): unknown => {
     try {
-      return options.decodeSync(frames)
+      return options.decodeSync(frames, decodeOptions)
     } catch (e) {
       throw e instanceof DecodeError ? e : new DecodeError({ codec: name, offset: -1, message: `${name}: malformed input: ${describeThrown(e)}` })
     }
@@ -90,7 +98,7 @@ export const make = (options: {
     encodeSync,
     decodeSync,
     encode: (value) => Effect.try({ try: () => encodeSync(value), catch: (e) => e as EncodeError }),
-    decode: (frames) => Effect.try({ try: () => decodeSync(frames), catch: (e) => e as DecodeError })
+    decode: (frames, decodeOptions) => Effect.try({ try: () => decodeSync(frames, decodeOptions), catch: (e) => e as DecodeError })
   }
 }
 

@@ -14,7 +14,9 @@
  * bounds the items that arrays and maps declare by the input's length,
  * refuses the tags to which cbor-x gives private or unsafe meanings, and
  * checks the content of the tags it decodes (bignums, typed arrays, tag 27),
- * all without allocating. Only input that passes reaches cbor-x.
+ * and adds up what decoding will build (DecodeBudget.ts's costs) against the
+ * message's allowance, all without allocating. Only input that passes
+ * reaches cbor-x.
  *
  * @example
  * ```ts
@@ -27,6 +29,7 @@
 import { Decoder, Encoder, Tag, addExtension } from "cbor-x"
 import * as Codec from "./Codec.ts"
 import type { Frames } from "./Codec.ts"
+import { allowance, Cost, type DecodeOptions, overLimit } from "./DecodeBudget.ts"
 import { DecodeError, decodeError, type EncodeError } from "./errors.ts"
 import { register } from "./registry.ts"
 import { describeThrown, libraryEncodeFailure } from "./unencodable.ts"
@@ -194,13 +197,25 @@ const checkTag = (b: Uint8Array, start: number, tag: number, pos: number, end: n
   }
 }
 
+/** The length of the byte string a tag holds (checked by `checkTag`), or 0 for other content. */
+const tagContentLength = (b: Uint8Array, pos: number, end: number): number => {
+  if (pos >= end || b[pos]! >> 5 !== 2) return 0
+  const n = readArgument(b, pos, end)
+  return n > 0 ? n : 0
+}
+
+/** A map of at most this many entries decodes to an object with in-object properties; larger ones to a dictionary. */
+const SMALL_MAP = 8
+
 /**
  * Checks that `b` holds exactly one well-formed CBOR item that this codec
- * accepts; throws a `DecodeError` at the offending offset otherwise.
+ * accepts and that decoding it stays within its allowance; throws a
+ * `DecodeError` at the offending offset otherwise.
  */
-const scan = (b: Uint8Array): void => {
+const scan = (b: Uint8Array, options: DecodeOptions | undefined): void => {
   const end = b.length
   if (end === 0) throw fail(0, "empty input")
+  let budget = allowance(end, options)
   let pos = 0
   let depth = 0
   let pending = 1 // items still to read at this level; the top level holds exactly one
@@ -223,8 +238,11 @@ const scan = (b: Uint8Array): void => {
       continue
     }
     if (pending > 0) pending--
-    else if (pending === INDEFINITE_MAP_KEY) pending = INDEFINITE_MAP_VALUE
-    else if (pending === INDEFINITE_MAP_VALUE) pending = INDEFINITE_MAP_KEY
+    else if (pending === INDEFINITE_MAP_KEY) {
+      pending = INDEFINITE_MAP_VALUE
+      budget -= Cost.dictionaryEntry
+    } else if (pending === INDEFINITE_MAP_VALUE) pending = INDEFINITE_MAP_KEY
+    else budget -= Cost.slot // an item of an indefinite-length array
     const major = initial >> 5
     let arg: number
     if ((initial & 31) < 24) {
@@ -244,10 +262,13 @@ const scan = (b: Uint8Array): void => {
         if (arg < 0) throw fail(start, "indefinite-length strings are not supported")
         if (arg > end - pos) throw fail(start, `a ${major === 2 ? "byte" : "text"} string of ${arg} bytes but only ${end - pos} left`)
         pos += arg
+        // A byte string is a view of the input; a text string is built.
+        if ((budget -= major === 2 ? Cost.view : Cost.string + arg) < 0) throw overLimit(NAME, start, end, options)
         break
       case 4:
       case 5: {
         let open: number
+        budget -= major === 4 ? Cost.array : arg >= 0 && arg <= SMALL_MAP ? Cost.object : Cost.dictionary
         if (arg < 0) open = major === 4 ? INDEFINITE_ARRAY : INDEFINITE_MAP_KEY
         else {
           // Every item takes at least one byte: a count beyond the bytes left can never be satisfied.
@@ -259,7 +280,9 @@ const scan = (b: Uint8Array): void => {
           // The same bound for all containers together, so that nested ones cannot add up past it.
           declared += open
           if (declared > end) throw fail(start, `${open} more items declared than the ${end} bytes of input can hold`)
+          budget -= major === 4 ? Cost.slot * arg : (arg <= SMALL_MAP ? Cost.property : Cost.dictionaryEntry) * arg
         }
+        if (budget < 0) throw overLimit(NAME, start, end, options)
         if (depth >= MAX_DEPTH) throw fail(start, `nested deeper than ${MAX_DEPTH} levels`)
         pendingStack[depth++] = pending
         pending = open
@@ -269,6 +292,13 @@ const scan = (b: Uint8Array): void => {
         if (arg < 0) throw fail(start, "a tag cannot have an indefinite length")
         if (arg > 0xffffffff) throw fail(start, "tag numbers above 2^32-1 are not supported")
         checkTag(b, start, arg, pos, end)
+        // What the tag's content becomes, beyond the content itself: a Set or Map is charged
+        // over the object its array or map is charged as; typed arrays may be copied to align them.
+        budget -= arg === 1 || arg === 0 ? Cost.date : arg === 258 ? Cost.set : arg === 259 ? Cost.map
+          : arg === 2 || arg === 3 ? Cost.bigint + 2 * tagContentLength(b, pos, end)
+          : typedArrayElementSize(arg) !== 0 ? Cost.view + Cost.arrayBuffer + tagContentLength(b, pos, end)
+          : Cost.object
+        if (budget < 0) throw overLimit(NAME, start, end, options)
         if (depth >= MAX_DEPTH) throw fail(start, `nested deeper than ${MAX_DEPTH} levels`)
         pendingStack[depth++] = pending
         pending = 1
@@ -302,7 +332,7 @@ const encodeSync = (value: unknown): Frames => {
   return { header: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), buffers: [] }
 }
 
-const decodeSync = (frames: Frames): unknown => {
+const decodeSync = (frames: Frames, options: DecodeOptions | undefined): unknown => {
   if (frames.buffers.length !== 0) {
     throw fail(frames.header.byteLength, `expected a header only, got ${frames.buffers.length} out-of-band buffers`)
   }
@@ -310,7 +340,7 @@ const decodeSync = (frames: Frames): unknown => {
   // A fresh view: cbor-x caches a DataView as a property of its input, and decoded byte
   // strings are subarrays of it, so they are plain Uint8Arrays even when the header is a Buffer.
   const bytes = new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
-  scan(bytes)
+  scan(bytes, options)
   try {
     return decoder.decode(bytes)
   } catch (e) {

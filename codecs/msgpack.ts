@@ -22,8 +22,9 @@
  * process. So every input is first checked by `scan` below, one pass without
  * allocation: the declared items of all arrays and maps together may not
  * exceed the input's length (each item takes at least one byte), every length
- * must fit in the bytes left, and nothing may follow the value. Only input
- * that passes reaches the library; its remaining errors (an unusable map key,
+ * must fit in the bytes left, nothing may follow the value, and what decoding
+ * will build (DecodeBudget.ts's costs) must fit the message's allowance. Only
+ * input that passes reaches the library; its remaining errors (an unusable map key,
  * a malformed extension) become `DecodeError`s at the library's offset.
  *
  * @example
@@ -48,6 +49,7 @@ import * as Codec from "./Codec.ts"
 import type { Frames } from "./Codec.ts"
 import * as Datatype from "./Datatype.ts"
 import type { DatatypeName, TypedArrayConstructor } from "./Datatype.ts"
+import { allowance, Cost, type DecodeOptions, overLimit } from "./DecodeBudget.ts"
 import { DecodeError, decodeError, type EncodeError } from "./errors.ts"
 import { register } from "./registry.ts"
 import { Writer } from "./bytes/Writer.ts"
@@ -202,14 +204,19 @@ const fail = (offset: number, what: string): DecodeError => decodeError(NAME, of
 const readLength = (b: Uint8Array, pos: number, size: number): number =>
   size === 1 ? b[pos]! : size === 2 ? (b[pos]! << 8) | b[pos + 1]! : ((b[pos]! << 24) >>> 0) + ((b[pos + 1]! << 16) | (b[pos + 2]! << 8) | b[pos + 3]!)
 
+/** A map of at most this many entries decodes to an object with in-object properties; larger ones to a dictionary. */
+const SMALL_MAP = 8
+
 /**
  * Checks that `b` holds exactly one MessagePack value whose lengths fit the
- * input and whose arrays and maps declare no more items than the input has
- * bytes; throws a `DecodeError` at the offending offset otherwise.
+ * input, whose arrays and maps declare no more items than the input has
+ * bytes, and whose decoding stays within its allowance; throws a
+ * `DecodeError` at the offending offset otherwise.
  */
-const scan = (b: Uint8Array): void => {
+const scan = (b: Uint8Array, options: DecodeOptions | undefined): void => {
   const end = b.length
   if (end === 0) throw fail(0, "empty input")
+  let budget = allowance(end, options)
   let pos = 0
   let outstanding = 1 // items declared and not read yet
   let declared = 1 // items declared so far; each takes at least one byte
@@ -220,22 +227,37 @@ const scan = (b: Uint8Array): void => {
     outstanding--
     let items = 0 // children of an array or map
     let skip = 0 // bytes of payload after the head
+    let array = false
     if (head < 0x80 || head >= 0xe0 || (head >= 0xc0 && head <= 0xc3)) {
       if (head === 0xc1) throw fail(start, "the byte 0xc1 is never used in MessagePack")
     } else if (head < 0x90) items = (head & 0x0f) * 2
-    else if (head < 0xa0) items = head & 0x0f
-    else if (head < 0xc0) skip = head & 0x1f
-    else if (FIXED_SIZE[head] !== 0) skip = FIXED_SIZE[head]!
-    else {
+    else if (head < 0xa0) {
+      items = head & 0x0f
+      array = true
+    } else if (head < 0xc0) {
+      skip = head & 0x1f
+      budget -= Cost.string + skip
+    } else if (FIXED_SIZE[head] !== 0) {
+      skip = FIXED_SIZE[head]!
+      // 64-bit integers become bigints; fixext become extensions (typed arrays, timestamps).
+      if (head === 0xcf || head === 0xd3) budget -= Cost.bigint
+      else if (head >= 0xd4) budget -= Cost.view + Cost.arrayBuffer + skip
+    } else {
       // bin/ext/str 8..32, array/map 16..32: a length of 1, 2 or 4 bytes follows
       const size = head === 0xc4 || head === 0xc7 || head === 0xd9 ? 1
         : head === 0xc5 || head === 0xc8 || head === 0xda || head === 0xdc || head === 0xde ? 2 : 4
       if (size > end - pos) throw fail(start, "unexpected end of input in a length (truncated)")
       const n = readLength(b, pos, size)
       pos += size
-      if (head === 0xdc || head === 0xdd) items = n
-      else if (head === 0xde || head === 0xdf) items = n * 2
-      else skip = head >= 0xc7 && head <= 0xc9 ? n + 1 : n // an ext's length leaves out its type byte
+      if (head === 0xdc || head === 0xdd) {
+        items = n
+        array = true
+      } else if (head === 0xde || head === 0xdf) items = n * 2
+      else {
+        skip = head >= 0xc7 && head <= 0xc9 ? n + 1 : n // an ext's length leaves out its type byte
+        // A bin is a view of the input; a str is built; an ext may be copied to align it.
+        budget -= head <= 0xc6 ? Cost.view : head <= 0xc9 ? Cost.view + Cost.arrayBuffer + n : Cost.string + n
+      }
     }
     if (skip > end - pos) throw fail(start, `a value of ${skip} bytes but only ${end - pos} left`)
     pos += skip
@@ -246,6 +268,11 @@ const scan = (b: Uint8Array): void => {
       }
       outstanding += items
     }
+    if ((head >= 0x80 && head < 0xa0) || (head >= 0xdc && head <= 0xdf)) {
+      const n = array ? items : items / 2
+      budget -= array ? Cost.array + Cost.slot * n : n <= SMALL_MAP ? Cost.object + Cost.property * n : Cost.dictionary + Cost.dictionaryEntry * n
+    }
+    if (budget < 0) throw overLimit(NAME, start, end, options)
   }
   if (pos !== end) throw fail(pos, `${end - pos} trailing bytes after the value`)
 }
@@ -273,14 +300,14 @@ const encodeSync = (value: unknown): Frames => {
   return { header: writer.finish(), buffers: [] }
 }
 
-const decodeSync = (frames: Frames): unknown => {
+const decodeSync = (frames: Frames, options: DecodeOptions | undefined): unknown => {
   if (frames.buffers.length !== 0) {
     throw decodeError(NAME, frames.header.byteLength, `expected a header only, got ${frames.buffers.length} out-of-band buffers`)
   }
   const h = frames.header
   // Decoded bins are subarrays of the input: keep them plain Uint8Arrays even when the header is a Buffer.
   const bytes = h.constructor === Uint8Array ? h : new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
-  scan(bytes)
+  scan(bytes, options)
   try {
     return decoder.decode(bytes)
   } catch (e) {

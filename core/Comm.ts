@@ -46,7 +46,7 @@ export type {
 export type * from "./collectives/Collectives.ts"
 export type { NeighborCollectives, NeighborOptions } from "./collectives/neighbor.ts"
 export type { CartComm, Shift } from "./Cart.ts"
-export type { Communicators, CreateError } from "./communicators.ts"
+export type { Communicators, CreateError, DupOptions } from "./communicators.ts"
 export { CONGRUENT, compare, computeDims, IDENT, SIMILAR, UNDEFINED, UNEQUAL, type Comparison } from "./communicators.ts"
 
 /** A communicator, as a rank program sees it (collectives: see collectives/Collectives.ts). */

@@ -2,7 +2,7 @@
  * What a communicator is underneath its methods: the rank's engine, its
  * context ids, and its group (the world ranks of its members, in rank order).
  */
-import type { Codec } from "../codecs/Codec.ts"
+import type { Codec, DecodeOptions } from "../codecs/Codec.ts"
 import type { Engine } from "./Engine.ts"
 
 export interface CommState {
@@ -17,13 +17,21 @@ export interface CommState {
   readonly worldToComm: Int32Array
   /** The codec values go through unless a call names another. */
   readonly codec: Codec
+  /** What received values may decode to (`maxDecodedBytes`; the codecs' default when absent). */
+  readonly decodeOptions: DecodeOptions | undefined
   freed: boolean
   /** Sequence number of the next collective call: its tag on the collective context. */
   collectiveSeq: number
 }
 
-export const make = (engine: Engine, context: number, group: ReadonlyArray<number>, codec: Codec): CommState => {
+export const make = (
+  engine: Engine,
+  context: number,
+  group: ReadonlyArray<number>,
+  codec: Codec,
+  decodeOptions?: DecodeOptions
+): CommState => {
   const worldToComm = new Int32Array(engine.size).fill(-1)
   group.forEach((w, r) => (worldToComm[w] = r))
-  return { engine, context, rank: worldToComm[engine.rank]!, size: group.length, group, worldToComm, codec, freed: false, collectiveSeq: 0 }
+  return { engine, context, rank: worldToComm[engine.rank]!, size: group.length, group, worldToComm, codec, decodeOptions, freed: false, collectiveSeq: 0 }
 }

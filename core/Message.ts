@@ -4,7 +4,7 @@
  * codec, no encoding), plus the optional Schema on either side.
  */
 import { Result, Schema } from "effect"
-import type { Codec, Frames } from "../codecs/Codec.ts"
+import type { Codec, DecodeOptions, Frames } from "../codecs/Codec.ts"
 import { isBufferSpec, raw } from "../codecs/buffer.ts"
 import { decodeError, DecodeError, EncodeError } from "../codecs/errors.ts"
 import "../codecs/index.ts" // registers every built-in codec
@@ -61,8 +61,15 @@ export const codecOf = (id: number): Codec => {
 }
 
 /** Decodes received frames; throws `DecodeError` or `MessageInvalid` (for a schema). */
-export const decode = (codecId: number, frames: Frames, schema: MessageSchema | undefined, source: number, tag: number): unknown => {
-  const value = codecOf(codecId).decodeSync(frames)
+export const decode = (
+  codecId: number,
+  frames: Frames,
+  schema: MessageSchema | undefined,
+  source: number,
+  tag: number,
+  options?: DecodeOptions
+): unknown => {
+  const value = codecOf(codecId).decodeSync(frames, options)
   if (schema === undefined) return value
   const r = Schema.decodeUnknownResult(schema)(value)
   if (Result.isFailure(r)) {

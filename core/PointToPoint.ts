@@ -279,7 +279,7 @@ export const finish = (c: CommState, m: Incoming, sink: Sink, settle: Settle<Rec
     acknowledgeIfSync(c, m)
     if (r instanceof TransportError) return settle(Exit.fail(r))
     try {
-      const value = Message.decode(Envelope.codec(arrival.envelope), r as Frames, sink.schema, c.worldToComm[m.source]!, m.tag)
+      const value = Message.decode(Envelope.codec(arrival.envelope), r as Frames, sink.schema, c.worldToComm[m.source]!, m.tag, c.decodeOptions)
       settle(Exit.succeed(new ReceivedValue(value, c, m)))
     } catch (e) {
       if (Message.isDecodeFailure(e)) return settle(Exit.fail(e))

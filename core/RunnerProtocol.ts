@@ -11,6 +11,8 @@ export interface Run {
   readonly export: string | undefined
   readonly args: ReadonlyArray<unknown>
   readonly codec: string | undefined
+  /** The world communicator's decoding limit (the codecs' default when absent). */
+  readonly maxDecodedBytes?: number | undefined
   /** Replaces `process.argv.slice(1)` in the rank (the CLI passes the script and its arguments). */
   readonly argv: ReadonlyArray<string> | undefined
 }

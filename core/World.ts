@@ -39,7 +39,12 @@ export interface WorldOptions {
   /** Options for the transport's launcher (e.g. `{ ringBudget, arenaBytes }` for shm, `{ servers }` for nats). */
   readonly transportOptions?: object | undefined
   /** The world communicator's codec (default `"pickle"`). */
-  readonly codec?: string
+  readonly codec?: string | undefined
+  /**
+   * The most memory a value received on the world may decode to beyond twice
+   * its encoded size (default 256 MiB; see `dup({ maxDecodedBytes })`).
+   */
+  readonly maxDecodedBytes?: number | undefined
   /** Prefix each line a rank prints with `[rank] ` (default true). */
   readonly prefixOutput?: boolean
   /** How long stopped ranks get to finish after a failure before they are terminated (default 5 s). */
@@ -136,7 +141,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
         const { job } = running
         const id = nextId++
         const ref = normalize(program)
-        const cmd: Protocol.Run = { _tag: "Run", id, module: ref.module, export: ref.export, args: ref.args, codec: options.codec, argv: runOptions?.argv }
+        const cmd: Protocol.Run = { _tag: "Run", id, module: ref.module, export: ref.export, args: ref.args, codec: options.codec, maxDecodedBytes: options.maxDecodedBytes, argv: runOptions?.argv }
         for (const r of job.localRanks) job.post(r, cmd)
         const outcome = yield* collect(job, running, id, options)
         if (outcome.failure !== undefined) {

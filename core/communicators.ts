@@ -22,6 +22,7 @@
  * ```
  */
 import { Effect, Option } from "effect"
+import { checkLimit } from "../codecs/DecodeBudget.ts"
 import type { Cart, CartComm } from "./Cart.ts"
 import * as Carts from "./Cart.ts"
 import type { Comm } from "./Comm.ts"
@@ -31,12 +32,34 @@ import * as Contexts from "./contexts.ts"
 import { InvalidArgument, InvalidCommunicator } from "./errors.ts"
 import * as Groups from "./Group.ts"
 import type { Comparison, Group } from "./Group.ts"
+import { type CodecChoice, resolveCodec } from "./Message.ts"
 
 export { UNDEFINED } from "./Group.ts"
 export { CONGRUENT, IDENT, SIMILAR, UNEQUAL, type Comparison } from "./Group.ts"
 
 /** Every error a communicator-creating call may fail with (those of the collective it runs on the parent). */
 export type CreateError = CollectiveError
+
+/**
+ * Settings of a duplicate that differ from its parent's (MPI_Comm_dup_with_info).
+ *
+ * @example
+ * ```ts
+ * // Values from other jobs' ranks: a tighter limit than the world's.
+ * const guarded = yield* world.dup({ codec: "msgpack", maxDecodedBytes: 16 * 1024 * 1024 })
+ * ```
+ */
+export interface DupOptions {
+  /** The codec values go through unless a call names another (default: the parent's). */
+  readonly codec?: CodecChoice
+  /**
+   * The most memory a received value may decode to beyond twice its encoded
+   * size (default: the parent's; the world's is 256 MiB unless `rankflow run
+   * --max-decoded-bytes` says otherwise). A larger message fails its receive
+   * with a `DecodeError` naming the limit, and nothing else is lost.
+   */
+  readonly maxDecodedBytes?: number
+}
 
 /** Builds the full communicator object over a state (Comm.fromState, passed in to keep the modules acyclic). */
 export type Build = (c: CommState) => Comm
@@ -48,9 +71,16 @@ export interface Communicators {
   /**
    * A new communicator with the same members in the same order and a message
    * space of its own (MPI_Comm_dup): a library can talk on it without ever
-   * matching the caller's messages. Collective.
+   * matching the caller's messages. `options` change its codec or its
+   * decoding limit (MPI_Comm_dup_with_info). Collective.
+   *
+   * @example
+   * ```ts
+   * const lib = yield* world.dup()
+   * const compact = yield* world.dup({ codec: "marshal", maxDecodedBytes: 64 * 1024 * 1024 })
+   * ```
    */
-  dup(): Effect.Effect<Comm, CreateError>
+  dup(options?: DupOptions): Effect.Effect<Comm, CreateError>
 
   /**
    * Partitions the communicator (MPI_Comm_split): ranks passing the same
@@ -126,11 +156,33 @@ const createCart = (
     return Option.map(state, (s) => Carts.make(s, cart, build))
   })
 
+const dupSettings = (options: DupOptions | undefined): Contexts.Settings | InvalidArgument => {
+  if (options === undefined) return {}
+  if (typeof options !== "object" || options === null) return new InvalidArgument({ argument: "options", message: "dup: options must be an object { codec?, maxDecodedBytes? }" })
+  const bad = checkLimit(options.maxDecodedBytes)
+  if (bad !== undefined) return new InvalidArgument({ argument: "maxDecodedBytes", message: `dup: ${bad}` })
+  let codec
+  try {
+    codec = options.codec === undefined ? undefined : resolveCodec(options.codec)
+  } catch (e) {
+    return new InvalidArgument({ argument: "codec", message: `dup: ${(e as Error).message}` })
+  }
+  return { codec, decodeOptions: options.maxDecodedBytes === undefined ? undefined : { maxDecodedBytes: options.maxDecodedBytes } }
+}
+
 /** The communicator methods of the communicator with state `c`. */
 export const make = (c: CommState, build: Build): Communicators & { readonly [STATE]: CommState } => ({
   [STATE]: c,
   group: Groups.make(c.group, c.engine.rank),
-  dup: () => Effect.flatMap(checkUsable(c), () => Effect.map(Contexts.derive(c, c.group), (s) => build(Option.getOrThrow(s)))),
+  dup: (options) =>
+    Effect.flatMap(checkUsable(c), () => {
+      const settings = dupSettings(options)
+      // Agree first, so that every rank takes part even if its options are wrong; then fail.
+      const made = Contexts.derive(c, c.group, settings instanceof InvalidArgument ? undefined : settings)
+      return settings instanceof InvalidArgument
+        ? Effect.flatMap(made, () => Effect.fail(settings))
+        : Effect.map(made, (s) => build(Option.getOrThrow(s)))
+    }),
   split: (color, key = 0) => Effect.flatMap(checkUsable(c), () => Effect.map(Contexts.split(c, color, key), Option.map(build))),
   createFromGroup: (group) =>
     Effect.flatMap(checkUsable(c), () =>

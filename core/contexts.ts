@@ -17,6 +17,7 @@
  * left to mismatch messages.
  */
 import { Effect, Option } from "effect"
+import type { Codec, DecodeOptions } from "../codecs/Codec.ts"
 import * as CollectiveCalls from "./collectives/Collectives.ts"
 import type { CollectiveError, Collectives } from "./collectives/Collectives.ts"
 import * as CommState from "./CommState.ts"
@@ -48,9 +49,15 @@ const reserve = (c: State, agreed: number): Effect.Effect<number> =>
     )
   })
 
-const child = (parent: State, context: number, members: ReadonlyArray<number>): Option.Option<State> => {
+/** What a new communicator takes from its parent unless the creation call says otherwise (`dup(options)`). */
+export interface Settings {
+  readonly codec?: Codec | undefined
+  readonly decodeOptions?: DecodeOptions | undefined
+}
+
+const child = (parent: State, context: number, members: ReadonlyArray<number>, settings?: Settings): Option.Option<State> => {
   if (!members.includes(parent.engine.rank)) return Option.none()
-  const state = CommState.make(parent.engine, context, members, parent.codec)
+  const state = CommState.make(parent.engine, context, members, settings?.codec ?? parent.codec, settings?.decodeOptions ?? parent.decodeOptions)
   derived.add(state)
   return Option.some(state)
 }
@@ -61,11 +68,11 @@ const child = (parent: State, context: number, members: ReadonlyArray<number>): 
  * among them; none on the others. Collective over the parent; every rank
  * passes the same members.
  */
-export const derive = (parent: State, members: ReadonlyArray<number>): Effect.Effect<Option.Option<State>, CollectiveError> =>
+export const derive = (parent: State, members: ReadonlyArray<number>, settings?: Settings): Effect.Effect<Option.Option<State>, CollectiveError> =>
   Effect.suspend(() =>
     collectivesOf(parent).allreduce(parent.engine.contextCounter, Op.MAX).pipe(
       Effect.flatMap((agreed: number) => reserve(parent, agreed)),
-      Effect.map((context) => child(parent, context, members))
+      Effect.map((context) => child(parent, context, members, settings))
     )
   )
 

@@ -86,7 +86,7 @@ export const serve = (transport: Transport, control: RankControl): void => {
     if (cmd.argv !== undefined) process.argv.splice(1, process.argv.length - 1, ...cmd.argv)
     const codec = resolveCodec(cmd.codec ?? "pickle")
     const group = Array.from({ length: transport.size }, (_, i) => i)
-    const world = fromState(CommState.make(engine, base, group, codec))
+    const world = fromState(CommState.make(engine, base, group, codec, cmd.maxDecodedBytes === undefined ? undefined : { maxDecodedBytes: cmd.maxDecodedBytes }))
     const fiber = Effect.runFork(
       Effect.scoped(program).pipe(Effect.provideService(World, world)) as Effect.Effect<unknown, unknown>
     )

@@ -41,11 +41,11 @@ export const marshal: Codec.Codec = register(
     name: NAME,
     id: Codec.CodecIds.marshal,
     encodeSync: (value) => ({ header: encodeBytes(value), buffers: noBuffers }),
-    decodeSync: (frames) => {
+    decodeSync: (frames, options) => {
       if (frames.buffers.length > 0) {
         throw decodeError(NAME, 0, `marshal carries no out-of-band buffers, got ${frames.buffers.length}`)
       }
-      return decoder.decode(frames.header)
+      return decoder.decode(frames.header, options)
     }
   })
 )

@@ -3,10 +3,14 @@
  * that are not a marshal message.
  *
  * Totality: every count and length is checked against the bytes left before
- * anything is allocated (an element takes at least one byte), nesting stops
+ * anything is allocated (an element takes at least one byte), the items that
+ * all arrays and objects declare together may not exceed the input's length
+ * (so nesting cannot multiply what a claimed length allocates), nesting stops
  * at MAX_DEPTH, and shape and key indexes are checked against the tables of
- * the message so far.
+ * the message so far. What is built is charged against the message's
+ * allowance (DecodeBudget.ts).
  */
+import { allowance, Cost, type DecodeOptions, overLimit } from "../DecodeBudget.ts"
 import { decodeError, type DecodeError } from "../errors.ts"
 import { readVaruint, varuintEnd, varuintProblem } from "../bytes/Reader.ts"
 import {
@@ -38,18 +42,26 @@ export class Decoder implements ValueSource {
   private pos = 0
   private end = 0
   private depth = 0
+  /** Items declared by the arrays and objects read so far; never more than the input's length. */
+  private declared = 0
+  /** Bytes this message may still allocate. */
+  private budget = 0
+  private options: DecodeOptions | undefined = undefined
   private readonly keys: Array<string> = []
   private keyCount = 0
   private readonly shapes: Array<Shape> = []
   private shapeCount = 0
 
   /** Decodes one message; throws `DecodeError` only. */
-  decode(bytes: Uint8Array): unknown {
+  decode(bytes: Uint8Array, options?: DecodeOptions): unknown {
     this.buf = bytes
     this.base = bytes.byteOffset
     this.pos = 0
     this.end = bytes.length
     this.depth = 0
+    this.declared = 0
+    this.options = options
+    this.budget = allowance(bytes.length, options)
     this.keyCount = 0
     this.shapeCount = 0
     try {
@@ -58,6 +70,7 @@ export class Decoder implements ValueSource {
       return value
     } finally {
       this.buf = empty
+      this.options = undefined
       this.viewChecked = empty
       if (!this.viewKept) {
         this.viewBuffer = undefined
@@ -69,6 +82,18 @@ export class Decoder implements ValueSource {
 
   private fail(what: string, at: number = this.pos): DecodeError {
     return decodeError(CODEC, at, what)
+  }
+
+  /** Charges `bytes` of what is about to be built against the message's allowance. */
+  private charge(bytes: number): void {
+    if ((this.budget -= bytes) < 0) throw overLimit(CODEC, this.pos, this.end, this.options)
+  }
+
+  /** Counts `n` more declared items; together they cannot outnumber the input's bytes. */
+  private countItems(n: number): void {
+    if ((this.declared += n) > this.end) {
+      throw this.fail(`${n} more items declared than the ${this.end} bytes of input can hold (with the ${this.declared - n} declared before)`)
+    }
   }
 
   /** Reads one value (public for the compiled constructors of shapeCache.ts). */
@@ -209,6 +234,7 @@ export class Decoder implements ValueSource {
   private readString(n: number): string {
     const pos = this.pos
     if (n > this.end - pos) throw this.fail(`a string of ${n} bytes, ${this.end - pos} left`)
+    if ((this.budget -= Cost.string + n) < 0) throw overLimit(CODEC, pos, this.end, this.options)
     this.pos = pos + n
     return decodeString(this.buf, pos, n)
   }
@@ -219,6 +245,8 @@ export class Decoder implements ValueSource {
 
   private readArray(n: number): Array<unknown> {
     if (n > this.end - this.pos) throw this.fail(`an array of ${n} elements, ${this.end - this.pos} bytes left`)
+    this.countItems(n)
+    this.charge(Cost.array + Cost.slot * n)
     this.enter()
     const a = new Array<unknown>(n)
     for (let i = 0; i < n; i++) a[i] = this.read()
@@ -293,6 +321,8 @@ export class Decoder implements ValueSource {
     const keys = shape.keys
     const n = keys.length
     if (n > this.end - this.pos) throw this.fail(`an object of ${n} values, ${this.end - this.pos} bytes left`)
+    this.countItems(n)
+    this.charge(Cost.object + Cost.property * n)
     this.enter()
     const build = shape.build
     if (build !== undefined) {
@@ -321,6 +351,8 @@ export class Decoder implements ValueSource {
     const start = this.pos
     const n = this.varuint()
     if (n > (this.end - this.pos) / 2) throw this.fail(`an object of ${n} keys, ${this.end - this.pos} bytes left`, start)
+    this.countItems(2 * n)
+    this.charge(Cost.dictionary + Cost.dictionaryEntry * n)
     this.enter()
     const obj: Record<string, unknown> = {}
     for (let i = 0; i < n; i++) {
@@ -344,6 +376,7 @@ export class Decoder implements ValueSource {
     const n = this.varuint()
     if (n > this.end - this.pos) throw this.fail(`a bigint of ${n} bytes, ${this.end - this.pos} left`, start)
     if (n > MAX_BIGINT_BYTES) throw this.fail(`a bigint of ${n} bytes (at most ${MAX_BIGINT_BYTES})`, start)
+    this.charge(Cost.bigint + n)
     const buf = this.buf
     const pos = this.pos
     this.pos = pos + n
@@ -378,6 +411,7 @@ export class Decoder implements ValueSource {
     const n = this.varuint()
     if (n > this.end - this.pos) throw this.fail(`a ${C.name} of ${n} bytes, ${this.end - this.pos} left`, start)
     if (n % C.BYTES_PER_ELEMENT !== 0) throw this.fail(`a ${C.name} of ${n} bytes, not a whole number of elements`, start)
+    this.charge(Cost.view + Cost.arrayBuffer + n)
     // A copy: the frame's memory may be reused once the message is consumed; slice() also aligns it.
     const copy = this.buf.slice(this.pos, this.pos + n)
     this.pos += n

@@ -15,6 +15,12 @@
  * (parallel arrays, reused across messages), so nesting is bounded by
  * `maxDepth` and never by the call stack.
  *
+ * Allocation: what is built is charged against the message's allowance
+ * (DecodeBudget.ts), and an array's slots are reserved up front only while
+ * the slots reserved for the whole message fit in its header (each item takes
+ * a byte), so nested arrays that each claim every byte left reserve nothing
+ * beyond the first: the rest grow as their items arrive.
+ *
  * Hot-path notes: objects are counted in tag order (their ordinals, as the
  * encoder numbered them) and only those whose tag is marked SHARED are
  * stored, in an array by ordinal, so a tree costs no bookkeeping; shape definitions and
@@ -24,6 +30,7 @@
  * as concatenating characters).
  */
 import type { Frames } from "../Codec.ts"
+import { allowance, Cost, type DecodeOptions, overLimit } from "../DecodeBudget.ts"
 import { DecodeError, decodeError } from "../errors.ts"
 import { decodeWtf8, readVaruint, varuintEnd, varuintProblem, wtf8Decode } from "../bytes/Reader.ts"
 import { BytesCache, mediumAscii, shortAscii } from "./strings.ts"
@@ -109,6 +116,12 @@ export class Decoder {
   private viewOf: Uint8Array = EMPTY_BYTES
   private pos = 0
   private end = 0
+  /** Bytes this message may still allocate (DecodeBudget.ts). */
+  private budget = 0
+  /** Array slots that may still be reserved before their items arrive. */
+  private presizeLeft = 0
+  private inputBytes = 0
+  private options: DecodeOptions | undefined = undefined
   // The explicit stack: one entry per open container, in parallel arrays.
   private sp = 0
   private high = 0
@@ -145,11 +158,17 @@ export class Decoder {
   }
 
   /** Decodes one header and its buffers; throws only `DecodeError`. */
-  decode(frames: Frames): unknown {
+  decode(frames: Frames, options?: DecodeOptions): unknown {
     const header = frames?.header
     if (!(header instanceof Uint8Array)) throw decodeError(this.codec, 0, "the header frame is not a Uint8Array")
     const buffers = frames.buffers
     if (!Array.isArray(buffers)) throw decodeError(this.codec, 0, "the buffers are not an array")
+    let inputBytes = header.length
+    for (let i = 0; i < buffers.length; i++) inputBytes += (buffers[i] as Uint8Array | undefined)?.byteLength ?? 0
+    this.inputBytes = inputBytes
+    this.options = options
+    this.budget = allowance(inputBytes, options)
+    this.presizeLeft = header.length
     this.busy = true
     this.buf = header
     this.pos = 0
@@ -175,6 +194,7 @@ export class Decoder {
       this.dataView = EMPTY_VIEW
       this.viewOf = EMPTY_BYTES
       this.frames = NO_FRAMES
+      this.options = undefined
       this.shared = undefined
       this.bufferNodes = undefined
       this.framesUsed = undefined
@@ -203,6 +223,11 @@ export class Decoder {
 
   private fail(what: string, at: number = this.pos): DecodeError {
     return decodeError(this.codec, at, what)
+  }
+
+  /** Charges `bytes` of what is about to be built against the message's allowance. */
+  private charge(bytes: number): void {
+    if ((this.budget -= bytes) < 0) throw overLimit(this.codec, this.pos, this.inputBytes, this.options)
   }
 
   private toDecodeError(e: unknown): DecodeError {
@@ -275,6 +300,7 @@ export class Decoder {
   /** A string of `n` bytes of WTF-8 (malformed sequences become U+FFFD). */
   private stringOfLength(n: number): string {
     if (n > this.end - this.pos) throw this.fail(`a string of ${n} bytes, ${this.end - this.pos} left`)
+    if ((this.budget -= Cost.string + n) < 0) throw overLimit(this.codec, this.pos, this.inputBytes, this.options)
     const start = this.pos
     this.pos = start + n
     if (n <= 8) {
@@ -616,6 +642,7 @@ export class Decoder {
         return this.f64()
       case F.BIGINT64: {
         this.need(8)
+        this.charge(Cost.bigint)
         const v = this.view().getBigInt64(this.pos, true)
         this.pos += 8
         return v
@@ -640,6 +667,7 @@ export class Decoder {
       case F.OBJECT_NULL:
         return this.dict(Object.create(null))
       case F.DATE: {
+        this.charge(Cost.date)
         const d = new Date(this.f64())
         this.keep(d)
         return d
@@ -650,12 +678,14 @@ export class Decoder {
         return this.error()
       case F.MAP: {
         const n = this.count(2)
+        this.charge(Cost.map + Cost.mapEntry * n)
         const m = new Map<unknown, unknown>()
         this.keep(m)
         return n === 0 ? m : this.push(DF_MAP, m, undefined, 2 * n, undefined, 0)
       }
       case F.SET: {
         const n = this.count(1)
+        this.charge(Cost.set + Cost.setEntry * n)
         const s = new Set<unknown>()
         this.keep(s)
         return n === 0 ? s : this.push(DF_SET, s, undefined, n, undefined, 0)
@@ -689,13 +719,21 @@ export class Decoder {
     const at = this.pos
     const hex = this.string()
     if (hex.length === 0 || hex.length > MAX_BIGINT_HEX || !/^[0-9a-f]+$/.test(hex)) throw this.fail("a malformed big integer", at)
+    this.charge(Cost.bigint + hex.length / 2)
     const magnitude = BigInt("0x" + hex)
     return negative ? -magnitude : magnitude
   }
 
   private array(n: number): unknown {
-    // Sized up front when every item could be present (one byte each at least): no regrowth, no slack.
-    const a: Array<unknown> = n <= this.end - this.pos ? new Array(n) : []
+    // Sized up front when every item could be present (one byte each at least) and the slots reserved
+    // for the whole message still fit in its header: no regrowth, no slack, and no multiplying by nesting.
+    const left = this.end - this.pos
+    this.charge(Cost.array + Cost.slot * (n < left ? n : left))
+    let a: Array<unknown>
+    if (n <= left && n <= this.presizeLeft) {
+      this.presizeLeft -= n
+      a = new Array(n)
+    } else a = []
     this.keep(a)
     return n === 0 ? a : this.push(DF_ARRAY, a, undefined, n, undefined, 0)
   }
@@ -724,6 +762,7 @@ export class Decoder {
     if (shape === undefined) {
       this.pos = start
       this.varuint()
+      this.charge(Cost.array + Cost.slot * n)
       const keys = new Array<string>(n)
       let hasProtoKey = false
       for (let i = 0; i < n; i++) {
@@ -739,9 +778,10 @@ export class Decoder {
   }
 
   private object(shape: Shape): unknown {
+    const n = shape.keys.length
+    this.charge(Cost.object + Cost.property * n)
     const o: Record<string, unknown> = {}
     this.keep(o)
-    const n = shape.keys.length
     if (n === 0) return o
     return shape.hasProtoKey
       ? this.push(DF_OBJECT_CHECKED, o, shape.keys, n, Object.prototype, 0)
@@ -750,6 +790,7 @@ export class Decoder {
 
   private dict(o: Record<string, unknown>): unknown {
     const n = this.count(2)
+    this.charge(Cost.dictionary + Cost.dictionaryEntry * n)
     this.keep(o)
     return n === 0 ? o : this.push(DF_DICT, o, undefined, n, undefined, 0)
   }
@@ -758,6 +799,7 @@ export class Decoder {
     const at = this.pos
     const source = this.string()
     const flags = this.string()
+    this.charge(Cost.regexp)
     let r: RegExp
     try {
       r = new RegExp(source, flags)
@@ -776,6 +818,7 @@ export class Decoder {
     const primitive = tag !== undefined && (tag < F.FIXARRAY || tag >= F.FIXNEG || (tag >= F.FALSE && tag <= F.STRING && tag !== F.HOLE && tag !== F.HOLES))
     if (!primitive) throw this.fail("a boxed value that is not a number, string, boolean or bigint", at)
     const inner = this.item()
+    this.charge(Cost.box)
     const o = Object(inner) as object
     this.fill(slot, o)
     return o
@@ -793,6 +836,7 @@ export class Decoder {
     const message = (flags & F.ERR_MESSAGE) !== 0 ? this.string() : undefined
     const stack = (flags & F.ERR_STACK) !== 0 ? this.string() : undefined
     const n = this.count(2)
+    this.charge(Cost.error + Cost.dictionaryEntry * n)
     const e = newError(Ctor, kind)
     if (message !== undefined) defineHidden(e, "message", message)
     if (stack !== undefined) defineHidden(e, "stack", stack)
@@ -829,6 +873,7 @@ export class Decoder {
     if (tag === F.ARRAYBUFFER) {
       const n = this.varuint()
       this.need(n)
+      this.charge(Cost.arrayBuffer + n)
       const ab = new ArrayBuffer(n)
       const bytes = new Uint8Array(ab)
       bytes.set(this.buf.subarray(this.pos, this.pos + n))
@@ -836,6 +881,7 @@ export class Decoder {
       node = { bytes, exact: ab, ordinal, shared }
     } else {
       const f = this.frame()
+      this.charge(Cost.arrayBuffer)
       const whole = f.byteOffset === 0 && f.byteLength === f.buffer.byteLength && f.buffer instanceof ArrayBuffer
       node = { bytes: f, exact: whole ? (f.buffer as ArrayBuffer) : undefined, ordinal, shared }
     }
@@ -847,6 +893,7 @@ export class Decoder {
   /** The ArrayBuffer of a node, copying its bytes out of a larger buffer the first time it is needed. */
   private materialize(node: BufferNode): ArrayBuffer {
     if (node.exact === undefined) {
+      this.charge(node.bytes.byteLength)
       const copy = node.bytes.slice()
       node.exact = copy.buffer
       node.bytes = copy
@@ -881,6 +928,7 @@ export class Decoder {
     if (byteOffset % size !== 0) throw this.fail(`a view's offset ${byteOffset} is not a multiple of its element size ${size}`, at)
     if ((node.bytes.byteOffset + byteOffset) % size !== 0) {
       // An out-of-band buffer at an unaligned place: copy its bytes once; every view of it then shares the copy.
+      this.charge(node.bytes.byteLength)
       const copy = node.bytes.slice()
       node.bytes = copy
       if (node.exact === undefined) {
@@ -889,6 +937,7 @@ export class Decoder {
       }
     }
     const bytes = node.bytes
+    this.charge(Cost.view)
     const v = new ctor(bytes.buffer, bytes.byteOffset + byteOffset, length)
     this.fill(slot, v)
     return v
@@ -902,11 +951,13 @@ export class Decoder {
     if (tag === F.TYPED) {
       const n = this.varuint()
       this.need(n)
+      this.charge(Cost.view + Cost.arrayBuffer + n)
       bytes = new Uint8Array(new ArrayBuffer(n))
       bytes.set(this.buf.subarray(this.pos, this.pos + n))
       this.pos += n
     } else {
       bytes = this.frame()
+      this.charge(Cost.view + Cost.arrayBuffer + (bytes.byteOffset % size !== 0 ? bytes.byteLength : 0))
       if (bytes.byteOffset % size !== 0) bytes = bytes.slice()
     }
     if (bytes.byteLength % size !== 0) throw this.fail(`${bytes.byteLength} bytes are not a whole number of ${size}-byte elements`, at)
@@ -945,6 +996,7 @@ export class Decoder {
     const entry = this.classRef()
     if (entry.reduced) throw this.fail(`class "${entry.name}" is registered with reduce/construct here, but arrived as plain properties`, at)
     const shape = this.shapeRef()
+    this.charge(Cost.object + Cost.property * shape.keys.length)
     const proto = entry.prototype
     const o = Object.create(proto) as Record<string, unknown>
     this.keep(o)
@@ -962,6 +1014,7 @@ export class Decoder {
 
   private reducedInstance(): unknown {
     const entry = this.classRef()
+    this.charge(Cost.object)
     const slot = this.reserve()
     return this.push(DF_STATE, entry, undefined, 1, undefined, slot)
   }

@@ -75,7 +75,7 @@ export const make = (options: PickleOptions = {}): PickleCodec => {
     id: Codec.CodecIds.pickle,
     // A reduce/construct that pickles re-enters: the nested call gets a fresh encoder/decoder.
     encodeSync: (value) => (encoder.busy ? new Encoder(encoderOptions) : encoder).encode(value),
-    decodeSync: (frames) => (decoder.busy ? new Decoder(decoderOptions) : decoder).decode(frames)
+    decodeSync: (frames, options) => (decoder.busy ? new Decoder(decoderOptions) : decoder).decode(frames, options)
   })
   return {
     ...codec,

@@ -5,6 +5,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { runJob } from "./runJob.ts"
+import { parseBytes } from "./sizes.ts"
 
 const np = Flag.Int("np").pipe(
   Flag.withAlias("n"),
@@ -17,6 +18,10 @@ const transport = Flag.Literals("transport", ["shm", "nats"]).pipe(
 )
 const codec = Flag.String("codec").pipe(
   Flag.withDescription("the world communicator's codec: pickle (default), marshal, cbor, msgpack"),
+  Flag.optional
+)
+const maxDecodedBytes = Flag.String("max-decoded-bytes").pipe(
+  Flag.withDescription("the most memory a received value may decode to beyond twice its size: bytes, or with a unit (64MiB, 1GiB); default 256MiB"),
   Flag.optional
 )
 const text = (name: string, description: string) => Flag.String(name).pipe(Flag.withDescription(description), Flag.optional)
@@ -38,7 +43,7 @@ const script = Argument.String("script").pipe(Argument.withDescription("the rank
 
 /** Flags of `run` that take a value, so that the script is the first other word. */
 const VALUE_FLAGS = new Set([
-  "-n", "--np", "--transport", "--codec", "--nats", "--job", "--size", "--ranks", "--join-timeout",
+  "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--nats", "--job", "--size", "--ranks", "--join-timeout",
   "--creds", "--user", "--password", "--token", "--tls-ca", "--tls-cert", "--tls-key"
 ])
 
@@ -60,9 +65,16 @@ let scriptArgs: Array<string> = []
 
 const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
-const run = Command.make("run", { np, transport, codec, script, ...nats }, (o) =>
+const run = Command.make("run", { np, transport, codec, maxDecodedBytes, script, ...nats }, (o) =>
   Effect.gen(function*() {
     const size = value(o.size) ?? o.np
+    const limitText = value(o.maxDecodedBytes)
+    const limit = limitText === undefined ? undefined : parseBytes(limitText)
+    if (limitText !== undefined && limit === undefined) {
+      process.stderr.write(`rankflow: --max-decoded-bytes ${limitText} is not a size: give bytes, or a number with a unit (64MiB, 1GiB)\n`)
+      process.exitCode = 2
+      return
+    }
     // The NATS client is loaded only for NATS jobs.
     const Nats = o.transport === "nats" ? yield* Effect.promise(() => import("../../transports/nats/Nats.ts")) : undefined
     const transportOptions = Nats !== undefined
@@ -80,7 +92,7 @@ const run = Command.make("run", { np, transport, codec, script, ...nats }, (o) =
         tlsKey: value(o.tlsKey)
       })
       : undefined
-    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), transportOptions })
+    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions })
     process.exitCode = code
   })).pipe(Command.withDescription("run a rank program on N ranks"))
 

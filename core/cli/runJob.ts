@@ -11,6 +11,7 @@ export interface JobSpec {
   readonly size: number
   readonly transport: "shm" | "nats"
   readonly codec?: string | undefined
+  readonly maxDecodedBytes?: number | undefined
   readonly transportOptions?: object | undefined
 }
 
@@ -20,6 +21,7 @@ export const runJob = (spec: JobSpec): Effect.Effect<number> =>
     size: spec.size,
     transport: spec.transport,
     codec: spec.codec,
+    maxDecodedBytes: spec.maxDecodedBytes,
     transportOptions: spec.transportOptions,
     argv: [spec.script, ...spec.args]
   }).pipe(

@@ -150,7 +150,7 @@ export const start = (c: CommState, value: unknown, options: AllgatherOptions | 
   noInto(name, into)
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
-  return Effect.flatMap(allgatherOf(c, undefined)(call, message), (items) => attempt(() => items.map((m, i) => decodeValue(m, i, call.tag))))
+  return Effect.flatMap(allgatherOf(c, undefined)(call, message), (items) => attempt(() => items.map((m, i) => decodeValue(call.c, m, i, call.tag))))
 }
 
 /**
@@ -178,5 +178,5 @@ export const startV = (c: CommState, value: unknown, options: AllgathervOptions 
   const displs = options?.displs !== undefined ? checkDispls(name, "displs", options.displs, counts ?? new Array(p).fill(0)) : undefined
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
-  return Effect.flatMap(allgatherOf(c, undefined)(call, message), (items) => attempt(() => joinLists(name, items.map((m, i) => decodeValue(m, i, call.tag)), counts, displs)))
+  return Effect.flatMap(allgatherOf(c, undefined)(call, message), (items) => attempt(() => joinLists(name, items.map((m, i) => decodeValue(call.c, m, i, call.tag)), counts, displs)))
 }

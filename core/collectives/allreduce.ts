@@ -233,6 +233,6 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: Allreduc
   const k = radixFor(c)
   const algorithm = options?.algorithm ?? (k > 2 && 2 * depth(c.size, k) <= doublingRounds(c.size) ? "tree" : "recursive-doubling")
   return algorithm === "tree"
-    ? reduceBcast(call, red, value, 0, k, (m) => decodeValue(m, 0, call.tag))
+    ? reduceBcast(call, red, value, 0, k, (m) => decodeValue(call.c, m, 0, call.tag))
     : recursiveDoubling(call, red, value, 0)
 }

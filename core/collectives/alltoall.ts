@@ -97,7 +97,7 @@ export const start = (c: CommState, values: unknown, options: AlltoallOptions | 
   const list = checkList(name, "values", values, p)
   const items = list.map((v) => encodeValue(c, v, options?.codec))
   const call = open(c, name)
-  return Effect.flatMap(exchangeAll(call, items, largestOf(items)), (got) => attempt(() => got.map((m, i) => decodeValue(m, i, call.tag))))
+  return Effect.flatMap(exchangeAll(call, items, largestOf(items)), (got) => attempt(() => got.map((m, i) => decodeValue(call.c, m, i, call.tag))))
 }
 
 /**
@@ -130,5 +130,5 @@ export const startV = (c: CommState, values: unknown, options: AlltoallvOptions 
   const recvDispls = options?.recvDispls !== undefined ? checkDispls(name, "recvDispls", options.recvDispls, recvCounts ?? new Array(p).fill(0)) : undefined
   const items = sendCounts.map((n, j) => encodeValue(c, values.slice(sendDispls[j]!, sendDispls[j]! + n), options?.codec))
   const call = open(c, name)
-  return Effect.flatMap(exchangeAll(call, items, largestOf(items)), (got) => attempt(() => joinLists(name, got.map((m, i) => decodeValue(m, i, call.tag)), recvCounts, recvDispls)))
+  return Effect.flatMap(exchangeAll(call, items, largestOf(items)), (got) => attempt(() => joinLists(name, got.map((m, i) => decodeValue(call.c, m, i, call.tag)), recvCounts, recvDispls)))
 }

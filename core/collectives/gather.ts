@@ -74,7 +74,7 @@ export const start = (c: CommState, value: unknown, options: GatherOptions | und
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
   return Effect.flatMap(tree(call, root, message, radixFor(c)), (items) =>
-    items === undefined ? Effect.succeed(undefined) : attempt(() => items.map((m, i) => decodeValue(m, i, call.tag))))
+    items === undefined ? Effect.succeed(undefined) : attempt(() => items.map((m, i) => decodeValue(call.c, m, i, call.tag))))
 }
 
 /**
@@ -112,5 +112,5 @@ export const startV = (c: CommState, value: unknown, options: GathervOptions | u
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
   return Effect.flatMap(tree(call, root, message, radixFor(c)), (items) =>
-    items === undefined ? Effect.succeed(undefined) : attempt(() => joinLists(name, items.map((m, i) => decodeValue(m, i, call.tag)), counts, displs)))
+    items === undefined ? Effect.succeed(undefined) : attempt(() => joinLists(name, items.map((m, i) => decodeValue(call.c, m, i, call.tag)), counts, displs)))
 }

@@ -100,8 +100,8 @@ const placeBlocks = (c: CommState, name: string, received: ReadonlyArray<Encoded
   return out
 }
 
-const decodeValues = (received: ReadonlyArray<Encoded | undefined>, neighbors: ReadonlyArray<number>, tag: number) =>
-  received.map((m, i) => (m === undefined ? undefined : decodeValue(m, neighbors[i]!, tag)))
+const decodeValues = (c: CommState, received: ReadonlyArray<Encoded | undefined>, neighbors: ReadonlyArray<number>, tag: number) =>
+  received.map((m, i) => (m === undefined ? undefined : decodeValue(c, m, neighbors[i]!, tag)))
 
 /** `neighborAllgather(value, { codec, into })` on a communicator whose neighbours are `neighbors`. */
 export const startAllgather = (c: CommState, neighbors: ReadonlyArray<number>, value: unknown, options: NeighborOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
@@ -120,7 +120,7 @@ export const startAllgather = (c: CommState, neighbors: ReadonlyArray<number>, v
   noInto(name, into)
   const item = encodeValue(c, value, options?.codec)
   const [toLower, toUpper] = calls(c, name)
-  return Effect.flatMap(exchange(toLower, toUpper, neighbors, neighbors.map(() => item)), (got) => attempt(() => decodeValues(got, neighbors, toLower.tag)))
+  return Effect.flatMap(exchange(toLower, toUpper, neighbors, neighbors.map(() => item)), (got) => attempt(() => decodeValues(toLower.c, got, neighbors, toLower.tag)))
 }
 
 /** `neighborAlltoall(values, { codec, into })` on a communicator whose neighbours are `neighbors`. */
@@ -141,7 +141,7 @@ export const startAlltoall = (c: CommState, neighbors: ReadonlyArray<number>, va
   const list = checkList(name, "values", values, k)
   const items = list.map((v) => encodeValue(c, v, options?.codec))
   const [toLower, toUpper] = calls(c, name)
-  return Effect.flatMap(exchange(toLower, toUpper, neighbors, items), (got) => attempt(() => decodeValues(got, neighbors, toLower.tag)))
+  return Effect.flatMap(exchange(toLower, toUpper, neighbors, items), (got) => attempt(() => decodeValues(toLower.c, got, neighbors, toLower.tag)))
 }
 
 /** The neighbour collectives of the communicator with state `c` and neighbours `neighbors` (comm ranks or PROC_NULL, in MPI's order). */

@@ -33,9 +33,9 @@ export const encodeValue = (c: CommState, value: unknown, codec: Message.CodecCh
 /** A typed array as a raw message (a view: no copy). */
 export const encodeBuffer = (array: TypedArray): Message.Encoded => ({ codec: raw.id, frames: raw.encodeSync(array) })
 
-/** Decodes a received value (throws `DecodeError`). */
-export const decodeValue = (message: Message.Encoded, source: number, tag: number): unknown =>
-  Message.decode(message.codec, message.frames, undefined, source, tag)
+/** Decodes a received value within the communicator's decoding limit (throws `DecodeError`). */
+export const decodeValue = (c: CommState, message: Message.Encoded, source: number, tag: number): unknown =>
+  Message.decode(message.codec, message.frames, undefined, source, tag, c.decodeOptions)
 
 /** Whether a received message is a buffer (raw) rather than an encoded value. */
 export const isBufferMessage = (message: Message.Encoded): boolean => message.codec === raw.id
@@ -79,7 +79,7 @@ export const output = (name: string, into: TypedArray | undefined, datatype: Dat
 export const finishItem = (c: CommState, name: string, item: Message.Encoded, source: number, tag: number, into: TypedArray | undefined, own: boolean): unknown => {
   if (!isBufferMessage(item)) {
     if (into !== undefined) throw mismatch(name, source, "a value where this rank expects a buffer (into)")
-    return decodeValue(item, source, tag)
+    return decodeValue(c, item, source, tag)
   }
   const array = decodeBuffer(name, item, source, undefined)
   if (into === undefined) return own ? array.slice() : array

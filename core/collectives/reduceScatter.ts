@@ -129,7 +129,7 @@ const ofValueLists = (c: CommState, name: string, op: Op, values: unknown, count
       })
     }
     const mine = yield* Scatter.tree(call, 0, items, radixFor(c))
-    return yield* attempt(() => decodeValue(mine, 0, call.tag))
+    return yield* attempt(() => decodeValue(call.c, mine, 0, call.tag))
   })
 }
 

@@ -44,7 +44,7 @@ export const ofValues = (call: Call, op: Op, codec: Message.CodecChoice | undefi
   encode: (x) => encodeValue(call.c, x, codec),
   post: (source) => {
     const request = post(call, source)
-    return { wait: Effect.flatMap(wait(request), (m) => attempt(() => decodeValue(m, source, call.tag))) }
+    return { wait: Effect.flatMap(wait(request), (m) => attempt(() => decodeValue(call.c, m, source, call.tag))) }
   },
   combine: (left, right) => op.combine(left, right),
   done: () => {}
