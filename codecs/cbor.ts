@@ -263,7 +263,7 @@ const scan = (b: Uint8Array, options: DecodeOptions | undefined): void => {
         if (arg > end - pos) throw fail(start, `a ${major === 2 ? "byte" : "text"} string of ${arg} bytes but only ${end - pos} left`)
         pos += arg
         // A byte string is a view of the input; a text string is built.
-        if ((budget -= major === 2 ? Cost.view : Cost.string + arg) < 0) throw overLimit(NAME, start, end, options)
+        budget -= major === 2 ? Cost.view : Cost.string + arg
         break
       case 4:
       case 5: {
@@ -282,7 +282,6 @@ const scan = (b: Uint8Array, options: DecodeOptions | undefined): void => {
           if (declared > end) throw fail(start, `${open} more items declared than the ${end} bytes of input can hold`)
           budget -= major === 4 ? Cost.slot * arg : (arg <= SMALL_MAP ? Cost.property : Cost.dictionaryEntry) * arg
         }
-        if (budget < 0) throw overLimit(NAME, start, end, options)
         if (depth >= MAX_DEPTH) throw fail(start, `nested deeper than ${MAX_DEPTH} levels`)
         pendingStack[depth++] = pending
         pending = open
@@ -298,7 +297,6 @@ const scan = (b: Uint8Array, options: DecodeOptions | undefined): void => {
           : arg === 2 || arg === 3 ? Cost.bigint + 2 * tagContentLength(b, pos, end)
           : typedArrayElementSize(arg) !== 0 ? Cost.view + Cost.arrayBuffer + tagContentLength(b, pos, end)
           : Cost.object
-        if (budget < 0) throw overLimit(NAME, start, end, options)
         if (depth >= MAX_DEPTH) throw fail(start, `nested deeper than ${MAX_DEPTH} levels`)
         pendingStack[depth++] = pending
         pending = 1
@@ -310,6 +308,7 @@ const scan = (b: Uint8Array, options: DecodeOptions | undefined): void => {
         throw fail(start, `simple value ${ai === 24 ? b[start + 1] : ai} is not supported`)
       }
     }
+    if (budget < 0) throw overLimit(NAME, start, end, options)
   }
   if (pos !== end) throw fail(pos, `${end - pos} trailing bytes after the value`)
 }

@@ -441,7 +441,10 @@ export class Decoder {
           const a = objs[f] as Array<unknown>
           const n = lens[f]!
           let i = idxs[f]!
-          if (v !== OPEN) a[i++] = v
+          if (v !== OPEN) {
+            if (i >= a.length && (this.budget -= Cost.slot) < 0) throw overLimit(this.codec, this.pos, this.inputBytes, this.options)
+            a[i++] = v
+          }
           const buf = this.buf
           while (i < n) {
             const tag = buf[this.pos]
@@ -464,6 +467,7 @@ export class Decoder {
               v = OPEN
               continue outer
             }
+            if (i >= a.length && (this.budget -= Cost.slot) < 0) throw overLimit(this.codec, this.pos, this.inputBytes, this.options)
             a[i++] = x
           }
           // A sparse array starts empty (its length may be far above the bytes left): holes at the end set its length.
@@ -727,13 +731,16 @@ export class Decoder {
   private array(n: number): unknown {
     // Sized up front when every item could be present (one byte each at least) and the slots reserved
     // for the whole message still fit in its header: no regrowth, no slack, and no multiplying by nesting.
-    const left = this.end - this.pos
-    this.charge(Cost.array + Cost.slot * (n < left ? n : left))
     let a: Array<unknown>
-    if (n <= left && n <= this.presizeLeft) {
+    if (n <= this.end - this.pos && n <= this.presizeLeft) {
+      this.charge(Cost.array + Cost.slot * n)
       this.presizeLeft -= n
       a = new Array(n)
-    } else a = []
+    } else {
+      // Grows as its items arrive, each charged then (see DF_ARRAY).
+      this.charge(Cost.array)
+      a = []
+    }
     this.keep(a)
     return n === 0 ? a : this.push(DF_ARRAY, a, undefined, n, undefined, 0)
   }
