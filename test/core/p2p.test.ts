@@ -43,6 +43,7 @@ describe.each(cases)("point-to-point on %s, %i ranks", (transport, size) => {
   it.effect("ssend completes only once matched", () => run("synchronousSend"))
   it.effect("bad ranks, tags and values fail with errors that say so", () => run("invalidArguments"))
   it.effect("every codec carries messages", () => run("codecs"))
+  it.effect("a value past the communicator's decoding limit fails its receive only; dup sets the limit and the codec", () => run("decodeLimit"), 60_000)
 })
 
 describe("a failing rank", () => {

@@ -374,6 +374,42 @@ export const schemas = Effect.gen(function*() {
   yield* checkEqual(encodeFails._tag, "EncodeError", "a value that does not match the send's schema is not sent")
 })
 
+/**
+ * A communicator's decoding limit: a value that would decode past it fails its
+ * receive (and a collective) with a DecodeError naming the limit; the next
+ * message arrives as if nothing happened; bad options fail on every rank.
+ */
+export const decodeLimit = Effect.gen(function*() {
+  const w = yield* world
+  const guarded = yield* w.dup({ maxDecodedBytes: 1024 * 1024 })
+  const to = (w.rank + 1) % w.size
+  const from = (w.rank - 1 + w.size) % w.size
+  const maps = Array.from({ length: 100_000 }, () => new Map())
+  const big = yield* guarded.isend(maps, { dest: to, tag: 1 })
+  yield* guarded.send("after", { dest: to, tag: 1 })
+  const error = yield* Effect.flip(guarded.recv({ source: from, tag: 1 }))
+  yield* checkEqual(error._tag, "DecodeError", "a value past the limit")
+  yield* check(error.message.includes("maxDecodedBytes (1.0 MiB)"), `the error names the limit: ${error.message}`)
+  yield* checkEqual(yield* guarded.recv({ source: from, tag: 1 }), "after", "the next message is still there")
+  yield* Request.wait(big)
+  // The parent keeps its own (default) limit: the same value arrives whole there.
+  const whole = yield* w.isend(maps, { dest: to, tag: 2 })
+  yield* checkEqual((yield* w.recv<Array<Map<never, never>>>({ source: from, tag: 2 })).length, 100_000, "the world's default limit")
+  yield* Request.wait(whole)
+  // A collective on the guarded communicator: every rank that decodes the value fails.
+  const bcast = yield* Effect.exit(guarded.bcast(w.rank === 0 ? maps : undefined, { root: 0 }))
+  if (w.rank !== 0) yield* check(bcast._tag === "Failure" && String(bcast.cause).includes("maxDecodedBytes"), "bcast past the limit fails")
+  yield* guarded.barrier()
+  const bad = yield* Effect.flip(w.dup({ maxDecodedBytes: -1 }))
+  yield* checkEqual(bad._tag, "InvalidArgument", "a negative limit")
+  const unknown = yield* Effect.flip(w.dup({ codec: "json" }))
+  yield* check(unknown._tag === "InvalidArgument" && unknown.message.includes("known:"), `an unknown codec: ${unknown.message}`)
+  const compact = yield* w.dup({ codec: "marshal" })
+  yield* compact.send({ a: [1, 2] }, { dest: to, tag: 3 })
+  const { value, status } = yield* compact.recvWithStatus({ source: from, tag: 3 })
+  yield* checkEqual([value, status.codec], [{ a: [1, 2] }, "marshal"], "dup({ codec }) changes the communicator's codec")
+})
+
 /** recvInto's DatatypeMismatch and Truncated leave the message queued for a fitting receive. */
 export const recvIntoErrors = Effect.gen(function*() {
   const w = yield* world
