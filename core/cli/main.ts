@@ -37,14 +37,15 @@ const nats = {
   token: text("token", "nats: token"),
   tlsCa: text("tls-ca", "nats: CA certificate file"),
   tlsCert: text("tls-cert", "nats: client certificate file"),
-  tlsKey: text("tls-key", "nats: client key file")
+  tlsKey: text("tls-key", "nats: client key file"),
+  jobKeyFile: text("job-key-file", "nats: a file holding the job's key (every host gives the same): frames are signed, forged ones dropped")
 }
 const script = Argument.String("script").pipe(Argument.withDescription("the rank program file (.ts or .js), then its own arguments"))
 
 /** Flags of `run` that take a value, so that the script is the first other word. */
 const VALUE_FLAGS = new Set([
   "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--nats", "--job", "--size", "--ranks", "--join-timeout",
-  "--creds", "--user", "--password", "--token", "--tls-ca", "--tls-cert", "--tls-key"
+  "--creds", "--user", "--password", "--token", "--tls-ca", "--tls-cert", "--tls-key", "--job-key-file"
 ])
 
 /** Splits `run`'s own arguments from the script's, which are passed through untouched. */
@@ -89,7 +90,8 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, script,
         token: value(o.token),
         tlsCa: value(o.tlsCa),
         tlsCert: value(o.tlsCert),
-        tlsKey: value(o.tlsKey)
+        tlsKey: value(o.tlsKey),
+        jobKeyFile: value(o.jobKeyFile)
       })
       : undefined
     const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions })

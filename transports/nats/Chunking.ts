@@ -98,10 +98,8 @@ export const readDescriptor = (
   return { envelope: copy(payload.subarray(start, start + envelopeLength)), layout, length }
 }
 
-/** Fields the sender fills in per frame. */
-export interface FrameFields {
-  readonly source: number
-  readonly incarnation: number
+/** Fields the sender fills in per frame (its identity and trailer, and the pair's counters). */
+export interface FrameFields extends Frame.Sender {
   readonly seq: number
   readonly ack: number
   readonly credit: number
@@ -109,31 +107,34 @@ export interface FrameFields {
 
 /**
  * The length of the single frame that would carry `frames` with `envelope`
- * whole (the fast path of small messages; `OutgoingMessage` is the general one).
+ * whole, its `trailer` (authentication tag) included (the fast path of small
+ * messages; `OutgoingMessage` is the general one).
  */
-export const singleFrameLength = (envelope: Uint8Array, frames: Frames): number => {
+export const singleFrameLength = (envelope: Uint8Array, frames: Frames, trailer: number): number => {
   const buffers = frames.buffers
   let end = frames.header.length
   for (let i = 0; i < buffers.length; i++) end = align8(end) + buffers[i]!.byteLength
-  return Frame.DATA_HEADER_BYTES + descriptorLength(envelope.length, buffers.length) + end
+  return Frame.DATA_HEADER_BYTES + descriptorLength(envelope.length, buffers.length) + end + trailer
 }
 
 /**
  * Writes a whole message as one frame of `length` bytes (from
  * `singleFrameLength`) into `frame`, which must be zeroed: the padding is not
- * written. A small message then costs no layout arrays, no chunker and one
- * copy per part.
+ * written, nor the trailer (signed when published). A small message then
+ * costs no layout arrays, no chunker and one copy per part.
  */
 export const writeSingleFrame = (frame: Uint8Array, envelope: Uint8Array, frames: Frames, message: number, fields: FrameFields): void => {
   const { header, buffers } = frames
   const count = buffers.length
   const descriptorAt = Frame.DATA_HEADER_BYTES
   const bodyAt = descriptorAt + descriptorLength(envelope.length, count)
-  const bodyLength = frame.length - bodyAt
+  const bodyLength = frame.length - fields.trailer - bodyAt
   Frame.writeData(frame, {
     flags: Frame.FLAG_FIRST | Frame.FLAG_LAST,
     source: fields.source,
     incarnation: fields.incarnation,
+    run: fields.run,
+    trailer: fields.trailer,
     seq: fields.seq,
     ack: fields.ack,
     credit: fields.credit,
@@ -176,13 +177,16 @@ export class OutgoingMessage {
   readonly number: number
   readonly done: SendDone
   private readonly descriptorBytes: number
+  /** Bytes of the authentication tag that ends each frame. */
+  private readonly trailer: number
   /** Body bytes already put into frames. */
   private sent = 0
   private started = false
   /** Index of the body segment (0 = codec header, i + 1 = buffer i) where `sent` lies. */
   private segment = 0
 
-  constructor(packet: Packet, number: number, done: SendDone) {
+  constructor(packet: Packet, number: number, done: SendDone, trailer = 0) {
+    this.trailer = trailer
     this.envelope = packet.envelope
     this.frames = packet.frames
     this.number = number
@@ -198,12 +202,12 @@ export class OutgoingMessage {
 
   /** Whether the first frame (descriptor, envelope, some body) fits in frames of `maxFrame` bytes. */
   fits(maxFrame: number): boolean {
-    return Frame.DATA_HEADER_BYTES + this.descriptorBytes + (this.layout.bodyLength > 0 ? 8 : 0) <= maxFrame
+    return Frame.DATA_HEADER_BYTES + this.descriptorBytes + this.trailer + (this.layout.bodyLength > 0 ? 8 : 0) <= maxFrame
   }
 
-  /** Bytes of the next frame when frames are at most `maxFrame` bytes. */
+  /** Bytes of the next frame (its trailer included) when frames are at most `maxFrame` bytes. */
   nextFrameLength(maxFrame: number): number {
-    const fixed = Frame.DATA_HEADER_BYTES + (this.started ? 0 : this.descriptorBytes)
+    const fixed = Frame.DATA_HEADER_BYTES + (this.started ? 0 : this.descriptorBytes) + this.trailer
     return fixed + Math.min(this.layout.bodyLength - this.sent, maxFrame - fixed)
   }
 
@@ -224,7 +228,7 @@ export class OutgoingMessage {
       at += this.descriptorBytes
     }
     const from = this.sent
-    const to = from + (frame.length - at)
+    const to = from + (frame.length - this.trailer - at)
     this.copyBody(from, to, frame, at)
     this.started = true
     this.sent = to
@@ -232,6 +236,8 @@ export class OutgoingMessage {
       flags: (first ? Frame.FLAG_FIRST : 0) | (to === this.layout.bodyLength ? Frame.FLAG_LAST : 0),
       source: fields.source,
       incarnation: fields.incarnation,
+      run: fields.run,
+      trailer: this.trailer,
       seq: fields.seq,
       ack: fields.ack,
       credit: fields.credit,

@@ -3,22 +3,29 @@
  * one frame. Binary, little-endian, versioned; `docs/nats-protocol.md` gives
  * the same layout for clients in other languages.
  *
- * Common prefix (16 bytes):
- *   0 u8 'R' (0x52) | 1 u8 'F' (0x46) | 2 u8 version (1) | 3 u8 type
+ * Common prefix (24 bytes):
+ *   0 u8 'R' (0x52) | 1 u8 'F' (0x46) | 2 u8 version (2) | 3 u8 type
  *   4 u32 source rank | 8 u32 source incarnation (random, non-zero) | 12 u32 flags
+ *   16 u32 run: the job run the frame belongs to (agreed at the rendezvous; in a
+ *     JOIN, the run the sender proposes, 0 until it has seen every rank)
+ *   20 u8 authentication: 0 none, 1 a 16-byte HMAC-SHA256 trailer (FrameAuth.ts) | 21-23 reserved
  *
  * Then by type:
- *   DATA (48 bytes + payload): 16 u32 seq | 20 u32 ack | 24 f64 credit |
- *     32 u32 message number | 36 u32 reserved | 40 f64 body offset | 48 payload
- *   ACK (32): 16 u32 reserved | 20 u32 ack | 24 f64 credit
- *   JOIN (32): 16 u32 job size | 20 u32 ranks seen | 24 f64 window
- *   HEARTBEAT, LEAVE (24): 16 u32 job size | 20 u32 reserved
- *   FAILED (24 + reason): 16 u32 failed rank | 20 u32 reason length | 24 reason (UTF-8)
+ *   DATA (56 bytes + payload): 24 u32 seq | 28 u32 ack | 32 f64 credit |
+ *     40 u32 message number | 44 u32 reserved | 48 f64 body offset | 56 payload
+ *   ACK (40): 24 u32 reserved | 28 u32 ack | 32 f64 credit
+ *   JOIN (56 + host): 24 u32 job size | 28 u32 ranks seen | 32 f64 window |
+ *     40 u32 process id | 44 u8 host name length h | 45-55 reserved | 56 host name (h bytes, UTF-8)
+ *   HEARTBEAT, LEAVE (32): 24 u32 job size | 28 u32 reserved
+ *   FAILED, CONFLICT (32 + reason): 24 u32 the rank concerned | 28 u32 reason length | 32 reason (UTF-8)
+ *
+ * A frame of a job with a key ends with its 16-byte authentication tag (the
+ * trailer), which the lengths above do not count.
  *
  * Decoding never throws: a frame that does not parse gives a string saying why.
  */
 
-export const VERSION = 1
+export const VERSION = 2
 export const MAGIC_0 = 0x52
 export const MAGIC_1 = 0x46
 
@@ -28,6 +35,8 @@ export const JOIN = 3
 export const HEARTBEAT = 4
 export const LEAVE = 5
 export const FAILED = 6
+/** Two processes claim one rank of the job: everyone still joining gives up (and a run whose member saw it stops). */
+export const CONFLICT = 7
 
 /** DATA flags: the frame starts a message (its payload begins with the message descriptor). */
 export const FLAG_FIRST = 1
@@ -38,17 +47,26 @@ export const FLAG_RESEND = 1
 /** JOIN flags: the sender has seen every rank of the job join. */
 export const FLAG_COMPLETE = 1
 
-export const COMMON_BYTES = 16
-export const DATA_HEADER_BYTES = 48
-export const ACK_BYTES = 32
-export const JOIN_BYTES = 32
-export const PRESENCE_BYTES = 24
-export const FAILED_HEADER_BYTES = 24
-/** Longest reason a FAILED frame carries; longer ones are cut. */
+export const COMMON_BYTES = 24
+export const DATA_HEADER_BYTES = 56
+export const ACK_BYTES = 40
+export const JOIN_HEADER_BYTES = 56
+export const PRESENCE_BYTES = 32
+export const FAILED_HEADER_BYTES = 32
+/** Longest reason a FAILED or CONFLICT frame carries; longer ones are cut. */
 export const MAX_REASON_BYTES = 1024
+/** Longest host name a JOIN carries; longer ones are cut. */
+export const MAX_HOST_BYTES = 255
 
-const TYPE_NAMES = ["", "DATA", "ACK", "JOIN", "HEARTBEAT", "LEAVE", "FAILED"]
-const MIN_BYTES = [0, DATA_HEADER_BYTES, ACK_BYTES, JOIN_BYTES, PRESENCE_BYTES, PRESENCE_BYTES, FAILED_HEADER_BYTES]
+/** The authentication byte (offset 20): no trailer. */
+export const AUTH_NONE = 0
+/** The authentication byte (offset 20): a 16-byte HMAC-SHA256 trailer. */
+export const AUTH_HMAC = 1
+export const AUTH_OFFSET = 20
+export const RUN_OFFSET = 16
+
+const TYPE_NAMES = ["", "DATA", "ACK", "JOIN", "HEARTBEAT", "LEAVE", "FAILED", "CONFLICT"]
+const MIN_BYTES = [0, DATA_HEADER_BYTES, ACK_BYTES, JOIN_HEADER_BYTES, PRESENCE_BYTES, PRESENCE_BYTES, FAILED_HEADER_BYTES, FAILED_HEADER_BYTES]
 
 /** The name of a frame type, for messages. */
 export const typeName = (type: number): string => TYPE_NAMES[type] ?? `#${type}`
@@ -59,6 +77,7 @@ export interface Common {
   readonly flags: number
   readonly source: number
   readonly incarnation: number
+  readonly run: number
 }
 
 export interface DataHeader extends Common {
@@ -78,6 +97,9 @@ export interface JoinFrame extends Common {
   readonly size: number
   readonly seen: number
   readonly window: number
+  /** The sender's process id and host name, to name it in errors. */
+  readonly pid: number
+  readonly host: string
 }
 
 export interface PresenceFrame extends Common {
@@ -96,8 +118,7 @@ export type Frame =
   | ({ readonly kind: "heartbeat" } & PresenceFrame)
   | ({ readonly kind: "leave" } & PresenceFrame)
   | ({ readonly kind: "failed" } & FailedFrame)
-
-const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength)
+  | ({ readonly kind: "conflict" } & FailedFrame)
 
 // The DATA header is written and read once per frame: byte stores and a scratch
 // Float64Array instead of a DataView per frame (a DataView allocation per frame
@@ -129,21 +150,33 @@ export const getF64 = (b: Uint8Array, at: number): number => {
   return scratch[0]!
 }
 
-const writeCommon = (v: DataView, type: number, flags: number, source: number, incarnation: number): void => {
-  v.setUint8(0, MAGIC_0)
-  v.setUint8(1, MAGIC_1)
-  v.setUint8(2, VERSION)
-  v.setUint8(3, type)
-  v.setUint32(4, source, true)
-  v.setUint32(8, incarnation, true)
-  v.setUint32(12, flags, true)
+/** Who sends a frame, as every frame says it: rank, process incarnation, the run, and whether a trailer follows. */
+export interface Sender {
+  readonly source: number
+  readonly incarnation: number
+  readonly run: number
+  /** Bytes of the authentication trailer each frame ends with (0 or `FrameAuth.TAG_BYTES`). */
+  readonly trailer: number
+}
+
+const writeCommon = (b: Uint8Array, type: number, flags: number, s: Sender): void => {
+  b[0] = MAGIC_0
+  b[1] = MAGIC_1
+  b[2] = VERSION
+  b[3] = type
+  putU32(b, 4, s.source)
+  putU32(b, 8, s.incarnation)
+  putU32(b, 12, flags)
+  putU32(b, 16, s.run)
+  b[20] = s.trailer === 0 ? AUTH_NONE : AUTH_HMAC
+  b[21] = 0
+  b[22] = 0
+  b[23] = 0
 }
 
 /** The fields of a DATA header, as the sender fills them in. */
-export interface DataFields {
+export interface DataFields extends Sender {
   readonly flags: number
-  readonly source: number
-  readonly incarnation: number
   readonly seq: number
   readonly ack: number
   readonly credit: number
@@ -152,23 +185,17 @@ export interface DataFields {
 }
 
 /**
- * Writes a DATA header into the first 48 bytes of `frame` (the payload follows
+ * Writes a DATA header into the first 56 bytes of `frame` (the payload follows
  * it in the same buffer, written by the chunker). Every header byte is written.
  */
 export const writeData = (frame: Uint8Array, h: DataFields): void => {
-  frame[0] = MAGIC_0
-  frame[1] = MAGIC_1
-  frame[2] = VERSION
-  frame[3] = DATA
-  putU32(frame, 4, h.source)
-  putU32(frame, 8, h.incarnation)
-  putU32(frame, 12, h.flags)
-  putU32(frame, 16, h.seq)
-  putU32(frame, 20, h.ack)
-  putF64(frame, 24, h.credit)
-  putU32(frame, 32, h.message)
-  putU32(frame, 36, 0)
-  putF64(frame, 40, h.offset)
+  writeCommon(frame, DATA, h.flags, h)
+  putU32(frame, 24, h.seq)
+  putU32(frame, 28, h.ack)
+  putF64(frame, 32, h.credit)
+  putU32(frame, 40, h.message)
+  putU32(frame, 44, 0)
+  putF64(frame, 48, h.offset)
 }
 
 /**
@@ -177,52 +204,68 @@ export const writeData = (frame: Uint8Array, h: DataFields): void => {
  * always correct.
  */
 export const setAckCredit = (frame: Uint8Array, ack: number, credit: number): void => {
-  putU32(frame, 20, ack)
-  putF64(frame, 24, credit)
+  putU32(frame, 28, ack)
+  putF64(frame, 32, credit)
+}
+
+/** A frame of `length` bytes plus the sender's trailer, its common prefix written. */
+const allocate = (type: number, flags: number, s: Sender, length: number): Uint8Array => {
+  const b = new Uint8Array(length + s.trailer)
+  writeCommon(b, type, flags, s)
+  return b
 }
 
 /** An ACK frame: cumulative acknowledgement and credit, with FLAG_RESEND when frames were lost. */
-export const encodeAck = (source: number, incarnation: number, ack: number, credit: number, flags = 0): Uint8Array => {
-  const b = new Uint8Array(ACK_BYTES)
-  const v = view(b)
-  writeCommon(v, ACK, flags, source, incarnation)
-  v.setUint32(20, ack, true)
-  v.setFloat64(24, credit, true)
-  return b
-}
-
-/** A JOIN announcement. */
-export const encodeJoin = (source: number, incarnation: number, size: number, seen: number, window: number, complete: boolean): Uint8Array => {
-  const b = new Uint8Array(JOIN_BYTES)
-  const v = view(b)
-  writeCommon(v, JOIN, complete ? FLAG_COMPLETE : 0, source, incarnation)
-  v.setUint32(16, size, true)
-  v.setUint32(20, seen, true)
-  v.setFloat64(24, window, true)
-  return b
-}
-
-/** A HEARTBEAT or LEAVE frame. */
-export const encodePresence = (type: typeof HEARTBEAT | typeof LEAVE, source: number, incarnation: number, size: number): Uint8Array => {
-  const b = new Uint8Array(PRESENCE_BYTES)
-  const v = view(b)
-  writeCommon(v, type, 0, source, incarnation)
-  v.setUint32(16, size, true)
+export const encodeAck = (s: Sender, ack: number, credit: number, flags = 0): Uint8Array => {
+  const b = allocate(ACK, flags, s, ACK_BYTES)
+  putU32(b, 28, ack)
+  putF64(b, 32, credit)
   return b
 }
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: false })
 
-/** A FAILED announcement: `rank` is declared failed, with why. */
-export const encodeFailed = (source: number, incarnation: number, rank: number, reason: string): Uint8Array => {
+/** What a JOIN announces besides its sender. */
+export interface JoinFields {
+  readonly size: number
+  readonly seen: number
+  readonly window: number
+  readonly pid: number
+  readonly host: string
+}
+
+/**
+ * A JOIN announcement. `complete` when the sender has seen every rank: then
+ * `s.run` is the run it proposes (see Rendezvous.ts).
+ */
+export const encodeJoin = (s: Sender, j: JoinFields, complete: boolean): Uint8Array => {
+  let host = encoder.encode(j.host)
+  if (host.length > MAX_HOST_BYTES) host = host.subarray(0, MAX_HOST_BYTES)
+  const b = allocate(JOIN, complete ? FLAG_COMPLETE : 0, s, JOIN_HEADER_BYTES + host.length)
+  putU32(b, 24, j.size)
+  putU32(b, 28, j.seen)
+  putF64(b, 32, j.window)
+  putU32(b, 40, j.pid)
+  b[44] = host.length
+  b.set(host, JOIN_HEADER_BYTES)
+  return b
+}
+
+/** A HEARTBEAT or LEAVE frame. */
+export const encodePresence = (type: typeof HEARTBEAT | typeof LEAVE, s: Sender, size: number): Uint8Array => {
+  const b = allocate(type, 0, s, PRESENCE_BYTES)
+  putU32(b, 24, size)
+  return b
+}
+
+/** A FAILED announcement (`rank` is declared failed) or a CONFLICT notice (`rank` is claimed twice), with why. */
+export const encodeFailed = (s: Sender, rank: number, reason: string, type: typeof FAILED | typeof CONFLICT = FAILED): Uint8Array => {
   let text = encoder.encode(reason)
   if (text.length > MAX_REASON_BYTES) text = text.subarray(0, MAX_REASON_BYTES)
-  const b = new Uint8Array(FAILED_HEADER_BYTES + text.length)
-  const v = view(b)
-  writeCommon(v, FAILED, 0, source, incarnation)
-  v.setUint32(16, rank, true)
-  v.setUint32(20, text.length, true)
+  const b = allocate(type, 0, s, FAILED_HEADER_BYTES + text.length)
+  putU32(b, 24, rank)
+  putU32(b, 28, text.length)
   b.set(text, FAILED_HEADER_BYTES)
   return b
 }
@@ -233,48 +276,57 @@ export const checkCommon = (b: Uint8Array): number | string => {
   if (b[0] !== MAGIC_0 || b[1] !== MAGIC_1) return "it does not start with the rankflow frame magic \"RF\""
   if (b[2] !== VERSION) return `frame version ${b[2]} is not supported (this rank speaks version ${VERSION})`
   const type = b[3]!
-  if (type < DATA || type > FAILED) return `unknown frame type ${type}`
+  if (type < DATA || type > CONFLICT) return `unknown frame type ${type}`
   if (b.length < MIN_BYTES[type]!) return `a ${typeName(type)} frame needs at least ${MIN_BYTES[type]} bytes, got ${b.length}`
   return type
 }
 
-const decodeData = (b: Uint8Array, type: number, flags: number, source: number, incarnation: number): Frame | string => {
-  const offset = getF64(b, 40)
-  const credit = getF64(b, 24)
+const decodeData = (b: Uint8Array, type: number, flags: number, source: number, incarnation: number, run: number): Frame | string => {
+  const offset = getF64(b, 48)
+  const credit = getF64(b, 32)
   if (!Number.isSafeInteger(offset) || offset < 0) return `bad body offset ${offset}`
   if (!Number.isSafeInteger(credit) || credit < 0) return `bad credit ${credit}`
-  return { kind: "data", type, flags, source, incarnation, seq: getU32(b, 16), ack: getU32(b, 20), credit, message: getU32(b, 32), offset }
+  return { kind: "data", type, flags, source, incarnation, run, seq: getU32(b, 24), ack: getU32(b, 28), credit, message: getU32(b, 40), offset }
 }
 
-/** Decodes a frame's header (DATA: without its payload, which starts at DATA_HEADER_BYTES). */
+/** The authentication byte of a frame that passed `checkCommon`. */
+export const authOf = (b: Uint8Array): number => b[AUTH_OFFSET]!
+
+/**
+ * Decodes a frame's header (DATA: without its payload, which starts at
+ * DATA_HEADER_BYTES). `b` is the frame without its trailer.
+ */
 export const decode = (b: Uint8Array): Frame | string => {
   const type = checkCommon(b)
   if (typeof type === "string") return type
   const flags = getU32(b, 12)
   const source = getU32(b, 4)
   const incarnation = getU32(b, 8)
+  const run = getU32(b, 16)
   if (incarnation === 0) return "incarnation 0 is reserved"
-  if (type === DATA) return decodeData(b, type, flags, source, incarnation)
-  const v = view(b)
+  if (type === DATA) return decodeData(b, type, flags, source, incarnation, run)
   switch (type) {
     case ACK: {
-      const credit = v.getFloat64(24, true)
+      const credit = getF64(b, 32)
       if (!Number.isSafeInteger(credit) || credit < 0) return `bad credit ${credit}`
-      return { kind: "ack", type, flags, source, incarnation, ack: v.getUint32(20, true), credit }
+      return { kind: "ack", type, flags, source, incarnation, run, ack: getU32(b, 28), credit }
     }
     case JOIN: {
-      const window = v.getFloat64(24, true)
+      const window = getF64(b, 32)
       if (!Number.isSafeInteger(window) || window <= 0) return `bad window ${window}`
-      return { kind: "join", type, flags, source, incarnation, size: v.getUint32(16, true), seen: v.getUint32(20, true), window }
+      const hostLength = b[44]!
+      if (JOIN_HEADER_BYTES + hostLength > b.length) return `a JOIN with a ${hostLength}-byte host name needs ${JOIN_HEADER_BYTES + hostLength} bytes, got ${b.length}`
+      const host = decoder.decode(b.subarray(JOIN_HEADER_BYTES, JOIN_HEADER_BYTES + hostLength))
+      return { kind: "join", type, flags, source, incarnation, run, size: getU32(b, 24), seen: getU32(b, 28), window, pid: getU32(b, 40), host }
     }
     case HEARTBEAT:
     case LEAVE:
-      return { kind: type === HEARTBEAT ? "heartbeat" : "leave", type, flags, source, incarnation, size: v.getUint32(16, true) }
+      return { kind: type === HEARTBEAT ? "heartbeat" : "leave", type, flags, source, incarnation, run, size: getU32(b, 24) }
     default: {
-      const length = v.getUint32(20, true)
+      const length = getU32(b, 28)
       if (length > MAX_REASON_BYTES || FAILED_HEADER_BYTES + length > b.length) return `bad reason length ${length}`
       const reason = decoder.decode(b.subarray(FAILED_HEADER_BYTES, FAILED_HEADER_BYTES + length))
-      return { kind: "failed", type, flags, source, incarnation, rank: v.getUint32(16, true), reason }
+      return { kind: type === FAILED ? "failed" : "conflict", type, flags, source, incarnation, run, rank: getU32(b, 24), reason }
     }
   }
 }

@@ -44,6 +44,7 @@ export interface NatsFlags {
   readonly tlsCa?: string | undefined
   readonly tlsCert?: string | undefined
   readonly tlsKey?: string | undefined
+  readonly jobKeyFile?: string | undefined
 }
 
 /** Options from the CLI's flags (`--size` is the World's size, not an option here). */
@@ -61,5 +62,6 @@ export const optionsFromFlags = (flags: NatsFlags): NatsOptions => {
   if (flags.password !== undefined) options.password = flags.password
   if (flags.token !== undefined) options.token = flags.token
   if (tls !== undefined) options.tls = tls
+  if (flags.jobKeyFile !== undefined) options.jobKeyFile = flags.jobKeyFile
   return options
 }

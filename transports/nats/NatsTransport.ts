@@ -10,7 +10,9 @@
  * due (Reliability.ts, Credits.ts). One timer per rank (no timer per message)
  * sends lazy acknowledgements, retransmits what was not acknowledged,
  * publishes heartbeats and checks that peers are alive (Heartbeats.ts); the
- * job starts after the rendezvous (Rendezvous.ts).
+ * job starts after the rendezvous (Rendezvous.ts) has agreed on one run, and
+ * from then on every frame of another process or run is dropped. With a job
+ * key, every frame is signed and verified (FrameAuth.ts).
  */
 import type { Msg, NatsConnection, Status, Subscription } from "@nats-io/transport-node"
 import type { Frames } from "../../codecs/Codec.ts"
@@ -19,9 +21,10 @@ import { freshPart, OutgoingMessage, Reassembly, readDescriptor, singleFrameLeng
 import { ReceiveCredit, SendCredit } from "./Credits.ts"
 import { FramePool, Slab } from "./Memory.ts"
 import * as Frame from "./Frame.ts"
+import { ALL, type FrameAuth, TAG_BYTES } from "./FrameAuth.ts"
 import { type HeartbeatSettings, Liveness, Pacer } from "./Heartbeats.ts"
 import { DUPLICATE, GAP, ReceiveSequence, SendWindow } from "./Reliability.ts"
-import { formatRanks, Rendezvous } from "./Rendezvous.ts"
+import { describeProcess, formatRanks, type JoinOutcome, Rendezvous } from "./Rendezvous.ts"
 import type { Subjects } from "./Subjects.ts"
 
 export interface NatsTransportSettings {
@@ -47,6 +50,11 @@ export interface NatsTransportSettings {
   readonly lingerMs: number
   /** Where warnings go (dropped frames, refused joins). */
   readonly warn: (message: string) => void
+  /** Signs and verifies every frame with the job's key; absent: frames are not authenticated. */
+  readonly auth?: FrameAuth | undefined
+  /** This process's id and host name, announced in JOINs so that errors can name it. */
+  readonly pid?: number | undefined
+  readonly host?: string | undefined
 }
 
 /** Counters for tests and benchmarks. */
@@ -65,6 +73,8 @@ export interface NatsTransportStats {
   readonly acksSent: number
   /** Frames dropped as malformed or foreign. */
   readonly dropped: number
+  /** Of those, frames whose authentication failed (no tag, a wrong tag, a tag where none is expected). */
+  readonly unauthenticated: number
   readonly duplicates: number
   readonly disconnects: number
   readonly reconnects: number
@@ -287,6 +297,9 @@ export class NatsTransport implements Transport {
   readonly spinMicros = 0
   readonly incarnation: number
   readonly settings: NatsTransportSettings
+  /** Who this rank's frames say they are from; `run` is set once the rendezvous agreed. */
+  private sender: Frame.Sender
+  private readonly auth: FrameAuth | undefined
   private readonly nc: NatsConnection
   private readonly subjects: Subjects
   private readonly peers: Array<Peer> = []
@@ -329,6 +342,7 @@ export class NatsTransport implements Transport {
   }
   private warnings = 0
   private dropped = 0
+  private unauthenticated = 0
   // Counters.
   private peakHeld = 0
   private peakUnacked = 0
@@ -347,19 +361,27 @@ export class NatsTransport implements Transport {
     this.rank = settings.rank
     this.size = settings.size
     this.incarnation = incarnation
+    this.auth = settings.auth
+    this.sender = { source: settings.rank, incarnation, run: 0, trailer: settings.auth === undefined ? 0 : TAG_BYTES }
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024
     const now = performance.now()
     this.liveness = new Liveness(settings.size, settings.heartbeat.timeoutMs, now)
     this.heartbeatPacer = new Pacer(settings.heartbeat.intervalMs)
     const freed = (frame: Uint8Array) => this.framePool.give(frame)
     for (let r = 0; r < settings.size; r++) this.peers.push(new Peer(r, settings.windowBytes, settings.reliable, freed))
-    this.rendezvous = new Rendezvous(settings.rank, settings.size, { incarnation, window: settings.windowBytes })
+    this.rendezvous = new Rendezvous(settings.subjects.job, settings.rank, settings.size, {
+      incarnation,
+      window: settings.windowBytes,
+      pid: settings.pid ?? 0,
+      host: settings.host ?? ""
+    })
   }
 
   /**
    * Attaches a transport to a connected client and runs the rendezvous:
-   * resolves once all `size` ranks joined, rejects with a TransportError
-   * naming the missing ranks after the join timeout.
+   * resolves once all `size` ranks joined and agreed on the run; rejects with
+   * a TransportError naming the missing ranks after the join timeout, or
+   * naming the rank and both processes when two claim one rank.
    */
   static async join(nc: NatsConnection, settings: NatsTransportSettings, incarnation: number): Promise<NatsTransport> {
     const t = new NatsTransport(nc, settings, incarnation)
@@ -387,6 +409,11 @@ export class NatsTransport implements Transport {
     return joined
   }
 
+  /** The run this rank's frames belong to (0 until the rendezvous agreed). */
+  get run(): number {
+    return this.sender.run
+  }
+
   // -------------------------------------------------------------------------
   // The Transport interface
 
@@ -400,7 +427,7 @@ export class NatsTransport implements Transport {
     const p = this.peers[dest]!
     if (p.failure !== undefined) return done(new PeerFailure({ rank: dest, reason: p.failure }))
     if (p.queued === 0 && this.sendSmall(p, packet)) return done()
-    const m = new OutgoingMessage(packet, p.nextMessage, done)
+    const m = new OutgoingMessage(packet, p.nextMessage, done, this.sender.trailer)
     if (!m.fits(this.frameLimit(p))) {
       return done(transportError(`a message with ${packet.frames.buffers.length} out-of-band buffers has too large a descriptor for one ${this.frameLimit(p)}-byte frame`))
     }
@@ -453,6 +480,7 @@ export class NatsTransport implements Transport {
       framesRetransmitted: this.framesRetransmitted,
       acksSent: this.acksSent,
       dropped: this.dropped,
+      unauthenticated: this.unauthenticated,
       duplicates: this.duplicates,
       disconnects: this.disconnects,
       reconnects: this.reconnects
@@ -481,7 +509,7 @@ export class NatsTransport implements Transport {
       this.joinSettle?.reject(transportError(`rank ${this.rank} closed its transport during the join`))
       try {
         if (this.connected && !this.nc.isClosed()) {
-          this.nc.publish(this.subjects.all, Frame.encodePresence(Frame.LEAVE, this.rank, this.incarnation, this.size))
+          this.publishAll(Frame.encodePresence(Frame.LEAVE, this.sender, this.size))
           await Promise.race([this.nc.flush(), new Promise((r) => setTimeout(r, 1000))])
         }
       } catch {
@@ -526,11 +554,13 @@ export class NatsTransport implements Transport {
    */
   private sendSmall(p: Peer, packet: Packet): boolean {
     if (!this.connected || !p.joined || this.closed) return false
-    const length = singleFrameLength(packet.envelope, packet.frames)
+    const sender = this.sender
+    const length = singleFrameLength(packet.envelope, packet.frames, sender.trailer)
     if (length > this.sendSlab.maxPiece || length > this.frameLimit(p) || !p.credit.allows(length)) return false
     const frame = this.sendSlab.take(length)
     writeSingleFrame(frame, packet.envelope, packet.frames, p.nextMessage, {
-      source: this.rank, incarnation: this.incarnation, seq: p.window.nextSeq, ack: p.sequence.last, credit: p.receiveCredit.granting()
+      source: sender.source, incarnation: sender.incarnation, run: sender.run, trailer: sender.trailer,
+      seq: p.window.nextSeq, ack: p.sequence.last, credit: p.receiveCredit.granting()
     })
     p.nextMessage = (p.nextMessage + 1) >>> 0
     if (p.window.unacked === 0) p.lastProgress = performance.now()
@@ -539,7 +569,7 @@ export class NatsTransport implements Transport {
     p.sequence.acknowledged()
     p.credit.spend(length)
     this.framesSent++
-    this.publish(this.subjects.to(p.rank), frame)
+    this.publishTo(p.rank, frame)
     return true
   }
 
@@ -558,9 +588,13 @@ export class NatsTransport implements Transport {
           const m = p.queue[p.queueHead]!
           const length = m.nextFrameLength(limit)
           if (!p.credit.allows(length)) break
+          const sender = this.sender
           const frame = m.nextFrame(
             limit,
-            { source: this.rank, incarnation: this.incarnation, seq: p.window.nextSeq, ack: p.sequence.last, credit: p.receiveCredit.granting() },
+            {
+              source: sender.source, incarnation: sender.incarnation, run: sender.run, trailer: sender.trailer,
+              seq: p.window.nextSeq, ack: p.sequence.last, credit: p.receiveCredit.granting()
+            },
             allocate
           )
           if (p.window.unacked === 0) p.lastProgress = performance.now()
@@ -568,7 +602,7 @@ export class NatsTransport implements Transport {
           p.sequence.acknowledged()
           p.credit.spend(length)
           this.framesSent++
-          this.publish(this.subjects.to(p.rank), frame)
+          this.publishTo(p.rank, frame)
           if (m.finished) {
             p.shiftQueue()
             // `done` may send again: the loop picks that up.
@@ -584,6 +618,18 @@ export class NatsTransport implements Transport {
     }
   }
 
+  /** Publishes a frame to one rank, signed for it when the job has a key. */
+  private publishTo(rank: number, frame: Uint8Array): void {
+    this.auth?.sign(frame, rank)
+    this.publish(this.subjects.to(rank), frame)
+  }
+
+  /** Publishes a frame on the job subject, signed when the job has a key. */
+  private publishAll(frame: Uint8Array): void {
+    this.auth?.sign(frame, ALL)
+    this.publish(this.subjects.all, frame)
+  }
+
   private publish(subject: string, bytes: Uint8Array): void {
     try {
       this.nc.publish(subject, bytes)
@@ -595,7 +641,7 @@ export class NatsTransport implements Transport {
 
   private sendAck(p: Peer, flags = 0): void {
     this.acksSent++
-    this.publish(this.subjects.to(p.rank), Frame.encodeAck(this.rank, this.incarnation, p.sequence.last, p.receiveCredit.granting(), flags))
+    this.publishTo(p.rank, Frame.encodeAck(this.sender, p.sequence.last, p.receiveCredit.granting(), flags))
     p.sequence.acknowledged()
     p.forceAck = false
   }
@@ -606,7 +652,7 @@ export class NatsTransport implements Transport {
     p.window.forEachUnacked((frame) => {
       Frame.setAckCredit(frame, p.sequence.last, p.receiveCredit.granting())
       this.framesRetransmitted++
-      this.publish(this.subjects.to(p.rank), frame)
+      this.publishTo(p.rank, frame)
     })
     p.sequence.acknowledged()
     p.lastProgress = now
@@ -649,27 +695,40 @@ export class NatsTransport implements Transport {
 
   private onFrame(data: Uint8Array, subject: string): void {
     if (this.closed) return
-    const f = Frame.decode(data)
+    const frame = this.authenticate(data, subject)
+    if (frame === undefined) return
+    const f = Frame.decode(frame)
     if (typeof f === "string") return this.drop(subject, f)
     if (f.source >= this.size) return this.drop(subject, `its source rank ${f.source} is not in this job of ${this.size} ranks`)
+    if (f.kind === "join") return this.onJoin(this.peers[f.source]!, f, subject)
+    if (f.kind === "conflict") return this.onConflict(f, subject)
     if (f.source === this.rank) {
-      if (f.incarnation !== this.incarnation) this.drop(subject, `another process claims to be rank ${this.rank} of this job (check --ranks on every host)`)
+      if (f.incarnation !== this.incarnation) this.foreign(f, subject, `another process claims to be rank ${this.rank} of this job (check --ranks on every host)`)
       return
     }
     this.framesReceived++
     const p = this.peers[f.source]!
-    if (f.kind === "join") return this.onJoin(p, f, subject)
-    if (p.incarnation === 0) p.incarnation = f.incarnation
-    else if (p.incarnation !== f.incarnation) {
+    // Every frame but a JOIN or a launcher's FAILED notice is sent within an agreed run: one of another run is foreign.
+    if (f.run !== 0 || this.joined) {
+      const run = this.joined ? this.sender.run : this.rendezvous.run
+      if (f.run !== run) {
+        return this.foreign(f, subject, `it belongs to another run of job ${this.subjects.job} (run ${f.run.toString(16)}; this rank's is ${run === 0 ? "not agreed yet" : run.toString(16)})`)
+      }
+    }
+    // Only a JOIN makes a process a member (the rendezvous pins it): anything else from another process is foreign.
+    if (p.incarnation !== f.incarnation) {
+      // While joining, a process not (yet) a member may still be a peer whose JOIN is on its way: nothing to say.
+      if (!this.joined && p.incarnation === 0) return
       return this.drop(subject, `it comes from another process than the one that joined as rank ${p.rank} (a stale or foreign sender)`)
     }
     const now = performance.now()
     this.liveness.saw(p.rank, now)
+    this.rendezvous.peerRunning(p.rank, f.run)
     if (p.failure !== undefined) {
       if (f.kind !== "leave" && f.kind !== "failed" && now - p.lastFailedNotice > FAILED_NOTICE_MS) {
         // It does not know that it was declared failed: tell it, so that it stops waiting for this rank.
         p.lastFailedNotice = now
-        this.publish(this.subjects.to(p.rank), Frame.encodeFailed(this.rank, this.incarnation, p.rank, p.failure))
+        this.publishTo(p.rank, Frame.encodeFailed(this.sender, p.rank, p.failure))
       }
       return
     }
@@ -677,13 +736,12 @@ export class NatsTransport implements Transport {
     if (!this.joined && (f.kind === "leave" || f.kind === "failed")) return
     switch (f.kind) {
       case "data":
-        return this.onData(p, f, data, subject)
+        return this.onData(p, f, frame, subject)
       case "ack":
         this.applyAck(p, f.ack, f.credit)
         if (f.flags & Frame.FLAG_RESEND && this.settings.reliable) this.retransmit(p, now)
         return
       case "heartbeat":
-        this.rendezvous.peerCompleted(p.rank)
         return
       case "leave":
         return this.declareFailed(p.rank, `rank ${p.rank} left the job (it closed its transport)`, false)
@@ -692,6 +750,65 @@ export class NatsTransport implements Transport {
         if (f.rank < this.size) this.declareFailed(f.rank, f.reason, false)
         return
     }
+  }
+
+  /**
+   * Checks a frame's authentication against this job's key (or its absence)
+   * and returns the frame without its trailer; drops it (counted, with a
+   * warning naming the subject) when it does not verify.
+   */
+  private authenticate(data: Uint8Array, subject: string): Uint8Array | undefined {
+    if (data.length < Frame.COMMON_BYTES) {
+      this.drop(subject, `${data.length} bytes is too short for a frame (at least ${Frame.COMMON_BYTES})`)
+      return undefined
+    }
+    const tagged = data[Frame.AUTH_OFFSET] === Frame.AUTH_HMAC
+    if (this.auth === undefined) {
+      if (!tagged) return data
+      this.unauthenticated++
+      this.drop(subject, "it carries an authentication tag, but this rank has no job key: give every host of the job the same --job-key-file")
+      return undefined
+    }
+    if (!tagged) {
+      this.unauthenticated++
+      this.drop(subject, "it is not authenticated, and this job requires a valid tag on every frame (a forged frame, or a host without the job's --job-key-file)")
+      return undefined
+    }
+    if (!this.auth.verify(data, subject === this.subjects.all ? ALL : this.rank)) {
+      this.unauthenticated++
+      this.drop(subject, "its authentication tag does not verify (a forged or altered frame, or one signed with another key)")
+      return undefined
+    }
+    return data.subarray(0, data.length - TAG_BYTES)
+  }
+
+  /**
+   * A frame of another process or run than this one. While joining, it means
+   * that this job id is already in use: the join fails, naming the process
+   * where it is known. Once running, it is dropped.
+   */
+  private foreign(f: Exclude<Frame.Frame, { kind: "join" }>, subject: string, why: string): void {
+    if (!this.joined && f.run !== 0 && f.kind !== "failed") {
+      const known = this.rendezvous.claimant(f.source, f.incarnation)
+      return this.joinConflict(
+        f.source,
+        `job ${this.subjects.job} is already running: rank ${f.source}${known === undefined ? "" : ` (${describeProcess(known)})`} of another run ` +
+          `publishes on its subjects; this process cannot join it. Give this job another --job (or stop the other run)`
+      )
+    }
+    this.drop(subject, why)
+  }
+
+  /** A CONFLICT notice: two processes claim a rank. It stops a join, and a run whose member sent it. */
+  private onConflict(f: Frame.FailedFrame, subject: string): void {
+    const reason = `rank ${f.source} found a conflict: ${f.reason}`
+    // Passed on, so that the members of this rank's own run that already started stop too.
+    if (!this.joined) return this.joinConflict(f.rank, f.reason)
+    const p = this.peers[f.source]!
+    if (f.source !== this.rank && f.incarnation === p.incarnation && f.run === this.sender.run) {
+      return this.declareFailed(f.source, reason, false)
+    }
+    this.drop(subject, `a conflict notice from a process of another run: ${f.reason}`)
   }
 
   private onData(p: Peer, f: Frame.DataHeader, data: Uint8Array, subject: string): void {
@@ -707,7 +824,7 @@ export class NatsTransport implements Transport {
       if (this.settings.reliable) return this.requestResend(p)
       p.sequence.resync(f.seq)
     }
-    const bytes = data.length
+    const bytes = data.length + this.sender.trailer
     p.sequence.accept(bytes)
     this.markDirty(p)
     let body = data.subarray(Frame.DATA_HEADER_BYTES)
@@ -819,32 +936,47 @@ export class NatsTransport implements Transport {
   // The rendezvous
 
   private onJoin(p: Peer, f: Frame.JoinFrame, subject: string): void {
-    if (p.incarnation !== 0 && p.incarnation !== f.incarnation && p.joined) {
-      return this.joinRefused(subject, `two processes claim rank ${p.rank} of this job: check that the hosts' --ranks do not overlap, and that no older run with the same --job is still alive`)
+    if (this.joined) {
+      if (f.incarnation === p.incarnation || (p.rank === this.rank && f.incarnation === this.incarnation)) {
+        // A member still joining: it may wait for this rank's COMPLETE JOIN.
+        if ((f.flags & Frame.FLAG_COMPLETE) === 0 || f.run !== this.sender.run) this.answerJoin()
+        return
+      }
+      // Another process claims a rank of this running job: answered (so that it sees this run and gives up), then dropped.
+      this.answerJoin()
+      return this.drop(subject, `${describeProcess(f)} claims rank ${f.source} of this job, which is already running with another process as that rank; it is refused`)
     }
-    const outcome = this.rendezvous.join(f)
-    if (outcome._tag === "Refused") return this.joinRefused(subject, outcome.message)
-    p.incarnation = f.incarnation
-    this.liveness.saw(p.rank, performance.now())
-    if (outcome._tag === "New") {
-      p.joined = true
-      p.maxFrame = Math.max(4096, Math.floor(outcome.member.window / 4 / 8) * 8)
-      p.credit.grant(outcome.member.window)
+    const outcome: JoinOutcome = this.rendezvous.join(f)
+    if (outcome._tag === "Refused") return this.failJoin(`job ${this.subjects.job}: ${outcome.message}`)
+    if (outcome._tag === "Conflict") return this.joinConflict(outcome.rank, outcome.message)
+    if (p.rank !== this.rank) {
+      this.framesReceived++
+      this.liveness.saw(p.rank, performance.now())
+      if (outcome._tag === "New") {
+        p.incarnation = f.incarnation
+        p.joined = true
+        p.maxFrame = Math.max(4096, Math.floor(outcome.member.window / 4 / 8) * 8)
+        p.credit.grant(outcome.member.window)
+      }
     }
-    // A rank that has not seen everyone may not have seen this one: answer it.
-    if ((f.flags & Frame.FLAG_COMPLETE) === 0) this.answerJoin()
-    if (!this.joined && this.rendezvous.complete) this.completeJoin()
+    // A rank that has not seen everyone (or has not seen this one's proposal) may be waiting: answer it.
+    if ((f.flags & Frame.FLAG_COMPLETE) === 0 || f.run !== this.rendezvous.run) this.answerJoin()
+    if (this.rendezvous.agreed) this.completeJoin()
     if (p.queued > 0) this.pump(p)
   }
 
-  private joinRefused(subject: string, message: string): void {
-    if (!this.joined && this.joinSettle !== undefined) {
-      this.joinSettle.reject(transportError(`job ${this.subjects.job}: ${message}`))
-      this.joinSettle = undefined
-      void this.shutdown(0)
-      return
-    }
-    this.drop(subject, message)
+  /** The join fails: two processes claim `rank`. Everyone still joining is told, so that both runs stop. */
+  private joinConflict(rank: number, message: string): void {
+    if (this.joined || this.joinSettle === undefined) return
+    if (this.connected && !this.closed) this.publishAll(Frame.encodeFailed({ ...this.sender, run: this.rendezvous.run }, rank, message, Frame.CONFLICT))
+    this.failJoin(message)
+  }
+
+  private failJoin(message: string): void {
+    if (this.joined || this.joinSettle === undefined) return
+    this.joinSettle.reject(transportError(message))
+    this.joinSettle = undefined
+    void this.shutdown(0)
   }
 
   private answerJoin(): void {
@@ -857,18 +989,25 @@ export class NatsTransport implements Transport {
   }
 
   private announceJoin(): void {
-    if (!this.connected) return
-    const complete = this.rendezvous.complete
-    this.publish(this.subjects.all, Frame.encodeJoin(this.rank, this.incarnation, this.size, this.rendezvous.members.size, this.settings.windowBytes, complete))
+    if (!this.connected || this.closed) return
+    const r = this.rendezvous
+    const run = r.run
+    this.publishAll(Frame.encodeJoin(
+      { ...this.sender, run },
+      { size: this.size, seen: r.members.size, window: this.settings.windowBytes, pid: this.settings.pid ?? 0, host: this.settings.host ?? "" },
+      r.complete
+    ))
   }
 
   private completeJoin(): void {
     this.joined = true
+    this.sender = { ...this.sender, run: this.rendezvous.run }
     this.announceJoin()
     this.heartbeatPacer.hurry()
     this.liveness.restart(performance.now())
     this.joinSettle?.resolve()
     this.joinSettle = undefined
+    for (const p of this.peers) if (p.rank !== this.rank && p.queued > 0) this.pump(p)
   }
 
   // -------------------------------------------------------------------------
@@ -882,9 +1021,7 @@ export class NatsTransport implements Transport {
   declareFailed(rank: number, reason: string, announce: boolean): void {
     const p = this.peers[rank]
     if (p === undefined || p.failure !== undefined) return
-    if (announce && this.connected && !this.closed) {
-      this.publish(this.subjects.all, Frame.encodeFailed(this.rank, this.incarnation, rank, reason))
-    }
+    if (announce && this.connected && !this.closed) this.publishAll(Frame.encodeFailed(this.sender, rank, reason))
     if (rank === this.rank) return
     p.failure = reason
     if (!this.joined && this.joinSettle !== undefined) {
@@ -930,9 +1067,7 @@ export class NatsTransport implements Transport {
       if (this.joinPacer.due(now)) this.announceJoin()
       return
     }
-    if (this.heartbeatPacer.due(now)) {
-      this.publish(this.subjects.all, Frame.encodePresence(Frame.HEARTBEAT, this.rank, this.incarnation, this.size))
-    }
+    if (this.heartbeatPacer.due(now)) this.publishAll(Frame.encodePresence(Frame.HEARTBEAT, this.sender, this.size))
     const reliable = this.settings.reliable
     for (const p of this.peers) {
       if (p.rank === this.rank || p.failure !== undefined) continue
@@ -954,12 +1089,14 @@ export class NatsTransport implements Transport {
   private joinTimedOut(): void {
     const missing = this.rendezvous.missing()
     const seconds = (this.settings.joinTimeoutMs / 1000).toFixed(1)
-    const message = `job ${this.subjects.job}: only ${this.size - missing.length} of ${this.size} ranks joined within ${seconds} s; ` +
-      `missing rank${missing.length === 1 ? "" : "s"} ${formatRanks(missing)} ` +
-      `(start them with the same --job, --size and --nats, or raise --join-timeout)`
-    this.joinSettle?.reject(transportError(message))
-    this.joinSettle = undefined
-    void this.shutdown(0)
+    const unconfirmed = this.rendezvous.unconfirmed()
+    const message = missing.length > 0
+      ? `job ${this.subjects.job}: only ${this.size - missing.length} of ${this.size} ranks joined within ${seconds} s; ` +
+        `missing rank${missing.length === 1 ? "" : "s"} ${formatRanks(missing)} ` +
+        `(start them with the same --job, --size and --nats, or raise --join-timeout)`
+      : `job ${this.subjects.job}: every rank joined, but rank${unconfirmed.length === 1 ? "" : "s"} ${formatRanks(unconfirmed)} ` +
+        `did not confirm the run within ${seconds} s (frames lost, or a host with another --job-key-file)`
+    this.failJoin(message)
   }
 
   private async watchStatus(): Promise<void> {

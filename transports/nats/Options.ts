@@ -5,6 +5,7 @@
  */
 import { Duration } from "effect"
 import { TransportError } from "../Transport.ts"
+import { freshKey, MIN_KEY_BYTES, readKeyFile } from "./FrameAuth.ts"
 import { checkSettings, DEFAULT_HEARTBEAT, type HeartbeatSettings } from "./Heartbeats.ts"
 import { parseRanks } from "./Rendezvous.ts"
 import { checkJobId, freshJobId } from "./Subjects.ts"
@@ -67,6 +68,19 @@ export interface NatsOptions {
   readonly linger?: Duration.Input
   /** First retransmission of unacknowledged frames after this long without progress. Default 1 s. */
   readonly retransmit?: Duration.Input
+  /**
+   * A file holding the job's key (`--job-key-file`): every frame is then
+   * signed with it, and frames without a valid tag are dropped, so that no
+   * client of the server without the key can speak for a rank. Every host of
+   * the job gives the same key. Default: a fresh key when this launcher starts
+   * every rank of the job; none for a job spread over hosts (see
+   * docs/cluster.md, "Security").
+   */
+  readonly jobKeyFile?: string
+  /** The job's key itself (at least 16 bytes), instead of a file. */
+  readonly jobKey?: Uint8Array
+  /** Frame authentication; turning it off is for measuring its cost only. Default true. */
+  readonly frameAuth?: boolean
 }
 
 /** Everything a rank process needs, as plain data (it crosses the IPC channel). */
@@ -89,6 +103,8 @@ export interface NatsConfig {
   readonly retransmitMs: number
   readonly reconnectTimeoutMs: number
   readonly lingerMs: number
+  /** The job's key, hex-encoded, or undefined when frames are not authenticated. */
+  readonly jobKey: string | undefined
 }
 
 export const DEFAULT_SERVER = "nats://127.0.0.1:4222"
@@ -167,6 +183,8 @@ export const resolve = (options: NatsOptions, size: number): NatsConfig | Transp
   if (!Number.isSafeInteger(frameBytes) || frameBytes < 4096) return fail(`frameBytes must be at least 4096 (got ${options.frameBytes})`)
   const maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * MiB
   if (!(maxMessageBytes > 0)) return fail(`maxMessageBytes must be positive (got ${options.maxMessageBytes})`)
+  const jobKey = resolveKey(options, partial)
+  if (jobKey instanceof TransportError) return jobKey
   return {
     servers,
     job,
@@ -185,6 +203,27 @@ export const resolve = (options: NatsOptions, size: number): NatsConfig | Transp
     reliable: options.acks ?? true,
     retransmitMs: retransmitMs as number,
     reconnectTimeoutMs: reconnectTimeoutMs as number,
-    lingerMs: lingerMs as number
+    lingerMs: lingerMs as number,
+    jobKey
   }
+}
+
+/** The job's key as hex: given, read from its file, or fresh when this launcher starts every rank. */
+const resolveKey = (options: NatsOptions, partial: boolean): string | undefined | TransportError => {
+  if (options.frameAuth === false) {
+    if (options.jobKey !== undefined || options.jobKeyFile !== undefined) return fail("frameAuth: false and a job key exclude each other")
+    return undefined
+  }
+  if (options.jobKey !== undefined && options.jobKeyFile !== undefined) return fail("give the job key either as jobKey or as --job-key-file, not both")
+  let key: Uint8Array | undefined = options.jobKey
+  if (key !== undefined && !(key instanceof Uint8Array && key.length >= MIN_KEY_BYTES)) {
+    return fail(`jobKey must be a Uint8Array of at least ${MIN_KEY_BYTES} bytes`)
+  }
+  if (options.jobKeyFile !== undefined) {
+    const read = readKeyFile(options.jobKeyFile)
+    if (typeof read === "string") return fail(read)
+    key = read
+  }
+  if (key === undefined && !partial) key = freshKey()
+  return key === undefined ? undefined : Buffer.from(key).toString("hex")
 }

@@ -9,6 +9,7 @@
  */
 import { randomInt } from "node:crypto"
 import { enableCompileCache } from "node:module"
+import { hostname } from "node:os"
 import { setFlagsFromString } from "node:v8"
 import type { RankControl, RunnerModule } from "../Launcher.ts"
 import * as Ipc from "./Ipc.ts"
@@ -75,10 +76,11 @@ const pending: Array<unknown> = []
 
 const start = async (init: Ipc.Init): Promise<void> => {
   const { config, rank } = init
-  const [{ connect }, { NatsTransport }, Subjects] = await Promise.all([
+  const [{ connect }, { NatsTransport }, Subjects, FrameAuth] = await Promise.all([
     import("./Connection.ts"),
     import("./NatsTransport.ts"),
-    import("./Subjects.ts")
+    import("./Subjects.ts"),
+    import("./FrameAuth.ts")
   ])
   const nc = await connect(config, rank)
   transport = await NatsTransport.join(nc, {
@@ -94,7 +96,10 @@ const start = async (init: Ipc.Init): Promise<void> => {
     retransmitMs: config.retransmitMs,
     reconnectTimeoutMs: config.reconnectTimeoutMs,
     lingerMs: config.lingerMs,
-    warn: (message) => console.warn(message)
+    warn: (message) => console.warn(message),
+    auth: config.jobKey === undefined ? undefined : FrameAuth.make(Buffer.from(config.jobKey, "hex"), config.job),
+    pid: process.pid,
+    host: hostname()
   }, randomInt(1, 2 ** 32 - 1)).catch(async (e) => {
     await nc.close().catch(() => {})
     throw e

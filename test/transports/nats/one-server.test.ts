@@ -87,49 +87,59 @@ it.live("the join fails after the timeout, naming the ranks that never came", ()
     }
   }), 30_000)
 
-it.live("malformed and foreign messages on the job's subjects are dropped with a warning and break nothing", () =>
-  Effect.gen(function*() {
-    const job = `foreign-${Date.now()}`
-    const warnings: Array<string> = []
-    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-      warnings.push(String(chunk))
-      return true
-    })
-    const nc = yield* Effect.promise(() => connect({ servers: server.url }))
-    const garbage = [
-      new TextEncoder().encode("hello from another program"),
-      new Uint8Array(0),
-      Frame.encodeAck(0, 12345, 3, 1 << 30), // a well-formed frame from a process that is not rank 0
-      Frame.encodeFailed(7, 1, 1, "rank 7 does not exist"),
-      (() => {
-        const f = new Uint8Array(Frame.DATA_HEADER_BYTES + 8)
-        Frame.writeData(f, { flags: Frame.FLAG_FIRST, source: 1, incarnation: 99, seq: 1, ack: 0, credit: 0, message: 1, offset: 0 })
-        return f
-      })()
-    ]
-    const out = yield* runFixture({
-      size: 2, servers: server.url, job,
-      scenario: { scenario: "stream", count: 3000, sizes: "small" },
-      onEvent: (event) => {
-        if (event._tag !== "Message" || (event.message as { _tag?: string })._tag !== "Ready") return
-        for (const g of garbage) {
-          nc.publish(`rankflow.${job}.to.${event.rank}`, g)
-          nc.publish(`rankflow.${job}.all`, g)
+for (const frameAuth of [true, false]) {
+  it.live(`malformed and foreign messages on the job's subjects are dropped with a warning and break nothing (frame authentication ${frameAuth ? "on" : "off"})`, () =>
+    Effect.gen(function*() {
+      const job = `foreign-${frameAuth ? "auth" : "open"}-${Date.now()}`
+      const warnings: Array<string> = []
+      const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+        warnings.push(String(chunk))
+        return true
+      })
+      const nc = yield* Effect.promise(() => connect({ servers: server.url }))
+      const sender = (source: number, incarnation: number) => ({ source, incarnation, run: 0, trailer: 0 })
+      const garbage = [
+        new TextEncoder().encode("hello from another program"),
+        new Uint8Array(0),
+        Frame.encodeAck(sender(0, 12345), 3, 1 << 30), // a well-formed frame from a process that is not rank 0
+        Frame.encodeFailed(sender(7, 1), 1, "rank 7 does not exist"),
+        (() => {
+          const f = new Uint8Array(Frame.DATA_HEADER_BYTES + 8)
+          Frame.writeData(f, { flags: Frame.FLAG_FIRST, source: 1, incarnation: 99, run: 0, trailer: 0, seq: 1, ack: 0, credit: 0, message: 1, offset: 0 })
+          return f
+        })()
+      ]
+      const out = yield* runFixture({
+        size: 2, servers: server.url, job, frameAuth,
+        scenario: { scenario: "stream", count: 3000, sizes: "small" },
+        onEvent: (event) => {
+          if (event._tag !== "Message" || (event.message as { _tag?: string })._tag !== "Ready") return
+          for (const g of garbage) {
+            nc.publish(`rankflow.${job}.to.${event.rank}`, g)
+            nc.publish(`rankflow.${job}.all`, g)
+          }
         }
+      }).pipe(Effect.ensuring(Effect.promise(async () => {
+        spy.mockRestore()
+        await nc.close()
+      })))
+      for (const r of [0, 1]) {
+        expect(out.results.get(r).received).toBe(6000)
+        expect(out.results.get(r).stats.dropped).toBeGreaterThanOrEqual(garbage.length)
       }
-    }).pipe(Effect.ensuring(Effect.promise(async () => {
-      spy.mockRestore()
-      await nc.close()
-    })))
-    for (const r of [0, 1]) {
-      expect(out.results.get(r).received).toBe(6000)
-      expect(out.results.get(r).stats.dropped).toBeGreaterThanOrEqual(garbage.length)
-    }
-    const text = warnings.join("")
-    expect(text).toMatch(/\[\d\] rankflow nats \(rank \d\): dropped a message on rankflow\.foreign-\d+\.(to\.\d|all): .*magic/)
-    expect(text).toMatch(/another process than the one that joined as rank 0/)
-    expect(text).toMatch(/source rank 7 is not in this job of 2 ranks/)
-  }), 60_000)
+      const text = warnings.join("")
+      expect(text).toMatch(new RegExp(`\\[\\d\\] rankflow nats \\(rank \\d\\): dropped a message on rankflow\\.${job}\\.(to\\.\\d|all): `))
+      if (frameAuth) {
+        // Every well-formed foreign frame fails authentication before anything else is looked at.
+        expect(text).toMatch(/it is not authenticated, and this job requires a valid tag on every frame/)
+        for (const r of [0, 1]) expect(out.results.get(r).stats.unauthenticated).toBeGreaterThanOrEqual(3)
+      } else {
+        expect(text).toMatch(/magic/)
+        expect(text).toMatch(/another run of job|another process than the one that joined as rank 0/)
+        expect(text).toMatch(/source rank 7 is not in this job of 2 ranks/)
+      }
+    }), 60_000)
+}
 
 describe("a server with authentication", () => {
   let userServer: NatsServer

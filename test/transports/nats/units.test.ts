@@ -16,10 +16,11 @@ import { Effect } from "effect"
 import { layer, Nats, optionsFromFlags } from "../../../transports/nats/Nats.ts"
 import { defaultWindow, type NatsConfig, resolve } from "../../../transports/nats/Options.ts"
 import { DUPLICATE, GAP, NEXT, nextSeq, ReceiveSequence, SendWindow, seqDiff } from "../../../transports/nats/Reliability.ts"
-import { formatRanks, parseRanks, Rendezvous } from "../../../transports/nats/Rendezvous.ts"
+import { formatRanks, parseRanks, Rendezvous, runOf } from "../../../transports/nats/Rendezvous.ts"
 import * as Subjects from "../../../transports/nats/Subjects.ts"
 
-const fields = { source: 3, incarnation: 77, seq: 9, ack: 4, credit: 123_456_789_012, message: 5 }
+const fields = { source: 3, incarnation: 77, run: 0xabc, trailer: 0, seq: 9, ack: 4, credit: 123_456_789_012, message: 5 }
+const sender = (source: number, incarnation: number, run = 0, trailer = 0) => ({ source, incarnation, run, trailer })
 
 /** Splits a message into frames of at most `maxFrame` bytes. */
 const framesOf = (packet: { envelope: Uint8Array; frames: { header: Uint8Array; buffers: Array<Uint8Array> } }, maxFrame: number) => {
@@ -59,34 +60,48 @@ describe("frames", () => {
     const frame = new Uint8Array(Frame.DATA_HEADER_BYTES + 3).fill(0xaa)
     Frame.writeData(frame, { ...fields, flags: Frame.FLAG_FIRST | Frame.FLAG_LAST, offset: 2 ** 40 })
     expect(Frame.decode(frame)).toEqual({
-      kind: "data", type: Frame.DATA, flags: 3, source: 3, incarnation: 77, seq: 9, ack: 4, credit: 123_456_789_012, message: 5, offset: 2 ** 40
+      kind: "data", type: Frame.DATA, flags: 3, source: 3, incarnation: 77, run: 0xabc, seq: 9, ack: 4, credit: 123_456_789_012, message: 5, offset: 2 ** 40
     })
   })
 
-  it("ACK, JOIN, HEARTBEAT, LEAVE and FAILED frames round-trip", () => {
-    expect(Frame.decode(Frame.encodeAck(1, 2, 3, 4096, Frame.FLAG_RESEND))).toMatchObject({ kind: "ack", source: 1, incarnation: 2, ack: 3, credit: 4096, flags: 1 })
-    expect(Frame.decode(Frame.encodeJoin(4, 5, 8, 3, 1 << 20, true))).toMatchObject({ kind: "join", source: 4, size: 8, seen: 3, window: 1 << 20, flags: 1 })
-    expect(Frame.decode(Frame.encodePresence(Frame.HEARTBEAT, 6, 7, 8))).toMatchObject({ kind: "heartbeat", source: 6, size: 8 })
-    expect(Frame.decode(Frame.encodePresence(Frame.LEAVE, 6, 7, 8))).toMatchObject({ kind: "leave", source: 6 })
-    expect(Frame.decode(Frame.encodeFailed(1, 2, 5, "rank 5 stopped responding"))).toMatchObject({ kind: "failed", rank: 5, reason: "rank 5 stopped responding" })
+  it("ACK, JOIN, HEARTBEAT, LEAVE, FAILED and CONFLICT frames round-trip, each with its run", () => {
+    expect(Frame.decode(Frame.encodeAck(sender(1, 2, 9), 3, 4096, Frame.FLAG_RESEND))).toMatchObject({ kind: "ack", source: 1, incarnation: 2, run: 9, ack: 3, credit: 4096, flags: 1 })
+    expect(Frame.decode(Frame.encodeJoin(sender(4, 5, 77), { size: 8, seen: 3, window: 1 << 20, pid: 4242, host: "hôte-a" }, true)))
+      .toMatchObject({ kind: "join", source: 4, run: 77, size: 8, seen: 3, window: 1 << 20, flags: 1, pid: 4242, host: "hôte-a" })
+    expect(Frame.decode(Frame.encodeJoin(sender(4, 5), { size: 8, seen: 3, window: 1 << 20, pid: 1, host: "h".repeat(300) }, false)))
+      .toMatchObject({ kind: "join", flags: 0, host: "h".repeat(Frame.MAX_HOST_BYTES) })
+    expect(Frame.decode(Frame.encodePresence(Frame.HEARTBEAT, sender(6, 7, 3), 8))).toMatchObject({ kind: "heartbeat", source: 6, run: 3, size: 8 })
+    expect(Frame.decode(Frame.encodePresence(Frame.LEAVE, sender(6, 7), 8))).toMatchObject({ kind: "leave", source: 6 })
+    expect(Frame.decode(Frame.encodeFailed(sender(1, 2), 5, "rank 5 stopped responding"))).toMatchObject({ kind: "failed", rank: 5, reason: "rank 5 stopped responding" })
+    expect(Frame.decode(Frame.encodeFailed(sender(1, 2), 5, "claimed twice", Frame.CONFLICT))).toMatchObject({ kind: "conflict", rank: 5, reason: "claimed twice" })
+  })
+
+  it("a frame of a job with a key has room for its tag and says so in its prefix", () => {
+    const f = Frame.encodeAck(sender(1, 2, 3, 16), 3, 4096)
+    expect(f.length).toBe(Frame.ACK_BYTES + 16)
+    expect(f[Frame.AUTH_OFFSET]).toBe(Frame.AUTH_HMAC)
+    expect(Frame.encodeAck(sender(1, 2), 3, 4096)[Frame.AUTH_OFFSET]).toBe(Frame.AUTH_NONE)
   })
 
   it("a FAILED reason is cut at 1024 bytes", () => {
-    const f = Frame.decode(Frame.encodeFailed(1, 2, 5, "x".repeat(5000)))
+    const f = Frame.decode(Frame.encodeFailed(sender(1, 2), 5, "x".repeat(5000)))
     expect(typeof f !== "string" && f.kind === "failed" && f.reason.length).toBe(Frame.MAX_REASON_BYTES)
   })
 
   it("bytes that are not a frame give a reason instead of throwing", () => {
     expect(Frame.decode(new TextEncoder().encode("hello, rankflow"))).toMatch(/too short/)
     expect(Frame.decode(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n"))).toMatch(/magic/)
-    const future = Frame.encodeAck(1, 2, 3, 4)
+    const future = Frame.encodeAck(sender(1, 2), 3, 4)
     future[2] = 9
     expect(Frame.decode(future)).toMatch(/version 9 is not supported/)
-    const unknown = Frame.encodeAck(1, 2, 3, 4)
+    const unknown = Frame.encodeAck(sender(1, 2), 3, 4)
     unknown[3] = 42
     expect(Frame.decode(unknown)).toMatch(/unknown frame type 42/)
-    expect(Frame.decode(Frame.encodeAck(1, 2, 3, 4).subarray(0, 20))).toMatch(/needs at least 32 bytes/)
-    expect(Frame.decode(Frame.encodeAck(1, 0, 3, 4))).toMatch(/incarnation 0/)
+    expect(Frame.decode(Frame.encodeAck(sender(1, 2), 3, 4).subarray(0, 30))).toMatch(/needs at least 40 bytes/)
+    expect(Frame.decode(Frame.encodeAck(sender(1, 0), 3, 4))).toMatch(/incarnation 0/)
+    const version1 = Frame.encodeAck(sender(1, 2), 3, 4)
+    version1[2] = 1
+    expect(Frame.decode(version1)).toMatch(/version 1 is not supported \(this rank speaks version 2\)/)
   })
 
   it("decoding arbitrary bytes never throws", () => {
@@ -226,9 +241,14 @@ describe("chunking", () => {
     fc.assert(fc.property(fc.integer({ min: 0, max: 40 }), fc.array(fc.integer({ min: 0, max: 100 }), { maxLength: 5 }), (headerLength, sizes) => {
       const packet = { envelope: pattern(16, 1), frames: { header: pattern(headerLength, 2), buffers: sizes.map((n, i) => pattern(n, 3 + i)) } }
       const [chunked] = framesOf(packet, 1 << 20)
-      const frame = new Uint8Array(singleFrameLength(packet.envelope, packet.frames))
+      const frame = new Uint8Array(singleFrameLength(packet.envelope, packet.frames, 0))
       writeSingleFrame(frame, packet.envelope, packet.frames, 5, fields)
       expect(frame).toEqual(chunked)
+      // With room for a tag: the same frame, and the tag's 16 bytes after it.
+      const tagged = new Uint8Array(singleFrameLength(packet.envelope, packet.frames, 16))
+      writeSingleFrame(tagged, packet.envelope, packet.frames, 5, { ...fields, trailer: 16 })
+      expect(tagged.length).toBe(frame.length + 16)
+      expect(tagged.subarray(Frame.COMMON_BYTES, frame.length)).toEqual(frame.subarray(Frame.COMMON_BYTES))
     }), { numRuns: 200 })
   })
 
@@ -435,27 +455,61 @@ describe("heartbeats", () => {
 })
 
 describe("rendezvous", () => {
-  const join = (source: number, incarnation: number, size = 4, complete = false) =>
-    ({ kind: "join", type: Frame.JOIN, flags: complete ? Frame.FLAG_COMPLETE : 0, source, incarnation, size, seen: 1, window: 4096 }) as const
+  const join = (source: number, incarnation: number, size = 4, run = 0, pid = 100 + source, host = "h") =>
+    ({ kind: "join", type: Frame.JOIN, flags: run !== 0 ? Frame.FLAG_COMPLETE : 0, source, incarnation, run, size, seen: 1, window: 4096, pid, host }) as const
+  const self = (incarnation: number) => ({ incarnation, window: 4096, pid: 1, host: "me" })
 
-  it("completes once every rank joined, and settles once every peer said so", () => {
-    const r = new Rendezvous(0, 3, { incarnation: 1, window: 4096 })
+  it("starts only once every rank joined and every peer proposed the same run; settles once every peer runs it", () => {
+    const r = new Rendezvous("job", 0, 3, self(1))
     expect(r.join(join(1, 11, 3))._tag).toBe("New")
     expect(r.missing()).toEqual([2])
+    expect(r.run).toBe(0)
     expect(r.join(join(1, 11, 3))._tag).toBe("Known")
-    expect(r.join(join(2, 12, 3, true))._tag).toBe("New")
+    expect(r.join(join(2, 12, 3))._tag).toBe("New")
     expect(r.complete).toBe(true)
+    const run = r.run
+    expect(run).toBe(runOf("job", [1, 11, 12]))
+    expect(r.agreed).toBe(false)
+    expect(r.unconfirmed()).toEqual([1, 2])
+    r.join(join(1, 11, 3, run))
+    expect(r.agreed).toBe(false)
+    r.join(join(2, 12, 3, run))
+    expect(r.agreed).toBe(true)
     expect(r.settled).toBe(false)
-    r.peerCompleted(1)
+    r.peerRunning(1, run)
+    r.peerRunning(2, run + 1)
+    expect(r.settled).toBe(false)
+    r.peerRunning(2, run)
     expect(r.settled).toBe(true)
   })
 
-  it("two processes claiming one rank, or a different job size, are refused with advice", () => {
-    const r = new Rendezvous(0, 4, { incarnation: 1, window: 4096 })
-    r.join(join(2, 20))
-    const twice = r.join(join(2, 21))
-    expect(twice._tag === "Refused" && twice.message).toMatch(/two processes claim rank 2.*--ranks/)
-    const size = r.join(join(3, 30, 8))
+  it("the run depends on the job and on every rank's process", () => {
+    const base = runOf("job", [1, 2, 3])
+    expect(runOf("job", [1, 2, 3])).toBe(base)
+    expect(runOf("job", [1, 2, 4])).not.toBe(base)
+    expect(runOf("job", [2, 1, 3])).not.toBe(base)
+    expect(runOf("jab", [1, 2, 3])).not.toBe(base)
+    expect(runOf("job", [1, 2, 3])).not.toBe(0)
+  })
+
+  it("two processes claiming one rank are a conflict naming the rank and both processes", () => {
+    const r = new Rendezvous("heat", 0, 4, self(1))
+    r.join(join(2, 20, 4, 0, 4242, "host-a"))
+    const twice = r.join(join(2, 21, 4, 0, 5151, "host-b"))
+    expect(twice._tag).toBe("Conflict")
+    expect(twice._tag === "Conflict" && twice.rank).toBe(2)
+    expect(twice._tag === "Conflict" && twice.message).toMatch(/two processes claim rank 2 of job heat: pid 4242 on host-a and pid 5151 on host-b; .*--ranks/)
+    // A second process claiming this rank's own rank, too.
+    const mine = new Rendezvous("heat", 0, 2, self(1)).join(join(0, 9, 2, 0, 77, "host-c"))
+    expect(mine._tag === "Conflict" && mine.message).toMatch(/claim rank 0 of job heat: pid 1 on me and pid 77 on host-c/)
+  })
+
+  it("a peer proposing another run is a conflict; a different job size is refused", () => {
+    const r = new Rendezvous("job", 0, 2, self(1))
+    expect(r.join(join(1, 11, 2))._tag).toBe("New")
+    const other = r.join(join(1, 11, 2, r.run + 1))
+    expect(other._tag === "Conflict" && other.message).toMatch(/rank 1 of job job \(pid 101 on h\) agreed on another set of processes/)
+    const size = new Rendezvous("job", 0, 4, self(1)).join(join(3, 30, 8))
     expect(size._tag === "Refused" && size.message).toMatch(/8 ranks, this rank for 4.*--size/)
   })
 

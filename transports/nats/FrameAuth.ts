@@ -1,0 +1,94 @@
+/**
+ * Frame authentication: with a per-job key, every frame a rank publishes ends
+ * with a 16-byte tag, HMAC-SHA256 (truncated, RFC 2104 / RFC 4868 style) over
+ * the frame's destination and bytes, and a rank drops any frame whose tag
+ * does not verify. Only holders of the key can then speak for a rank of the
+ * job: a client of the same server that forges a DATA frame, a FAILED notice
+ * or a JOIN is ignored (and counted), whatever subject it publishes on.
+ *
+ * - The tag covers the destination (the rank of a `to.<rank>` subject, or
+ *   `ALL` for the job subject), so a genuine frame replayed to another rank
+ *   does not verify; it covers the run id in the frame's prefix, so a frame of
+ *   an earlier run of the job does not either; replays within a run are
+ *   dropped by the sequence numbers (DATA) or change nothing (cumulative ACKs,
+ *   repeated notices).
+ * - The key is never used directly: the MAC key is HMAC(key, "rankflow frames
+ *   v2 " + job id), so one key file may serve several jobs without frames of
+ *   one verifying in another.
+ * - The tag authenticates; it does not hide anything. Confidentiality comes
+ *   from the server: TLS, and permissions that let only the job's user
+ *   subscribe to its subjects (docs/cluster.md, "Security").
+ *
+ * @example
+ * ```ts
+ * const auth = FrameAuth.make(key, "heat-42")
+ * auth.sign(frame, 3)              // frame's last 16 bytes: its tag for rank 3
+ * auth.verify(frame, 3)            // true
+ * ```
+ */
+import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from "node:crypto"
+import { readFileSync } from "node:fs"
+
+/** Bytes of the tag that ends an authenticated frame. */
+export const TAG_BYTES = 16
+/** The destination of a frame on the job subject. */
+export const ALL = 0xffffffff
+/** Keys shorter than this are refused (128 bits). */
+export const MIN_KEY_BYTES = 16
+
+export interface FrameAuth {
+  /** Writes the tag of `frame` (whose last TAG_BYTES bytes are for it) published towards `dest`. */
+  readonly sign: (frame: Uint8Array, dest: number) => void
+  /** Whether the tag at the end of `frame` is right for `dest`. */
+  readonly verify: (frame: Uint8Array, dest: number) => boolean
+}
+
+const destination = Buffer.alloc(4)
+const expected = Buffer.alloc(TAG_BYTES)
+
+const tagOf = (key: KeyObject, frame: Uint8Array, dest: number): Buffer => {
+  destination.writeUInt32LE(dest >>> 0, 0)
+  return createHmac("sha256", key).update(destination).update(frame.subarray(0, frame.length - TAG_BYTES)).digest()
+}
+
+/** The signer and verifier of `job`'s frames under `key` (at least MIN_KEY_BYTES bytes). */
+export const make = (key: Uint8Array, job: string): FrameAuth => {
+  if (key.length < MIN_KEY_BYTES) throw new RangeError(`a job key needs at least ${MIN_KEY_BYTES} bytes, got ${key.length}`)
+  const macKey = createSecretKey(createHmac("sha256", key).update(`rankflow frames v2 ${job}`).digest())
+  return {
+    sign: (frame, dest) => {
+      const tag = tagOf(macKey, frame, dest)
+      frame.set(tag.subarray(0, TAG_BYTES), frame.length - TAG_BYTES)
+    },
+    verify: (frame, dest) => {
+      if (frame.length < TAG_BYTES) return false
+      tagOf(macKey, frame, dest).copy(expected, 0, 0, TAG_BYTES)
+      const given = frame.subarray(frame.length - TAG_BYTES)
+      return timingSafeEqual(expected, given)
+    }
+  }
+}
+
+/** A fresh random key (32 bytes), for a job whose ranks one launcher starts. */
+export const freshKey = (): Uint8Array => new Uint8Array(randomBytes(32))
+
+/**
+ * The key in a key file: its bytes, without one trailing newline (so that
+ * `openssl rand -hex 32 > job.key` and `head -c 32 /dev/urandom > job.key`
+ * both work). A string says why the file cannot serve.
+ */
+export const readKeyFile = (path: string): Uint8Array | string => {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(path)
+  } catch (e) {
+    return `--job-key-file ${path}: ${e instanceof Error ? e.message : String(e)}`
+  }
+  let end = bytes.length
+  if (end > 0 && bytes[end - 1] === 0x0a) end--
+  if (end > 0 && bytes[end - 1] === 0x0d) end--
+  if (end < MIN_KEY_BYTES) {
+    return `--job-key-file ${path}: the key has ${end} bytes, at least ${MIN_KEY_BYTES} are needed (make one with: openssl rand -hex 32 > ${path})`
+  }
+  return new Uint8Array(bytes.subarray(0, end))
+}
