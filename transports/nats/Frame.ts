@@ -14,8 +14,10 @@
  *   DATA (56 bytes + payload): 24 u32 seq | 28 u32 ack | 32 f64 credit |
  *     40 u32 message number | 44 u32 reserved | 48 f64 body offset | 56 payload
  *   ACK (40): 24 u32 reserved | 28 u32 ack | 32 f64 credit
- *   JOIN (56 + host): 24 u32 job size | 28 u32 ranks seen | 32 f64 window |
- *     40 u32 process id | 44 u8 host name length h | 45-55 reserved | 56 host name (h bytes, UTF-8)
+ *   JOIN (56 + host + ranks): 24 u32 job size | 28 u32 ranks seen | 32 f64 window |
+ *     40 u32 process id | 44 u8 host name length h | 45 u8 reserved | 46 u16 ranks spec length k |
+ *     48 u32 launcher id (random, per launcher) | 52 u32 launcher's process id |
+ *     56 host name (h bytes, UTF-8) | 56 + h: the ranks the launcher starts (k bytes, e.g. "0-3,6")
  *   HEARTBEAT, LEAVE (32): 24 u32 job size | 28 u32 reserved
  *   FAILED, CONFLICT (32 + reason): 24 u32 the rank concerned | 28 u32 reason length | 32 reason (UTF-8)
  *
@@ -100,6 +102,10 @@ export interface JoinFrame extends Common {
   /** The sender's process id and host name, to name it in errors. */
   readonly pid: number
   readonly host: string
+  /** The launcher that started the sender: its random id, its pid, and the ranks it starts (`--ranks`). */
+  readonly launcher: number
+  readonly launcherPid: number
+  readonly ranks: string
 }
 
 export interface PresenceFrame extends Common {
@@ -233,6 +239,10 @@ export interface JoinFields {
   readonly window: number
   readonly pid: number
   readonly host: string
+  readonly launcher: number
+  readonly launcherPid: number
+  /** The launcher's ranks, compact (`formatRanks`), at most 65535 bytes. */
+  readonly ranks: string
 }
 
 /**
@@ -242,13 +252,20 @@ export interface JoinFields {
 export const encodeJoin = (s: Sender, j: JoinFields, complete: boolean): Uint8Array => {
   let host = encoder.encode(j.host)
   if (host.length > MAX_HOST_BYTES) host = host.subarray(0, MAX_HOST_BYTES)
-  const b = allocate(JOIN, complete ? FLAG_COMPLETE : 0, s, JOIN_HEADER_BYTES + host.length)
+  const ranks = encoder.encode(j.ranks)
+  if (ranks.length > 0xffff) throw new RangeError(`a launcher's ranks spec of ${ranks.length} bytes is over 65535`)
+  const b = allocate(JOIN, complete ? FLAG_COMPLETE : 0, s, JOIN_HEADER_BYTES + host.length + ranks.length)
   putU32(b, 24, j.size)
   putU32(b, 28, j.seen)
   putF64(b, 32, j.window)
   putU32(b, 40, j.pid)
   b[44] = host.length
+  b[46] = ranks.length
+  b[47] = ranks.length >>> 8
+  putU32(b, 48, j.launcher)
+  putU32(b, 52, j.launcherPid)
   b.set(host, JOIN_HEADER_BYTES)
+  b.set(ranks, JOIN_HEADER_BYTES + host.length)
   return b
 }
 
@@ -315,9 +332,15 @@ export const decode = (b: Uint8Array): Frame | string => {
       const window = getF64(b, 32)
       if (!Number.isSafeInteger(window) || window <= 0) return `bad window ${window}`
       const hostLength = b[44]!
-      if (JOIN_HEADER_BYTES + hostLength > b.length) return `a JOIN with a ${hostLength}-byte host name needs ${JOIN_HEADER_BYTES + hostLength} bytes, got ${b.length}`
+      const ranksLength = b[46]! | (b[47]! << 8)
+      const end = JOIN_HEADER_BYTES + hostLength + ranksLength
+      if (end > b.length) return `a JOIN with a ${hostLength}-byte host name and a ${ranksLength}-byte ranks spec needs ${end} bytes, got ${b.length}`
       const host = decoder.decode(b.subarray(JOIN_HEADER_BYTES, JOIN_HEADER_BYTES + hostLength))
-      return { kind: "join", type, flags, source, incarnation, run, size: getU32(b, 24), seen: getU32(b, 28), window, pid: getU32(b, 40), host }
+      const ranks = decoder.decode(b.subarray(JOIN_HEADER_BYTES + hostLength, end))
+      return {
+        kind: "join", type, flags, source, incarnation, run, size: getU32(b, 24), seen: getU32(b, 28), window,
+        pid: getU32(b, 40), host, launcher: getU32(b, 48), launcherPid: getU32(b, 52), ranks
+      }
     }
     case HEARTBEAT:
     case LEAVE:

@@ -15,6 +15,7 @@
  * ```
  */
 import { type ChildProcess, fork } from "node:child_process"
+import { randomInt } from "node:crypto"
 import type { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { Effect, Queue, type Scope } from "effect"
@@ -137,6 +138,7 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
       Effect.promise(() => Promise.all([...ranks.values()].map((r) => r.stop(config.lingerMs + STOP_GRACE_MS))))
     )
     const onEvent = (event: JobEvent) => void Queue.offerUnsafe(events, event)
+    const launcher = { id: randomInt(1, 2 ** 32 - 1), pid: process.pid }
     for (const rank of config.localRanks) {
       const child = fork(RANK_PROCESS, [], {
         execPath: process.execPath,
@@ -146,7 +148,7 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
         env: { ...process.env, ...options.env }
       })
       ranks.set(rank, new RankProcess(rank, child, onEvent, options.prefixOutput ?? true))
-      const init: Ipc.Init = { _tag: "rankflow/nats:Init", rank, config, runner: options.runner, data: options.data }
+      const init: Ipc.Init = { _tag: "rankflow/nats:Init", rank, config, runner: options.runner, data: options.data, launcher }
       child.send(init)
     }
     const job: NatsJob = {

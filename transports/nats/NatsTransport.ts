@@ -24,7 +24,7 @@ import * as Frame from "./Frame.ts"
 import { ALL, type FrameAuth, TAG_BYTES } from "./FrameAuth.ts"
 import { type HeartbeatSettings, Liveness, Pacer } from "./Heartbeats.ts"
 import { DUPLICATE, GAP, ReceiveSequence, SendWindow } from "./Reliability.ts"
-import { describeProcess, formatRanks, type JoinOutcome, Rendezvous } from "./Rendezvous.ts"
+import { describeProcess, formatRanks, type JoinOutcome, type LauncherInfo, Rendezvous } from "./Rendezvous.ts"
 import type { Subjects } from "./Subjects.ts"
 
 export interface NatsTransportSettings {
@@ -55,6 +55,8 @@ export interface NatsTransportSettings {
   /** This process's id and host name, announced in JOINs so that errors can name it. */
   readonly pid?: number | undefined
   readonly host?: string | undefined
+  /** The launcher that started this rank and the ranks it starts (default: this rank alone, as its own launcher). */
+  readonly launcher?: LauncherInfo | undefined
 }
 
 /** Counters for tests and benchmarks. */
@@ -91,6 +93,13 @@ const RESEND_REQUEST_MS = 100
 const FAILED_NOTICE_MS = 1000
 /** Warnings logged in full before they are thinned out. */
 const WARNINGS_IN_FULL = 20
+/**
+ * A rank that found two processes claiming one rank keeps telling every rank
+ * that joins for this long (answering JOINs, and every 250 ms), so that ranks
+ * of both runs that start a little later stop too instead of waiting out the
+ * join timeout.
+ */
+export const CONFLICT_LINGER_MS = 3000
 
 const transportError = (message: string, cause?: unknown): TransportError =>
   new TransportError({ transport: "nats", message, cause })
@@ -300,6 +309,8 @@ export class NatsTransport implements Transport {
   /** Who this rank's frames say they are from; `run` is set once the rendezvous agreed. */
   private sender: Frame.Sender
   private readonly auth: FrameAuth | undefined
+  private readonly launcher: LauncherInfo
+  private readonly launcherRanks: string
   private readonly nc: NatsConnection
   private readonly subjects: Subjects
   private readonly peers: Array<Peer> = []
@@ -317,6 +328,9 @@ export class NatsTransport implements Transport {
   private joinSettle: { resolve: () => void; reject: (e: TransportError) => void } | undefined
   private joinDeadline = 0
   private answerJoinScheduled = false
+  /** The CONFLICT notice this rank repeats while it lingers after a conflict, and until when. */
+  private conflictNotice: Uint8Array | undefined
+  private conflictUntil = 0
   private closing: Promise<void> | undefined
   private closed = false
   private timer: ReturnType<typeof setInterval> | undefined
@@ -369,12 +383,14 @@ export class NatsTransport implements Transport {
     this.heartbeatPacer = new Pacer(settings.heartbeat.intervalMs)
     const freed = (frame: Uint8Array) => this.framePool.give(frame)
     for (let r = 0; r < settings.size; r++) this.peers.push(new Peer(r, settings.windowBytes, settings.reliable, freed))
+    this.launcher = settings.launcher ?? { id: incarnation, pid: settings.pid ?? 0, host: settings.host ?? "", ranks: [settings.rank] }
+    this.launcherRanks = formatRanks(this.launcher.ranks)
     this.rendezvous = new Rendezvous(settings.subjects.job, settings.rank, settings.size, {
       incarnation,
       window: settings.windowBytes,
       pid: settings.pid ?? 0,
       host: settings.host ?? ""
-    })
+    }, this.launcher)
   }
 
   /**
@@ -500,6 +516,9 @@ export class NatsTransport implements Transport {
         while (p.queued > 0) p.shiftQueue().done(closedError)
       }
       for (const a of this.selfQueue.splice(0)) a.abandon()
+      while (this.conflictNotice !== undefined && this.connected && performance.now() < this.conflictUntil) {
+        await new Promise((r) => setTimeout(r, TICK_MS))
+      }
       const deadline = performance.now() + lingerMs
       while (this.connected && performance.now() < deadline && this.peers.some((p) => p.failure === undefined && p.window.unacked > 0)) {
         await new Promise((r) => setTimeout(r, TICK_MS))
@@ -700,6 +719,11 @@ export class NatsTransport implements Transport {
     const f = Frame.decode(frame)
     if (typeof f === "string") return this.drop(subject, f)
     if (f.source >= this.size) return this.drop(subject, `its source rank ${f.source} is not in this job of ${this.size} ranks`)
+    if (this.conflictNotice !== undefined) {
+      // This rank gave up on a conflict: it only tells joining ranks so.
+      if (f.kind === "join" && this.joinPacer.due(performance.now())) this.publishAll(this.conflictNotice)
+      return
+    }
     if (f.kind === "join") return this.onJoin(this.peers[f.source]!, f, subject)
     if (f.kind === "conflict") return this.onConflict(f, subject)
     if (f.source === this.rank) {
@@ -968,7 +992,9 @@ export class NatsTransport implements Transport {
   /** The join fails: two processes claim `rank`. Everyone still joining is told, so that both runs stop. */
   private joinConflict(rank: number, message: string): void {
     if (this.joined || this.joinSettle === undefined) return
-    if (this.connected && !this.closed) this.publishAll(Frame.encodeFailed({ ...this.sender, run: this.rendezvous.run }, rank, message, Frame.CONFLICT))
+    this.conflictNotice = Frame.encodeFailed({ ...this.sender, run: this.rendezvous.run }, rank, message, Frame.CONFLICT)
+    this.conflictUntil = performance.now() + CONFLICT_LINGER_MS
+    if (this.connected && !this.closed) this.publishAll(this.conflictNotice)
     this.failJoin(message)
   }
 
@@ -994,7 +1020,10 @@ export class NatsTransport implements Transport {
     const run = r.run
     this.publishAll(Frame.encodeJoin(
       { ...this.sender, run },
-      { size: this.size, seen: r.members.size, window: this.settings.windowBytes, pid: this.settings.pid ?? 0, host: this.settings.host ?? "" },
+      {
+        size: this.size, seen: r.members.size, window: this.settings.windowBytes, pid: this.settings.pid ?? 0, host: this.settings.host ?? "",
+        launcher: this.launcher.id, launcherPid: this.launcher.pid, ranks: this.launcherRanks
+      },
       r.complete
     ))
   }
@@ -1063,6 +1092,10 @@ export class NatsTransport implements Transport {
     // Having been unable to listen (a blocked event loop), this rank cannot blame its peers' silence on them.
     if (stalled) this.liveness.restart(now)
     if (!this.joined) {
+      if (this.conflictNotice !== undefined) {
+        if (this.joinPacer.due(now)) this.publishAll(this.conflictNotice)
+        return
+      }
       if (now > this.joinDeadline) return this.joinTimedOut()
       if (this.joinPacer.due(now)) this.announceJoin()
       return

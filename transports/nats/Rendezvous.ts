@@ -3,7 +3,11 @@
  * subject, and agree on one run of the job before any of them starts.
  *
  * 1. Each rank records every process that claims each rank (its incarnation,
- *    a random id per process, with its pid and host), pinning the first.
+ *    a random id per process, with its pid and host), pinning the first, and
+ *    every launcher with the ranks it starts (its `--ranks`): a JOIN names
+ *    both, so a rank that hears from one process of another launcher whose
+ *    ranks overlap its own launcher's knows at once that two runs collide,
+ *    without waiting to hear from the duplicate process itself.
  * 2. Once it has seen all `size` ranks, it proposes a run: a digest of the
  *    job, its size and the incarnation it pinned for each rank. Its COMPLETE
  *    JOINs carry that run id.
@@ -17,6 +21,17 @@
  * processes, before any program code runs.
  */
 import { FLAG_COMPLETE, type JoinFrame } from "./Frame.ts"
+
+/** A launcher of some of the job's ranks: its random id, where it runs, and the ranks it starts. */
+export interface LauncherInfo {
+  readonly id: number
+  readonly pid: number
+  readonly host: string
+  readonly ranks: ReadonlyArray<number>
+}
+
+const describeLauncher = (l: LauncherInfo): string =>
+  `the launcher pid ${l.pid} on ${l.host.length > 0 ? l.host : "an unnamed host"} (ranks ${formatRanks(l.ranks)})`
 
 /** A process that joined as a rank: its incarnation, its credit window, and where it runs. */
 export interface Member {
@@ -76,13 +91,20 @@ export class Rendezvous {
   /** Peers known to run this rank's run (a heartbeat or frame carrying it): announcing can stop. */
   private readonly running = new Set<number>()
   private proposed = 0
+  /** Launchers heard of, by id, and which launcher starts each rank. */
+  private readonly launchers = new Map<number, LauncherInfo>()
+  private readonly owners: Array<number | undefined>
 
-  constructor(job: string, rank: number, size: number, self: Member) {
+  constructor(job: string, rank: number, size: number, self: Member, launcher?: LauncherInfo) {
     this.job = job
     this.rank = rank
     this.size = size
+    this.owners = new Array(size).fill(undefined)
     this.members.set(rank, self)
     this.claimants.set(rank, new Map([[self.incarnation, self]]))
+    const own = launcher ?? { id: self.incarnation, pid: self.pid, host: self.host, ranks: [rank] }
+    this.launchers.set(own.id, own)
+    for (const r of own.ranks) this.owners[r] = own.id
   }
 
   /** Whether every rank has joined. */
@@ -119,6 +141,8 @@ export class Rendezvous {
         message: `rank ${frame.source} (${describeProcess(frame)}) was started for a job of ${frame.size} ranks, this rank for ${this.size}: give every host the same --size`
       }
     }
+    const byLauncher = this.launcherClaims(frame)
+    if (byLauncher !== undefined) return byLauncher
     const claimant: Member = { incarnation: frame.incarnation, window: frame.window, pid: frame.pid, host: frame.host }
     let seen = this.claimants.get(frame.source)
     if (seen === undefined) this.claimants.set(frame.source, (seen = new Map()))
@@ -141,6 +165,34 @@ export class Rendezvous {
   /** The claimant of `rank` with `incarnation`, if one announced itself. */
   claimant(rank: number, incarnation: number): Member | undefined {
     return this.claimants.get(rank)?.get(incarnation)
+  }
+
+  /** Records the sender's launcher and the ranks it starts; two launchers starting one rank are a conflict. */
+  private launcherClaims(frame: JoinFrame): JoinOutcome | undefined {
+    if (this.launchers.has(frame.launcher)) return undefined
+    const ranks = parseRanks(frame.ranks, this.size)
+    if (typeof ranks === "string" || !ranks.includes(frame.source)) {
+      return {
+        _tag: "Refused",
+        message: `rank ${frame.source} (${describeProcess(frame)}) announced a launcher whose ranks "${frame.ranks}" do not include it` +
+          `${typeof ranks === "string" ? ` (${ranks})` : ""}: a client that does not speak rankflow's protocol`
+      }
+    }
+    const launcher: LauncherInfo = { id: frame.launcher, pid: frame.launcherPid, host: frame.host, ranks }
+    for (const r of ranks) {
+      const owner = this.owners[r]
+      if (owner !== undefined && owner !== launcher.id) {
+        return {
+          _tag: "Conflict",
+          rank: r,
+          message: `two processes claim rank ${r} of job ${this.job}: ${describeLauncher(this.launchers.get(owner)!)} and ${describeLauncher(launcher)} ` +
+            `both start it; ${ADVICE}`
+        }
+      }
+    }
+    this.launchers.set(launcher.id, launcher)
+    for (const r of ranks) this.owners[r] = launcher.id
+    return undefined
   }
 
   /** The conflict of two processes claiming `rank`, if there is one. */

@@ -15,6 +15,9 @@ import type { RankControl, RunnerModule } from "../Launcher.ts"
 import * as Ipc from "./Ipc.ts"
 import type { NatsTransport } from "./NatsTransport.ts"
 
+/** As NatsTransport's (importing it here would load the NATS client before the compile cache is on). */
+const CONFLICT_LINGER_MS = 3000
+
 // Every rank compiles the same modules (the NATS client, effect, core):
 // Node's on-disk compile cache makes every start after the first faster. The
 // heavy modules are imported after this call, in `start`.
@@ -44,8 +47,8 @@ const exit = (code: number, lingerMs?: number): void => {
   if (exiting) return
   exiting = true
   const closed = transport === undefined ? Promise.resolve() : transport.shutdown(lingerMs)
-  // Never outlive a stuck close.
-  setTimeout(() => process.exit(code), (lingerMs ?? transport?.settings.lingerMs ?? 0) + 2000).unref()
+  // Never outlive a stuck close (which may first spend CONFLICT_LINGER_MS telling joining ranks of a conflict).
+  setTimeout(() => process.exit(code), (lingerMs ?? transport?.settings.lingerMs ?? 0) + 2000 + CONFLICT_LINGER_MS).unref()
   void closed.finally(() => process.exit(code))
 }
 
@@ -99,7 +102,8 @@ const start = async (init: Ipc.Init): Promise<void> => {
     warn: (message) => console.warn(message),
     auth: config.jobKey === undefined ? undefined : FrameAuth.make(Buffer.from(config.jobKey, "hex"), config.job),
     pid: process.pid,
-    host: hostname()
+    host: hostname(),
+    launcher: { ...init.launcher, host: hostname(), ranks: config.localRanks }
   }, randomInt(1, 2 ** 32 - 1)).catch(async (e) => {
     await nc.close().catch(() => {})
     throw e

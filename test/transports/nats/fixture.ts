@@ -18,6 +18,11 @@ export interface FixtureRun extends NatsOptions {
   readonly onEvent?: (event: JobEvent, job: NatsJob) => void | Promise<void>
   /** Whether a rank's exit counts as its result instead of failing the run. */
   readonly allowExit?: boolean
+  /**
+   * With `allowExit`: the first rank that exits with an error ends the run, as
+   * the CLI's launcher does (it then stops this host's other ranks).
+   */
+  readonly stopOnError?: boolean
   readonly timeoutMs?: number
   readonly prefixOutput?: boolean
 }
@@ -35,7 +40,7 @@ const tagOf = (event: JobEvent): string | undefined =>
 export const runFixture = (run: FixtureRun): Effect.Effect<FixtureOutcome, Error> =>
   Effect.scoped(
     Effect.gen(function*() {
-      const { scenario, onEvent, allowExit, timeoutMs, prefixOutput, ...options } = run
+      const { scenario, onEvent, allowExit, stopOnError, timeoutMs, prefixOutput, ...options } = run
       const job = (yield* NatsLauncher.launch({ ...options, runner: RUNNER, data: scenario, prefixOutput: prefixOutput ?? true })) as NatsJob
       const results = new Map<number, any>()
       const events: Array<JobEvent> = []
@@ -46,6 +51,7 @@ export const runFixture = (run: FixtureRun): Effect.Effect<FixtureOutcome, Error
         if (event._tag === "Exited") {
           if (allowExit === true) {
             results.set(event.rank, { exited: event })
+            if (stopOnError === true && event.error !== undefined) break
             continue
           }
           return yield* Effect.fail(new Error(`rank ${event.rank} exited (code ${event.code}): ${event.error ?? "no error"}`))

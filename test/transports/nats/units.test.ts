@@ -66,10 +66,11 @@ describe("frames", () => {
 
   it("ACK, JOIN, HEARTBEAT, LEAVE, FAILED and CONFLICT frames round-trip, each with its run", () => {
     expect(Frame.decode(Frame.encodeAck(sender(1, 2, 9), 3, 4096, Frame.FLAG_RESEND))).toMatchObject({ kind: "ack", source: 1, incarnation: 2, run: 9, ack: 3, credit: 4096, flags: 1 })
-    expect(Frame.decode(Frame.encodeJoin(sender(4, 5, 77), { size: 8, seen: 3, window: 1 << 20, pid: 4242, host: "hôte-a" }, true)))
-      .toMatchObject({ kind: "join", source: 4, run: 77, size: 8, seen: 3, window: 1 << 20, flags: 1, pid: 4242, host: "hôte-a" })
-    expect(Frame.decode(Frame.encodeJoin(sender(4, 5), { size: 8, seen: 3, window: 1 << 20, pid: 1, host: "h".repeat(300) }, false)))
-      .toMatchObject({ kind: "join", flags: 0, host: "h".repeat(Frame.MAX_HOST_BYTES) })
+    const launcher = { launcher: 0xfeed, launcherPid: 4000, ranks: "0-3, 6" }
+    expect(Frame.decode(Frame.encodeJoin(sender(4, 5, 77), { size: 8, seen: 3, window: 1 << 20, pid: 4242, host: "hôte-a", ...launcher }, true)))
+      .toMatchObject({ kind: "join", source: 4, run: 77, size: 8, seen: 3, window: 1 << 20, flags: 1, pid: 4242, host: "hôte-a", ...launcher })
+    expect(Frame.decode(Frame.encodeJoin(sender(4, 5), { size: 8, seen: 3, window: 1 << 20, pid: 1, host: "h".repeat(300), ...launcher }, false)))
+      .toMatchObject({ kind: "join", flags: 0, host: "h".repeat(Frame.MAX_HOST_BYTES), ranks: "0-3, 6" })
     expect(Frame.decode(Frame.encodePresence(Frame.HEARTBEAT, sender(6, 7, 3), 8))).toMatchObject({ kind: "heartbeat", source: 6, run: 3, size: 8 })
     expect(Frame.decode(Frame.encodePresence(Frame.LEAVE, sender(6, 7), 8))).toMatchObject({ kind: "leave", source: 6 })
     expect(Frame.decode(Frame.encodeFailed(sender(1, 2), 5, "rank 5 stopped responding"))).toMatchObject({ kind: "failed", rank: 5, reason: "rank 5 stopped responding" })
@@ -455,8 +456,12 @@ describe("heartbeats", () => {
 })
 
 describe("rendezvous", () => {
-  const join = (source: number, incarnation: number, size = 4, run = 0, pid = 100 + source, host = "h") =>
-    ({ kind: "join", type: Frame.JOIN, flags: run !== 0 ? Frame.FLAG_COMPLETE : 0, source, incarnation, run, size, seen: 1, window: 4096, pid, host }) as const
+  // By default each process is its own launcher, starting only its rank.
+  const join = (source: number, incarnation: number, size = 4, run = 0, pid = 100 + source, host = "h", launcher = incarnation, ranks = String(source)) =>
+    ({
+      kind: "join", type: Frame.JOIN, flags: run !== 0 ? Frame.FLAG_COMPLETE : 0, source, incarnation, run, size, seen: 1, window: 4096, pid, host,
+      launcher, launcherPid: pid, ranks
+    }) as const
   const self = (incarnation: number) => ({ incarnation, window: 4096, pid: 1, host: "me" })
 
   it("starts only once every rank joined and every peer proposed the same run; settles once every peer runs it", () => {
@@ -493,15 +498,36 @@ describe("rendezvous", () => {
   })
 
   it("two processes claiming one rank are a conflict naming the rank and both processes", () => {
+    // Two processes of one launcher (a launcher's own ranks never overlap: this is the check behind that one).
     const r = new Rendezvous("heat", 0, 4, self(1))
-    r.join(join(2, 20, 4, 0, 4242, "host-a"))
-    const twice = r.join(join(2, 21, 4, 0, 5151, "host-b"))
+    r.join(join(2, 20, 4, 0, 4242, "host-a", 5, "2"))
+    const twice = r.join(join(2, 21, 4, 0, 5151, "host-b", 5, "2"))
     expect(twice._tag).toBe("Conflict")
     expect(twice._tag === "Conflict" && twice.rank).toBe(2)
     expect(twice._tag === "Conflict" && twice.message).toMatch(/two processes claim rank 2 of job heat: pid 4242 on host-a and pid 5151 on host-b; .*--ranks/)
     // A second process claiming this rank's own rank, too.
-    const mine = new Rendezvous("heat", 0, 2, self(1)).join(join(0, 9, 2, 0, 77, "host-c"))
+    const mine = new Rendezvous("heat", 0, 2, self(1), { id: 5, pid: 1, host: "me", ranks: [0] }).join(join(0, 9, 2, 0, 77, "host-c", 5, "0"))
     expect(mine._tag === "Conflict" && mine.message).toMatch(/claim rank 0 of job heat: pid 1 on me and pid 77 on host-c/)
+    // From two launchers, the same claim names the launchers.
+    const launchers = new Rendezvous("heat", 0, 2, self(1)).join(join(0, 9, 2, 0, 77, "host-c"))
+    expect(launchers._tag === "Conflict" && launchers.message).toMatch(/claim rank 0 of job heat: the launcher pid 1 on me \(ranks 0\) and the launcher pid 77 on host-c \(ranks 0\)/)
+  })
+
+  it("a launcher whose ranks overlap another's is a conflict as soon as one of its processes is heard, naming the rank and both launchers", () => {
+    // This rank (0) was started by launcher 7 (pid 70, ranks 0-2); a process of launcher 8 (pid 80, ranks 2-3) joins as rank 3.
+    const r = new Rendezvous("job", 0, 4, self(1), { id: 7, pid: 70, host: "host-a", ranks: [0, 1, 2] })
+    const other = r.join(join(3, 33, 4, 0, 303, "host-b", 8, "2-3"))
+    expect(other._tag).toBe("Conflict")
+    expect(other._tag === "Conflict" && other.rank).toBe(2)
+    expect(other._tag === "Conflict" && other.message).toMatch(
+      /two processes claim rank 2 of job job: the launcher pid 70 on host-a \(ranks 0-2\) and the launcher pid 303 on host-b \(ranks 2-3\) both start it/
+    )
+    // Disjoint launchers (two hosts of one job) are fine; a process outside its own launcher's ranks is refused.
+    const fine = new Rendezvous("job", 0, 4, self(1), { id: 7, pid: 70, host: "host-a", ranks: [0, 1] })
+    expect(fine.join(join(3, 33, 4, 0, 303, "host-b", 8, "2-3"))._tag).toBe("New")
+    expect(fine.join(join(2, 22, 4, 0, 202, "host-b", 8, "2-3"))._tag).toBe("New")
+    const liar = fine.join(join(1, 11, 4, 0, 101, "host-c", 9, "3"))
+    expect(liar._tag === "Refused" && liar.message).toMatch(/ranks "3" do not include it/)
   })
 
   it("a peer proposing another run is a conflict; a different job size is refused", () => {
