@@ -105,7 +105,7 @@ export const sendFailure = (c: CommState, e: TransportError | PeerFailure): Send
 
 export const rankFailed = (c: CommState, worldRank: number, reason: string): RankFailed => {
   const rank = c.worldToComm[worldRank] ?? -1
-  return new RankFailed({ rank: rank >= 0 ? rank : worldRank, message: `rank ${rank >= 0 ? rank : worldRank} failed: ${reason}`, details: reason })
+  return new RankFailed({ rank: rank >= 0 ? rank : worldRank, message: `rank ${rank >= 0 ? rank : worldRank} failed: ${reason}`, details: reason, worldRank })
 }
 
 const encodeFailure = (e: unknown): EncodeError | UnknownCodec => {

@@ -172,12 +172,32 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions) 
     const results: Array<unknown> = new Array(options.size)
     const settled = new Set<number>()
     let failure: RankFailed | undefined
+    /** The rank the failure was put on by another rank's report, while its own account has not come. */
+    let blamed: number | undefined
     let deadline: number | undefined
 
     const fail = (rank: number, report: FailureReport) => {
-      if (failure !== undefined) return
-      failure = new RankFailed({ rank, message: `rank ${rank} failed: ${report.message}`, details: report.details })
-      job.declareFailed(rank, report.message)
+      if (failure !== undefined) {
+        // The rank others stopped on has now failed in its own words (a crash, running out of memory): say that.
+        if (rank === blamed && report.tag !== "Interrupted" && report.tag !== "RankFailed") {
+          failure = new RankFailed({ rank, message: `rank ${rank} failed: ${report.message}`, details: report.details })
+          blamed = undefined
+        }
+        return
+      }
+      if (report.peer !== undefined && report.peer.rank !== rank) {
+        // This rank's program stopped because another failed: the failure is that one's (maybe on another host).
+        const { rank: peer, reason } = report.peer
+        failure = new RankFailed({
+          rank: peer,
+          message: `rank ${peer} failed: ${reason}`,
+          details: `${reason}\n(reported by rank ${rank}, whose program stopped on it${job.localRanks.includes(peer) ? "" : "; rank " + peer + " runs on another host"})`
+        })
+        blamed = job.localRanks.includes(peer) ? peer : undefined
+      } else {
+        failure = new RankFailed({ rank, message: `rank ${rank} failed: ${report.message}`, details: report.details })
+        job.declareFailed(rank, report.message)
+      }
       for (const r of job.localRanks) if (!settled.has(r)) job.post(r, { _tag: "Interrupt", id } satisfies Protocol.Interrupt)
       deadline = Date.now() + (options.stopGraceMillis ?? 5000)
     }

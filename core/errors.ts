@@ -57,6 +57,8 @@ export class RankFailed extends Data.TaggedError("RankFailed")<{
   readonly message: string
   /** The failed rank's own account (its error and stack), where known. */
   readonly details?: string
+  /** The failed rank in the world communicator (where `rank` is in another communicator). */
+  readonly worldRank?: number
 }> {}
 
 /** Waiting on a request that was cancelled. */

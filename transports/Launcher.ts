@@ -74,3 +74,16 @@ export interface Launcher<Options = {}> {
   /** Starts the ranks; closing the scope stops every rank and releases everything. */
   launch(options: LaunchOptions & Options): Effect.Effect<Job, TransportError, Scope.Scope>
 }
+
+/**
+ * How a launcher reports a rank that ran out of memory (its process aborted,
+ * or its worker thread was stopped, at V8's heap limit).
+ *
+ * @example
+ * ```ts
+ * outOfMemory(2, "process")   // "rank 2 ran out of memory: its process reached V8's JavaScript heap limit (…)"
+ * ```
+ */
+export const outOfMemory = (rank: number, where: "process" | "thread"): string =>
+  `rank ${rank} ran out of memory: its ${where} reached V8's JavaScript heap limit ` +
+  `(hold less at once, or raise the limit, e.g. NODE_OPTIONS=--max-old-space-size=<MiB>)`

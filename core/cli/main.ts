@@ -2,7 +2,8 @@
  * The `rankflow` command line: `rankflow run -n 4 script.ts [args…]`.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect, Option } from "effect"
+import { constants as osConstants } from "node:os"
+import { Cause, Effect, Exit, Option, Runtime } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { runJob } from "./runJob.ts"
 import { parseBytes } from "./sizes.ts"
@@ -108,7 +109,19 @@ const split = argv[0] === "run" ? splitScriptArgs(argv.slice(1)) : { own: argv.s
 scriptArgs = split.scriptArgs
 const cliArgs = argv[0] === "run" ? ["run", ...split.own] : argv
 
+// Stopped by a signal, the launcher exits as a shell reports it: 128 + the signal's number
+// (130 for SIGINT, 143 for SIGTERM), after stopping every rank.
+let stoppedBy: NodeJS.Signals | undefined
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void (stoppedBy ??= signal))
+
 Command.runWith(rankflow, { version: "0.1.0" })(cliArgs).pipe(
   Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain
+  NodeRuntime.runMain({
+    teardown: (exit, onExit) => {
+      if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && stoppedBy !== undefined) {
+        return onExit(128 + osConstants.signals[stoppedBy])
+      }
+      Runtime.defaultTeardown(exit, onExit)
+    }
+  })
 )

@@ -49,22 +49,24 @@ describe("rankflow run", () => {
     expect(r.stdout).toContain("--np")
   })
 
-  it("stops every rank on SIGINT and exits", async () => {
-    const { spawn } = await import("node:child_process")
-    const { ROOT } = await import("../support/cli.ts")
-    const child = spawn(process.execPath, ["bin/rankflow.js", "run", "-n", "3", "test/programs/forever.ts"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    child.stdout.on("data", (d) => (out += d))
-    await new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        if ((out.match(/waiting/g) ?? []).length >= 3) {
-          clearInterval(check)
-          resolve()
-        }
-      }, 20)
-    })
-    child.kill("SIGINT")
-    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)))
-    expect(code).not.toBe(0)
-  }, 60_000)
+  for (const [signal, expected] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    it(`stops every rank on ${signal} and exits with ${expected} (128 + the signal's number)`, async () => {
+      const { spawn } = await import("node:child_process")
+      const { ROOT } = await import("../support/cli.ts")
+      const child = spawn(process.execPath, ["bin/rankflow.js", "run", "-n", "3", "test/programs/forever.ts"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+      let out = ""
+      child.stdout.on("data", (d) => (out += d))
+      await new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if ((out.match(/waiting/g) ?? []).length >= 3) {
+            clearInterval(check)
+            resolve()
+          }
+        }, 20)
+      })
+      child.kill(signal)
+      const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)))
+      expect(code).toBe(expected)
+    }, 60_000)
+  }
 })

@@ -19,7 +19,7 @@ import { randomInt } from "node:crypto"
 import type { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { Effect, Queue, type Scope } from "effect"
-import type { Job, JobEvent, LaunchOptions, Launcher } from "../Launcher.ts"
+import { type Job, type JobEvent, type LaunchOptions, type Launcher, outOfMemory } from "../Launcher.ts"
 import { TransportError } from "../Transport.ts"
 import { connect } from "./Connection.ts"
 import type * as Ipc from "./Ipc.ts"
@@ -42,10 +42,14 @@ const RANK_PROCESS = fileURLToPath(new URL("./rank-process.ts", import.meta.url)
 /** How long closing ranks get beyond their linger time before they are killed (ms). */
 const STOP_GRACE_MS = 1000
 
-/** Writes a rank's output line by line, each line prefixed. */
-const forward = (stream: Readable | null, out: NodeJS.WriteStream, prefix: string | undefined): Promise<void> =>
+/** What a rank process that ran out of V8's heap prints before it aborts. */
+const OUT_OF_MEMORY = /Reached heap limit|JavaScript heap out of memory/
+
+/** Writes a rank's output line by line, each line prefixed; `seen` gets every chunk too. */
+const forward = (stream: Readable | null, out: NodeJS.WriteStream, prefix: string | undefined, seen?: (text: string) => void): Promise<void> =>
   new Promise((resolve) => {
     if (stream === null) return resolve()
+    if (seen !== undefined) stream.on("data", (chunk: Buffer | string) => seen(String(chunk)))
     if (prefix === undefined) {
       stream.on("data", (chunk: Buffer) => out.write(chunk))
       stream.on("end", resolve)
@@ -79,7 +83,12 @@ class RankProcess {
     this.rank = rank
     this.child = child
     const prefix = prefixOutput ? `[${rank}] ` : undefined
-    const output = Promise.all([forward(child.stdout, process.stdout, prefix), forward(child.stderr, process.stderr, prefix)])
+    // The end of what the rank printed on stderr: how a rank that aborted says why (V8 prints its fatal errors there).
+    let stderrTail = ""
+    const output = Promise.all([
+      forward(child.stdout, process.stdout, prefix),
+      forward(child.stderr, process.stderr, prefix, (text) => (stderrTail = (stderrTail + text).slice(-4096)))
+    ])
     let spawnError: Error | undefined
     child.on("error", (e) => (spawnError = e))
     child.on("message", (message: unknown) => {
@@ -91,7 +100,9 @@ class RankProcess {
         this.exited = true
         void output.then(() => {
           const error = this.crash ??
-            (signal !== null ? `rank ${rank} was killed by ${signal}` : spawnError !== undefined ? `rank ${rank} could not start: ${spawnError.message}` : undefined)
+            (OUT_OF_MEMORY.test(stderrTail) && (signal !== null || code !== 0) ? outOfMemory(rank, "process")
+              : signal !== null ? `rank ${rank} was killed by ${signal}`
+              : spawnError !== undefined ? `rank ${rank} could not start: ${spawnError.message}` : undefined)
           onEvent(error === undefined ? { _tag: "Exited", rank, code: code ?? 1 } : { _tag: "Exited", rank, code: code ?? 1, error })
           resolve()
         })

@@ -9,7 +9,7 @@
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import { Effect, Queue } from "effect"
-import type { Job, JobEvent, Launcher, LaunchOptions } from "../Launcher.ts"
+import { type Job, type JobEvent, type Launcher, type LaunchOptions, outOfMemory } from "../Launcher.ts"
 import { TransportError } from "../Transport.ts"
 import * as Arena from "./Arena.ts"
 import { allocate, geometry, type ShmOptions } from "./Layout.ts"
@@ -81,7 +81,7 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
         else if (m.t === "exit") orderly = true
       })
       worker.on("error", (e) => {
-        crash ??= describe(e)
+        crash ??= (e as { code?: unknown }).code === "ERR_WORKER_OUT_OF_MEMORY" ? outOfMemory(rank, "thread") : describe(e)
       })
       worker.on("exit", (c) => {
         state.exited = true
