@@ -58,6 +58,30 @@ describe("rankflow run --transport nats", () => {
     expect(b.stdout).not.toContain("[0]")
   }, 60_000)
 
+  it("a rank that fails on one host is named as the failed rank on the other host too, with its own reason", async () => {
+    const job = `blame-${process.pid}`
+    const common = ["run", "--transport", "nats", "--nats", server.url, "--job", job, "--size", "4"]
+    const [a, b] = await Promise.all([
+      rankflow([...common, "--ranks", "0-1", "test/programs/fails.ts"]),
+      rankflow([...common, "--ranks", "2-3", "test/programs/fails.ts"])
+    ])
+    expect(a.code).not.toBe(0)
+    expect(b.code).not.toBe(0)
+    expect(a.stderr).toMatch(/rankflow: rank 1 failed: rank 1 gives up/)
+    // The other host blames rank 1 (on another host), not its own rank whose program stopped on it.
+    expect(b.stderr).toMatch(/rankflow: rank 1 failed: .*rank 1 gives up/)
+    expect(b.stderr).not.toMatch(/rankflow: rank [23] failed/)
+    expect(b.stderr).toMatch(/runs on another host/)
+  }, 60_000)
+
+  it("a rank that runs out of memory is reported as such, not as a rank that stopped responding", async () => {
+    const r = await rankflow(["run", "-n", "2", "--transport", "nats", "--nats", server.url, "test/programs/out-of-memory.ts"], {
+      env: { NODE_OPTIONS: "--max-old-space-size=96" }
+    })
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/rankflow: rank 1 failed: rank 1 ran out of memory: its process reached V8's JavaScript heap limit/)
+  }, 60_000)
+
   it("reports a killed rank and exits non-zero", async () => {
     const r = await rankflow(["run", "-n", "3", "--transport", "nats", "--nats", server.url, "test/programs/killed.ts"])
     expect(r.code).not.toBe(0)

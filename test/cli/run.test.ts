@@ -49,6 +49,12 @@ describe("rankflow run", () => {
     expect(r.stdout).toContain("--np")
   })
 
+  it("a rank that runs out of memory is reported as such", async () => {
+    const r = await rankflow(["run", "-n", "2", "test/programs/out-of-memory.ts"], { env: { NODE_OPTIONS: "--max-old-space-size=96" } })
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/rankflow: rank 1 failed: rank 1 ran out of memory: its thread reached V8's JavaScript heap limit/)
+  }, 60_000)
+
   for (const [signal, expected] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     it(`stops every rank on ${signal} and exits with ${expected} (128 + the signal's number)`, async () => {
       const { spawn } = await import("node:child_process")
