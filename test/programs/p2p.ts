@@ -410,6 +410,30 @@ export const decodeLimit = Effect.gen(function*() {
   yield* checkEqual([value, status.codec], [{ a: [1, 2] }, "marshal"], "dup({ codec }) changes the communicator's codec")
 })
 
+/**
+ * Pending isends of large strings hold their encoded bytes and nothing more:
+ * rank 0 returns the ArrayBuffer memory held per pending send (MiB) while
+ * rank 1 sleeps.
+ */
+export const pendingStrings = Effect.gen(function*() {
+  const w = yield* world
+  const n = 200
+  if (w.rank === 0) {
+    const before = process.memoryUsage().arrayBuffers
+    const requests = []
+    for (let i = 0; i < n; i++) requests.push(yield* w.isend("x".repeat(1 << 20) + i, { dest: 1, tag: 1 }))
+    const held = (process.memoryUsage().arrayBuffers - before) / n / (1 << 20)
+    yield* Request.waitAll(requests)
+    return held
+  }
+  if (w.rank === 1) {
+    // A receiver that sleeps, then receives (the sender's measurement is taken before the first receive can run).
+    yield* Effect.sleep(Duration.millis(1000))
+    for (let i = 0; i < n; i++) yield* checkEqual((yield* w.recv<string>({ source: 0, tag: 1 })).length, (1 << 20) + String(i).length, "a string")
+  }
+  return 0
+})
+
 /** recvInto's DatatypeMismatch and Truncated leave the message queued for a fitting receive. */
 export const recvIntoErrors = Effect.gen(function*() {
   const w = yield* world
