@@ -228,6 +228,10 @@ const mainNats = async () => {
       progress(`nats: bandwidth, ${path} path`)
       figures[`bandwidth/${path}`] = await rank0(2, "bandwidth", path, NATS_BANDWIDTH_SIZES, BUDGET)
     }
+    progress("nats: ping-pong and bandwidth with frame authentication off (its cost)")
+    worldTransport = { transport: "nats", transportOptions: { servers: server.url, frameAuth: false } }
+    const noAuthLatency = await rank0<Array<{ bytes: number; halfRoundTripMicros: number; medianMicros: number }>>(2, "pingPong", "buffer", NATS_LATENCY_SIZES, BUDGET)
+    const noAuthBandwidth = await rank0<Array<{ bytes: number; mbPerSecond: number }>>(2, "bandwidth", "buffer", NATS_BANDWIDTH_SIZES, BUDGET)
     progress("nats: bandwidth with acknowledgements off (the reliability layer's cost)")
     worldTransport = { transport: "nats", transportOptions: { servers: server.url, acks: false } }
     const noAcks = await rank0<Array<{ bytes: number; mbPerSecond: number }>>(2, "bandwidth", "buffer", NATS_BANDWIDTH_SIZES, BUDGET)
@@ -258,6 +262,7 @@ const mainNats = async () => {
       buffer: at(lat("buffer"), bytes)?.halfRoundTripMicros ?? NaN,
       "buffer into": at(lat("into"), bytes)?.halfRoundTripMicros ?? NaN,
       object: at(lat("object"), bytes)?.halfRoundTripMicros ?? NaN,
+      "buffer, auth off": at(noAuthLatency, bytes)?.halfRoundTripMicros ?? NaN,
       "(raw client)": at(rawLatency, bytes)?.halfRoundTripMicros ?? NaN,
       "buffer / raw": (at(lat("buffer"), bytes)?.halfRoundTripMicros ?? NaN) / (at(rawLatency, bytes)?.halfRoundTripMicros ?? NaN)
     })))
@@ -268,6 +273,7 @@ const mainNats = async () => {
       "buffer into": at(bw("into"), bytes)?.mbPerSecond ?? NaN,
       object: at(bw("object"), bytes)?.mbPerSecond ?? NaN,
       "buffer, acks off": at(noAcks, bytes)?.mbPerSecond ?? NaN,
+      "buffer, auth off": at(noAuthBandwidth, bytes)?.mbPerSecond ?? NaN,
       "(raw client)": at(rawStream, bytes)?.mbPerSecond ?? NaN,
       "buffer / raw": (at(bw("buffer"), bytes)?.mbPerSecond ?? NaN) / (at(rawStream, bytes)?.mbPerSecond ?? NaN)
     })))
@@ -283,11 +289,21 @@ const mainNats = async () => {
     }
     console.log("\nTargets")
     printTable(targets.map((t) => ({ target: t.target, ratio: t.value, goal: t.goal, met: met(t) })))
+    // Frame authentication (HMAC-SHA256 per frame, on by default for a single launcher): its cost, measured, no goal.
+    const authCost = [
+      { figure: "8 B latency, auth on / off (mean)", ratio: ratio(at(lat("buffer"), 8)?.halfRoundTripMicros, at(noAuthLatency, 8)?.halfRoundTripMicros) },
+      { figure: "8 B latency, auth on / off (median)", ratio: ratio(at(lat("buffer"), 8)?.medianMicros, at(noAuthLatency, 8)?.medianMicros) },
+      { figure: "4 MiB bandwidth, auth on / off", ratio: ratio(at(bw("buffer"), 4 * MiB)?.mbPerSecond, at(noAuthBandwidth, 4 * MiB)?.mbPerSecond) }
+    ]
+    console.log("\nFrame authentication's cost")
+    printTable(authCost)
     const file = writeResults("p2p-nats", {
       transport: "nats",
       quick,
       nats: figures,
       acksOff: noAcks,
+      authOff: { latency: noAuthLatency, bandwidth: noAuthBandwidth },
+      authCost,
       baselines: { rawPingPong: rawLatency, rawStreaming: rawStream },
       targets: targets.map((t) => ({ ...t, met: met(t) }))
     })
