@@ -6,11 +6,12 @@
  * the operating system, in a process of its own for each input.
  */
 import { describe, expect, it } from "@effect/vitest"
+import fc from "fast-check"
 import { cbor, marshal, msgpack, pickle } from "../../codecs/index.ts"
 import type { Codec } from "../../codecs/Codec.ts"
 import { allowance, DEFAULT_MAX_DECODED_BYTES } from "../../codecs/DecodeBudget.ts"
 import { DecodeError } from "../../codecs/errors.ts"
-import { type CodecName, emptyMaps, nestedClaims } from "../support/hostileInputs.ts"
+import { type CodecName, emptyMaps, nestedClaims, structured } from "../support/hostileInputs.ts"
 import { decodeInChild } from "../support/peakMemory.ts"
 import { thrown } from "../support/thrown.ts"
 
@@ -99,4 +100,28 @@ describe("the allowance: maxDecodedBytes plus twice the input", () => {
     expect(thrown(() => pickle.decodeSync(pickle.encodeSync(objects), { maxDecodedBytes: 4 * MiB }))).toBeInstanceOf(DecodeError)
     expect(pickle.decodeSync(pickle.encodeSync([floats]), { maxDecodedBytes: 0 })).toEqual([floats])
   })
+})
+
+describe("structure-aware fuzzing: container heads with made-up counts, nested and repeated", () => {
+  // Each case: a run of container heads (arrays, maps, objects) of any claimed count, then filler bytes,
+  // repeated; decoded under a 1 MiB limit. Every outcome is a value or a DecodeError, and a run of
+  // thousands of such cases stays within the budget (an unbounded decoder would exhaust the heap here).
+  const piece = fc.record({
+    kind: fc.constantFrom("array", "map", "object" as const),
+    count: fc.oneof(fc.integer({ min: 0, max: 16 }), fc.integer({ min: 0, max: 70_000 }), fc.constant(2 ** 32 - 1), fc.integer({ min: 0, max: 2 ** 31 })),
+    depth: fc.integer({ min: 1, max: 300 }),
+    repeat: fc.integer({ min: 1, max: 200 })
+  })
+  for (const [name, codec] of codecs) {
+    it(`${name}: 1,500 structured inputs decode to a value or a DecodeError within a 1 MiB limit`, () => {
+      fc.assert(fc.property(fc.array(piece, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 4096 }), (pieces, filler) => {
+        const input = structured(name, pieces, filler)
+        try {
+          codec.decodeSync({ header: input, buffers: [] }, { maxDecodedBytes: 1 << 20 })
+        } catch (e) {
+          if (!(e instanceof DecodeError)) throw e
+        }
+      }), { numRuns: 1500 })
+    }, 120_000)
+  }
 })

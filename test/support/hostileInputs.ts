@@ -81,3 +81,45 @@ export const emptyMaps = (codec: CodecName, count: number): Uint8Array => {
   for (let i = 0, at = head.length + first.length; i < count - 1; i++, at += item.length) out.set(item, at)
   return out
 }
+
+/** The head of a map (pickle: a Map; msgpack and cbor: a map; marshal: an object of that many keys, as a large object). */
+const mapHead = (codec: CodecName, n: number): Array<number> => {
+  switch (codec) {
+    case "pickle":
+      return [PickleFormat.MAP, ...varuint(n)]
+    case "marshal":
+      return [MarshalTag.LargeObject, ...varuint(n)]
+    case "msgpack":
+      return [0xdf, ...u32be(n)]
+    case "cbor":
+      return [0xba, ...u32be(n)]
+  }
+}
+
+/** The head of a plain object/dictionary of `n` entries (pickle: a dictionary; others as their maps). */
+const objectHead = (codec: CodecName, n: number): Array<number> =>
+  codec === "pickle" ? [PickleFormat.OBJECT_DICT, ...varuint(n)] : mapHead(codec, n)
+
+export interface Piece {
+  readonly kind: "array" | "map" | "object"
+  readonly count: number
+  /** Heads nested one in the other. */
+  readonly depth: number
+  /** The nest written this many times in a row. */
+  readonly repeat: number
+}
+
+/**
+ * A message made of `pieces`: each a nest of `depth` container heads claiming
+ * `count` items, repeated; then `filler` bytes of zeros. Mostly malformed, on
+ * purpose: it exercises every count check and budget at every depth.
+ */
+export const structured = (codec: CodecName, pieces: ReadonlyArray<Piece>, filler: number): Uint8Array => {
+  const bytes: Array<number> = [...prologue(codec)]
+  for (const p of pieces) {
+    const head = p.kind === "array" ? arrayHead(codec, p.count) : p.kind === "map" ? mapHead(codec, p.count) : objectHead(codec, p.count)
+    for (let r = 0; r < p.repeat && bytes.length < 1 << 20; r++) for (let d = 0; d < p.depth; d++) bytes.push(...head)
+  }
+  for (let i = 0; i < filler; i++) bytes.push(0)
+  return Uint8Array.from(bytes)
+}

@@ -18,6 +18,10 @@ import { defaultWindow, type NatsConfig, resolve } from "../../../transports/nat
 import { DUPLICATE, GAP, NEXT, nextSeq, ReceiveSequence, SendWindow, seqDiff } from "../../../transports/nats/Reliability.ts"
 import { formatRanks, parseRanks, Rendezvous, runOf } from "../../../transports/nats/Rendezvous.ts"
 import * as Subjects from "../../../transports/nats/Subjects.ts"
+import * as FrameAuth from "../../../transports/nats/FrameAuth.ts"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join as joinPath } from "node:path"
 
 const fields = { source: 3, incarnation: 77, run: 0xabc, trailer: 0, seq: 9, ack: 4, credit: 123_456_789_012, message: 5 }
 const sender = (source: number, incarnation: number, run = 0, trailer = 0) => ({ source, incarnation, run, trailer })
@@ -550,6 +554,67 @@ describe("rendezvous", () => {
     expect(parseRanks("0-8", 8)).toMatch(/rank 8 does not exist in a job of 8 ranks/)
     expect(parseRanks("3-1", 8)).toMatch(/backwards/)
     expect(parseRanks("a", 8)).toMatch(/not a rank or a range/)
+  })
+})
+
+describe("frame authentication", () => {
+  const key = new TextEncoder().encode("0123456789abcdef0123456789abcdef")
+  const signed = (auth: FrameAuth.FrameAuth, dest: number) => {
+    const f = Frame.encodeAck(sender(1, 2, 3, FrameAuth.TAG_BYTES), 4, 4096)
+    auth.sign(f, dest)
+    return f
+  }
+
+  it("a signed frame verifies for its destination only, under its job and key only", () => {
+    const auth = FrameAuth.make(key, "heat")
+    const f = signed(auth, 3)
+    expect(auth.verify(f, 3)).toBe(true)
+    expect(auth.verify(f, 4)).toBe(false)
+    expect(auth.verify(f, FrameAuth.ALL)).toBe(false)
+    expect(FrameAuth.make(key, "heat-2").verify(f, 3)).toBe(false)
+    expect(FrameAuth.make(key.map((b) => b ^ 1), "heat").verify(f, 3)).toBe(false)
+  })
+
+  it("any altered bit, a truncated frame, or a made-up tag fails verification", () => {
+    const auth = FrameAuth.make(key, "heat")
+    const f = signed(auth, FrameAuth.ALL)
+    fc.assert(fc.property(fc.integer({ min: 0, max: f.length * 8 - 1 }), (bit) => {
+      const g = f.slice()
+      g[bit >> 3]! ^= 1 << (bit & 7)
+      return !auth.verify(g, FrameAuth.ALL)
+    }), { numRuns: 500 })
+    expect(auth.verify(f.subarray(0, f.length - 1), FrameAuth.ALL)).toBe(false)
+    expect(auth.verify(new Uint8Array(8), FrameAuth.ALL)).toBe(false)
+    const forged = f.slice()
+    forged.fill(0x5a, forged.length - FrameAuth.TAG_BYTES)
+    expect(auth.verify(forged, FrameAuth.ALL)).toBe(false)
+  })
+
+  it("keys come from a file (one trailing newline dropped); short or missing files say what to do", () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), "rankflow-key-"))
+    const good = joinPath(dir, "good.key")
+    writeFileSync(good, "a".repeat(64) + "\n")
+    expect(FrameAuth.readKeyFile(good)).toEqual(new TextEncoder().encode("a".repeat(64)))
+    const short = joinPath(dir, "short.key")
+    writeFileSync(short, "tiny\n")
+    expect(FrameAuth.readKeyFile(short)).toMatch(/the key has 4 bytes, at least 16 are needed \(make one with: openssl rand -hex 32/)
+    expect(FrameAuth.readKeyFile(joinPath(dir, "missing.key"))).toMatch(/--job-key-file .*missing\.key: ENOENT/)
+    expect(() => FrameAuth.make(new Uint8Array(8), "j")).toThrow(/at least 16 bytes/)
+  })
+
+  it("a launcher that starts every rank makes a key; a host running some ranks needs a key file, or runs without one", () => {
+    const whole = resolve({}, 4) as NatsConfig
+    expect(whole.jobKey).toMatch(/^[0-9a-f]{64}$/)
+    expect((resolve({}, 4) as NatsConfig).jobKey).not.toBe(whole.jobKey)
+    expect((resolve({ job: "j", ranks: "0-1" }, 4) as NatsConfig).jobKey).toBeUndefined()
+    const dir = mkdtempSync(joinPath(tmpdir(), "rankflow-key-"))
+    const file = joinPath(dir, "job.key")
+    writeFileSync(file, "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+    expect((resolve({ job: "j", ranks: "0-1", jobKeyFile: file }, 4) as NatsConfig).jobKey).toBe(Buffer.from("0f1e2d3c4b5a69788796a5b4c3d2e1f0").toString("hex"))
+    expect((resolve({ frameAuth: false }, 4) as NatsConfig).jobKey).toBeUndefined()
+    expect((resolve({ frameAuth: false, jobKeyFile: file }, 4) as TransportError).message).toMatch(/exclude each other/)
+    expect((resolve({ jobKey: new Uint8Array(4) }, 4) as TransportError).message).toMatch(/at least 16 bytes/)
+    expect(optionsFromFlags({ jobKeyFile: file })).toEqual({ jobKeyFile: file })
   })
 })
 
