@@ -111,15 +111,25 @@ export interface Piece {
 
 /**
  * A message made of `pieces`: each a nest of `depth` container heads claiming
- * `count` items, repeated; then `filler` bytes of zeros. Mostly malformed, on
- * purpose: it exercises every count check and budget at every depth.
+ * `count` items, repeated; then `filler` bytes of zeros; at most `maxBytes`
+ * in all. Mostly malformed, on purpose: it exercises every count check and
+ * budget at every depth.
  */
-export const structured = (codec: CodecName, pieces: ReadonlyArray<Piece>, filler: number): Uint8Array => {
-  const bytes: Array<number> = [...prologue(codec)]
+export const structured = (codec: CodecName, pieces: ReadonlyArray<Piece>, filler: number, maxBytes = 64 * 1024): Uint8Array => {
+  const out = new Uint8Array(maxBytes)
+  let at = 0
+  const put = (bytes: ReadonlyArray<number>): boolean => {
+    if (at + bytes.length > maxBytes) return false
+    out.set(bytes, at)
+    at += bytes.length
+    return true
+  }
+  put(prologue(codec))
   for (const p of pieces) {
     const head = p.kind === "array" ? arrayHead(codec, p.count) : p.kind === "map" ? mapHead(codec, p.count) : objectHead(codec, p.count)
-    for (let r = 0; r < p.repeat && bytes.length < 1 << 20; r++) for (let d = 0; d < p.depth; d++) bytes.push(...head)
+    let room = true
+    for (let r = 0; r < p.repeat && room; r++) for (let d = 0; d < p.depth && room; d++) room = put(head)
   }
-  for (let i = 0; i < filler; i++) bytes.push(0)
-  return Uint8Array.from(bytes)
+  at = Math.min(maxBytes, at + filler) // zeros
+  return out.slice(0, at)
 }
