@@ -67,6 +67,7 @@ export class Decoder implements ValueSource {
     try {
       const value = this.read()
       if (this.pos !== this.end) throw this.fail(`${this.end - this.pos} bytes after the end of the value`)
+      if (this.budget < 0) throw overLimit(CODEC, this.pos, this.end, this.options)
       return value
     } finally {
       this.buf = empty
@@ -234,7 +235,8 @@ export class Decoder implements ValueSource {
   private readString(n: number): string {
     const pos = this.pos
     if (n > this.end - pos) throw this.fail(`a string of ${n} bytes, ${this.end - pos} left`)
-    if ((this.budget -= Cost.string + n) < 0) throw overLimit(CODEC, pos, this.end, this.options)
+    // Charged without a check (strings are at most the input's bytes): the next container's charge, or the end, checks.
+    this.budget -= Cost.string + n
     this.pos = pos + n
     return decodeString(this.buf, pos, n)
   }

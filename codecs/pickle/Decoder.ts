@@ -186,6 +186,7 @@ export class Decoder {
       const first = this.item()
       const value = first === OPEN ? this.run() : first
       if (this.pos !== this.end) throw this.fail(`${this.end - this.pos} bytes left over after the value`)
+      if (this.budget < 0) throw overLimit(this.codec, this.pos, this.inputBytes, this.options)
       return value
     } catch (e) {
       throw this.toDecodeError(e)
@@ -300,7 +301,8 @@ export class Decoder {
   /** A string of `n` bytes of WTF-8 (malformed sequences become U+FFFD). */
   private stringOfLength(n: number): string {
     if (n > this.end - this.pos) throw this.fail(`a string of ${n} bytes, ${this.end - this.pos} left`)
-    if ((this.budget -= Cost.string + n) < 0) throw overLimit(this.codec, this.pos, this.inputBytes, this.options)
+    // Charged without a check (strings are at most the input's bytes): the next container's charge, or the end, checks.
+    this.budget -= Cost.string + n
     const start = this.pos
     this.pos = start + n
     if (n <= 8) {
