@@ -223,7 +223,8 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions) 
         fail(event.rank, msg.failure)
         continue
       }
-      const decoded = yield* Effect.exit(pickle.decode({ header: msg.header, buffers: msg.buffers }))
+      // A result comes from the job's own rank: no decoding limit beyond the memory it takes.
+      const decoded = yield* Effect.exit(pickle.decode({ header: msg.header, buffers: msg.buffers }, { maxDecodedBytes: Number.POSITIVE_INFINITY }))
       if (Exit.isFailure(decoded)) {
         const why = `its result could not be decoded in the launcher (register its classes there too): ${Cause.pretty(decoded.cause)}`
         fail(event.rank, { tag: "DecodeError", message: why, details: why })
