@@ -95,18 +95,7 @@ export interface AckFrame extends Common {
   readonly credit: number
 }
 
-export interface JoinFrame extends Common {
-  readonly size: number
-  readonly seen: number
-  readonly window: number
-  /** The sender's process id and host name, to name it in errors. */
-  readonly pid: number
-  readonly host: string
-  /** The launcher that started the sender: its random id, its pid, and the ranks it starts (`--ranks`). */
-  readonly launcher: number
-  readonly launcherPid: number
-  readonly ranks: string
-}
+export interface JoinFrame extends Common, JoinFields {}
 
 export interface PresenceFrame extends Common {
   readonly size: number
@@ -237,11 +226,12 @@ export interface JoinFields {
   readonly size: number
   readonly seen: number
   readonly window: number
+  /** The sender's process id and host name, to name it in errors. */
   readonly pid: number
   readonly host: string
+  /** The launcher that started the sender: its random id, its pid, and the ranks it starts (`--ranks`, compact, at most 65535 bytes). */
   readonly launcher: number
   readonly launcherPid: number
-  /** The launcher's ranks, compact (`formatRanks`), at most 65535 bytes. */
   readonly ranks: string
 }
 
