@@ -65,7 +65,6 @@ export const AUTH_NONE = 0
 /** The authentication byte (offset 20): a 16-byte HMAC-SHA256 trailer. */
 export const AUTH_HMAC = 1
 export const AUTH_OFFSET = 20
-export const RUN_OFFSET = 16
 
 const TYPE_NAMES = ["", "DATA", "ACK", "JOIN", "HEARTBEAT", "LEAVE", "FAILED", "CONFLICT"]
 const MIN_BYTES = [0, DATA_HEADER_BYTES, ACK_BYTES, JOIN_HEADER_BYTES, PRESENCE_BYTES, PRESENCE_BYTES, FAILED_HEADER_BYTES, FAILED_HEADER_BYTES]
@@ -295,9 +294,6 @@ const decodeData = (b: Uint8Array, type: number, flags: number, source: number, 
   if (!Number.isSafeInteger(credit) || credit < 0) return `bad credit ${credit}`
   return { kind: "data", type, flags, source, incarnation, run, seq: getU32(b, 24), ack: getU32(b, 28), credit, message: getU32(b, 40), offset }
 }
-
-/** The authentication byte of a frame that passed `checkCommon`. */
-export const authOf = (b: Uint8Array): number => b[AUTH_OFFSET]!
 
 /**
  * Decodes a frame's header (DATA: without its payload, which starts at
