@@ -18,6 +18,7 @@
  * ```
  */
 import { Cause, Effect, Exit, Option, Queue, Scope } from "effect"
+import { checkLimit } from "../codecs/DecodeBudget.ts"
 import { pickle } from "../codecs/pickle/Pickle.ts"
 import type { Job, JobEvent, Launcher } from "../transports/Launcher.ts"
 import { TransportError } from "../transports/Transport.ts"
@@ -85,6 +86,8 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
     if (!Number.isInteger(options.size) || options.size < 1) {
       return yield* new TransportError({ transport: "world", message: `a world needs at least one rank; got size ${options.size}` })
     }
+    const badLimit = checkLimit(options.maxDecodedBytes)
+    if (badLimit !== undefined) return yield* new TransportError({ transport: "world", message: badLimit })
     const launcher = yield* launcherOf(options)
     let current: Running | undefined
     let nextId = 1
@@ -188,12 +191,13 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions) 
       if (report.peer !== undefined && report.peer.rank !== rank) {
         // This rank's program stopped because another failed: the failure is that one's (maybe on another host).
         const { rank: peer, reason } = report.peer
+        const local = job.localRanks.includes(peer)
         failure = new RankFailed({
           rank: peer,
           message: `rank ${peer} failed: ${reason}`,
-          details: `${reason}\n(reported by rank ${rank}, whose program stopped on it${job.localRanks.includes(peer) ? "" : "; rank " + peer + " runs on another host"})`
+          details: `${reason}\n(reported by rank ${rank}, whose program stopped on it${local ? "" : `; rank ${peer} runs on another host`})`
         })
-        blamed = job.localRanks.includes(peer) ? peer : undefined
+        blamed = local ? peer : undefined
       } else {
         failure = new RankFailed({ rank, message: `rank ${rank} failed: ${report.message}`, details: report.details })
         job.declareFailed(rank, report.message)

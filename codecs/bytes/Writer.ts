@@ -43,7 +43,7 @@ export class Writer {
    */
   finish(): Uint8Array {
     const buf = this.buf
-    if (this.start === 0 && buf.length > SLAB_SIZE && buf.length - this.pos > this.pos / 8 && buf.byteOffset === 0 && buf.buffer.byteLength === buf.length) {
+    if (this.start === 0 && buf.length > SLAB_SIZE && buf.length - this.pos > this.pos / 8) {
       const exact = new Uint8Array((buf.buffer as ArrayBuffer).transfer(this.pos))
       this.replace(SLAB_SIZE, 0)
       return exact

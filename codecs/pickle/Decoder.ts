@@ -444,7 +444,7 @@ export class Decoder {
           const n = lens[f]!
           let i = idxs[f]!
           if (v !== OPEN) {
-            if (i >= a.length && (this.budget -= Cost.slot) < 0) throw overLimit(this.codec, this.pos, this.inputBytes, this.options)
+            if (i >= a.length) this.charge(Cost.slot) // past its reserve, the array grows
             a[i++] = v
           }
           const buf = this.buf
@@ -469,7 +469,7 @@ export class Decoder {
               v = OPEN
               continue outer
             }
-            if (i >= a.length && (this.budget -= Cost.slot) < 0) throw overLimit(this.codec, this.pos, this.inputBytes, this.options)
+            if (i >= a.length) this.charge(Cost.slot) // past its reserve, the array grows
             a[i++] = x
           }
           // A sparse array starts empty (its length may be far above the bytes left): holes at the end set its length.

@@ -55,6 +55,15 @@ describe("memory of pending sends", () => {
     }), 60_000)
 })
 
+describe("the world's decoding limit", () => {
+  it.effect("a limit that is not a non-negative number of bytes is refused before any rank starts", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(World.run(p2p("selfSend"), { size: 1, maxDecodedBytes: -1 }))
+      expect(error._tag).toBe("TransportError")
+      expect(error.message).toMatch(/maxDecodedBytes must be a non-negative number of bytes, got -1/)
+    }))
+})
+
 describe("a failing rank", () => {
   for (const how of ["error", "defect", "exit", "uncaught"] as const) {
     it.effect(`ends the run with the rank and its message (${how})`, () =>

@@ -117,11 +117,11 @@ describe("one job id, two runs", () => {
     Effect.gen(function*() {
       for (let i = 0; i < 5; i++) {
         const job = `twins-${Date.now()}-${i}`
-        // Paced so that each run lasts over a second: the two are sure to overlap however the processes start.
+        // Paced so that each run lasts two seconds: the two overlap however unevenly their processes start.
         const run = (token: string) =>
           Effect.exit(runFixture({
             size: 2, servers: server.url, job, jobKeyFile: keyFile, allowExit: true, stopOnError: true, prefixOutput: false, joinTimeout: 20_000,
-            scenario: { scenario: "tokens", token, rounds: 50, paceMs: 20 }
+            scenario: { scenario: "tokens", token, rounds: 50, paceMs: 40 }
           }))
         const [a, b] = yield* Effect.all([run("job A"), run("job B")], { concurrency: 2 })
         const all = [...outcomes(a), ...outcomes(b)]
@@ -164,15 +164,17 @@ describe("one job id, two runs", () => {
     Effect.gen(function*() {
       const job = `late-${Date.now()}`
       let late: Promise<Exit.Exit<FixtureOutcome, Error>> | undefined
+      // The first run holds its last round until the second run has ended: it surely runs meanwhile.
       const first = yield* runFixture({
         size: 2, servers: server.url, job, jobKeyFile: keyFile, prefixOutput: false,
-        scenario: { scenario: "tokens", token: "first", rounds: 150, paceMs: 10 },
-        onEvent: (event) => {
-          if (late !== undefined || event._tag !== "Message" || (event.message as { _tag?: string })._tag !== "Ready") return
+        scenario: { scenario: "tokens", token: "first", rounds: 150, paceMs: 10, holdLastRound: true },
+        onEvent: (event, running) => {
+          if (late !== undefined || event._tag !== "Message" || (event.message as { _tag?: string })._tag !== "Ready" || event.rank !== 0) return
           late = Effect.runPromise(Effect.exit(runFixture({
             size: 2, servers: server.url, job, jobKeyFile: keyFile, allowExit: true, stopOnError: true, prefixOutput: false, joinTimeout: 20_000,
             scenario: { scenario: "tokens", token: "second", rounds: 5 }
           })))
+          void late.then(() => running.post(0, { _tag: "Release" }))
         }
       })
       for (const r of [0, 1]) expect(first.results.get(r).rounds).toBe(150)
