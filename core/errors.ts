@@ -71,3 +71,35 @@ export class AllocationFailed extends Data.TaggedError("AllocationFailed")<{
   readonly bytes: number
   readonly message: string
 }> {}
+
+/** Where an item came from: the source stage, its replica, and the item's index in what that replica produced. */
+export interface ItemPosition {
+  readonly source: string
+  readonly replica: number
+  readonly index: number
+}
+
+/**
+ * A pipeline stage failed (its function threw or failed, or an item broke
+ * the schema of the edge it arrived on); the whole run fails on every rank
+ * with this, and every actor is stopped.
+ */
+export class StageFailed extends Data.TaggedError("StageFailed")<{
+  /** The stage's name. */
+  readonly stage: string
+  /** Which replica of the stage (0-based). */
+  readonly replica: number
+  /** The rank (of the pipeline's communicator) the replica ran on. */
+  readonly rank: number
+  /** The item being handled, where there was one. */
+  readonly position?: ItemPosition | undefined
+  /** What went wrong, in words (the thrown error's message, the schema issue). */
+  readonly reason: string
+  readonly message: string
+}> {}
+
+/** A pipeline that cannot run as built: a duplicate stage name, a rank outside the communicator, an option out of range. */
+export class PipelineInvalid extends Data.TaggedError("PipelineInvalid")<{
+  readonly stage?: string | undefined
+  readonly message: string
+}> {}

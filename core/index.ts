@@ -16,6 +16,7 @@
 export * as Comm from "./Comm.ts"
 export * as Group from "./Group.ts"
 export * as Op from "./Op.ts"
+export * as Pipeline from "./Pipeline.ts"
 export * as Rank from "./Rank.ts"
 export * as Request from "./Request.ts"
 export * as World from "./World.ts"

@@ -1,0 +1,389 @@
+/**
+ * What one actor (one replica of one stage) does: a source reads its items
+ * and emits them; a transforming stage takes batches from its mailbox,
+ * handles their items one by one and emits what comes out; a sink keeps its
+ * result. Each credits its producers once a batch was handled, and sends
+ * end-of-stream on when all its producers ended.
+ *
+ * An item the stage's function fails on follows the stage's policy: fail the
+ * run (the default), skip it (counted and logged with its position), retry
+ * it on a Schedule, and then, with `restart`, start the replica again with
+ * fresh state and go on with the next item.
+ */
+import { Cause, Effect, Option, Queue, Schedule, Schema, Stream } from "effect"
+import { StageFailed } from "../errors.ts"
+import type { MessageSchema } from "../Message.ts"
+import type { Emitter } from "./Emitter.ts"
+import type { ErrorPolicy, Transformer } from "./Graph.ts"
+import type { Mailbox } from "./Mailbox.ts"
+import { type Actor, ORIGIN_SCALE, type Placement, positionOf } from "./Placement.ts"
+import type { ActorStats } from "./Stats.ts"
+
+export interface ActorEnv<E> {
+  readonly actor: Actor
+  readonly placement: Placement
+  readonly mailbox: Mailbox | undefined
+  readonly emitter: Emitter<E> | undefined
+  readonly stats: ActorStats
+  readonly batchSize: number
+  readonly maxDelayMillis: number
+  /** Gives one credit to each of `producers`. */
+  readonly creditBack: (producers: ReadonlyArray<number>) => Effect.Effect<void, E>
+  /** Hands a sink replica's result to the runtime. */
+  readonly sinkResult: (value: unknown) => void
+}
+
+const describeCause = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : typeof cause === "object" && cause !== null && "message" in cause ? String(cause.message) : String(cause)
+
+/** The stage's failure for an item (or for no item: position undefined). */
+const stageFailed = (env: ActorEnv<unknown>, reason: string, position: number | undefined) => {
+  const { actor } = env
+  const pos = position === undefined ? undefined : positionOf(env.placement, position)
+  const where = pos === undefined ? "" : ` on item ${pos.index} of source "${pos.source}"${env.placement.origins.length > 1 ? ` (replica ${pos.replica})` : ""}`
+  return new StageFailed({
+    stage: actor.stage.stage.name,
+    replica: actor.replica,
+    rank: actor.rank,
+    position: pos,
+    reason,
+    message: `stage "${actor.stage.stage.name}" (replica ${actor.replica}, rank ${actor.rank}) failed${where}: ${reason}`
+  })
+}
+
+/** What happens after an item failed: go on (skipped or restarted), or the stage fails. */
+type Recovery = "skipped" | "restarted"
+
+/**
+ * Applies the stage's policy to an item that failed with `cause`; `again`
+ * tries the item once more (for `retry`; undefined where retrying cannot help,
+ * as with a schema violation).
+ */
+const recover = <E>(
+  env: ActorEnv<E>,
+  restartStep: ((input: unknown) => Effect.Effect<unknown, unknown>) | undefined,
+  cause: unknown,
+  position: number,
+  again: Effect.Effect<void, unknown> | undefined
+): Effect.Effect<Recovery | "recovered", StageFailed> =>
+  Effect.gen(function*() {
+    const stage = env.actor.stage.stage
+    const policy: ErrorPolicy = stage.onError
+    let last = cause
+    if (typeof policy === "object" && again !== undefined) {
+      const retried = yield* again.pipe(
+        Effect.tapError(() => Effect.sync(() => env.stats.retries++)),
+        Effect.retry(policy.retry),
+        Effect.exit
+      )
+      if (retried._tag === "Success") return "recovered" as const
+      last = Cause.squash(retried.cause)
+    }
+    const failure = stageFailed(env, describeCause(last), position)
+    if (policy === "skip") {
+      env.stats.skipped++
+      if (env.stats.skipped <= 10 || env.stats.skipped % 1000 === 0) {
+        yield* Effect.logWarning(`${failure.message}; skipped (${env.stats.skipped} so far)`)
+      }
+      return "skipped" as const
+    }
+    if (restartStep !== undefined) {
+      const go = yield* Effect.exit(restartStep(last))
+      if (go._tag === "Success") {
+        env.stats.restarts++
+        yield* Effect.logWarning(`${failure.message}; restarting it with fresh state (restart ${env.stats.restarts})`)
+        return "restarted" as const
+      }
+    }
+    return yield* failure
+  })
+
+const restartStepOf = (env: ActorEnv<unknown>) =>
+  env.actor.stage.stage.restart === undefined
+    ? Effect.succeed(undefined)
+    : Schedule.toStepWithSleep(env.actor.stage.stage.restart)
+
+const decoderOf = (cache: Map<MessageSchema, (u: unknown) => unknown>, schema: MessageSchema | undefined) => {
+  if (schema === undefined) return undefined
+  let d = cache.get(schema)
+  if (d === undefined) {
+    d = Schema.decodeUnknownSync(schema)
+    cache.set(schema, d)
+  }
+  return d
+}
+
+const schemaReason = (env: ActorEnv<unknown>, cause: unknown) => {
+  const producer = env.actor.stage.inputs.map((e) => e.producer.stage.name).join(" or ")
+  return `the item does not match the schema of its edge from "${producer}": ${describeCause(cause)}`
+}
+
+/** A source replica: emits its items, then end-of-stream. */
+export const source = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> =>
+  Effect.gen(function*() {
+    const { actor, stats } = env
+    const emitter = env.emitter!
+    const logic = actor.stage.stage.logic
+    if (logic._tag !== "Source") return
+    const base = actor.origin * ORIGIN_SCALE
+    let index = 0
+    const items = yield* Effect.try({
+      try: () => logic.produce(actor.replica, actor.stage.actors.length),
+      catch: (cause) => stageFailed(env, `its items could not be made: ${describeCause(cause)}`, undefined)
+    })
+    const emitOne = (item: unknown) => {
+      const position = base + index++
+      try {
+        emitter.emit(item, position)
+      } catch (cause) {
+        throw stageFailed(env, describeCause(cause), position)
+      }
+      emitter.handled = position
+    }
+    const timed = <A>(work: () => A) => {
+      const t0 = performance.now()
+      try {
+        return work()
+      } finally {
+        stats.busyMillis += performance.now() - t0
+      }
+    }
+    if (Stream.isStream(items)) {
+      const chunks = yield* Queue.bounded<ReadonlyArray<unknown>, unknown>(2)
+      yield* Stream.runForEachArray(items as Stream.Stream<unknown, unknown>, (chunk) => Queue.offer(chunks, chunk)).pipe(
+        Effect.matchCauseEffect({
+          onSuccess: () => Queue.end(chunks),
+          onFailure: (cause) => Queue.failCause(chunks, cause)
+        }),
+        Effect.forkScoped
+      )
+      for (;;) {
+        const next = yield* Queue.take(chunks).pipe(Effect.timeoutOption(env.maxDelayMillis), Effect.exit)
+        if (next._tag === "Failure") {
+          if (Cause.hasFails(next.cause) && Cause.isDone(Cause.squash(next.cause))) break
+          return yield* stageFailed(env, `its stream failed: ${describeCause(Cause.squash(next.cause))}`, undefined)
+        }
+        if (Option.isNone(next.value)) {
+          if (emitter.hasPending) yield* emitter.flushAll
+          continue
+        }
+        const chunk = next.value.value
+        stats.itemsIn += chunk.length
+        yield* Effect.try({ try: () => timed(() => chunk.forEach(emitOne)), catch: (e) => e as StageFailed })
+        if (emitter.full) yield* emitter.flushFull
+        if (emitter.overdue) yield* emitter.flushAll
+      }
+    } else {
+      const iterator = yield* Effect.try({
+        try: () => (items as Iterable<unknown>)[Symbol.iterator](),
+        catch: (cause) => stageFailed(env, `its items are not iterable: ${describeCause(cause)}`, undefined)
+      })
+      let done = false
+      while (!done) {
+        yield* Effect.try({
+          try: () =>
+            timed(() => {
+              for (let k = 0; k < env.batchSize && !emitter.full; k++) {
+                let r: IteratorResult<unknown>
+                try {
+                  r = iterator.next()
+                } catch (cause) {
+                  throw stageFailed(env, `reading its items failed: ${describeCause(cause)}`, undefined)
+                }
+                if (r.done) {
+                  done = true
+                  return
+                }
+                stats.itemsIn++
+                emitOne(r.value)
+              }
+            }),
+          catch: (e) => e as StageFailed
+        })
+        if (emitter.full) yield* emitter.flushFull
+        else if (emitter.overdue) yield* emitter.flushAll
+        yield* Effect.yieldNow
+      }
+    }
+    yield* emitter.end
+  }).pipe(Effect.scoped)
+
+/** A transforming replica (map, filter, flatMap, batch, keyBy): handles batches until every producer ended. */
+export const transform = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> =>
+  Effect.gen(function*() {
+    const { stats } = env
+    const mailbox = env.mailbox!
+    const emitter = env.emitter!
+    const logic = env.actor.stage.stage.logic
+    if (logic._tag !== "Transform") return
+    const restartStep = yield* restartStepOf(env)
+    const decoders = new Map<MessageSchema, (u: unknown) => unknown>()
+    let t: Transformer = logic.make()
+    const emit = emitter.emit
+    const every = t.everyMillis
+    let lastTick = performance.now()
+    for (;;) {
+      const entry = every === undefined ? yield* mailbox.take() : yield* mailbox.takeWithin(Math.max(1, every - (performance.now() - lastTick)))
+      if (every !== undefined && performance.now() - lastTick >= every) {
+        lastTick = performance.now()
+        const tick = t.tick
+        if (tick !== undefined) {
+          const failed = yield* Effect.try({ try: () => tick.call(t, emit), catch: (cause) => cause })
+            .pipe(Effect.as(undefined), Effect.catch((cause) => Effect.succeed(cause)))
+          if (failed !== undefined) return yield* stageFailed(env, describeCause(failed), undefined)
+          yield* emitter.flushAll
+        }
+      }
+      if (entry === "tick") continue
+      if (entry === undefined) break
+      const t0 = performance.now()
+      stats.batchesIn++
+      stats.itemsIn += entry.items.length
+      const decode = decoderOf(decoders, entry.schema)
+      const n = entry.items.length
+      for (let i = 0; i < n; i++) {
+        const position = entry.positions[i]!
+        let item = entry.items[i]
+        if (decode !== undefined) {
+          try {
+            item = decode(item)
+          } catch (cause) {
+            const r = yield* recover(env, restartStep, schemaReason(env, cause), position, undefined)
+            if (r === "restarted") t = logic.make()
+            continue
+          }
+        }
+        try {
+          t.step(item, position, emit)
+        } catch (cause) {
+          const current = t
+          const value = item
+          const r = yield* recover(env, restartStep, cause, position, Effect.try({ try: () => current.step(value, position, emit), catch: (e) => e }))
+          if (r === "restarted") t = logic.make()
+        }
+        emitter.handled = position
+        if (emitter.full) {
+          stats.busyMillis += performance.now() - t0
+          yield* emitter.flushFull
+        }
+      }
+      stats.busyMillis += performance.now() - t0
+      yield* env.creditBack(entry.credits)
+      if (mailbox.depth === 0 || emitter.overdue) yield* emitter.flushAll
+    }
+    const end = t.end
+    if (end !== undefined) {
+      const failed = yield* Effect.try({ try: () => end.call(t, emit), catch: (cause) => cause })
+        .pipe(Effect.as(undefined), Effect.catch((cause) => Effect.succeed(cause)))
+      if (failed !== undefined) return yield* stageFailed(env, describeCause(failed), undefined)
+    }
+    yield* emitter.end
+  })
+
+/** A mapEffect replica: runs the stage's Effect on the items of each batch, `concurrency` at a time, and emits the results in order. */
+export const effectful = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> =>
+  Effect.gen(function*() {
+    const { stats } = env
+    const mailbox = env.mailbox!
+    const emitter = env.emitter!
+    const logic = env.actor.stage.stage.logic
+    if (logic._tag !== "Effectful") return
+    const restartStep = yield* restartStepOf(env)
+    const decoders = new Map<MessageSchema, (u: unknown) => unknown>()
+    const SKIP = Symbol()
+    for (;;) {
+      const entry = yield* mailbox.take()
+      if (entry === undefined) break
+      const t0 = performance.now()
+      stats.batchesIn++
+      stats.itemsIn += entry.items.length
+      const decode = decoderOf(decoders, entry.schema)
+      const one = (raw: unknown, i: number): Effect.Effect<unknown, StageFailed> => {
+        const position = entry.positions[i]!
+        let item = raw
+        if (decode !== undefined) {
+          try {
+            item = decode(raw)
+          } catch (cause) {
+            return Effect.as(recover(env, restartStep, schemaReason(env, cause), position, undefined), SKIP)
+          }
+        }
+        const run = Effect.suspend(() => logic.f(item))
+        return run.pipe(
+          Effect.catchCause((cause) => {
+            let result: unknown = SKIP
+            const again = Effect.tap(run, (b) => Effect.sync(() => void (result = b)))
+            return recover(env, restartStep, Cause.squash(cause), position, again).pipe(Effect.map((r) => r === "recovered" ? result : SKIP))
+          })
+        )
+      }
+      const results = yield* Effect.forEach(entry.items, one, { concurrency: logic.concurrency })
+      for (let i = 0; i < results.length; i++) {
+        if (results[i] !== SKIP) emitter.emit(results[i], entry.positions[i]!)
+        emitter.handled = entry.positions[i]!
+        if (emitter.full) yield* emitter.flushFull
+      }
+      stats.busyMillis += performance.now() - t0
+      yield* env.creditBack(entry.credits)
+      if (mailbox.depth === 0 || emitter.overdue) yield* emitter.flushAll
+    }
+    yield* emitter.end
+  })
+
+/** A sink replica: feeds its items to the sink and hands over the result at the end. */
+export const sink = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> =>
+  Effect.gen(function*() {
+    const { stats } = env
+    const mailbox = env.mailbox!
+    const logic = env.actor.stage.stage.logic
+    if (logic._tag !== "Sink") return
+    const restartStep = yield* restartStepOf(env)
+    const decoders = new Map<MessageSchema, (u: unknown) => unknown>()
+    let state = logic.make()
+    for (;;) {
+      const entry = yield* mailbox.take()
+      if (entry === undefined) break
+      let t0 = performance.now()
+      stats.batchesIn++
+      stats.itemsIn += entry.items.length
+      const decode = decoderOf(decoders, entry.schema)
+      for (let i = 0; i < entry.items.length; i++) {
+        const position = entry.positions[i]!
+        let item = entry.items[i]
+        if (decode !== undefined) {
+          try {
+            item = decode(item)
+          } catch (cause) {
+            const r = yield* recover(env, restartStep, schemaReason(env, cause), position, undefined)
+            if (r === "restarted") state = logic.make()
+            continue
+          }
+        }
+        let failed: { cause: unknown } | undefined
+        try {
+          const r = state.step(item, position)
+          if (r !== undefined) {
+            stats.busyMillis += performance.now() - t0
+            const exit = yield* Effect.exit(r)
+            t0 = performance.now()
+            if (exit._tag === "Failure") failed = { cause: Cause.squash(exit.cause) }
+          }
+        } catch (cause) {
+          failed = { cause }
+        }
+        if (failed !== undefined) {
+          const current = state
+          const value = item
+          const again = Effect.suspend(() => {
+            const r = current.step(value, position)
+            return r === undefined ? Effect.void : r
+          })
+          const r = yield* recover(env, restartStep, failed.cause, position, again)
+          if (r === "restarted") state = logic.make()
+        }
+      }
+      stats.busyMillis += performance.now() - t0
+      yield* env.creditBack(entry.credits)
+    }
+    env.sinkResult(state.result())
+  })
