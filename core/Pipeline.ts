@@ -408,6 +408,9 @@ export const keyBy: {
 const sinkOf = <R>(name: string, kind: string, make: () => SinkState, inputs: ReadonlyArray<Output>, options: StageOptions & { readonly combine?: (a: unknown, b: unknown) => unknown }) =>
   new SinkImpl(stage(name, kind, { _tag: "Sink", make, combine: options.combine }, inputs, options)) as unknown as Sink<R>
 
+/** What `collect` gathers a flow into: a `Map` after `keyBy`, an array otherwise. */
+export type Collected<F> = F extends Keyed<infer K, infer V> ? Map<K, V> : F extends Flow<infer A> ? Array<A> : never
+
 /**
  * Gathers every item at one rank (rank 0 unless `rank` says otherwise): an
  * array in arrival order, or a `Map` after `keyBy`.
@@ -418,11 +421,7 @@ const sinkOf = <R>(name: string, kind: string, make: () => SinkState, inputs: Re
  * const counts = yield* Pipeline.run(sink)        // Option<Map<string, number>>
  * ```
  */
-export const collect = (name: string, options: RankOption = {}): {
-  <K, V>(self: Keyed<K, V>): Sink<Map<K, V>>
-  <A>(self: Flow<A>): Sink<Array<A>>
-} =>
-(self: Flow<unknown>): never => {
+export const collect = (name: string, options: RankOption = {}) => <F extends Flow<any>>(self: F): Sink<Collected<F>> => {
   const keyed = (self as unknown as FlowImpl).keyed
   const make = (): SinkState => {
     if (keyed) {

@@ -71,8 +71,11 @@ const recover = <E>(
     const policy: ErrorPolicy = stage.onError
     let last = cause
     if (typeof policy === "object" && again !== undefined) {
-      const retried = yield* again.pipe(
-        Effect.tapError(() => Effect.sync(() => env.stats.retries++)),
+      const attempt = Effect.suspend(() => {
+        env.stats.retries++
+        return again
+      })
+      const retried = yield* attempt.pipe(
         Effect.retry(policy.retry),
         Effect.exit
       )

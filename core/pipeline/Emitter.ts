@@ -60,6 +60,17 @@ class OutEdge {
   }
 }
 
+/** A short rendering of an item for error messages. */
+export const preview = (item: unknown): string => {
+  let text: string
+  try {
+    text = typeof item === "string" ? JSON.stringify(item) : typeof item === "bigint" ? `${item}n` : JSON.stringify(item) ?? String(item)
+  } catch {
+    text = Object.prototype.toString.call(item)
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
+}
+
 /** Thrown by `emit` when the consumer's key function fails, so that the error names it. */
 export class KeyFunctionFailed extends Error {}
 
@@ -94,7 +105,14 @@ export class Emitter<E> {
 
   /** Emits one item (derived from the input at `position`). Synchronous: call `flushFull` when `full`. */
   readonly emit: Emit = (item, position) => {
-    const value = this.encode === undefined ? item : this.encode(item)
+    let value = item
+    if (this.encode !== undefined) {
+      try {
+        value = this.encode(item)
+      } catch (cause) {
+        throw new Error(`the item does not match the schema of "${this.self.stage.stage.name}"'s output: ${cause instanceof Error ? cause.message : String(cause)} (the item: ${preview(item)})`)
+      }
+    }
     const size = this.batching.batchSize
     for (const e of this.edges) {
       let box: Box
@@ -174,9 +192,12 @@ export class Emitter<E> {
         }
         if (e.ordered && this.handled > -Infinity) {
           for (let c = 0; c < e.consumers.length; c++) {
-            if (e.sentUpTo[c]! < this.handled) {
-              e.sentUpTo[c] = this.handled
-              yield* this.link.watermark(e.consumers[c]!, this.self, this.handled)
+            // Everything up to the watermark must have been sent to c: stop short of items still waiting for it.
+            const waiting = e.boxes[e.boxes.length === 1 ? 0 : c]!.positions
+            const upTo = waiting.length > 0 ? Math.min(this.handled, waiting[0]! - 1) : this.handled
+            if (e.sentUpTo[c]! < upTo) {
+              e.sentUpTo[c] = upTo
+              yield* this.link.watermark(e.consumers[c]!, this.self, upTo)
             }
           }
         }

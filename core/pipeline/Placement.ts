@@ -92,6 +92,7 @@ const sortedInput = (s: Stage, memo: Map<Stage, boolean>): boolean => {
  * `PipelineInvalid` naming the stage when the graph cannot run.
  */
 export const place = (sinks: ReadonlyArray<Stage>, size: number): PipelineInvalid | Placement => {
+  if (!Number.isInteger(size) || size < 1) return invalid(`a pipeline runs on at least one rank; got ${size}`)
   if (sinks.length === 0) return invalid("a pipeline needs at least one sink (collect, fold, forEach or toStream)")
   const stages = stagesOf(sinks)
   const byName = new Map<string, Stage>()
