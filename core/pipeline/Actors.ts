@@ -346,7 +346,7 @@ export const sink = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> 
     for (;;) {
       const entry = yield* mailbox.take()
       if (entry === undefined) break
-      let t0 = performance.now()
+      const t0 = performance.now()
       stats.batchesIn++
       stats.itemsIn += entry.items.length
       const decode = decoderOf(decoders, entry.schema)
@@ -366,9 +366,8 @@ export const sink = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> 
         try {
           const r = state.step(item, position)
           if (r !== undefined) {
-            stats.busyMillis += performance.now() - t0
+            // Time in the sink's own Effect is busy time too: the replica is handling the item.
             const exit = yield* Effect.exit(r)
-            t0 = performance.now()
             if (exit._tag === "Failure") failed = { cause: Cause.squash(exit.cause) }
           }
         } catch (cause) {

@@ -142,7 +142,10 @@ export const progressLine = (
   const parts: Array<string> = []
   for (const name of order) {
     const t1 = b.get(name)
-    if (t1 === undefined) continue
+    if (t1 === undefined) {
+      parts.push(`${name} –`)
+      continue
+    }
     const t0 = a.get(name) ?? { itemsOut: 0, itemsIn: 0, busy: 0, blocked: 0, replicas: t1.replicas, mailbox: 0, bound: t1.bound }
     const items = t1.itemsIn > 0 ? t1.itemsIn - t0.itemsIn : t1.itemsOut - t0.itemsOut
     const busyShare = (t1.busy - t0.busy) / (seconds * 1000 * t1.replicas)
