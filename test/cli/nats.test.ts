@@ -13,7 +13,10 @@ const EXAMPLES: ReadonlyArray<readonly [string, number]> = [
   ["ring.ts", 4],
   ["bcast-dict.ts", 4],
   ["pi.ts", 4],
-  ["heat.ts", 4]
+  ["heat.ts", 4],
+  ["wordcount.ts", 4],
+  ["etl.ts", 4],
+  ["tiles.ts", 4]
 ]
 
 describe("rankflow run --transport nats", () => {

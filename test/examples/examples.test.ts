@@ -2,6 +2,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as World from "../../core/World.ts"
+import { corpus } from "../../examples/corpus.ts"
+import { parseSale, salesLines } from "../../examples/etl.ts"
+import { addHistograms, BINS, blur, histogram, tileAt } from "../../examples/image.ts"
 
 const example = (name: string) => new URL(`../../examples/${name}`, import.meta.url)
 
@@ -84,4 +87,39 @@ describe("examples", () => {
         expect(bytes(many.plate).equals(bytes(one.plate))).toBe(true)
       }), 60_000)
   })
+
+  it.effect.each([1, 2, 4, 8])("wordcount.ts on %i ranks: the counts equal a single-thread count", (size) =>
+    Effect.gen(function*() {
+      const [counts] = yield* World.run<Record<string, number>>(example("wordcount.ts"), { size, prefixOutput: false, argv: ["wordcount.ts", "50000"] })
+      const expected = new Map<string, number>()
+      for (const line of corpus(50_000)) for (const w of line.split(/\W+/).filter(Boolean)) expected.set(w, (expected.get(w) ?? 0) + 1)
+      expect(counts).toEqual(Object.fromEntries(expected))
+    }), 60_000)
+
+  it.effect.each([1, 4])("etl.ts on %i ranks: bad lines are skipped and counted, the rest summed by city", (size) =>
+    Effect.gen(function*() {
+      const [r] = yield* World.run<{ totals: Record<string, number>; skipped: number }>(example("etl.ts"), { size, prefixOutput: false, argv: ["etl.ts", "5000"] })
+      const totals = new Map<string, number>()
+      let bad = 0
+      for (const line of salesLines(5000)) {
+        try {
+          const sale = parseSale(line)
+          totals.set(sale.city, (totals.get(sale.city) ?? 0) + sale.amount)
+        } catch {
+          bad++
+        }
+      }
+      expect(r!.skipped).toBe(bad)
+      expect(bad).toBeGreaterThan(0)
+      expect(Object.keys(r!.totals).sort()).toEqual([...totals.keys()].sort())
+      for (const [city, total] of totals) expect(r!.totals[city]).toBeCloseTo(total, 6)
+    }), 60_000)
+
+  it.effect.each([1, 4])("tiles.ts on %i ranks: the histogram of the blurred tiles equals a single-thread one", (size) =>
+    Effect.gen(function*() {
+      const [h] = yield* World.run<Uint32Array>(example("tiles.ts"), { size, prefixOutput: false, argv: ["tiles.ts", "24"] })
+      let expected: Uint32Array = new Uint32Array(BINS)
+      for (let i = 0; i < 24; i++) expected = addHistograms(expected, histogram(blur(tileAt(i))))
+      expect([...h!]).toEqual([...expected])
+    }), 60_000)
 })
