@@ -121,6 +121,23 @@ const schemaReason = (env: ActorEnv<unknown>, cause: unknown) => {
   return `the item does not match the schema of its edge from "${producer}": ${describeCause(cause)}`
 }
 
+/**
+ * Lets the rank's other actors and routers run once this actor has had the
+ * thread for a millisecond: a replica with slow items then yields after each
+ * batch (so that its rank keeps passing credits and work to the others), and
+ * a cheap one drains its whole mailbox in one turn.
+ */
+const SLICE_MILLIS = 1
+const slicer = () => {
+  let since = performance.now()
+  return () =>
+    Effect.suspend(() => {
+      const now = performance.now()
+      if (now - since < SLICE_MILLIS) return Effect.void
+      return Effect.andThen(Effect.yieldNow, Effect.sync(() => void (since = performance.now())))
+    })
+}
+
 /** A source replica: emits its items, then end-of-stream. */
 export const source = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> =>
   Effect.gen(function*() {
@@ -203,9 +220,10 @@ export const source = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed
             }),
           catch: (e) => e as StageFailed
         })
+        // No yield here: the source runs on while it has credit (it is cheap next to
+        // its consumers), and waits, letting the others run, when it has none.
         if (emitter.full) yield* emitter.flushFull
         else if (emitter.overdue) yield* emitter.flushAll
-        yield* Effect.yieldNow
       }
     }
     yield* emitter.end
@@ -220,6 +238,7 @@ export const transform = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFai
     const logic = env.actor.stage.stage.logic
     if (logic._tag !== "Transform") return
     const restartStep = yield* restartStepOf(env)
+    const slice = slicer()
     const decoders = new Map<MessageSchema, (u: unknown) => unknown>()
     let t: Transformer = logic.make()
     const emit = emitter.emit
@@ -239,7 +258,7 @@ export const transform = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFai
       }
       if (entry === "tick") continue
       if (entry === undefined) break
-      const t0 = performance.now()
+      let t0 = performance.now()
       stats.batchesIn++
       stats.itemsIn += entry.items.length
       const decode = decoderOf(decoders, entry.schema)
@@ -268,11 +287,13 @@ export const transform = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFai
         if (emitter.full) {
           stats.busyMillis += performance.now() - t0
           yield* emitter.flushFull
+          t0 = performance.now()
         }
       }
       stats.busyMillis += performance.now() - t0
       yield* env.creditBack(entry.credits)
       if (mailbox.depth === 0 || emitter.overdue) yield* emitter.flushAll
+      yield* slice()
     }
     const end = t.end
     if (end !== undefined) {
@@ -292,6 +313,7 @@ export const effectful = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFai
     const logic = env.actor.stage.stage.logic
     if (logic._tag !== "Effectful") return
     const restartStep = yield* restartStepOf(env)
+    const slice = slicer()
     const decoders = new Map<MessageSchema, (u: unknown) => unknown>()
     const SKIP = Symbol()
     for (;;) {
@@ -329,6 +351,7 @@ export const effectful = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFai
       stats.busyMillis += performance.now() - t0
       yield* env.creditBack(entry.credits)
       if (mailbox.depth === 0 || emitter.overdue) yield* emitter.flushAll
+      yield* slice()
     }
     yield* emitter.end
   })
@@ -341,6 +364,7 @@ export const sink = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> 
     const logic = env.actor.stage.stage.logic
     if (logic._tag !== "Sink") return
     const restartStep = yield* restartStepOf(env)
+    const slice = slicer()
     const decoders = new Map<MessageSchema, (u: unknown) => unknown>()
     let state = logic.make()
     for (;;) {
@@ -386,6 +410,7 @@ export const sink = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> 
       }
       stats.busyMillis += performance.now() - t0
       yield* env.creditBack(entry.credits)
+      yield* slice()
     }
     env.sinkResult(state.result())
   })
