@@ -24,17 +24,17 @@
  * }))
  * ```
  */
-import { Duration, Effect, Option, Queue, Stream } from "effect"
-import type * as Cause from "effect/Cause"
+import { Cause, Duration, Effect, Option, Queue, Stream } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { Comm } from "./Comm.ts"
 import { World } from "./Comm.ts"
 import type { CreateError } from "./communicators.ts"
-import { PipelineInvalid, type RankFailed, type StageFailed, type TransportError } from "./errors.ts"
+import { PipelineInvalid, RankFailed, type StageFailed, type TransportError } from "./errors.ts"
 import type { CodecChoice, MessageSchema } from "./Message.ts"
 import type { Output, SinkState, Stage, StageOptions, Transformer } from "./pipeline/Graph.ts"
 import { stage } from "./pipeline/Graph.ts"
 import { keyId } from "./pipeline/Keys.ts"
+import * as Agreement from "./pipeline/Agreement.ts"
 import * as Placement from "./pipeline/Placement.ts"
 import * as Runtime from "./pipeline/Runtime.ts"
 import type { ActorStats } from "./pipeline/Stats.ts"
@@ -521,6 +521,13 @@ export interface RunOptions {
   readonly codec?: CodecChoice | undefined
   /** Print a progress line every second on rank 0 (or hand it to this function). */
   readonly progress?: boolean | ((line: string) => Effect.Effect<void>) | undefined
+  /**
+   * What a rank's death does to the run: `"fail"` (default) fails it with
+   * `RankFailed` naming the rank and the stages it ran; `"rerun"` places the
+   * graph again over the ranks left and runs it again from its sources (which
+   * must be replayable), so the result is that of a clean run.
+   */
+  readonly onRankFailure?: "fail" | "rerun" | undefined
 }
 
 /** Every error `run` may fail with. */
@@ -572,16 +579,56 @@ const runWith = (p: AnySink | Record<string, AnySink>, options: RunOptions, gath
     const placement = Placement.place(sinks.map(([, s]) => s.stage), comm.size)
     if (placement instanceof PipelineInvalid) return yield* placement
     for (const [, s] of sinks) if (s.queueSlot !== undefined) s.queueSlot.current = streams
+    const rerun = options.onRankFailure === "rerun"
+    if (rerun) {
+      const streamed = sinks.find(([, s]) => s.queueSlot !== undefined)
+      if (streamed !== undefined) {
+        return yield* new PipelineInvalid({
+          stage: streamed[1].stage.name,
+          message: `onRankFailure: "rerun" runs the graph again from its sources, so a toStream sink ("${streamed[1].stage.name}") would hand out items twice; collect, fold or forEach instead`
+        })
+      }
+      const once = placement.origins.find((a) => a.stage.stage.logic._tag === "Source" && !a.stage.stage.logic.replayable)
+      if (once !== undefined) {
+        return yield* new PipelineInvalid({
+          stage: once.stage.stage.name,
+          message: `onRankFailure: "rerun" reads the sources again after a rank fails, but source "${once.stage.stage.name}" is an iterator that can be read once (a generator's result?); pass an array, an iterable object ({ [Symbol.iterator]: () => … }) or a Stream`
+        })
+      }
+    }
     const own = yield* comm.dup()
-    const ran = yield* Runtime.execute(own, placement, settings).pipe(Effect.ensuring(Effect.ignore(own.free())))
+    const ran = yield* Effect.gen(function*() {
+      let placed = placement
+      for (let attempt = 0;; attempt++) {
+        const dead = new Set<number>()
+        const exit = yield* Effect.exit(Runtime.execute(own, placed, settings, attempt, dead))
+        if (exit._tag === "Success") return { ran: exit.value, placed }
+        const error = Cause.squash(exit.cause) as Runtime.RunFailure
+        if (!rerun || Cause.hasInterrupts(exit.cause)) return yield* Effect.failCause(exit.cause)
+        // Agree with the other survivors on who is gone and whether a stage failed on its own.
+        const failures = new Map<number, Runtime.Failure>()
+        if (!(error instanceof RankFailed)) failures.set(own.rank, Runtime.toFailure(error))
+        const view = yield* Agreement.agree(own, placed.ranks, attempt, { dead, failures })
+        const decisive = Agreement.decisive(view)
+        if (decisive !== undefined) return yield* Effect.fail(Runtime.fromFailure(decisive))
+        if (view.dead.size === 0) return yield* Effect.failCause(exit.cause)
+        const alive = placed.ranks.filter((r) => !view.dead.has(r))
+        const next = Placement.place(sinks.map(([, s]) => s.stage), comm.size, alive)
+        if (next instanceof PipelineInvalid) return yield* next
+        yield* Effect.logWarning(
+          `pipeline: rank${view.dead.size === 1 ? "" : "s"} ${[...view.dead].sort((a, b) => a - b).join(", ")} failed (${error.message}); running it again from its sources on ranks ${alive.join(", ")}`
+        )
+        placed = next
+      }
+    }).pipe(Effect.ensuring(Effect.ignore(own.free())))
     const resultOf = (s: SinkImpl) => {
-      const index = placement.stages.findIndex((st) => st.stage === s.stage)
-      return ran.results.has(index) ? Option.some(ran.results.get(index)) : Option.none()
+      const index = ran.placed.stages.findIndex((st) => st.stage === s.stage)
+      return ran.ran.results.has(index) ? Option.some(ran.ran.results.get(index)) : Option.none()
     }
     const results = sinks.length === 1 && sinks[0]![0] === undefined
       ? resultOf(sinks[0]![1])
       : Object.fromEntries(sinks.map(([k, s]) => [k, resultOf(s)]))
-    return { results, stats: ran.stats }
+    return { results, stats: ran.ran.stats }
   })
 
 /**

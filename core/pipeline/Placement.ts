@@ -40,6 +40,8 @@ export interface PlacedStage {
 
 export interface Placement {
   readonly size: number
+  /** The ranks that take part (all of them, unless some failed before a re-run). */
+  readonly ranks: ReadonlyArray<number>
   readonly stages: ReadonlyArray<PlacedStage>
   readonly actors: ReadonlyArray<Actor>
   /** Source actors by origin number (for naming an item's position). */
@@ -90,8 +92,12 @@ const sortedInput = (s: Stage, memo: Map<Stage, boolean>): boolean => {
 /**
  * Places `sinks` and everything they read from on `size` ranks; fails with
  * `PipelineInvalid` naming the stage when the graph cannot run.
+ *
+ * `alive` (for a re-run after ranks failed) lists the ranks that take part:
+ * replicas go round-robin over them, and a replica placed on a rank that is
+ * gone goes to the next living rank in turn.
  */
-export const place = (sinks: ReadonlyArray<Stage>, size: number): PipelineInvalid | Placement => {
+export const place = (sinks: ReadonlyArray<Stage>, size: number, alive?: ReadonlyArray<number>): PipelineInvalid | Placement => {
   if (!Number.isInteger(size) || size < 1) return invalid(`a pipeline runs on at least one rank; got ${size}`)
   if (sinks.length === 0) return invalid("a pipeline needs at least one sink (collect, fold, forEach or toStream)")
   const stages = stagesOf(sinks)
@@ -130,17 +136,21 @@ export const place = (sinks: ReadonlyArray<Stage>, size: number): PipelineInvali
   const index = new Map<Stage, PlacedStage>()
   const actors: Array<Actor> = []
   const origins: Array<Actor> = []
-  let cursor = 1 % size
+  const ranks = alive ?? Array.from({ length: size }, (_, r) => r)
+  const living = new Set(ranks)
+  let cursor = 1 % ranks.length
+  let substitute = 0
   for (const s of stages) {
     const p: PlacedStage = { index: placed.length, stage: s, actors: [], inputs: [], outputs: [] }
     for (let replica = 0; replica < s.replicas; replica++) {
       let rank: number
       if (s.ranks !== undefined) rank = s.ranks[replica % s.ranks.length]!
-      else if ((s.logic._tag === "Source" && s.replicas === 1) || isOneRankSink(s)) rank = 0
+      else if ((s.logic._tag === "Source" && s.replicas === 1) || isOneRankSink(s)) rank = ranks[0]!
       else {
-        rank = cursor
-        cursor = (cursor + 1) % size
+        rank = ranks[cursor]!
+        cursor = (cursor + 1) % ranks.length
       }
+      if (!living.has(rank)) rank = ranks[substitute++ % ranks.length]!
       const actor: Actor = { id: actors.length, stage: p, replica, rank, origin: s.logic._tag === "Source" ? origins.length : -1 }
       actors.push(actor)
       p.actors.push(actor)
@@ -159,7 +169,7 @@ export const place = (sinks: ReadonlyArray<Stage>, size: number): PipelineInvali
     placed.push(p)
   }
   if (origins.length > MAX_ORIGINS) return invalid(`the sources have ${origins.length} replicas in all; at most ${MAX_ORIGINS} are supported`)
-  return { size, stages: placed, actors, origins }
+  return { size, ranks, stages: placed, actors, origins }
 }
 
 /** The placed graph in words: one line per stage, its replicas' ranks and where its items go. */
@@ -173,6 +183,9 @@ export const describe = (placement: Placement): string => {
   ])
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
   const lines = rows.map((r) => "  " + r.map((cell, c) => c === r.length - 1 ? cell : cell.padEnd(widths[c]!)).join("  "))
-  const header = `pipeline on ${placement.size} rank${placement.size === 1 ? "" : "s"}: ${placement.stages.length} stages, ${placement.actors.length} actors`
+  const on = placement.ranks.length === placement.size
+    ? `${placement.size} rank${placement.size === 1 ? "" : "s"}`
+    : `ranks ${placement.ranks.join(", ")} of ${placement.size}`
+  const header = `pipeline on ${on}: ${placement.stages.length} stages, ${placement.actors.length} actors`
   return [header, ...lines].join("\n")
 }

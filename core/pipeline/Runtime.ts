@@ -50,7 +50,8 @@ export interface Ran {
   readonly stats: ReadonlyArray<ActorStats>
 }
 
-const TAG = 1
+/** Attempt `n` of a run talks on tag `16 + 2n` (and gathers stats on the next): a re-run never meets the messages of the attempt before it. */
+const tagOf = (attempt: number) => 16 + 2 * attempt
 const DATA = 0
 const WATERMARK = 1
 const END = 2
@@ -67,7 +68,7 @@ type Wire =
   | readonly [typeof PROGRESS, ReadonlyArray<ActorStats>]
 
 /** A failure as it travels between ranks. */
-type Failure =
+export type Failure =
   | { readonly tag: "StageFailed"; readonly stage: string; readonly replica: number; readonly rank: number; readonly position: StageFailed["position"]; readonly reason: string; readonly message: string }
   | { readonly tag: "RankFailed"; readonly rank: number; readonly message: string; readonly details: string | undefined }
   | { readonly tag: "Other"; readonly message: string }
@@ -75,13 +76,13 @@ type Failure =
 /** A rank's outcome: done, failed first-hand (`origin`), or stopped because another rank failed. */
 type Outcome = { readonly ok: true } | { readonly ok: false; readonly origin: boolean; readonly failure: Failure | undefined }
 
-const toFailure = (e: unknown): Failure => {
+export const toFailure = (e: unknown): Failure => {
   if (e instanceof StageFailed) return { tag: "StageFailed", stage: e.stage, replica: e.replica, rank: e.rank, position: e.position, reason: e.reason, message: e.message }
   if (e instanceof RankFailed) return { tag: "RankFailed", rank: e.rank, message: e.message, details: e.details }
   return { tag: "Other", message: typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e) }
 }
 
-const fromFailure = (f: Failure): RunFailure =>
+export const fromFailure = (f: Failure): RunFailure =>
   f.tag === "StageFailed"
     ? new StageFailed({ stage: f.stage, replica: f.replica, rank: f.rank, position: f.position, reason: f.reason, message: f.message })
     : f.tag === "RankFailed"
@@ -96,10 +97,15 @@ const positionsOf = (p: Uint8Array | Float64Array): Float64Array => {
   return new Float64Array(p.slice().buffer)
 }
 
-/** Runs this rank's part of `placement` on `comm` (a communicator of the pipeline's own). */
-export const execute = (comm: Comm, placement: Placement, settings: Settings): Effect.Effect<Ran, RunFailure> =>
+/**
+ * Runs this rank's part of `placement` on `comm` (a communicator of the
+ * pipeline's own), as attempt `attempt`; the ranks found dead are added to `dead`.
+ */
+export const execute = (comm: Comm, placement: Placement, settings: Settings, attempt: number, dead: Set<number>): Effect.Effect<Ran, RunFailure> =>
   Effect.gen(function*() {
+    const TAG = tagOf(attempt)
     const me = comm.rank
+    const peers = placement.ranks.filter((r) => r !== me)
     const local = placement.actors.filter((a) => a.rank === me)
     const stats = new Map<number, ActorStats>()
     const mailboxes = new Map<number, Mailbox>()
@@ -109,6 +115,7 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings): E
     const hostedBy = (rank: number) =>
       placement.actors.filter((a) => a.rank === rank).map((a) => `"${a.stage.stage.name}" (replica ${a.replica})`)
     const rankFailed = (rank: number, reason: string) => {
+      dead.add(rank)
       const hosted = hostedBy(rank)
       return new RankFailed({
         rank,
@@ -198,9 +205,9 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings): E
       if (outcomes.has(rank)) return
       outcomes.set(rank, o)
       if (!o.ok && o.origin) Deferred.doneUnsafe(settled, Exit.fail({ origin: false, error: undefined }))
-      if (outcomes.size === comm.size - 1) Deferred.doneUnsafe(allOutcomes, Exit.void)
+      if (outcomes.size === peers.length) Deferred.doneUnsafe(allOutcomes, Exit.void)
     }
-    if (comm.size === 1) Deferred.doneUnsafe(allOutcomes, Exit.void)
+    if (peers.length === 0) Deferred.doneUnsafe(allOutcomes, Exit.void)
 
     // --- progress ----------------------------------------------------------
     const progressOf = new Map<number, ReadonlyArray<ActorStats>>()
@@ -226,7 +233,7 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings): E
           )
         )
       )
-    for (let peer = 0; peer < comm.size; peer++) if (peer !== me) yield* Effect.forkIn(router(peer), routerScope)
+    for (const peer of peers) yield* Effect.forkIn(router(peer), routerScope)
 
     // --- actors --------------------------------------------------------------
     const actorScope = yield* Scope.make()
@@ -282,14 +289,15 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings): E
       const snapshot = () => [...stats.values()].map((s) => ({ ...s }))
       const started = performance.now()
       let before: ReadonlyArray<ActorStats> = []
-      const tick = me === 0
+      const printer = placement.ranks[0]!
+      const tick = me === printer
         ? Effect.gen(function*() {
-          progressOf.set(0, snapshot())
+          progressOf.set(me, snapshot())
           const now = [...progressOf.values()].flat()
           yield* print(Stats.progressLine((performance.now() - started) / 1000, before, now, 1, placement.stages.map((p) => p.stage.name)))
           before = now
         })
-        : Effect.ignore(send(0, [PROGRESS, snapshot()], local[0] ?? placement.actors[0]!))
+        : Effect.ignore(send(printer, [PROGRESS, snapshot()], local[0] ?? placement.actors[0]!))
       yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep("1 second"), tick)), progressScope)
     }
     const metricsScope = yield* Scope.make()
@@ -309,10 +317,8 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings): E
         const f = Cause.squash(mine.cause) as { origin: boolean; error: unknown }
         return { ok: false, origin: f.origin, failure: f.origin ? toFailure(f.error) : undefined }
       })()
-    for (let peer = 0; peer < comm.size; peer++) {
-      const theirs = outcomes.get(peer)
-      const dead = theirs !== undefined && !theirs.ok && theirs.failure?.tag === "RankFailed" && theirs.failure.rank === peer
-      if (peer !== me && !dead) yield* Effect.ignore(comm.send([OUTCOME, myOutcome] satisfies Wire, { dest: peer, tag: TAG, codec: settings.codec }))
+    for (const peer of peers) {
+      if (!dead.has(peer)) yield* Effect.ignore(comm.send([OUTCOME, myOutcome] satisfies Wire, { dest: peer, tag: TAG, codec: settings.codec }))
     }
     yield* Deferred.await(allOutcomes)
     yield* Scope.close(routerScope, Exit.void)
@@ -320,7 +326,7 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings): E
     // The failure the lowest rank reported first-hand; every rank picks the same.
     const all = new Map(outcomes)
     all.set(me, myOutcome)
-    for (let r = 0; r < comm.size; r++) {
+    for (const r of placement.ranks) {
       const o = all.get(r)
       if (o !== undefined && !o.ok && o.origin && o.failure !== undefined) return yield* Effect.fail(fromFailure(o.failure))
     }
@@ -328,6 +334,15 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings): E
 
     const mineStats = [...stats.values()]
     if (!settings.gatherStats) return { results, stats: mineStats }
-    const gathered = yield* Effect.mapError(comm.allgather(mineStats), (e) => sendFailure(placement.actors[0]!)(e))
-    return { results, stats: gathered.flat() }
+    // Every participant sends its stats to every other (not a collective: ranks that failed before a re-run take no part).
+    const gathered: Array<ActorStats> = []
+    for (const r of placement.ranks) {
+      if (r === me) gathered.push(...mineStats)
+      else yield* Effect.mapError(comm.send([PROGRESS, mineStats] satisfies Wire, { dest: r, tag: TAG + 1, codec: settings.codec }), sendFailure(placement.actors[0]!))
+    }
+    for (const r of peers) {
+      const theirs = yield* Effect.mapError(comm.recv<Wire>({ source: r, tag: TAG + 1 }), sendFailure(placement.actors[0]!))
+      if (theirs[0] === PROGRESS) gathered.push(...theirs[1])
+    }
+    return { results, stats: gathered }
   })

@@ -190,7 +190,7 @@ for (const transport of TRANSPORTS) {
         for (const other of results.slice(1)) expect(other.streamed).toEqual([])
       }), 60_000)
 
-    it.effect.each(["duplicate", "rank", "ordered", "batchSize"])("a graph that cannot run is refused on every rank before it starts (%s)", (which) =>
+    it.effect.each(["duplicate", "rank", "ordered", "batchSize", "rerunOnce"])("a graph that cannot run is refused on every rank before it starts (%s)", (which) =>
       Effect.gen(function*() {
         const results = yield* worlds.run<Failure>(2, p("invalid", which))
         for (const r of results) {
@@ -199,7 +199,13 @@ for (const transport of TRANSPORTS) {
         }
         const message = (results[0] as unknown as { error: { message: string } }).error.message
         expect(message).toMatch(
-          { duplicate: /two stages are named "numbers"/, rank: /placed on rank 2, but the communicator has 2 ranks/, ordered: /"shuffled" has 2 replicas/, batchSize: /batchSize must be/ }[which]!
+          {
+            duplicate: /two stages are named "numbers"/,
+            rank: /placed on rank 2, but the communicator has 2 ranks/,
+            ordered: /"shuffled" has 2 replicas/,
+            batchSize: /batchSize must be/,
+            rerunOnce: /source "generated" is an iterator that can be read once/
+          }[which]!
         )
       }), 60_000)
   })
@@ -233,18 +239,30 @@ describe("pipelines: progress and the placed graph", () => {
 })
 
 describe("pipelines: a dead rank", () => {
-  it("a rank hosting a stage killed with SIGKILL fails the run on the other host with RankFailed naming the rank and its stages", async () => {
+  /** Runs `file` as one job of 3 ranks from two launchers, as on two hosts: ranks 0-1, and rank 2. */
+  const twoHosts = async (file: string, tag: string) => {
     const server = await startServer()
     try {
-      const job = `pipeline-kill-${process.pid}`
+      const job = `${tag}-${process.pid}`
       const common = ["run", "--transport", "nats", "--nats", server.url, "--job", job, "--size", "3"]
-      const file = "test/programs/pipeline-killed.ts"
-      const [a, b] = await Promise.all([rankflow([...common, "--ranks", "0-1", file]), rankflow([...common, "--ranks", "2", file])])
-      expect(a.code).not.toBe(0)
-      expect(b.code).not.toBe(0)
-      expect(a.stderr).toMatch(/rank 2 failed; it ran "split" \(replica 0\)/)
+      return await Promise.all([rankflow([...common, "--ranks", "0-1", file]), rankflow([...common, "--ranks", "2", file])])
     } finally {
       await server.stop()
     }
+  }
+
+  it("a rank hosting a stage killed with SIGKILL fails the run on the other host with RankFailed naming the rank and its stages", async () => {
+    const [a, b] = await twoHosts("test/programs/pipeline-killed.ts", "pipeline-kill")
+    expect(a.code).not.toBe(0)
+    expect(b.code).not.toBe(0)
+    expect(a.stderr).toMatch(/rank 2 failed; it ran "split" \(replica 0\)/)
+  }, 90_000)
+
+  it("with onRankFailure: \"rerun\", the ranks left place the graph again and re-run it from its source: the result of a clean run", async () => {
+    const [a, b] = await twoHosts("test/programs/pipeline-rerun.ts", "pipeline-rerun")
+    expect(b.code).not.toBe(0)
+    expect(a.stdout).toMatch(/rank 2 failed .*; running it again from its sources on ranks 0, 1/)
+    expect(a.stdout).toContain("sum 19999900000 (expected 19999900000)")
+    expect(a.code).toBe(0)
   }, 90_000)
 })

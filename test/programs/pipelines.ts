@@ -250,6 +250,12 @@ export const invalid = (which: string) =>
           Pipeline.map("sorted", (x: number) => x, { ordered: true }),
           Pipeline.collect("out")
         ))
+      case "rerunOnce": {
+        function* once() {
+          yield 1
+        }
+        return yield* Pipeline.run(Pipeline.source("generated", once()).pipe(Pipeline.collect("out")), { onRankFailure: "rerun" })
+      }
       default:
         return yield* Pipeline.run(numbers.pipe(Pipeline.collect("out")), { batchSize: 0 })
     }
@@ -269,16 +275,23 @@ export const progress = () =>
     return lines
   })
 
-/** Stage `split` runs on rank `victim`, which dies (SIGKILL) while the pipeline runs. */
-export const killed = (victim: number) =>
+/**
+ * Stage `split` runs on rank `victim`, which dies (SIGKILL) while the
+ * pipeline runs; with `rerun`, the ranks left run the graph again and log
+ * the sum.
+ */
+export const killed = (victim: number, rerun = false) =>
   Effect.gen(function*() {
     const world = yield* Comm.World
-    const sink = Pipeline.source("numbers", Stream.fromIterable(range(1_000_000)), { rank: 0 }).pipe(
+    const n = rerun ? 200_000 : 1_000_000
+    const sink = Pipeline.source("numbers", Stream.fromIterable(range(n)), { rank: 0 }).pipe(
       Pipeline.map("split", (x: number) => {
-        if (x === 5000) process.kill(process.pid, "SIGKILL")
+        if (x === 5000 && world.rank === victim) process.kill(process.pid, "SIGKILL")
         return x
       }, { ranks: [victim] }),
       Pipeline.foldTo("sum", 0, (s, x: number) => s + x, { rank: world.size === 1 ? 0 : (victim + 1) % world.size })
     )
-    return yield* Pipeline.run(sink)
+    const result = yield* Pipeline.run(sink, { onRankFailure: rerun ? "rerun" : "fail" })
+    if (Option.isSome(result)) yield* Effect.log(`sum ${result.value} (expected ${(n * (n - 1)) / 2})`)
+    return plain(result)
   })
