@@ -170,7 +170,7 @@ for (const transport of TRANSPORTS) {
         if (size > 1) expect(results[0]!.first === null).toBe(true)
       }), 60_000)
 
-    it.effect("broadcast, merge, batch, count windows, mapEffect, several sinks and toStream", () =>
+    it.effect("broadcast, merge, batch, count and time windows, mapEffect, several sinks and toStream", () =>
       Effect.gen(function*() {
         const results = yield* worlds.run<any>(4, p("shapes", 100))
         const r = results[0]
@@ -186,6 +186,11 @@ for (const transport of TRANSPORTS) {
         for (const parity of [0, 1]) for (let w = 0; w < 5; w++) windows.push([parity, Array.from({ length: 10 }, (_, i) => 20 * w + 2 * i + parity).reduce((a, b) => a + b, 0)])
         expect(some(r.windows)).toEqual(windows.sort((a, b) => a[0] - b[0] || a[1] - b[1]))
         expect(r.effects).toEqual(sm(-(n * (n - 1)) / 2))
+        // Time windows: however the items fell into windows, each key's windows add up to its total.
+        const ticks = some(r.ticks) as Array<[number, number]>
+        const perKey = [0, 0, 0]
+        for (const [k, total] of ticks) perKey[k]! += total
+        expect(perKey).toEqual([0, 1, 2].map((k) => Array.from({ length: 60 }, (_, i) => i).filter((i) => i % 3 === k).reduce((a, b) => a + b, 0)))
         expect(r.streamed).toEqual(Array.from({ length: n }, (_, i) => 3 * i))
         for (const other of results.slice(1)) expect(other.streamed).toEqual([])
       }), 60_000)

@@ -218,6 +218,10 @@ export const shapes = (n: number) =>
         Pipeline.keyBy("tens", (x: number) => x % 2, Pipeline.sum(), { window: { items: 10 }, replicas: 2 }),
         Pipeline.collect("windows")
       ),
+      ticks: Pipeline.source("slow", Stream.fromIterable(range(60)).pipe(Stream.tap(() => Effect.sleep("1 millis")))).pipe(
+        Pipeline.keyBy("perTick", (x: number) => x % 3, Pipeline.sum(), { window: { every: "10 millis" }, replicas: 2 }),
+        Pipeline.collect("ticks")
+      ),
       effects: numbers.pipe(
         Pipeline.mapEffect("later", (x: number) => Effect.as(Effect.sleep(`${x % 3} millis`), -x), { concurrency: 8, replicas: 2 }),
         Pipeline.foldTo("negSum", 0, (s, x: number) => s + x)
@@ -230,6 +234,7 @@ export const shapes = (n: number) =>
       batches: result.batches,
       windows: Option.map(result.windows, (ws) => [...ws].sort((a, b) => a[0] - b[0] || a[1] - b[1])),
       effects: result.effects,
+      ticks: result.ticks,
       streamed: [...streamed]
     }
   }), plain)
