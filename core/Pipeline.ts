@@ -37,7 +37,7 @@ import { keyId } from "./pipeline/Keys.ts"
 import * as Agreement from "./pipeline/Agreement.ts"
 import * as Placement from "./pipeline/Placement.ts"
 import * as Runtime from "./pipeline/Runtime.ts"
-import type { ActorStats } from "./pipeline/Stats.ts"
+import { type ActorStats, PIPELINE_PROGRESS_ENV } from "./pipeline/Stats.ts"
 
 export type { ErrorPolicy, StageOptions } from "./pipeline/Graph.ts"
 export type { ActorStats } from "./pipeline/Stats.ts"
@@ -550,14 +550,14 @@ const settingsOf = (options: RunOptions, gatherStats: boolean): PipelineInvalid 
   if (!Number.isInteger(window) || window < 1 || window > 1024) return new PipelineInvalid({ message: `window must be an integer from 1 to 1024; got ${window}` })
   const delay = Option.getOrUndefined(Duration.fromInput(options.maxDelay ?? "5 millis"))
   if (delay === undefined) return new PipelineInvalid({ message: `maxDelay is not a duration: ${String(options.maxDelay)}` })
-  const progress = options.progress
+  const progress = options.progress ?? (process.env[PIPELINE_PROGRESS_ENV] === "1" ? true : undefined)
   return {
     batchSize,
     window,
     maxDelayMillis: Math.max(0, Duration.toMillis(delay)),
     codec: options.codec,
     progress: progress === true ? (line) => Effect.log(line) : typeof progress === "function" ? progress : undefined,
-    gatherStats
+    gatherStats: gatherStats || progress !== undefined
   }
 }
 

@@ -5,6 +5,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { constants as osConstants } from "node:os"
 import { Cause, Effect, Exit, Option, Runtime } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { PIPELINE_PROGRESS_ENV } from "../pipeline/Stats.ts"
 import { runJob } from "./runJob.ts"
 import { parseBytes } from "./sizes.ts"
 
@@ -24,6 +25,9 @@ const codec = Flag.String("codec").pipe(
 const maxDecodedBytes = Flag.String("max-decoded-bytes").pipe(
   Flag.withDescription("the most memory a received value may decode to beyond twice its size: bytes, or with a unit (64MiB, 1GiB); default 256MiB"),
   Flag.optional
+)
+const progress = Flag.Boolean("progress").pipe(
+  Flag.withDescription("print a progress line every second for each pipeline the program runs (on the rank that hosts its first stage)")
 )
 const text = (name: string, description: string) => Flag.String(name).pipe(Flag.withDescription(description), Flag.optional)
 const nats = {
@@ -67,8 +71,10 @@ let scriptArgs: Array<string> = []
 
 const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
-const run = Command.make("run", { np, transport, codec, maxDecodedBytes, script, ...nats }, (o) =>
+const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, script, ...nats }, (o) =>
   Effect.gen(function*() {
+    // The ranks (threads, or processes started from here) inherit the environment.
+    if (o.progress) process.env[PIPELINE_PROGRESS_ENV] = "1"
     const size = value(o.size) ?? o.np
     const limitText = value(o.maxDecodedBytes)
     const limit = limitText === undefined ? undefined : parseBytes(limitText)

@@ -106,6 +106,7 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings, at
     const TAG = tagOf(attempt)
     const me = comm.rank
     const peers = placement.ranks.filter((r) => r !== me)
+    const startedAt = performance.now()
     const local = placement.actors.filter((a) => a.rank === me)
     const stats = new Map<number, ActorStats>()
     const mailboxes = new Map<number, Mailbox>()
@@ -136,6 +137,20 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings, at
       }
       return e instanceof TransportError ? e : new TransportError({ transport: "pipeline", message: toFailure(e).message })
     }
+    // Every participant sends its stats to every other (not a collective: ranks that failed before a re-run take no part).
+    const gatherStats = (mine: ReadonlyArray<ActorStats>) =>
+      Effect.gen(function*() {
+        const gathered: Array<ActorStats> = []
+        for (const r of placement.ranks) {
+          if (r === me) gathered.push(...mine)
+          else yield* Effect.mapError(comm.send([PROGRESS, mine] satisfies Wire, { dest: r, tag: TAG + 1, codec: settings.codec }), sendFailure(placement.actors[0]!))
+        }
+        for (const r of peers) {
+          const theirs = yield* Effect.mapError(comm.recv<Wire>({ source: r, tag: TAG + 1 }), sendFailure(placement.actors[0]!))
+          if (theirs[0] === PROGRESS) gathered.push(...theirs[1])
+        }
+        return gathered
+      })
     const send = (dest: number, message: Wire, from: Actor): Effect.Effect<void, RunFailure> =>
       Effect.mapError(comm.send(message, { dest, tag: TAG, codec: settings.codec }), sendFailure(from))
 
@@ -334,15 +349,9 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings, at
 
     const mineStats = [...stats.values()]
     if (!settings.gatherStats) return { results, stats: mineStats }
-    // Every participant sends its stats to every other (not a collective: ranks that failed before a re-run take no part).
-    const gathered: Array<ActorStats> = []
-    for (const r of placement.ranks) {
-      if (r === me) gathered.push(...mineStats)
-      else yield* Effect.mapError(comm.send([PROGRESS, mineStats] satisfies Wire, { dest: r, tag: TAG + 1, codec: settings.codec }), sendFailure(placement.actors[0]!))
-    }
-    for (const r of peers) {
-      const theirs = yield* Effect.mapError(comm.recv<Wire>({ source: r, tag: TAG + 1 }), sendFailure(placement.actors[0]!))
-      if (theirs[0] === PROGRESS) gathered.push(...theirs[1])
+    const gathered = yield* gatherStats(mineStats)
+    if (settings.progress !== undefined && me === placement.ranks[0]) {
+      yield* settings.progress(Stats.finalLine((performance.now() - startedAt) / 1000, gathered, placement.stages.map((p) => p.stage.name)))
     }
     return { results, stats: gathered }
   })

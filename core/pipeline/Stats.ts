@@ -94,6 +94,9 @@ export const metricsOf = (s: ActorStats) => {
   })
 }
 
+/** Set by `rankflow run --progress` in the ranks' environment: pipelines print progress unless their options say otherwise. */
+export const PIPELINE_PROGRESS_ENV = "RANKFLOW_PIPELINE_PROGRESS"
+
 const rate = (n: number, seconds: number) =>
   seconds <= 0 ? "–" : n / seconds >= 1e6 ? `${(n / seconds / 1e6).toFixed(1)}M/s` : n / seconds >= 1e3 ? `${(n / seconds / 1e3).toFixed(1)}k/s` : `${Math.round(n / seconds)}/s`
 
@@ -157,4 +160,16 @@ export const progressLine = (
   }
   const held = slowest === undefined ? "" : `; ${slowest} holds the others back (busy ${Math.round(Math.min(1, slowestBusy) * 100)}%, mailbox ${b.get(slowest)!.mailbox}/${b.get(slowest)!.bound})`
   return `pipeline ${elapsedSeconds.toFixed(0)}s: ${parts.join(" · ")}${held}`
+}
+
+/** The last progress line: each stage's items and average rate over the whole run. */
+export const finalLine = (seconds: number, stats: ReadonlyArray<ActorStats>, order: ReadonlyArray<string>): string => {
+  const by = totalsByStage(stats)
+  const parts = order.flatMap((name) => {
+    const t = by.get(name)
+    if (t === undefined) return []
+    const items = t.itemsIn > 0 ? t.itemsIn : t.itemsOut
+    return [`${name} ${items} items (${rate(items, seconds)})`]
+  })
+  return `pipeline done in ${seconds.toFixed(1)}s: ${parts.join(" · ")}`
 }

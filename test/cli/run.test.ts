@@ -75,4 +75,10 @@ describe("rankflow run", () => {
       expect(code).toBe(expected)
     }, 60_000)
   }
+
+  it("--progress makes pipelines print progress, and a last line with every stage's items", async () => {
+    const r = await rankflow(["run", "-n", "2", "--progress", "examples/wordcount.ts", "20000"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/\[0\] .*pipeline done in [\d.]+s: lines 2000 items \(.*\) · split 2000 items \(.*\) · count 20000 items \(.*\) · result \d+ items/)
+  }, 60_000)
 })
