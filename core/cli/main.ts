@@ -27,7 +27,8 @@ const maxDecodedBytes = Flag.String("max-decoded-bytes").pipe(
   Flag.optional
 )
 const progress = Flag.Boolean("progress").pipe(
-  Flag.withDescription("print a progress line every second for each pipeline the program runs (on the rank that hosts its first stage)")
+  Flag.withDescription("print a progress line every second for each pipeline the program runs (on the rank that hosts its first stage)"),
+  Flag.withDefault(false)
 )
 const text = (name: string, description: string) => Flag.String(name).pipe(Flag.withDescription(description), Flag.optional)
 const nats = {
