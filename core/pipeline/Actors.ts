@@ -15,7 +15,7 @@ import { StageFailed } from "../errors.ts"
 import type { MessageSchema } from "../Message.ts"
 import type { Emitter } from "./Emitter.ts"
 import type { ErrorPolicy, Transformer } from "./Graph.ts"
-import type { Mailbox } from "./Mailbox.ts"
+import type { Entry, Mailbox } from "./Mailbox.ts"
 import { type Actor, ORIGIN_SCALE, type Placement, positionOf } from "./Placement.ts"
 import type { ActorStats } from "./Stats.ts"
 
@@ -229,6 +229,60 @@ export const source = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed
     yield* emitter.end
   }).pipe(Effect.scoped)
 
+/** An item that was not decoded: dropped by the policy (skipped), or dropped with the replica restarted. */
+const SKIPPED = Symbol("skipped")
+const RESTARTED = Symbol("restarted")
+type Dropped = typeof SKIPPED | typeof RESTARTED
+
+/**
+ * What the replicas that take batches share: counting each batch in,
+ * decoding and validating items against their edge's schema under the
+ * stage's policy, and, once a batch is handled, its busy time, its credits,
+ * the flush of what it emitted and a turn for the rank's other fibers.
+ */
+const batchHandler = <E>(env: ActorEnv<E>) =>
+  Effect.map(restartStepOf(env), (restartStep) => {
+    const decoders = new Map<MessageSchema, (u: unknown) => unknown>()
+    const slice = slicer()
+    const { stats, mailbox, emitter } = env
+    return {
+      restartStep,
+      /** Counts `entry` in and gives the decoder of its items (undefined: no schema). */
+      begin: (entry: Entry) => {
+        stats.batchesIn++
+        stats.itemsIn += entry.items.length
+        return decoderOf(decoders, entry.schema)
+      },
+      /** The decoded item, or how the policy dropped it. */
+      decode: (decode: (u: unknown) => unknown, item: unknown, position: number): Effect.Effect<unknown, StageFailed> => {
+        try {
+          return Effect.succeed(decode(item))
+        } catch (cause) {
+          return Effect.map(recover(env, restartStep, schemaReason(env, cause), position, undefined), (r): Dropped => r === "restarted" ? RESTARTED : SKIPPED)
+        }
+      },
+      /** Closes the handling of `entry`, begun at `t0`. */
+      finish: (entry: Entry, t0: number): Effect.Effect<void, E> =>
+        Effect.gen(function*() {
+          stats.busyMillis += performance.now() - t0
+          yield* env.creditBack(entry.credits)
+          if (emitter !== undefined && (mailbox!.depth === 0 || emitter.overdue)) yield* emitter.flushAll
+          yield* slice()
+        })
+    }
+  })
+
+/** Runs `f` (a transformer's end or tick) and turns what it throws into the stage's failure. */
+const runHook = <E>(env: ActorEnv<E>, f: () => void): Effect.Effect<void, StageFailed> =>
+  Effect.suspend(() => {
+    try {
+      f()
+      return Effect.void
+    } catch (cause) {
+      return Effect.fail(stageFailed(env, describeCause(cause), undefined))
+    }
+  })
+
 /** A transforming replica (map, filter, flatMap, batch, keyBy): handles batches until every producer ended. */
 export const transform = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> =>
   Effect.gen(function*() {
@@ -237,9 +291,7 @@ export const transform = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFai
     const emitter = env.emitter!
     const logic = env.actor.stage.stage.logic
     if (logic._tag !== "Transform") return
-    const restartStep = yield* restartStepOf(env)
-    const slice = slicer()
-    const decoders = new Map<MessageSchema, (u: unknown) => unknown>()
+    const handler = yield* batchHandler(env)
     let t: Transformer = logic.make()
     const emit = emitter.emit
     const every = t.everyMillis
@@ -248,39 +300,30 @@ export const transform = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFai
       const entry = every === undefined ? yield* mailbox.take() : yield* mailbox.takeWithin(Math.max(1, every - (performance.now() - lastTick)))
       if (every !== undefined && performance.now() - lastTick >= every) {
         lastTick = performance.now()
-        const tick = t.tick
-        if (tick !== undefined) {
-          const failed = yield* Effect.try({ try: () => tick.call(t, emit), catch: (cause) => cause })
-            .pipe(Effect.as(undefined), Effect.catch((cause) => Effect.succeed(cause)))
-          if (failed !== undefined) return yield* stageFailed(env, describeCause(failed), undefined)
+        const current = t
+        if (current.tick !== undefined) {
+          yield* runHook(env, () => current.tick!(emit))
           yield* emitter.flushAll
         }
       }
       if (entry === "tick") continue
       if (entry === undefined) break
       let t0 = performance.now()
-      stats.batchesIn++
-      stats.itemsIn += entry.items.length
-      const decode = decoderOf(decoders, entry.schema)
-      const n = entry.items.length
-      for (let i = 0; i < n; i++) {
+      const decode = handler.begin(entry)
+      for (let i = 0; i < entry.items.length; i++) {
         const position = entry.positions[i]!
         let item = entry.items[i]
         if (decode !== undefined) {
-          try {
-            item = decode(item)
-          } catch (cause) {
-            const r = yield* recover(env, restartStep, schemaReason(env, cause), position, undefined)
-            if (r === "restarted") t = logic.make()
-            continue
-          }
+          item = yield* handler.decode(decode, item, position)
+          if (item === RESTARTED) t = logic.make()
+          if (item === RESTARTED || item === SKIPPED) continue
         }
         try {
           t.step(item, position, emit)
         } catch (cause) {
           const current = t
           const value = item
-          const r = yield* recover(env, restartStep, cause, position, Effect.try({ try: () => current.step(value, position, emit), catch: (e) => e }))
+          const r = yield* recover(env, handler.restartStep, cause, position, Effect.try({ try: () => current.step(value, position, emit), catch: (e) => e }))
           if (r === "restarted") t = logic.make()
         }
         emitter.handled = position
@@ -290,68 +333,48 @@ export const transform = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFai
           t0 = performance.now()
         }
       }
-      stats.busyMillis += performance.now() - t0
-      yield* env.creditBack(entry.credits)
-      if (mailbox.depth === 0 || emitter.overdue) yield* emitter.flushAll
-      yield* slice()
+      yield* handler.finish(entry, t0)
     }
-    const end = t.end
-    if (end !== undefined) {
-      const failed = yield* Effect.try({ try: () => end.call(t, emit), catch: (cause) => cause })
-        .pipe(Effect.as(undefined), Effect.catch((cause) => Effect.succeed(cause)))
-      if (failed !== undefined) return yield* stageFailed(env, describeCause(failed), undefined)
-    }
+    const current = t
+    if (current.end !== undefined) yield* runHook(env, () => current.end!(emit))
     yield* emitter.end
   })
 
 /** A mapEffect replica: runs the stage's Effect on the items of each batch, `concurrency` at a time, and emits the results in order. */
 export const effectful = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> =>
   Effect.gen(function*() {
-    const { stats } = env
     const mailbox = env.mailbox!
     const emitter = env.emitter!
     const logic = env.actor.stage.stage.logic
     if (logic._tag !== "Effectful") return
-    const restartStep = yield* restartStepOf(env)
-    const slice = slicer()
-    const decoders = new Map<MessageSchema, (u: unknown) => unknown>()
-    const SKIP = Symbol()
+    const handler = yield* batchHandler(env)
     for (;;) {
       const entry = yield* mailbox.take()
       if (entry === undefined) break
       const t0 = performance.now()
-      stats.batchesIn++
-      stats.itemsIn += entry.items.length
-      const decode = decoderOf(decoders, entry.schema)
+      const decode = handler.begin(entry)
       const one = (raw: unknown, i: number): Effect.Effect<unknown, StageFailed> => {
         const position = entry.positions[i]!
-        let item = raw
-        if (decode !== undefined) {
-          try {
-            item = decode(raw)
-          } catch (cause) {
-            return Effect.as(recover(env, restartStep, schemaReason(env, cause), position, undefined), SKIP)
-          }
+        const run = (item: unknown) => {
+          if (item === SKIPPED || item === RESTARTED) return Effect.succeed(SKIPPED)
+          const attempt = Effect.suspend(() => logic.f(item))
+          return attempt.pipe(
+            Effect.catchCause((cause) => {
+              let result: unknown = SKIPPED
+              const again = Effect.tap(attempt, (b) => Effect.sync(() => void (result = b)))
+              return recover(env, handler.restartStep, Cause.squash(cause), position, again).pipe(Effect.map((r) => r === "recovered" ? result : SKIPPED))
+            })
+          )
         }
-        const run = Effect.suspend(() => logic.f(item))
-        return run.pipe(
-          Effect.catchCause((cause) => {
-            let result: unknown = SKIP
-            const again = Effect.tap(run, (b) => Effect.sync(() => void (result = b)))
-            return recover(env, restartStep, Cause.squash(cause), position, again).pipe(Effect.map((r) => r === "recovered" ? result : SKIP))
-          })
-        )
+        return decode === undefined ? run(raw) : Effect.flatMap(handler.decode(decode, raw, position), run)
       }
       const results = yield* Effect.forEach(entry.items, one, { concurrency: logic.concurrency })
       for (let i = 0; i < results.length; i++) {
-        if (results[i] !== SKIP) emitter.emit(results[i], entry.positions[i]!)
+        if (results[i] !== SKIPPED) emitter.emit(results[i], entry.positions[i]!)
         emitter.handled = entry.positions[i]!
         if (emitter.full) yield* emitter.flushFull
       }
-      stats.busyMillis += performance.now() - t0
-      yield* env.creditBack(entry.credits)
-      if (mailbox.depth === 0 || emitter.overdue) yield* emitter.flushAll
-      yield* slice()
+      yield* handler.finish(entry, t0)
     }
     yield* emitter.end
   })
@@ -359,32 +382,23 @@ export const effectful = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFai
 /** A sink replica: feeds its items to the sink and hands over the result at the end. */
 export const sink = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> =>
   Effect.gen(function*() {
-    const { stats } = env
     const mailbox = env.mailbox!
     const logic = env.actor.stage.stage.logic
     if (logic._tag !== "Sink") return
-    const restartStep = yield* restartStepOf(env)
-    const slice = slicer()
-    const decoders = new Map<MessageSchema, (u: unknown) => unknown>()
+    const handler = yield* batchHandler(env)
     let state = logic.make()
     for (;;) {
       const entry = yield* mailbox.take()
       if (entry === undefined) break
       const t0 = performance.now()
-      stats.batchesIn++
-      stats.itemsIn += entry.items.length
-      const decode = decoderOf(decoders, entry.schema)
+      const decode = handler.begin(entry)
       for (let i = 0; i < entry.items.length; i++) {
         const position = entry.positions[i]!
         let item = entry.items[i]
         if (decode !== undefined) {
-          try {
-            item = decode(item)
-          } catch (cause) {
-            const r = yield* recover(env, restartStep, schemaReason(env, cause), position, undefined)
-            if (r === "restarted") state = logic.make()
-            continue
-          }
+          item = yield* handler.decode(decode, item, position)
+          if (item === RESTARTED) state = logic.make()
+          if (item === RESTARTED || item === SKIPPED) continue
         }
         let failed: { cause: unknown } | undefined
         try {
@@ -400,17 +414,12 @@ export const sink = <E>(env: ActorEnv<E>): Effect.Effect<void, E | StageFailed> 
         if (failed !== undefined) {
           const current = state
           const value = item
-          const again = Effect.suspend(() => {
-            const r = current.step(value, position)
-            return r === undefined ? Effect.void : r
-          })
-          const r = yield* recover(env, restartStep, failed.cause, position, again)
+          const again = Effect.suspend(() => current.step(value, position) ?? Effect.void)
+          const r = yield* recover(env, handler.restartStep, failed.cause, position, again)
           if (r === "restarted") state = logic.make()
         }
       }
-      stats.busyMillis += performance.now() - t0
-      yield* env.creditBack(entry.credits)
-      yield* slice()
+      yield* handler.finish(entry, t0)
     }
     env.sinkResult(state.result())
   })
