@@ -20,17 +20,18 @@
 import { Cause, Deferred, Effect, Exit, Scope } from "effect"
 import { EncodeError } from "../../codecs/errors.ts"
 import type { Comm } from "../Comm.ts"
-import { RankFailed, StageFailed, TransportError } from "../errors.ts"
+import { PipelineInvalid, RankFailed, StageFailed, TransportError } from "../errors.ts"
 import type { CodecChoice } from "../Message.ts"
 import * as Actors from "./Actors.ts"
-import { Emitter, type Link } from "./Emitter.ts"
+import { Emitter, type Link, preview } from "./Emitter.ts"
 import { Mailbox } from "./Mailbox.ts"
-import type { Actor, Placement } from "./Placement.ts"
+import * as Placement from "./Placement.ts"
+import type { Actor } from "./Placement.ts"
 import * as Stats from "./Stats.ts"
 import type { ActorStats } from "./Stats.ts"
 
 /** Errors a pipeline run may end with. */
-export type RunFailure = StageFailed | RankFailed | TransportError
+export type RunFailure = StageFailed | RankFailed | TransportError | PipelineInvalid
 
 export interface Settings {
   readonly batchSize: number
@@ -58,6 +59,7 @@ const END = 2
 const CREDIT = 3
 const OUTCOME = 4
 const PROGRESS = 5
+const HELLO = 6
 
 type Wire =
   | readonly [typeof DATA, number, number, ReadonlyArray<unknown>, Uint8Array | Float64Array, number]
@@ -66,11 +68,13 @@ type Wire =
   | readonly [typeof CREDIT, number, number, number]
   | readonly [typeof OUTCOME, Outcome]
   | readonly [typeof PROGRESS, ReadonlyArray<ActorStats>]
+  | readonly [typeof HELLO, string]
 
 /** A failure as it travels between ranks. */
 export type Failure =
   | { readonly tag: "StageFailed"; readonly stage: string; readonly replica: number; readonly rank: number; readonly position: StageFailed["position"]; readonly reason: string; readonly message: string }
   | { readonly tag: "RankFailed"; readonly rank: number; readonly message: string; readonly details: string | undefined }
+  | { readonly tag: "PipelineInvalid"; readonly stage: string | undefined; readonly message: string }
   | { readonly tag: "Other"; readonly message: string }
 
 /** A rank's outcome: done, failed first-hand (`origin`), or stopped because another rank failed. */
@@ -79,6 +83,7 @@ type Outcome = { readonly ok: true } | { readonly ok: false; readonly origin: bo
 export const toFailure = (e: unknown): Failure => {
   if (e instanceof StageFailed) return { tag: "StageFailed", stage: e.stage, replica: e.replica, rank: e.rank, position: e.position, reason: e.reason, message: e.message }
   if (e instanceof RankFailed) return { tag: "RankFailed", rank: e.rank, message: e.message, details: e.details }
+  if (e instanceof PipelineInvalid) return { tag: "PipelineInvalid", stage: e.stage, message: e.message }
   return { tag: "Other", message: typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e) }
 }
 
@@ -87,6 +92,8 @@ export const fromFailure = (f: Failure): RunFailure =>
     ? new StageFailed({ stage: f.stage, replica: f.replica, rank: f.rank, position: f.position, reason: f.reason, message: f.message })
     : f.tag === "RankFailed"
     ? new RankFailed({ rank: f.rank, message: f.message, details: f.details })
+    : f.tag === "PipelineInvalid"
+    ? new PipelineInvalid({ stage: f.stage, message: f.message })
     : new TransportError({ transport: "pipeline", message: f.message })
 
 const bytesOf = (a: Float64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
@@ -101,7 +108,7 @@ const positionsOf = (p: Uint8Array | Float64Array): Float64Array => {
  * Runs this rank's part of `placement` on `comm` (a communicator of the
  * pipeline's own), as attempt `attempt`; the ranks found dead are added to `dead`.
  */
-export const execute = (comm: Comm, placement: Placement, settings: Settings, attempt: number, dead: Set<number>): Effect.Effect<Ran, RunFailure> =>
+export const execute = (comm: Comm, placement: Placement.Placement, settings: Settings, attempt: number, dead: Set<number>): Effect.Effect<Ran, RunFailure> =>
   Effect.gen(function*() {
     const TAG = tagOf(attempt)
     const me = comm.rank
@@ -153,6 +160,35 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings, at
       })
     const send = (dest: number, message: Wire, from: Actor): Effect.Effect<void, RunFailure> =>
       Effect.mapError(comm.send(message, { dest, tag: TAG, codec: settings.codec }), sendFailure(from))
+
+    // What a peer sends is checked before it is used: a rank running another
+    // graph (another version of the program) must fail the run, not this rank.
+    const isActor = (id: unknown) => Number.isInteger(id) && (id as number) >= 0 && (id as number) < placement.actors.length
+    const isLocal = (id: unknown) => isActor(id) && placement.actors[id as number]!.rank === me
+    const wellFormed = (m: unknown): m is Wire => {
+      if (!Array.isArray(m)) return false
+      switch (m[0]) {
+        case DATA: {
+          const positions = m[4]
+          return isLocal(m[1]) && isActor(m[2]) && Array.isArray(m[3]) && typeof m[5] === "number" &&
+            (positions instanceof Uint8Array || positions instanceof Float64Array) && positions.byteLength === 8 * m[3].length
+        }
+        case WATERMARK:
+          return isLocal(m[1]) && isActor(m[2]) && typeof m[3] === "number"
+        case END:
+          return isLocal(m[1]) && isActor(m[2])
+        case CREDIT:
+          return isLocal(m[1]) && isActor(m[2]) && Number.isInteger(m[3]) && m[3] > 0
+        case OUTCOME:
+          return typeof m[1] === "object" && m[1] !== null && typeof m[1].ok === "boolean"
+        case PROGRESS:
+          return Array.isArray(m[1])
+        case HELLO:
+          return typeof m[1] === "string"
+        default:
+          return false
+      }
+    }
 
     // Everything that arrives for an actor, from a peer or from this rank.
     const deliver = (message: Wire): void => {
@@ -229,10 +265,26 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings, at
 
     // --- routers -------------------------------------------------------------
     const routerScope = yield* Scope.make()
+    // A rank that finds a peer's messages wrong fails the run itself (it knows why) and stops listening to that peer.
+    const refuse = (peer: number, error: RunFailure) => {
+      noteOutcome(peer, { ok: false, origin: false, failure: undefined })
+      Deferred.doneUnsafe(settled, Exit.fail({ origin: true, error }))
+    }
+    // Every rank says first which graph it placed: ranks that run different graphs (another version of
+    // the program, a graph built from rank-dependent data) fail at once instead of waiting on each other.
+    const graph = Placement.describe(placement)
     const router = (peer: number) =>
       Effect.gen(function*() {
+        const hello = yield* comm.recv<unknown>({ source: peer, tag: TAG })
+        if (!wellFormed(hello) || hello[0] !== HELLO || hello[1] !== graph) {
+          const theirs = wellFormed(hello) && hello[0] === HELLO ? `:\n${hello[1]}\nand rank ${me} this one:\n${graph}` : ""
+          return refuse(peer, new PipelineInvalid({ message: `rank ${peer} runs another pipeline graph than rank ${me}${theirs}\nevery rank must build the same graph (same stages, names, replicas and placement)` }))
+        }
         for (;;) {
-          const message = yield* comm.recv<Wire>({ source: peer, tag: TAG })
+          const message = yield* comm.recv<unknown>({ source: peer, tag: TAG })
+          if (!wellFormed(message) || message[0] === HELLO) {
+            return refuse(peer, new TransportError({ transport: "pipeline", message: `rank ${peer} sent a pipeline message that does not fit this graph (${preview(message)}); does every rank run the same program?` }))
+          }
           if (message[0] === OUTCOME) return noteOutcome(peer, message[1])
           if (message[0] === PROGRESS) progressOf.set(peer, message[1])
           else deliver(message)
@@ -248,6 +300,7 @@ export const execute = (comm: Comm, placement: Placement, settings: Settings, at
           )
         )
       )
+    for (const peer of peers) yield* Effect.ignore(comm.send([HELLO, graph] satisfies Wire, { dest: peer, tag: TAG, codec: settings.codec }))
     for (const peer of peers) yield* Effect.forkIn(router(peer), routerScope)
 
     // --- actors --------------------------------------------------------------

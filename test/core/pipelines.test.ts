@@ -195,7 +195,7 @@ for (const transport of TRANSPORTS) {
         for (const other of results.slice(1)) expect(other.streamed).toEqual([])
       }), 60_000)
 
-    it.effect.each(["duplicate", "rank", "ordered", "batchSize", "rerunOnce"])("a graph that cannot run is refused on every rank before it starts (%s)", (which) =>
+    it.effect.each(["duplicate", "rank", "ordered", "batchSize", "rerunOnce", "mismatch"])("a graph that cannot run is refused on every rank before it starts (%s)", (which) =>
       Effect.gen(function*() {
         const results = yield* worlds.run<Failure>(2, p("invalid", which))
         for (const r of results) {
@@ -209,7 +209,8 @@ for (const transport of TRANSPORTS) {
             rank: /placed on rank 2, but the communicator has 2 ranks/,
             ordered: /"shuffled" has 2 replicas/,
             batchSize: /batchSize must be/,
-            rerunOnce: /source "generated" is an iterator that can be read once/
+            rerunOnce: /source "generated" is an iterator that can be read once/,
+            mismatch: /rank 1 runs another pipeline graph than rank 0:\n.*far .*×2.*\nand rank 0 this one:\n.*far .*×1/s
           }[which]!
         )
       }), 60_000)

@@ -255,6 +255,8 @@ export const invalid = (which: string) =>
           Pipeline.map("sorted", (x: number) => x, { ordered: true }),
           Pipeline.collect("out")
         ))
+      case "mismatch":
+        return yield* Pipeline.run(numbers.pipe(Pipeline.map("far", (x: number) => x, { replicas: world.rank === 0 ? 1 : 2 }), Pipeline.collect("out")))
       case "rerunOnce": {
         function* once() {
           yield 1
