@@ -81,4 +81,16 @@ describe("rankflow run", () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/\[0\] .*pipeline done in [\d.]+s: lines 2000 items \(.*\) · split 2000 items \(.*\) · count 20000 items \(.*\) · result \d+ items/)
   }, 60_000)
+
+  for (const [file, expected] of [
+    ["wordcount.ts", /\[0\] .*1164 distinct words; most frequent: /],
+    ["etl.ts", /\[0\] .*103 bad lines skipped/],
+    ["tiles.ts", /\[0\] .*histogram of 64 blurred tiles: /]
+  ] as const) {
+    it(`runs the pipeline example ${file} on 4 ranks (threads)`, async () => {
+      const r = await rankflow(["run", "-n", "4", `examples/${file}`])
+      expect(r.code).toBe(0)
+      expect(r.stdout).toMatch(expected)
+    }, 60_000)
+  }
 })

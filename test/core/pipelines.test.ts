@@ -230,6 +230,18 @@ describe("pipelines: progress and the placed graph", () => {
       expect(results[1]).toEqual([])
     }), 60_000)
 
+  it.effect("every replica's counts are Effect metrics, with the stage and replica as attributes", () =>
+    Effect.gen(function*() {
+      const results = yield* worlds.run<Array<{ id: string; stage: string; replica: string; count: number }>>(2, p("metrics", 1000))
+      const all = results.flat()
+      const total = (id: string, stage: string) => all.filter((m) => m.id === id && m.stage === stage).reduce((n, m) => n + m.count, 0)
+      expect(total("rankflow_pipeline_items_out", "measured")).toBe(1000)
+      expect(total("rankflow_pipeline_items_in", "twice")).toBe(1000)
+      expect(total("rankflow_pipeline_items_out", "twice")).toBe(1000)
+      expect(total("rankflow_pipeline_items_in", "measuredSum")).toBe(1000)
+      expect(new Set(all.filter((m) => m.stage === "twice").map((m) => m.replica))).toEqual(new Set(["0", "1"]))
+    }), 60_000)
+
   it("describe prints the placed graph: stages, replicas, ranks and edges", () => {
     const sink = Pipeline.source("lines", ["a b"]).pipe(
       Pipeline.flatMap("split", (l: string) => l.split(" "), { replicas: 2 }),

@@ -4,7 +4,7 @@
  * test checks: a sink's result (at its rank), every actor's stats, or the
  * error the run failed with (as plain data, so every rank's can be compared).
  */
-import { Effect, Option, Schedule, Schema, Stream } from "effect"
+import { Effect, Metric, Option, Schedule, Schema, Stream } from "effect"
 import { Comm, Pipeline } from "rankflow"
 import { corpus } from "../../examples/corpus.ts"
 
@@ -267,6 +267,19 @@ export const invalid = (which: string) =>
         return yield* Pipeline.run(numbers.pipe(Pipeline.collect("out")), { batchSize: 0 })
     }
   }))
+
+/** The Effect metrics every replica updates: items in and out per stage and replica, on the rank the replica ran on. */
+export const metrics = (n: number) =>
+  Effect.gen(function*() {
+    yield* Pipeline.run(Pipeline.source("measured", range(n)).pipe(
+      Pipeline.map("twice", (x: number) => 2 * x, { replicas: 2 }),
+      Pipeline.foldTo("measuredSum", 0, (s, x: number) => s + x)
+    ))
+    const snapshot = yield* Metric.snapshot
+    return snapshot
+      .filter((m) => m.id === "rankflow_pipeline_items_in" || m.id === "rankflow_pipeline_items_out")
+      .map((m) => ({ id: m.id, stage: m.attributes?.["stage"], replica: m.attributes?.["replica"], count: (m.state as { count: number }).count }))
+  })
 
 /** The progress line names the stage that holds the others back. */
 export const progress = () =>
