@@ -109,6 +109,44 @@ const positionsOf = (p: Uint8Array | Float64Array): Float64Array => {
  * pipeline's own), as attempt `attempt`; the ranks found dead are added to `dead`.
  */
 export const execute = (comm: Comm, placement: Placement.Placement, settings: Settings, attempt: number, dead: Set<number>): Effect.Effect<Ran, RunFailure> =>
+  Effect.suspend(() => {
+    // The fibers of the run live in these scopes; they are closed on every way out (interruption included).
+    const routerScope = Scope.makeUnsafe()
+    const actorScope = Scope.makeUnsafe()
+    const progressScope = Scope.makeUnsafe()
+    const metricsScope = Scope.makeUnsafe()
+    const closeAll = Effect.forEach([actorScope, progressScope, metricsScope, routerScope], (scope) => Scope.close(scope, Exit.void), { discard: true })
+    let outcomeSent = false
+    // A rank whose run is interrupted (its program was stopped) tells the others, so that they fail instead of waiting on it.
+    const tellInterrupted = Effect.suspend(() =>
+      outcomeSent ? Effect.void : Effect.forEach(
+        placement.ranks.filter((r) => r !== comm.rank && !dead.has(r)),
+        (peer) => Effect.ignore(comm.send([OUTCOME, { ok: false, origin: true, failure: { tag: "Other", message: `rank ${comm.rank} stopped its part of the pipeline (its program was interrupted)` } }] satisfies Wire, { dest: peer, tag: tagOf(attempt), codec: settings.codec })),
+        { discard: true }
+      )
+    )
+    return run(comm, placement, settings, attempt, dead, { routerScope, actorScope, progressScope, metricsScope }, () => void (outcomeSent = true)).pipe(
+      Effect.onInterrupt(() => tellInterrupted),
+      Effect.ensuring(closeAll)
+    )
+  })
+
+interface Scopes {
+  readonly routerScope: Scope.Closeable
+  readonly actorScope: Scope.Closeable
+  readonly progressScope: Scope.Closeable
+  readonly metricsScope: Scope.Closeable
+}
+
+const run = (
+  comm: Comm,
+  placement: Placement.Placement,
+  settings: Settings,
+  attempt: number,
+  dead: Set<number>,
+  { actorScope, metricsScope, progressScope, routerScope }: Scopes,
+  outcomeSent: () => void
+): Effect.Effect<Ran, RunFailure> =>
   Effect.gen(function*() {
     const TAG = tagOf(attempt)
     const me = comm.rank
@@ -264,7 +302,6 @@ export const execute = (comm: Comm, placement: Placement.Placement, settings: Se
     const progressOf = new Map<number, ReadonlyArray<ActorStats>>()
 
     // --- routers -------------------------------------------------------------
-    const routerScope = yield* Scope.make()
     // A rank that finds a peer's messages wrong fails the run itself (it knows why) and stops listening to that peer.
     const refuse = (peer: number, error: RunFailure) => {
       noteOutcome(peer, { ok: false, origin: false, failure: undefined })
@@ -304,7 +341,6 @@ export const execute = (comm: Comm, placement: Placement.Placement, settings: Se
     for (const peer of peers) yield* Effect.forkIn(router(peer), routerScope)
 
     // --- actors --------------------------------------------------------------
-    const actorScope = yield* Scope.make()
     let running = local.length
     if (running === 0) Deferred.doneUnsafe(settled, Exit.void)
     for (const a of local) {
@@ -351,7 +387,6 @@ export const execute = (comm: Comm, placement: Placement.Placement, settings: Se
     }
 
     // --- progress line -----------------------------------------------------
-    const progressScope = yield* Scope.make()
     if (settings.progress !== undefined) {
       const print = settings.progress
       const snapshot = () => [...stats.values()].map((s) => ({ ...s }))
@@ -368,7 +403,6 @@ export const execute = (comm: Comm, placement: Placement.Placement, settings: Se
         : Effect.ignore(send(printer, [PROGRESS, snapshot()], local[0] ?? placement.actors[0]!))
       yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep("1 second"), tick)), progressScope)
     }
-    const metricsScope = yield* Scope.make()
     yield* Effect.forkIn(
       Effect.forever(Effect.andThen(Effect.sleep("1 second"), Effect.forEach([...stats.values()], (s) => Stats.metricsOf(s), { discard: true }))),
       metricsScope
@@ -385,6 +419,7 @@ export const execute = (comm: Comm, placement: Placement.Placement, settings: Se
         const f = Cause.squash(mine.cause) as { origin: boolean; error: unknown }
         return { ok: false, origin: f.origin, failure: f.origin ? toFailure(f.error) : undefined }
       })()
+    outcomeSent()
     for (const peer of peers) {
       if (!dead.has(peer)) yield* Effect.ignore(comm.send([OUTCOME, myOutcome] satisfies Wire, { dest: peer, tag: TAG, codec: settings.codec }))
     }

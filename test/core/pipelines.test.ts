@@ -154,6 +154,19 @@ for (const transport of TRANSPORTS) {
         }
       }), 60_000)
 
+    it.effect.each([2, 4])("a rank that stops consuming a streamed pipeline (Stream.take) ends the run, and the others fail instead of waiting (%i ranks)", (size) =>
+      Effect.gen(function*() {
+        const results = yield* worlds.run<Failure>(size, p("abandoned"))
+        expect(results[0]).toEqual({ ok: true, value: [1, 2, 3, 4, 5] })
+        for (const r of results.slice(1)) {
+          expect(r.ok).toBe(false)
+          if (!r.ok) expect(r.error.message).toMatch(/rank 0 stopped its part of the pipeline/)
+        }
+        // The world still runs pipelines afterwards.
+        const again = yield* worlds.run<Failure>(size, p("throwing", 10, -1))
+        expect(again.every((r) => r.ok)).toBe(true)
+      }), 60_000)
+
     it.effect.each([1, 4])("a graph whose source is empty completes with empty results (%i ranks)", (size) =>
       Effect.gen(function*() {
         const results = yield* worlds.run<any>(size, p("empty"))

@@ -268,6 +268,18 @@ export const invalid = (which: string) =>
     }
   }))
 
+/** Rank 0 takes only the first 5 items of a streamed pipeline and drops the rest: the run stops there, and the other ranks are told. */
+export const abandoned = () =>
+  failure(Effect.gen(function*() {
+    const world = yield* Comm.World
+    const out = Pipeline.source("numbers", range(100_000)).pipe(
+      Pipeline.map("inc", (x: number) => x + 1, { ranks: [world.size - 1] }),
+      Pipeline.toStream("out")
+    )
+    const stream = Pipeline.runStream(out, { batchSize: 16 })
+    return [...yield* Stream.runCollect(world.rank === 0 ? Stream.take(stream, 5) : stream)]
+  }))
+
 /** The Effect metrics every replica updates: items in and out per stage and replica, on the rank the replica ran on. */
 export const metrics = (n: number) =>
   Effect.gen(function*() {
