@@ -273,10 +273,13 @@ const run = (
         return remote.length === 0 ? Effect.void : Effect.all(remote, { discard: true })
       })
 
+    // Each actor's Effect metrics are brought up to date every second and when it ends.
+    const metrics = new Map<number, Effect.Effect<void>>()
     for (const a of local) {
       const producers = a.stage.inputs.reduce((n, e) => n + e.producer.actors.length, 0)
       const s = Stats.make(a.stage.stage.name, a.replica, me, settings.window * producers)
       stats.set(a.id, s)
+      metrics.set(a.id, Stats.metricsOf(s))
       if (a.stage.outputs.length > 0) emitters.set(a.id, new Emitter(a, link, settings, s))
       if (a.stage.inputs.length > 0) {
         const orderedProducers = new Map(
@@ -367,10 +370,9 @@ const run = (
         : logic._tag === "Effectful"
         ? Actors.effectful(env)
         : Actors.sink(env)
-      const metrics = Stats.metricsOf(env.stats)
       yield* Effect.forkIn(
         body.pipe(
-          Effect.onExit(() => metrics),
+          Effect.onExit(() => metrics.get(a.id)!),
           Effect.matchCauseEffect({
             onSuccess: () =>
               Effect.sync(() => {
@@ -403,10 +405,8 @@ const run = (
         : Effect.ignore(send(printer, [PROGRESS, snapshot()], local[0] ?? placement.actors[0]!))
       yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep("1 second"), tick)), progressScope)
     }
-    yield* Effect.forkIn(
-      Effect.forever(Effect.andThen(Effect.sleep("1 second"), Effect.forEach([...stats.values()], (s) => Stats.metricsOf(s), { discard: true }))),
-      metricsScope
-    )
+    const updateMetrics = Effect.forEach([...metrics.values()], (m) => m, { discard: true })
+    yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep("1 second"), updateMetrics)), metricsScope)
 
     // --- the end -------------------------------------------------------------
     const mine = yield* Effect.exit(Deferred.await(settled))
