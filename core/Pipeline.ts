@@ -48,25 +48,54 @@ const KeyedTypeId: unique symbol = Symbol.for("rankflow/Pipeline/Keyed") as neve
 const SinkTypeId: unique symbol = Symbol.for("rankflow/Pipeline/Sink") as never
 const StreamSinkTypeId: unique symbol = Symbol.for("rankflow/Pipeline/StreamSink") as never
 
-/** A stream of items of type `A` flowing out of one or more stages (not yet consumed). */
+/**
+ * A stream of items of type `A` flowing out of one or more stages (not yet
+ * consumed): what sources and transforms return, and what `pipe` passes on.
+ *
+ * @example
+ * ```ts
+ * const words: Pipeline.Flow<string> = Pipeline.source("lines", lines).pipe(Pipeline.flatMap("split", (l: string) => l.split(" ")))
+ * ```
+ */
 export interface Flow<out A> extends Pipeable {
   readonly [FlowTypeId]: (_: never) => A
   /** The stage outputs this flow reads from. */
   readonly outputs: ReadonlyArray<Output>
 }
 
-/** The output of a `keyBy` stage: one `[key, state]` per key; `collect` makes it a `Map`. */
+/**
+ * The output of a `keyBy` stage: one `[key, state]` per key; `collect` makes it a `Map`.
+ *
+ * @example
+ * ```ts
+ * const counts: Pipeline.Keyed<string, number> = words.pipe(Pipeline.keyBy("count", (w: string) => w, Pipeline.count()))
+ * ```
+ */
 export interface Keyed<out K, out V> extends Flow<readonly [K, V]> {
   readonly [KeyedTypeId]: (_: never) => [K, V]
 }
 
-/** The end of a graph: a stage whose result `run` returns at the rank(s) it was placed on. */
+/**
+ * The end of a graph: a stage whose result `run` returns at the rank(s) it was placed on.
+ *
+ * @example
+ * ```ts
+ * const total: Pipeline.Sink<number> = numbers.pipe(Pipeline.foldTo("total", 0, (s, n: number) => s + n))
+ * ```
+ */
 export interface Sink<out R> extends Pipeable {
   readonly [SinkTypeId]: (_: never) => R
   readonly stage: Stage
 }
 
-/** A sink whose items come out of `runStream` as a Stream, at its rank. */
+/**
+ * A sink whose items come out of `runStream` as a Stream, at its rank.
+ *
+ * @example
+ * ```ts
+ * const out: Pipeline.StreamSink<number> = numbers.pipe(Pipeline.toStream("out"))
+ * ```
+ */
 export interface StreamSink<out A> extends Pipeable {
   readonly [StreamSinkTypeId]: (_: never) => A
   readonly stage: Stage
@@ -104,7 +133,14 @@ const flowOf = <A>(s: Stage, keyed = false): Flow<A> => new FlowImpl([{ stage: s
 // ---------------------------------------------------------------------------
 // Sources
 
-/** Where a one-replica source or sink runs. */
+/**
+ * Where a one-replica source or sink runs.
+ *
+ * @example
+ * ```ts
+ * Pipeline.collect("result", { rank: 3 })
+ * ```
+ */
 export interface RankOption {
   /** The rank (default 0). */
   readonly rank?: number | undefined
@@ -154,7 +190,14 @@ export const partitioned = <A>(
 // ---------------------------------------------------------------------------
 // Transforms
 
-/** Options of stages that may restore source order across their replicas. */
+/**
+ * Options of stages that may restore source order across their replicas.
+ *
+ * @example
+ * ```ts
+ * Pipeline.map("parse", parse, { replicas: 4, ordered: true, onError: "skip" })
+ * ```
+ */
 export interface OrderedOptions<B> extends StageOptions<B> {
   /**
    * Merge the replicas' outputs back into source order at the next stage
@@ -294,7 +337,14 @@ export const merge = <Flows extends ReadonlyArray<Flow<any>>>(...flows: Flows): 
 // ---------------------------------------------------------------------------
 // Keyed stages
 
-/** How a keyed stage folds the items of one key. */
+/**
+ * How a keyed stage folds the items of one key (`count`, `sum` and `fold` make them).
+ *
+ * @example
+ * ```ts
+ * const longest: Pipeline.Reducer<string, string> = { initial: () => "", step: (best, w) => (w.length > best.length ? w : best) }
+ * ```
+ */
 export interface Reducer<in A, S> {
   readonly initial: () => S
   readonly step: (state: S, item: A) => S
@@ -337,9 +387,25 @@ export const sum: {
  */
 export const fold = <A, S>(initial: S, f: (state: S, item: A) => S): Reducer<A, S> => ({ initial: () => initial, step: f })
 
-/** A window of a keyed stage: emit a key's state every `items` items of that key, or every key's state every `every`. */
+/**
+ * A window of a keyed stage: emit a key's state every `items` items of that
+ * key, or every key's state every `every`; then the key starts over.
+ *
+ * @example
+ * ```ts
+ * clicks.pipe(Pipeline.keyBy("perMinute", (c: Click) => c.page, Pipeline.count(), { window: { every: "1 minute" } }))
+ * ```
+ */
 export type Window = { readonly items: number } | { readonly every: Duration.Input }
 
+/**
+ * Options of `keyBy`: a stage's options, a window, and the number of key groups.
+ *
+ * @example
+ * ```ts
+ * Pipeline.keyBy("count", (w: string) => w, Pipeline.count(), { replicas: 4, keyGroups: 256 })
+ * ```
+ */
 export interface KeyByOptions<S> extends StageOptions<S> {
   /** Emit per window (then start the key over) instead of once at the end. */
   readonly window?: Window | undefined
@@ -408,7 +474,14 @@ export const keyBy: {
 const sinkOf = <R>(name: string, kind: string, make: () => SinkState, inputs: ReadonlyArray<Output>, options: StageOptions & { readonly combine?: (a: unknown, b: unknown) => unknown }) =>
   new SinkImpl(stage(name, kind, { _tag: "Sink", make, combine: options.combine }, inputs, options)) as unknown as Sink<R>
 
-/** What `collect` gathers a flow into: a `Map` after `keyBy`, an array otherwise. */
+/**
+ * What `collect` gathers a flow into: a `Map` after `keyBy`, an array otherwise.
+ *
+ * @example
+ * ```ts
+ * type Counts = Pipeline.Collected<Pipeline.Keyed<string, number>>   // Map<string, number>
+ * ```
+ */
 export type Collected<F> = F extends Keyed<infer K, infer V> ? Map<K, V> : F extends Flow<infer A> ? Array<A> : never
 
 /**
@@ -507,7 +580,14 @@ export const toStream = (name: string, options: RankOption = {}) => <A>(self: Fl
 // ---------------------------------------------------------------------------
 // Running
 
-/** Options of a run. */
+/**
+ * Options of a run.
+ *
+ * @example
+ * ```ts
+ * yield* Pipeline.run(sink, { batchSize: 1024, window: 8, maxDelay: "2 millis", progress: true, onRankFailure: "rerun" })
+ * ```
+ */
 export interface RunOptions {
   /** The communicator whose ranks run the pipeline (default `Comm.World`); every member calls `run`. */
   readonly comm?: Comm | undefined
@@ -530,12 +610,26 @@ export interface RunOptions {
   readonly onRankFailure?: "fail" | "rerun" | undefined
 }
 
-/** Every error `run` may fail with. */
+/**
+ * Every error `run` may fail with.
+ *
+ * @example
+ * ```ts
+ * Pipeline.run(sink).pipe(Effect.catchTag("StageFailed", (e) => Effect.log(`${e.stage} failed on ${e.position?.index}`)))
+ * ```
+ */
 export type PipelineError = StageFailed | PipelineInvalid | RankFailed | TransportError | CreateError
 
 type AnySink = Sink<any>
 
-/** What `run` returns for a sink, or for a record of sinks: each sink's result where it was placed, `None` elsewhere. */
+/**
+ * What `run` returns for a sink, or for a record of sinks: each sink's result where it was placed, `None` elsewhere.
+ *
+ * @example
+ * ```ts
+ * type R = Pipeline.Results<{ total: Pipeline.Sink<number> }>   // { readonly total: Option<number> }
+ * ```
+ */
 export type Results<S> = S extends Sink<infer R> ? Option.Option<R>
   : { readonly [K in keyof S]: S[K] extends Sink<infer R> ? Option.Option<R> : never }
 
