@@ -10,7 +10,9 @@
  *   piscina with as many threads (one task per item, and one task per batch
  *   of 16 items);
  * - keyed word count, against a single-thread Map count;
- * - latency per item (p50, p99) at half the no-op pipeline's throughput.
+ * - latency per item (p50, p99) at half the no-op pipeline's throughput;
+ * - memory under a slow sink: the heap of each rank sampled while a fast
+ *   source feeds a sink that takes a millisecond per item.
  *
  * Run: npm run bench:pipelines [-- --quick] [-- --transport nats]
  * Writes bench/results/pipelines.json (or pipelines-nats.json).
@@ -198,12 +200,40 @@ const main = async () => {
     { rate: "1,000/s", "target items/s": 1000, "achieved items/s": light.achievedPerSecond, "p50 ms": light.p50Millis, "p99 ms": light.p99Millis }
   ])
 
+  // ---- memory under a slow sink -----------------------------------------------
+  const SLOW_ITEMS = quick ? 1500 : 5000
+  const ITEM_BYTES = 4096
+  progress(`memory under a slow sink: ${SLOW_ITEMS} items of ${ITEM_BYTES} B, the sink ~1 ms per item${typeof (globalThis as { gc?: unknown }).gc === "function" ? "" : " (without --expose-gc: heap samples include garbage)"}`)
+  // On fresh ranks, so that no garbage of the runs above is in the samples.
+  const slow = (await Effect.runPromise(World.run<{ heapSamplesByRank: Array<Array<number>>; mailboxes: Array<{ peak: number; bound: number }>; sourceBlockedWaits: number } | undefined>(
+    { module: programs, export: "slowSinkMemory", args: [SLOW_ITEMS, ITEM_BYTES] },
+    { size: 2, prefixOutput: false, ...(TRANSPORT === "nats" ? { transport: "nats" as const, transportOptions: { servers: server!.url } } : {}) }
+  )))[0]!
+  // Growth: the heap's last quarter against its first quarter (after the first second), per rank, in MiB.
+  const growth = slow.heapSamplesByRank.map((xs) => {
+    const settled = xs.slice(Math.min(10, Math.floor(xs.length / 4)))
+    const q = Math.max(1, Math.floor(settled.length / 4))
+    const mean = (a: Array<number>) => a.reduce((x, y) => x + y, 0) / a.length
+    return (mean(settled.slice(-q)) - mean(settled.slice(0, q))) / 2 ** 20
+  })
+  const itemsMiB = (SLOW_ITEMS * ITEM_BYTES) / 2 ** 20
+  printTable(slow.heapSamplesByRank.map((xs, rank) => ({
+    rank,
+    samples: xs.length,
+    "heap min MiB": Math.min(...xs) / 2 ** 20,
+    "heap max MiB": Math.max(...xs) / 2 ** 20,
+    "growth MiB": growth[rank]!,
+    "all items MiB": itemsMiB
+  })))
+  const memoryFlat = growth.every((g) => g < itemsMiB / 4) && slow.mailboxes.every((m) => m.peak <= m.bound) && slow.sourceBlockedWaits > 0
+
   const cpu2 = cpu.find((r) => r.ranks === 2)!
   const targets = {
     noopEdgeAtLeast1MItemsPerSecond: { value: noop["twoRanksBatch512"]!, met: noop["twoRanksBatch512"]! >= 1_000_000 },
     cpuMap2RanksAtLeast1_7xOneThread: { value: cpu2.vsOneThread!, met: cpu2.vsOneThread! >= 1.7 },
     cpuMap2RanksAtLeast1xPiscina: { value: cpu2.vsPiscinaPerItem!, met: cpu2.vsPiscinaPerItem! >= 1.0 },
     cpuMap2RanksVsPiscinaBatched: { value: cpu2.vsPiscinaBatched!, met: cpu2.vsPiscinaBatched! >= 1.0 },
+    memoryFlatUnderSlowSink: { value: Math.max(...growth), met: memoryFlat },
     machineCeilingTwoPlainThreadsVsOne: { value: cpu2.plainThreadsVsOneThread!, met: cpu2.plainThreadsVsOneThread! >= 1.7 }
   }
   console.log(targets)
@@ -216,6 +246,7 @@ const main = async () => {
     cpuMap: { microsPerItem: 50, iterations, items: CPU_ITEMS, rows: cpu },
     wordcount: { words: WORDS, rows: wc },
     latency: { halfOfMax: lat, light },
+    slowSink: { items: SLOW_ITEMS, itemBytes: ITEM_BYTES, gcBeforeEachSample: typeof (globalThis as { gc?: unknown }).gc === "function", heapGrowthMiBByRank: growth, allItemsMiB: itemsMiB, mailboxes: slow.mailboxes, sourceBlockedWaits: slow.sourceBlockedWaits },
     targets,
     machine: machine()
   })

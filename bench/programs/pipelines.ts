@@ -92,3 +92,36 @@ export const latency = (seconds: number, itemsPerSecond: number) =>
     const at = (q: number) => delays[Math.min(delays.length - 1, Math.floor(q * delays.length))]!
     return { items: delays.length, achievedPerSecond: delays.length / elapsed, p50Millis: at(0.5), p99Millis: at(0.99) }
   })
+
+/**
+ * Memory under a slow sink: a fast source of `itemBytes`-long strings, a map on rank 1,
+ * and a sink on rank 0 that takes about a millisecond per item. Every rank
+ * samples its heap every 100 ms while it runs; rank 0 returns the samples of
+ * all ranks and the mailbox peaks against their bounds.
+ */
+export const slowSinkMemory = (items: number, itemBytes: number) =>
+  Effect.gen(function*() {
+    const world = yield* Comm.World
+    const payload = "x".repeat(itemBytes)
+    const samples: Array<number> = []
+    // Live memory: collected first where the run has `--expose-gc` (npm run bench:pipelines does).
+    const gc = (globalThis as { gc?: () => void }).gc
+    const sample = Effect.sync(() => {
+      gc?.()
+      samples.push(process.memoryUsage().heapUsed)
+    })
+    const sampler = Effect.forever(Effect.andThen(sample, Effect.sleep("100 millis")))
+    const sink = Pipeline.source("source", range(items)).pipe(
+      Pipeline.map("make", (i: number) => `${i}:${payload}`, { ranks: [Math.min(1, world.size - 1)] }),
+      Pipeline.forEach("slow", () => Effect.sleep("1 millis"), { ranks: [0] })
+    )
+    yield* world.barrier()
+    const { stats } = yield* Pipeline.runWithStats(sink, { batchSize: 64 }).pipe(Effect.raceFirst(Effect.andThen(sampler, Effect.never)))
+    const all = yield* world.gather(samples, { root: 0 })
+    if (world.rank !== 0) return undefined
+    return {
+      heapSamplesByRank: all!,
+      mailboxes: stats.map((s) => ({ stage: s.stage, replica: s.replica, peak: s.mailboxPeak, bound: s.mailboxBound })),
+      sourceBlockedWaits: stats.find((s) => s.stage === "source")!.blockedWaits
+    }
+  })
