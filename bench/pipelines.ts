@@ -204,7 +204,9 @@ const main = async () => {
   const SLOW_ITEMS = quick ? 1500 : 5000
   const ITEM_BYTES = 4096
   progress(`memory under a slow sink: ${SLOW_ITEMS} items of ${ITEM_BYTES} B, the sink ~1 ms per item${typeof (globalThis as { gc?: unknown }).gc === "function" ? "" : " (without --expose-gc: heap samples include garbage)"}`)
-  // On fresh ranks, so that no garbage of the runs above is in the samples.
+  // On fresh ranks, so that no garbage of the runs above is in the samples; rank
+  // processes (NATS) take --expose-gc from the environment, threads from this process.
+  if (typeof (globalThis as { gc?: unknown }).gc === "function") process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --expose-gc`.trim()
   const slow = (await Effect.runPromise(World.run<{ heapSamplesByRank: Array<Array<number>>; mailboxes: Array<{ peak: number; bound: number }>; sourceBlockedWaits: number } | undefined>(
     { module: programs, export: "slowSinkMemory", args: [SLOW_ITEMS, ITEM_BYTES] },
     { size: 2, prefixOutput: false, ...(TRANSPORT === "nats" ? { transport: "nats" as const, transportOptions: { servers: server!.url } } : {}) }
