@@ -71,9 +71,6 @@ export const preview = (item: unknown): string => {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
 
-/** Thrown by `emit` when the consumer's key function fails, so that the error names it. */
-export class KeyFunctionFailed extends Error {}
-
 export class Emitter<E> {
   private readonly edges: Array<OutEdge>
   /** Credits per consumer actor id. */
@@ -123,7 +120,7 @@ export class Emitter<E> {
           key = e.keyOf(item)
           box = e.boxes[replicaOfGroup(keyGroupOf(key, e.groups), e.groups, e.consumers.length)]!
         } catch (cause) {
-          throw new KeyFunctionFailed(`the key function of stage "${e.edge.consumer.stage.name}" failed: ${cause instanceof Error ? cause.message : String(cause)}`)
+          throw new Error(`the key function of stage "${e.edge.consumer.stage.name}" failed: ${cause instanceof Error ? cause.message : String(cause)}`)
         }
       }
       if (box.items.length === 0) box.since = performance.now()
@@ -159,9 +156,8 @@ export class Emitter<E> {
     return this.flush(1)
   })
 
-  /** Sends what is left and end-of-stream to every consumer. */
+  /** Sends what is left and end-of-stream to every consumer (which also ends an ordered producer's watermark). */
   readonly end: Effect.Effect<void, E> = Effect.gen({ self: this }, function*() {
-    this.handled = Infinity
     yield* this.flushAll
     for (const e of this.edges) for (const c of e.consumers) yield* this.link.end(c, this.self)
   })

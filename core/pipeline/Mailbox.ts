@@ -174,7 +174,11 @@ export class Mailbox {
     }
     // Schemas differ only between stages; a merged entry needs one, so merge per schema.
     const bySchema = new Map<MessageSchema | undefined, typeof runs>()
-    for (const r of runs) bySchema.set(r.schema, [...(bySchema.get(r.schema) ?? []), r])
+    for (const r of runs) {
+      const group = bySchema.get(r.schema)
+      if (group === undefined) bySchema.set(r.schema, [r])
+      else group.push(r)
+    }
     let first = true
     for (const [schema, group] of bySchema) {
       const merged = mergeRuns(group)

@@ -262,6 +262,13 @@ const run = (
     const creditBack = (self: Actor) => (producers: ReadonlyArray<number>): Effect.Effect<void, RunFailure> =>
       Effect.suspend(() => {
         if (producers.length === 0) return Effect.void
+        if (producers.length === 1) {
+          // The usual case: one batch from one producer.
+          const producer = placement.actors[producers[0]!]!
+          if (producer.rank !== me) return send(producer.rank, [CREDIT, producer.id, self.id, 1], self)
+          emitters.get(producer.id)?.credit(self.id, 1)
+          return Effect.void
+        }
         const counts = new Map<number, number>()
         for (const p of producers) counts.set(p, (counts.get(p) ?? 0) + 1)
         const remote: Array<Effect.Effect<void, RunFailure>> = []
