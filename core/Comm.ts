@@ -19,6 +19,7 @@ import type { BufferSpec } from "../codecs/buffer.ts"
 import type { EncodeError } from "../codecs/errors.ts"
 import type { SharedArrayConstructor, SharedArrayLike } from "../transports/Transport.ts"
 import type { CommState } from "./CommState.ts"
+import { type DeviceArray, DeviceArrayTypeId, type DeviceErrorOf, isDeviceArray } from "./DeviceArray.ts"
 import { AllocationFailed, type UnknownCodec } from "./errors.ts"
 import * as P2P from "./PointToPoint.ts"
 import type { Request } from "./Request.ts"
@@ -56,6 +57,8 @@ export interface Comm extends Collectives.Collectives, Communicators.Communicato
   /** How many ranks the communicator has. */
   readonly size: number
 
+  /** Sends a device (GPU) array: its data moves in chunks, downloads overlapping the messages (see DeviceArray.ts). */
+  send<T extends DeviceArray>(value: T, options: { readonly dest: number; readonly tag?: number }): Effect.Effect<void, P2P.SendError | DeviceErrorOf<T>>
   /** Sends a value; completes when its buffers may be reused (MPI_Send). Typed arrays take the buffer path. */
   send<A = unknown>(value: A, options: P2P.SendOptions<A>): Effect.Effect<void, P2P.SendError>
   /** Sends a value and completes once the receiver matched it (MPI_Ssend). */
@@ -70,6 +73,8 @@ export interface Comm extends Collectives.Collectives, Communicators.Communicato
   recvWithStatus<A = unknown>(options?: P2P.RecvOptions<A>): Effect.Effect<P2P.Received<A>, P2P.RecvError>
   /** Starts a receive (MPI_Irecv); waiting on the request gives the value. */
   irecv<A = unknown>(options?: P2P.RecvOptions<A>): Effect.Effect<Request<A, P2P.RecvFailure>, P2P.InvalidCall>
+  /** Receives a device array's data, sent by `send` of a device array of the same datatype and length, into `buffer`. */
+  recvInto<T extends DeviceArray>(buffer: T, options?: P2P.ProbeOptions): Effect.Effect<Status, P2P.RecvIntoError | DeviceErrorOf<T>>
   /** Receives a buffer message into `buffer` (MPI's uppercase Recv); the status tells how many elements. */
   recvInto(buffer: BufferSpec, options?: P2P.ProbeOptions): Effect.Effect<Status, P2P.RecvIntoError>
   /** Starts a receive into `buffer`; waiting on the request gives the status. */
@@ -95,19 +100,24 @@ export interface Comm extends Collectives.Collectives, Communicators.Communicato
 export class World extends Context.Service<World, Comm>()("rankflow/Comm/World") {}
 
 /** Builds the communicator object over its state. */
-export const fromState = (c: CommState): Comm => ({
+export const fromState = (c: CommState): Comm => {
+  const comm: Comm = {
   ...Collectives.make(c),
   ...Communicators.make(c, fromState),
   rank: c.rank,
   size: c.size,
-  send: (value, options) => P2P.send(c, value, options),
+  send: (value: unknown, options: P2P.SendOptions<any>): Effect.Effect<void, any> =>
+    isDeviceArray(value)
+      ? value[DeviceArrayTypeId].send(value, comm, { dest: options.dest, tag: options.tag ?? 0 })
+      : P2P.send(c, value, options),
   ssend: (value, options) => P2P.ssend(c, value, options),
   isend: (value, options) => P2P.isend(c, value, options),
   issend: (value, options) => P2P.issend(c, value, options),
   recv: (options) => P2P.recv(c, options) as Effect.Effect<any, P2P.RecvError>,
   recvWithStatus: (options) => P2P.recvWithStatus(c, options) as Effect.Effect<P2P.Received<any>, P2P.RecvError>,
   irecv: (options) => P2P.irecv(c, options) as Effect.Effect<Request<any, P2P.RecvFailure>, P2P.InvalidCall>,
-  recvInto: (buffer, options) => P2P.recvInto(c, buffer, options),
+  recvInto: (buffer: unknown, options?: P2P.ProbeOptions): Effect.Effect<Status, any> =>
+    isDeviceArray(buffer) ? buffer[DeviceArrayTypeId].recvInto(buffer, comm, options ?? {}) : P2P.recvInto(c, buffer as BufferSpec, options),
   irecvInto: (buffer, options) => P2P.irecvInto(c, buffer, options),
   sendrecv: (value, options) => P2P.sendrecv(c, value, options) as Effect.Effect<any, P2P.SendError | P2P.RecvError>,
   probe: (options) => P2P.probe(c, options),
@@ -125,4 +135,6 @@ export const fromState = (c: CommState): Comm => ({
         : Effect.succeed(array)
     }),
   release: (array) => Effect.sync(() => void c.engine.transport.alloc?.release(array))
-})
+  }
+  return comm
+}

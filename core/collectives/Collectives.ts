@@ -35,11 +35,13 @@ import type { TypedArray } from "../../codecs/Datatype.ts"
 import type { CommState } from "../CommState.ts"
 import type { Op } from "../Op.ts"
 import type { Request } from "../Request.ts"
+import { type DeviceArray, type DeviceErrorOf, isDeviceArray } from "../DeviceArray.ts"
 import * as Allgather from "./allgather.ts"
 import * as Allreduce from "./allreduce.ts"
 import * as Alltoall from "./alltoall.ts"
 import * as Barrier from "./barrier.ts"
 import * as Bcast from "./bcast.ts"
+import * as Device from "./device.ts"
 import type { CollectiveError, CollectiveFailure, CollectiveInvalid } from "./errors.ts"
 import * as Gather from "./gather.ts"
 import type * as O from "./options.ts"
@@ -54,6 +56,9 @@ export type * from "./options.ts"
 
 type Run<A> = Effect.Effect<A, CollectiveError>
 type Start<A> = Effect.Effect<Request<A, CollectiveFailure>, CollectiveInvalid>
+/** A collective on a device array (GPU-aware; see DeviceArray.ts): the device's errors too. */
+type RunOn<T, A> = Effect.Effect<A, CollectiveError | DeviceErrorOf<T>>
+type StartOn<T, A> = Effect.Effect<Request<A, CollectiveFailure | DeviceErrorOf<T>>, CollectiveInvalid>
 
 export interface Collectives {
   /** Waits until every rank has called it (MPI_Barrier); dissemination, ceil(log2 p) rounds. */
@@ -71,9 +76,11 @@ export interface Collectives {
    * yield* world.bcast(grid, { root: 0, into: grid })     // MPI's Bcast of a buffer
    * ```
    */
+  bcast<T extends DeviceArray>(buffer: T, options?: O.RootOption): RunOn<T, T>
   bcast<T extends TypedArray>(buffer: T | undefined, options: O.BcastOptions & { readonly into: T }): Run<T>
   bcast<T extends TypedArray>(buffer: T | undefined, options?: O.BcastOptions): Run<T>
   bcast<A>(value: A, options?: O.BcastOptions): Run<A>
+  ibcast<T extends DeviceArray>(buffer: T, options?: O.RootOption): StartOn<T, T>
   ibcast<T extends TypedArray>(buffer: T | undefined, options: O.BcastOptions & { readonly into: T }): Start<T>
   ibcast<T extends TypedArray>(buffer: T | undefined, options?: O.BcastOptions): Start<T>
   ibcast<A>(value: A, options?: O.BcastOptions): Start<A>
@@ -120,8 +127,10 @@ export interface Collectives {
    * const all = yield* world.gather(world.rank ** 2, { root: 0 })   // [0, 1, 4, 9] at rank 0
    * ```
    */
+  gather<T extends DeviceArray>(buffer: T, options?: O.RootOption): RunOn<T, T | undefined>
   gather<T extends TypedArray>(buffer: T, options?: O.GatherOptions): Run<T | undefined>
   gather<A>(value: A, options?: O.GatherOptions): Run<Array<A> | undefined>
+  igather<T extends DeviceArray>(buffer: T, options?: O.RootOption): StartOn<T, T | undefined>
   igather<T extends TypedArray>(buffer: T, options?: O.GatherOptions): Start<T | undefined>
   igather<A>(value: A, options?: O.GatherOptions): Start<Array<A> | undefined>
 
@@ -148,8 +157,10 @@ export interface Collectives {
    * const loads = yield* world.allgather(myLoad)
    * ```
    */
+  allgather<T extends DeviceArray>(buffer: T): RunOn<T, T>
   allgather<T extends TypedArray>(buffer: T, options?: O.AllgatherOptions): Run<T>
   allgather<A>(value: A, options?: O.AllgatherOptions): Run<Array<A>>
+  iallgather<T extends DeviceArray>(buffer: T): StartOn<T, T>
   iallgather<T extends TypedArray>(buffer: T, options?: O.AllgatherOptions): Start<T>
   iallgather<A>(value: A, options?: O.AllgatherOptions): Start<Array<A>>
 
@@ -202,8 +213,10 @@ export interface Collectives {
    * const pi = yield* world.reduce(partial, Op.SUM, { root: 0 })
    * ```
    */
+  reduce<T extends DeviceArray>(buffer: T, op: Op, options?: O.RootOption): RunOn<T, T | undefined>
   reduce<T extends TypedArray>(buffer: T, op: Op, options?: O.ReduceOptions): Run<T | undefined>
   reduce<A>(value: A, op: Op, options?: O.ReduceOptions): Run<A | undefined>
+  ireduce<T extends DeviceArray>(buffer: T, op: Op, options?: O.RootOption): StartOn<T, T | undefined>
   ireduce<T extends TypedArray>(buffer: T, op: Op, options?: O.ReduceOptions): Start<T | undefined>
   ireduce<A>(value: A, op: Op, options?: O.ReduceOptions): Start<A | undefined>
 
@@ -216,8 +229,10 @@ export interface Collectives {
    * const worst = yield* world.allreduce(residual, Op.MAX)
    * ```
    */
+  allreduce<T extends DeviceArray>(buffer: T, op: Op): RunOn<T, T>
   allreduce<T extends TypedArray>(buffer: T, op: Op, options?: O.AllreduceOptions): Run<T>
   allreduce<A>(value: A, op: Op, options?: O.AllreduceOptions): Run<A>
+  iallreduce<T extends DeviceArray>(buffer: T, op: Op): StartOn<T, T>
   iallreduce<T extends TypedArray>(buffer: T, op: Op, options?: O.AllreduceOptions): Start<T>
   iallreduce<A>(value: A, op: Op, options?: O.AllreduceOptions): Start<A>
 
@@ -279,25 +294,25 @@ export interface Collectives {
 
 type AnyStart = (c: CommState, ...args: Array<any>) => Effect.Effect<unknown, CollectiveFailure>
 
-const pair = <S extends AnyStart>(c: CommState, start: S) => ({
-  run: (...args: Array<any>) => blocking(() => start(c, ...args)) as any,
-  begin: (...args: Array<any>) => nonBlocking(c, () => start(c, ...args)) as any
+const pair = <S extends AnyStart>(c: CommState, start: S, onDevice?: (c: CommState, ...args: Array<any>) => Effect.Effect<unknown, unknown>) => ({
+  run: (...args: Array<any>) => blocking(() => (onDevice !== undefined && isDeviceArray(args[0]) ? onDevice : start)(c, ...args)) as any,
+  begin: (...args: Array<any>) => nonBlocking(c, () => (onDevice !== undefined && isDeviceArray(args[0]) ? onDevice : start)(c, ...args)) as any
 })
 
 /** The collectives of the communicator with state `c`. */
 export const make = (c: CommState): Collectives => {
   const barrier = pair(c, Barrier.start)
-  const bcast = pair(c, Bcast.start)
+  const bcast = pair(c, Bcast.start, Device.bcast)
   const scatter = pair(c, Scatter.start)
   const scatterv = pair(c, Scatter.startV)
-  const gather = pair(c, Gather.start)
+  const gather = pair(c, Gather.start, Device.gather)
   const gatherv = pair(c, Gather.startV)
-  const allgather = pair(c, Allgather.start)
+  const allgather = pair(c, Allgather.start, Device.allgather)
   const allgatherv = pair(c, Allgather.startV)
   const alltoall = pair(c, Alltoall.start)
   const alltoallv = pair(c, Alltoall.startV)
-  const reduce = pair(c, Reduce.start)
-  const allreduce = pair(c, Allreduce.start)
+  const reduce = pair(c, Reduce.start, Device.reduce)
+  const allreduce = pair(c, Allreduce.start, Device.allreduce)
   const scan = pair(c, Scan.startInclusive)
   const exscan = pair(c, Scan.startExclusive)
   const reduceScatterBlock = pair(c, ReduceScatter.startBlock)
