@@ -1,0 +1,98 @@
+/**
+ * Rank programs for GPU-aware communication (test/gpu/communication.test.ts):
+ * each rank gets its own device (Gpu.layer), passes GPU arrays to the
+ * communicator and checks the GPU results against the same collective on
+ * host arrays. Values are small integers, so float sums are exact and the
+ * results must be equal, not close.
+ */
+import { Effect } from "effect"
+import { Comm, Op } from "rankflow"
+import { Gpu, GpuArray } from "rankflow/gpu"
+import { check, checkEqual } from "./check.ts"
+
+/** `n` small integers that depend on the rank (exact in f32). */
+const data = (rank: number, n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7 + rank * 13) % 23) - 11 + (i % 5 === 0 ? 0.5 : 0))
+
+const same = (got: ArrayLike<number>, want: ArrayLike<number>, what: string) =>
+  checkEqual(Array.from(got), Array.from(want), what)
+
+/** allreduce (SUM, MAX), reduce, bcast, gather and allgather of GPU arrays of `n` elements equal the host results. */
+export const collectives = (n: number) =>
+  Effect.gen(function*() {
+    const world = yield* Comm.World
+    const gpu = yield* Gpu.Device
+    const mine = data(world.rank, n)
+    const x = yield* gpu.array(mine)
+
+    const sum = yield* world.allreduce(x, Op.SUM)
+    yield* check(sum instanceof GpuArray.GpuArray, "allreduce of a GPU array gives a GPU array")
+    yield* same(yield* GpuArray.toHost(sum), yield* world.allreduce(mine, Op.SUM), "allreduce SUM")
+    yield* same(yield* GpuArray.toHost(yield* world.allreduce(x, Op.MAX)), yield* world.allreduce(mine, Op.MAX), "allreduce MAX")
+
+    const ints = Int32Array.from(mine, (v) => Math.trunc(v) + world.rank)
+    const gi = yield* gpu.array(ints)
+    yield* same(yield* GpuArray.toHost(yield* world.allreduce(gi, Op.MIN)), yield* world.allreduce(ints, Op.MIN), "allreduce MIN of i32")
+    yield* same(yield* GpuArray.toHost(yield* world.allreduce(gi, Op.BXOR)), yield* world.allreduce(ints, Op.BXOR), "allreduce BXOR of i32")
+
+    const root = world.size - 1
+    const reduced = yield* world.reduce(x, Op.SUM, { root })
+    const hostReduced = yield* world.reduce(mine, Op.SUM, { root })
+    if (world.rank === root) yield* same(yield* GpuArray.toHost(reduced!), hostReduced!, "reduce SUM at the root")
+    else yield* check(reduced === undefined, "reduce gives undefined off the root")
+
+    const target = world.rank === root ? x : yield* gpu.fill("f32", n, NaN)
+    const b = yield* world.bcast(target, { root })
+    yield* same(yield* GpuArray.toHost(b), data(root, n), "bcast from the last rank")
+
+    const gathered = yield* world.gather(x, { root: 0 })
+    const hostGathered = yield* world.gather(mine, { root: 0 })
+    if (world.rank === 0) yield* same(yield* GpuArray.toHost(gathered!), hostGathered!, "gather at rank 0")
+    yield* same(yield* GpuArray.toHost(yield* world.allgather(x)), yield* world.allgather(mine), "allgather")
+    return "ok"
+  }).pipe(Effect.provide(Gpu.layer()))
+
+/** Each rank sends a GPU array of `n` elements around a ring with `send` and receives with `recvInto`. */
+export const ring = (n: number) =>
+  Effect.gen(function*() {
+    const world = yield* Comm.World
+    const gpu = yield* Gpu.Device
+    const next = (world.rank + 1) % world.size
+    const prev = (world.rank + world.size - 1) % world.size
+    const x = yield* gpu.array(data(world.rank, n))
+    const into = yield* gpu.fill("f32", n, NaN)
+    const [, status] = yield* Effect.all([world.send(x, { dest: next, tag: 3 }), world.recvInto(into, { source: prev, tag: 3 })], { concurrency: 2 })
+    yield* checkEqual([status.source, status.tag, status.count], [prev, 3, n], "status of the GPU receive")
+    yield* same(yield* GpuArray.toHost(into), data(prev, n), "ring")
+    return "ok"
+  }).pipe(Effect.provide(Gpu.layer()))
+
+/**
+ * A GPU receive into an array of the wrong length fails with Truncated, the
+ * sender's chunks are drained, and the message sent after them still arrives.
+ */
+export const mismatch = Effect.gen(function*() {
+  const world = yield* Comm.World
+  const gpu = yield* Gpu.Device
+  if (world.rank === 0) {
+    yield* world.send(yield* gpu.array(data(0, 10)), { dest: 1, tag: 1 })
+    yield* world.send("after", { dest: 1, tag: 1 })
+    return "sent"
+  }
+  if (world.rank === 1) {
+    const error = yield* Effect.flip(world.recvInto(yield* gpu.zeros("f32", 12), { source: 0, tag: 1 }))
+    yield* check(error._tag === "Truncated" && /sent 10 elements but this rank's GPU array has 12/.test(error.message), `Truncated with its message, got ${error._tag}: ${error.message}`)
+    yield* checkEqual(yield* world.recv({ source: 0, tag: 1 }), "after", "the next message")
+    return "refused"
+  }
+  return "idle"
+}).pipe(Effect.provide(Gpu.layer()))
+
+/** A reduction with an op that has no GPU kernel fails on every rank with a message that says what to do. */
+export const customOp = Effect.gen(function*() {
+  const world = yield* Comm.World
+  const gpu = yield* Gpu.Device
+  const op = Op.make((a: number, b: number) => a + b, { name: "plus" })
+  const error = yield* Effect.flip(world.allreduce(yield* gpu.zeros("f32", 4), op))
+  yield* check(error._tag === "InvalidArgument" && /Op.plus has no GPU kernel/.test(error.message), `InvalidArgument, got ${error._tag}: ${error.message}`)
+  return "refused"
+}).pipe(Effect.provide(Gpu.layer()))
