@@ -132,46 +132,57 @@ export class DeviceState {
     this.flush()
     if (byteLength === 0) return
     const chunks = Math.ceil(byteLength / chunkBytes)
-    const slot = (k: number) => {
-      const need = Math.min(chunkBytes, byteLength - k * chunkBytes) + 8
-      const i = k % STAGING_SLOTS
-      let s = this.staging[i]
-      if (s === undefined || s.size < need) {
-        s?.destroy()
-        s = this.device.createBuffer({ size: Math.max(need, Math.min(chunkBytes + 8, Math.ceil(byteLength / 4) * 4 + 8)), usage: MAP_READ | COPY_DST })
-        this.staging[i] = s
-      }
-      return s
-    }
-    const started: Array<{ staging: GPUBuffer; skip: number; length: number; mapped: Promise<void> }> = []
+    // Each read has its own slots (concurrent reads must not share a buffer that is being mapped).
+    const slotBytes = Math.min(chunkBytes, (byteLength + 3) & ~3) + 8
+    const slots: Array<GPUBuffer> = []
+    for (let k = 0; k < Math.min(STAGING_SLOTS, chunks); k++) slots.push(this.takeStaging(slotBytes))
+    const started: Array<{ staging: GPUBuffer; skip: number; length: number; mapped: Promise<void> } | undefined> = []
     const start = (k: number) => {
       const from = byteOffset + k * chunkBytes
       const length = Math.min(chunkBytes, byteLength - k * chunkBytes)
       const a0 = from & ~3
       const a1 = Math.min(buffer.size, (from + length + 3) & ~3)
-      const staging = slot(k)
+      const staging = slots[k % STAGING_SLOTS]!
       const enc = this.device.createCommandEncoder()
       enc.copyBufferToBuffer(buffer, a0, staging, 0, a1 - a0)
       this.device.queue.submit([enc.finish()])
       this.submits++
-      started[k] = { staging, skip: from - a0, length, mapped: staging.mapAsync(MAP_MODE_READ, 0, a1 - a0) }
+      const mapped = staging.mapAsync(MAP_MODE_READ, 0, a1 - a0)
+      mapped.catch(() => undefined)
+      started[k] = { staging, skip: from - a0, length, mapped }
     }
-    for (let k = 0; k < Math.min(STAGING_SLOTS, chunks); k++) start(k)
-    for (let k = 0; k < chunks; k++) {
-      const c = started[k]!
-      try {
-        await c.mapped
-      } catch (e) {
-        throw this.lost ?? new GpuError({ operation: "download", message: `download: mapping a staging buffer failed: ${e instanceof Error ? e.message : String(e)}` })
+    try {
+      for (let k = 0; k < slots.length; k++) start(k)
+      for (let k = 0; k < chunks; k++) {
+        const c = started[k]!
+        try {
+          await c.mapped
+        } catch (e) {
+          throw this.lost ?? new GpuError({ operation: "download", message: `download: mapping a staging buffer failed: ${e instanceof Error ? e.message : String(e)}` })
+        }
+        const range = c.staging.getMappedRange(0, (c.skip + c.length + 3) & ~3)
+        const copy = new Uint8Array(c.length)
+        copy.set(new Uint8Array(range, c.skip, c.length))
+        c.staging.unmap()
+        started[k] = undefined
+        if (k + STAGING_SLOTS < chunks) start(k + STAGING_SLOTS)
+        await onChunk(copy, k * chunkBytes)
       }
-      const range = c.staging.getMappedRange(0, (c.skip + c.length + 3) & ~3)
-      const copy = new Uint8Array(c.length)
-      copy.set(new Uint8Array(range, c.skip, c.length))
-      c.staging.unmap()
-      started[k] = undefined as never
-      if (k + STAGING_SLOTS < chunks) start(k + STAGING_SLOTS)
-      await onChunk(copy, k * chunkBytes)
+    } finally {
+      for (const s of slots) this.giveStaging(s)
     }
+  }
+
+  private takeStaging(bytes: number): GPUBuffer {
+    const i = this.staging.findIndex((b) => b.size >= bytes && b.size <= 4 * bytes + 1024)
+    if (i >= 0) return this.staging.splice(i, 1)[0]!
+    return this.device.createBuffer({ size: (bytes + 3) & ~3, usage: MAP_READ | COPY_DST })
+  }
+
+  private giveStaging(b: GPUBuffer): void {
+    // A buffer still being mapped (an interrupted read) cannot be reused: destroying it cancels the map.
+    if (this.closed || b.mapState !== "unmapped" || this.staging.length >= 4 * STAGING_SLOTS) return b.destroy()
+    this.staging.push(b)
   }
 
   /** Waits until the GPU has run everything submitted. */

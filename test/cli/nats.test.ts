@@ -16,7 +16,10 @@ const EXAMPLES: ReadonlyArray<readonly [string, number]> = [
   ["heat.ts", 4],
   ["wordcount.ts", 4],
   ["etl.ts", 4],
-  ["tiles.ts", 4]
+  ["tiles.ts", 4],
+  ["gpu-axpy.ts", 2],
+  ["gpu-allreduce.ts", 4],
+  ["heat-gpu.ts", 4]
 ]
 
 describe("rankflow run --transport nats", () => {

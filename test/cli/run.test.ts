@@ -11,6 +11,13 @@ describe("rankflow run", () => {
     expect(r.stdout.match(/Hello!/g)).toHaveLength(4)
   })
 
+  it("runs a rank program with a GPU device on each rank, which exits cleanly (exit code 0, nothing left running)", async () => {
+    const r = await rankflow(["run", "-n", "2", "examples/gpu-allreduce.ts"])
+    expect(r.stderr).not.toContain("failed")
+    expect(r.code).toBe(0)
+    expect(r.stdout.match(/sum over 1048576 elements = 3145728/g)).toHaveLength(2)
+  }, 60_000)
+
   it("passes the script its own arguments", async () => {
     const r = await rankflow(["run", "-n", "2", "test/programs/argv.ts", "--flag", "value"])
     expect(r.code).toBe(0)

@@ -88,6 +88,33 @@ describe("examples", () => {
       }), 60_000)
   })
 
+  describe("GPU examples (on lavapipe where there is no GPU)", () => {
+    it.effect.each([1, 2])("gpu-axpy.ts on %i ranks: sum(2x + y) on each rank's GPU", (size) =>
+      Effect.gen(function*() {
+        const sums = yield* World.run<number>(example("gpu-axpy.ts"), { size, prefixOutput: false })
+        // x repeats 0..9, y = rank: sum = 2·4.5·N + rank·N for N = 10⁶ (exact in f32 partial sums of integers).
+        expect(sums).toEqual(Array.from({ length: size }, (_, r) => 9_000_000 + r * 1_000_000))
+      }), 120_000)
+
+    it.effect.each([1, 2, 4])("gpu-allreduce.ts on %i ranks: every rank's GPU total is Σ(r + 1) everywhere", (size) =>
+      Effect.gen(function*() {
+        const sums = yield* World.run<number>(example("gpu-allreduce.ts"), { size, prefixOutput: false })
+        expect(sums).toEqual(new Array(size).fill((1 << 20) * ((size * (size + 1)) / 2)))
+      }), 120_000)
+
+    it.effect("heat-gpu.ts on 1, 2, 4 and 8 ranks: heat.ts's plate within 1e-3° in the same number of sweeps", () =>
+      Effect.gen(function*() {
+        const [reference] = yield* World.run<{ sweeps: number; plate: Float64Array }>(example("heat.ts"), { size: 1, prefixOutput: false })
+        for (const size of [1, 2, 4, 8]) {
+          const [gpu] = yield* World.run<{ sweeps: number; plate: Float64Array }>(example("heat-gpu.ts"), { size, prefixOutput: false })
+          expect(gpu!.sweeps).toBe(reference!.sweeps)
+          let worst = 0
+          for (let i = 0; i < gpu!.plate.length; i++) worst = Math.max(worst, Math.abs(gpu!.plate[i]! - reference!.plate[i]!))
+          expect(worst).toBeLessThan(1e-3)
+        }
+      }), 240_000)
+  })
+
   it.effect.each([1, 2, 4, 8])("wordcount.ts on %i ranks: the counts equal a single-thread count", (size) =>
     Effect.gen(function*() {
       const [counts] = yield* World.run<Record<string, number>>(example("wordcount.ts"), { size, prefixOutput: false, argv: ["wordcount.ts", "50000"] })
