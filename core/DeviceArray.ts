@@ -27,9 +27,10 @@
  * })
  * ```
  */
-import type { Effect } from "effect"
+import { Context, type Effect } from "effect"
 import type { TypedArray } from "../codecs/Datatype.ts"
 import type { Comm } from "./Comm.ts"
+import type { InvalidArgument } from "./errors.ts"
 import type { Op } from "./Op.ts"
 import type { ProbeOptions, RecvIntoError, SendError } from "./PointToPoint.ts"
 import type { Status } from "./Status.ts"
@@ -79,3 +80,25 @@ export type DeviceErrorOf<T> = T extends DeviceArray<infer E> ? E : never
 /** True for a device array. */
 export const isDeviceArray = (u: unknown): u is DeviceArray =>
   typeof u === "object" && u !== null && DeviceArrayTypeId in u
+
+/**
+ * The types a device layer registers for pipeline stages (`rankflow/gpu`
+ * adds `{ array: GpuArray; device: GpuDevice }` by declaration merging), so
+ * that `Pipeline.map(…, { gpu: true })` is typed without core importing it.
+ */
+export interface DeviceTypes {}
+
+type Registered<K extends string, D> = DeviceTypes extends { readonly [P in K]: infer T } ? T : D
+
+/** The array type a device stage receives (a GPU array once `rankflow/gpu` is imported). */
+export type StageArray = Registered<"array", DeviceArray>
+/** The device a device stage receives. */
+export type StageDevice = Registered<"device", unknown>
+
+/** How a rank's device runs one item of a device stage: upload, run in a Scope, download a device result. */
+export interface StageRunner {
+  readonly run: <B, E>(item: unknown, f: (x: any, device: any) => Effect.Effect<B, E>) => Effect.Effect<unknown, E | InvalidArgument>
+}
+
+/** The service through which pipeline stages with `gpu: true` reach this rank's device (`Gpu.layer()` provides it). */
+export class StageDevices extends Context.Service<StageDevices, StageRunner>()("rankflow/StageDevices") {}

@@ -29,7 +29,8 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { Comm } from "./Comm.ts"
 import { World } from "./Comm.ts"
 import type { CreateError } from "./communicators.ts"
-import { PipelineInvalid, RankFailed, type StageFailed, type TransportError } from "./errors.ts"
+import { type DeviceArray, type StageArray, type StageDevice, StageDevices } from "./DeviceArray.ts"
+import { InvalidArgument, PipelineInvalid, RankFailed, type StageFailed, type TransportError } from "./errors.ts"
 import type { CodecChoice, MessageSchema } from "./Message.ts"
 import type { Output, SinkState, Stage, StageOptions, Transformer } from "./pipeline/Graph.ts"
 import { stage } from "./pipeline/Graph.ts"
@@ -209,16 +210,52 @@ export interface OrderedOptions<B> extends StageOptions<B> {
 const transform = <A, B>(name: string, kind: string, make: () => Transformer, options: OrderedOptions<B> = {}) => (self: Flow<A>): Flow<B> =>
   flowOf(stage(name, kind, { _tag: "Transform", make }, self.outputs, options))
 
+/** Options of a map stage that runs on each rank's GPU. */
+export interface GpuMapOptions<B> extends OrderedOptions<B> {
+  /**
+   * Run the stage on the device of the rank that hosts each replica: every
+   * item (a Float32Array, Int32Array, Uint32Array or Float16Array) arrives
+   * as a GPU array, `f` gets it and the device and returns an Effect; a GPU
+   * array it returns is downloaded and sent on as a typed array. GPU arrays
+   * made for one item are released after it. Needs `Gpu.layer()` provided to
+   * the rank program (from `rankflow/gpu`).
+   */
+  readonly gpu: true
+}
+
+/** What a GPU stage sends on: typed arrays for GPU arrays. */
+export type FromDevice<B> = B extends DeviceArray ? Float32Array | Int32Array | Uint32Array | Float16Array : B
+
 /**
- * Applies `f` to every item.
+ * Applies `f` to every item. With `{ gpu: true }`, `f` runs on the GPU of
+ * the rank that hosts the replica (see `GpuMapOptions`).
  *
  * @example
  * ```ts
  * source.pipe(Pipeline.map("square", (x: number) => x * x, { replicas: 4, ordered: true }))
+ * tiles.pipe(Pipeline.map("blur", (tile, gpu) => Kernels.map("a * 0.5", [tile]), { gpu: true, replicas: 2 }))
  * ```
  */
-export const map = <A, B>(name: string, f: (a: A) => B, options?: OrderedOptions<B>): (self: Flow<A>) => Flow<B> =>
-  transform(name, "map", () => ({ step: (item, position, emit) => emit(f(item as A), position) }), options)
+export function map<B, E = never>(
+  name: string,
+  f: (item: StageArray, device: StageDevice) => Effect.Effect<B, E>,
+  options: GpuMapOptions<FromDevice<B>>
+): (self: Flow<Float32Array | Int32Array | Uint32Array | Float16Array>) => Flow<FromDevice<B>>
+export function map<A, B>(name: string, f: (a: A) => B, options?: OrderedOptions<B>): (self: Flow<A>) => Flow<B>
+export function map(name: string, f: (...args: Array<any>) => any, options?: OrderedOptions<any> & { readonly gpu?: boolean }): (self: Flow<any>) => Flow<any> {
+  if (options?.gpu === true) return mapEffect(name, onDevice(name, f), { ...options, concurrency: 1 })
+  return transform(name, "map", () => ({ step: (item, position, emit) => emit(f(item), position) }), options)
+}
+
+/** `f` run on this rank's device for each item (through the StageDevices service that `Gpu.layer()` provides). */
+const onDevice = (name: string, f: (x: any, device: any) => Effect.Effect<unknown, unknown>) => (item: unknown) =>
+  Effect.flatMap(Effect.serviceOption(StageDevices), (runner) =>
+    Option.isSome(runner)
+      ? runner.value.run(item, f)
+      : Effect.fail(new InvalidArgument({
+        argument: "gpu",
+        message: `stage ${name} runs on the GPU (gpu: true) but this rank has no device: provide Gpu.layer() from rankflow/gpu to the rank program`
+      })))
 
 /**
  * Runs an Effect for every item, up to `concurrency` at once per replica

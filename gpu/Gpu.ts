@@ -20,11 +20,12 @@
  * ```
  */
 import { Context, Effect, Layer } from "effect"
-import type { InvalidArgument } from "../core/errors.ts"
+import { type StageRunner, StageDevices } from "../core/DeviceArray.ts"
+import { InvalidArgument } from "../core/errors.ts"
 import * as Dtypes from "./Dtype.ts"
 import type { Dtype, HostArray, HostOf } from "./Dtype.ts"
 import { GpuDeviceLost, GpuError, GpuUnavailable } from "./errors.ts"
-import type { GpuArray } from "./GpuArray.ts"
+import { GpuArray as GpuArrayClass, type GpuArray } from "./GpuArray.ts"
 import * as Adapter from "./internal/adapter.ts"
 import * as Arrays from "./internal/arrays.ts"
 import { DeviceState } from "./internal/DeviceState.ts"
@@ -213,8 +214,8 @@ const make = (adapter: GPUAdapter, state: DeviceState): GpuDevice => {
  * Gpu.layer({ adapter: "llvmpipe" })         // Mesa's lavapipe: the CPU
  * ```
  */
-export const layer = (options: LayerOptions = {}): Layer.Layer<Device, GpuUnavailable> =>
-  Layer.effect(Device)(
+export const layer = (options: LayerOptions = {}): Layer.Layer<Device | StageDevices, GpuUnavailable> =>
+  Layer.effectContext(
     Effect.map(
       Effect.acquireRelease(acquire(options), ({ entry, state }) =>
         Effect.promise(async () => {
@@ -223,6 +224,34 @@ export const layer = (options: LayerOptions = {}): Layer.Layer<Device, GpuUnavai
           await new Promise((resolve) => setTimeout(resolve, 0))
           reachable.delete(entry.gpu)
         })),
-      ({ adapter, state }) => make(adapter, state)
+      ({ adapter, state }) => {
+        const device = make(adapter, state)
+        return Context.make(Device, device).pipe(Context.add(StageDevices, stageRunner(device)))
+      }
     )
   )
+
+/** Runs one item of a pipeline stage with `gpu: true` on this device (see Pipeline.map). */
+const stageRunner = (device: GpuDevice): StageRunner => ({
+  run: (item, f) =>
+    Effect.scoped(Effect.gen(function*() {
+      let x: GpuArray
+      if (item instanceof GpuArrayClass) x = item
+      else if (ArrayBuffer.isView(item) && Dtypes.of(item) !== undefined) x = yield* device.array(item as HostArray)
+      else {
+        return yield* Effect.fail(new InvalidArgument({
+          argument: "item",
+          message: `a GPU stage takes Float32Array, Int32Array, Uint32Array or Float16Array items, got ${item === null ? "null" : typeof item === "object" ? (item as object).constructor.name : typeof item}`
+        }))
+      }
+      const out = yield* f(x, device)
+      return out instanceof GpuArrayClass ? yield* Arrays.toHost(out) : out
+    })) as never
+})
+
+declare module "../core/DeviceArray.ts" {
+  interface DeviceTypes {
+    readonly array: GpuArray
+    readonly device: GpuDevice
+  }
+}

@@ -26,6 +26,10 @@ describe.each(cases)("GPU arrays through the communicator on %s, %i ranks", (tra
     it.effect("a GPU receive into an array of the wrong length fails with Truncated and loses nothing else", () =>
       Effect.map(worlds.run(size, program("gpu.ts", "mismatch")), (r) => expect(r.slice(0, 2)).toEqual(["sent", "refused"])), 120_000)
   }
+  it.effect("a pipeline stage with gpu: true runs on the GPUs of the ranks hosting its replicas", () =>
+    Effect.map(worlds.run(size, program("gpu.ts", "pipelineStage", 40)), (r) => expect(r).toEqual(new Array(size).fill("ok"))), 120_000)
+  it.effect("a GPU stage on ranks without Gpu.layer() fails with StageFailed naming the stage and what to provide", () =>
+    Effect.map(worlds.run(size, program("gpu.ts", "pipelineWithoutDevice")), (r) => expect(r).toEqual(new Array(size).fill("refused"))), 120_000)
   it.effect("a reduction with an op that has no GPU kernel fails on every rank with an InvalidArgument", () =>
     Effect.map(worlds.run(size, program("gpu.ts", "customOp")), (r) => expect(r).toEqual(new Array(size).fill("refused"))), 120_000)
 })

@@ -5,9 +5,9 @@
  * host arrays. Values are small integers, so float sums are exact and the
  * results must be equal, not close.
  */
-import { Effect } from "effect"
-import { Comm, Op } from "rankflow"
-import { Gpu, GpuArray } from "rankflow/gpu"
+import { Effect, Option } from "effect"
+import { Comm, Op, Pipeline } from "rankflow"
+import { Gpu, GpuArray, Kernels } from "rankflow/gpu"
 import { check, checkEqual } from "./check.ts"
 
 /** `n` small integers that depend on the rank (exact in f32). */
@@ -96,3 +96,32 @@ export const customOp = Effect.gen(function*() {
   yield* check(error._tag === "InvalidArgument" && /Op.plus has no GPU kernel/.test(error.message), `InvalidArgument, got ${error._tag}: ${error.message}`)
   return "refused"
 }).pipe(Effect.provide(Gpu.layer()))
+
+/** A pipeline whose middle stage runs on the GPUs (`gpu: true`) of the ranks hosting its two replicas. */
+export const pipelineStage = (items: number) =>
+  Effect.gen(function*() {
+    const rows = Pipeline.source("rows", Array.from({ length: items }, (_, i) => Float32Array.from({ length: 300 }, (_, j) => i + j))).pipe(
+      Pipeline.map("double on the GPU", (x, gpu) =>
+        Effect.gen(function*() {
+          const y = yield* gpu.fill("f32", x.length, 1)
+          yield* Kernels.axpy(2, x, y)                         // 2x + 1
+          return y
+        }), { gpu: true, replicas: 2, ordered: true }),
+      Pipeline.map("first and last", (y: Float32Array | Int32Array | Uint32Array | Float16Array) => [y.length, y[0], y[y.length - 1]]),
+      Pipeline.collect("out")
+    )
+    const out = yield* Pipeline.run(rows)
+    if (Option.isSome(out)) yield* checkEqual(out.value, Array.from({ length: items }, (_, i) => [300, 2 * i + 1, 2 * (i + 299) + 1]), "GPU stage results")
+    return "ok"
+  }).pipe(Effect.provide(Gpu.layer()))
+
+/** A GPU stage on a rank program without Gpu.layer() fails the run with the stage's name and what to provide. */
+export const pipelineWithoutDevice = Effect.gen(function*() {
+  const p = Pipeline.source("rows", [Float32Array.of(1)]).pipe(
+    Pipeline.map("needs a GPU", (x) => Effect.succeed(x), { gpu: true }),
+    Pipeline.collect("out")
+  )
+  const error = yield* Effect.flip(Pipeline.run(p))
+  yield* check(error._tag === "StageFailed" && /needs a GPU/.test(error.message) && /provide Gpu.layer\(\)/.test(error.message), `StageFailed naming the stage and Gpu.layer(), got ${error._tag}: ${error.message}`)
+  return "refused"
+})
