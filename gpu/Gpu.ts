@@ -133,7 +133,7 @@ const acquire = (options: LayerOptions) =>
         })
       }
       reachable.add(entry.gpu)
-      return { entry, adapter, device, state: new DeviceState(device, new Set(device.features as unknown as Iterable<string>)) }
+      return { entry, adapter, device, state: new DeviceState(device, new Set(device.features as unknown as Iterable<string>), Adapter.isSoftware(adapter)) }
     },
     catch: (e) =>
       e instanceof GpuUnavailable

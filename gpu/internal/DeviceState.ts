@@ -45,9 +45,15 @@ export class DeviceState {
 
   readonly device: GPUDevice
   readonly features: ReadonlySet<string>
-  constructor(device: GPUDevice, features: ReadonlySet<string>) {
+  /** True for a driver that runs kernels on the CPU (lavapipe, SwiftShader): fewer, larger workgroups suit it. */
+  readonly software: boolean
+  /** Workgroups of a reduction's first pass (see kernels/reduce.ts). */
+  readonly reductionGroups: number
+  constructor(device: GPUDevice, features: ReadonlySet<string>, software = false) {
     this.device = device
     this.features = features
+    this.software = software
+    this.reductionGroups = software ? 32 : 2048
     this.pool = new BufferPool(device, Math.min(512 << 20, Math.floor(device.limits.maxBufferSize / 2)))
     device.lost.then((info) => {
       if (this.closed) return

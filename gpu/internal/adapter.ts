@@ -117,3 +117,7 @@ const unavailable = (adapters: Array<string>, options: AdapterOptions, failure: 
   ].filter((s) => s !== "")
   return new GpuUnavailable({ adapters, drivers, message: lines.join(" ") })
 }
+
+/** True for an adapter that runs on the CPU (Mesa's lavapipe/llvmpipe, SwiftShader). */
+export const isSoftware = (a: GPUAdapter): boolean =>
+  a.info.architecture === "software" || /llvmpipe|lavapipe|swiftshader/i.test(describe(a))
