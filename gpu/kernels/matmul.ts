@@ -1,9 +1,9 @@
 /**
  * Tiled matrix product `c = a·b` (row-major, a: m×k, b: k×n): each
- * workgroup of 256 invocations computes a 32×32 tile of c, each invocation
- * a 2×2 block of it, with 32×32 tiles of a and b staged in workgroup
- * memory (each element of a and b is read from storage once per tile
- * instead of once per product).
+ * workgroup of 256 invocations computes a 64×64 tile of c, each invocation
+ * a 4×4 block of it held in registers, stepping through k 16 at a time with
+ * a 64×16 slice of a and a 16×64 slice of b staged in workgroup memory:
+ * each element read from workgroup memory feeds four products.
  */
 import { Effect } from "effect"
 import { InvalidArgument } from "../../core/errors.ts"
@@ -11,7 +11,8 @@ import type { GpuArray } from "../GpuArray.ts"
 import * as Arrays from "../internal/arrays.ts"
 import * as Kernel from "../Kernel.ts"
 
-const TILE = 32
+const TILE = 64
+const KSTEP = 16
 
 const matmulKernel = Kernel.make({
   name: "matmul",
@@ -20,40 +21,45 @@ const matmulKernel = Kernel.make({
   workgroupSize: 256,
   wgsl: `
 const T: u32 = ${TILE}u;
-var<workgroup> As: array<c_t, ${TILE * TILE}>;
-var<workgroup> Bs: array<c_t, ${TILE * TILE}>;
+const KS: u32 = ${KSTEP}u;
+var<workgroup> As: array<c_t, ${TILE * KSTEP}>;
+var<workgroup> Bs: array<c_t, ${KSTEP * TILE}>;
 @compute @workgroup_size(WG) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = rf_group(wid);
   if (g >= params.tiles) { return; }
   let row0 = (g / params.tilesN) * T;
   let col0 = (g % params.tilesN) * T;
-  let tr = (lid / 16u) * 2u;
-  let tc = (lid % 16u) * 2u;
-  var c00 = c_t(0); var c01 = c_t(0); var c10 = c_t(0); var c11 = c_t(0);
-  let steps = (params.k + T - 1u) / T;
+  let tr = (lid / 16u) * 4u;
+  let tc = (lid % 16u) * 4u;
+  var acc: array<array<c_t, 4>, 4>;
+  for (var i = 0u; i < 4u; i++) { for (var j = 0u; j < 4u; j++) { acc[i][j] = c_t(0); } }
+  let steps = (params.k + KS - 1u) / KS;
+  let lastA = arrayLength(&a) - 1u;
+  let lastB = arrayLength(&b) - 1u;
   for (var s = 0u; s < steps; s++) {
-    let k0 = s * T;
-    for (var e = lid; e < T * T; e += WG) {
-      let r = e / T;
-      let q = e % T;
-      let ar = row0 + r; let ac = k0 + q;
-      As[e] = select(c_t(0), a[min(ar * params.k + ac, arrayLength(&a) - 1u)], ar < params.m && ac < params.k);
-      let br = k0 + r; let bc = col0 + q;
-      Bs[e] = select(c_t(0), b[min(br * params.n + bc, arrayLength(&b) - 1u)], br < params.k && bc < params.n);
+    let k0 = s * KS;
+    // 1,024 elements of each tile, 4 per invocation: As is T rows × KS, Bs is KS rows × T.
+    for (var e = lid; e < T * KS; e += WG) {
+      let ar = row0 + e / KS; let ac = k0 + e % KS;
+      As[e] = select(c_t(0), a[min(ar * params.k + ac, lastA)], ar < params.m && ac < params.k);
+      let br = k0 + e / T; let bc = col0 + e % T;
+      Bs[e] = select(c_t(0), b[min(br * params.n + bc, lastB)], br < params.k && bc < params.n);
     }
     workgroupBarrier();
-    for (var j = 0u; j < T; j++) {
-      let a0 = As[tr * T + j]; let a1 = As[(tr + 1u) * T + j];
-      let b0 = Bs[j * T + tc]; let b1 = Bs[j * T + tc + 1u];
-      c00 += a0 * b0; c01 += a0 * b1; c10 += a1 * b0; c11 += a1 * b1;
+    for (var q = 0u; q < KS; q++) {
+      var av: array<c_t, 4>;
+      var bv: array<c_t, 4>;
+      for (var i = 0u; i < 4u; i++) { av[i] = As[(tr + i) * KS + q]; bv[i] = Bs[q * T + tc + i]; }
+      for (var i = 0u; i < 4u; i++) { for (var j = 0u; j < 4u; j++) { acc[i][j] += av[i] * bv[j]; } }
     }
     workgroupBarrier();
   }
-  let r0 = row0 + tr; let q0 = col0 + tc;
-  if (r0 < params.m && q0 < params.n) { c[r0 * params.n + q0] = c00; }
-  if (r0 < params.m && q0 + 1u < params.n) { c[r0 * params.n + q0 + 1u] = c01; }
-  if (r0 + 1u < params.m && q0 < params.n) { c[(r0 + 1u) * params.n + q0] = c10; }
-  if (r0 + 1u < params.m && q0 + 1u < params.n) { c[(r0 + 1u) * params.n + q0 + 1u] = c11; }
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      let r = row0 + tr + i; let q = col0 + tc + j;
+      if (r < params.m && q < params.n) { c[r * params.n + q] = acc[i][j]; }
+    }
+  }
 }`
 })
 
