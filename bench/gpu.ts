@@ -58,7 +58,7 @@ const run = <A>(e: Effect.Effect<A, unknown, Gpu.Device | Scope.Scope>) => Effec
 const keep = <A>(e: Effect.Effect<A, unknown, Gpu.Device>) => Effect.runPromise(e.pipe(Effect.provide(context)))
 const gpu = Context.get(context, Gpu.Device)
 const adapter = gpu.adapter.description || gpu.adapter.device
-const slug = (gpu.adapter.device || gpu.adapter.description).toLowerCase().split(/[^a-z0-9]+/).filter(Boolean).slice(0, 2).join("-") || "unknown"
+const slug = (gpu.adapter.device || gpu.adapter.description).toLowerCase().split(/[^a-z0-9]+/).filter(Boolean).slice(0, 1).join("-") || "unknown"
 progress(`adapter: ${adapter}`)
 const idle = () => run(gpu.idle())
 

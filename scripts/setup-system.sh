@@ -4,8 +4,9 @@
 #   - Mesa's Vulkan drivers >= 25 from bookworm-backports (lavapipe), so that
 #     WebGPU (Dawn) runs on the CPU on machines without a GPU.
 # Where it cannot install (not root, not Debian), it prints what to install and
-# why, and exits 0: the suites that need the missing part fail with the same
-# advice (see test/support/system.ts), the others still run.
+# why, and exits 0: the suites that need the missing part fail with advice of
+# their own (the GPU suites with GpuUnavailable, which names the drivers it
+# looked for and what to install), the others still run.
 set -uo pipefail
 
 MESA_MIN_MAJOR=25

@@ -6,7 +6,7 @@
  * results must be equal, not close.
  */
 import { Effect, Option } from "effect"
-import { Comm, Op, Pipeline } from "rankflow"
+import { Comm, Op, Pipeline, Request } from "rankflow"
 import { Gpu, GpuArray, Kernels } from "rankflow/gpu"
 import { check, checkEqual } from "./check.ts"
 
@@ -28,6 +28,8 @@ export const collectives = (n: number) =>
     yield* check(sum instanceof GpuArray.GpuArray, "allreduce of a GPU array gives a GPU array")
     yield* same(yield* GpuArray.toHost(sum), yield* world.allreduce(mine, Op.SUM), "allreduce SUM")
     yield* same(yield* GpuArray.toHost(yield* world.allreduce(x, Op.MAX)), yield* world.allreduce(mine, Op.MAX), "allreduce MAX")
+    const pending = yield* world.iallreduce(x, Op.SUM)
+    yield* same(yield* GpuArray.toHost(yield* Request.wait(pending)), yield* GpuArray.toHost(sum), "iallreduce SUM (non-blocking)")
 
     const ints = Int32Array.from(mine, (v) => Math.trunc(v) + world.rank)
     const gi = yield* gpu.array(ints)
