@@ -198,6 +198,16 @@ export const run = <B extends Record<string, Access>, U extends Record<string, U
       if (bad !== undefined) return Effect.fail(bad)
       arrays.push(a)
     }
+    for (let k = 0; k < arrays.length; k++) {
+      if (spec.bindings[names[k]!] !== "read_write") continue
+      const other = arrays.findIndex((a, j) => j !== k && a.allocation === arrays[k]!.allocation)
+      if (other >= 0) {
+        return Effect.fail(new KernelError({
+          kernel: spec.name,
+          message: `kernel ${spec.name}: binding ${names[k]} is written and shares its memory with binding ${names[other]}; WebGPU forbids that aliasing, so pass a separate array (gpu.copy) or an out array`
+        }))
+      }
+    }
     const state = arrays[0]?.state
     if (state === undefined) return Effect.fail(new KernelError({ kernel: spec.name, message: `kernel ${spec.name} needs at least one binding` }))
     if (arrays.some((a) => a.state !== state)) return Effect.fail(new KernelError({ kernel: spec.name, message: `kernel ${spec.name}: its arrays are on different devices` }))

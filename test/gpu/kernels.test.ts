@@ -284,6 +284,16 @@ describe("custom kernels", () => {
       expect(e.message).toMatch(/kernel broken does not compile: line 2 of its wgsl: .*nope/)
     })))
 
+  it.effect("a written binding that shares memory with another binding is a KernelError naming both", () =>
+    device.provide(Effect.gen(function*() {
+      const gpu = yield* Gpu.Device
+      const x = yield* gpu.zeros("f32", 600)
+      const e = yield* Effect.flip(Kernels.axpy(1, x.subarray(0, 300), x.subarray(300)))
+      expect(e._tag).toBe("KernelError")
+      expect(e.message).toMatch(/binding y is written and shares its memory with binding x/)
+      expect(yield* Kernels.sum(x)).toBe(0)
+    })))
+
   it.effect("a missing binding or uniform is a KernelError, not a crash", () =>
     device.provide(Effect.gen(function*() {
       const e = yield* Effect.flip(Kernel.run(fillIndex, {} as never, { scale: 1, n: 1 }))
