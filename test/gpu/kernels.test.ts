@@ -316,3 +316,20 @@ describe("acquiring a device", () => {
     expect(e.message).toMatch(/Vulkan drivers looked for: .*lvp_icd/)
   })
 })
+
+describe("a lost device", () => {
+  const lost = useGpu()
+  it.effect("fails every later operation with GpuDeviceLost saying what to do, and does not crash", () =>
+    lost.provide(Effect.gen(function*() {
+      const gpu = yield* Gpu.Device
+      const x = yield* gpu.array(Float32Array.of(1, 2, 3))
+      gpu.raw.destroy()
+      // The loss arrives asynchronously: wait for the device's lost promise.
+      yield* Effect.promise(() => gpu.raw.lost)
+      const e = yield* Effect.flip(Kernels.sum(x))
+      expect(e._tag).toBe("GpuDeviceLost")
+      expect(e.message).toMatch(/the GPU device was lost \(destroyed.*provide Gpu.layer\(\) again/)
+      const e2 = yield* Effect.flip(gpu.zeros("f32", 4))
+      expect(e2._tag).toBe("GpuDeviceLost")
+    })))
+})
