@@ -15,7 +15,8 @@
  * - `reduce`: a binomial tree towards the root; each received chunk is
  *   uploaded and combined into the partial result by a kernel on the GPU.
  *   GPU ops: SUM, PROD, MIN, MAX, and BAND/BOR/BXOR on integer dtypes.
- * - `allreduce`: reduce to rank 0, then bcast.
+ * - `allreduce`: a ring: reduce-scatter, then allgather, one block per
+ *   rank, each received block combined on the GPU.
  * - `gather`: every rank's chunks straight to the root, uploaded in place
  *   into the concatenation; `allgather`: gather, then bcast.
  *
@@ -137,14 +138,53 @@ const reduce = (x: GpuArray, link: DeviceLink, op: Op, root: number) =>
     return undefined
   })
 
+/**
+ * Ring allreduce (reduce-scatter, then allgather, as Baidu's and NCCL's
+ * ring): the array is cut into one block per rank; in p-1 steps each rank
+ * sends a block to its right neighbour while it receives one from its left
+ * and combines it on the GPU, ending with one fully reduced block; p-1 more
+ * steps pass the reduced blocks around. Each rank moves about 2·n·(p-1)/p
+ * elements and combines n·(p-1)/p, against 2·n moved and up to n·log p
+ * combined at the root of reduce + bcast. Each block is reduced on one rank
+ * in one order, so every rank ends with the same bits.
+ */
 const allreduce = (x: GpuArray, link: DeviceLink, op: Op) =>
   Effect.gen(function*() {
     const bad = checkGpuOp(link, op, x)
     if (bad !== undefined) return yield* Effect.fail(bad)
     const result = yield* Arrays.empty(x.state, x.dtype, x.length)
     yield* Arrays.sync(x.state, link.name, () => Arrays.copyInto(x, 0, result, 0, x.length))
-    yield* reduceInto(result, link, op, 0)
-    return yield* bcastInto(result, link, 0)
+    const p = link.size
+    if (p === 1 || x.length === 0) return result
+    const n = x.length
+    const start = (i: number) => Math.floor((((i % p) + p) % p) * n / p)
+    const block = (i: number) => {
+      const j = ((i % p) + p) % p
+      return result.subarray(start(j), j === p - 1 ? n : start(j + 1))
+    }
+    const right = (link.rank + 1) % p
+    const left = (link.rank + p - 1) % p
+    const r = link.rank
+    yield* Arrays.withTemps(x.state, [[x.dtype, Math.ceil(n / p)]], ([incoming]) =>
+      Effect.gen(function*() {
+        for (let step = 0; step < p - 1; step++) {
+          const out = block(r - step)
+          const into = block(r - step - 1)
+          const inc = incoming!.subarray(0, into.length)
+          yield* Effect.all([
+            sendChunks(out, (chunk) => link.send(right, chunk)),
+            receiveChunks(inc, (host) => link.recvInto(left, host), (at, length) =>
+              combineInto(op, into.subarray(at, at + length), inc.subarray(at, at + length)))
+          ], { concurrency: 2, discard: true })
+        }
+      }))
+    for (let step = 0; step < p - 1; step++) {
+      yield* Effect.all([
+        sendChunks(block(r + 1 - step), (chunk) => link.send(right, chunk)),
+        receiveChunks(block(r - step), (host) => link.recvInto(left, host))
+      ], { concurrency: 2, discard: true })
+    }
+    return result
   })
 
 const gatherInto = (x: GpuArray, link: DeviceLink, root: number, result: GpuArray | undefined) =>
