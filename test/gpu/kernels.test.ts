@@ -257,11 +257,31 @@ describe("custom kernels", () => {
     workgroupSize: 1
   })
 
+  const fillIndexPerInvocation = Kernel.make({
+    name: "fillIndexPerInvocation",
+    wgsl: `@compute @workgroup_size(WG) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = rf_group(wid) * WG + lid;
+  if (i < params.n) { out[i] = out_t(i) * params.scale; }
+}`,
+    bindings: { out: "read_write" },
+    uniforms: { scale: "f32", n: "u32" },
+    workgroupSize: 1
+  })
+
+  it.effect("fn kernel reaches every index exactly once, whatever the number of invocations", () =>
+    device.provide(Effect.gen(function*() {
+      for (const n of [1, 255, 257, 70_001]) {
+        const out = yield* poisoned("f32", n)
+        yield* Kernel.run(fillIndex, { out }, { scale: 0.5, n })
+        expect((yield* GpuArray.toHost(out)).every((v, i) => v === i * 0.5)).toBe(true)
+      }
+    })))
+
   it.effect("a dispatch past 65,535 workgroups folds into 2-D and reaches every element once", () =>
     device.provide(Effect.gen(function*() {
       const n = 70_001
       const out = yield* poisoned("f32", n)
-      yield* Kernel.run(fillIndex, { out }, { scale: 0.5, n })
+      yield* Kernel.run(fillIndexPerInvocation, { out }, { scale: 0.5, n })
       const got = yield* GpuArray.toHost(out)
       expect(got.every((v, i) => v === i * 0.5)).toBe(true)
     })))
