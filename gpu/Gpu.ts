@@ -100,7 +100,15 @@ export interface GpuDevice {
   readonly raw: GPUDevice
 }
 
-/** The service of this rank's GPU device; provide it with `Gpu.layer()`. */
+/**
+ * The service of this rank's GPU device; provide it with `Gpu.layer()`.
+ *
+ * @example
+ * ```ts
+ * const gpu = yield* Gpu.Device
+ * yield* Effect.log(`${gpu.adapter.description}: ${gpu.limits.maxStorageBufferBindingSize} bytes per binding`)
+ * ```
+ */
 export class Device extends Context.Service<Device, GpuDevice>()("rankflow/gpu/Device") {}
 
 // The GPU objects of live devices: Dawn crashes if one is collected while a device made from it lives.

@@ -50,7 +50,17 @@ export class Allocation {
   }
 }
 
-/** An array in GPU memory. */
+/**
+ * An array in GPU memory, made by the device (`gpu.array`, `gpu.zeros`, …)
+ * or returned by kernels and GPU-aware collectives.
+ *
+ * @example
+ * ```ts
+ * const x = yield* gpu.array(Float32Array.of(1, 2, 3))
+ * x.dtype       // "f32"
+ * x.length      // 3
+ * ```
+ */
 export class GpuArray implements DeviceArray<GpuFailure | InvalidArgument> {
   readonly [DeviceArrayTypeId] = hooks
   /** @internal */ readonly state: DeviceState
@@ -93,7 +103,14 @@ export class GpuArray implements DeviceArray<GpuFailure | InvalidArgument> {
   }
 }
 
-/** True for a GPU array. */
+/**
+ * True for a GPU array.
+ *
+ * @example
+ * ```ts
+ * if (GpuArray.isGpuArray(value)) yield* GpuArray.release(value)
+ * ```
+ */
 export const isGpuArray = (u: unknown): u is GpuArray => u instanceof GpuArray
 
 /**

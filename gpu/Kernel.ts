@@ -94,7 +94,15 @@ export const make = <const B extends Record<string, Access>, const U extends Rec
   return { _tag: "Kernel", spec, workgroupSize }
 }
 
-/** The WGSL rankflow compiles for a kernel with bindings of these dtypes. */
+/**
+ * The WGSL rankflow compiles for a kernel with bindings of these dtypes
+ * (what a compile error's line numbers refer to, after the declarations).
+ *
+ * @example
+ * ```ts
+ * console.log(Kernel.source(saxpy, ["f32", "f32"]))
+ * ```
+ */
 export const source = (kernel: Kernel<any, any>, dtypes: ReadonlyArray<Dtypes.Dtype>): string => {
   const { spec, workgroupSize } = kernel
   const names = Object.keys(spec.bindings)
