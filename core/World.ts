@@ -215,8 +215,13 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions) 
         running.exited.add(event.rank)
         if (settled.has(event.rank)) continue
         settled.add(event.rank)
-        const how = event.error ?? `it exited with code ${event.code} before its program finished`
-        fail(event.rank, { tag: "Exited", message: event.error === undefined ? how : firstLine(how), details: how })
+        const own = event.error === undefined || event.error.trim() === "" ? undefined : event.error
+        const how = own ?? `it exited with code ${event.code} before its program finished`
+        fail(event.rank, { tag: "Exited", message: own === undefined ? how : firstLine(how), details: how })
+        // A rank that ended by exiting passes its code on (as mpiexec does), when its failure is the job's.
+        if (event.code > 0 && failure?.rank === event.rank && failure.exitCode === undefined) {
+          failure = new RankFailed({ rank: failure.rank, message: failure.message, details: failure.details, exitCode: event.code })
+        }
         continue
       }
       const msg = event.message as Protocol.FromRank

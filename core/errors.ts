@@ -59,6 +59,8 @@ export class RankFailed extends Data.TaggedError("RankFailed")<{
   readonly details?: string
   /** The failed rank in the world communicator (where `rank` is in another communicator). */
   readonly worldRank?: number
+  /** The exit code the rank's thread or process ended with, where it ended by exiting (`process.exit(3)`). */
+  readonly exitCode?: number
 }> {}
 
 /** Waiting on a request that was cancelled. */

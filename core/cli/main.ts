@@ -5,6 +5,10 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { constants as osConstants } from "node:os"
 import { Cause, Effect, Exit, Option, Runtime } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { existsSync, statSync } from "node:fs"
+import { resolve } from "node:path"
+import { UnknownCodec } from "../errors.ts"
+import { resolveCodec } from "../Message.ts"
 import { PIPELINE_PROGRESS_ENV } from "../pipeline/Stats.ts"
 import { runJob } from "./runJob.ts"
 import { parseBytes } from "./sizes.ts"
@@ -70,10 +74,56 @@ export const splitScriptArgs = (args: ReadonlyArray<string>): { readonly own: Ar
 
 let scriptArgs: Array<string> = []
 
+/** True when `-n`/`--np` was given on the command line (its default is 1). */
+let npGiven = false
+
+/** What is wrong with a `run` before anything starts, or undefined. */
+const refuse = (script: string, codec: string | undefined, np: number, size: number | undefined, ranks: string | undefined): string | undefined => {
+  const path = resolve(script)
+  if (!existsSync(path)) return `no such file: ${script}`
+  if (!statSync(path).isFile()) return `${script} is not a file: give the rank program's .ts or .js file`
+  if (codec !== undefined) {
+    try {
+      resolveCodec(codec)
+    } catch (e) {
+      if (e instanceof UnknownCodec) return `--codec: ${e.message}`
+      throw e
+    }
+  }
+  if (npGiven && size !== undefined && np !== size) {
+    return `-n ${np} and --size ${size} disagree: for a job split over hosts give --size (the whole job) and --ranks (this host's), without -n`
+  }
+  if (npGiven && ranks !== undefined) {
+    return `-n ${np} and --ranks ${ranks} conflict: --ranks says which ranks this host runs; give --size for the whole job instead of -n`
+  }
+  return undefined
+}
+
+/** Checks `-n`/`--np` in the raw arguments: a positive integer, else one line and exit code 2. */
+const checkNp = (own: ReadonlyArray<string>): string | undefined => {
+  for (let i = 0; i < own.length; i++) {
+    const a = own[i]!
+    const inline = a.startsWith("--np=") ? a.slice(5) : a.startsWith("-n=") ? a.slice(3) : undefined
+    if (a !== "-n" && a !== "--np" && inline === undefined) continue
+    npGiven = true
+    const v = inline ?? own[i + 1]
+    if (v === undefined) return "-n needs a number of ranks, e.g. -n 4"
+    if (!/^\d+$/.test(v) || Number(v) < 1) return `-n must be a positive integer (at least one rank), got "${v}"`
+  }
+  return undefined
+}
+
 const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
 const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, script, ...nats }, (o) =>
   Effect.gen(function*() {
+    // Refusals before any rank starts: exit code 2, one line that says what to change.
+    const refusal = refuse(o.script, value(o.codec), o.np, value(o.size), value(o.ranks))
+    if (refusal !== undefined) {
+      process.stderr.write(`rankflow: ${refusal}\n`)
+      process.exitCode = 2
+      return
+    }
     // The ranks (threads, or processes started from here) inherit the environment.
     if (o.progress) process.env[PIPELINE_PROGRESS_ENV] = "1"
     const size = value(o.size) ?? o.np
@@ -115,6 +165,11 @@ const argv = process.argv.slice(2)
 const split = argv[0] === "run" ? splitScriptArgs(argv.slice(1)) : { own: argv.slice(1), scriptArgs: [] }
 scriptArgs = split.scriptArgs
 const cliArgs = argv[0] === "run" ? ["run", ...split.own] : argv
+const npProblem = argv[0] === "run" ? checkNp(split.own) : undefined
+if (npProblem !== undefined) {
+  process.stderr.write(`rankflow: ${npProblem}\n`)
+  process.exit(2)
+}
 
 // Stopped by a signal, the launcher exits as a shell reports it: 128 + the signal's number
 // (130 for SIGINT, 143 for SIGTERM), after stopping every rank.

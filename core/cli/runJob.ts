@@ -28,11 +28,12 @@ export const runJob = (spec: JobSpec): Effect.Effect<number> =>
     Effect.as(0),
     Effect.catch((error) =>
       Effect.sync(() => {
-        const details = error._tag === "RankFailed" && error.details !== undefined && error.details !== error.message
+        const details = error._tag === "RankFailed" && error.details !== undefined && error.details !== error.message && !error.message.endsWith(error.details)
           ? `\n${error.details}`
           : ""
         process.stderr.write(`rankflow: ${error.message}${details}\n`)
-        return 1
+        // A rank's own exit code passes through (as mpiexec passes it); any other failure is 1.
+        return error._tag === "RankFailed" && error.exitCode !== undefined && error.exitCode > 0 && error.exitCode < 256 ? error.exitCode : 1
       })
     )
   )

@@ -50,6 +50,12 @@ describe("rankflow run --transport nats", () => {
     }, 60_000)
   }
 
+  it("passes a rank process's own exit code on (process.exit(3) makes the launcher exit 3)", async () => {
+    const r = await rankflow(["run", "-n", "2", "--transport", "nats", "--nats", server.url, "test/programs/exits.ts"])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toMatch(/rank 1 failed: .*exit(ed)? (with )?code 3/)
+  }, 60_000)
+
   it("runs one job from two launchers (--job, --size, --ranks), as on two hosts", async () => {
     const job = `split-${process.pid}`
     const common = ["run", "--transport", "nats", "--nats", cluster.urls, "--job", job, "--size", "4"]

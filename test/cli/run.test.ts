@@ -33,6 +33,40 @@ describe("rankflow run", () => {
     expect(r.stderr).toMatch(/fails\.ts:\d+/)
   })
 
+  it("passes a rank's own exit code on (process.exit(3) in rank 1 makes the launcher exit 3)", async () => {
+    const r = await rankflow(["run", "-n", "2", "test/programs/exits.ts"])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toMatch(/rank 1 failed: .*exit code 3/)
+  }, 60_000)
+
+  it("refuses an unknown codec before any rank starts: one line naming the known ones, exit code 2", async () => {
+    const r = await rankflow(["run", "-n", "2", "--codec", "json", "examples/hello.ts"])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe('rankflow: --codec: no codec named "json" is registered (known: raw, pickle, marshal, cbor, msgpack)')
+    expect(r.stdout).not.toContain("Hello")
+  })
+
+  it("refuses a rank count that is not a positive integer in one line, exit code 2", async () => {
+    const r = await rankflow(["run", "-n", "abc", "examples/hello.ts"])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe('rankflow: -n must be a positive integer (at least one rank), got "abc"')
+  })
+
+  it("refuses a script that does not exist before any rank starts, exit code 2", async () => {
+    const r = await rankflow(["run", "-n", "2", "missing.ts"])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe("rankflow: no such file: missing.ts")
+  })
+
+  it("refuses -n with --size or --ranks that disagree instead of ignoring it, exit code 2", async () => {
+    const a = await rankflow(["run", "-n", "3", "--transport", "nats", "--job", "J", "--size", "4", "--ranks", "0-1", "examples/hello.ts"])
+    expect(a.code).toBe(2)
+    expect(a.stderr).toContain("-n 3 and --size 4 disagree")
+    const b = await rankflow(["run", "-n", "2", "--transport", "nats", "--job", "J", "--ranks", "0-1", "examples/hello.ts"])
+    expect(b.code).toBe(2)
+    expect(b.stderr).toContain("-n 2 and --ranks 0-1 conflict")
+  })
+
   it("explains a bad rank count", async () => {
     const r = await rankflow(["run", "-n", "0", "examples/hello.ts"])
     expect(r.code).not.toBe(0)

@@ -36,7 +36,16 @@ interface Rank {
 
 const launchError = (message: string, cause?: unknown): TransportError => new TransportError({ transport: "shm", message, cause })
 
-const describe = (e: unknown): string => (e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e))
+const describe = (e: unknown): string => {
+  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`
+  if (typeof e === "object" && e !== null && typeof (e as { message?: unknown }).message === "string") return (e as { message: string }).message
+  try {
+    return String(e)
+  } catch {
+    // An object without a usable toString (a null-prototype object): show its fields.
+    return JSON.stringify(e) ?? "an unprintable value"
+  }
+}
 
 /** Starts a job's workers; the finalizer terminates them. */
 const start = (options: LaunchOptions & ShmLaunchOptions) =>
