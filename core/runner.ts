@@ -6,7 +6,7 @@
  * range of context ids so that nothing left over from one run can match the
  * next.
  */
-import { Effect, Exit, type Fiber } from "effect"
+import { Effect, Exit, type Fiber, References } from "effect"
 import { pickle } from "../codecs/pickle/Pickle.ts"
 import type { RankControl } from "../transports/Launcher.ts"
 import type { Transport } from "../transports/Transport.ts"
@@ -17,6 +17,8 @@ import * as Failure from "./Failure.ts"
 import { resolveCodec } from "./Message.ts"
 import { mainSlot, type Program } from "./Rank.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
+
+import { LOG_LEVEL_ENV, logLevelOf } from "./logLevel.ts"
 
 /** Context ids each run may use: the world takes the first two, derived communicators the rest. */
 export const CONTEXTS_PER_RUN = 1 << 16
@@ -87,9 +89,10 @@ export const serve = (transport: Transport, control: RankControl): void => {
     const codec = resolveCodec(cmd.codec ?? "pickle")
     const group = Array.from({ length: transport.size }, (_, i) => i)
     const world = fromState(CommState.make(engine, base, group, codec, cmd.maxDecodedBytes === undefined ? undefined : { maxDecodedBytes: cmd.maxDecodedBytes }))
-    const fiber = Effect.runFork(
-      Effect.scoped(program).pipe(Effect.provideService(World, world)) as Effect.Effect<unknown, unknown>
-    )
+    // `rankflow --log-level <level>` reaches the ranks through the environment.
+    const level = logLevelOf(process.env[LOG_LEVEL_ENV])
+    const withWorld = Effect.scoped(program).pipe(Effect.provideService(World, world)) as Effect.Effect<unknown, unknown>
+    const fiber = Effect.runFork(level === undefined ? withWorld : Effect.provideService(withWorld, References.MinimumLogLevel, level))
     running = { id: cmd.id, fiber }
     if (pendingInterrupts.delete(cmd.id)) fiber.interruptUnsafe()
     fiber.addObserver((exit) => {

@@ -4,7 +4,8 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { constants as osConstants } from "node:os"
 import { Cause, Effect, Exit, Option, Runtime } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
+import { LOG_LEVEL_ENV } from "../logLevel.ts"
 import { existsSync, statSync } from "node:fs"
 import { resolve } from "node:path"
 import { UnknownCodec } from "../errors.ts"
@@ -54,7 +55,7 @@ const script = Argument.String("script").pipe(Argument.withDescription("the rank
 
 /** Flags of `run` that take a value, so that the script is the first other word. */
 const VALUE_FLAGS = new Set([
-  "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--nats", "--job", "--size", "--ranks", "--join-timeout",
+  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--nats", "--job", "--size", "--ranks", "--join-timeout",
   "--creds", "--user", "--password", "--token", "--tls-ca", "--tls-cert", "--tls-key", "--job-key-file"
 ])
 
@@ -126,6 +127,8 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
     }
     // The ranks (threads, or processes started from here) inherit the environment.
     if (o.progress) process.env[PIPELINE_PROGRESS_ENV] = "1"
+    const level = yield* GlobalFlag.LogLevel
+    if (Option.isSome(level)) process.env[LOG_LEVEL_ENV] = level.value
     const size = value(o.size) ?? o.np
     const limitText = value(o.maxDecodedBytes)
     const limit = limitText === undefined ? undefined : parseBytes(limitText)

@@ -50,6 +50,12 @@ describe("rankflow run --transport nats", () => {
     }, 60_000)
   }
 
+  it("--log-level filters the logs of rank processes too", async () => {
+    const r = await rankflow(["run", "--log-level", "none", "-n", "2", "--transport", "nats", "--nats", server.url, "examples/hello.ts"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).not.toContain("Hello")
+  }, 60_000)
+
   it("passes a rank process's own exit code on (process.exit(3) makes the launcher exit 3)", async () => {
     const r = await rankflow(["run", "-n", "2", "--transport", "nats", "--nats", server.url, "test/programs/exits.ts"])
     expect(r.code).toBe(3)

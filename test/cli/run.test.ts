@@ -67,6 +67,16 @@ describe("rankflow run", () => {
     expect(b.stderr).toContain("-n 2 and --ranks 0-1 conflict")
   })
 
+  it("--log-level filters the ranks' logs, given before or after run", async () => {
+    for (const args of [["--log-level", "none", "run", "-n", "2", "examples/hello.ts"], ["run", "--log-level", "warn", "-n", "2", "examples/hello.ts"]]) {
+      const r = await rankflow(args)
+      expect(r.code).toBe(0)
+      expect(r.stdout).not.toContain("Hello")
+    }
+    const shown = await rankflow(["run", "--log-level", "info", "-n", "2", "examples/hello.ts"])
+    expect(shown.stdout.match(/Hello!/g)).toHaveLength(2)
+  }, 60_000)
+
   it("explains a bad rank count", async () => {
     const r = await rankflow(["run", "-n", "0", "examples/hello.ts"])
     expect(r.code).not.toBe(0)
