@@ -66,6 +66,8 @@ export interface Kernel<B extends Record<string, Access> = Record<string, Access
   readonly _tag: "Kernel"
   readonly spec: KernelSpec<B, U>
   readonly workgroupSize: number
+  /** True when the WGSL is a `fn kernel` (rankflow writes the looping entry point). */
+  readonly gridStride: boolean
 }
 
 export interface RunOptions {
@@ -91,7 +93,7 @@ export const make = <const B extends Record<string, Access>, const U extends Rec
       throw new KernelError({ kernel: spec.name, message: `kernel ${spec.name}: "${name}" is not a usable binding or uniform name (a WGSL identifier, not params or rf_…)` })
     }
   }
-  return { _tag: "Kernel", spec, workgroupSize }
+  return { _tag: "Kernel", spec, workgroupSize, gridStride: !/@compute/.test(spec.wgsl) }
 }
 
 /**
@@ -119,7 +121,7 @@ export const source = (kernel: Kernel<any, any>, dtypes: ReadonlyArray<Dtypes.Dt
   lines.push(`const WG: u32 = ${workgroupSize}u;`)
   lines.push("fn rf_group(wid: vec3<u32>) -> u32 { return wid.y * params.rf_row + wid.x; }")
   lines.push(spec.wgsl)
-  if (!/@compute/.test(spec.wgsl)) {
+  if (kernel.gridStride) {
     lines.push(
       `@compute @workgroup_size(${workgroupSize}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {`,
       "  let g = rf_group(wid);",
@@ -132,10 +134,25 @@ export const source = (kernel: Kernel<any, any>, dtypes: ReadonlyArray<Dtypes.Dt
   return lines.join("\n")
 }
 
+// Each kernel's cache keys by dtypes, made once: a dispatch then looks its pipeline up by the same
+// string object (whose hash V8 keeps) instead of generating the WGSL again.
+const keys = new WeakMap<Kernel<any, any>, Map<string, { readonly code: string; readonly key: string }>>()
+const keyOf = (kernel: Kernel<any, any>, dtypes: ReadonlyArray<Dtypes.Dtype>) => {
+  let byDtypes = keys.get(kernel)
+  if (byDtypes === undefined) keys.set(kernel, (byDtypes = new Map()))
+  const d = dtypes.join(",")
+  let entry = byDtypes.get(d)
+  if (entry === undefined) {
+    const code = source(kernel, dtypes)
+    entry = { code, key: `${code}\u0000${JSON.stringify(kernel.spec.constants ?? {})}` }
+    byDtypes.set(d, entry)
+  }
+  return entry
+}
+
 const pipelineOf = (state: DeviceState, kernel: Kernel<any, any>, dtypes: ReadonlyArray<Dtypes.Dtype>): Effect.Effect<GPUComputePipeline, KernelError | GpuError | GpuDeviceLost> => {
-  const code = source(kernel, dtypes)
+  const { code, key } = keyOf(kernel, dtypes)
   const constants = kernel.spec.constants ?? {}
-  const key = `${code}\u0000${JSON.stringify(constants)}`
   const cached = state.pipelines.get(key)
   if (cached !== undefined) return Effect.succeed(cached)
   const name = kernel.spec.name
@@ -243,7 +260,7 @@ export const run = <B extends Record<string, Access>, U extends Record<string, U
     // The generated entry point loops (grid-stride), so a `fn kernel` dispatch needs no more
     // invocations than the device keeps busy; a CPU driver gains most from few workgroups
     // (lavapipe, axpy of 4 M floats: 16,384 workgroups 34 ms, 64 workgroups 8.6 ms).
-    const gridStride = !/@compute/.test(spec.wgsl)
+    const gridStride = kernel.gridStride
     const cap = state.software ? 64 * 256 : 1 << 20
     const wgs = Math.ceil((gridStride ? Math.min(invocations, cap) : invocations) / kernel.workgroupSize)
     const maxDim = state.device.limits.maxComputeWorkgroupsPerDimension
