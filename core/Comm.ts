@@ -82,7 +82,7 @@ export interface Comm extends Collectives.Collectives, Communicators.Communicato
   /** Sends to `dest` and receives from `source` at once (MPI_Sendrecv). */
   sendrecv<A = unknown>(value: unknown, options: P2P.SendrecvOptions): Effect.Effect<A, P2P.SendError | P2P.RecvError>
   /** Waits for a matching message and returns its status without receiving it (MPI_Probe). */
-  probe(options?: P2P.ProbeOptions): Effect.Effect<Status, P2P.InvalidCall | import("./errors.ts").RankFailed>
+  probe(options?: P2P.ProbeOptions): Effect.Effect<Status, P2P.InvalidCall | import("./errors.ts").RankFailed | import("./errors.ts").Deadlock>
   /** The status of a matching message if one has arrived (MPI_Iprobe). */
   iprobe(options?: P2P.ProbeOptions): Effect.Effect<import("effect").Option.Option<Status>, P2P.InvalidCall>
 

@@ -29,9 +29,23 @@ export const make = (
   context: number,
   group: ReadonlyArray<number>,
   codec: Codec,
-  decodeOptions?: DecodeOptions
+  decodeOptions?: DecodeOptions,
+  name?: string
 ): CommState => {
   const worldToComm = new Int32Array(engine.size).fill(-1)
   group.forEach((w, r) => (worldToComm[w] = r))
+  engine.comms.set(context, { name: name ?? `the communicator of world ranks ${ranges(group)}`, group })
   return { engine, context, rank: worldToComm[engine.rank]!, size: group.length, group, worldToComm, codec, decodeOptions, freed: false, collectiveSeq: 0 }
+}
+
+/** World ranks as short ranges: `0-3,6`. */
+const ranges = (ranks: ReadonlyArray<number>): string => {
+  const parts: Array<string> = []
+  for (let i = 0; i < ranks.length; i++) {
+    let j = i
+    while (j + 1 < ranks.length && ranks[j + 1] === ranks[j]! + 1) j++
+    parts.push(j === i ? `${ranks[i]}` : `${ranks[i]}-${ranks[j]}`)
+    i = j
+  }
+  return parts.join(",")
 }

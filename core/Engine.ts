@@ -12,7 +12,19 @@ const EMPTY_FRAMES: Frames = { header: new Uint8Array(0), buffers: [] }
 
 interface AckWaiter {
   readonly dest: number
-  readonly settle: (failure?: PeerFailure | TransportError) => void
+  readonly settle: (failure?: PeerFailure | TransportError | string) => void
+  /** The synchronous send's context and tag, and when it started waiting (for reports). */
+  readonly context: number
+  readonly tag: number
+  readonly since: number
+}
+
+/** What the engine knows of a communicator, for reports of what a rank waits for. */
+export interface CommInfo {
+  /** `"world"`, or how the communicator came about. */
+  readonly name: string
+  /** World rank of each member, by communicator rank. */
+  readonly group: ReadonlyArray<number>
 }
 
 export class Engine {
@@ -22,6 +34,14 @@ export class Engine {
   private readonly acks = new Map<number, AckWaiter>()
   /** Contexts handed out so far; communicators agree on new ones through their parent. */
   contextCounter = 0
+  /** Packets sent and arrived (every kind): equal sums over all ranks mean nothing is in flight. */
+  sent = 0
+  arrived = 0
+  /** Communicators by point-to-point context (collectives use context + 1). */
+  readonly comms = new Map<number, CommInfo>()
+  /** Contexts of the current run: `[runBase, runBase + runSpan)`. */
+  runBase = 0
+  runSpan = 0
   /** Called for messages that are not rankflow's (logged and dropped). */
   onForeign: (source: number, why: string) => void = () => {}
 
@@ -40,6 +60,7 @@ export class Engine {
   }
 
   private arrive(a: Arrival): void {
+    this.arrived++
     const env = a.envelope
     if (!Envelope.isValid(env)) {
       a.discard()
@@ -58,6 +79,11 @@ export class Engine {
       waiter.settle()
       return
     }
+    if (Envelope.kind(env) === Envelope.KIND_FIN) {
+      a.discard()
+      this.peerFinished(a.source, Envelope.context(env))
+      return
+    }
     this.matching.arrive(a.source, Envelope.context(env), Envelope.tag(env), a)
   }
 
@@ -70,20 +96,54 @@ export class Engine {
     }
   }
 
+  private peerFinished(rank: number, base: number): void {
+    this.matching.peerFinished(rank, base, this.runSpan, this.size - 1)
+    // A synchronous send to it in that run was never matched: it never will be.
+    for (const [seq, w] of this.acks) {
+      if (w.dest !== rank || w.context < base || w.context >= base + this.runSpan) continue
+      this.acks.delete(seq)
+      w.settle(`rank ${rank} has finished`)
+    }
+  }
+
   /** Sends a packet; `done` reports when the caller's buffers may be reused. */
   send(dest: number, envelope: Uint8Array, frames: Frames, done: (error?: TransportError | PeerFailure) => void): void {
+    this.sent++
     this.transport.send(dest, { envelope, frames }, done)
   }
 
-  /** A fresh sequence number for a synchronous send, with `settle` called on its acknowledgement. */
-  expectAck(dest: number, settle: (failure?: PeerFailure | TransportError) => void): number {
+  /**
+   * A fresh sequence number for a synchronous send, with `settle` called on
+   * its acknowledgement, or with why it will never come.
+   */
+  expectAck(dest: number, context: number, tag: number, settle: (failure?: PeerFailure | TransportError | string) => void): number {
     const seq = this.nextSeq++
-    this.acks.set(seq, { dest, settle })
+    this.acks.set(seq, { dest, settle, context, tag, since: Date.now() })
     return seq
+  }
+
+  /** The synchronous sends waiting for their acknowledgement. */
+  pendingAcks(): Iterable<AckWaiter> {
+    return this.acks.values()
+  }
+
+  /**
+   * Tells every other rank that this rank's program finished the current run:
+   * their receives from it that are still waiting fail instead of hanging.
+   * Sent after everything else, so it arrives after every message of the run.
+   */
+  finish(): void {
+    const envelope = Envelope.encode(Envelope.KIND_FIN, 0, this.runBase, 0, 0)
+    for (let dest = 0; dest < this.size; dest++) {
+      if (dest === this.rank) continue
+      this.sent++
+      this.transport.send(dest, { envelope, frames: EMPTY_FRAMES }, () => {})
+    }
   }
 
   /** Acknowledges a matched synchronous send. */
   acknowledge(dest: number, seq: number): void {
+    this.sent++
     this.transport.send(dest, { envelope: Envelope.encode(Envelope.KIND_ACK, 0, 0, 0, seq), frames: EMPTY_FRAMES }, () => {})
   }
 

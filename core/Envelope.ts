@@ -12,6 +12,12 @@ export const KIND_DATA = 0
 export const KIND_SYNC = 1
 /** The acknowledgement of a synchronous send; `seq` names it. */
 export const KIND_ACK = 2
+/**
+ * A rank's program finished (sent to every other rank after its last message):
+ * `context` is the first context of the run. Receives still waiting on that
+ * rank in the run can never complete.
+ */
+export const KIND_FIN = 3
 
 export const ENVELOPE_BYTES = 16
 
@@ -43,7 +49,7 @@ export const encode = (kind: number, codec: number, context: number, tag: number
 }
 
 /** Whether `b` is long enough to be an envelope; anything shorter is foreign and dropped. */
-export const isValid = (b: Uint8Array): boolean => b.length >= ENVELOPE_BYTES && b[0]! <= KIND_ACK
+export const isValid = (b: Uint8Array): boolean => b.length >= ENVELOPE_BYTES && b[0]! <= KIND_FIN
 
 export const kind = (b: Uint8Array): number => b[0]!
 export const codec = (b: Uint8Array): number => b[1]!

@@ -39,6 +39,12 @@ export interface Posted {
   matched: Incoming | undefined
   failed: string | undefined
   failedRank: number
+  /** Set with `failed` when the source finished its program instead of failing: a deadlock, not a failure. */
+  finished: boolean
+  /** The collective this receive belongs to (for reports of what a rank waits for). */
+  label: string | undefined
+  /** When it was queued to wait (`Date.now()`); 0 while not queued. */
+  since: number
   /**
    * Called once when settled after posting (not when settled at `post`), after
    * the engine's state is consistent. It runs inside the transport's progress,
@@ -61,6 +67,10 @@ export class Matching {
   private order = 0
   /** Ranks that failed, with why. */
   private readonly failedRanks = new Map<number, string>()
+  /** Ranks whose program finished, with the first context of that run. */
+  private readonly finishedRanks = new Map<number, number>()
+  private finishSpan = 0
+  private otherRanks = Number.POSITIVE_INFINITY
 
   private queuesOf(context: number): Queues {
     let q = this.queues.get(context)
@@ -100,7 +110,20 @@ export class Matching {
    * called when it is.
    */
   post(context: number, source: number, tag: number, peek: boolean): Posted {
-    const p: Posted = { context, source, tag, peek, matched: undefined, failed: undefined, failedRank: -1, wake: undefined, queued: false }
+    const p: Posted = {
+      context,
+      source,
+      tag,
+      peek,
+      matched: undefined,
+      failed: undefined,
+      failedRank: -1,
+      finished: false,
+      label: undefined,
+      since: 0,
+      wake: undefined,
+      queued: false
+    }
     const q = this.queuesOf(context)
     const unexpected = q.unexpected
     for (let i = 0; i < unexpected.length; i++) {
@@ -117,7 +140,12 @@ export class Matching {
       p.failedRank = failure[0]
       return p
     }
+    if (this.finishedRanks.size > 0 && this.finishedFor(p) !== undefined) {
+      this.settleFinished(p, this.finishedFor(p)!)
+      return p
+    }
     p.queued = true
+    p.since = Date.now()
     q.posted.push(p)
     return p
   }
@@ -204,6 +232,69 @@ export class Matching {
         wake?.()
       }
     }
+  }
+
+  /**
+   * Records that `rank`'s program finished the run whose contexts are
+   * `[base, base + span)`: receives of that run still waiting on it fail now
+   * (as do receives from any source once `everyoneElse` has finished), and
+   * later ones fail unless a message from it already arrived.
+   */
+  peerFinished(rank: number, base: number, span: number, others: number): void {
+    this.finishedRanks.set(rank, base)
+    this.finishSpan = span
+    this.otherRanks = others
+    let finished: Array<Posted> | undefined
+    for (const [context, q] of this.queues) {
+      if (context < base || context >= base + span) continue
+      const keep: Array<Posted> = []
+      for (const p of q.posted) {
+        const on = this.finishedFor(p)
+        if (on === undefined) keep.push(p)
+        else {
+          p.queued = false
+          this.settleFinished(p, on)
+          ;(finished ??= []).push(p)
+        }
+      }
+      q.posted = keep
+    }
+    if (finished !== undefined) {
+      for (const p of finished) {
+        const wake = p.wake
+        p.wake = undefined
+        wake?.()
+      }
+    }
+  }
+
+  /** The finished rank that a receive waits on in vain, if any. */
+  private finishedFor(p: Posted): number | undefined {
+    if (p.source !== ANY_SOURCE) {
+      const base = this.finishedRanks.get(p.source)
+      return base !== undefined && p.context >= base && p.context < base + this.finishSpan ? p.source : undefined
+    }
+    // From any source: only once every other rank finished this run.
+    let count = 0
+    let last = -1
+    for (const [rank, base] of this.finishedRanks) {
+      if (p.context >= base && p.context < base + this.finishSpan) {
+        count++
+        last = rank
+      }
+    }
+    return count >= this.otherRanks && last >= 0 ? last : undefined
+  }
+
+  private settleFinished(p: Posted, rank: number): void {
+    p.failed = `rank ${rank} has finished`
+    p.failedRank = rank
+    p.finished = true
+  }
+
+  /** The receives and probes waiting now, in the order they were posted per context. */
+  *waiting(): Iterable<Posted> {
+    for (const q of this.queues.values()) yield* q.posted
   }
 
   failureOf(rank: number): string | undefined {

@@ -12,11 +12,12 @@ import type { CommState } from "./CommState.ts"
 import { completeNow, completion, type Settle, spinWhile } from "./completion.ts"
 import { defer } from "./defer.ts"
 import * as Envelope from "./Envelope.ts"
-import { InvalidArgument, InvalidCommunicator, InvalidRank, InvalidTag, MessageInvalid, RankFailed, UnknownCodec } from "./errors.ts"
+import { type Deadlock, InvalidArgument, InvalidCommunicator, InvalidRank, InvalidTag, MessageInvalid, RankFailed, UnknownCodec } from "./errors.ts"
 import { ANY_SOURCE, ANY_TAG, PROC_NULL, type Incoming, type Posted } from "./Matching.ts"
 import * as Message from "./Message.ts"
 import { Request } from "./Request.ts"
 import type { Status } from "./Status.ts"
+import * as Waits from "./waits.ts"
 
 /** The largest tag (MPI's TAG_UB). */
 export const TAG_UB = 0x7fffffff
@@ -49,9 +50,9 @@ export interface Received<A> {
 }
 
 export type InvalidCall = InvalidRank | InvalidTag | InvalidCommunicator | InvalidArgument
-export type SendFailure = RankFailed | TransportError
+export type SendFailure = RankFailed | Deadlock | TransportError
 export type SendError = InvalidCall | EncodeError | UnknownCodec | SendFailure
-export type RecvFailure = DecodeError | MessageInvalid | RankFailed | TransportError
+export type RecvFailure = DecodeError | MessageInvalid | RankFailed | Deadlock | TransportError
 export type RecvError = InvalidCall | RecvFailure
 export type RecvIntoFailure = RecvFailure | Truncated | DatatypeMismatch
 export type RecvIntoError = InvalidCall | RecvIntoFailure
@@ -108,6 +109,10 @@ export const rankFailed = (c: CommState, worldRank: number, reason: string): Ran
   return new RankFailed({ rank: rank >= 0 ? rank : worldRank, message: `rank ${rank >= 0 ? rank : worldRank} failed: ${reason}`, details: reason, worldRank })
 }
 
+/** Why a posted receive settled without a message: its source failed, or finished (a deadlock). */
+export const unmatched = (c: CommState, p: Posted): RankFailed | Deadlock =>
+  p.finished ? Waits.finished(Waits.waitOf(c.engine, p)) : rankFailed(c, p.failedRank, p.failed ?? "unknown failure")
+
 const encodeFailure = (e: unknown): EncodeError | UnknownCodec => {
   if (e instanceof EncodeError || e instanceof UnknownCodec) return e
   throw e
@@ -152,7 +157,14 @@ export const startSend = (
     if (--pending === 0) settle(failure === undefined ? Exit.void : Exit.fail(failure))
   }
   const worldDest = c.group[dest]!
-  const seq = c.engine.expectAck(worldDest, (error) => part(error === undefined ? Exit.void : Exit.fail(sendFailure(c, error))))
+  const seq = c.engine.expectAck(worldDest, context, tag, (error) =>
+    part(
+      error === undefined
+        ? Exit.void
+        : Exit.fail(typeof error === "string"
+          ? Waits.finished({ op: "ssend", comm: c.engine.comms.get(context)?.name ?? `context ${context}`, rank: c.rank, peer: dest, worldPeer: worldDest, tag, since: 0 })
+          : sendFailure(c, error))
+    ))
   transmit(c, context, dest, tag, encoded, part, Envelope.KIND_SYNC, seq)
 }
 
@@ -379,7 +391,7 @@ const receive = (c: CommState, context: number, source: number, tag: number, sin
           const m = p.matched
           return completeNow((settle) => finish(c, m, sink, settle), c.engine.transport)
         }
-        return Effect.fail(rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
+        return Effect.fail(unmatched(c, p))
       }
       if (p.matched !== undefined || p.failed !== undefined) return settled()
       return restore(waitPosted(p)).pipe(
@@ -431,7 +443,7 @@ export const startReceive = (
   const p = matching.post(context, worldSource, tag, false)
   const onSettled = () => {
     request.canceller = undefined
-    if (p.matched === undefined) return request.fail(rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
+    if (p.matched === undefined) return request.fail(unmatched(c, p))
     finish(c, p.matched, sink, (exit) =>
       Exit.isSuccess(exit) ? request.succeed(map(exit.value), exit.value) : request.fail(Option.getOrThrow(Exit.findErrorOption(exit))))
   }
@@ -513,8 +525,8 @@ export const sendrecv = (c: CommState, value: unknown, options: SendrecvOptions<
 // Probes
 
 /** Waits until a matching message has arrived and returns its status without receiving it (MPI_Probe). */
-export const probe = (c: CommState, options?: ProbeOptions): Effect.Effect<Status, InvalidCall | RankFailed> =>
-  Effect.suspend((): Effect.Effect<Status, InvalidCall | RankFailed> => {
+export const probe = (c: CommState, options?: ProbeOptions): Effect.Effect<Status, InvalidCall | RankFailed | Deadlock> =>
+  Effect.suspend((): Effect.Effect<Status, InvalidCall | RankFailed | Deadlock> => {
     const source = options?.source ?? ANY_SOURCE
     const tag = options?.tag ?? ANY_TAG
     const invalid = validateRecv(c, source, tag)
@@ -524,8 +536,8 @@ export const probe = (c: CommState, options?: ProbeOptions): Effect.Effect<Statu
     const matching = c.engine.matching
     const p = matching.post(c.context, worldSource, tag, true)
     if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
-    const settled = (): Effect.Effect<Status, RankFailed> =>
-      p.matched !== undefined ? Effect.succeed(statusOf(c, p.matched)) : Effect.fail(rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
+    const settled = (): Effect.Effect<Status, RankFailed | Deadlock> =>
+      p.matched !== undefined ? Effect.succeed(statusOf(c, p.matched)) : Effect.fail(unmatched(c, p))
     if (p.matched !== undefined || p.failed !== undefined) return settled()
     return waitPosted(p).pipe(
       Effect.onInterrupt(() => Effect.sync(() => matching.withdraw(p))),

@@ -23,8 +23,10 @@ import { pickle } from "../codecs/pickle/Pickle.ts"
 import type { Job, JobEvent, Launcher } from "../transports/Launcher.ts"
 import { TransportError } from "../transports/Transport.ts"
 import { ShmLauncher } from "../transports/shm/index.ts"
-import { RankFailed } from "./errors.ts"
+import { Deadlock, RankFailed } from "./errors.ts"
 import type { FailureReport } from "./Failure.ts"
+import { JobWatch } from "./JobWatch.ts"
+import { describeWait } from "./waits.ts"
 import { normalize, type ProgramInput } from "./ProgramRef.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 
@@ -50,18 +52,42 @@ export interface WorldOptions {
   readonly prefixOutput?: boolean
   /** How long stopped ranks get to finish after a failure before they are terminated (default 5 s). */
   readonly stopGraceMillis?: number
+  /**
+   * Whether to stop a deadlocked run with `Deadlock` (default true). Only a
+   * launcher that sees the whole job decides deadlocks (shm); elsewhere the
+   * stall watchdog reports waits that make no progress.
+   */
+  readonly deadlockDetection?: boolean
+  /**
+   * The stall watchdog: a rank that has waited `timeoutMillis` without any
+   * progress reports what it waits for, and the launcher prints the picture of
+   * its ranks; with `action: "fail"` the run then fails with `Deadlock`.
+   * Default: 30 s and `"report"` on NATS, off on shm (where deadlocks are
+   * decided); `false` turns it off.
+   */
+  readonly stall?: { readonly timeoutMillis: number; readonly action?: "report" | "fail" } | false
+  /** Where stall reports and pictures go (default: this process's stderr). */
+  readonly report?: (text: string) => void
 }
 
 export interface RunOptions {
   /** `process.argv.slice(1)` inside the ranks: the script and its arguments. */
   readonly argv?: ReadonlyArray<string>
+  /** Print the ranks' picture (what each waits for) when the run is interrupted, before the ranks are stopped (the CLI's Ctrl-C). */
+  readonly pictureOnInterrupt?: boolean
 }
 
 /** A running set of ranks that runs programs in turn. */
 export interface World {
   readonly size: number
   /** Runs a program on every rank and returns each rank's result, by rank. */
-  run<A = unknown>(program: ProgramInput, options?: RunOptions): Effect.Effect<ReadonlyArray<A>, RankFailed | TransportError>
+  run<A = unknown>(program: ProgramInput, options?: RunOptions): Effect.Effect<ReadonlyArray<A>, RankFailed | Deadlock | TransportError>
+  /**
+   * What every rank (of this launcher) is doing now, one line per rank: what
+   * it waits for and since when, running, or finished. Empty when no run is
+   * in progress.
+   */
+  readonly picture: Effect.Effect<string>
 }
 
 const RUNNER_URL = new URL("./runner.ts", import.meta.url).href
@@ -78,6 +104,9 @@ interface Running {
   readonly job: Job
   readonly scope: Scope.Closeable
   readonly exited: Set<number>
+  /** Picture requests for the run in progress (its collector hands them to its watch). */
+  readonly pictures: Array<(picture: string) => void>
+  collecting: boolean
 }
 
 /** Starts `size` ranks that stay up until the scope closes. */
@@ -94,11 +123,12 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
 
     // Ranks are asked to exit first, so that everything they printed is flushed;
     // those that do not within the grace period are terminated with the scope.
-    const stop = Effect.suspend(() => {
+    // `responsive`: the ranks worth waiting for (the others did not stop within the grace period already).
+    const stop = (responsive?: ReadonlySet<number>) => Effect.suspend(() => {
       const r = current
       current = undefined
       if (r === undefined) return Effect.void
-      const live = r.job.localRanks.filter((rank) => !r.exited.has(rank))
+      const live = r.job.localRanks.filter((rank) => !r.exited.has(rank) && (responsive === undefined || responsive.has(rank)))
       for (const rank of live) r.job.post(rank, { _tag: "Exit" } satisfies Protocol.Exit)
       const awaitExits = Effect.gen(function*() {
         while (live.some((rank) => !r.exited.has(rank))) {
@@ -111,7 +141,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
         Effect.andThen(Scope.close(r.scope, Exit.void))
       )
     })
-    yield* Effect.addFinalizer(() => stop)
+    yield* Effect.addFinalizer(() => stop())
 
     const start = Effect.gen(function*() {
       const scope = yield* Scope.make()
@@ -121,7 +151,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
         prefixOutput: options.prefixOutput ?? true,
         ...options.transportOptions
       }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
-      const running: Running = { job, scope, exited: new Set() }
+      const running: Running = { job, scope, exited: new Set(), pictures: [], collecting: false }
       let ready = 0
       while (ready < job.localRanks.length) {
         const event = yield* Queue.take(job.events)
@@ -138,43 +168,113 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
       return running
     })
 
-    const run = <A>(program: ProgramInput, runOptions?: RunOptions): Effect.Effect<ReadonlyArray<A>, RankFailed | TransportError> =>
+    const stall = stallOf(options, launcher.kind)
+    const run = <A>(program: ProgramInput, runOptions?: RunOptions): Effect.Effect<ReadonlyArray<A>, RankFailed | Deadlock | TransportError> =>
       Effect.gen(function*() {
-        const running = current !== undefined && current.exited.size === 0 ? current : yield* Effect.andThen(stop, start)
+        const running = current !== undefined && current.exited.size === 0 ? current : yield* Effect.andThen(stop(), start)
         const { job } = running
         const id = nextId++
         const ref = normalize(program)
-        const cmd: Protocol.Run = { _tag: "Run", id, module: ref.module, export: ref.export, args: ref.args, codec: options.codec, maxDecodedBytes: options.maxDecodedBytes, argv: runOptions?.argv }
+        const cmd: Protocol.Run = {
+          _tag: "Run",
+          id,
+          module: ref.module,
+          export: ref.export,
+          args: ref.args,
+          codec: options.codec,
+          maxDecodedBytes: options.maxDecodedBytes,
+          argv: runOptions?.argv,
+          stallMillis: stall?.timeoutMillis
+        }
         for (const r of job.localRanks) job.post(r, cmd)
-        const outcome = yield* collect(job, running, id, options)
+        const outcome = yield* collect(job, running, id, options, stall)
         if (outcome.failure !== undefined) {
-          yield* stop
+          yield* stop(outcome.responsive)
           return yield* outcome.failure
         }
         return outcome.results as ReadonlyArray<A>
-      }).pipe(Effect.onInterrupt(() => stop))
+      }).pipe(Effect.onInterrupt(() =>
+        runOptions?.pictureOnInterrupt === true && current !== undefined
+          ? Effect.andThen(
+            Effect.flatMap(snapshot(current), (text) => Effect.sync(() => report(options)(`rankflow: stopped; what each rank was doing:\n${indent(text)}\n`))),
+            stop()
+          )
+          : stop()
+      ))
 
-    return { size: options.size, run }
+    const picture: Effect.Effect<string> = Effect.suspend(() => {
+      const r = current
+      if (r === undefined) return Effect.succeed("")
+      if (!r.collecting) return snapshot(r)
+      return Effect.callback<string>((resume) => {
+        r.pictures.push((text) => resume(Effect.succeed(text)))
+      })
+    })
+
+    return { size: options.size, run, picture }
   })
 
 /** Runs one program on `size` fresh ranks and returns each rank's result. */
 export const run = <A = unknown>(
   program: ProgramInput,
   options: WorldOptions & RunOptions
-): Effect.Effect<ReadonlyArray<A>, RankFailed | TransportError> =>
+): Effect.Effect<ReadonlyArray<A>, RankFailed | Deadlock | TransportError> =>
   Effect.scoped(Effect.flatMap(make(options), (world) => world.run<A>(program, options)))
 
 interface Outcome {
   readonly results: Array<unknown>
-  readonly failure: RankFailed | undefined
+  readonly failure: RankFailed | Deadlock | undefined
+  /** After a failure: the ranks that stopped within the grace period (the others are terminated). */
+  readonly responsive: ReadonlySet<number> | undefined
 }
 
+interface Stall {
+  readonly timeoutMillis: number
+  readonly action: "report" | "fail"
+}
+
+const stallOf = (options: WorldOptions, kind: string): Stall | undefined => {
+  if (options.stall === false) return undefined
+  if (options.stall !== undefined) return { timeoutMillis: options.stall.timeoutMillis, action: options.stall.action ?? "report" }
+  return kind === "shm" ? undefined : { timeoutMillis: 30_000, action: "report" }
+}
+
+const report = (options: WorldOptions) => options.report ?? ((text: string) => void process.stderr.write(text))
+
+const indent = (text: string): string => text.split("\n").map((l) => `  ${l}`).join("\n")
+
+/** Asks the ranks what they are doing while no collector runs (a run being interrupted). */
+const snapshot = (running: Running): Effect.Effect<string> =>
+  Effect.gen(function*() {
+    const { job } = running
+    const ranks = job.localRanks.filter((r) => !running.exited.has(r))
+    const watch = new JobWatch(ranks, false)
+    let text: string | undefined
+    watch.picture((t) => (text = t))
+    const query = watch.next(Date.now())
+    for (const r of ranks) job.post(r, query)
+    const give = Date.now() + 1500
+    while (text === undefined) {
+      const event = Option.getOrUndefined(yield* Effect.timeoutOption(Queue.take(job.events), Math.max(0, give - Date.now())))
+      if (event === undefined) {
+        watch.next(Date.now())
+        break
+      }
+      if (event._tag === "Exited") running.exited.add(event.rank)
+      else if ((event.message as Protocol.FromRank)._tag === "Status") watch.reply(event.rank, event.message as Protocol.Status)
+    }
+    return text ?? ""
+  })
+
 /** Gathers every rank's outcome of run `id`; on the first failure, tells the others and stops them. */
-const collect = (job: Job, running: Running, id: number, options: WorldOptions) =>
+const collect = (job: Job, running: Running, id: number, options: WorldOptions, stall: Stall | undefined) =>
   Effect.gen(function*() {
     const results: Array<unknown> = new Array(options.size)
     const settled = new Set<number>()
-    let failure: RankFailed | undefined
+    let failure: RankFailed | Deadlock | undefined
+    const watch = new JobWatch(job.localRanks, job.decidesDeadlocks === true && options.deadlockDetection !== false)
+    const say = report(options)
+    const stalled = new Set<number>()
     /** The rank the failure was put on by another rank's report, while its own account has not come. */
     let blamed: number | undefined
     let deadline: number | undefined
@@ -199,18 +299,48 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions) 
         })
         blamed = local ? peer : undefined
       } else {
-        failure = new RankFailed({ rank, message: `rank ${rank} failed: ${report.message}`, details: report.details })
+        // A rank that waited on one that had finished: a deadlock, not a failure of either.
+        failure = report.tag === "Deadlock"
+          ? new Deadlock({ message: report.message, waits: [report.message] })
+          : new RankFailed({ rank, message: `rank ${rank} failed: ${report.message}`, details: report.details })
         job.declareFailed(rank, report.message)
       }
       for (const r of job.localRanks) if (!settled.has(r)) job.post(r, { _tag: "Interrupt", id } satisfies Protocol.Interrupt)
       deadline = Date.now() + (options.stopGraceMillis ?? 5000)
     }
 
+    /** Stops the run on a deadlock or a stall (the ranks are interrupted; they are all waiting). */
+    const stopWith = (error: Deadlock) => {
+      if (failure !== undefined) return
+      failure = error
+      for (const r of job.localRanks) if (!settled.has(r)) job.post(r, { _tag: "Interrupt", id } satisfies Protocol.Interrupt)
+      deadline = Date.now() + (options.stopGraceMillis ?? 5000)
+    }
+
+    running.collecting = true
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        running.collecting = false
+        // A picture asked for as the run ends: answered by `snapshot` instead.
+        for (const p of running.pictures.splice(0)) p("")
+      })
+    )
     while (settled.size < job.localRanks.length) {
-      const event: JobEvent | undefined = deadline === undefined
+      const now = Date.now()
+      for (const p of running.pictures.splice(0)) watch.picture(p)
+      if (failure === undefined && watch.due(now)) {
+        const query = watch.next(now)
+        for (const r of job.localRanks) job.post(r, query)
+      }
+      const wait = Math.min(deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, deadline - now), failure === undefined ? watch.wait(Date.now()) : Number.POSITIVE_INFINITY)
+      const event: JobEvent | undefined | "tick" = wait === Number.POSITIVE_INFINITY
         ? yield* Queue.take(job.events)
-        : Option.getOrUndefined(yield* Effect.timeoutOption(Queue.take(job.events), Math.max(0, deadline - Date.now())))
-      if (event === undefined) break // the stopped ranks did not finish in time: the caller terminates them
+        : Option.getOrElse(yield* Effect.timeoutOption(Queue.take(job.events), wait), () => "tick" as const)
+      if (event === "tick") {
+        if (deadline !== undefined && Date.now() >= deadline) break // the stopped ranks did not finish in time: the caller terminates them
+        continue
+      }
+      if (event === undefined) break
       if (event._tag === "Exited") {
         running.exited.add(event.rank)
         if (settled.has(event.rank)) continue
@@ -219,12 +349,39 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions) 
         const how = own ?? `it exited with code ${event.code} before its program finished`
         fail(event.rank, { tag: "Exited", message: own === undefined ? how : firstLine(how), details: how })
         // A rank that ended by exiting passes its code on (as mpiexec does), when its failure is the job's.
-        if (event.code > 0 && failure?.rank === event.rank && failure.exitCode === undefined) {
+        if (event.code > 0 && failure?._tag === "RankFailed" && failure.rank === event.rank && failure.exitCode === undefined) {
           failure = new RankFailed({ rank: failure.rank, message: failure.message, details: failure.details, exitCode: event.code })
         }
         continue
       }
       const msg = event.message as Protocol.FromRank
+      if (msg._tag === "Status") {
+        const found = watch.reply(event.rank, msg)
+        if (found !== undefined) stopWith(found)
+        continue
+      }
+      if (msg._tag === "Stalled") {
+        if (msg.run !== id || stalled.has(event.rank) || failure !== undefined) continue
+        stalled.add(event.rank)
+        const seconds = Math.round((Date.now() - msg.since) / 1000)
+        const lines = msg.waits.map((w) => describeWait(w))
+        say(`rankflow: rank ${event.rank} has waited ${seconds} s without progress: ${lines.join("; ")}\n`)
+        const here = job.localRanks.length < job.size ? " of this host" : ""
+        if (stall?.action === "fail") {
+          // The whole picture first, then the job stops with it.
+          if (stalled.size === 1) {
+            watch.picture((text) =>
+              stopWith(new Deadlock({
+                message: `the job stalled: rank ${event.rank} waited ${seconds} s without progress (--stall-action fail); what each rank${here} was doing:\n${indent(text)}`,
+                waits: text.split("\n")
+              }))
+            )
+          }
+        } else if (stalled.size === 1) {
+          watch.picture((text) => say(`rankflow: what each rank${here} is doing:\n${indent(text)}\n`))
+        }
+        continue
+      }
       if (msg._tag !== "Done" || msg.id !== id || settled.has(event.rank)) continue
       settled.add(event.rank)
       if (!msg.ok) {
@@ -239,8 +396,8 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions) 
         fail(event.rank, { tag: "DecodeError", message: why, details: why })
       } else results[event.rank] = decoded.value
     }
-    return { results, failure } satisfies Outcome
-  })
+    return { results, failure, responsive: failure === undefined ? undefined : settled } satisfies Outcome
+  }).pipe(Effect.scoped)
 
 const firstLine = (s: string): string => s.split("\n", 1)[0]!
 

@@ -63,6 +63,20 @@ export class RankFailed extends Data.TaggedError("RankFailed")<{
   readonly exitCode?: number
 }> {}
 
+/**
+ * A wait that can never end: a receive (or a synchronous send) on a rank
+ * whose program has finished, or, found by the launcher, every rank waiting
+ * with nothing in flight (shm), or a rank without progress past the stall
+ * timeout (`--stall-timeout`, `--stall-action fail`). `waits` says what each
+ * rank waits for, one line per rank; `cycle` is a cycle of ranks (world)
+ * each waiting for the next, where one was found.
+ */
+export class Deadlock extends Data.TaggedError("Deadlock")<{
+  readonly message: string
+  readonly waits: ReadonlyArray<string>
+  readonly cycle?: ReadonlyArray<number> | undefined
+}> {}
+
 /** Waiting on a request that was cancelled. */
 export class RequestCancelled extends Data.TaggedError("RequestCancelled")<{
   readonly message: string

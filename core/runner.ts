@@ -19,6 +19,8 @@ import { mainSlot, type Program } from "./Rank.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 
 import { LOG_LEVEL_ENV, logLevelOf } from "./logLevel.ts"
+import { waitsOf } from "./waits.ts"
+import { performance } from "node:perf_hooks"
 
 /** Context ids each run may use: the world takes the first two, derived communicators the rest. */
 export const CONTEXTS_PER_RUN = 1 << 16
@@ -58,6 +60,23 @@ const findProgram = async (cmd: Protocol.Run): Promise<Program> => {
   )
 }
 
+/** Counts of the kinds of resources pending on this thread (timers, I/O, ports). */
+const resources = (): Map<string, number> => {
+  const counts = new Map<string, number>()
+  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1)
+  return counts
+}
+
+/** Resources pending now beyond `baseline` (what the rank itself holds while idle). */
+const beyond = (baseline: Map<string, number>): Array<string> => {
+  const extra: Array<string> = []
+  for (const [r, n] of resources()) if (n > (baseline.get(r) ?? 0)) extra.push(r)
+  return extra
+}
+
+/** Event-loop utilisation above which a rank counts as running, not waiting. */
+const BUSY_UTILIZATION = 0.25
+
 const encodeResult = (value: unknown): Protocol.Done => {
   try {
     const frames = pickle.encodeSync(value)
@@ -73,30 +92,73 @@ export const serve = (transport: Transport, control: RankControl): void => {
   engine.onForeign = (source, why) => console.warn(`rankflow: dropped a message from rank ${source}: ${why}`)
   let running: { id: number; fiber: Fiber.Fiber<unknown, unknown> } | undefined
   const pendingInterrupts = new Set<number>()
+  // What the rank holds while it waits for nothing else, and its event loop's use since the last query.
+  let baseline = resources()
+  let loop = performance.eventLoopUtilization()
+  const activity = (): number => engine.sent + engine.arrived + (transport.activity?.() ?? 0)
+
+  /** Reports the run once it waited `stallMillis` without progress; returns the watchdog's stop. */
+  const watch = (id: number, stallMillis: number): () => void => {
+    let last = activity()
+    let since = Date.now()
+    let reported = false
+    const timer = setInterval(() => {
+      const now = activity()
+      if (now !== last) {
+        last = now
+        since = Date.now()
+        reported = false
+        return
+      }
+      if (reported || Date.now() - since < stallMillis) return
+      const waits = waitsOf(engine)
+      if (waits.length === 0) return
+      reported = true
+      control.post({ _tag: "Stalled", run: id, since, waits } satisfies Protocol.Stalled)
+    }, Math.max(10, Math.min(1000, stallMillis / 4)))
+    timer.unref()
+    return () => clearInterval(timer)
+  }
+
+  /** A run whose program is still being loaded (its module imported): it counts as running, and busy. */
+  let loading: number | undefined
 
   const run = async (cmd: Protocol.Run): Promise<void> => {
     const base = (cmd.id % CONTEXTS_PER_RUN) * CONTEXTS_PER_RUN
-    engine.matching.purge((context) => context < base || context >= base + CONTEXTS_PER_RUN)
+    const outside = (context: number) => context < base || context >= base + CONTEXTS_PER_RUN
+    engine.matching.purge(outside)
+    for (const context of engine.comms.keys()) if (outside(context)) engine.comms.delete(context)
     engine.contextCounter = base + 2
+    engine.runBase = base
+    engine.runSpan = CONTEXTS_PER_RUN
     let program: Program
+    loading = cmd.id
     try {
       program = await findProgram(cmd)
     } catch (e) {
+      loading = undefined
       const message = e instanceof Error ? e.message : String(e)
       return control.post({ _tag: "Done", id: cmd.id, ok: false, failure: { tag: "ProgramNotFound", message, details: e instanceof Error && e.stack ? e.stack : message } } satisfies Protocol.Done)
     }
     if (cmd.argv !== undefined) process.argv.splice(1, process.argv.length - 1, ...cmd.argv)
     const codec = resolveCodec(cmd.codec ?? "pickle")
     const group = Array.from({ length: transport.size }, (_, i) => i)
-    const world = fromState(CommState.make(engine, base, group, codec, cmd.maxDecodedBytes === undefined ? undefined : { maxDecodedBytes: cmd.maxDecodedBytes }))
+    const world = fromState(CommState.make(engine, base, group, codec, cmd.maxDecodedBytes === undefined ? undefined : { maxDecodedBytes: cmd.maxDecodedBytes }, "world"))
     // `rankflow --log-level <level>` reaches the ranks through the environment.
     const level = logLevelOf(process.env[LOG_LEVEL_ENV])
     const withWorld = Effect.scoped(program).pipe(Effect.provideService(World, world)) as Effect.Effect<unknown, unknown>
+    loading = undefined
+    const stopWatch = cmd.stallMillis !== undefined && cmd.stallMillis > 0 ? watch(cmd.id, cmd.stallMillis) : undefined
+    baseline = resources()
+    loop = performance.eventLoopUtilization()
     const fiber = Effect.runFork(level === undefined ? withWorld : Effect.provideService(withWorld, References.MinimumLogLevel, level))
     running = { id: cmd.id, fiber }
     if (pendingInterrupts.delete(cmd.id)) fiber.interruptUnsafe()
     fiber.addObserver((exit) => {
       running = undefined
+      stopWatch?.()
+      // The other ranks' receives from this one can never complete now: they fail instead of hanging.
+      if (Exit.isSuccess(exit)) engine.finish()
       const done: Protocol.Done = Exit.isSuccess(exit)
         ? { ...encodeResult(exit.value), id: cmd.id }
         : { _tag: "Done", id: cmd.id, ok: false, failure: Failure.fromCause(exit.cause) }
@@ -118,6 +180,24 @@ export const serve = (transport: Transport, control: RankControl): void => {
         transport.close()
         control.exit(0)
         break
+      case "Status": {
+        const now = performance.eventLoopUtilization()
+        const used = performance.eventLoopUtilization(now, loop).utilization
+        loop = now
+        const pending = beyond(baseline)
+        control.post({
+          _tag: "Status",
+          round: cmd.round,
+          run: running?.id ?? loading ?? 0,
+          quiet: loading === undefined && used < BUSY_UTILIZATION && pending.length === 0,
+          pending,
+          sent: engine.sent,
+          arrived: engine.arrived,
+          activity: transport.activity?.() ?? 0,
+          waits: waitsOf(engine)
+        } satisfies Protocol.Status)
+        break
+      }
     }
   })
   control.post({ _tag: "Ready" } satisfies Protocol.Ready)

@@ -53,6 +53,12 @@ export interface Job {
   post(rank: number, message: unknown): void
   /** Control messages from ranks and their exits, in the order they happened. */
   readonly events: Queue.Dequeue<JobEvent>
+  /**
+   * Whether this launcher runs the whole job in one process with no
+   * background activity in the ranks' transports, so that core can decide a
+   * deadlock by asking the ranks (shm); false or absent elsewhere.
+   */
+  readonly decidesDeadlocks?: boolean
   /** Tells every other rank's transport that `rank` failed, so their pending operations with it fail. */
   declareFailed(rank: number, reason: string): void
 }

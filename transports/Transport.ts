@@ -83,6 +83,12 @@ export interface Transport {
    * copy. `undefined` where the transport has no shared memory.
    */
   readonly alloc?: SharedAllocator
+  /**
+   * A count that grows whenever the transport moves anything (a delivery, a
+   * fragment of a large transfer), where the transport keeps one: an
+   * unchanged count over a while means nothing moved.
+   */
+  activity?(): number
   /** Releases everything the transport holds; pending sends fail. */
   close(): void
 }

@@ -12,7 +12,7 @@ import { UnknownCodec } from "../errors.ts"
 import { resolveCodec } from "../Message.ts"
 import { PIPELINE_PROGRESS_ENV } from "../pipeline/Stats.ts"
 import { runJob } from "./runJob.ts"
-import { parseBytes } from "./sizes.ts"
+import { parseBytes, parseDuration } from "./sizes.ts"
 
 const np = Flag.Int("np").pipe(
   Flag.withAlias("n"),
@@ -35,6 +35,14 @@ const progress = Flag.Boolean("progress").pipe(
   Flag.withDescription("print a progress line every second for each pipeline the program runs (on the rank that hosts its first stage)"),
   Flag.withDefault(false)
 )
+const stallTimeout = Flag.String("stall-timeout").pipe(
+  Flag.withDescription("report a rank that waits this long without progress, with what it waits for: 30s, 500ms, 2m, or 0 for off (default: 30s on nats, off on shm, where deadlocks are found exactly)"),
+  Flag.optional
+)
+const stallAction = Flag.Literals("stall-action", ["report", "fail"]).pipe(
+  Flag.withDescription("what a stall does: report (print what each rank waits for; the default) or fail (stop the job, exit code 4)"),
+  Flag.withDefault("report" as const)
+)
 const text = (name: string, description: string) => Flag.String(name).pipe(Flag.withDescription(description), Flag.optional)
 const nats = {
   nats: text("nats", "nats: server URLs, comma-separated (default nats://127.0.0.1:4222)"),
@@ -55,7 +63,7 @@ const script = Argument.String("script").pipe(Argument.withDescription("the rank
 
 /** Flags of `run` that take a value, so that the script is the first other word. */
 const VALUE_FLAGS = new Set([
-  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--nats", "--job", "--size", "--ranks", "--join-timeout",
+  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--stall-timeout", "--stall-action", "--nats", "--job", "--size", "--ranks", "--join-timeout",
   "--creds", "--user", "--password", "--token", "--tls-ca", "--tls-cert", "--tls-key", "--job-key-file"
 ])
 
@@ -116,7 +124,7 @@ const checkNp = (own: ReadonlyArray<string>): string | undefined => {
 
 const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
-const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, script, ...nats }, (o) =>
+const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, script, ...nats }, (o) =>
   Effect.gen(function*() {
     // Refusals before any rank starts: exit code 2, one line that says what to change.
     const refusal = refuse(o.script, value(o.codec), o.np, value(o.size), value(o.ranks))
@@ -137,6 +145,20 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
       process.exitCode = 2
       return
     }
+    const stallText = value(o.stallTimeout)
+    const stallMillis = stallText === undefined ? undefined : parseDuration(stallText)
+    if (stallText !== undefined && stallMillis === undefined) {
+      process.stderr.write(`rankflow: --stall-timeout ${stallText} is not a duration: give 30s, 500ms, 2m, or 0 for off\n`)
+      process.exitCode = 2
+      return
+    }
+    const stall = stallMillis === 0
+      ? false as const
+      : stallMillis !== undefined
+      ? { timeoutMillis: stallMillis, action: o.stallAction }
+      : o.stallAction === "fail"
+      ? { timeoutMillis: 30_000, action: o.stallAction }
+      : undefined
     // The NATS client is loaded only for NATS jobs.
     const Nats = o.transport === "nats" ? yield* Effect.promise(() => import("../../transports/nats/Nats.ts")) : undefined
     const transportOptions = Nats !== undefined
@@ -155,7 +177,7 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
         jobKeyFile: value(o.jobKeyFile)
       })
       : undefined
-    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions })
+    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall })
     process.exitCode = code
   })).pipe(Command.withDescription("run a rank program on N ranks"))
 

@@ -55,9 +55,10 @@ export const post = (call: Call, source: number): Request<Encoded, P2P.SendFailu
   const c = call.c
   const request = new Request<Encoded, P2P.SendFailure>(c.engine.transport)
   const p = c.engine.matching.post(call.context, c.group[source]!, call.tag, false)
+  p.label = call.name
   const settled = (): void => {
     const m = p.matched
-    if (m === undefined) return request.fail(P2P.rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
+    if (m === undefined) return request.fail(P2P.unmatched(c, p))
     m.arrival.take(undefined, (r: Frames | TransportError) =>
       r instanceof TransportError ? request.fail(r) : request.succeed({ codec: Envelope.codec(m.arrival.envelope), frames: r }))
   }
@@ -124,9 +125,10 @@ export const postInto = <T extends TypedArray>(call: Call, source: number, into:
   const c = call.c
   const request = new Request<T, P2P.SendFailure | InvalidArgument>(c.engine.transport)
   const p = c.engine.matching.post(call.context, c.group[source]!, call.tag, false)
+  p.label = call.name
   const settled = (): void => {
     const m = p.matched
-    if (m === undefined) return request.fail(P2P.rankFailed(c, p.failedRank, p.failed ?? "unknown failure"))
+    if (m === undefined) return request.fail(P2P.unmatched(c, p))
     const refusal = refuse(call, source, m.arrival.envelope, m.arrival.header, into)
     if (refusal !== undefined) {
       m.arrival.discard()

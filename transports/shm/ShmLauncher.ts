@@ -117,6 +117,7 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
     const job: Job = {
       size: g.size,
       localRanks: ranks.map((_, r) => r),
+      decidesDeadlocks: true,
       events,
       post: (rank, body) => {
         const r = ranks[rank]

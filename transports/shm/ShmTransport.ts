@@ -169,6 +169,10 @@ export class ShmTransport implements Transport {
     return { notifies: this.doorbells.notifies, wakes: this.bell.wakes, progressRuns: this.progressRuns, polls: this.polls }
   }
 
+  activity(): number {
+    return this.progressRuns + this.completions
+  }
+
   /** Operations that keep the thread alive now (for tests and diagnostics). */
   get pendingOperations(): number {
     return this.pendingOps
