@@ -189,6 +189,11 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
         for (const r of job.localRanks) job.post(r, cmd)
         const outcome = yield* collect(job, running, id, options, stall)
         if (outcome.failure !== undefined) {
+          const stuck = job.localRanks.filter((r) => outcome.responsive !== undefined && !outcome.responsive.has(r))
+          if (stuck.length > 0) {
+            const grace = (options.stopGraceMillis ?? 5000) / 1000
+            report(options)(`rankflow: ${stuck.length === 1 ? `rank ${stuck[0]}` : `ranks ${stuck.join(", ")}`} did not stop within ${grace} s of being told to; terminated\n`)
+          }
           yield* stop(outcome.responsive)
           return yield* outcome.failure
         }

@@ -127,4 +127,43 @@ describe("matching engine", () => {
     expect(a.discarded).toBe(true)
     expect(m.find(5, ANY_SOURCE, ANY_TAG)).toBeUndefined()
   })
+
+  it("a rank that finished: its run's waiting receives fail (not other runs'), later ones too, but what it sent first is still received", () => {
+    const m = new Matching()
+    const SPAN = 100
+    const waiting = m.post(100, 1, 5, false)
+    const otherRun = m.post(200, 1, 5, false)
+    const fromOther = m.post(100, 2, 5, false)
+    let woke = 0
+    waiting.wake = () => woke++
+    m.arrive(1, 100, 6, arrival(1, "sent before finishing"))
+    m.peerFinished(1, 100, SPAN, 2)
+    expect(woke).toBe(1)
+    expect(waiting.finished).toBe(true)
+    expect(waiting.failedRank).toBe(1)
+    expect(otherRun.queued).toBe(true)
+    expect(fromOther.queued).toBe(true)
+    // The message it sent before it finished is still there to receive; nothing else will come.
+    expect(labelOf(m.post(101, 1, 6, false).matched)).toBeUndefined()
+    expect(labelOf(m.post(100, 1, 6, false).matched)).toBe("sent before finishing")
+    expect(m.post(150, 1, 6, false).finished).toBe(true)
+    // From any source: only once every other rank (2 of them) has finished.
+    const any = m.post(100, ANY_SOURCE, ANY_TAG, false)
+    expect(any.queued).toBe(true)
+    m.peerFinished(2, 100, SPAN, 2)
+    expect(any.finished).toBe(true)
+    expect(fromOther.finished).toBe(true)
+    expect(m.post(100, ANY_SOURCE, 3, false).finished).toBe(true)
+  })
+
+  it("lists the receives and probes waiting now, each with when it began", () => {
+    const m = new Matching()
+    const before = Date.now()
+    m.post(0, 1, 5, false)
+    m.post(2, ANY_SOURCE, 7, true)
+    m.arrive(3, 0, 1, arrival(3, "unexpected"))
+    const waiting = [...m.waiting()]
+    expect(waiting.map((p) => [p.context, p.source, p.tag, p.peek])).toEqual([[0, 1, 5, false], [2, ANY_SOURCE, 7, true]])
+    expect(waiting.every((p) => p.since >= before)).toBe(true)
+  })
 })

@@ -8,7 +8,7 @@
 //   nothing     rank 0 waits on an Effect that never completes, the others receive from it
 //   compute     rank 1 computes (without yielding) for a while before sending: no deadlock
 //   yielding    rank 1 computes in slices, yielding between them, before sending: no deadlock
-//   sleeping    rank 1 sleeps before sending: no deadlock
+//   sleeping    rank 1 sleeps before sending (each rank prints what it does first): no deadlock
 //   slow        every rank passes a token round a ring, pausing at each hop: no deadlock
 import { Effect } from "effect"
 import { Comm, Rank } from "rankflow"
@@ -63,6 +63,7 @@ Rank.main(Effect.gen(function*() {
       if (rank === 0) return yield* world.recv({ source: 1 })
       return
     case "sleeping":
+      console.log(rank === 1 ? "sleeping" : "waiting")
       if (rank === 1) {
         yield* Effect.sleep(SECONDS * 1000)
         yield* world.send("done", { dest: 0 })

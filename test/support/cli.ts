@@ -30,3 +30,61 @@ export const rankflow = (args: ReadonlyArray<string>, options: { timeoutMs?: num
       resolve({ code, signal, stdout, stderr })
     })
   })
+
+/** A `rankflow` process still running: its output so far, a wait for a line, and its end. */
+export interface CliProcess {
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Resolves once `pattern` has appeared in stdout and stderr together. */
+  waitFor(pattern: RegExp): Promise<void>
+  kill(signal: NodeJS.Signals): void
+  readonly done: Promise<CliResult>
+}
+
+/** Starts `rankflow ...args` in the repository root, for tests that signal it while it runs. */
+export const startRankflow = (args: ReadonlyArray<string>, options: { timeoutMs?: number; env?: Record<string, string> } = {}): CliProcess => {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] })
+  let stdout = ""
+  let stderr = ""
+  const watchers = new Set<() => void>()
+  const seen = () => {
+    for (const w of watchers) w()
+  }
+  child.stdout.on("data", (d) => {
+    stdout += d
+    seen()
+  })
+  child.stderr.on("data", (d) => {
+    stderr += d
+    seen()
+  })
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000)
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on("error", reject)
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      seen()
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    waitFor: (pattern) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(stdout + stderr)) {
+            watchers.delete(check)
+            resolve()
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            watchers.delete(check)
+            reject(new Error(`rankflow ended before ${pattern} appeared:\n${stdout}\n${stderr}`))
+          }
+        }
+        watchers.add(check)
+        check()
+      }),
+    kill: (signal) => void child.kill(signal),
+    done
+  }
+}
