@@ -136,8 +136,10 @@ export class Rendezvous {
   /** Records a JOIN frame (its source is in range). */
   join(frame: JoinFrame): JoinOutcome {
     if (frame.size !== this.size) {
+      // A conflict, not a private refusal: the notice reaches the other host's ranks too, so both stop at once.
       return {
-        _tag: "Refused",
+        _tag: "Conflict",
+        rank: frame.source,
         message: `rank ${frame.source} (${describeProcess(frame)}) was started for a job of ${frame.size} ranks, this rank for ${this.size}: give every host the same --size`
       }
     }

@@ -160,6 +160,22 @@ describe("one job id, two runs", () => {
       }
     }), 60_000)
 
+  it.live("launchers given different --size: both stop at once, each saying the sizes disagree", () =>
+    Effect.gen(function*() {
+      const job = `sizes-${Date.now()}`
+      const scenario = { scenario: "tokens", token: "t", rounds: 5 } as const
+      const run = (size: number, ranks: string) =>
+        Effect.exit(runFixture({ size, servers: server.url, job, ranks, allowExit: true, stopOnError: true, prefixOutput: false, joinTimeout: 20_000, scenario }))
+      const [four, three] = yield* Effect.all([run(4, "0-1"), run(3, "2")], { concurrency: 2 })
+      const all = [...outcomes(four), ...outcomes(three)]
+      expect(all.length).toBeGreaterThan(0)
+      for (const o of all) {
+        expect(o.rounds).toBeUndefined()
+        expect(o.error).toMatch(/was started for a job of \d ranks, this rank for \d: give every host the same --size/)
+        expect(o.error).not.toMatch(/missing ranks/)
+      }
+    }), 60_000)
+
   it.live("a second run started while a job runs cannot join it and fails naming the running process; the running job is untouched", () =>
     Effect.gen(function*() {
       const job = `late-${Date.now()}`
