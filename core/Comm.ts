@@ -22,6 +22,8 @@ import type { CommState } from "./CommState.ts"
 import { type DeviceArray, DeviceArrayTypeId, type DeviceErrorOf, isDeviceArray } from "./DeviceArray.ts"
 import { AllocationFailed, type UnknownCodec } from "./errors.ts"
 import * as P2P from "./PointToPoint.ts"
+import { checked, traceMethods } from "./callSites.ts"
+import { ANY_SOURCE, ANY_TAG } from "./Matching.ts"
 import type { Request } from "./Request.ts"
 import type { Status } from "./Status.ts"
 import * as Collectives from "./collectives/Collectives.ts"
@@ -106,22 +108,29 @@ export const fromState = (c: CommState): Comm => {
   ...Communicators.make(c, fromState),
   rank: c.rank,
   size: c.size,
+  // Arguments are checked as the call is made, so that a bad one names the user's line (callSites.ts).
   send: (value: unknown, options: P2P.SendOptions<any>): Effect.Effect<void, any> =>
     isDeviceArray(value)
       ? value[DeviceArrayTypeId].send(value, comm, { dest: options.dest, tag: options.tag ?? 0 })
-      : P2P.send(c, value, options),
-  ssend: (value, options) => P2P.ssend(c, value, options),
-  isend: (value, options) => P2P.isend(c, value, options),
-  issend: (value, options) => P2P.issend(c, value, options),
-  recv: (options) => P2P.recv(c, options) as Effect.Effect<any, P2P.RecvError>,
-  recvWithStatus: (options) => P2P.recvWithStatus(c, options) as Effect.Effect<P2P.Received<any>, P2P.RecvError>,
-  irecv: (options) => P2P.irecv(c, options) as Effect.Effect<Request<any, P2P.RecvFailure>, P2P.InvalidCall>,
+      : checked(P2P.validateSend(c, options.dest, options.tag ?? 0), () => P2P.send(c, value, options)),
+  ssend: (value, options) => checked(P2P.validateSend(c, options.dest, options.tag ?? 0), () => P2P.ssend(c, value, options)),
+  isend: (value, options) => checked(P2P.validateSend(c, options.dest, options.tag ?? 0), () => P2P.isend(c, value, options)),
+  issend: (value, options) => checked(P2P.validateSend(c, options.dest, options.tag ?? 0), () => P2P.issend(c, value, options)),
+  recv: (options) => checked(recvCheck(c, options), () => P2P.recv(c, options)) as Effect.Effect<any, P2P.RecvError>,
+  recvWithStatus: (options) => checked(recvCheck(c, options), () => P2P.recvWithStatus(c, options)) as Effect.Effect<P2P.Received<any>, P2P.RecvError>,
+  irecv: (options) => checked(recvCheck(c, options), () => P2P.irecv(c, options)) as Effect.Effect<Request<any, P2P.RecvFailure>, P2P.InvalidCall>,
   recvInto: (buffer: unknown, options?: P2P.ProbeOptions): Effect.Effect<Status, any> =>
-    isDeviceArray(buffer) ? buffer[DeviceArrayTypeId].recvInto(buffer, comm, options ?? {}) : P2P.recvInto(c, buffer as BufferSpec, options),
-  irecvInto: (buffer, options) => P2P.irecvInto(c, buffer, options),
-  sendrecv: (value, options) => P2P.sendrecv(c, value, options) as Effect.Effect<any, P2P.SendError | P2P.RecvError>,
-  probe: (options) => P2P.probe(c, options),
-  iprobe: (options) => P2P.iprobe(c, options),
+    isDeviceArray(buffer)
+      ? buffer[DeviceArrayTypeId].recvInto(buffer, comm, options ?? {})
+      : checked(P2P.intoError(buffer) ?? recvCheck(c, options), () => P2P.recvInto(c, buffer as BufferSpec, options)),
+  irecvInto: (buffer, options) => checked(P2P.intoError(buffer) ?? recvCheck(c, options), () => P2P.irecvInto(c, buffer, options)),
+  sendrecv: (value, options) =>
+    checked(
+      P2P.validateSend(c, options.dest, options.sendTag ?? options.tag ?? 0) ?? P2P.validateRecv(c, options.source ?? ANY_SOURCE, options.recvTag ?? ANY_TAG),
+      () => P2P.sendrecv(c, value, options)
+    ) as Effect.Effect<any, P2P.SendError | P2P.RecvError>,
+  probe: (options) => checked(recvCheck(c, options), () => P2P.probe(c, options)),
+  iprobe: (options) => checked(recvCheck(c, options), () => P2P.iprobe(c, options)),
   alloc: (ctor, length) =>
     Effect.suspend(() => {
       const bytes = length * ctor.BYTES_PER_ELEMENT
@@ -136,5 +145,8 @@ export const fromState = (c: CommState): Comm => {
     }),
   release: (array) => Effect.sync(() => void c.engine.transport.alloc?.release(array))
   }
-  return comm
+  return traceMethods(comm)
 }
+
+const recvCheck = (c: CommState, options: P2P.ProbeOptions | undefined): P2P.InvalidCall | undefined =>
+  P2P.validateRecv(c, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG)

@@ -91,10 +91,10 @@ const checkRecvTag = (tag: number): InvalidTag | undefined =>
     ? undefined
     : new InvalidTag({ tag, message: `invalid receive tag ${tag}: tags are integers in 0..${TAG_UB}, or ANY_TAG` })
 
-const validateSend = (c: CommState, dest: number, tag: number): InvalidCall | undefined =>
+export const validateSend = (c: CommState, dest: number, tag: number): InvalidCall | undefined =>
   c.freed ? freedError() : checkDest(c, dest) ?? checkSendTag(tag)
 
-const validateRecv = (c: CommState, source: number, tag: number): InvalidCall | undefined =>
+export const validateRecv = (c: CommState, source: number, tag: number): InvalidCall | undefined =>
   c.freed ? freedError() : checkSource(c, source) ?? checkRecvTag(tag)
 
 // ---------------------------------------------------------------------------
@@ -347,7 +347,7 @@ const refuseInto = (c: CommState, m: Incoming, into: BufferSpec, status: Status)
   return undefined
 }
 
-const intoError = (into: unknown): InvalidArgument | undefined => {
+export const intoError = (into: unknown): InvalidArgument | undefined => {
   if (!isBufferSpec(into)) {
     return new InvalidArgument({ argument: "buffer", message: "recvInto needs a typed array (or [buffer, datatype, count]) to receive into" })
   }

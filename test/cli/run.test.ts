@@ -77,6 +77,26 @@ describe("rankflow run", () => {
     expect(shown.stdout.match(/Hello!/g)).toHaveLength(2)
   }, 60_000)
 
+  it("a call with a bad argument names the user's line in the message and the stack (InvalidRank, InvalidTag)", async () => {
+    const [rank, tag] = await Promise.all(["rank", "tag"].map((s) => rankflow(["run", "-n", "2", "test/programs/bad-calls.ts", s])))
+    expect(rank!.code).toBe(1)
+    expect(rank!.stderr).toMatch(/rankflow: rank \d failed: cannot send to rank 5: the communicator has 2 ranks \(0\.\.1\); use PROC_NULL to send nowhere \(at test\/programs\/bad-calls\.ts:9:\d+\)/)
+    expect(rank!.stderr).toMatch(/^\s+at file:\/\/.*test\/programs\/bad-calls\.ts:9:\d+$/m)
+    expect(tag!.stderr).toMatch(/invalid receive tag -5: .* \(at test\/programs\/bad-calls\.ts:12:\d+\)/)
+  }, 60_000)
+
+  it("--call-sites: errors that show only while the call runs name the user's line too (Truncated, EncodeError, InvalidRoot)", async () => {
+    const runs = await Promise.all(["truncated", "encode", "root"].map((s) => rankflow(["run", "-n", "2", "--call-sites", "test/programs/bad-calls.ts", s])))
+    expect(runs[0]!.stderr).toMatch(/does not fit a receive buffer of 4; the message is still queued \(at test\/programs\/bad-calls\.ts:16:\d+\)/)
+    expect(runs[1]!.stderr).toMatch(/cannot be pickled \(at test\/programs\/bad-calls\.ts:19:\d+\)/)
+    expect(runs[2]!.stderr).toMatch(/bcast: root 7 is not a rank of this communicator of 2 ranks \(0\.\.1\) \(at test\/programs\/bad-calls\.ts:22:\d+\)/)
+    for (const r of runs) expect(r.code).toBe(1)
+    // Without the flag such errors show rankflow's frames only (taking every call's stack costs ~2 µs).
+    const plain = await rankflow(["run", "-n", "2", "test/programs/bad-calls.ts", "truncated"])
+    expect(plain.stderr).toContain("does not fit a receive buffer of 4")
+    expect(plain.stderr).not.toContain("(at test/programs/bad-calls.ts")
+  }, 60_000)
+
   it("explains a bad rank count", async () => {
     const r = await rankflow(["run", "-n", "0", "examples/hello.ts"])
     expect(r.code).not.toBe(0)

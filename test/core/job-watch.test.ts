@@ -26,12 +26,12 @@ const status = (round: number, over: Partial<Protocol.Status> = {}): Protocol.St
 /** Runs two rounds with the given answers per rank; returns what the second round decided. */
 const twoRounds = (first: ReadonlyArray<Partial<Protocol.Status>>, second: ReadonlyArray<Partial<Protocol.Status>> = first) => {
   const watch = new JobWatch(first.map((_, r) => r), true)
-  let found
+  let found: import("../../core/errors.ts").Deadlock | undefined
   for (const answers of [first, second]) {
     const { round } = watch.next(0)
     answers.forEach((a, rank) => (found = watch.reply(rank, status(round, a)) ?? found))
   }
-  return found as import("../../core/errors.ts").Deadlock | undefined
+  return found
 }
 
 describe("the launcher's deadlock decision", () => {
