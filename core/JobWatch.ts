@@ -94,7 +94,7 @@ export const pictureOf = (ranks: ReadonlyArray<number>, replies: ReadonlyMap<num
 const doing = (s: Protocol.Status | undefined): string => {
   if (s === undefined) return "running (busy: it did not answer, so it computes without yielding)"
   if (s.run === 0) return "finished"
-  if (s.waits.length > 0) return s.waits.map((w) => describeWait(w)).join("; ") + (s.quiet ? "" : `, while running${pendingText(s)}`)
+  if (s.waits.length > 0) return s.waits.map((w) => describeWait(w)).join("; ") + (s.pending.length === 0 ? "" : `; also pending: ${s.pending.join(", ")}`)
   return s.quiet ? "waiting, on nothing rankflow knows of (an Effect that never completes?)" : `running${pendingText(s)}`
 }
 

@@ -28,7 +28,7 @@ describe("rankflow run --transport nats", () => {
   beforeAll(async () => {
     server = await startServer()
     cluster = await startCluster(3)
-  }, 60_000)
+  }, 120_000)
   afterAll(async () => {
     await server?.stop()
     await cluster?.stop()
@@ -39,7 +39,7 @@ describe("rankflow run --transport nats", () => {
       const r = await rankflow(["run", "-n", String(n), "--transport", "nats", "--nats", server.url, `examples/${file}`])
       expect(r.stderr).not.toContain("failed")
       expect(r.code).toBe(0)
-    }, 60_000)
+    }, 120_000)
   }
 
   for (const file of ["ring.ts", "heat.ts", "bcast-dict.ts"]) {
@@ -47,20 +47,20 @@ describe("rankflow run --transport nats", () => {
       const r = await rankflow(["run", "-n", "4", "--transport", "nats", "--nats", cluster.urls, `examples/${file}`])
       expect(r.stderr).not.toContain("failed")
       expect(r.code).toBe(0)
-    }, 60_000)
+    }, 120_000)
   }
 
   it("--log-level filters the logs of rank processes too", async () => {
     const r = await rankflow(["run", "--log-level", "none", "-n", "2", "--transport", "nats", "--nats", server.url, "examples/hello.ts"])
     expect(r.code).toBe(0)
     expect(r.stdout).not.toContain("Hello")
-  }, 60_000)
+  }, 120_000)
 
   it("passes a rank process's own exit code on (process.exit(3) makes the launcher exit 3)", async () => {
     const r = await rankflow(["run", "-n", "2", "--transport", "nats", "--nats", server.url, "test/programs/exits.ts"])
     expect(r.code).toBe(3)
     expect(r.stderr).toMatch(/rank 1 failed: .*exit(ed)? (with )?code 3/)
-  }, 60_000)
+  }, 120_000)
 
   it("runs one job from two launchers (--job, --size, --ranks), as on two hosts", async () => {
     const job = `split-${process.pid}`
@@ -74,7 +74,7 @@ describe("rankflow run --transport nats", () => {
     expect(a.stdout).toContain("the ranks add up to 6")
     expect(b.stdout).toContain("[3]")
     expect(b.stdout).not.toContain("[0]")
-  }, 60_000)
+  }, 120_000)
 
   it("a rank that fails on one host is named as the failed rank on the other host too, with its own reason", async () => {
     const job = `blame-${process.pid}`
@@ -90,7 +90,36 @@ describe("rankflow run --transport nats", () => {
     expect(b.stderr).toMatch(/rankflow: rank 1 failed: .*rank 1 gives up/)
     expect(b.stderr).not.toMatch(/rankflow: rank [23] failed/)
     expect(b.stderr).toMatch(/runs on another host/)
-  }, 60_000)
+  }, 120_000)
+
+  it("two launchers claiming one rank (--ranks 0-2 and 2-3) both stop before the program starts, naming the rank", async () => {
+    const job = `overlap-${process.pid}`
+    const common = ["run", "--transport", "nats", "--nats", server.url, "--job", job, "--size", "4", "--join-timeout", "20"]
+    const [a, b] = await Promise.all([
+      rankflow([...common, "--ranks", "0-2", "examples/hello.ts"]),
+      rankflow([...common, "--ranks", "2-3", "examples/hello.ts"])
+    ])
+    for (const r of [a, b]) {
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(/two processes claim rank 2 of job overlap-\d+|found a conflict: two processes claim rank 2/)
+      expect(r.stdout).not.toContain("Hello")
+      expect(r.stderr).not.toMatch(/missing rank/)
+    }
+  }, 120_000)
+
+  it("launchers given different --size both report the mismatch at once", async () => {
+    const job = `sizes-${process.pid}`
+    const common = ["run", "--transport", "nats", "--nats", server.url, "--job", job, "--join-timeout", "20"]
+    const [a, b] = await Promise.all([
+      rankflow([...common, "--size", "4", "--ranks", "0-1", "examples/hello.ts"]),
+      rankflow([...common, "--size", "3", "--ranks", "2", "examples/hello.ts"])
+    ])
+    for (const r of [a, b]) {
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(/was started for a job of \d ranks, this rank for \d: give every host the same --size/)
+      expect(r.stderr).not.toMatch(/missing rank/)
+    }
+  }, 120_000)
 
   it("a rank that runs out of memory is reported as such, not as a rank that stopped responding", async () => {
     const r = await rankflow(["run", "-n", "2", "--transport", "nats", "--nats", server.url, "test/programs/out-of-memory.ts"], {
@@ -98,13 +127,13 @@ describe("rankflow run --transport nats", () => {
     })
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/rankflow: rank 1 failed: rank 1 ran out of memory: its process reached V8's JavaScript heap limit/)
-  }, 60_000)
+  }, 120_000)
 
   it("reports a killed rank and exits non-zero", async () => {
     const r = await rankflow(["run", "-n", "3", "--transport", "nats", "--nats", server.url, "test/programs/killed.ts"])
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/rank 1 failed/)
-  }, 60_000)
+  }, 120_000)
 
   it("fails after --join-timeout naming the ranks that never joined", async () => {
     const r = await rankflow([
@@ -114,5 +143,5 @@ describe("rankflow run --transport nats", () => {
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/missing rank/)
     expect(r.stderr).toContain("2")
-  }, 60_000)
+  }, 120_000)
 })

@@ -16,7 +16,7 @@ describe("rankflow run", () => {
     expect(r.stderr).not.toContain("failed")
     expect(r.code).toBe(0)
     expect(r.stdout.match(/sum over 1048576 elements = 3145728/g)).toHaveLength(2)
-  }, 60_000)
+  }, 120_000)
 
   it("passes the script its own arguments", async () => {
     const r = await rankflow(["run", "-n", "2", "test/programs/argv.ts", "--flag", "value"])
@@ -37,7 +37,7 @@ describe("rankflow run", () => {
     const r = await rankflow(["run", "-n", "2", "test/programs/exits.ts"])
     expect(r.code).toBe(3)
     expect(r.stderr).toMatch(/rank 1 failed: .*exit code 3/)
-  }, 60_000)
+  }, 120_000)
 
   it("refuses an unknown codec before any rank starts: one line naming the known ones, exit code 2", async () => {
     const r = await rankflow(["run", "-n", "2", "--codec", "json", "examples/hello.ts"])
@@ -75,7 +75,7 @@ describe("rankflow run", () => {
     }
     const shown = await rankflow(["run", "--log-level", "info", "-n", "2", "examples/hello.ts"])
     expect(shown.stdout.match(/Hello!/g)).toHaveLength(2)
-  }, 60_000)
+  }, 120_000)
 
   it("a call with a bad argument names the user's line in the message and the stack (InvalidRank, InvalidTag)", async () => {
     const [rank, tag] = await Promise.all(["rank", "tag"].map((s) => rankflow(["run", "-n", "2", "test/programs/bad-calls.ts", s])))
@@ -83,7 +83,7 @@ describe("rankflow run", () => {
     expect(rank!.stderr).toMatch(/rankflow: rank \d failed: cannot send to rank 5: the communicator has 2 ranks \(0\.\.1\); use PROC_NULL to send nowhere \(at test\/programs\/bad-calls\.ts:9:\d+\)/)
     expect(rank!.stderr).toMatch(/^\s+at file:\/\/.*test\/programs\/bad-calls\.ts:9:\d+$/m)
     expect(tag!.stderr).toMatch(/invalid receive tag -5: .* \(at test\/programs\/bad-calls\.ts:12:\d+\)/)
-  }, 60_000)
+  }, 120_000)
 
   it("--call-sites: errors that show only while the call runs name the user's line too (Truncated, EncodeError, InvalidRoot)", async () => {
     const runs = await Promise.all(["truncated", "encode", "root"].map((s) => rankflow(["run", "-n", "2", "--call-sites", "test/programs/bad-calls.ts", s])))
@@ -95,7 +95,7 @@ describe("rankflow run", () => {
     const plain = await rankflow(["run", "-n", "2", "test/programs/bad-calls.ts", "truncated"])
     expect(plain.stderr).toContain("does not fit a receive buffer of 4")
     expect(plain.stderr).not.toContain("(at test/programs/bad-calls.ts")
-  }, 60_000)
+  }, 120_000)
 
   it("explains a bad rank count", async () => {
     const r = await rankflow(["run", "-n", "0", "examples/hello.ts"])
@@ -112,7 +112,7 @@ describe("rankflow run", () => {
     const three = spawnSync(process.execPath, ["examples/ring.ts"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, RANKFLOW_SIZE: "3" } })
     expect(three.status).toBe(0)
     expect(three.stdout.match(/the ranks add up to 3/g)).toHaveLength(3)
-  }, 60_000)
+  }, 120_000)
 
   it("has --help", async () => {
     const r = await rankflow(["run", "--help"])
@@ -124,7 +124,7 @@ describe("rankflow run", () => {
     const r = await rankflow(["run", "-n", "2", "test/programs/out-of-memory.ts"], { env: { NODE_OPTIONS: "--max-old-space-size=96" } })
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/rankflow: rank 1 failed: rank 1 ran out of memory: its thread reached V8's JavaScript heap limit/)
-  }, 60_000)
+  }, 120_000)
 
   for (const [signal, expected] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     it(`stops every rank on ${signal} and exits with ${expected} (128 + the signal's number)`, async () => {
@@ -144,14 +144,14 @@ describe("rankflow run", () => {
       child.kill(signal)
       const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)))
       expect(code).toBe(expected)
-    }, 60_000)
+    }, 120_000)
   }
 
   it("--progress makes pipelines print progress, and a last line with every stage's items", async () => {
     const r = await rankflow(["run", "-n", "2", "--progress", "examples/wordcount.ts", "20000"])
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/\[0\] .*pipeline done in [\d.]+s: lines 2000 items \(.*\) · split 2000 items \(.*\) · count 20000 items \(.*\) · result \d+ items/)
-  }, 60_000)
+  }, 120_000)
 
   for (const [file, expected] of [
     ["wordcount.ts", /\[0\] .*1164 distinct words; most frequent: /],
@@ -162,6 +162,6 @@ describe("rankflow run", () => {
       const r = await rankflow(["run", "-n", "4", `examples/${file}`])
       expect(r.code).toBe(0)
       expect(r.stdout).toMatch(expected)
-    }, 60_000)
+    }, 120_000)
   }
 })

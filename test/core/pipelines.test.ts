@@ -290,7 +290,7 @@ describe("pipelines: a dead rank", () => {
     expect(a.code).not.toBe(0)
     expect(b.code).not.toBe(0)
     expect(a.stderr).toMatch(/rank 2 failed; it ran "split" \(replica 0\)/)
-  }, 90_000)
+  }, 120_000)
 
   it("with onRankFailure: \"rerun\", the ranks left place the graph again and re-run it from its source: the result of a clean run", async () => {
     const [a, b] = await twoHosts("test/programs/pipeline-rerun.ts", "pipeline-rerun")
@@ -298,5 +298,5 @@ describe("pipelines: a dead rank", () => {
     expect(a.stdout).toMatch(/rank 2 failed .*; running it again from its sources on ranks 0, 1/)
     expect(a.stdout).toContain("sum 19999900000 (expected 19999900000)")
     expect(a.code).toBe(0)
-  }, 90_000)
+  }, 120_000)
 })

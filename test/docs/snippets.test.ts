@@ -66,7 +66,7 @@ describe("the docs' snippets", () => {
         const r = await rankflow(["run", "-n", ranks, `test/docs/snippets/${s.file}`])
         expect(r.stderr).not.toContain("failed")
         expect(r.code).toBe(0)
-      }, 60_000)
+      }, 120_000)
     }
   }
 })

@@ -20,10 +20,10 @@ export const useGpu = (): TestDevice => {
   beforeAll(async () => {
     scope = await Effect.runPromise(Scope.make())
     context = await Effect.runPromise(Layer.buildWithScope(Gpu.layer(), scope))
-  }, 60_000)
+  }, 120_000)
   afterAll(async () => {
     if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-  }, 60_000)
+  }, 120_000)
   return {
     provide: (effect) => effect.pipe(Effect.scoped, Effect.provide(context!)),
     gpu: () => Context.get(context!, Gpu.Device)

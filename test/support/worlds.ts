@@ -40,11 +40,11 @@ export const useWorlds = (options: Omit<World.WorldOptions, "size" | "transport"
   beforeAll(async () => {
     scope = await Effect.runPromise(Scope.make())
     if (options.transport === "nats") server = await startServer()
-  }, 60_000)
+  }, 120_000)
   afterAll(async () => {
     if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
     await server?.stop()
-  }, 60_000)
+  }, 120_000)
   const worldOptions = (size: number): World.WorldOptions =>
     options.transport === "nats"
       ? { ...options, size, transport: "nats", transportOptions: { ...options.transportOptions, servers: server!.url } }

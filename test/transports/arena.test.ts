@@ -121,5 +121,5 @@ describe("Arena", () => {
     expect(reports.flatMap((r) => r.problems)).toEqual([])
     const a = new Arena(regions)
     expect(a.alloc(Uint8Array, (4 << 20) - 64)).toBeDefined() // everything was given back and merged
-  }, 30_000)
+  }, 120_000)
 })

@@ -17,7 +17,7 @@ describe("messages across threads", () => {
     expect(results.every((r) => r.intact)).toBe(true)
     // 64 MiB: into arena memory (one copy), into a private buffer (streamed), and zero copy (the sender's block).
     expect(results.slice(4).map((r) => r.inArena)).toEqual([true, true, false, true])
-  }, 60_000)
+  }, 120_000)
 })
 
 describe("idle ranks", () => {
@@ -37,7 +37,7 @@ describe("idle ranks", () => {
     expect(counts.wakes).toBeLessThanOrEqual(2)
     expect(counts.polls).toBeLessThanOrEqual(10)
     expect(counts.progressRuns).toBeLessThanOrEqual(4)
-  }, 30_000)
+  }, 120_000)
 })
 
 describe("start", () => {
@@ -50,7 +50,7 @@ describe("start", () => {
     })))
     const inherited = await runJob(1, { scenario: "env", name: "PATH" })
     expect((inherited.messages[0]![0] as { value: string }).value).toBe(process.env.PATH)
-  }, 30_000)
+  }, 120_000)
 })
 
 describe("exits", () => {
@@ -66,7 +66,7 @@ describe("exits", () => {
       expect(exited.error).toContain(text)
       if (how !== "exit") expect(exited.error).toMatch(/\n\s+at /) // the stack
       expect(outcome.stdout).toContain(`[1] rank 1 about to ${how}\n`)
-    }, 30_000)
+    }, 120_000)
   }
 
   it("a runner module that cannot be loaded ends every rank with an Exited that names it", async () => {
@@ -76,7 +76,7 @@ describe("exits", () => {
       expect(outcome.exits.get(r)!.code).toBe(1)
       expect(outcome.exits.get(r)!.error).toContain("no-such-runner.ts")
     }
-  }, 30_000)
+  }, 120_000)
 
   it("closing the scope terminates ranks that never end and lets their threads go", async () => {
     const threads = (): number => readdirSync("/proc/self/task").length
@@ -87,7 +87,7 @@ describe("exits", () => {
     // Terminated threads leave the process's task list asynchronously: wait for it (the test's timeout bounds the wait).
     while (threads() > before) await new Promise((r) => setTimeout(r, 50))
     expect(threads()).toBeLessThanOrEqual(before)
-  }, 30_000)
+  }, 120_000)
 })
 
 describe("output", () => {
@@ -103,13 +103,13 @@ describe("output", () => {
         expect(errs.length).toBe(lines)
       }
       expect(outcome.stdout.split("\n").filter((l) => l !== "" && !/^\[\d\] /.test(l))).toEqual([])
-    }, 30_000)
+    }, 120_000)
   }
 
   it("output is passed through unchanged when prefixOutput is false", async () => {
     const outcome = await runJob(1, { scenario: "output", lines: 3, exit: "control" }, { prefixOutput: false })
     expect(outcome.stdout).toBe("out 0 0\nout 0 1\nout 0 2\ntail 0")
-  }, 30_000)
+  }, 120_000)
 })
 
 describe("peer failure", () => {
@@ -129,5 +129,5 @@ describe("peer failure", () => {
     expect(report.later).toBe("PeerFailure: rank 2, rank 2 stopped answering")
     expect(report.failures).toEqual([2])
     expect(outcome.messages[1]![1]).toEqual({ rank: 1, failures: [{ rank: 2, reason: "rank 2 stopped answering" }] })
-  }, 30_000)
+  }, 120_000)
 })

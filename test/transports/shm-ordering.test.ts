@@ -19,6 +19,6 @@ describe("ordering across worker threads", () => {
         expect(report.errors).toEqual([])
         expect(report.received).toBe(perPair * size)
       }
-    }, 90_000)
+    }, 120_000)
   }
 })

@@ -253,7 +253,7 @@ describe("64 ranks", () => {
       }
     }
     await until(() => sends.every((s) => s.done), "every send's completion")
-  }, 30_000)
+  }, 120_000)
 })
 
 describe("flow control", () => {

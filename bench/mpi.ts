@@ -1,0 +1,140 @@
+/**
+ * rankflow against Open MPI: the same OSU-style programs through mpi4py
+ * (bench/baselines/mpi4py/osu.py, run by `mpiexec`) and through rankflow on
+ * shm (bench/programs/osu.ts), back to back on 2, 4 and 8 ranks in one run.
+ * Ping-pong (8 B, 4 KiB, 1 MiB, 64 MiB; private buffers, and arena arrays
+ * for rankflow's large ones), barrier, bcast 8 B, allreduce 8 B and 1 MiB,
+ * allgather 8 B and 64 KiB, and the tutorial's dict by pickle (bcast, and a
+ * send/recv ping-pong). Mean, median and p99 of each, and their ratios
+ * (rankflow time / Open MPI time) against the targets of issue 13.
+ *
+ * Needs Open MPI and mpi4py: `bash scripts/setup-mpi.sh` installs them from
+ * Debian (the tests never need them).
+ *
+ * Run: npm run bench:mpi [-- --quick] [-- --ranks 2,4]
+ * Writes bench/results/vs-openmpi.json.
+ */
+import { spawn, spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { Effect } from "effect"
+import { World } from "rankflow"
+import type { Figure } from "./programs/osu.ts"
+import { formatNumber, printTable, progress, writeResults } from "./support/results.ts"
+
+const listArg = (name: string): Array<string> | undefined => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]!.split(",") : undefined
+}
+
+const quick = process.argv.includes("--quick")
+const SCALE = quick ? 0.1 : 1
+const RANKS = listArg("ranks")?.map(Number) ?? [2, 4, 8]
+const OSU_PY = fileURLToPath(new URL("./baselines/mpi4py/osu.py", import.meta.url))
+
+const baselineMissing = (): string | undefined => {
+  const mpiexec = spawnSync("mpiexec", ["--version"], { encoding: "utf8" })
+  if (mpiexec.error !== undefined || mpiexec.status !== 0) return "mpiexec (Open MPI) is not installed"
+  const py = spawnSync("python3", ["-c", "import mpi4py, numpy"], { encoding: "utf8" })
+  if (py.status !== 0) return "mpi4py or numpy is not installed for python3"
+  return undefined
+}
+
+const versions = (): Record<string, string> => ({
+  openmpi: spawnSync("mpiexec", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0]?.trim() ?? "",
+  mpi4py: spawnSync("python3", ["-c", "import mpi4py; print(mpi4py.__version__)"], { encoding: "utf8" }).stdout.trim(),
+  python: spawnSync("python3", ["--version"], { encoding: "utf8" }).stdout.trim()
+})
+
+/** Runs osu.py on `n` processes of Open MPI's shared-memory transport; its figures. */
+const runOpenMpi = (n: number): Promise<Array<Figure>> =>
+  new Promise((resolve, reject) => {
+    const root = process.getuid?.() === 0 ? ["--allow-run-as-root"] : []
+    const child = spawn("mpiexec", [...root, "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(n), "python3", OSU_PY, String(SCALE)], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1" }
+    })
+    let out = ""
+    let err = ""
+    child.stdout.on("data", (d) => (out += d))
+    child.stderr.on("data", (d) => (err += d))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`mpiexec -n ${n} osu.py exited with ${code}:\n${err}`))
+      resolve(out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Figure))
+    })
+  })
+
+const runRankflow = (n: number): Promise<ReadonlyArray<Figure>> =>
+  Effect.runPromise(
+    World.run<ReadonlyArray<Figure>>({ module: new URL("./programs/osu.ts", import.meta.url), export: "osu", args: [SCALE] }, { size: n, prefixOutput: false })
+  ).then((results) => results[0]!)
+
+/** The target of issue 13 for a figure: the ratio it may reach, and of which statistic. */
+const targetOf = (f: Figure): { readonly stat: "mean" | "median"; readonly max: number }[] => {
+  if (f.name === "pingpong" && f.bytes <= 4096) return [{ stat: "median", max: 1.5 }, { stat: "mean", max: 2 }]
+  if (f.name === "pingpong") return [{ stat: "mean", max: 2 }]
+  if (f.name === "pingpong-arena") return [{ stat: "mean", max: 1.3 }]
+  if (f.name === "pingpong-object" || f.name === "bcast-object") return [{ stat: "mean", max: 1 }, { stat: "median", max: 1 }]
+  return [{ stat: "mean", max: 2 }]
+}
+
+interface Row {
+  readonly figure: string
+  readonly bytes: number
+  readonly ranks: number
+  readonly openmpi: Figure
+  readonly rankflow: Figure
+  readonly ratio: { readonly mean: number; readonly median: number; readonly p99: number }
+  readonly targets: ReadonlyArray<{ readonly stat: string; readonly max: number; readonly met: boolean }>
+}
+
+const main = async () => {
+  const missing = baselineMissing()
+  if (missing !== undefined) {
+    process.stderr.write(`bench:mpi: ${missing}; run \`bash scripts/setup-mpi.sh\` as root on Debian (or install Open MPI and mpi4py)\n`)
+    process.exit(1)
+  }
+  const rows: Array<Row> = []
+  for (const n of RANKS) {
+    progress(`Open MPI (mpi4py) on ${n} ranks`)
+    const theirs = await runOpenMpi(n)
+    progress(`rankflow (shm) on ${n} ranks`)
+    const ours = await runRankflow(n)
+    for (const f of ours) {
+      // The arena ping-pong compares with Open MPI's only ping-pong of that size.
+      const base = theirs.find((t) => t.name === (f.name === "pingpong-arena" ? "pingpong" : f.name) && t.bytes === f.bytes && t.ranks === f.ranks)
+      if (base === undefined) continue
+      const ratio = { mean: f.mean / base.mean, median: f.median / base.median, p99: f.p99 / base.p99 }
+      rows.push({
+        figure: f.name,
+        bytes: f.bytes,
+        ranks: f.ranks,
+        openmpi: base,
+        rankflow: f,
+        ratio,
+        targets: targetOf(f).map((t) => ({ ...t, met: ratio[t.stat] <= t.max }))
+      })
+    }
+  }
+  printTable(rows.map((r) => ({
+    figure: r.figure,
+    bytes: r.bytes,
+    ranks: r.ranks,
+    "Open MPI mean µs": r.openmpi.mean,
+    "median": r.openmpi.median,
+    "p99": r.openmpi.p99,
+    "rankflow mean µs": r.rankflow.mean,
+    "median ": r.rankflow.median,
+    "p99 ": r.rankflow.p99,
+    "ratio mean": `${formatNumber(r.ratio.mean)}×`,
+    "ratio median": `${formatNumber(r.ratio.median)}×`,
+    "ratio p99": `${formatNumber(r.ratio.p99)}×`,
+    target: r.targets.map((t) => `${t.stat} ≤ ${t.max}× ${t.met ? "met" : "not met"}`).join(", ")
+  })))
+  const file = writeResults("vs-openmpi", { versions: versions(), scale: SCALE, rows })
+  console.log(`\nwrote ${file}`)
+  const met = rows.flatMap((r) => r.targets).filter((t) => t.met).length
+  console.log(`targets met: ${met} of ${rows.flatMap((r) => r.targets).length}`)
+}
+
+await main()

@@ -1,0 +1,177 @@
+/**
+ * The rankflow side of bench/mpi.ts: the same OSU-style figures as
+ * bench/baselines/mpi4py/osu.py, measured the same way, so that the two
+ * compare one to one. Per-iteration samples after a 10 % warm-up; for a
+ * collective, each iteration's time is the slowest rank's (a barrier
+ * separates iterations, untimed); ping-pongs give half a round trip between
+ * ranks 0 and 1. Every result is checked. Rank 0 returns the figures.
+ */
+import { Effect } from "effect"
+import { Comm, Op } from "rankflow"
+import { registerClass } from "rankflow/codecs"
+
+export interface Figure {
+  readonly name: string
+  readonly bytes: number
+  readonly ranks: number
+  readonly iterations: number
+  /** Microseconds. */
+  readonly mean: number
+  readonly median: number
+  readonly p99: number
+}
+
+const iterations = (bytes: number, scale: number, base = 20_000): number => {
+  const n = bytes <= 4096 ? base : Math.max(20, Math.floor(base * 4096 / bytes))
+  return Math.max(10, Math.floor(n * scale))
+}
+
+const stats = (samples: ArrayLike<number>): { mean: number; median: number; p99: number } => {
+  const s = Array.from(samples).sort((a, b) => a - b)
+  const at = (q: number) => {
+    // numpy's default (linear) percentile, as osu.py reports.
+    const pos = q * (s.length - 1)
+    const lo = Math.floor(pos)
+    return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo)
+  }
+  return { mean: s.reduce((a, b) => a + b, 0) / s.length, median: at(0.5), p99: at(0.99) }
+}
+
+const check = (ok: boolean, what: string): Effect.Effect<void, Error> => ok ? Effect.void : Effect.fail(new Error(`wrong result: ${what}`))
+
+/** Half round trips of a typed array between ranks 0 and 1 (send, then recvInto a buffer of one's own). */
+const pingPong = (w: Comm.Comm, bytes: number, scale: number, arena: boolean) =>
+  Effect.gen(function*() {
+    const n = iterations(bytes, scale)
+    const warm = Math.floor(n / 10)
+    const times = new Float64Array(n)
+    if (w.rank <= 1) {
+      const peer = 1 - w.rank
+      if (arena) {
+        // The arena path: the same shared array bounces, no copy (sent and received whole).
+        let buf: Uint8Array = yield* w.alloc(Uint8Array, bytes)
+        if (w.rank === 0) buf.fill(7)
+        for (let i = 0; i < n + warm; i++) {
+          const t = performance.now()
+          if (w.rank === 0) {
+            yield* w.send(buf, { dest: peer, tag: 1 })
+            buf = (yield* w.recv({ source: peer, tag: 1 })) as Uint8Array
+            if (i >= warm) times[i - warm] = (performance.now() - t) * 1000 / 2
+          } else {
+            buf = (yield* w.recv({ source: peer, tag: 1 })) as Uint8Array
+            yield* w.send(buf, { dest: peer, tag: 1 })
+          }
+        }
+        yield* check(bytes === 0 || (buf[0] === 7 && buf[bytes - 1] === 7), `arena ping-pong of ${bytes} B`)
+        yield* w.release(buf)
+      } else {
+        const buf = new Uint8Array(bytes)
+        if (w.rank === 0) buf.fill(7)
+        for (let i = 0; i < n + warm; i++) {
+          const t = performance.now()
+          if (w.rank === 0) {
+            yield* w.send(buf, { dest: peer, tag: 1 })
+            yield* w.recvInto(buf, { source: peer, tag: 1 })
+            if (i >= warm) times[i - warm] = (performance.now() - t) * 1000 / 2
+          } else {
+            yield* w.recvInto(buf, { source: peer, tag: 1 })
+            yield* w.send(buf, { dest: peer, tag: 1 })
+          }
+        }
+        yield* check(bytes === 0 || (buf[0] === 7 && buf[bytes - 1] === 7), `ping-pong of ${bytes} B`)
+      }
+    }
+    yield* w.barrier()
+    return w.rank === 0 ? [{ name: arena ? "pingpong-arena" : "pingpong", bytes, ranks: 2, iterations: n, ...stats(times) }] : []
+  })
+
+/** A collective timed per iteration; the figure per iteration is the slowest rank's. */
+const timed = <A>(w: Comm.Comm, name: string, bytes: number, scale: number, op: Effect.Effect<A, unknown>, ok: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    const n = iterations(bytes, scale, 5000)
+    const warm = Math.floor(n / 10)
+    const times = new Float64Array(n)
+    let result: A | undefined
+    for (let i = 0; i < n + warm; i++) {
+      yield* w.barrier()
+      const t = performance.now()
+      result = yield* op
+      if (i >= warm) times[i - warm] = (performance.now() - t) * 1000
+    }
+    yield* check(ok(result as A), `${name} of ${bytes} B on ${w.size} ranks`)
+    const worst = yield* w.reduce(times, Op.MAX, { root: 0 })
+    return w.rank === 0 ? [{ name, bytes, ranks: w.size, iterations: n, ...stats(worst!) }] : []
+  })
+
+/** mpi4py's `2+3j`: a registered class, as examples/bcast-dict.ts has it. */
+class Complex {
+  readonly re: number
+  readonly im: number
+  constructor(re: number, im: number) {
+    this.re = re
+    this.im = im
+  }
+}
+registerClass(Complex, { name: "Complex" })
+
+/** The tutorial's dict: `{"key1": [7, 2.72, 2+3j], "key2": ("abc", "xyz")}`. */
+const DICT = { key1: [7, 2.72, new Complex(2, 3)], key2: ["abc", "xyz"] }
+
+/** The tutorial's dict: ping-pong by send/recv (pickle), between ranks 0 and 1. */
+const objectPingPong = (w: Comm.Comm, scale: number) =>
+  Effect.gen(function*() {
+    const n = iterations(0, scale)
+    const warm = Math.floor(n / 10)
+    const times = new Float64Array(n)
+    let got: unknown
+    if (w.rank <= 1) {
+      for (let i = 0; i < n + warm; i++) {
+        const t = performance.now()
+        if (w.rank === 0) {
+          yield* w.send(DICT, { dest: 1, tag: 2 })
+          got = yield* w.recv({ source: 1, tag: 2 })
+          if (i >= warm) times[i - warm] = (performance.now() - t) * 1000 / 2
+        } else {
+          got = yield* w.recv({ source: 0, tag: 2 })
+          yield* w.send(got, { dest: 0, tag: 2 })
+        }
+      }
+      yield* check(JSON.stringify(got) === JSON.stringify(DICT), "object ping-pong")
+    }
+    yield* w.barrier()
+    return w.rank === 0 ? [{ name: "pingpong-object", bytes: 0, ranks: 2, iterations: n, ...stats(times) }] : []
+  })
+
+/** Every figure osu.py gives for this many ranks, in its order. */
+export const osu = (scale: number) =>
+  Effect.gen(function*() {
+    const w = yield* Comm.World
+    const { size } = w
+    const out: Array<Figure> = []
+    if (size >= 2) {
+      for (const bytes of [8, 4096, 1 << 20, 64 << 20]) {
+        if (size === 2 || bytes <= 4096) out.push(...yield* pingPong(w, bytes, scale, false))
+      }
+      if (size === 2) for (const bytes of [1 << 20, 64 << 20]) out.push(...yield* pingPong(w, bytes, scale, true))
+      out.push(...yield* timed(w, "bcast-object", 0, scale, w.bcast(w.rank === 0 ? DICT : undefined, { root: 0 }), (r) => JSON.stringify(r) === JSON.stringify(DICT)))
+      if (size === 2) out.push(...yield* objectPingPong(w, scale))
+    }
+    out.push(...yield* timed(w, "barrier", 0, scale, w.barrier(), () => true))
+    const b8 = new Float64Array(1)
+    out.push(...yield* timed(w, "bcast", 8, scale, Effect.suspend(() => {
+      if (w.rank === 0) b8[0] = 42
+      return w.bcast(b8, { root: 0, into: b8 })
+    }), (r) => r[0] === 42))
+    const expected = size * (size + 1) / 2
+    for (const count of [1, 131072]) {
+      const send = new Float64Array(count).fill(w.rank + 1)
+      const recv = new Float64Array(count)
+      out.push(...yield* timed(w, "allreduce", count * 8, scale, w.allreduce(send, Op.SUM, { into: recv }), (r) => r[0] === expected && r[count - 1] === expected))
+    }
+    for (const count of [1, 8192]) {
+      const send = new Float64Array(count).fill(w.rank)
+      const recv = new Float64Array(count * size)
+      out.push(...yield* timed(w, "allgather", count * 8, scale, w.allgather(send, { into: recv }), (r) => r[r.length - 1] === size - 1))
+    }
+    return out
+  })
