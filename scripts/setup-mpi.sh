@@ -5,7 +5,11 @@
 # says what to install and exits 1.
 set -uo pipefail
 
-have() { command -v mpiexec >/dev/null 2>&1 && python3 -c "import mpi4py, numpy" >/dev/null 2>&1; }
+# Debian's packages go to Debian's Python (/usr/bin/python3), which may not be the python3 on PATH.
+have() {
+  command -v mpiexec >/dev/null 2>&1 &&
+    { python3 -c "import mpi4py, numpy" >/dev/null 2>&1 || /usr/bin/python3 -c "import mpi4py, numpy" >/dev/null 2>&1; }
+}
 have && exit 0
 
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
