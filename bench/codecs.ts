@@ -4,7 +4,8 @@
  * v8.serialize, structuredClone, msgpackr plain and with its records
  * extension). Prints ops/s for encode, decode and the round trip, MB/s,
  * encoded bytes and each codec's round-trip ratio to the fastest baseline,
- * and writes bench/results/codecs.json.
+ * and writes bench/results/codecs.json. An out-of-band buffer travels by
+ * reference (no byte is copied), so it shows as "no copy", not as MB/s.
  *
  * Run: npm run bench:codecs [-- --time 500]
  */
@@ -27,6 +28,17 @@ interface Subject {
   encode(value: unknown): unknown
   decode(encoded: unknown): unknown
   bytes(encoded: unknown): number | undefined
+  /** The encoded bytes that are the input's own memory, passed by reference (out-of-band buffers). */
+  shared?(encoded: unknown, value: unknown): number
+}
+
+/** The ArrayBuffers of the typed arrays in `value` (through arrays, plain objects and Maps, a few levels deep). */
+const memoryOf = (value: unknown, depth = 4, out = new Set<ArrayBufferLike>()): Set<ArrayBufferLike> => {
+  if (ArrayBuffer.isView(value)) out.add(value.buffer)
+  else if (depth > 0 && Array.isArray(value)) for (const v of value) memoryOf(v, depth - 1, out)
+  else if (depth > 0 && value instanceof Map) for (const v of value.values()) memoryOf(v, depth - 1, out)
+  else if (depth > 0 && typeof value === "object" && value !== null) for (const v of Object.values(value)) memoryOf(v, depth - 1, out)
+  return out
 }
 
 const fromCodec = (codec: Codec): Subject => ({
@@ -34,7 +46,11 @@ const fromCodec = (codec: Codec): Subject => ({
   baseline: false,
   encode: (v) => codec.encodeSync(v),
   decode: (f) => codec.decodeSync(f as Frames),
-  bytes: (f) => (f as Frames).header.byteLength + (f as Frames).buffers.reduce((n, b) => n + b.byteLength, 0)
+  bytes: (f) => (f as Frames).header.byteLength + (f as Frames).buffers.reduce((n, b) => n + b.byteLength, 0),
+  shared: (f, value) => {
+    const own = memoryOf(value)
+    return (f as Frames).buffers.reduce((n, b) => n + (own.has(b.buffer) ? b.byteLength : 0), 0)
+  }
 })
 
 const utf8 = new TextEncoder()
@@ -113,7 +129,10 @@ interface Row {
   encodeOps: number
   decodeOps: number
   roundTripOps: number
+  /** Bytes moved per round trip over the time: undefined where nothing is copied (an out-of-band buffer travels by reference). */
   mbPerSecond: number | undefined
+  /** Encoded bytes that are the input's own memory, passed by reference: a round trip copies none of them. */
+  sharedBytes: number
   ratioToFastestBaseline?: number
   fastestBaseline?: string
 }
@@ -133,6 +152,7 @@ for (const payload of payloads) {
     progress(`${payload.name}: ${subject.name}`)
     const encoded = subject.encode(value)
     const bytes = subject.bytes(encoded)
+    const sharedBytes = subject.shared?.(encoded, value) ?? 0
     const encodeOps = subject === clone ? NaN : await measure("encode", () => subject.encode(value))
     const decodeOps = subject === clone ? NaN : await measure("decode", () => subject.decode(encoded))
     const roundTripOps = await measure("round trip", () => subject.decode(subject.encode(value)))
@@ -144,7 +164,9 @@ for (const payload of payloads) {
       encodeOps,
       decodeOps,
       roundTripOps,
-      mbPerSecond: bytes === undefined ? undefined : (bytes * roundTripOps) / 1e6
+      sharedBytes,
+      // Out-of-band buffers are the input's own memory: they are not copied, so they are not a bandwidth.
+      mbPerSecond: bytes === undefined || bytes - sharedBytes < bytes / 100 ? undefined : ((bytes - sharedBytes) * roundTripOps) / 1e6
     })
   }
   const candidates = rows.filter((r) => r.payload === payload.name && r.baseline && r.subject !== "structuredClone")
@@ -195,9 +217,11 @@ for (const payload of payloads) {
     "encode ops/s": r.encodeOps,
     "decode ops/s": r.decodeOps,
     "round trip ops/s": r.roundTripOps,
-    "MB/s": r.mbPerSecond ?? NaN,
+    "MB/s": r.mbPerSecond ?? (r.sharedBytes > 0 ? "no copy" : NaN),
     bytes: r.bytes ?? NaN,
-    "vs fastest baseline": r.ratioToFastestBaseline === undefined ? "" : `${formatNumber(r.ratioToFastestBaseline)}x (${r.fastestBaseline})`
+    "vs fastest baseline": r.ratioToFastestBaseline === undefined
+      ? ""
+      : `${formatNumber(r.ratioToFastestBaseline)}x (${r.fastestBaseline}${r.mbPerSecond === undefined && r.sharedBytes > 0 ? "; no copy: the buffer travels by reference" : ""})`
   })))
 }
 console.log("\nTargets")
