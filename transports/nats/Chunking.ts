@@ -19,8 +19,7 @@ import type { Frames } from "../../codecs/Codec.ts"
 import type { Packet, SendDone } from "../Transport.ts"
 import * as Frame from "./Frame.ts"
 
-/** `n` rounded up to a multiple of 8 (exact for any safe integer). */
-export const align8 = (n: number): number => Math.ceil(n / 8) * 8
+import { align8 } from "../Slab.ts"
 
 /** Where each part of a message lives in its body. */
 export interface Layout {

@@ -3,38 +3,8 @@
  * Uint8Array per frame among the top costs, and a 4 MiB stream spent more
  * time in the garbage collector and in first-touch page faults of fresh 1 MiB
  * frames than in copying: small pieces are carved out of shared slabs, and
- * full-size frames are reused once acknowledged.
+ * full-size frames are reused once acknowledged (small pieces: ../Slab.ts).
  */
-import { align8 } from "./Chunking.ts"
-
-/**
- * Carves small pieces (8-byte aligned, zeroed, never reused) out of 64 KiB
- * slabs. A slab lives as long as any piece of it does.
- */
-export class Slab {
-  private slab = new Uint8Array(0)
-  private at = 0
-  readonly slabBytes: number
-  readonly maxPiece: number
-
-  constructor(slabBytes = 64 * 1024, maxPiece = 4096) {
-    this.slabBytes = slabBytes
-    this.maxPiece = maxPiece
-  }
-
-  /** `n` zeroed bytes starting 8-byte aligned in their ArrayBuffer. */
-  take(n: number): Uint8Array {
-    if (n > this.maxPiece) return new Uint8Array(n)
-    let start = align8(this.at)
-    if (start + n > this.slab.length) {
-      this.slab = new Uint8Array(this.slabBytes)
-      start = 0
-    }
-    this.at = start + n
-    return this.slab.subarray(start, start + n)
-  }
-}
-
 /**
  * Reuses large frame buffers. `take` hands out a view of a pooled buffer
  * (its bytes are stale: the caller writes every byte); `give` returns one

@@ -22,7 +22,7 @@ import type { Arrival } from "../Transport.ts"
 import { TransportError } from "../Transport.ts"
 import type { Arena } from "./Arena.ts"
 import type { DataReader, ReplyWriter, RingViews } from "./Ring.ts"
-import { ownCopy, type Slab } from "./Slab.ts"
+import { ownCopy, type Slab } from "../Slab.ts"
 import {
   CTS_ARENA,
   CTS_CANCEL,

@@ -23,8 +23,8 @@ import type { Packet, SendDone } from "../Transport.ts"
 import type { PeerFailure, TransportError } from "../Transport.ts"
 import type { Arena } from "./Arena.ts"
 import type { DataWriter, ReplyReader, RingViews } from "./Ring.ts"
+import { align8 } from "../Slab.ts"
 import {
-  align8,
   CTS_ARENA,
   CTS_CANCEL,
   CTS_STREAM,

@@ -48,7 +48,6 @@ export const CTS_ARENA = 1
 export const CTS_STREAM = 2
 export const CTS_CANCEL = 3
 
-export const align8 = (n: number): number => (n + 7) & ~7
 
 /** Typed views over the whole rings buffer, created once per rank (views cost 40–60 ns each to make). */
 export interface RingViews {

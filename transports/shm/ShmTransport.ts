@@ -18,7 +18,7 @@ import { Doorbells, OwnBell } from "./Doorbell.ts"
 import { Budget, Inbox, type ReceiveContext, selfArrival, type ShmArrival } from "./Inbox.ts"
 import { type Geometry, pairLayout, type SharedRegions } from "./Layout.ts"
 import { Outbox } from "./Outbox.ts"
-import { Slab } from "./Slab.ts"
+import { Slab } from "../Slab.ts"
 import { DataReader, DataWriter, ReplyReader, ReplyWriter, type RingViews, ringViews } from "./Ring.ts"
 
 /** Envelopes are at most this long (the MSG record keeps their length in a byte). */

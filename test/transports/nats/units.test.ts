@@ -11,7 +11,8 @@ import { connectionOptions, describeConnectError, serversFor } from "../../../tr
 import { ReceiveCredit, SendCredit } from "../../../transports/nats/Credits.ts"
 import * as Frame from "../../../transports/nats/Frame.ts"
 import { checkSettings, Liveness, Pacer } from "../../../transports/nats/Heartbeats.ts"
-import { FramePool, Slab } from "../../../transports/nats/Memory.ts"
+import { FramePool } from "../../../transports/nats/Memory.ts"
+import { align8, Slab } from "../../../transports/Slab.ts"
 import { Effect } from "effect"
 import { layer, Nats, optionsFromFlags } from "../../../transports/nats/Nats.ts"
 import { defaultWindow, type NatsConfig, resolve } from "../../../transports/nats/Options.ts"
@@ -267,7 +268,7 @@ describe("chunking", () => {
 })
 
 describe("memory", () => {
-  it("slab pieces are 8-byte aligned, zeroed, and large requests get their own buffer", () => {
+  it("slab pieces are 8-byte aligned, zeroed, and large requests get their own buffer; copies are exact; align8 is exact for safe integers", () => {
     const slab = new Slab(1024, 256)
     const a = slab.take(13)
     const b = slab.take(7)
@@ -275,6 +276,11 @@ describe("memory", () => {
     expect(b.byteOffset % 8).toBe(0)
     expect(slab.take(300).byteOffset).toBe(0)
     for (let i = 0; i < 200; i++) expect(slab.take(100).every((x) => x === 0)).toBe(true)
+    const src = Uint8Array.from({ length: 300 }, (_, i) => i)
+    expect(slab.copy(src, 5, 20)).toEqual(src.subarray(5, 25))
+    expect(slab.copy(src, 0, 200)).toEqual(src.subarray(0, 200))
+    expect(slab.copy(src, 0, 300).buffer).not.toBe(src.buffer)
+    expect([0, 1, 8, 9, 2 ** 31 - 9, 2 ** 31 - 1, 2 ** 40 + 1, 2 ** 53 - 8].map(align8)).toEqual([0, 8, 8, 16, 2 ** 31 - 8, 2 ** 31, 2 ** 40 + 8, 2 ** 53 - 8])
   })
 
   it("a pool reuses large frames once given back, and keeps at most its limit", () => {
