@@ -9,6 +9,7 @@
 import { Effect } from "effect"
 import { Comm, Op } from "rankflow"
 import { registerClass } from "rankflow/codecs"
+import { Complex } from "../payloads/codecs.ts"
 
 export interface Figure {
   readonly name: string
@@ -103,15 +104,7 @@ const timed = <A>(w: Comm.Comm, name: string, bytes: number, scale: number, op: 
     return w.rank === 0 ? [{ name, bytes, ranks: w.size, iterations: n, ...stats(worst!) }] : []
   })
 
-/** mpi4py's `2+3j`: a registered class, as examples/bcast-dict.ts has it. */
-class Complex {
-  readonly re: number
-  readonly im: number
-  constructor(re: number, im: number) {
-    this.re = re
-    this.im = im
-  }
-}
+// mpi4py's `2+3j`: a registered class, as examples/bcast-dict.ts has it.
 registerClass(Complex, { name: "Complex" })
 
 /** The tutorial's dict: `{"key1": [7, 2.72, 2+3j], "key2": ("abc", "xyz")}`. */
