@@ -31,15 +31,13 @@ import type { CommState } from "../CommState.ts"
 import type { Encoded } from "../Message.ts"
 import type { Op } from "../Op.ts"
 import * as Bcast from "./bcast.ts"
-import { attempt, checkComm, checkInto } from "./checks.ts"
+import { attempt } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, open, postInto, send, wait } from "./link.ts"
-import { checkOp } from "./ops.ts"
+import { type Call, postInto, send, wait } from "./link.ts"
 import type { AllreduceOptions } from "./options.ts"
-import { asTypedArray, decodeBuffer, decodeValue, intoOption, isBufferForm, noInto } from "./payload.ts"
+import { decodeBuffer, decodeValue } from "./payload.ts"
 import * as Reduce from "./reduce.ts"
-import { bufferResult } from "./reduce.ts"
-import { checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
+import { bufferResult, prepare, type Reduction } from "./reduction.ts"
 import { depth, radixFor } from "./tree.ts"
 
 /** The largest power of two not above `p`. */
@@ -195,15 +193,9 @@ export const RABENSEIFNER_MIN_BYTES = 64 * 1024
  */
 export const start = (c: CommState, value: unknown, opArg: Op, options: AllreduceOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
   const name = "allreduce"
-  checkComm(c)
-  const op = checkOp(name, opArg)
-  const into = intoOption(name, options?.into)
-  if (isBufferForm(value, options?.codec)) {
-    const buffer = asTypedArray(value)
-    checkBufferOp(op, buffer)
-    if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
-    const call = open(c, name)
-    const red = ofBuffers(call, op, buffer)
+  const p = prepare(c, name, value, opArg, options)
+  if (p.form === "buffer") {
+    const { call, red, buffer, into } = p
     const n = buffer.length
     const bytes = n * buffer.BYTES_PER_ELEMENT
     const k = radixFor(c)
@@ -216,7 +208,7 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: Allreduc
     const alternativeRounds = large ? 2 * doublingRounds(c.size) : doublingRounds(c.size)
     const sleeping = k > 2 && 2 * depth(c.size, k) <= alternativeRounds
     const algorithm = options?.algorithm ?? (sleeping ? "tree" : large ? "rabenseifner" : "recursive-doubling")
-    if (algorithm === "rabenseifner" && op.grain > 0 && n >= floorPow2(c.size) * op.grain) {
+    if (algorithm === "rabenseifner" && p.op.grain > 0 && n >= floorPow2(c.size) * p.op.grain) {
       // `into` may serve as the working array unless it lies in shared memory (see link.shareable).
       const working = into !== undefined && (into.length === n) && !c.engine.transport.alloc?.owns(into) ? into : undefined
       return Effect.map(rabenseifner(call, red, buffer, working), (result) => bufferResult(result, buffer, into))
@@ -227,9 +219,7 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: Allreduc
       : recursiveDoubling(call, red, buffer, n)
     return Effect.map(run, (result) => bufferResult(result, buffer, into))
   }
-  noInto(name, into)
-  const call = open(c, name)
-  const red = ofValues(call, op, options?.codec)
+  const { call, red } = p
   const k = radixFor(c)
   const algorithm = options?.algorithm ?? (k > 2 && 2 * depth(c.size, k) <= doublingRounds(c.size) ? "tree" : "recursive-doubling")
   return algorithm === "tree"

@@ -13,17 +13,13 @@
  * Cost (binomial): ceil(log2 p)·(α + β·n + γ·n) (γ: time per byte of the op).
  */
 import { Effect } from "effect"
-import type { TypedArray } from "../../codecs/Datatype.ts"
-import * as Datatypes from "../../codecs/Datatype.ts"
 import type { CommState } from "../CommState.ts"
 import type { Op } from "../Op.ts"
-import { attempt, checkComm, checkInto, checkRoot } from "./checks.ts"
+import { attempt, checkComm, checkRoot } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, open, send } from "./link.ts"
-import { checkOp } from "./ops.ts"
+import { type Call, send } from "./link.ts"
 import type { ReduceOptions } from "./options.ts"
-import { asTypedArray, intoOption, isBufferForm, noInto } from "./payload.ts"
-import { checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
+import { bufferResult, prepare, type Reduction } from "./reduction.ts"
 import { absolute, knomial, radixFor, relative } from "./tree.ts"
 
 /**
@@ -67,25 +63,8 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: ReduceOp
   const root = options?.root ?? 0
   checkComm(c)
   checkRoot(c, name, root)
-  const op = checkOp(name, opArg)
-  const into = c.rank === root ? intoOption(name, options?.into) : undefined
-  if (isBufferForm(value, options?.codec)) {
-    const buffer = asTypedArray(value)
-    checkBufferOp(op, buffer)
-    if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
-    const call = open(c, name)
-    return Effect.map(tree(call, root, ofBuffers(call, op, buffer), buffer, buffer.length, radixFor(c)), (result) => result === undefined ? undefined : bufferResult(result, buffer, into))
-  }
-  noInto(name, into)
-  const call = open(c, name)
-  return tree(call, root, ofValues(call, op, options?.codec), value, 0, radixFor(c))
-}
-
-/** A buffer result as the caller gets it: in `into` if given, and never the caller's own input array. */
-export const bufferResult = (result: TypedArray, input: TypedArray, into: TypedArray | undefined): TypedArray => {
-  if (into !== undefined) {
-    if (result !== into) into.set(result as any)
-    return into
-  }
-  return result === input ? input.slice() : result
+  const p = prepare(c, name, value, opArg, options, c.rank === root)
+  if (p.form === "value") return tree(p.call, root, p.red, value, 0, radixFor(c))
+  const { buffer, into } = p
+  return Effect.map(tree(p.call, root, p.red, buffer, buffer.length, radixFor(c)), (result) => result === undefined ? undefined : bufferResult(result, buffer, into))
 }

@@ -15,10 +15,12 @@ import type { TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import type * as Message from "../Message.ts"
 import { notForDatatype, oddPairs, type Op } from "../Op.ts"
-import { attempt } from "./checks.ts"
+import type { CommState } from "../CommState.ts"
+import { attempt, checkComm, checkInto } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, post, postInto, shareable, wait } from "./link.ts"
-import { decodeValue, encodeBuffer, encodeValue } from "./payload.ts"
+import { type Call, open, post, postInto, shareable, wait } from "./link.ts"
+import { checkOp } from "./ops.ts"
+import { asTypedArray, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, noInto } from "./payload.ts"
 import { borrow, giveBack } from "./scratch.ts"
 
 /** A receive posted for a contribution; `wait` gives it once it arrived. */
@@ -72,4 +74,55 @@ export const ofBuffers = (call: Call, op: Op, sample: TypedArray): Reduction<Typ
     },
     done: giveBack
   }
+}
+
+/** A reduction's call, checked and opened: of typed arrays (elementwise), or of values. */
+export type Prepared =
+  | {
+    readonly form: "buffer"
+    readonly op: Op
+    readonly call: Call
+    readonly red: Reduction<TypedArray>
+    readonly buffer: TypedArray
+    /** The caller's array for the result, checked against the buffer. */
+    readonly into: TypedArray | undefined
+  }
+  | { readonly form: "value"; readonly op: Op; readonly call: Call; readonly red: Reduction<unknown> }
+
+/**
+ * What reduce, allreduce, scan and exscan do first: check the communicator,
+ * the op and `into` (where this rank gets a result: `intoHere`), take the
+ * call's tag, and pick the buffer or the value form. Throws the typed error
+ * of a bad argument (see run.ts).
+ */
+export const prepare = (
+  c: CommState,
+  name: string,
+  value: unknown,
+  opArg: unknown,
+  options: { readonly codec?: Message.CodecChoice | undefined; readonly into?: TypedArray | undefined } | undefined,
+  intoHere = true
+): Prepared => {
+  checkComm(c)
+  const op = checkOp(name, opArg)
+  const into = intoHere ? intoOption(name, options?.into) : undefined
+  if (isBufferForm(value, options?.codec)) {
+    const buffer = asTypedArray(value)
+    checkBufferOp(op, buffer)
+    if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
+    const call = open(c, name)
+    return { form: "buffer", op, call, red: ofBuffers(call, op, buffer), buffer, into }
+  }
+  noInto(name, into)
+  const call = open(c, name)
+  return { form: "value", op, call, red: ofValues(call, op, options?.codec) }
+}
+
+/** A buffer result as the caller gets it: in `into` if given, and never the caller's own input array. */
+export const bufferResult = (result: TypedArray, input: TypedArray, into: TypedArray | undefined): TypedArray => {
+  if (into !== undefined) {
+    if (result !== into) into.set(result as any)
+    return into
+  }
+  return result === input ? input.slice() : result
 }

@@ -8,17 +8,13 @@
  * Cost: ceil(log2 p)·(α + β·n + 2·γ·n).
  */
 import { Effect } from "effect"
-import * as Datatypes from "../../codecs/Datatype.ts"
 import type { CommState } from "../CommState.ts"
 import type { Op } from "../Op.ts"
-import { attempt, checkComm, checkInto } from "./checks.ts"
+import { attempt } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, open, send } from "./link.ts"
-import { checkOp } from "./ops.ts"
+import { type Call, send } from "./link.ts"
 import type { ScanOptions } from "./options.ts"
-import { asTypedArray, intoOption, isBufferForm, noInto } from "./payload.ts"
-import { bufferResult } from "./reduce.ts"
-import { checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
+import { bufferResult, prepare, type Reduction } from "./reduction.ts"
 
 /**
  * Rank r's `x0 op … op xr` (inclusive) or `x0 op … op x(r-1)` (exclusive,
@@ -62,22 +58,13 @@ export const recursiveDoubling = <T>(call: Call, red: Reduction<T>, value: T, co
 
 const scan = (name: string, exclusive: boolean) =>
 (c: CommState, value: unknown, opArg: Op, options: ScanOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
-  checkComm(c)
-  const op = checkOp(name, opArg)
-  const into = intoOption(name, options?.into)
-  if (isBufferForm(value, options?.codec)) {
-    const buffer = asTypedArray(value)
-    checkBufferOp(op, buffer)
-    if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
-    const call = open(c, name)
-    return Effect.map(
-      recursiveDoubling(call, ofBuffers(call, op, buffer), buffer, buffer.length, exclusive),
-      (result) => result === undefined ? undefined : bufferResult(result, buffer, into)
-    )
-  }
-  noInto(name, into)
-  const call = open(c, name)
-  return recursiveDoubling(call, ofValues(call, op, options?.codec), value, 0, exclusive)
+  const p = prepare(c, name, value, opArg, options)
+  if (p.form === "value") return recursiveDoubling(p.call, p.red, value, 0, exclusive)
+  const { buffer, into } = p
+  return Effect.map(
+    recursiveDoubling(p.call, p.red, buffer, buffer.length, exclusive),
+    (result) => result === undefined ? undefined : bufferResult(result, buffer, into)
+  )
 }
 
 /** `scan(value, op, { codec, into })`: rank r gets `x0 op … op xr`. */
