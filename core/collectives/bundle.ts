@@ -18,14 +18,13 @@ import type { Frames } from "../../codecs/Codec.ts"
 import { Reader } from "../../codecs/bytes/Reader.ts"
 import { Writer } from "../../codecs/bytes/Writer.ts"
 import { decodeError } from "../../codecs/errors.ts"
+import { align8 } from "../../transports/Slab.ts"
 import type { Encoded } from "../Message.ts"
 
 /** The codec id a bundle carries in its envelope (no registered codec uses it). */
 export const BUNDLE = 255
 
 const writer = new Writer()
-
-const align8 = (n: number): number => (n + 7) & ~7
 
 /** Packs encoded items into one message. */
 export const pack = (items: ReadonlyArray<Encoded>): Encoded => {
