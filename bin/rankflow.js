@@ -9,7 +9,9 @@ if (major < 22 || (major === 22 && minor < 19)) {
   )
   process.exit(1)
 }
-// Reuse compiled code across runs (Node's on-disk compile cache).
+// Reuse compiled code across runs (Node's on-disk compile cache), in the rank threads and
+// processes too: they inherit the cache's directory through the environment.
 const { enableCompileCache } = await import("node:module")
-enableCompileCache?.()
+const cache = enableCompileCache?.()
+if (cache?.directory !== undefined) process.env.NODE_COMPILE_CACHE ??= cache.directory
 await import("../core/cli/main.ts")
