@@ -22,7 +22,7 @@ import type { CommState } from "./CommState.ts"
 import { type DeviceArray, DeviceArrayTypeId, type DeviceErrorOf, isDeviceArray } from "./DeviceArray.ts"
 import { AllocationFailed, type UnknownCodec } from "./errors.ts"
 import * as P2P from "./PointToPoint.ts"
-import { checked, traceMethods } from "./callSites.ts"
+import { located, traceMethods } from "./callSites.ts"
 import { ANY_SOURCE, ANY_TAG } from "./Matching.ts"
 import type { Request } from "./Request.ts"
 import type { Status } from "./Status.ts"
@@ -108,29 +108,59 @@ export const fromState = (c: CommState): Comm => {
   ...Communicators.make(c, fromState),
   rank: c.rank,
   size: c.size,
-  // Arguments are checked as the call is made, so that a bad one names the user's line (callSites.ts).
-  send: (value: unknown, options: P2P.SendOptions<any>): Effect.Effect<void, any> =>
-    isDeviceArray(value)
-      ? value[DeviceArrayTypeId].send(value, comm, { dest: options.dest, tag: options.tag ?? 0 })
-      : checked(P2P.validateSend(c, options.dest, options.tag ?? 0), () => P2P.send(c, value, options)),
-  ssend: (value, options) => checked(P2P.validateSend(c, options.dest, options.tag ?? 0), () => P2P.ssend(c, value, options)),
-  isend: (value, options) => checked(P2P.validateSend(c, options.dest, options.tag ?? 0), () => P2P.isend(c, value, options)),
-  issend: (value, options) => checked(P2P.validateSend(c, options.dest, options.tag ?? 0), () => P2P.issend(c, value, options)),
-  recv: (options) => checked(recvCheck(c, options), () => P2P.recv(c, options)) as Effect.Effect<any, P2P.RecvError>,
-  recvWithStatus: (options) => checked(recvCheck(c, options), () => P2P.recvWithStatus(c, options)) as Effect.Effect<P2P.Received<any>, P2P.RecvError>,
-  irecv: (options) => checked(recvCheck(c, options), () => P2P.irecv(c, options)) as Effect.Effect<Request<any, P2P.RecvFailure>, P2P.InvalidCall>,
-  recvInto: (buffer: unknown, options?: P2P.ProbeOptions): Effect.Effect<Status, any> =>
-    isDeviceArray(buffer)
-      ? buffer[DeviceArrayTypeId].recvInto(buffer, comm, options ?? {})
-      : checked(P2P.intoError(buffer) ?? recvCheck(c, options), () => P2P.recvInto(c, buffer as BufferSpec, options)),
-  irecvInto: (buffer, options) => checked(P2P.intoError(buffer) ?? recvCheck(c, options), () => P2P.irecvInto(c, buffer, options)),
-  sendrecv: (value, options) =>
-    checked(
-      P2P.validateSend(c, options.dest, options.sendTag ?? options.tag ?? 0) ?? P2P.validateRecv(c, options.source ?? ANY_SOURCE, options.recvTag ?? ANY_TAG),
-      () => P2P.sendrecv(c, value, options)
-    ) as Effect.Effect<any, P2P.SendError | P2P.RecvError>,
-  probe: (options) => checked(recvCheck(c, options), () => P2P.probe(c, options)),
-  iprobe: (options) => checked(recvCheck(c, options), () => P2P.iprobe(c, options)),
+  // Arguments are checked as the call is made, so that a bad one names the user's line (callSites.ts);
+  // plain ternaries, no closure per call: these are the hot path.
+  send: (value: unknown, options: P2P.SendOptions<any>): Effect.Effect<void, any> => {
+    if (isDeviceArray(value)) return value[DeviceArrayTypeId].send(value, comm, { dest: options.dest, tag: options.tag ?? 0 })
+    const bad = sendCheck(c, options)
+    return bad === undefined ? P2P.send(c, value, options) : located(bad)
+  },
+  ssend: (value, options) => {
+    const bad = sendCheck(c, options)
+    return bad === undefined ? P2P.ssend(c, value, options) : located(bad)
+  },
+  isend: (value, options) => {
+    const bad = sendCheck(c, options)
+    return bad === undefined ? P2P.isend(c, value, options) : located(bad)
+  },
+  issend: (value, options) => {
+    const bad = sendCheck(c, options)
+    return bad === undefined ? P2P.issend(c, value, options) : located(bad)
+  },
+  recv: (options) => {
+    const bad = recvCheck(c, options)
+    return (bad === undefined ? P2P.recv(c, options) : located(bad)) as Effect.Effect<any, P2P.RecvError>
+  },
+  recvWithStatus: (options) => {
+    const bad = recvCheck(c, options)
+    return (bad === undefined ? P2P.recvWithStatus(c, options) : located(bad)) as Effect.Effect<P2P.Received<any>, P2P.RecvError>
+  },
+  irecv: (options) => {
+    const bad = recvCheck(c, options)
+    return (bad === undefined ? P2P.irecv(c, options) : located(bad)) as Effect.Effect<Request<any, P2P.RecvFailure>, P2P.InvalidCall>
+  },
+  recvInto: (buffer: unknown, options?: P2P.ProbeOptions): Effect.Effect<Status, any> => {
+    if (isDeviceArray(buffer)) return buffer[DeviceArrayTypeId].recvInto(buffer, comm, options ?? {})
+    const bad = P2P.intoError(buffer) ?? recvCheck(c, options)
+    return bad === undefined ? P2P.recvInto(c, buffer as BufferSpec, options) : located(bad)
+  },
+  irecvInto: (buffer, options) => {
+    const bad = P2P.intoError(buffer) ?? recvCheck(c, options)
+    return bad === undefined ? P2P.irecvInto(c, buffer, options) : located(bad)
+  },
+  sendrecv: (value, options) => {
+    const bad = P2P.validateSend(c, options.dest, options.sendTag ?? options.tag ?? 0) ??
+      P2P.validateRecv(c, options.source ?? ANY_SOURCE, options.recvTag ?? ANY_TAG)
+    return (bad === undefined ? P2P.sendrecv(c, value, options) : located(bad)) as Effect.Effect<any, P2P.SendError | P2P.RecvError>
+  },
+  probe: (options) => {
+    const bad = recvCheck(c, options)
+    return bad === undefined ? P2P.probe(c, options) : located(bad)
+  },
+  iprobe: (options) => {
+    const bad = recvCheck(c, options)
+    return bad === undefined ? P2P.iprobe(c, options) : located(bad)
+  },
   alloc: (ctor, length) =>
     Effect.suspend(() => {
       const bytes = length * ctor.BYTES_PER_ELEMENT
@@ -147,6 +177,9 @@ export const fromState = (c: CommState): Comm => {
   }
   return traceMethods(comm)
 }
+
+const sendCheck = (c: CommState, options: P2P.SendOptions<any>): P2P.InvalidCall | undefined =>
+  P2P.validateSend(c, options.dest, options.tag ?? 0)
 
 const recvCheck = (c: CommState, options: P2P.ProbeOptions | undefined): P2P.InvalidCall | undefined =>
   P2P.validateRecv(c, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG)

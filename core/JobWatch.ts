@@ -40,13 +40,14 @@ export class JobWatch {
 
   /** Whether a round is due now: when watching for deadlocks, or when a picture is wanted. */
   due(now: number): boolean {
-    if (!this.decides && this.pictures.length === 0) return false
-    const outstanding = this.round > 0 && this.replies.size < this.ranks.length
-    if (outstanding) return now - this.started >= ROUND_PATIENCE_MILLIS
-    return this.pictures.length > 0 || now - this.started >= ROUND_MILLIS
+    return this.wait(now) === 0
   }
 
-  /** Milliseconds until the next round is due (for a caller that sleeps in between). */
+  /**
+   * Milliseconds until the next round is due (infinite when none is wanted):
+   * a round every ROUND_MILLIS, at once for a picture, and a round that some
+   * rank has not answered is given up after ROUND_PATIENCE_MILLIS.
+   */
   wait(now: number): number {
     if (!this.decides && this.pictures.length === 0) return Number.POSITIVE_INFINITY
     const outstanding = this.round > 0 && this.replies.size < this.ranks.length

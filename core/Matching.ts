@@ -140,8 +140,9 @@ export class Matching {
       p.failedRank = failure[0]
       return p
     }
-    if (this.finishedRanks.size > 0 && this.finishedFor(p) !== undefined) {
-      this.settleFinished(p, this.finishedFor(p)!)
+    const finished = this.finishedRanks.size > 0 ? this.finishedFor(p) : undefined
+    if (finished !== undefined) {
+      this.settleFinished(p, finished)
       return p
     }
     p.queued = true
@@ -237,8 +238,8 @@ export class Matching {
   /**
    * Records that `rank`'s program finished the run whose contexts are
    * `[base, base + span)`: receives of that run still waiting on it fail now
-   * (as do receives from any source once `everyoneElse` has finished), and
-   * later ones fail unless a message from it already arrived.
+   * (as do receives from any source once all `others` ranks have finished),
+   * and later ones fail unless a message from it already arrived.
    */
   peerFinished(rank: number, base: number, span: number, others: number): void {
     this.finishedRanks.set(rank, base)

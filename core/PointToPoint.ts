@@ -162,7 +162,7 @@ export const startSend = (
       error === undefined
         ? Exit.void
         : Exit.fail(typeof error === "string"
-          ? Waits.finished({ op: "ssend", comm: c.engine.comms.get(context)?.name ?? `context ${context}`, rank: c.rank, peer: dest, worldPeer: worldDest, tag, since: 0 })
+          ? Waits.finished(Waits.ssendWait(c.engine, context, worldDest, tag, 0))
           : sendFailure(c, error))
     ))
   transmit(c, context, dest, tag, encoded, part, Envelope.KIND_SYNC, seq)

@@ -66,9 +66,8 @@ export const locate = <E>(error: E, stack: string | undefined): E => {
   return error
 }
 
-/** Fails with `invalid`, located at the caller's caller (the user's code), or runs `call`. */
-export const checked = <A, E, I>(invalid: I | undefined, call: () => Effect.Effect<A, E>): Effect.Effect<A, E | I> =>
-  invalid === undefined ? call() : Effect.fail(locate(invalid, new Error().stack))
+/** Fails with `invalid`, located at its caller's caller: the user's code that made the call. */
+export const located = <I>(invalid: I): Effect.Effect<never, I> => Effect.fail(locate(invalid, new Error().stack))
 
 /**
  * With call sites on, wraps every method of `target` that returns an Effect

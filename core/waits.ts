@@ -65,14 +65,17 @@ export const waitOf = (engine: Engine, p: Posted): Wait => {
   }
 }
 
+/** A synchronous send to world rank `dest` on `context` that waits for its match. */
+export const ssendWait = (engine: Engine, context: number, dest: number, tag: number, since: number): Wait => {
+  const comm = commOf(engine, context)
+  return { op: "ssend", comm: comm.name, rank: toComm(comm.group, engine.rank), peer: toComm(comm.group, dest), worldPeer: dest, tag, since }
+}
+
 /** Everything the rank waits for now, oldest first. */
 export const waitsOf = (engine: Engine): Array<Wait> => {
   const waits: Array<Wait> = []
   for (const p of engine.matching.waiting()) waits.push(waitOf(engine, p))
-  for (const a of engine.pendingAcks()) {
-    const comm = commOf(engine, a.context)
-    waits.push({ op: "ssend", comm: comm.name, rank: toComm(comm.group, engine.rank), peer: toComm(comm.group, a.dest), worldPeer: a.dest, tag: a.tag, since: a.since })
-  }
+  for (const a of engine.pendingAcks()) waits.push(ssendWait(engine, a.context, a.dest, a.tag, a.since))
   return waits.sort((a, b) => a.since - b.since)
 }
 
