@@ -3,6 +3,7 @@
  * context ids, and its group (the world ranks of its members, in rank order).
  */
 import type { Codec, DecodeOptions } from "../codecs/Codec.ts"
+import type { Board } from "./collectives/shared/Board.ts"
 import type { Engine } from "./Engine.ts"
 
 export interface CommState {
@@ -22,6 +23,8 @@ export interface CommState {
   freed: boolean
   /** Sequence number of the next collective call: its tag on the collective context. */
   collectiveSeq: number
+  /** Where the collectives meet in shared memory, when the transport offers it (see collectives/shared). */
+  shared: Board | undefined
 }
 
 export const make = (
@@ -35,7 +38,7 @@ export const make = (
   const worldToComm = new Int32Array(engine.size).fill(-1)
   group.forEach((w, r) => (worldToComm[w] = r))
   engine.comms.set(context, { name: name ?? `the communicator of world ranks ${ranges(group)}`, group })
-  return { engine, context, rank: worldToComm[engine.rank]!, size: group.length, group, worldToComm, codec, decodeOptions, freed: false, collectiveSeq: 0 }
+  return { engine, context, rank: worldToComm[engine.rank]!, size: group.length, group, worldToComm, codec, decodeOptions, freed: false, collectiveSeq: 0, shared: undefined }
 }
 
 /** World ranks as short ranges: `0-3,6`. */

@@ -7,6 +7,7 @@ import type { Frames } from "../codecs/Codec.ts"
 import type { Arrival, PeerFailure, Transport, TransportError } from "../transports/Transport.ts"
 import * as Envelope from "./Envelope.ts"
 import { Matching } from "./Matching.ts"
+import type { Wait } from "./waits.ts"
 
 const EMPTY_FRAMES: Frames = { header: new Uint8Array(0), buffers: [] }
 
@@ -27,6 +28,20 @@ export interface CommInfo {
   readonly group: ReadonlyArray<number>
 }
 
+/**
+ * Something that waits on other ranks outside the matching engine (a
+ * collective meeting in shared memory): told when a rank fails or finishes,
+ * and asked what it waits for.
+ */
+export interface Waiter {
+  peerFailed(rank: number, reason: string): void
+  /** `rank`'s program finished the run whose contexts start at `base`. */
+  peerFinished(rank: number, base: number): void
+  waits(): ReadonlyArray<Wait>
+  /** The run ended: stop waiting and let go of what it holds. */
+  end(): void
+}
+
 export class Engine {
   readonly transport: Transport
   readonly matching = new Matching()
@@ -42,6 +57,8 @@ export class Engine {
   /** Contexts of the current run: `[runBase, runBase + runSpan)`. */
   runBase = 0
   runSpan = 0
+  /** Waiters outside the matching engine (see `Waiter`). */
+  readonly waiters = new Set<Waiter>()
   /** Called for messages that are not rankflow's (logged and dropped). */
   onForeign: (source: number, why: string) => void = () => {}
 
@@ -94,6 +111,7 @@ export class Engine {
       this.acks.delete(seq)
       w.settle(f)
     }
+    for (const w of this.waiters) w.peerFailed(f.rank, f.reason)
   }
 
   private peerFinished(rank: number, base: number): void {
@@ -104,6 +122,7 @@ export class Engine {
       this.acks.delete(seq)
       w.settle(`rank ${rank} has finished`)
     }
+    for (const w of this.waiters) w.peerFinished(rank, base)
   }
 
   /** Sends a packet; `done` reports when the caller's buffers may be reused. */
@@ -139,6 +158,11 @@ export class Engine {
       this.sent++
       this.transport.send(dest, { envelope, frames: EMPTY_FRAMES }, () => {})
     }
+  }
+
+  /** Ends the current run for the waiters outside the matching engine. */
+  endRun(): void {
+    for (const w of [...this.waiters]) w.end()
   }
 
   /** Acknowledges a matched synchronous send. */

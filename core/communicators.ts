@@ -202,6 +202,7 @@ export const make = (c: CommState, build: Build): Communicators & { readonly [ST
       if (c.freed) return Effect.fail(new InvalidCommunicator({ message: "free: this communicator was already freed" }))
       if (!Contexts.isDerived(c)) return Effect.fail(new InvalidCommunicator({ message: "free: the world communicator cannot be freed; free only communicators you made (dup, split, …)" }))
       c.freed = true
+      c.shared?.close()
       // Its name is no longer needed for reports of what the rank waits for.
       c.engine.comms.delete(c.context)
       return Effect.void

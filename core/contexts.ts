@@ -25,6 +25,7 @@ import type { CommState as State } from "./CommState.ts"
 import { InvalidArgument } from "./errors.ts"
 import { UNDEFINED } from "./Group.ts"
 import * as Op from "./Op.ts"
+import { enable } from "./collectives/shared/setup.ts"
 
 /** Ids a communicator uses: point-to-point at `context`, collectives at `context + 1`. */
 export const CONTEXTS_PER_COMM = 2
@@ -72,9 +73,14 @@ export const derive = (parent: State, members: ReadonlyArray<number>, settings?:
   Effect.suspend(() =>
     collectivesOf(parent).allreduce(parent.engine.contextCounter, Op.MAX).pipe(
       Effect.flatMap((agreed: number) => reserve(parent, agreed)),
-      Effect.map((context) => child(parent, context, members, settings))
+      Effect.map((context) => child(parent, context, members, settings)),
+      Effect.tap(withBoard)
     )
   )
+
+/** The new communicator's board (see collectives/shared/setup.ts), on its members. */
+const withBoard = (state: Option.Option<State>): Effect.Effect<void, CollectiveError> =>
+  Option.isSome(state) ? enable(state.value) : Effect.void
 
 type Choice = readonly [color: number, key: number, nextContext: number]
 
@@ -109,6 +115,6 @@ export const split = (parent: State, color: number, key: number): Effect.Effect<
         const ranks = choices.flatMap(([c], r) => (c === color ? [r] : []))
         ranks.sort((a, b) => choices[a]![1] - choices[b]![1] || a - b)
         return child(parent, context, ranks.map((r) => parent.group[r]!))
-      })
+      }).pipe(Effect.tap(withBoard))
     })
   })

@@ -10,6 +10,7 @@ import { Effect, Exit, type Fiber, References } from "effect"
 import { pickle } from "../codecs/pickle/Pickle.ts"
 import type { RankControl } from "../transports/Launcher.ts"
 import type { Transport } from "../transports/Transport.ts"
+import { enable } from "./collectives/shared/setup.ts"
 import { fromState, World } from "./Comm.ts"
 import * as CommState from "./CommState.ts"
 import { Engine } from "./Engine.ts"
@@ -143,10 +144,11 @@ export const serve = (transport: Transport, control: RankControl): void => {
     if (cmd.argv !== undefined) process.argv.splice(1, process.argv.length - 1, ...cmd.argv)
     const codec = resolveCodec(cmd.codec ?? "pickle")
     const group = Array.from({ length: transport.size }, (_, i) => i)
-    const world = fromState(CommState.make(engine, base, group, codec, cmd.maxDecodedBytes === undefined ? undefined : { maxDecodedBytes: cmd.maxDecodedBytes }, "world"))
+    const worldState = CommState.make(engine, base, group, codec, cmd.maxDecodedBytes === undefined ? undefined : { maxDecodedBytes: cmd.maxDecodedBytes }, "world")
+    const world = fromState(worldState)
     // `rankflow --log-level <level>` reaches the ranks through the environment.
     const level = logLevelOf(process.env[LOG_LEVEL_ENV])
-    const withWorld = Effect.scoped(program).pipe(Effect.provideService(World, world)) as Effect.Effect<unknown, unknown>
+    const withWorld = Effect.andThen(enable(worldState), Effect.scoped(program)).pipe(Effect.provideService(World, world)) as Effect.Effect<unknown, unknown>
     loading = undefined
     const stopWatch = cmd.stallMillis !== undefined && cmd.stallMillis > 0 ? watch(cmd.id, cmd.stallMillis) : undefined
     baseline = resources()
@@ -159,6 +161,7 @@ export const serve = (transport: Transport, control: RankControl): void => {
       stopWatch?.()
       // The other ranks' receives from this one can never complete now: they fail instead of hanging.
       if (Exit.isSuccess(exit)) engine.finish()
+      engine.endRun()
       const done: Protocol.Done = Exit.isSuccess(exit)
         ? { ...encodeResult(exit.value), id: cmd.id }
         : { _tag: "Done", id: cmd.id, ok: false, failure: Failure.fromCause(exit.cause) }

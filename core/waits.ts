@@ -76,6 +76,7 @@ export const waitsOf = (engine: Engine): Array<Wait> => {
   const waits: Array<Wait> = []
   for (const p of engine.matching.waiting()) waits.push(waitOf(engine, p))
   for (const a of engine.pendingAcks()) waits.push(ssendWait(engine, a.context, a.dest, a.tag, a.since))
+  for (const w of engine.waiters) waits.push(...w.waits())
   return waits.sort((a, b) => a.since - b.since)
 }
 

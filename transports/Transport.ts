@@ -84,6 +84,12 @@ export interface Transport {
    */
   readonly alloc?: SharedAllocator
   /**
+   * Shared segments with flags, for collectives that meet in memory instead
+   * of exchanging messages, where the transport has shared memory;
+   * `undefined` elsewhere (core then runs its point-to-point algorithms).
+   */
+  readonly segments?: SharedSegments
+  /**
    * A count that grows whenever the transport moves anything (a delivery, a
    * fragment of a large transfer), where the transport keeps one: an
    * unchanged count over a while means nothing moved.
@@ -100,6 +106,41 @@ export interface SharedAllocator {
   release(array: ArrayBufferView): boolean
   /** Whether `array` lives in the shared arena. */
   owns(array: ArrayBufferView): boolean
+}
+
+/**
+ * Memory that a group of ranks share, plus the means to signal through it:
+ * int32 words read and written atomically (sequentially consistent), and a
+ * way to tell another rank that a word changed (waking it if it sleeps).
+ * Plain data written before a `store` is visible to a rank that `load`s the
+ * stored value.
+ */
+export interface SharedSegments {
+  /**
+   * A zeroed segment of `bytes` (a multiple of 64), for `members` ranks, each
+   * of which (the creator included) calls `detach` once when done; the
+   * last to detach frees it. `undefined` when shared memory is short.
+   */
+  create(bytes: number, members: number): SharedSegment | undefined
+  /** The segment another rank created, by its handle. */
+  attach(handle: number, bytes: number): SharedSegment
+  /** Calls `news` each time this rank handles news from other ranks (a signal); returns the unsubscribe. */
+  watch(news: () => void): () => void
+}
+
+/** One segment (see `SharedSegments`). */
+export interface SharedSegment {
+  /** What other ranks attach it by. */
+  readonly handle: number
+  /** The segment's memory (8-byte aligned). */
+  readonly bytes: Uint8Array
+  /** The int32 at word index `word` (byte offset `4 * word`). */
+  load(word: number): number
+  store(word: number, value: number): void
+  /** Tells world rank `rank` that words it may wait on changed. */
+  signal(rank: number): void
+  /** This rank is done with the segment. */
+  detach(): void
 }
 
 export type SharedArrayLike = ArrayBufferView & { readonly length: number }

@@ -26,6 +26,7 @@ import { type Call, open, post, postInto, send, shareable, startSend, wait, wait
 import type { AllgatherOptions, AllgathervOptions } from "./options.ts"
 import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
 import { depth, radixFor } from "./tree.ts"
+import * as Shared from "./shared/calls.ts"
 
 /** Every rank's item on every rank, by rank. */
 export const bruck = (call: Call, item: Encoded) =>
@@ -144,13 +145,18 @@ export const start = (c: CommState, value: unknown, options: AllgatherOptions | 
   if (isBufferForm(value, options?.codec)) {
     const buffer = asTypedArray(value)
     const n = buffer.length
+    if (c.shared !== undefined) {
+      const out = output(name, into, Datatypes.of(buffer), p * n)
+      return Effect.as(Shared.gatherInto(c.shared, name, buffer, -1, out), out)
+    }
     const counts = new Array<number>(p).fill(n)
     return allgatherBuffers(c, name, buffer, counts, counts.map((_, i) => i * n), into)
   }
   noInto(name, into)
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
-  return Effect.flatMap(allgatherOf(c, undefined)(call, message), (items) => attempt(() => items.map((m, i) => decodeValue(call.c, m, i, call.tag))))
+  const gathered = c.shared !== undefined ? Effect.map(Shared.gather(c.shared, name, message, -1), (items) => items!) : allgatherOf(c, undefined)(call, message)
+  return Effect.flatMap(gathered, (items) => attempt(() => items.map((m, i) => decodeValue(call.c, m, i, call.tag))))
 }
 
 /**

@@ -37,7 +37,7 @@ import { type Call, postInto, send, wait } from "./link.ts"
 import type { AllreduceOptions } from "./options.ts"
 import { decodeBuffer, decodeValue } from "./payload.ts"
 import * as Reduce from "./reduce.ts"
-import { bufferResult, prepare, type Reduction } from "./reduction.ts"
+import { bufferResult, foldOnBoard, prepare, reduceOnBoard, type Reduction } from "./reduction.ts"
 import { depth, radixFor } from "./tree.ts"
 
 /** The largest power of two not above `p`. */
@@ -194,7 +194,11 @@ export const RABENSEIFNER_MIN_BYTES = 64 * 1024
 export const start = (c: CommState, value: unknown, opArg: Op, options: AllreduceOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
   const name = "allreduce"
   const p = prepare(c, name, value, opArg, options)
+  // The communicator's board, unless the call names a point-to-point algorithm.
+  const board = options?.algorithm === undefined ? c.shared : undefined
   if (p.form === "buffer") {
+    const onBoard = board !== undefined ? reduceOnBoard(c, p, -1) : undefined
+    if (onBoard !== undefined) return onBoard as Effect.Effect<TypedArray, CollectiveFailure>
     const { call, red, buffer, into } = p
     const n = buffer.length
     const bytes = n * buffer.BYTES_PER_ELEMENT
@@ -220,6 +224,7 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: Allreduc
     return Effect.map(run, (result) => bufferResult(result, buffer, into))
   }
   const { call, red } = p
+  if (board !== undefined) return foldOnBoard(board, call, red, value, -1)
   const k = radixFor(c)
   const algorithm = options?.algorithm ?? (k > 2 && 2 * depth(c.size, k) <= doublingRounds(c.size) ? "tree" : "recursive-doubling")
   return algorithm === "tree"

@@ -16,6 +16,7 @@ import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, post, send, shareable, startSend, wait, waitEach } from "./link.ts"
 import type { AlltoallOptions, AlltoallvOptions } from "./options.ts"
 import { asTypedArray, assemble, blocks, checkFits, decodeValue, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
+import * as Shared from "./shared/calls.ts"
 
 /** Sends `items[j]` to rank j and returns the item each rank sent to this one, by rank. */
 export const pairwise = (call: Call, items: ReadonlyArray<Encoded>) =>
@@ -90,6 +91,7 @@ export const start = (c: CommState, values: unknown, options: AlltoallOptions | 
     const counts = new Array<number>(p).fill(n)
     const displs = counts.map((_, i) => i * n)
     const out = output(name, into, datatype, p * n)
+    if (Shared.exchanges(c.shared)) return Effect.as(Shared.alltoallInto(c.shared, buffer, out, n), out)
     const items = blocks(buffer, counts, displs)
     return Effect.flatMap(exchangeAll(open(c, name), items, largestOf(items)), (got) => attempt(() => assemble(c, name, got, datatype, counts, displs, out)))
   }
@@ -97,7 +99,8 @@ export const start = (c: CommState, values: unknown, options: AlltoallOptions | 
   const list = checkList(name, "values", values, p)
   const items = list.map((v) => encodeValue(c, v, options?.codec))
   const call = open(c, name)
-  return Effect.flatMap(exchangeAll(call, items, largestOf(items)), (got) => attempt(() => got.map((m, i) => decodeValue(call.c, m, i, call.tag))))
+  const exchanged = Shared.exchanges(c.shared) ? Shared.alltoall(c.shared, items) : exchangeAll(call, items, largestOf(items))
+  return Effect.flatMap(exchanged, (got) => attempt(() => got.map((m, i) => decodeValue(call.c, m, i, call.tag))))
 }
 
 /**
@@ -130,5 +133,6 @@ export const startV = (c: CommState, values: unknown, options: AlltoallvOptions 
   const recvDispls = options?.recvDispls !== undefined ? checkDispls(name, "recvDispls", options.recvDispls, recvCounts ?? new Array(p).fill(0)) : undefined
   const items = sendCounts.map((n, j) => encodeValue(c, values.slice(sendDispls[j]!, sendDispls[j]! + n), options?.codec))
   const call = open(c, name)
-  return Effect.flatMap(exchangeAll(call, items, largestOf(items)), (got) => attempt(() => joinLists(name, got.map((m, i) => decodeValue(call.c, m, i, call.tag)), recvCounts, recvDispls)))
+  const exchanged = Shared.exchanges(c.shared) ? Shared.alltoall(c.shared, items) : exchangeAll(call, items, largestOf(items))
+  return Effect.flatMap(exchanged, (got) => attempt(() => joinLists(name, got.map((m, i) => decodeValue(call.c, m, i, call.tag)), recvCounts, recvDispls)))
 }

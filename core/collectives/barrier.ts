@@ -14,7 +14,9 @@ import type { CommState } from "../CommState.ts"
 import type { Encoded } from "../Message.ts"
 import type { SendFailure } from "../PointToPoint.ts"
 import { checkComm } from "./checks.ts"
+import type { CollectiveFailure } from "./errors.ts"
 import { type Call, exchange, open, post, startSend, waitEach } from "./link.ts"
+import * as Shared from "./shared/calls.ts"
 import { depth, knomial, radixFor } from "./tree.ts"
 
 const SIGNAL: Encoded = { codec: raw.id, frames: raw.encodeSync(new Uint8Array(0)) }
@@ -39,8 +41,9 @@ export const fanInOut = (call: Call, k: number): Effect.Effect<void, SendFailure
   })
 
 /** `barrier()`: waits until every rank of the communicator has called it. */
-export const start = (c: CommState): Effect.Effect<void, SendFailure> => {
+export const start = (c: CommState): Effect.Effect<void, SendFailure | CollectiveFailure> => {
   checkComm(c)
+  if (c.shared !== undefined) return Shared.barrier(c.shared)
   const k = radixFor(c)
   const call = open(c, "barrier")
   return k > 2 && 2 * depth(c.size, k) < depth(c.size, 2) ? fanInOut(call, k) : dissemination(call)

@@ -17,6 +17,7 @@ import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"
 import type { BcastOptions } from "./options.ts"
 import { asTypedArray, encodeBuffer, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
+import * as Shared from "./shared/calls.ts"
 import { absolute, knomial, radixFor, relative, sendOrder } from "./tree.ts"
 
 /** Broadcasts `message` (given at the root) along a k-nomial tree and returns it on every rank. */
@@ -40,6 +41,10 @@ export const tree = (call: Call, root: number, message: Encoded | undefined, k: 
  * (the root gets its own value back). A typed array travels as a buffer; with
  * `into`, a rank receives it into its own array.
  */
+/** The broadcast on the communicator's board where it has one, else along a tree. */
+const broadcast = (call: Call, root: number, message: Encoded | undefined): Effect.Effect<Encoded, CollectiveFailure> =>
+  call.c.shared !== undefined ? Shared.bcast(call.c.shared, root, message) : tree(call, root, message, radixFor(call.c))
+
 export const start = (c: CommState, value: unknown, options: BcastOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
   const name = "bcast"
   const root = options?.root ?? 0
@@ -51,7 +56,7 @@ export const start = (c: CommState, value: unknown, options: BcastOptions | unde
       const buffer = asTypedArray(value)
       if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
       const call = open(c, name)
-      return Effect.map(tree(call, root, encodeBuffer(buffer), radixFor(c)), () => {
+      return Effect.map(broadcast(call, root, encodeBuffer(buffer)), () => {
         if (into === undefined) return value
         if (into !== buffer) into.set(buffer as any)
         return into
@@ -59,8 +64,8 @@ export const start = (c: CommState, value: unknown, options: BcastOptions | unde
     }
     noInto(name, into)
     const message = encodeValue(c, value, options?.codec)
-    return Effect.as(tree(open(c, name), root, message, radixFor(c)), value)
+    return Effect.as(broadcast(open(c, name), root, message), value)
   }
   const call = open(c, name)
-  return Effect.flatMap(tree(call, root, undefined, radixFor(c)), (m) => attempt(() => finishItem(c, name, m, root, call.tag, into, false)))
+  return Effect.flatMap(broadcast(call, root, undefined), (m) => attempt(() => finishItem(c, name, m, root, call.tag, into, false)))
 }

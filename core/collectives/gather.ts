@@ -19,6 +19,7 @@ import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, post, send, shareable, wait } from "./link.ts"
 import type { GatherOptions, GathervOptions } from "./options.ts"
 import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
+import * as Shared from "./shared/calls.ts"
 import { absolute, knomial, radixFor, relative } from "./tree.ts"
 
 /** Gathers every rank's item at the root (by rank) along a k-nomial tree; other ranks get undefined. */
@@ -64,6 +65,7 @@ export const start = (c: CommState, value: unknown, options: GatherOptions | und
     const datatype = Datatypes.of(buffer)
     const n = buffer.length
     const out = c.rank === root ? output(name, into, datatype, p * n) : undefined
+    if (c.shared !== undefined) return Effect.map(Shared.gatherInto(c.shared, name, buffer, root, out), () => out)
     const call = open(c, name)
     return Effect.flatMap(tree(call, root, encodeBuffer(buffer), radixFor(c)), (items) =>
       items === undefined
@@ -73,7 +75,8 @@ export const start = (c: CommState, value: unknown, options: GatherOptions | und
   noInto(name, into)
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
-  return Effect.flatMap(tree(call, root, message, radixFor(c)), (items) =>
+  const gathered = c.shared !== undefined ? Shared.gather(c.shared, name, message, root) : tree(call, root, message, radixFor(c))
+  return Effect.flatMap(gathered, (items) =>
     items === undefined ? Effect.succeed(undefined) : attempt(() => items.map((m, i) => decodeValue(call.c, m, i, call.tag))))
 }
 

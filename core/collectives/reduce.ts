@@ -19,7 +19,7 @@ import { attempt, checkComm, checkRoot } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, send } from "./link.ts"
 import type { ReduceOptions } from "./options.ts"
-import { bufferResult, prepare, type Reduction } from "./reduction.ts"
+import { bufferResult, foldOnBoard, prepare, reduceOnBoard, type Reduction } from "./reduction.ts"
 import { absolute, knomial, radixFor, relative } from "./tree.ts"
 
 /**
@@ -64,7 +64,9 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: ReduceOp
   checkComm(c)
   checkRoot(c, name, root)
   const p = prepare(c, name, value, opArg, options, c.rank === root)
-  if (p.form === "value") return tree(p.call, root, p.red, value, 0, radixFor(c))
+  if (p.form === "value") return c.shared !== undefined ? foldOnBoard(c.shared, p.call, p.red, value, root) : tree(p.call, root, p.red, value, 0, radixFor(c))
+  const onBoard = reduceOnBoard(c, p, root)
+  if (onBoard !== undefined) return onBoard
   const { buffer, into } = p
   return Effect.map(tree(p.call, root, p.red, buffer, buffer.length, radixFor(c)), (result) => result === undefined ? undefined : bufferResult(result, buffer, into))
 }

@@ -22,6 +22,8 @@ import { type Call, open, post, postInto, shareable, wait } from "./link.ts"
 import { checkOp } from "./ops.ts"
 import { asTypedArray, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, noInto } from "./payload.ts"
 import { borrow, giveBack } from "./scratch.ts"
+import type { Board } from "./shared/Board.ts"
+import * as Shared from "./shared/calls.ts"
 
 /** A receive posted for a contribution; `wait` gives it once it arrived. */
 export interface Incoming<T> {
@@ -116,6 +118,38 @@ export const prepare = (
   noInto(name, into)
   const call = open(c, name)
   return { form: "value", op, call, red: ofValues(call, op, options?.codec) }
+}
+
+/**
+ * The reduction of values on the communicator's board: every reader (the
+ * root, or every rank when `root` is -1) decodes every rank's value and
+ * folds them in rank order; undefined elsewhere.
+ */
+export const foldOnBoard = (board: Board, call: Call, red: Reduction<unknown>, value: unknown, root: number): Effect.Effect<unknown, CollectiveFailure> =>
+  Effect.suspend(() =>
+    Effect.flatMap(Shared.gather(board, call.name, red.encode(value), root), (items) =>
+      items === undefined ? Effect.succeed(undefined) : attempt(() => {
+        let acc = decodeValue(call.c, items[0]!, 0, call.tag)
+        for (let q = 1; q < items.length; q++) acc = red.combine(acc, decodeValue(call.c, items[q]!, q, call.tag), undefined)
+        return acc
+      })))
+
+/**
+ * The reduction of buffers on the communicator's board, where it takes them
+ * (see shared/reduce.ts): the result at the readers, as `bufferResult` gives
+ * it; undefined elsewhere. Undefined instead of an Effect where the board
+ * does not take them.
+ */
+export const reduceOnBoard = (
+  c: CommState,
+  prepared: Prepared & { readonly form: "buffer" },
+  root: number
+): Effect.Effect<TypedArray | undefined, CollectiveFailure> | undefined => {
+  const { op, buffer, into, call } = prepared
+  if (!Shared.reduces(c.shared, op, buffer.byteLength)) return undefined
+  const reader = root < 0 || root === c.rank
+  const out = reader ? into ?? new (Datatypes.of(buffer).ctor)(buffer.length) : undefined
+  return Effect.as(Shared.reduceInto(c.shared, call.name, op, op.kernel(Datatypes.of(buffer))!, buffer, root, out), out)
 }
 
 /** A buffer result as the caller gets it: in `into` if given, and never the caller's own input array. */

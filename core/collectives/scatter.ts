@@ -18,6 +18,7 @@ import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"
 import type { ScatterOptions, ScattervOptions } from "./options.ts"
 import { asTypedArray, blocks, checkFits, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
+import * as Shared from "./shared/calls.ts"
 import { absolute, knomial, radixFor, relative, sendOrder } from "./tree.ts"
 
 /** Scatters the root's items (one per rank, by rank) along a k-nomial tree and returns this rank's. */
@@ -55,7 +56,8 @@ export const tree = (call: Call, root: number, items: ReadonlyArray<Encoded> | u
 
 const scatterItems = (c: CommState, name: string, root: number, items: ReadonlyArray<Encoded> | undefined, into: TypedArray | undefined) => {
   const call = open(c, name)
-  return Effect.flatMap(tree(call, root, items, radixFor(c)), (mine) => attempt(() => finishItem(c, name, mine, root, call.tag, into, c.rank === root)))
+  const scattered = c.shared !== undefined ? Shared.scatter(c.shared, root, items) : tree(call, root, items, radixFor(c))
+  return Effect.flatMap(scattered, (mine) => attempt(() => finishItem(c, name, mine, root, call.tag, into, c.rank === root)))
 }
 
 /**

@@ -71,30 +71,57 @@ describe.each(cases)("collectives on %s, %i ranks", (transport, size) => {
   for (const [suite, rule] of SUITES) it.effect(rule, () => run(suite), 60_000)
 })
 
+/** Sets environment variables for a describe block (the ranks of the worlds it starts read them when they start). */
+const withEnv = (vars: Record<string, string>): void => {
+  const before = new Map<string, string | undefined>()
+  beforeAll(() => {
+    for (const [k, v] of Object.entries(vars)) {
+      before.set(k, process.env[k])
+      process.env[k] = v
+    }
+  })
+  afterAll(() => {
+    for (const [k, v] of before) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  })
+}
+
 /**
- * On this machine's few cores, ranks beyond two sleep while waiting, so the
- * collectives above ran with flat trees; these run the same suites with the
- * trees of ranks that spin (binomial) and with radix 3 (a k-nomial tree of
- * several levels), forced through RANKFLOW_COLL_RADIX, which the ranks read
- * when they start.
+ * On shm the collectives above met in shared memory (collectives/shared);
+ * these run the same suites on shm with the point-to-point algorithms
+ * forced (RANKFLOW_COLL=p2p), as NATS runs them: with the default trees on
+ * 1, 2 and 4 ranks, and on 3, 5 and 8 with the trees of ranks that spin
+ * (binomial) and with radix 3 (a k-nomial tree of several levels), forced
+ * through RANKFLOW_COLL_RADIX. (On this machine's few cores, ranks beyond two
+ * sleep while waiting, which makes the default trees flat.)
  */
 describe.each([
+  [0, 1],
+  [0, 2],
+  [0, 4],
   [2, 3],
   [2, 5],
   [2, 8],
   [3, 8]
-] as const)("collectives with radix-%i trees on %i ranks", (radix, size) => {
-  let before: string | undefined
-  beforeAll(() => {
-    before = process.env.RANKFLOW_COLL_RADIX
-    process.env.RANKFLOW_COLL_RADIX = String(radix)
-  })
-  afterAll(() => {
-    if (before === undefined) delete process.env.RANKFLOW_COLL_RADIX
-    else process.env.RANKFLOW_COLL_RADIX = before
-  })
+] as const)("collectives on shm, point-to-point algorithms forced, radix-%i trees on %i ranks", (radix, size) => {
+  withEnv(radix === 0 ? { RANKFLOW_COLL: "p2p" } : { RANKFLOW_COLL: "p2p", RANKFLOW_COLL_RADIX: String(radix) })
   const worlds = useWorlds()
   for (const [suite, rule] of SUITES) it.effect(rule, () => worlds.run(size, onWorld(suite)), 60_000)
+})
+
+describe.each(COLLECTIVE_SIZES)("collectives in shared memory beyond one slot, %i ranks", (size) => {
+  const worlds = useWorlds()
+  it.effect("messages larger than a slot take several phases; empty ones work too", () => worlds.run(size, onWorld("beyondSlots")), 60_000)
+  it.effect("a rank whose collective is interrupted plays its part in the background: the communicator stays usable", () =>
+    worlds.run(size, onWorld("interrupted")), 60_000)
+})
+
+describe.each([2, 8] as const)("the same beyond one slot, point-to-point algorithms forced, %i ranks", (size) => {
+  withEnv({ RANKFLOW_COLL: "p2p" })
+  const worlds = useWorlds()
+  it.effect("messages larger than a slot", () => worlds.run(size, onWorld("beyondSlots")), 60_000)
 })
 
 describe("contributions that do not fit together", () => {

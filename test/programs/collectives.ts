@@ -538,7 +538,93 @@ const invalidRoots: Suite = (comm) =>
     yield* checkEqual(yield* comm.allreduce(comm.rank, Op.SUM), cumsum(ranks(size)), "a collective after the failed calls")
   })
 
+/**
+ * Messages larger than a shared-memory slot (1 MiB at most), so that every
+ * collective on the board takes several phases; and empty ones.
+ */
+const beyondSlots: Suite = (comm) =>
+  Effect.gen(function*() {
+    const size = comm.size
+    const me = comm.rank
+    const root = size - 1
+    const MB = 1024 * 1024
+    const doubles = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => (seed * 31 + i) % 1009)
+    // bcast: a buffer, a buffer into an array of one's own, a value holding one.
+    const big = doubles((2.5 * MB) / 8 + 3, 1)
+    yield* sameBuffer(yield* comm.bcast(me === root ? big : undefined, { root }), big, "bcast of 2.5 MiB")
+    const into = new Float64Array(big.length)
+    yield* comm.bcast(me === 0 ? big : undefined, { root: 0, into })
+    yield* sameBuffer(into, big, "bcast of 2.5 MiB into a buffer")
+    const value = yield* comm.bcast(me === 0 ? { name: "grid", data: Array.from(big.subarray(0, 200_000)) } : undefined)
+    yield* checkEqual((value as { data: Array<number> }).data.length, 200_000, "bcast of a 1.6 MB value")
+    // scatter and gather of 1.1 MiB per rank, buffers and values.
+    const per = Math.floor((1.1 * MB) / 8)
+    const all = doubles(per * size, 2)
+    const mine = yield* comm.scatter(me === 0 ? all : undefined, { root: 0 })
+    yield* sameBuffer(mine as TypedArray, all.subarray(me * per, (me + 1) * per), "scatter of 1.1 MiB blocks")
+    const strings = ranks(size).map((r) => `${r}:`.padEnd(300_000, String.fromCharCode(97 + r)))
+    yield* checkEqual(yield* comm.scatter(me === root ? strings : undefined, { root }), strings[me], "scatter of 300 kB strings")
+    const gathered = yield* comm.gather(all.subarray(me * per, (me + 1) * per), { root })
+    if (me === root) yield* sameBuffer(gathered as TypedArray, all, "gather of 1.1 MiB blocks")
+    const everyone = yield* comm.allgather(all.subarray(me * per, (me + 1) * per))
+    yield* sameBuffer(everyone, all, "allgather of 1.1 MiB blocks")
+    const lengths = yield* comm.allgather("x".repeat(me * 400_000))
+    yield* checkEqual(lengths.map((x) => (x as string).length), ranks(size).map((r) => r * 400_000), "allgather of values of unequal sizes")
+    // alltoall: 40,000 doubles per block, and values of unequal sizes.
+    const blocks = doubles(40_000 * size, me)
+    const swapped = yield* comm.alltoall(blocks)
+    for (let q = 0; q < size; q++) {
+      yield* sameBuffer(swapped.subarray(q * 40_000, (q + 1) * 40_000), doubles(40_000 * size, q).subarray(me * 40_000, (me + 1) * 40_000), `alltoall block from rank ${q}`)
+    }
+    const texts = yield* comm.alltoall(ranks(size).map((q) => "y".repeat((me + 1) * (q + 1) * 20_000)))
+    yield* checkEqual(texts.map((t) => (t as string).length), ranks(size).map((q) => (q + 1) * (me + 1) * 20_000), "alltoall of values of unequal sizes")
+    // Reductions of 2 MiB and more: sums, pairs, a non-commutative op, to a root, in place.
+    const n = (2 * MB) / 8 + 6
+    const contributions = ranks(size).map((r) => doubles(n, r + 3))
+    yield* sameBuffer(yield* comm.allreduce(contributions[me]!, Op.SUM), foldBuffers(Op.SUM, contributions), "allreduce SUM of 2 MiB")
+    yield* sameBuffer(yield* comm.allreduce(contributions[me]!, Op.MAXLOC), foldBuffers(Op.MAXLOC, contributions), "allreduce MAXLOC of 2 MiB")
+    yield* sameBuffer(yield* comm.allreduce(contributions[me]!, lastOp), contributions[size - 1]!, "non-commutative allreduce of 2 MiB")
+    const reduced = yield* comm.reduce(contributions[me]!, Op.MAX, { root })
+    if (me === root) yield* sameBuffer(reduced, foldBuffers(Op.MAX, contributions), "reduce MAX of 2 MiB")
+    else yield* checkEqual(reduced, undefined, "reduce gives non-roots undefined")
+    const inPlace = contributions[me]!.slice()
+    yield* comm.allreduce(inPlace, Op.MIN, { into: inPlace })
+    yield* sameBuffer(inPlace, foldBuffers(Op.MIN, contributions), "allreduce of 2 MiB in place")
+    // Nothing at all.
+    yield* checkEqual((yield* comm.allreduce(new Float64Array(0), Op.SUM)).length, 0, "allreduce of an empty buffer")
+    yield* checkEqual((yield* comm.allgather(new Int8Array(0))).length, 0, "allgather of empty buffers")
+    yield* checkEqual((yield* comm.bcast(me === 0 ? new Uint8Array(0) : undefined)).length, 0, "bcast of an empty buffer")
+  })
+
+/**
+ * A rank whose blocking collective is interrupted (a timeout) while another
+ * rank is late: the communicator stays usable, and the next collectives give
+ * the right results on every rank.
+ */
+const interrupted: Suite = (comm) =>
+  Effect.gen(function*() {
+    const size = comm.size
+    const me = comm.rank
+    if (size < 2) return
+    if (me === 0) {
+      const out = new Float64Array(4).fill(-1)
+      const timedOut = yield* Effect.option(Effect.timeout(comm.allreduce(Float64Array.of(1, 2, 3, 4), Op.SUM, { into: out }), "30 millis"))
+      yield* check(Option.isNone(timedOut), "the allreduce timed out on rank 0")
+      yield* Effect.sleep("150 millis")
+      yield* check(out.every((x) => x === -1), "nothing is written to the caller's array after the interruption")
+    } else {
+      yield* Effect.sleep("100 millis")
+      const sums = yield* comm.allreduce(Float64Array.of(1, 2, 3, 4), Op.SUM)
+      yield* sameBuffer(sums, Float64Array.of(size, 2 * size, 3 * size, 4 * size), "the allreduce that rank 0 left")
+    }
+    yield* checkEqual(yield* comm.allreduce(me + 1, Op.SUM), (size * (size + 1)) / 2, "the next allreduce")
+    yield* checkEqual(yield* comm.bcast(me === 0 ? "after" : undefined), "after", "the next bcast")
+    yield* comm.barrier()
+  })
+
 const suites: Record<string, Suite> = {
+  beyondSlots,
+  interrupted,
   barrier,
   bcast,
   gather,

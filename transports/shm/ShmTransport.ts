@@ -18,6 +18,7 @@ import { Doorbells, OwnBell } from "./Doorbell.ts"
 import { Budget, Inbox, type ReceiveContext, selfArrival, type ShmArrival } from "./Inbox.ts"
 import { type Geometry, pairLayout, type SharedRegions } from "./Layout.ts"
 import { Outbox } from "./Outbox.ts"
+import { ShmSegments } from "./Segments.ts"
 import { Slab } from "../Slab.ts"
 import { DataReader, DataWriter, ReplyReader, ReplyWriter, type RingViews, ringViews } from "./Ring.ts"
 
@@ -31,6 +32,7 @@ export class ShmTransport implements Transport {
   readonly size: number
   readonly spinMicros: number
   readonly alloc: Arena
+  readonly segments: ShmSegments
   readonly geometry: Geometry
 
   private handler: ((arrival: Arrival) => void) | undefined
@@ -64,6 +66,7 @@ export class ShmTransport implements Transport {
     this.spinMicros = g.spinMicros
     this.alloc = new Arena(regions)
     this.doorbells = new Doorbells(regions.control)
+    this.segments = new ShmSegments(this.alloc, this.doorbells)
     this.budget = new Budget(g.unexpectedBudget, () => this.force())
     const views: RingViews = ringViews(regions.rings)
     this.receive = {
@@ -209,6 +212,7 @@ export class ShmTransport implements Transport {
     } finally {
       this.progressing = false
     }
+    this.segments.notify()
   }
 
   /** Runs `progress` after the event loop's other work (a ring had more than a ring's worth waiting). */

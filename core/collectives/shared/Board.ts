@@ -1,0 +1,358 @@
+/**
+ * A communicator's board: the shared segment through which its collectives
+ * meet on a transport with shared memory (Open MPI's `coll/sm` approach),
+ * instead of exchanging point-to-point messages through the matching engine.
+ *
+ * Layout, for p ranks and slots of S bytes:
+ *
+ *   p flag lines (64 bytes each): rank r's `arrive` and `leave` words
+ *   2·p slots of S bytes: rank r's slot for even and for odd phases
+ *
+ * Every collective is a sequence of phases, numbered alike on every rank
+ * (each rank runs the same phases in the same order). In phase v a rank may
+ * write the slots of parity v % 2 (its own, or at the root another's), then
+ * stores v in its `arrive` word; a reader waits until the writers' `arrive`
+ * words reach v, reads, and stores v in its `leave` word once it no longer
+ * needs the data of phase v. Before writing in phase v a rank waits until
+ * every rank left phase v − 2, the last phase that used the same slots
+ * ("the guard"); it rarely waits. Flag comparisons are modulo 2^32, so the
+ * counters may wrap.
+ *
+ * The board runs one collective at a time per communicator and rank, in
+ * call order (non-blocking ones queue): each is a generator that yields
+ * whenever it must wait. The board advances it when the call is made, while
+ * the caller spins on the transport, and whenever the transport handles a
+ * signal (every flag store signals the other members' doorbells, which wakes
+ * a rank that sleeps). A rank that fails or finishes while another waits on
+ * its flag fails the wait (`RankFailed`, `Deadlock`), as a receive would.
+ *
+ * Interrupting a caller does not cancel its part: the other ranks need its
+ * contributions, so the collective runs on in the background and the
+ * communicator stays usable for the next collective; nothing is written to
+ * the caller's arrays after the interruption.
+ */
+import { type Effect, Exit } from "effect"
+import type { SharedSegment } from "../../../transports/Transport.ts"
+import type { CommState } from "../../CommState.ts"
+import { completion, type Settle, type Spin } from "../../completion.ts"
+import type { Waiter } from "../../Engine.ts"
+import { Deadlock, RankFailed } from "../../errors.ts"
+import { ANY_TAG } from "../../Matching.ts"
+import { rankFailed } from "../../PointToPoint.ts"
+import * as Waits from "../../waits.ts"
+import { isTypedError } from "../checks.ts"
+import type { CollectiveFailure } from "../errors.ts"
+
+/** Bytes of a flag line; a rank's words sit on a line of their own. */
+const LINE = 64
+const LINE_WORDS = LINE / 4
+/** Bytes at the head of every slot for a descriptor of what follows. */
+export const DESCRIPTOR = 16
+/** Slots of all ranks together take about this much (per parity pair), within the bounds below. */
+const SLOTS_BUDGET = 4 * 1024 * 1024
+const MIN_SLOT = 16 * 1024
+const MAX_SLOT = 1024 * 1024
+
+/** The slot size for `p` ranks. */
+export const slotBytesFor = (p: number): number =>
+  Math.min(MAX_SLOT, Math.max(MIN_SLOT, Math.floor(SLOTS_BUDGET / (2 * p) / 4096) * 4096))
+
+/** Bytes of the segment of a board for `p` ranks with slots of `slot` bytes. */
+export const segmentBytes = (p: number, slot: number): number => p * LINE + 2 * p * slot
+
+/** What a collective's steps may consult about their caller. */
+export interface Caller {
+  /** Set once the caller was interrupted: write nothing more to its arrays. */
+  readonly abandoned: boolean
+}
+
+/** A collective's steps: yields while it waits, returns its result. */
+export type Steps<A> = Generator<void, A, void>
+
+interface Pending {
+  readonly name: string
+  readonly steps: Steps<unknown>
+  abandoned: boolean
+  since: number
+  exit: Exit.Exit<unknown, CollectiveFailure> | undefined
+  settle: Settle<unknown, CollectiveFailure> | undefined
+}
+
+const isFatal = (e: unknown): e is RankFailed | Deadlock => e instanceof RankFailed || e instanceof Deadlock
+
+export class Board implements Waiter {
+  readonly p: number
+  readonly rank: number
+  /** Bytes of one slot. */
+  readonly slot: number
+  /** The segment's memory, and a view of it for descriptors. */
+  readonly bytes: Uint8Array
+  readonly view: DataView
+  private readonly segment: SharedSegment
+  private readonly c: CommState
+  private readonly dataStart: number
+  private readonly others: ReadonlyArray<number>
+  private readonly runBase: number
+  private readonly unwatch: () => void
+  private readonly spin: Spin
+  /** The last phase number handed out. */
+  private phase = 0
+  private readonly queue: Array<Pending> = []
+  private head = 0
+  private advancing = false
+  /** Flag stores so far: a spinning caller keeps spinning while they move. */
+  private moves = 0
+  /** The comm rank the running collective waits on, and since when. */
+  private waitingOn = -1
+  private readonly failed = new Map<number, string>()
+  private readonly finished = new Set<number>()
+  private broken: RankFailed | Deadlock | undefined
+  private closing = false
+  private closed = false
+
+  constructor(c: CommState, segment: SharedSegment, slot: number) {
+    this.c = c
+    this.p = c.size
+    this.rank = c.rank
+    this.slot = slot
+    this.segment = segment
+    this.bytes = segment.bytes
+    this.view = new DataView(segment.bytes.buffer, segment.bytes.byteOffset, segment.bytes.byteLength)
+    this.dataStart = this.p * LINE
+    this.others = c.group.filter((w) => w !== c.engine.rank)
+    this.runBase = c.engine.runBase
+    const transport = c.engine.transport
+    this.spin = {
+      spinMicros: transport.spinMicros,
+      poll: () => {
+        const moved = transport.poll()
+        return this.advance() || moved
+      }
+    }
+    this.unwatch = transport.segments!.watch(() => {
+      this.advance()
+    })
+    c.engine.waiters.add(this)
+  }
+
+  // ---- phases and flags --------------------------------------------------------
+
+  /** The next phase's number. */
+  next(): number {
+    this.phase = (this.phase + 1) | 0
+    return this.phase
+  }
+
+  /** Byte offset in `bytes` of rank `r`'s slot for phase `v`. */
+  slotOf(r: number, v: number): number {
+    return this.dataStart + (2 * r + (v & 1)) * this.slot
+  }
+
+  /**
+   * This rank wrote what it writes in phase `v`. Every flag store signals
+   * every other member: any of them may wait on it, in this collective or
+   * (the guard) in the next.
+   */
+  arrive(v: number): void {
+    this.segment.store(this.rank * LINE_WORDS, v)
+    this.signal()
+  }
+
+  /** This rank no longer needs the data of phase `v` (nor of earlier ones). */
+  leave(v: number): void {
+    this.segment.store(this.rank * LINE_WORDS + 1, v)
+    this.signal()
+  }
+
+  /** Leaves phase `left` and arrives at phase `v` with one signal. */
+  step(v: number, left: number): void {
+    this.segment.store(this.rank * LINE_WORDS + 1, left)
+    this.segment.store(this.rank * LINE_WORDS, v)
+    this.signal()
+  }
+
+  /** `arrive(v)` and `leave(v)` at once: for a phase whose data this rank no longer needs (or never reads). */
+  pass(v: number): void {
+    this.step(v, v)
+  }
+
+  /** Waits until rank `q` arrived at phase `v`. */
+  *arrived(q: number, v: number): Steps<void> {
+    const word = q * LINE_WORDS
+    while (((this.segment.load(word) - v) | 0) < 0) yield* this.block(q)
+  }
+
+  /** Waits until every rank arrived at phase `v`. */
+  *arrivedAll(v: number): Steps<void> {
+    for (let q = 0; q < this.p; q++) if (q !== this.rank) yield* this.arrived(q, v)
+  }
+
+  /** The guard before writing in phase `v`: every rank left phase `v - 2`. */
+  *guard(v: number): Steps<void> {
+    const old = (v - 2) | 0
+    for (let q = 0; q < this.p; q++) {
+      if (q === this.rank) continue
+      const word = q * LINE_WORDS + 1
+      while (((this.segment.load(word) - old) | 0) < 0) yield* this.block(q)
+    }
+  }
+
+  private signal(): void {
+    this.moves++
+    const others = this.others
+    for (let i = 0; i < others.length; i++) this.segment.signal(others[i]!)
+  }
+
+  /** Yields once, waiting on comm rank `q`; throws where `q` will never come. */
+  private *block(q: number): Steps<void> {
+    const world = this.c.group[q]!
+    const reason = this.failed.get(world)
+    if (reason !== undefined) throw rankFailed(this.c, world, reason)
+    if (this.finished.has(world)) throw Waits.finished(this.waitOn(q, this.queue[this.head]!))
+    this.waitingOn = q
+    yield
+    this.waitingOn = -1
+  }
+
+  // ---- running collectives ---------------------------------------------------------
+
+  /**
+   * Queues a collective (at the call, so that calls keep their order) and
+   * returns the Effect that waits for it. `make` builds its steps.
+   */
+  run<A>(name: string, make: (caller: Caller) => Steps<A>): Effect.Effect<A, CollectiveFailure> {
+    const pending: Pending = { name, steps: undefined as never, abandoned: false, since: 0, exit: undefined, settle: undefined }
+    ;(pending as { steps: Steps<unknown> }).steps = make(pending)
+    if (this.broken !== undefined) pending.exit = Exit.fail(this.broken)
+    else if (this.closed) pending.exit = Exit.die(new Error("rankflow: a collective was started on a communicator whose board was closed"))
+    else {
+      this.queue.push(pending)
+      this.advance()
+    }
+    return completion<A, CollectiveFailure>((settle) => {
+      if (pending.exit !== undefined) return settle(pending.exit as Exit.Exit<A, CollectiveFailure>)
+      pending.settle = settle as Settle<unknown, CollectiveFailure>
+      return () => {
+        pending.abandoned = true
+        pending.settle = undefined
+      }
+    }, this.spin)
+  }
+
+  /** Runs the queued collectives as far as they go; whether anything moved. */
+  advance(): boolean {
+    if (this.advancing || this.closed) return false
+    this.advancing = true
+    const before = this.moves
+    let finished = false
+    try {
+      while (this.head < this.queue.length) {
+        const op = this.queue[this.head]!
+        if (op.since === 0) op.since = Date.now()
+        let exit: Exit.Exit<unknown, CollectiveFailure>
+        try {
+          const r = op.steps.next()
+          if (!r.done) break
+          exit = Exit.succeed(r.value)
+        } catch (e) {
+          if (isFatal(e)) {
+            this.broken = e
+            exit = Exit.fail(e)
+          } else exit = isTypedError(e) ? Exit.fail(e as CollectiveFailure) : Exit.die(e)
+        }
+        this.queue[this.head++] = undefined as never
+        this.complete(op, exit)
+        finished = true
+        if (this.broken !== undefined) this.failAll(this.broken)
+      }
+      if (this.head === this.queue.length) {
+        this.queue.length = 0
+        this.head = 0
+        if (this.closing) this.release()
+      }
+    } finally {
+      this.advancing = false
+    }
+    return finished || this.moves !== before
+  }
+
+  private complete(op: Pending, exit: Exit.Exit<unknown, CollectiveFailure>): void {
+    op.exit = exit
+    const settle = op.settle
+    op.settle = undefined
+    settle?.(exit)
+  }
+
+  private failAll(error: RankFailed | Deadlock): void {
+    while (this.head < this.queue.length) {
+      const op = this.queue[this.head]!
+      this.queue[this.head++] = undefined as never
+      this.complete(op, Exit.fail(error))
+    }
+  }
+
+  // ---- Waiter ------------------------------------------------------------------------
+
+  peerFailed(rank: number, reason: string): void {
+    if (!this.c.group.includes(rank)) return
+    this.failed.set(rank, reason)
+    this.advance()
+  }
+
+  peerFinished(rank: number, base: number): void {
+    if (base !== this.runBase || !this.c.group.includes(rank)) return
+    this.finished.add(rank)
+    this.advance()
+  }
+
+  waits(): ReadonlyArray<Waits.Wait> {
+    const op = this.queue[this.head]
+    if (op === undefined || this.waitingOn < 0) return []
+    return [this.waitOn(this.waitingOn, op)]
+  }
+
+  private waitOn(q: number, op: Pending | undefined): Waits.Wait {
+    const info = this.c.engine.comms.get(this.c.context)
+    return {
+      op: op?.name ?? "a collective",
+      comm: info?.name ?? `context ${this.c.context}`,
+      rank: this.rank,
+      peer: q,
+      worldPeer: this.c.group[q]!,
+      tag: ANY_TAG,
+      since: op?.since ?? Date.now()
+    }
+  }
+
+  // ---- the end ------------------------------------------------------------------------
+
+  /**
+   * Lets the segment go once the queued collectives are done (`free`): the
+   * last member to let go frees it.
+   */
+  close(): void {
+    if (this.closing || this.closed) return
+    this.closing = true
+    if (this.head === this.queue.length) this.release()
+  }
+
+  /** The run ended: collectives still queued fail, and the segment is let go now. */
+  end(): void {
+    if (this.closed) return
+    while (this.head < this.queue.length) {
+      const op = this.queue[this.head]!
+      this.queue[this.head++] = undefined as never
+      this.complete(op, Exit.interrupt())
+    }
+    this.release()
+  }
+
+  private release(): void {
+    if (this.closed) return
+    this.closed = true
+    this.unwatch()
+    this.c.engine.waiters.delete(this)
+    this.segment.detach()
+  }
+}
+
