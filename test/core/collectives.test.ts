@@ -134,4 +134,10 @@ describe("contributions that do not fit together", () => {
         expect(String((error as { message: string }).message)).toMatch(/rank \d contributed \d float64 where \d are expected/)
       }), 30_000)
   }
+  it.effect("allreduce of a value on one rank and a buffer on another fails the run with an error naming the rank", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(worlds.run(2, program("collectives.ts", "mismatchedLengths", "mixed")))
+      expect((error as { _tag: string })._tag).toBe("RankFailed")
+      expect(String((error as { message: string }).message)).toMatch(/rank \d contributed a (value|buffer) where this rank has a (buffer|value)/)
+    }), 30_000)
 })

@@ -650,9 +650,10 @@ const suite = (name: string): Suite => {
 export const world = (name: string) => Effect.flatMap(Comm.World, suite(name))
 
 /** Contributions whose lengths differ between ranks: the run fails with an error that says so. */
-export const mismatchedLengths = (which: "allreduce" | "allgather" | "reduce") =>
+export const mismatchedLengths = (which: "allreduce" | "allgather" | "reduce" | "mixed") =>
   Effect.gen(function*() {
     const w = yield* Comm.World
+    if (which === "mixed") return yield* w.allreduce(w.rank === 1 ? (5 as unknown as Float64Array) : Float64Array.of(5), Op.SUM)
     const mine = new Float64Array(w.rank === 1 ? 3 : 4)
     if (which === "allreduce") yield* w.allreduce(mine, Op.SUM)
     else if (which === "reduce") yield* w.reduce(mine, Op.SUM, { root: 0 })

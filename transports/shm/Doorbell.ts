@@ -31,6 +31,16 @@ export class Doorbells {
       Atomics.notify(this.ctl, i, 1)
     }
   }
+
+  /**
+   * Wakes rank `r` only if it may sleep: for news it also finds by itself
+   * while it spins (flags in a shared segment). A rank that stops spinning
+   * looks for news after announcing that it may sleep (see `OwnBell.spin`),
+   * so nothing is lost when its doorbell is not bumped.
+   */
+  nudge(r: number): void {
+    if (Atomics.load(this.ctl, sleepingIndex(r)) !== 0) this.ring(r)
+  }
 }
 
 /**
@@ -85,7 +95,8 @@ export class OwnBell {
     this.spinning = false
     if (this.stopped) return
     Atomics.store(this.ctl, this.index + 1, 1)
-    if (this.rang()) this.onNews()
+    // Always: news that only nudges (see `Doorbells.nudge`) was not rung while this rank spun.
+    this.onNews()
   }
 
   /** Arms the asynchronous wait (no-op when armed already); news calls `onNews`. */

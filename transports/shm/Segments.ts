@@ -42,7 +42,7 @@ class Segment implements SharedSegment {
   }
 
   signal(rank: number): void {
-    this.doorbells.ring(rank)
+    this.doorbells.nudge(rank)
   }
 
   detach(): void {

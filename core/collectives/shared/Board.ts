@@ -124,10 +124,8 @@ export class Board implements Waiter {
     const transport = c.engine.transport
     this.spin = {
       spinMicros: transport.spinMicros,
-      poll: () => {
-        const moved = transport.poll()
-        return this.advance() || moved
-      }
+      // The flags first (a load each); the transport's news only when they did not move.
+      poll: () => this.advance() || transport.poll()
     }
     this.unwatch = transport.segments!.watch(() => {
       this.advance()
@@ -182,9 +180,18 @@ export class Board implements Waiter {
     while (((this.segment.load(word) - v) | 0) < 0) yield* this.block(q)
   }
 
+  /** The first rank that has not arrived at phase `v`, or -1. */
+  private missing(v: number): number {
+    for (let q = 0; q < this.p; q++) {
+      if (q !== this.rank && ((this.segment.load(q * LINE_WORDS) - v) | 0) < 0) return q
+    }
+    return -1
+  }
+
   /** Waits until every rank arrived at phase `v`. */
   *arrivedAll(v: number): Steps<void> {
-    for (let q = 0; q < this.p; q++) if (q !== this.rank) yield* this.arrived(q, v)
+    let q: number
+    while ((q = this.missing(v)) >= 0) yield* this.block(q)
   }
 
   /** The guard before writing in phase `v`: every rank left phase `v - 2`. */
@@ -229,6 +236,8 @@ export class Board implements Waiter {
       this.queue.push(pending)
       this.advance()
     }
+    // Done at the call (the other ranks were there first): no waiting at all.
+    if (pending.exit !== undefined) return pending.exit as Exit.Exit<A, CollectiveFailure>
     return completion<A, CollectiveFailure>((settle) => {
       if (pending.exit !== undefined) return settle(pending.exit as Exit.Exit<A, CollectiveFailure>)
       pending.settle = settle as Settle<unknown, CollectiveFailure>
