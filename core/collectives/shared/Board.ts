@@ -46,6 +46,8 @@ import type { CollectiveFailure } from "../errors.ts"
 /** Bytes of a flag line; a rank's words sit on a line of their own. */
 const LINE = 64
 const LINE_WORDS = LINE / 4
+/** How long a rank spins on a board before it sleeps, where ranks spin (not more of them than cores). */
+const COLLECTIVE_SPIN_MICROS = 300
 /** Bytes at the head of every slot for a descriptor of what follows. */
 export const DESCRIPTOR = 16
 /** Slots of all ranks together take about this much (per parity pair), within the bounds below. */
@@ -123,7 +125,10 @@ export class Board implements Waiter {
     this.runBase = c.engine.runBase
     const transport = c.engine.transport
     this.spin = {
-      spinMicros: transport.spinMicros,
+      // Where ranks spin at all, longer than for a message: every rank of a
+      // collective waits on the others at once, and a wake-up (60–120 µs)
+      // costs far more than spinning through a peer's garbage collection.
+      spinMicros: transport.spinMicros > 0 ? Math.max(transport.spinMicros, COLLECTIVE_SPIN_MICROS) : 0,
       // The flags first (a load each); the transport's news only when they did not move.
       poll: () => this.advance() || transport.poll()
     }
