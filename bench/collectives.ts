@@ -93,8 +93,8 @@ const kernels = async () => {
     for (let k = 0; k < 50; k++) shared(new ctor(64), new ctor(64), new ctor(64))
   }
   return {
-    sumFloat64: await throughput("SUM kernel, Float64Array", MiB, () => Op.combineBuffers(Op.SUM, a, b, out)),
-    maxFloat64: await throughput("MAX kernel, Float64Array", MiB, () => Op.combineBuffers(Op.MAX, a, b, out)),
+    sumFloat64: await throughput("SUM kernel, Float64Array", MiB, () => Op.reduceLocal(Op.SUM, a, b, out)),
+    maxFloat64: await throughput("MAX kernel, Float64Array", MiB, () => Op.reduceLocal(Op.MAX, a, b, out)),
     sumSharedLoop: await throughput("one loop for every class", MiB, () => shared(a, b, out)),
     copy: await throughput("TypedArray.set", MiB, () => out.set(a))
   }

@@ -14,20 +14,18 @@
  * })
  * ```
  */
-import { Context, Effect } from "effect"
+import type { Effect } from "effect"
+import { Context } from "effect"
 import type { BufferSpec } from "../codecs/buffer.ts"
 import type { EncodeError } from "../codecs/errors.ts"
 import type { SharedArrayConstructor, SharedArrayLike } from "../transports/Transport.ts"
-import type { CommState } from "./CommState.ts"
-import { type DeviceArray, DeviceArrayTypeId, type DeviceErrorOf, isDeviceArray } from "./DeviceArray.ts"
-import { AllocationFailed, type UnknownCodec } from "./errors.ts"
-import * as P2P from "./PointToPoint.ts"
-import { located, traceMethods } from "./callSites.ts"
-import { ANY_SOURCE, ANY_TAG } from "./Matching.ts"
+import type { DeviceArray, DeviceErrorOf } from "./DeviceArray.ts"
+import type { AllocationFailed, UnknownCodec } from "./errors.ts"
+import type * as P2P from "./PointToPoint.ts"
 import type { Request } from "./Request.ts"
 import type { Status } from "./Status.ts"
-import * as Collectives from "./collectives/Collectives.ts"
-import * as Communicators from "./communicators.ts"
+import type * as Collectives from "./collectives/Collectives.ts"
+import type * as Communicators from "./communicators.ts"
 
 export { ANY_SOURCE, ANY_TAG, PROC_NULL } from "./Matching.ts"
 export { TAG_UB } from "./PointToPoint.ts"
@@ -100,86 +98,3 @@ export interface Comm extends Collectives.Collectives, Communicators.Communicato
 
 /** The communicator of every rank of the job: the service a rank program needs. */
 export class World extends Context.Service<World, Comm>()("rankflow/Comm/World") {}
-
-/** Builds the communicator object over its state. */
-export const fromState = (c: CommState): Comm => {
-  const comm: Comm = {
-  ...Collectives.make(c),
-  ...Communicators.make(c, fromState),
-  rank: c.rank,
-  size: c.size,
-  // Arguments are checked as the call is made, so that a bad one names the user's line (callSites.ts);
-  // plain ternaries, no closure per call: these are the hot path.
-  send: (value: unknown, options: P2P.SendOptions<any>): Effect.Effect<void, any> => {
-    if (isDeviceArray(value)) return value[DeviceArrayTypeId].send(value, comm, { dest: options.dest, tag: options.tag ?? 0 })
-    const bad = sendCheck(c, options)
-    return bad === undefined ? P2P.send(c, value, options) : located(bad)
-  },
-  ssend: (value, options) => {
-    const bad = sendCheck(c, options)
-    return bad === undefined ? P2P.ssend(c, value, options) : located(bad)
-  },
-  isend: (value, options) => {
-    const bad = sendCheck(c, options)
-    return bad === undefined ? P2P.isend(c, value, options) : located(bad)
-  },
-  issend: (value, options) => {
-    const bad = sendCheck(c, options)
-    return bad === undefined ? P2P.issend(c, value, options) : located(bad)
-  },
-  recv: (options) => {
-    const bad = recvCheck(c, options)
-    return (bad === undefined ? P2P.recv(c, options) : located(bad)) as Effect.Effect<any, P2P.RecvError>
-  },
-  recvWithStatus: (options) => {
-    const bad = recvCheck(c, options)
-    return (bad === undefined ? P2P.recvWithStatus(c, options) : located(bad)) as Effect.Effect<P2P.Received<any>, P2P.RecvError>
-  },
-  irecv: (options) => {
-    const bad = recvCheck(c, options)
-    return (bad === undefined ? P2P.irecv(c, options) : located(bad)) as Effect.Effect<Request<any, P2P.RecvFailure>, P2P.InvalidCall>
-  },
-  recvInto: (buffer: unknown, options?: P2P.ProbeOptions): Effect.Effect<Status, any> => {
-    if (isDeviceArray(buffer)) return buffer[DeviceArrayTypeId].recvInto(buffer, comm, options ?? {})
-    const bad = P2P.intoError(buffer) ?? recvCheck(c, options)
-    return bad === undefined ? P2P.recvInto(c, buffer as BufferSpec, options) : located(bad)
-  },
-  irecvInto: (buffer, options) => {
-    const bad = P2P.intoError(buffer) ?? recvCheck(c, options)
-    return bad === undefined ? P2P.irecvInto(c, buffer, options) : located(bad)
-  },
-  sendrecv: (value, options) => {
-    const bad = P2P.validateSend(c, options.dest, options.sendTag ?? options.tag ?? 0) ??
-      P2P.validateRecv(c, options.source ?? ANY_SOURCE, options.recvTag ?? ANY_TAG)
-    return (bad === undefined ? P2P.sendrecv(c, value, options) : located(bad)) as Effect.Effect<any, P2P.SendError | P2P.RecvError>
-  },
-  probe: (options) => {
-    const bad = recvCheck(c, options)
-    return bad === undefined ? P2P.probe(c, options) : located(bad)
-  },
-  iprobe: (options) => {
-    const bad = recvCheck(c, options)
-    return bad === undefined ? P2P.iprobe(c, options) : located(bad)
-  },
-  alloc: (ctor, length) =>
-    Effect.suspend(() => {
-      const bytes = length * ctor.BYTES_PER_ELEMENT
-      const allocator = c.engine.transport.alloc
-      if (allocator === undefined) {
-        return Effect.fail(new AllocationFailed({ bytes, message: `the ${c.engine.transport.kind} transport has no shared memory; allocate an ordinary typed array instead` }))
-      }
-      const array = allocator.alloc(ctor, length)
-      return array === undefined
-        ? Effect.fail(new AllocationFailed({ bytes, message: `the shared arena has no room for ${bytes} bytes; release arrays you no longer need, or start the job with a larger arena` }))
-        : Effect.succeed(array)
-    }),
-  release: (array) => Effect.sync(() => void c.engine.transport.alloc?.release(array))
-  }
-  return traceMethods(comm)
-}
-
-const sendCheck = (c: CommState, options: P2P.SendOptions<any>): P2P.InvalidCall | undefined =>
-  P2P.validateSend(c, options.dest, options.tag ?? 0)
-
-const recvCheck = (c: CommState, options: P2P.ProbeOptions | undefined): P2P.InvalidCall | undefined =>
-  P2P.validateRecv(c, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG)

@@ -141,11 +141,19 @@ const noOpKernel: Kernel = (a, _b, o) => {
 }
 
 /**
- * Combines two typed arrays of one class and length into `out` (a new
- * array unless given; it may be `left` or `right`). Throws `InvalidArgument`
- * when the arrays differ or the op does not apply to their datatype.
+ * `left op right` elementwise on this rank, without communicating
+ * (MPI_Reduce_local): two typed arrays of one class and length combined into
+ * `out` (a new array unless given; it may be `left` or `right`), with `left`
+ * as the lower rank's contribution. Throws `InvalidArgument` when the arrays
+ * differ or the op does not apply to their datatype.
+ *
+ * @example
+ * ```ts
+ * const total = Op.reduceLocal(Op.SUM, Float64Array.of(1, 2), Float64Array.of(10, 20))   // [11, 22]
+ * Op.reduceLocal(Op.MAX, partial, incoming, partial)                                     // in place
+ * ```
  */
-export const combineBuffers = <T extends TypedArray>(op: Op, left: T, right: T, out?: T): T => {
+export const reduceLocal = <T extends TypedArray>(op: Op, left: T, right: T, out?: T): T => {
   const datatype = Datatype.of(left)
   if (Datatype.of(right) !== datatype || right.length !== left.length) {
     throw new InvalidArgument({
@@ -174,7 +182,7 @@ export const notForDatatype = (op: Op, datatype: Datatype.Datatype): InvalidArgu
     }`
   })
 
-const elementwise = (name: string, left: TypedArray, right: TypedArray): TypedArray => combineBuffers(byName.get(name)!, left, right)
+const elementwise = (name: string, left: TypedArray, right: TypedArray): TypedArray => reduceLocal(byName.get(name)!, left, right)
 
 // ---------------------------------------------------------------------------
 // The built-in ops

@@ -18,19 +18,10 @@
  */
 import type { Effect, Scope } from "effect"
 import type { World } from "./Comm.ts"
+import { mainSlot } from "./internal/mainSlot.ts"
 
 /** A rank program: an Effect that needs the world communicator (and may use a Scope). */
 export type Program<A = unknown, E = unknown> = Effect.Effect<A, E, World | Scope.Scope>
-
-const MAIN_SLOT = Symbol.for("rankflow/Rank.main")
-
-type MainSlot = { main: ((program: Program) => void) | undefined }
-
-/** @internal The runner's hook: while it imports a module, `Rank.main` hands the program to it. */
-export const mainSlot = (): MainSlot => {
-  const g = globalThis as unknown as Record<symbol, MainSlot | undefined>
-  return (g[MAIN_SLOT] ??= { main: undefined })
-}
 
 /**
  * Declares the program of a rank program file. Inside a rank it hands the

@@ -17,6 +17,7 @@
 import { Cause, Effect, Exit, Option } from "effect"
 import { completion, spinWhile } from "./completion.ts"
 import { InvalidArgument, RequestCancelled } from "./errors.ts"
+import type { Spin } from "./completion.ts"
 import type { Status } from "./Status.ts"
 
 const PENDING = 0
@@ -25,11 +26,8 @@ const FAILED = 2
 const CANCELLED = 3
 const DIED = 4
 
-/** Something that can make progress synchronously while a waiter spins. */
-export interface Progress {
-  readonly spinMicros: number
-  poll(): boolean
-}
+/** Something that can make progress synchronously while a waiter spins (the transport). */
+type Progress = Spin
 
 const noProgress: Progress = { spinMicros: 0, poll: () => false }
 

@@ -61,7 +61,7 @@ export interface DupOptions {
   readonly maxDecodedBytes?: number
 }
 
-/** Builds the full communicator object over a state (Comm.fromState, passed in to keep the modules acyclic). */
+/** Builds the full communicator object over a state (internal/facade.ts, passed in to keep the modules acyclic). */
 export type Build = (c: CommState) => Comm
 
 export interface Communicators {

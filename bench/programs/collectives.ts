@@ -72,7 +72,7 @@ const linearAllreduce = (w: Comm.Comm, buffer: Float64Array) =>
       return yield* w.recv<Float64Array>({ source: 0, tag: TAG })
     }
     const acc = buffer.slice()
-    for (let r = 1; r < w.size; r++) Op.combineBuffers(Op.SUM, acc, yield* w.recv<Float64Array>({ source: r, tag: TAG }), acc)
+    for (let r = 1; r < w.size; r++) Op.reduceLocal(Op.SUM, acc, yield* w.recv<Float64Array>({ source: r, tag: TAG }), acc)
     for (let r = 1; r < w.size; r++) yield* w.send(acc, { dest: r, tag: TAG })
     return acc
   })

@@ -97,7 +97,7 @@ describe("Op.make", () => {
 
   it("applies its function element by element to buffers", () => {
     const hypot = Op.make((a: number, b: number) => Math.hypot(a, b), { commutative: true })
-    expect(Op.combineBuffers(hypot, new Float64Array([3, 5]), new Float64Array([4, 12]))).toEqual(new Float64Array([5, 13]))
+    expect(Op.reduceLocal(hypot, new Float64Array([3, 5]), new Float64Array([4, 12]))).toEqual(new Float64Array([5, 13]))
   })
 
   it("uses its buffer function on whole buffers when given one", () => {
@@ -106,7 +106,7 @@ describe("Op.make", () => {
         for (let i = 0; i < out.length; i++) (out as Float64Array)[i] = (left as Float64Array)[i]! - (right as Float64Array)[right.length - 1 - i]!
       }
     })
-    expect(Op.combineBuffers(reversed, new Float64Array([10, 20, 30]), new Float64Array([1, 2, 3]))).toEqual(new Float64Array([7, 18, 29]))
+    expect(Op.reduceLocal(reversed, new Float64Array([10, 20, 30]), new Float64Array([1, 2, 3]))).toEqual(new Float64Array([7, 18, 29]))
   })
 })
 
@@ -209,7 +209,7 @@ describe("buffer kernels", () => {
               expect(op.kernel(d)).toBeUndefined()
               continue
             }
-            const out = Op.combineBuffers(op, left, right)
+            const out = Op.reduceLocal(op, left, right)
             for (let i = 0; i < pairs.length; i++) {
               expect([name, i, out[i]]).toEqual([name, i, reference(name, d, left[i]!, right[i]!)])
             }
@@ -223,34 +223,34 @@ describe("buffer kernels", () => {
   it("a kernel may write over either operand", () => {
     const left = new Int32Array([1, 2, 3])
     const right = new Int32Array([10, 20, 30])
-    Op.combineBuffers(Op.SUM, left, right, right)
+    Op.reduceLocal(Op.SUM, left, right, right)
     expect(right).toEqual(new Int32Array([11, 22, 33]))
-    Op.combineBuffers(Op.PROD, left, right, left)
+    Op.reduceLocal(Op.PROD, left, right, left)
     expect(left).toEqual(new Int32Array([11, 44, 99]))
   })
 
   it("MAXLOC and MINLOC read (value, index) pairs and break ties to the lower index", () => {
     const a = new Float64Array([1.5, 0, 7, 3, 2, 9])
     const b = new Float64Array([2.5, 1, 7, 1, 2, 4])
-    expect(Op.combineBuffers(Op.MAXLOC, a, b)).toEqual(new Float64Array([2.5, 1, 7, 1, 2, 4]))
-    expect(Op.combineBuffers(Op.MINLOC, a, b)).toEqual(new Float64Array([1.5, 0, 7, 1, 2, 4]))
-    expect(Op.combineBuffers(Op.MAXLOC, new Int32Array([5, 3]), new Int32Array([4, 0]))).toEqual(new Int32Array([5, 3]))
-    expect(Op.combineBuffers(Op.MINLOC, new BigInt64Array([5n, 3n]), new BigInt64Array([5n, 0n]))).toEqual(new BigInt64Array([5n, 0n]))
+    expect(Op.reduceLocal(Op.MAXLOC, a, b)).toEqual(new Float64Array([2.5, 1, 7, 1, 2, 4]))
+    expect(Op.reduceLocal(Op.MINLOC, a, b)).toEqual(new Float64Array([1.5, 0, 7, 1, 2, 4]))
+    expect(Op.reduceLocal(Op.MAXLOC, new Int32Array([5, 3]), new Int32Array([4, 0]))).toEqual(new Int32Array([5, 3]))
+    expect(Op.reduceLocal(Op.MINLOC, new BigInt64Array([5n, 3n]), new BigInt64Array([5n, 0n]))).toEqual(new BigInt64Array([5n, 0n]))
   })
 
   it("integer PROD wraps exactly where a double would lose bits", () => {
-    expect(Op.combineBuffers(Op.PROD, new Int32Array([123456789]), new Int32Array([987654321]))[0]).toBe(Number(BigInt.asIntN(32, 123456789n * 987654321n)))
-    expect(Op.combineBuffers(Op.PROD, new Uint32Array([4294967295]), new Uint32Array([4294967295]))[0]).toBe(1)
+    expect(Op.reduceLocal(Op.PROD, new Int32Array([123456789]), new Int32Array([987654321]))[0]).toBe(Number(BigInt.asIntN(32, 123456789n * 987654321n)))
+    expect(Op.reduceLocal(Op.PROD, new Uint32Array([4294967295]), new Uint32Array([4294967295]))[0]).toBe(1)
   })
 
   it("bitwise ops on float buffers fail with an error that says so", () => {
-    const e = thrown(() => Op.combineBuffers(Op.BAND, new Float64Array(2), new Float64Array(2)))
+    const e = thrown(() => Op.reduceLocal(Op.BAND, new Float64Array(2), new Float64Array(2)))
     expect(e).toBeInstanceOf(InvalidArgument)
     expect((e as InvalidArgument).message).toContain("integer")
   })
 
   it("buffers of different classes or lengths do not combine", () => {
-    expect(thrown(() => Op.combineBuffers(Op.SUM, new Int32Array(2), new Int32Array(3)))).toBeInstanceOf(InvalidArgument)
-    expect(thrown(() => Op.combineBuffers(Op.SUM, new Int32Array(2), new Float64Array(2) as never))).toBeInstanceOf(InvalidArgument)
+    expect(thrown(() => Op.reduceLocal(Op.SUM, new Int32Array(2), new Int32Array(3)))).toBeInstanceOf(InvalidArgument)
+    expect(thrown(() => Op.reduceLocal(Op.SUM, new Int32Array(2), new Float64Array(2) as never))).toBeInstanceOf(InvalidArgument)
   })
 })

@@ -103,7 +103,7 @@ const lastOp = Op.make((_a: number, b: number) => b)
 
 /** The fold of `xs` in order with `op` (the reference for reductions). */
 const fold = <A>(op: Op.Op, xs: ReadonlyArray<A>): A => xs.reduce((acc, x) => op.combine(acc, x))
-const foldBuffers = (op: Op.Op, xs: ReadonlyArray<TypedArray>): TypedArray => xs.reduce((acc, x) => Op.combineBuffers(op, acc, x))
+const foldBuffers = (op: Op.Op, xs: ReadonlyArray<TypedArray>): TypedArray => xs.reduce((acc, x) => Op.reduceLocal(op, acc, x))
 
 // ---------------------------------------------------------------------------
 // Suites
