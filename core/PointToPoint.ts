@@ -427,6 +427,22 @@ export const recvInto = (c: CommState, buffer: BufferSpec, options?: ProbeOption
     )
   })
 
+/**
+ * Posts a receive on `context` from comm rank `source` (or ANY_SOURCE) with
+ * `tag`, and calls `settled` once it matched a message or failed (a dead or
+ * finished source): at once where it already has. The one place where
+ * receives are posted: point-to-point's requests and the collectives'
+ * messages (collectives/link.ts) both go through it. `label` names the
+ * wait in reports. While it waits, `p.wake` is set; `withdraw` cancels it.
+ */
+export const postReceive = (c: CommState, context: number, source: number, tag: number, settled: (p: Posted) => void, label?: string): Posted => {
+  const p = c.engine.matching.post(context, source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!, tag, false)
+  if (label !== undefined) p.label = label
+  if (p.matched !== undefined || p.failed !== undefined) settled(p)
+  else p.wake = () => settled(p)
+  return p
+}
+
 /** Starts a receive on `context`, completing `request` with the received value. */
 export const startReceive = (
   c: CommState,
@@ -438,18 +454,13 @@ export const startReceive = (
   map: (r: Received<unknown>) => unknown
 ): void => {
   if (source === PROC_NULL) return request.succeed(map({ value: sink.into === undefined ? undefined : 0, status: procNullStatus }), { status: procNullStatus })
-  const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
-  const matching = c.engine.matching
-  const p = matching.post(context, worldSource, tag, false)
-  const onSettled = () => {
+  const p = postReceive(c, context, source, tag, (p) => {
     request.canceller = undefined
     if (p.matched === undefined) return request.fail(unmatched(c, p))
     finish(c, p.matched, sink, (exit) =>
       Exit.isSuccess(exit) ? request.succeed(map(exit.value), exit.value) : request.fail(Option.getOrThrow(Exit.findErrorOption(exit))))
-  }
-  if (p.matched !== undefined || p.failed !== undefined) return onSettled()
-  p.wake = onSettled
-  request.canceller = () => matching.withdraw(p)
+  })
+  if (p.wake !== undefined) request.canceller = () => c.engine.matching.withdraw(p)
 }
 
 /** Starts a receive and returns its request at once (MPI_Irecv); waiting on it gives the value. */

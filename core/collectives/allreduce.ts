@@ -38,14 +38,7 @@ import type { AllreduceOptions } from "./options.ts"
 import { decodeBuffer, decodeValue } from "./payload.ts"
 import * as Reduce from "./reduce.ts"
 import { bufferResult, foldOnBoard, prepare, reduceOnBoard, type Reduction } from "./reduction.ts"
-import { depth, radixFor } from "./tree.ts"
-
-/** The largest power of two not above `p`. */
-export const floorPow2 = (p: number): number => {
-  let pof2 = 1
-  while (pof2 * 2 <= p) pof2 *= 2
-  return pof2
-}
+import { depth, floorPow2, radixFor } from "./tree.ts"
 
 /** Ranks taking part in the power-of-two rounds: their number there, or -1 for an even rank that handed off. */
 const newRankOf = (r: number, rem: number): number => (r < 2 * rem ? (r % 2 === 0 ? -1 : r >> 1) : r - rem)

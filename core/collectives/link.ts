@@ -14,6 +14,7 @@ import type { CommState } from "../CommState.ts"
 import { completion } from "../completion.ts"
 import * as Envelope from "../Envelope.ts"
 import type { InvalidArgument } from "../errors.ts"
+import type { Incoming } from "../Matching.ts"
 import type { Encoded } from "../Message.ts"
 import * as P2P from "../PointToPoint.ts"
 import { Request } from "../Request.ts"
@@ -51,19 +52,19 @@ export const send = (call: Call, dest: number, message: Encoded): Effect.Effect<
  * request: the message's codec id (from its envelope) and frames, as the
  * transport delivered them (memory the caller may keep).
  */
-export const post = (call: Call, source: number): Request<Encoded, P2P.SendFailure> => {
-  const c = call.c
-  const request = new Request<Encoded, P2P.SendFailure>(c.engine.transport)
-  const p = c.engine.matching.post(call.context, c.group[source]!, call.tag, false)
-  p.label = call.name
-  const settled = (): void => {
-    const m = p.matched
-    if (m === undefined) return request.fail(P2P.unmatched(c, p))
+export const post = (call: Call, source: number): Request<Encoded, P2P.SendFailure> =>
+  postWith<Encoded, never>(call, source, (m, request) =>
     m.arrival.take(undefined, (r: Frames | TransportError) =>
-      r instanceof TransportError ? request.fail(r) : request.succeed({ codec: Envelope.codec(m.arrival.envelope), frames: r }))
-  }
-  if (p.matched !== undefined || p.failed !== undefined) settled()
-  else p.wake = settled
+      r instanceof TransportError ? request.fail(r) : request.succeed({ codec: Envelope.codec(m.arrival.envelope), frames: r })))
+
+/**
+ * Posts the receive of the call's next message from `source`; `take` gets
+ * the matched message, or the request fails with why none will come.
+ */
+const postWith = <A, E>(call: Call, source: number, take: (m: Incoming, request: Request<A, P2P.SendFailure | E>) => void): Request<A, P2P.SendFailure | E> => {
+  const c = call.c
+  const request = new Request<A, P2P.SendFailure | E>(c.engine.transport)
+  P2P.postReceive(c, call.context, source, call.tag, (p) => (p.matched === undefined ? request.fail(P2P.unmatched(c, p)) : take(p.matched, request)), call.name)
   return request
 }
 
@@ -121,14 +122,8 @@ export const release = (c: CommState, view: ArrayBufferView): void => {
  * datatype). A message that does not fit is dropped and the request fails
  * with an `InvalidArgument` naming the rank; nothing is written.
  */
-export const postInto = <T extends TypedArray>(call: Call, source: number, into: T): Request<T, P2P.SendFailure | InvalidArgument> => {
-  const c = call.c
-  const request = new Request<T, P2P.SendFailure | InvalidArgument>(c.engine.transport)
-  const p = c.engine.matching.post(call.context, c.group[source]!, call.tag, false)
-  p.label = call.name
-  const settled = (): void => {
-    const m = p.matched
-    if (m === undefined) return request.fail(P2P.unmatched(c, p))
+export const postInto = <T extends TypedArray>(call: Call, source: number, into: T): Request<T, P2P.SendFailure | InvalidArgument> =>
+  postWith<T, InvalidArgument>(call, source, (m, request) => {
     const refusal = refuse(call, source, m.arrival.envelope, m.arrival.header, into)
     if (refusal !== undefined) {
       m.arrival.discard()
@@ -136,11 +131,7 @@ export const postInto = <T extends TypedArray>(call: Call, source: number, into:
     }
     m.arrival.take([new Uint8Array(into.buffer, into.byteOffset, into.byteLength)], (r: Frames | TransportError) =>
       r instanceof TransportError ? request.fail(r) : request.succeed(into))
-  }
-  if (p.matched !== undefined || p.failed !== undefined) settled()
-  else p.wake = settled
-  return request
-}
+  })
 
 const refuse = (call: Call, source: number, envelope: Uint8Array, header: Uint8Array, into: TypedArray): InvalidArgument | undefined => {
   const expected = Datatypes.of(into)

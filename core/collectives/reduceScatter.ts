@@ -21,7 +21,6 @@ import type { CommState } from "../CommState.ts"
 import { InvalidArgument } from "../errors.ts"
 import type { CodecChoice, Encoded } from "../Message.ts"
 import type { Op } from "../Op.ts"
-import { floorPow2 } from "./allreduce.ts"
 import { attempt, blockLength, checkComm, checkCounts, checkInto, checkList } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, send } from "./link.ts"
@@ -32,7 +31,7 @@ import * as Reduce from "./reduce.ts"
 import { bufferResult, checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
 import * as Scatter from "./scatter.ts"
 import { borrow, giveBack } from "./scratch.ts"
-import { radixFor } from "./tree.ts"
+import { floorPow2, radixFor } from "./tree.ts"
 
 const bitReverse = (x: number, bits: number): number => {
   let y = 0

@@ -85,3 +85,10 @@ export const depth = (size: number, k: number): number => {
   for (let reach = 1; reach < size; reach *= k) rounds++
   return rounds
 }
+
+/** The largest power of two not above `p`. */
+export const floorPow2 = (p: number): number => {
+  let pof2 = 1
+  while (pof2 * 2 <= p) pof2 *= 2
+  return pof2
+}
