@@ -22,7 +22,7 @@ import { checkLimit } from "../codecs/DecodeBudget.ts"
 import { pickle } from "../codecs/pickle/Pickle.ts"
 import type { Job, JobEvent, Launcher } from "../transports/Launcher.ts"
 import { TransportError } from "../transports/Transport.ts"
-import { ShmLauncher } from "../transports/shm/index.ts"
+import { kinds, registrationOf } from "../transports/registry.ts"
 import { Deadlock, RankFailed } from "./errors.ts"
 import type { FailureReport } from "./Failure.ts"
 import { JobWatch } from "./JobWatch.ts"
@@ -34,11 +34,12 @@ export interface WorldOptions {
   /** Number of ranks. */
   readonly size: number
   /**
-   * `"shm"` (worker threads sharing memory, the default), `"nats"` (processes
-   * joined through NATS; `transportOptions` are `NatsOptions`: `servers`, `job`,
-   * `ranks`, credentials…), or a launcher of your own.
+   * A registered transport (transports/registry.ts): `"shm"` (worker threads
+   * sharing memory, the default), `"nats"` (processes joined through NATS;
+   * `transportOptions` are `NatsOptions`: `servers`, `job`, `ranks`,
+   * credentials…); or a launcher of your own.
    */
-  readonly transport?: "shm" | "nats" | Launcher<any>
+  readonly transport?: "shm" | "nats" | (string & {}) | Launcher<any>
   /** Options for the transport's launcher (e.g. `{ ringBudget, arenaBytes }` for shm, `{ servers }` for nats). */
   readonly transportOptions?: object | undefined
   /** The world communicator's codec (default `"pickle"`). */
@@ -92,13 +93,16 @@ export interface World {
 
 const RUNNER_URL = new URL("./runner.ts", import.meta.url).href
 
-// The NATS client is loaded only by jobs that use it (World is imported by every rank).
-const launcherOf = (options: WorldOptions): Effect.Effect<Launcher<any>> =>
-  options.transport === undefined || options.transport === "shm"
-    ? Effect.succeed(ShmLauncher)
-    : options.transport === "nats"
-    ? Effect.promise(() => import("../transports/nats/index.ts")).pipe(Effect.map((m) => m.NatsLauncher.make(options.transportOptions ?? {})))
-    : Effect.succeed(options.transport)
+// A transport's code is loaded only by jobs that use it (World is imported by every rank).
+const launcherOf = (options: WorldOptions): Effect.Effect<Launcher<any>, TransportError> => {
+  const transport = options.transport ?? "shm"
+  if (typeof transport !== "string") return Effect.succeed(transport)
+  const registration = registrationOf(transport)
+  if (registration === undefined) {
+    return Effect.fail(new TransportError({ transport, message: `no transport named "${transport}" is registered (known: ${kinds()})` }))
+  }
+  return Effect.promise(() => registration.launcher(options.transportOptions ?? {}))
+}
 
 interface Running {
   readonly job: Job
@@ -241,7 +245,7 @@ interface Stall {
 const stallOf = (options: WorldOptions, kind: string): Stall | undefined => {
   if (options.stall === false) return undefined
   if (options.stall !== undefined) return { timeoutMillis: options.stall.timeoutMillis, action: options.stall.action ?? "report" }
-  return kind === "shm" ? undefined : { timeoutMillis: 30_000, action: "report" }
+  return registrationOf(kind)?.decidesDeadlocks === true ? undefined : { timeoutMillis: 30_000, action: "report" }
 }
 
 const report = (options: WorldOptions) => options.report ?? ((text: string) => void process.stderr.write(text))

@@ -12,6 +12,7 @@ import { resolve } from "node:path"
 import { UnknownCodec } from "../errors.ts"
 import { resolveCodec } from "../Message.ts"
 import { PIPELINE_PROGRESS_ENV } from "../pipeline/Stats.ts"
+import { kinds, registrationOf, registrations } from "../../transports/registry.ts"
 import { runJob } from "./runJob.ts"
 import { parseBytes, parseDuration } from "./sizes.ts"
 
@@ -20,9 +21,9 @@ const np = Flag.Int("np").pipe(
   Flag.withDescription("number of ranks to start (one host)"),
   Flag.withDefault(1)
 )
-const transport = Flag.Literals("transport", ["shm", "nats"]).pipe(
-  Flag.withDescription("how ranks talk: shm = worker threads of one process sharing memory; nats = processes joined through NATS"),
-  Flag.withDefault("shm" as const)
+const transport = Flag.String("transport").pipe(
+  Flag.withDescription(`how ranks talk: ${registrations.map((r) => `${r.kind} = ${r.description}`).join("; ")}`),
+  Flag.withDefault("shm")
 )
 const codec = Flag.String("codec").pipe(
   Flag.withDescription("the world communicator's codec: pickle (default), marshal, cbor, msgpack"),
@@ -48,28 +49,21 @@ const callSites = Flag.Boolean("call-sites").pipe(
   Flag.withDescription("every rankflow error names the line of the call that failed, also errors that show only while the call runs (Truncated, EncodeError, a collective's); costs about 2 µs per call"),
   Flag.withDefault(false)
 )
-const text = (name: string, description: string) => Flag.String(name).pipe(Flag.withDescription(description), Flag.optional)
-const nats = {
-  nats: text("nats", "nats: server URLs, comma-separated (default nats://127.0.0.1:4222)"),
-  job: text("job", "nats: the job id every host of a multi-host job gives (default: a fresh one)"),
-  size: Flag.Int("size").pipe(Flag.withDescription("nats: ranks in the whole job (default: -n)"), Flag.optional),
-  ranks: text("ranks", "nats: the ranks this host runs, e.g. 0-3 (default: all)"),
-  joinTimeout: Flag.Int("join-timeout").pipe(Flag.withDescription("nats: seconds to wait for every rank to join (default 30)"), Flag.optional),
-  creds: text("creds", "nats: a credentials file"),
-  user: text("user", "nats: user name"),
-  password: text("password", "nats: password"),
-  token: text("token", "nats: token"),
-  tlsCa: text("tls-ca", "nats: CA certificate file"),
-  tlsCert: text("tls-cert", "nats: client certificate file"),
-  tlsKey: text("tls-key", "nats: client key file"),
-  jobKeyFile: text("job-key-file", "nats: a file holding the job's key (every host gives the same): frames are signed, forged ones dropped")
-}
+/** `--size`: ranks of the whole job when it is split over hosts (`--ranks` of a transport says which run here). */
+const size = Flag.Int("size").pipe(Flag.withDescription("ranks in the whole job, when hosts each run some (default: -n)"), Flag.optional)
+/** Every registered transport's own flags (transports/registry.ts). */
+const transportFlags = Object.fromEntries(
+  registrations.flatMap((r) => r.flags).map((f) => {
+    const flag = f.type === "int" ? Flag.Int(f.name) : Flag.String(f.name)
+    return [f.name, (flag as Flag.Flag<string | number>).pipe(Flag.withDescription(f.description), Flag.optional)] as const
+  })
+)
 const script = Argument.String("script").pipe(Argument.withDescription("the rank program file (.ts or .js), then its own arguments"))
 
 /** Flags of `run` that take a value, so that the script is the first other word. */
 const VALUE_FLAGS = new Set([
-  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--stall-timeout", "--stall-action", "--nats", "--job", "--size", "--ranks", "--join-timeout",
-  "--creds", "--user", "--password", "--token", "--tls-ca", "--tls-cert", "--tls-key", "--job-key-file"
+  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--stall-timeout", "--stall-action", "--size",
+  ...registrations.flatMap((r) => r.flags.map((f) => `--${f.name}`))
 ])
 
 /** Splits `run`'s own arguments from the script's, which are passed through untouched. */
@@ -129,10 +123,15 @@ const checkNp = (own: ReadonlyArray<string>): string | undefined => {
 
 const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
-const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, script, ...nats }, (o) =>
+const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, script, size, transportFlags }, (o) =>
   Effect.gen(function*() {
+    const flags: Record<string, string | number | undefined> = {}
+    for (const [name, v] of Object.entries(o.transportFlags)) flags[name] = value(v as Option.Option<string | number>)
+    const registration = registrationOf(o.transport)
     // Refusals before any rank starts: exit code 2, one line that says what to change.
-    const refusal = refuse(o.script, value(o.codec), o.np, value(o.size), value(o.ranks))
+    const refusal = registration === undefined
+      ? `--transport ${o.transport}: no transport of that name (known: ${kinds()})`
+      : refuse(o.script, value(o.codec), o.np, value(o.size), flags["ranks"] === undefined ? undefined : String(flags["ranks"]))
     if (refusal !== undefined) {
       process.stderr.write(`rankflow: ${refusal}\n`)
       process.exitCode = 2
@@ -165,24 +164,15 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
       : o.stallAction === "fail"
       ? { timeoutMillis: 30_000, action: o.stallAction }
       : undefined
-    // The NATS client is loaded only for NATS jobs.
-    const Nats = o.transport === "nats" ? yield* Effect.promise(() => import("../../transports/nats/Nats.ts")) : undefined
-    const transportOptions = Nats !== undefined
-      ? Nats.optionsFromFlags({
-        nats: value(o.nats),
-        job: value(o.job),
-        ranks: value(o.ranks),
-        joinTimeout: value(o.joinTimeout),
-        creds: value(o.creds),
-        user: value(o.user),
-        password: value(o.password),
-        token: value(o.token),
-        tlsCa: value(o.tlsCa),
-        tlsCert: value(o.tlsCert),
-        tlsKey: value(o.tlsKey),
-        jobKeyFile: value(o.jobKeyFile)
-      })
-      : undefined
+    // Flags of another transport than the job's are a mistake worth saying.
+    const foreign = registrations.filter((r) => r !== registration).flatMap((r) => r.flags).find((f) => flags[f.name] !== undefined && !registration!.flags.some((g) => g.name === f.name))
+    if (foreign !== undefined) {
+      process.stderr.write(`rankflow: --${foreign.name} is a flag of another transport than ${o.transport}; give --transport ${registrations.find((r) => r.flags.includes(foreign))!.kind} with it, or leave it out\n`)
+      process.exitCode = 2
+      return
+    }
+    // A transport's code is loaded only for its jobs.
+    const transportOptions = registration!.flags.length > 0 ? yield* Effect.promise(() => registration!.optionsFromFlags(flags)) : undefined
     const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall })
     process.exitCode = code
   })).pipe(Command.withDescription("run a rank program on N ranks"))

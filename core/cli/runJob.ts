@@ -11,7 +11,8 @@ export interface JobSpec {
   readonly script: string
   readonly args: ReadonlyArray<string>
   readonly size: number
-  readonly transport: "shm" | "nats"
+  /** A registered transport's kind (transports/registry.ts). */
+  readonly transport: string
   readonly codec?: string | undefined
   readonly maxDecodedBytes?: number | undefined
   readonly transportOptions?: object | undefined

@@ -46,6 +46,16 @@ describe("rankflow run", () => {
     expect(r.stdout).not.toContain("Hello")
   })
 
+  it("refuses a transport that is not registered, and another transport's flags, before any rank starts: exit code 2", async () => {
+    const a = await rankflow(["run", "-n", "2", "--transport", "tcp", "examples/hello.ts"])
+    expect(a.code).toBe(2)
+    expect(a.stderr.trim()).toBe("rankflow: --transport tcp: no transport of that name (known: shm, nats)")
+    const b = await rankflow(["run", "-n", "2", "--nats", "nats://127.0.0.1:1", "examples/hello.ts"])
+    expect(b.code).toBe(2)
+    expect(b.stderr.trim()).toBe("rankflow: --nats is a flag of another transport than shm; give --transport nats with it, or leave it out")
+    expect(a.stdout + b.stdout).not.toContain("Hello")
+  })
+
   it("refuses a rank count that is not a positive integer in one line, exit code 2", async () => {
     const r = await rankflow(["run", "-n", "abc", "examples/hello.ts"])
     expect(r.code).toBe(2)

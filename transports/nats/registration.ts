@@ -1,0 +1,41 @@
+/** The NATS transport's registration (see ../Registration.ts): processes joined through a NATS server or cluster. */
+import type { FlagValues, Registration } from "../Registration.ts"
+
+const text = (name: string, description: string) => ({ name, type: "string" as const, description })
+const str = (flags: FlagValues, name: string): string | undefined => (flags[name] === undefined ? undefined : String(flags[name]))
+
+export const registration: Registration = {
+  kind: "nats",
+  description: "processes joined through NATS",
+  flags: [
+    text("nats", "nats: server URLs, comma-separated (default nats://127.0.0.1:4222)"),
+    text("job", "nats: the job id every host of a multi-host job gives (default: a fresh one)"),
+    text("ranks", "nats: the ranks this host runs, e.g. 0-3 (default: all)"),
+    { name: "join-timeout", type: "int", description: "nats: seconds to wait for every rank to join (default 30)" },
+    text("creds", "nats: a credentials file"),
+    text("user", "nats: user name"),
+    text("password", "nats: password"),
+    text("token", "nats: token"),
+    text("tls-ca", "nats: CA certificate file"),
+    text("tls-cert", "nats: client certificate file"),
+    text("tls-key", "nats: client key file"),
+    text("job-key-file", "nats: a file holding the job's key (every host gives the same): frames are signed, forged ones dropped")
+  ],
+  launcher: async (options) => (await import("./NatsLauncher.ts")).NatsLauncher.make(options),
+  optionsFromFlags: async (flags) =>
+    (await import("./Nats.ts")).optionsFromFlags({
+      nats: str(flags, "nats"),
+      job: str(flags, "job"),
+      ranks: str(flags, "ranks"),
+      joinTimeout: flags["join-timeout"] === undefined ? undefined : Number(flags["join-timeout"]),
+      creds: str(flags, "creds"),
+      user: str(flags, "user"),
+      password: str(flags, "password"),
+      token: str(flags, "token"),
+      tlsCa: str(flags, "tls-ca"),
+      tlsCert: str(flags, "tls-cert"),
+      tlsKey: str(flags, "tls-key"),
+      jobKeyFile: str(flags, "job-key-file")
+    }),
+  decidesDeadlocks: false
+}
