@@ -56,6 +56,8 @@ export interface ShmOptions {
   readonly eagerLimit?: number
   /** How long core should spin on `poll` before blocking; default 30 µs, or 0 when ranks outnumber cores. */
   readonly spinMicros?: number
+  /** Megabytes of V8 young generation per rank (worker `resourceLimits`); default V8's, or 8 when ranks outnumber cores. */
+  readonly youngGenerationMb?: number
 }
 
 /** Numbers that fix the layout; computed once by the launcher and sent to every rank. */
@@ -96,6 +98,7 @@ export const geometry = (size: number, options: ShmOptions, cores: number): Geom
   positive("arenaBytes", options.arenaBytes)
   positive("unexpectedBudget", options.unexpectedBudget)
   positive("eagerLimit", options.eagerLimit)
+  positive("youngGenerationMb", options.youngGenerationMb)
   if (options.spinMicros !== undefined && !(options.spinMicros >= 0)) {
     throw new RangeError(`shm option spinMicros must be >= 0, got ${options.spinMicros}`)
   }

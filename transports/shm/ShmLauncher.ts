@@ -47,6 +47,15 @@ const describe = (e: unknown): string => {
   }
 }
 
+/**
+ * Megabytes of young generation per rank: V8's default (up to 32 MiB of
+ * semi-spaces per isolate) unless ranks outnumber cores, where memory per
+ * rank matters more than a few more scavenges: 8 (measured on 32 ranks of
+ * hello: 2.3 GB → 1.9 GB peak).
+ */
+const youngGenerationOf = (options: ShmOptions, size: number, cores: number): number | undefined =>
+  options.youngGenerationMb ?? (size > cores ? 8 : undefined)
+
 /** Starts a job's workers; the finalizer terminates them. */
 const start = (options: LaunchOptions & ShmLaunchOptions) =>
   Effect.gen(function*() {
@@ -65,10 +74,11 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
     const prefix = options.prefixOutput ?? true
     const env = options.env === undefined ? process.env : { ...process.env, ...options.env }
     const ranks: Array<Rank> = []
+    const young = youngGenerationOf(options, g.size, availableParallelism())
 
     const spawn = (rank: number): Rank => {
       const data: WorkerData = { rank, regions, runner: options.runner, data: options.data }
-      const worker = new Worker(WORKER_URL, { workerData: data, stdout: true, stderr: true, env })
+      const worker = new Worker(WORKER_URL, { workerData: data, stdout: true, stderr: true, env, ...(young === undefined ? {} : { resourceLimits: { maxYoungGenerationSizeMb: young } }) })
       const state: Rank = { worker, exited: false }
       let orderly = false
       let crash: string | undefined
