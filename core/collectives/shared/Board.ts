@@ -22,9 +22,12 @@
  * call order (non-blocking ones queue): each is a generator that yields
  * whenever it must wait. The board advances it when the call is made, while
  * the caller spins on the transport, and whenever the transport handles a
- * signal (every flag store signals the other members' doorbells, which wakes
- * a rank that sleeps). A rank that fails or finishes while another waits on
+ * signal (a flag store rings the doorbell of a member that waits on it and
+ * may be asleep). A rank that fails or finishes while another waits on
  * its flag fails the wait (`RankFailed`, `Deadlock`), as a receive would.
+ * A flag store signals only the members that announced they wait on this
+ * rank (their `watching` word; see `block`), so that with more ranks than
+ * cores a rank is woken for its own wait, not for every arrival.
  *
  * Interrupting a caller does not cancel its part: the other ranks need its
  * contributions, so the collective runs on in the background and the
@@ -46,6 +49,8 @@ import type { CollectiveFailure } from "../errors.ts"
 /** Bytes of a flag line; a rank's words sit on a line of their own. */
 const LINE = 64
 const LINE_WORDS = LINE / 4
+/** A rank's words in its line: `arrive` (0), `leave` (1), and `watching` (2): 1 + the comm rank it waits on, or 0. */
+const WATCHING = 2
 /** How long a rank spins on a board before it sleeps, where ranks spin (not more of them than cores). */
 const COLLECTIVE_SPIN_MICROS = 300
 /** Bytes at the head of every slot for a descriptor of what follows. */
@@ -93,7 +98,6 @@ export class Board implements Waiter {
   private readonly segment: SharedSegment
   private readonly c: CommState
   private readonly dataStart: number
-  private readonly others: ReadonlyArray<number>
   private readonly runBase: number
   private readonly unwatch: () => void
   private readonly spin: Spin
@@ -106,6 +110,8 @@ export class Board implements Waiter {
   private moves = 0
   /** The comm rank the running collective waits on, and since when. */
   private waitingOn = -1
+  /** The comm rank whose signals this rank wants (mirrored in its `watching` word), or -1. */
+  private watching = -1
   private readonly failed = new Map<number, string>()
   private readonly finished = new Set<number>()
   private broken: RankFailed | Deadlock | undefined
@@ -121,7 +127,6 @@ export class Board implements Waiter {
     this.bytes = segment.bytes
     this.view = new DataView(segment.bytes.buffer, segment.bytes.byteOffset, segment.bytes.byteLength)
     this.dataStart = this.p * LINE
-    this.others = c.group.filter((w) => w !== c.engine.rank)
     this.runBase = c.engine.runBase
     const transport = c.engine.transport
     this.spin = {
@@ -153,8 +158,8 @@ export class Board implements Waiter {
 
   /**
    * This rank wrote what it writes in phase `v`. Every flag store signals
-   * every other member: any of them may wait on it, in this collective or
-   * (the guard) in the next.
+   * the members waiting on this rank, in this collective or (the guard) in
+   * the next.
    */
   arrive(v: number): void {
     this.segment.store(this.rank * LINE_WORDS, v)
@@ -209,18 +214,33 @@ export class Board implements Waiter {
     }
   }
 
+  /** Tells the members that wait on this rank (their `watching` word) that its flags moved. */
   private signal(): void {
     this.moves++
-    const others = this.others
-    for (let i = 0; i < others.length; i++) this.segment.signal(others[i]!)
+    const me = this.rank + 1
+    for (let q = 0; q < this.p; q++) {
+      if (q !== this.rank && this.segment.load(q * LINE_WORDS + WATCHING) === me) this.segment.signal(this.c.group[q]!)
+    }
   }
 
-  /** Yields once, waiting on comm rank `q`; throws where `q` will never come. */
+  /**
+   * Yields once, waiting on comm rank `q`; throws where `q` will never come.
+   * Before the first wait on `q` it stores `q` in its `watching` word and
+   * returns without yielding, so that the caller looks at `q`'s flag once
+   * more: `q` stores its flag before it reads `watching`, and this rank
+   * stores `watching` before it reads the flag (all sequentially
+   * consistent), so one of the two sees the other and no signal is lost.
+   */
   private *block(q: number): Steps<void> {
     const world = this.c.group[q]!
     const reason = this.failed.get(world)
     if (reason !== undefined) throw rankFailed(this.c, world, reason)
     if (this.finished.has(world)) throw Waits.finished(this.waitOn(q, this.queue[this.head]!))
+    if (this.watching !== q) {
+      this.watching = q
+      this.segment.store(this.rank * LINE_WORDS + WATCHING, q + 1)
+      return
+    }
     this.waitingOn = q
     yield
     this.waitingOn = -1
@@ -282,6 +302,10 @@ export class Board implements Waiter {
       if (this.head === this.queue.length) {
         this.queue.length = 0
         this.head = 0
+        if (this.watching >= 0) {
+          this.watching = -1
+          this.segment.store(this.rank * LINE_WORDS + WATCHING, 0)
+        }
         if (this.closing) this.release()
       }
     } finally {
