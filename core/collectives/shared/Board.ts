@@ -5,7 +5,7 @@
  *
  * Layout, for p ranks and slots of S bytes:
  *
- *   p flag lines (64 bytes each): rank r's `arrive` and `leave` words
+ *   p flag lines (64 bytes each): rank r's `arrive`, `leave` and `watching` words
  *   2·p slots of S bytes: rank r's slot for even and for odd phases
  *
  * Every collective is a sequence of phases, numbered alike on every rank
