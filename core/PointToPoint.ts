@@ -4,8 +4,7 @@
  * buffer. Collectives reuse the same primitives on their own context.
  */
 import { Effect, Exit, Option } from "effect"
-import type { Frames } from "../codecs/Codec.ts"
-import { describe, isBufferSpec, peek, raw, type BufferSpec } from "../codecs/buffer.ts"
+import type { BufferSpec } from "../codecs/buffer.ts"
 import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../codecs/errors.ts"
 import { PeerFailure, TransportError } from "../transports/Transport.ts"
 import type { CommState } from "./CommState.ts"
@@ -18,6 +17,12 @@ import * as Message from "./Message.ts"
 import { Request } from "./Request.ts"
 import type { Status } from "./Status.ts"
 import * as Waits from "./waits.ts"
+import { intoError, takeInto } from "./messaging/buffers.ts"
+import { statusOf } from "./messaging/incoming.ts"
+import { takeValue } from "./messaging/values.ts"
+
+export { intoError } from "./messaging/buffers.ts"
+export { statusOf } from "./messaging/incoming.ts"
 
 /** The largest tag (MPI's TAG_UB). */
 export const TAG_UB = 0x7fffffff
@@ -235,129 +240,15 @@ interface Sink {
 
 const procNullStatus: Status = { source: PROC_NULL, tag: ANY_TAG, byteCount: 0, codec: "none", count: 0, datatype: undefined }
 
-/** The status of a matched or probed message, read from its envelope and header. */
-export const statusOf = (c: CommState, m: Incoming): Status => {
-  const a = m.arrival
-  let byteCount = a.header.length
-  for (const s of a.sizes) byteCount += s
-  const codecId = Envelope.codec(a.envelope)
-  let count: number | undefined
-  let datatype: string | undefined
-  if (codecId === raw.id) {
-    try {
-      const info = peek({ header: a.header, buffers: [] })
-      count = info.count
-      datatype = info.datatype.name
-    } catch {
-      // A malformed raw header: the receive that takes it reports the DecodeError.
-    }
-  }
-  let codec: string
-  try {
-    codec = Message.codecOf(codecId).name
-  } catch {
-    codec = `#${codecId}`
-  }
-  return { source: c.worldToComm[m.source]!, tag: m.tag, byteCount, codec, count, datatype }
-}
-
-const acknowledgeIfSync = (c: CommState, m: Incoming): void => {
-  if (Envelope.kind(m.arrival.envelope) === Envelope.KIND_SYNC) c.engine.acknowledge(m.source, Envelope.seq(m.arrival.envelope))
-}
-
 /**
- * Takes a matched message into its sink. Errors that leave the message
- * untouched (a receive buffer of the wrong type or too small) put it back;
- * a message that cannot be decoded is consumed.
+ * Takes a matched message into its sink: the buffer path (messaging/buffers.ts)
+ * fills a caller's buffer, the object path (messaging/values.ts) decodes a
+ * value. Errors that leave the message untouched (a receive buffer of the
+ * wrong type or too small) put it back; a message that cannot be decoded is
+ * consumed.
  */
-export const finish = (c: CommState, m: Incoming, sink: Sink, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
-  const arrival = m.arrival
-  if (sink.into !== undefined) {
-    const status = statusOf(c, m)
-    const refusal = refuseInto(c, m, sink.into, status)
-    if (refusal !== undefined) {
-      c.engine.matching.requeue(m)
-      return settle(Exit.fail(refusal))
-    }
-    const target = describe(sink.into)
-    const bytes = status.count! * target.datatype.size
-    arrival.take([target.bytes.subarray(0, bytes)], (r) => {
-      acknowledgeIfSync(c, m)
-      settle(r instanceof TransportError ? Exit.fail(r) : Exit.succeed({ value: status.count, status }))
-    })
-    return
-  }
-  arrival.take(undefined, (r) => {
-    acknowledgeIfSync(c, m)
-    if (r instanceof TransportError) return settle(Exit.fail(r))
-    try {
-      const value = Message.decode(Envelope.codec(arrival.envelope), r as Frames, sink.schema, c.worldToComm[m.source]!, m.tag, c.decodeOptions)
-      settle(Exit.succeed(new ReceivedValue(value, c, m)))
-    } catch (e) {
-      if (Message.isDecodeFailure(e)) return settle(Exit.fail(e))
-      settle(Exit.die(e))
-    }
-  })
-}
-
-/** A received value whose status is read from the message only if asked for (most receives never do). */
-class ReceivedValue implements Received<unknown> {
-  readonly value: unknown
-  private readonly c: CommState
-  private readonly m: Incoming
-  private cached: Status | undefined
-  constructor(value: unknown, c: CommState, m: Incoming) {
-    this.value = value
-    this.c = c
-    this.m = m
-  }
-  get status(): Status {
-    return (this.cached ??= statusOf(this.c, this.m))
-  }
-}
-
-const refuseInto = (c: CommState, m: Incoming, into: BufferSpec, status: Status): DecodeError | DatatypeMismatch | Truncated | undefined => {
-  const target = describe(into)
-  if (status.datatype === undefined) {
-    const codec = status.codec
-    if (Envelope.codec(m.arrival.envelope) === raw.id) {
-      return new DecodeError({ codec: "raw", offset: 0, message: `raw: malformed buffer header from rank ${status.source}` })
-    }
-    return new DatatypeMismatch({
-      expected: target.datatype.name,
-      received: codec,
-      message: `recvInto needs a buffer message, but rank ${status.source} sent a ${codec}-encoded value (tag ${status.tag}); receive it with recv()`
-    })
-  }
-  if (status.datatype !== target.datatype.name) {
-    return new DatatypeMismatch({
-      expected: target.datatype.name,
-      received: status.datatype,
-      message: `message from rank ${status.source} (tag ${status.tag}) holds ${status.datatype} but the receive buffer is ${target.datatype.name}`
-    })
-  }
-  if (status.count! > target.count) {
-    return new Truncated({
-      capacity: target.count,
-      count: status.count!,
-      message: `message of ${status.count} ${status.datatype} from rank ${status.source} (tag ${status.tag}) does not fit a receive buffer of ${target.count}; the message is still queued`
-    })
-  }
-  void c
-  return undefined
-}
-
-export const intoError = (into: unknown): InvalidArgument | undefined => {
-  if (!isBufferSpec(into)) {
-    return new InvalidArgument({ argument: "buffer", message: "recvInto needs a typed array (or [buffer, datatype, count]) to receive into" })
-  }
-  try {
-    describe(into)
-    return undefined
-  } catch (e) {
-    return new InvalidArgument({ argument: "buffer", message: e instanceof Error ? e.message : String(e) })
-  }
-}
+export const finish = (c: CommState, m: Incoming, sink: Sink, settle: Settle<Received<unknown>, RecvIntoFailure>): void =>
+  sink.into !== undefined ? takeInto(c, m, sink.into, settle) : takeValue(c, m, sink.schema, settle)
 
 const waitPosted = (p: Posted): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {

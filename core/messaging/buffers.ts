@@ -1,0 +1,79 @@
+/**
+ * The buffer path of a receive: a matched raw message (datatype and count in
+ * its header, the data as one buffer) written into a buffer the caller owns
+ * (MPI's uppercase Recv), refused without being consumed when its datatype
+ * differs or it does not fit.
+ */
+import { Exit } from "effect"
+import { type BufferSpec, describe, isBufferSpec, raw } from "../../codecs/buffer.ts"
+import { DatatypeMismatch, DecodeError, Truncated } from "../../codecs/errors.ts"
+import { TransportError } from "../../transports/Transport.ts"
+import type { CommState } from "../CommState.ts"
+import type { Settle } from "../completion.ts"
+import * as Envelope from "../Envelope.ts"
+import { InvalidArgument } from "../errors.ts"
+import type { Incoming } from "../Matching.ts"
+import type { Received, RecvIntoFailure } from "../PointToPoint.ts"
+import type { Status } from "../Status.ts"
+import { acknowledgeIfSync, statusOf } from "./incoming.ts"
+
+/** Takes `m` into `into`; a message of another datatype, or too large, goes back to the queue and fails the receive. */
+export const takeInto = (c: CommState, m: Incoming, into: BufferSpec, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
+  const arrival = m.arrival
+  const status = statusOf(c, m)
+  const refusal = refuseInto(c, m, into, status)
+  if (refusal !== undefined) {
+    c.engine.matching.requeue(m)
+    return settle(Exit.fail(refusal))
+  }
+  const target = describe(into)
+  const bytes = status.count! * target.datatype.size
+  arrival.take([target.bytes.subarray(0, bytes)], (r) => {
+    acknowledgeIfSync(c, m)
+    settle(r instanceof TransportError ? Exit.fail(r) : Exit.succeed({ value: status.count, status }))
+  })
+}
+
+const refuseInto = (c: CommState, m: Incoming, into: BufferSpec, status: Status): DecodeError | DatatypeMismatch | Truncated | undefined => {
+  const target = describe(into)
+  if (status.datatype === undefined) {
+    const codec = status.codec
+    if (Envelope.codec(m.arrival.envelope) === raw.id) {
+      return new DecodeError({ codec: "raw", offset: 0, message: `raw: malformed buffer header from rank ${status.source}` })
+    }
+    return new DatatypeMismatch({
+      expected: target.datatype.name,
+      received: codec,
+      message: `recvInto needs a buffer message, but rank ${status.source} sent a ${codec}-encoded value (tag ${status.tag}); receive it with recv()`
+    })
+  }
+  if (status.datatype !== target.datatype.name) {
+    return new DatatypeMismatch({
+      expected: target.datatype.name,
+      received: status.datatype,
+      message: `message from rank ${status.source} (tag ${status.tag}) holds ${status.datatype} but the receive buffer is ${target.datatype.name}`
+    })
+  }
+  if (status.count! > target.count) {
+    return new Truncated({
+      capacity: target.count,
+      count: status.count!,
+      message: `message of ${status.count} ${status.datatype} from rank ${status.source} (tag ${status.tag}) does not fit a receive buffer of ${target.count}; the message is still queued`
+    })
+  }
+  void c
+  return undefined
+}
+
+/** Why `into` cannot receive (not a typed array or buffer spec), or undefined. */
+export const intoError = (into: unknown): InvalidArgument | undefined => {
+  if (!isBufferSpec(into)) {
+    return new InvalidArgument({ argument: "buffer", message: "recvInto needs a typed array (or [buffer, datatype, count]) to receive into" })
+  }
+  try {
+    describe(into)
+    return undefined
+  } catch (e) {
+    return new InvalidArgument({ argument: "buffer", message: e instanceof Error ? e.message : String(e) })
+  }
+}
