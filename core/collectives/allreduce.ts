@@ -37,7 +37,7 @@ import { type Call, postInto, send, wait } from "./link.ts"
 import type { AllreduceOptions } from "./options.ts"
 import { decodeBuffer, decodeValue } from "./payload.ts"
 import * as Reduce from "./reduce.ts"
-import { bufferResult, foldOnBoard, prepare, reduceOnBoard, type Reduction } from "./reduction.ts"
+import { bufferReduction, bufferResult, foldOnBoard, prepare, reduceOnBoard, type Reduction } from "./reduction.ts"
 import { depth, floorPow2, radixFor } from "./tree.ts"
 
 /** Ranks taking part in the power-of-two rounds: their number there, or -1 for an even rank that handed off. */
@@ -192,7 +192,8 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: Allreduc
   if (p.form === "buffer") {
     const onBoard = board !== undefined ? reduceOnBoard(c, p, -1) : undefined
     if (onBoard !== undefined) return onBoard as Effect.Effect<TypedArray, CollectiveFailure>
-    const { call, red, buffer, into } = p
+    const { call, buffer, into } = p
+    const red = bufferReduction(p)
     const n = buffer.length
     const bytes = n * buffer.BYTES_PER_ELEMENT
     const k = radixFor(c)

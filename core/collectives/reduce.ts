@@ -19,7 +19,7 @@ import { attempt, checkComm, checkRoot } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, send } from "./link.ts"
 import type { ReduceOptions } from "./options.ts"
-import { bufferResult, foldOnBoard, prepare, reduceOnBoard, type Reduction } from "./reduction.ts"
+import { bufferReduction, bufferResult, foldOnBoard, prepare, reduceOnBoard, type Reduction } from "./reduction.ts"
 import { absolute, knomial, radixFor, relative } from "./tree.ts"
 
 /**
@@ -68,5 +68,5 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: ReduceOp
   const onBoard = reduceOnBoard(c, p, root)
   if (onBoard !== undefined) return onBoard
   const { buffer, into } = p
-  return Effect.map(tree(p.call, root, p.red, buffer, buffer.length, radixFor(c)), (result) => result === undefined ? undefined : bufferResult(result, buffer, into))
+  return Effect.map(tree(p.call, root, bufferReduction(p), buffer, buffer.length, radixFor(c)), (result) => result === undefined ? undefined : bufferResult(result, buffer, into))
 }

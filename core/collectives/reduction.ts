@@ -78,13 +78,16 @@ export const ofBuffers = (call: Call, op: Op, sample: TypedArray): Reduction<Typ
   }
 }
 
-/** A reduction's call, checked and opened: of typed arrays (elementwise), or of values. */
+/**
+ * A reduction's call, checked and opened: of typed arrays (elementwise), or
+ * of values. The buffer form's `Reduction` is made by the point-to-point
+ * algorithms only (`bufferReduction`): the board reduces without it.
+ */
 export type Prepared =
   | {
     readonly form: "buffer"
     readonly op: Op
     readonly call: Call
-    readonly red: Reduction<TypedArray>
     readonly buffer: TypedArray
     /** The caller's array for the result, checked against the buffer. */
     readonly into: TypedArray | undefined
@@ -113,12 +116,15 @@ export const prepare = (
     checkBufferOp(op, buffer)
     if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
     const call = open(c, name)
-    return { form: "buffer", op, call, red: ofBuffers(call, op, buffer), buffer, into }
+    return { form: "buffer", op, call, buffer, into }
   }
   noInto(name, into)
   const call = open(c, name)
   return { form: "value", op, call, red: ofValues(call, op, options?.codec) }
 }
+
+/** The point-to-point algorithms' view of a buffer reduction. */
+export const bufferReduction = (p: Prepared & { readonly form: "buffer" }): Reduction<TypedArray> => ofBuffers(p.call, p.op, p.buffer)
 
 /**
  * The reduction of values on the communicator's board: every reader (the

@@ -14,7 +14,7 @@ import { attempt } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, send } from "./link.ts"
 import type { ScanOptions } from "./options.ts"
-import { bufferResult, prepare, type Reduction } from "./reduction.ts"
+import { bufferReduction, bufferResult, prepare, type Reduction } from "./reduction.ts"
 
 /**
  * Rank r's `x0 op … op xr` (inclusive) or `x0 op … op x(r-1)` (exclusive,
@@ -62,7 +62,7 @@ const scan = (name: string, exclusive: boolean) =>
   if (p.form === "value") return recursiveDoubling(p.call, p.red, value, 0, exclusive)
   const { buffer, into } = p
   return Effect.map(
-    recursiveDoubling(p.call, p.red, buffer, buffer.length, exclusive),
+    recursiveDoubling(p.call, bufferReduction(p), buffer, buffer.length, exclusive),
     (result) => result === undefined ? undefined : bufferResult(result, buffer, into)
   )
 }

@@ -108,9 +108,7 @@ export class Board implements Waiter {
   private advancing = false
   /** Flag stores so far: a spinning caller keeps spinning while they move. */
   private moves = 0
-  /** The comm rank the running collective waits on, and since when. */
-  private waitingOn = -1
-  /** The comm rank whose signals this rank wants (mirrored in its `watching` word), or -1. */
+  /** The comm rank whose signals this rank wants (mirrored in its `watching` word), or -1: the one the head collective waits on. */
   private watching = -1
   private readonly failed = new Map<number, string>()
   private readonly finished = new Set<number>()
@@ -241,9 +239,9 @@ export class Board implements Waiter {
       this.segment.store(this.rank * LINE_WORDS + WATCHING, q + 1)
       return
     }
-    this.waitingOn = q
+    const op = this.queue[this.head]!
+    if (op.since === 0) op.since = Date.now()
     yield
-    this.waitingOn = -1
   }
 
   // ---- running collectives ---------------------------------------------------------
@@ -282,7 +280,6 @@ export class Board implements Waiter {
     try {
       while (this.head < this.queue.length) {
         const op = this.queue[this.head]!
-        if (op.since === 0) op.since = Date.now()
         let exit: Exit.Exit<unknown, CollectiveFailure>
         try {
           const r = op.steps.next()
@@ -345,8 +342,9 @@ export class Board implements Waiter {
 
   waits(): ReadonlyArray<Waits.Wait> {
     const op = this.queue[this.head]
-    if (op === undefined || this.waitingOn < 0) return []
-    return [this.waitOn(this.waitingOn, op)]
+    // Between calls of `advance` the head collective is blocked, on the rank it watches.
+    if (op === undefined || this.watching < 0) return []
+    return [this.waitOn(this.watching, op)]
   }
 
   private waitOn(q: number, op: Pending | undefined): Waits.Wait {

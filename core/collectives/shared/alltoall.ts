@@ -8,7 +8,7 @@
  * needs, so that every rank runs as many as the longest block takes.
  */
 import { type Board, DESCRIPTOR, type Steps } from "./Board.ts"
-import { check, type Contribution, describe } from "./contribute.ts"
+import { check, describe, type Descriptor } from "./contribute.ts"
 
 /** Bytes of each destination's part of a slot, its length word included (0 when parts would be too small). */
 export const partBytes = (b: Board): number => {
@@ -18,8 +18,8 @@ export const partBytes = (b: Board): number => {
 
 /** A rank's blocks, one per destination. */
 export interface Blocks {
-  /** The descriptor's fields: for buffers the elements per block, for values the phases this rank needs. */
-  readonly describe: Contribution
+  /** The descriptor: for buffers the elements per block, for values the phases this rank needs as `count`. */
+  readonly describe: Descriptor
   /** Bytes of the block for `dest`. */
   length(dest: number): number
   /** Copies bytes `[from, from + n)` of the block for `dest` to `into` at `at`. */
@@ -27,7 +27,7 @@ export interface Blocks {
 }
 
 /** Phases that blocks of `bytes` take. */
-export const phasesFor = (b: Board, bytes: number): number => Math.max(1, Math.ceil(bytes / (partBytes(b) - 8)))
+export const blockPhases = (b: Board, bytes: number): number => Math.max(1, Math.ceil(bytes / (partBytes(b) - 8)))
 
 /**
  * Runs the exchange; `first(phases)` gives the phase count agreed from the

@@ -7,13 +7,14 @@
 import type { Effect } from "effect"
 import { Effect as E } from "effect"
 import type { TypedArray } from "../../../codecs/Datatype.ts"
+import * as Datatypes from "../../../codecs/Datatype.ts"
 import type { Encoded } from "../../Message.ts"
 import type { Kernel } from "../../op/kernels.ts"
 import type { Op } from "../../Op.ts"
 import type { CollectiveFailure } from "../errors.ts"
-import { alltoall as exchange, type Blocks, partBytes, phasesFor } from "./alltoall.ts"
+import { alltoall as exchange, blockPhases, type Blocks, partBytes } from "./alltoall.ts"
 import type { Board } from "./Board.ts"
-import { FORM_VALUE, ofBuffer } from "./contribute.ts"
+import { FORM_BUFFER, FORM_VALUE } from "./contribute.ts"
 import { gatherBuffers, gatherStreams } from "./gather.ts"
 import { fits, reduceBuffers } from "./reduce.ts"
 import * as Rooted from "./rooted.ts"
@@ -60,12 +61,12 @@ export const alltoallInto = (b: Board, buffer: TypedArray, out: TypedArray, bloc
   const target = new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
   const block = blockElements * buffer.BYTES_PER_ELEMENT
   const blocks: Blocks = {
-    describe: { ...ofBuffer(buffer), count: blockElements },
+    describe: { form: FORM_BUFFER, datatype: Datatypes.of(buffer).id, count: blockElements },
     length: () => block,
     copy: (dest, from, into, at, n) => into.set(own.subarray(dest * block + from, dest * block + from + n), at)
   }
   return b.run("alltoall", (caller) =>
-    exchange(b, "alltoall", blocks, () => phasesFor(b, block), (q, _total, offset, n, at) => {
+    exchange(b, "alltoall", blocks, () => blockPhases(b, block), (q, _total, offset, n, at) => {
       if (!caller.abandoned && n > 0) target.set(b.bytes.subarray(at, at + n), q * block + offset)
     }))
 }
@@ -73,9 +74,9 @@ export const alltoallInto = (b: Board, buffer: TypedArray, out: TypedArray, bloc
 /** Item q of `items` to rank q; every rank's item for this rank, in rank order. */
 export const alltoall = (b: Board, items: ReadonlyArray<Encoded>): Run<Array<Encoded>> => {
   const streams = items.map((m) => new Outgoing(m))
-  const phases = streams.reduce((most, s) => Math.max(most, phasesFor(b, s.length)), 1)
+  const phases = streams.reduce((most, s) => Math.max(most, blockPhases(b, s.length)), 1)
   const blocks: Blocks = {
-    describe: { form: FORM_VALUE, datatype: 0, count: phases, bytes: 0, copy: () => {} },
+    describe: { form: FORM_VALUE, datatype: 0, count: phases },
     length: (dest) => streams[dest]!.length,
     copy: (dest, from, into, at, n) => streams[dest]!.copy(from, into, at, n)
   }

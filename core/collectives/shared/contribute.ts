@@ -21,13 +21,17 @@ import type { Outgoing } from "./wire.ts"
 export const FORM_BUFFER = 1
 export const FORM_VALUE = 2
 
-/** What a rank contributes. */
-export interface Contribution {
+/** What a slot's descriptor says, and what every rank checks against its own. */
+export interface Descriptor {
   readonly form: typeof FORM_BUFFER | typeof FORM_VALUE
   /** The buffer's datatype id (0 for a value). */
   readonly datatype: number
-  /** Elements of the buffer, or bytes of the value's stream. */
+  /** Elements of the buffer, or bytes of the value's stream (compared only for buffers). */
   readonly count: number
+}
+
+/** What a rank contributes. */
+export interface Contribution extends Descriptor {
   /** Bytes in all. */
   readonly bytes: number
   /** Copies bytes `[from, from + n)` of the contribution to `into` at `at`. */
@@ -62,7 +66,7 @@ export interface Layout {
 }
 
 /** Writes this rank's descriptor for phase `v`. */
-export const describe = (b: Board, v: number, mine: Contribution): void => {
+export const describe = (b: Board, v: number, mine: Descriptor): void => {
   const at = b.slotOf(b.rank, v)
   b.view.setUint32(at, mine.form, true)
   b.view.setUint32(at + 4, mine.datatype, true)
@@ -74,7 +78,7 @@ export const describe = (b: Board, v: number, mine: Contribution): void => {
  * where this rank has a buffer (or the reverse), another datatype, another
  * count. Returns the error (the same decision on every rank) and the layout.
  */
-export const check = (b: Board, v: number, name: string, mine: Contribution): { readonly error?: Error; readonly layout: Layout } => {
+export const check = (b: Board, v: number, name: string, mine: Descriptor): { readonly error?: Error; readonly layout: Layout } => {
   const bytes = new Array<number>(b.p)
   let error: Error | undefined
   for (let q = 0; q < b.p; q++) {

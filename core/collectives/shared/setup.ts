@@ -34,11 +34,9 @@ export const enable = (c: CommState): Effect.Effect<void, CollectiveFailure> =>
       const segment = segments.create(bytes, c.size)
       const message = encodeBuffer(new Float64Array([segment?.handle ?? -1]))
       const others = Array.from({ length: c.size - 1 }, (_, i) => i + 1)
-      return Effect.as(Effect.forEach(others, (q) => send(call, q, message), { discard: true }), undefined).pipe(
-        Effect.tap(() => Effect.sync(() => {
-          if (segment !== undefined) c.shared = new Board(c, segment, slot)
-        }))
-      )
+      return Effect.map(Effect.forEach(others, (q) => send(call, q, message), { discard: true }), () => {
+        if (segment !== undefined) c.shared = new Board(c, segment, slot)
+      })
     }
     return Effect.map(recv(call, 0), (m) => {
       const handle = Number(decodeBuffer(call.name, m, 0, undefined)[0]!)
