@@ -12,6 +12,7 @@
  * Plain synchronous code: it runs once per message.
  */
 import type { Arrival } from "../transports/Transport.ts"
+import { OrderedList } from "./internal/OrderedList.ts"
 
 export const ANY_SOURCE = -1
 export const ANY_TAG = -1
@@ -55,8 +56,8 @@ export interface Posted {
 }
 
 interface Queues {
-  posted: Array<Posted>
-  unexpected: Array<Incoming>
+  readonly posted: OrderedList<Posted>
+  readonly unexpected: OrderedList<Incoming>
 }
 
 const accepts = (p: Posted, source: number, tag: number): boolean =>
@@ -75,7 +76,7 @@ export class Matching {
   private queuesOf(context: number): Queues {
     let q = this.queues.get(context)
     if (q === undefined) {
-      q = { posted: [], unexpected: [] }
+      q = { posted: new OrderedList(), unexpected: new OrderedList() }
       this.queues.set(context, q)
     }
     return q
@@ -87,10 +88,10 @@ export class Matching {
     const q = this.queuesOf(context)
     const posted = q.posted
     let probes: Array<Posted> | undefined
-    for (let i = 0; i < posted.length; i++) {
-      const p = posted[i]!
-      if (!accepts(p, source, tag)) continue
-      posted.splice(i--, 1)
+    for (let i = posted.start; i < posted.end; i++) {
+      const p = posted.at(i)
+      if (p === undefined || !accepts(p, source, tag)) continue
+      posted.removeAt(i)
       if (p.peek) {
         // A probe sees the message but leaves it for a receive: keep looking for one.
         ;(probes ??= []).push(p)
@@ -126,10 +127,10 @@ export class Matching {
     }
     const q = this.queuesOf(context)
     const unexpected = q.unexpected
-    for (let i = 0; i < unexpected.length; i++) {
-      const m = unexpected[i]!
-      if (accepts(p, m.source, m.tag)) {
-        if (!peek) unexpected.splice(i, 1)
+    for (let i = unexpected.start; i < unexpected.end; i++) {
+      const m = unexpected.at(i)
+      if (m !== undefined && accepts(p, m.source, m.tag)) {
+        if (!peek) unexpected.removeAt(i)
         p.matched = m
         return p
       }
@@ -168,9 +169,7 @@ export class Matching {
    */
   withdraw(p: Posted): boolean {
     if (p.queued) {
-      const posted = this.queuesOf(p.context).posted
-      const i = posted.indexOf(p)
-      if (i >= 0) posted.splice(i, 1)
+      this.queuesOf(p.context).posted.remove(p)
       p.queued = false
       p.wake = undefined
       return true
@@ -187,10 +186,10 @@ export class Matching {
     const q = this.queuesOf(m.context)
     // A posted receive may be waiting for exactly this message now.
     let probes: Array<Posted> | undefined
-    for (let i = 0; i < q.posted.length; i++) {
-      const p = q.posted[i]!
-      if (!accepts(p, m.source, m.tag)) continue
-      q.posted.splice(i--, 1)
+    for (let i = q.posted.start; i < q.posted.end; i++) {
+      const p = q.posted.at(i)
+      if (p === undefined || !accepts(p, m.source, m.tag)) continue
+      q.posted.removeAt(i)
       if (p.peek) {
         ;(probes ??= []).push(p)
         continue
@@ -199,10 +198,7 @@ export class Matching {
       if (probes !== undefined) for (const probe of probes) this.settle(probe, m)
       return
     }
-    const u = q.unexpected
-    let i = u.length
-    while (i > 0 && u[i - 1]!.order > m.order) i--
-    u.splice(i, 0, m)
+    q.unexpected.insertBefore(m, (later) => later.order > m.order)
     if (probes !== undefined) for (const probe of probes) this.settle(probe, m)
   }
 
@@ -215,16 +211,14 @@ export class Matching {
     this.failedRanks.set(rank, reason)
     let failed: Array<Posted> | undefined
     for (const q of this.queues.values()) {
-      const keep: Array<Posted> = []
-      for (const p of q.posted) {
-        if (p.source === rank || p.source === ANY_SOURCE) {
-          p.queued = false
-          p.failed = reason
-          p.failedRank = rank
-          ;(failed ??= []).push(p)
-        } else keep.push(p)
-      }
-      q.posted = keep
+      q.posted.retain((p) => {
+        if (p.source !== rank && p.source !== ANY_SOURCE) return true
+        p.queued = false
+        p.failed = reason
+        p.failedRank = rank
+        ;(failed ??= []).push(p)
+        return false
+      })
     }
     if (failed !== undefined) {
       for (const p of failed) {
@@ -248,17 +242,14 @@ export class Matching {
     let finished: Array<Posted> | undefined
     for (const [context, q] of this.queues) {
       if (context < base || context >= base + span) continue
-      const keep: Array<Posted> = []
-      for (const p of q.posted) {
+      q.posted.retain((p) => {
         const on = this.finishedFor(p)
-        if (on === undefined) keep.push(p)
-        else {
-          p.queued = false
-          this.settleFinished(p, on)
-          ;(finished ??= []).push(p)
-        }
-      }
-      q.posted = keep
+        if (on === undefined) return true
+        p.queued = false
+        this.settleFinished(p, on)
+        ;(finished ??= []).push(p)
+        return false
+      })
     }
     if (finished !== undefined) {
       for (const p of finished) {

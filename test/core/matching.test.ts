@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import fc from "fast-check"
 import { ANY_SOURCE, ANY_TAG, Matching } from "../../core/Matching.ts"
 import type { Arrival } from "../../transports/Transport.ts"
 
@@ -166,4 +167,54 @@ describe("matching engine", () => {
     expect(waiting.map((p) => [p.context, p.source, p.tag, p.peek])).toEqual([[0, 1, 5, false], [2, ANY_SOURCE, 7, true]])
     expect(waiting.every((p) => p.since >= before)).toBe(true)
   })
+
+  it("matches as a plain ordered model does, over long queues with takes from the front, the middle and withdrawals", () => {
+    // The model: two arrays scanned in order, spliced on every take (the semantics, without the speed).
+    type Op = { kind: "arrive"; source: number; tag: number } | { kind: "post"; source: number; tag: number } | { kind: "withdraw"; which: number }
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant("arrive" as const), source: fc.integer({ min: 0, max: 2 }), tag: fc.integer({ min: 0, max: 2 }) }) },
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant("post" as const), source: fc.integer({ min: -1, max: 2 }), tag: fc.integer({ min: -1, max: 2 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant("withdraw" as const), which: fc.nat() }) }
+    )
+    fc.assert(fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+      const m = new Matching()
+      const model = { unexpected: [] as Array<{ source: number; tag: number; label: string }>, posted: [] as Array<{ source: number; tag: number; id: number }> }
+      const fits = (p: { source: number; tag: number }, a: { source: number; tag: number }) =>
+        (p.source === ANY_SOURCE || p.source === a.source) && (p.tag === ANY_TAG || p.tag === a.tag)
+      const waiting: Array<{ id: number; posted: ReturnType<Matching["post"]> }> = []
+      const got = new Map<number, string | undefined>()
+      const expected = new Map<number, string | undefined>()
+      let n = 0
+      for (const o of ops) {
+        if (o.kind === "arrive") {
+          const label = `m${n++}`
+          m.arrive(o.source, 0, o.tag, arrival(o.source, label))
+          const i = model.posted.findIndex((p) => fits(p, o))
+          if (i >= 0) expected.set(model.posted.splice(i, 1)[0]!.id, label)
+          else model.unexpected.push({ source: o.source, tag: o.tag, label })
+        } else if (o.kind === "post") {
+          const id = n++
+          const posted = m.post(0, o.source, o.tag, false)
+          if (posted.matched !== undefined) got.set(id, labelOf(posted.matched))
+          else {
+            posted.wake = () => got.set(id, labelOf(posted.matched))
+            waiting.push({ id, posted })
+          }
+          const i = model.unexpected.findIndex((a) => fits(o, a))
+          if (i >= 0) expected.set(id, model.unexpected.splice(i, 1)[0]!.label)
+          else model.posted.push({ source: o.source, tag: o.tag, id })
+        } else if (waiting.length > 0) {
+          const [w] = waiting.splice(o.which % waiting.length, 1)
+          if (w!.posted.matched === undefined) {
+            expect(m.withdraw(w!.posted)).toBe(true)
+            model.posted.splice(model.posted.findIndex((p) => p.id === w!.id), 1)
+          }
+        }
+      }
+      expect(got).toEqual(expected)
+      // What is left waits in the same order on both sides.
+      for (const a of model.unexpected) expect(labelOf(m.post(0, a.source, a.tag, false).matched)).toBe(a.label)
+    }))
+  })
 })
+

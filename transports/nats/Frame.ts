@@ -20,6 +20,11 @@
  *     56 host name (h bytes, UTF-8) | 56 + h: the ranks the launcher starts (k bytes, e.g. "0-3,6")
  *   HEARTBEAT, LEAVE (32): 24 u32 job size | 28 u32 reserved
  *   FAILED, CONFLICT (32 + reason): 24 u32 the rank concerned | 28 u32 reason length | 32 reason (UTF-8)
+ *   BUNDLE (32 + entries): 24 u32 entry count n | 28 u32 reserved | then n entries, each
+ *     u32 length L | u32 reserved | a DATA frame of L bytes without its trailer | zero padding to
+ *     a multiple of 8. Several DATA frames to one rank, published as one NATS message (Outbox.ts);
+ *     the bundle's own trailer authenticates every entry, and each entry is handled as if it had
+ *     arrived alone, in order.
  *
  * A frame of a job with a key ends with its 16-byte authentication tag (the
  * trailer), which the lengths above do not count.
@@ -39,6 +44,8 @@ export const LEAVE = 5
 export const FAILED = 6
 /** Two processes claim one rank of the job: everyone still joining gives up (and a run whose member saw it stops). */
 export const CONFLICT = 7
+/** Several DATA frames to one rank in one NATS message. */
+export const BUNDLE = 8
 
 /** DATA flags: the frame starts a message (its payload begins with the message descriptor). */
 export const FLAG_FIRST = 1
@@ -55,6 +62,9 @@ export const ACK_BYTES = 40
 export const JOIN_HEADER_BYTES = 56
 export const PRESENCE_BYTES = 32
 export const FAILED_HEADER_BYTES = 32
+export const BUNDLE_HEADER_BYTES = 32
+/** Bytes before each frame of a bundle: its length and a reserved word. */
+export const BUNDLE_ENTRY_BYTES = 8
 /** Longest reason a FAILED or CONFLICT frame carries; longer ones are cut. */
 export const MAX_REASON_BYTES = 1024
 /** Longest host name a JOIN carries; longer ones are cut. */
@@ -66,8 +76,10 @@ export const AUTH_NONE = 0
 export const AUTH_HMAC = 1
 export const AUTH_OFFSET = 20
 
-const TYPE_NAMES = ["", "DATA", "ACK", "JOIN", "HEARTBEAT", "LEAVE", "FAILED", "CONFLICT"]
-const MIN_BYTES = [0, DATA_HEADER_BYTES, ACK_BYTES, JOIN_HEADER_BYTES, PRESENCE_BYTES, PRESENCE_BYTES, FAILED_HEADER_BYTES, FAILED_HEADER_BYTES]
+const TYPE_NAMES = ["", "DATA", "ACK", "JOIN", "HEARTBEAT", "LEAVE", "FAILED", "CONFLICT", "BUNDLE"]
+const MIN_BYTES = [
+  0, DATA_HEADER_BYTES, ACK_BYTES, JOIN_HEADER_BYTES, PRESENCE_BYTES, PRESENCE_BYTES, FAILED_HEADER_BYTES, FAILED_HEADER_BYTES, BUNDLE_HEADER_BYTES
+]
 
 /** The name of a frame type, for messages. */
 export const typeName = (type: number): string => TYPE_NAMES[type] ?? `#${type}`
@@ -105,6 +117,11 @@ export interface FailedFrame extends Common {
   readonly reason: string
 }
 
+export interface BundleFrame extends Common {
+  /** The DATA frames it carries, in order (views of the bundle, without trailers). */
+  readonly frames: ReadonlyArray<Uint8Array>
+}
+
 export type Frame =
   | ({ readonly kind: "data" } & DataHeader)
   | ({ readonly kind: "ack" } & AckFrame)
@@ -113,6 +130,7 @@ export type Frame =
   | ({ readonly kind: "leave" } & PresenceFrame)
   | ({ readonly kind: "failed" } & FailedFrame)
   | ({ readonly kind: "conflict" } & FailedFrame)
+  | ({ readonly kind: "bundle" } & BundleFrame)
 
 // The DATA header is written and read once per frame: byte stores and a scratch
 // Float64Array instead of a DataView per frame (a DataView allocation per frame
@@ -276,13 +294,51 @@ export const encodeFailed = (s: Sender, rank: number, reason: string, type: type
   return b
 }
 
+/** Bytes a bundle entry takes for a frame of `length` bytes. */
+export const bundleEntryBytes = (length: number): number => BUNDLE_ENTRY_BYTES + ((length + 7) & ~7)
+
+/**
+ * A BUNDLE of `frames` (DATA frames each ending with `s.trailer` bytes of
+ * room for a tag, which the bundle leaves out) in `bytes` bytes from
+ * `bundleEntryBytes`, plus room for the bundle's own trailer.
+ */
+export const encodeBundle = (s: Sender, frames: ReadonlyArray<Uint8Array>, bytes: number): Uint8Array => {
+  const b = allocate(BUNDLE, 0, s, BUNDLE_HEADER_BYTES + bytes)
+  putU32(b, 24, frames.length)
+  let at = BUNDLE_HEADER_BYTES
+  for (const frame of frames) {
+    const length = frame.length - s.trailer
+    putU32(b, at, length)
+    b.set(length === frame.length ? frame : frame.subarray(0, length), at + BUNDLE_ENTRY_BYTES)
+    at += bundleEntryBytes(length)
+  }
+  return b
+}
+
+const decodeBundle = (b: Uint8Array, type: number, flags: number, source: number, incarnation: number, run: number): Frame | string => {
+  const count = getU32(b, 24)
+  const frames: Array<Uint8Array> = []
+  let at = BUNDLE_HEADER_BYTES
+  for (let i = 0; i < count; i++) {
+    if (at + BUNDLE_ENTRY_BYTES > b.length) return `a bundle of ${count} frames ends after ${i}`
+    const length = getU32(b, at)
+    if (at + BUNDLE_ENTRY_BYTES + length > b.length) return `frame ${i} of a bundle runs ${length} bytes past its end`
+    const frame = b.subarray(at + BUNDLE_ENTRY_BYTES, at + BUNDLE_ENTRY_BYTES + length)
+    if (frame.length < COMMON_BYTES || frame[3] !== DATA) return `frame ${i} of a bundle is not a DATA frame`
+    frames.push(frame)
+    at += bundleEntryBytes(length)
+  }
+  if (at !== b.length) return `a bundle of ${count} frames has ${b.length - at} bytes beyond them`
+  return { kind: "bundle", type, flags, source, incarnation, run, frames }
+}
+
 /** Checks the common prefix; returns the frame type or why the bytes are not a frame. */
 export const checkCommon = (b: Uint8Array): number | string => {
   if (b.length < COMMON_BYTES) return `${b.length} bytes is too short for a frame (at least ${COMMON_BYTES})`
   if (b[0] !== MAGIC_0 || b[1] !== MAGIC_1) return "it does not start with the rankflow frame magic \"RF\""
   if (b[2] !== VERSION) return `frame version ${b[2]} is not supported (this rank speaks version ${VERSION})`
   const type = b[3]!
-  if (type < DATA || type > CONFLICT) return `unknown frame type ${type}`
+  if (type < DATA || type > BUNDLE) return `unknown frame type ${type}`
   if (b.length < MIN_BYTES[type]!) return `a ${typeName(type)} frame needs at least ${MIN_BYTES[type]} bytes, got ${b.length}`
   return type
 }
@@ -328,6 +384,8 @@ export const decode = (b: Uint8Array): Frame | string => {
         pid: getU32(b, 40), host, launcher: getU32(b, 48), launcherPid: getU32(b, 52), ranks
       }
     }
+    case BUNDLE:
+      return decodeBundle(b, type, flags, source, incarnation, run)
     case HEARTBEAT:
     case LEAVE:
       return { kind: type === HEARTBEAT ? "heartbeat" : "leave", type, flags, source, incarnation, run, size: getU32(b, 24) }

@@ -21,6 +21,7 @@ import { freshPart, OutgoingMessage, Reassembly, readDescriptor, singleFrameLeng
 import { ReceiveCredit, SendCredit } from "./Credits.ts"
 import { Slab } from "../Slab.ts"
 import { FramePool } from "./Memory.ts"
+import { Outbox } from "./Outbox.ts"
 import * as Frame from "./Frame.ts"
 import { ALL, type FrameAuth, TAG_BYTES } from "./FrameAuth.ts"
 import { type HeartbeatSettings, Liveness, Pacer } from "./Heartbeats.ts"
@@ -71,6 +72,9 @@ export interface NatsTransportStats {
   /** Messages waiting to be framed (for want of credit, or a connection). */
   readonly queuedMessages: number
   readonly framesSent: number
+  /** NATS messages that carried several DATA frames (bundles), and the frames they carried. */
+  readonly bundlesSent: number
+  readonly framesBundled: number
   readonly framesReceived: number
   readonly framesRetransmitted: number
   readonly acksSent: number
@@ -355,6 +359,7 @@ export class NatsTransport implements Transport {
     copy.set(bytes)
     return copy
   }
+  private readonly outbox: Outbox
   private warnings = 0
   private dropped = 0
   private unauthenticated = 0
@@ -379,6 +384,13 @@ export class NatsTransport implements Transport {
     this.auth = settings.auth
     this.sender = { source: settings.rank, incarnation, run: 0, trailer: settings.auth === undefined ? 0 : TAG_BYTES }
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024
+    this.outbox = new Outbox(
+      settings.size,
+      (rank) => this.frameLimit(this.peers[rank]!),
+      this.sender.trailer,
+      (rank, frame) => this.signAndPublish(rank, frame),
+      (rank, frames, bytes) => this.signAndPublish(rank, Frame.encodeBundle(this.sender, frames, bytes))
+    )
     const now = performance.now()
     this.liveness = new Liveness(settings.size, settings.heartbeat.timeoutMs, now)
     this.heartbeatPacer = new Pacer(settings.heartbeat.intervalMs)
@@ -493,6 +505,8 @@ export class NatsTransport implements Transport {
       peakUnackedBytes: this.peakUnacked,
       queuedMessages: queued,
       framesSent: this.framesSent,
+      bundlesSent: this.outbox.bundles,
+      framesBundled: this.outbox.bundledFrames,
       framesReceived: this.framesReceived,
       framesRetransmitted: this.framesRetransmitted,
       acksSent: this.acksSent,
@@ -589,7 +603,7 @@ export class NatsTransport implements Transport {
     p.sequence.acknowledged()
     p.credit.spend(length)
     this.framesSent++
-    this.publishTo(p.rank, frame)
+    this.outbox.add(p.rank, frame)
     return true
   }
 
@@ -622,7 +636,7 @@ export class NatsTransport implements Transport {
           p.sequence.acknowledged()
           p.credit.spend(length)
           this.framesSent++
-          this.publishTo(p.rank, frame)
+          this.outbox.add(p.rank, frame)
           if (m.finished) {
             p.shiftQueue()
             // `done` may send again: the loop picks that up.
@@ -638,14 +652,20 @@ export class NatsTransport implements Transport {
     }
   }
 
-  /** Publishes a frame to one rank, signed for it when the job has a key. */
+  /** Publishes a frame to one rank after the outbox's frames, signed for it when the job has a key. */
   private publishTo(rank: number, frame: Uint8Array): void {
+    if (this.outbox.busy) this.outbox.flush()
+    this.signAndPublish(rank, frame)
+  }
+
+  private signAndPublish(rank: number, frame: Uint8Array): void {
     this.auth?.sign(frame, rank)
     this.publish(this.subjects.to(rank), frame)
   }
 
-  /** Publishes a frame on the job subject, signed when the job has a key. */
+  /** Publishes a frame on the job subject after the outbox's frames, signed when the job has a key. */
   private publishAll(frame: Uint8Array): void {
+    if (this.outbox.busy) this.outbox.flush()
     this.auth?.sign(frame, ALL)
     this.publish(this.subjects.all, frame)
   }
@@ -693,9 +713,13 @@ export class NatsTransport implements Transport {
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true
-      queueMicrotask(() => this.flushAcks())
+      // After this turn's I/O and the fibers it woke: a reply sent meanwhile carries the
+      // acknowledgement and the credit in its DATA frame, and saves a publish (a socket write).
+      setImmediate(this.flushAcksSoon)
     }
   }
+
+  private readonly flushAcksSoon = (): void => this.flushAcks()
 
   /** At the end of a batch of frames: acknowledgements and grants that should not wait for the timer. */
   private flushAcks(): void {
@@ -717,8 +741,21 @@ export class NatsTransport implements Transport {
     if (this.closed) return
     const frame = this.authenticate(data, subject)
     if (frame === undefined) return
+    this.handleFrame(frame, subject, false)
+  }
+
+  /** A frame that authenticated (alone, or inside a bundle that did). */
+  private handleFrame(frame: Uint8Array, subject: string, bundled: boolean): void {
     const f = Frame.decode(frame)
-    if (typeof f === "string") return this.drop(subject, f)
+    if (typeof f === "string") return this.drop(subject, bundled ? `in a bundle: ${f}` : f)
+    if (f.kind === "bundle") {
+      if (bundled || subject === this.subjects.all) return this.drop(subject, bundled ? "a bundle inside a bundle" : "a bundle on the job subject (bundles go to one rank)")
+      for (const inner of f.frames) {
+        if (this.closed) return
+        this.handleFrame(inner, subject, true)
+      }
+      return
+    }
     if (f.source >= this.size) return this.drop(subject, `its source rank ${f.source} is not in this job of ${this.size} ranks`)
     if (this.conflictNotice !== undefined) {
       // This rank gave up on a conflict: it only tells joining ranks so.

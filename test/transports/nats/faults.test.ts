@@ -25,19 +25,24 @@ describe("a 3-server cluster", () => {
 
   it.live("killing the server ranks are connected to mid-stream: they fail over, and 102,000 messages arrive exactly once, in order", () =>
     Effect.gen(function*() {
-      // Rank r starts on server r: rank 0 is on server 0, which dies once a third of the stream has arrived.
+      // Rank r starts on server r: rank 0 is on server 0, which dies about a third into the stream.
       const count = 17_000
       let killed = false
+      let held = 0
       const out = yield* runFixture({
         size: 3,
         servers: cluster.urls,
-        scenario: { scenario: "stream", count, sizes: "small", self: false, progressEvery: 2000 },
+        // Every rank holds after 6000 packets to each peer until the kill has begun: the rest of the
+        // stream goes while server 0 dies, however fast the ranks are.
+        scenario: { scenario: "stream", count, sizes: "small", self: false, progressEvery: 2000, holdAt: 6000 },
         timeoutMs: 90_000,
-        onEvent: async (event) => {
+        onEvent: async (event, job) => {
           const received = progressOf(event)
-          if (!killed && received !== undefined && received >= 10_000) {
+          if (received === 12_000 && ++held === 3) {
+            const kill = cluster.servers[0]!.kill()
+            for (const r of [0, 1, 2]) job.post(r, { _tag: "Resume" })
+            await kill
             killed = true
-            await cluster.servers[0]!.kill()
           }
         }
       })
@@ -59,16 +64,21 @@ describe("one server", () => {
   it.live("restarting the server mid-run: the ranks reconnect and the run completes", () =>
     Effect.gen(function*() {
       let restarted = false
+      let held = 0
       const out = yield* runFixture({
         size: 2,
         servers: server.url,
-        scenario: { scenario: "stream", count: 15_000, sizes: "small", self: false, progressEvery: 1000 },
+        // The ranks hold after 4000 packets each way until the restart has begun, however fast they stream:
+        // the rest is sent while the server goes down and comes back.
+        scenario: { scenario: "stream", count: 15_000, sizes: "small", self: false, progressEvery: 1000, holdAt: 4000 },
         timeoutMs: 90_000,
-        onEvent: async (event) => {
+        onEvent: async (event, job) => {
           const received = progressOf(event)
-          if (!restarted && received !== undefined && received >= 4000) {
+          if (received === 4000 && ++held === 2) {
+            const restart = server.restart()
+            for (const r of [0, 1]) job.post(r, { _tag: "Resume" })
+            await restart
             restarted = true
-            await server.restart()
           }
         }
       })

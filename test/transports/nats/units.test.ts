@@ -12,6 +12,7 @@ import { ReceiveCredit, SendCredit } from "../../../transports/nats/Credits.ts"
 import * as Frame from "../../../transports/nats/Frame.ts"
 import { checkSettings, Liveness, Pacer } from "../../../transports/nats/Heartbeats.ts"
 import { FramePool } from "../../../transports/nats/Memory.ts"
+import { MAX_BUNDLE, MAX_BUNDLED_FRAME, Outbox } from "../../../transports/nats/Outbox.ts"
 import { align8, Slab } from "../../../transports/Slab.ts"
 import { Effect } from "effect"
 import { layer, Nats, optionsFromFlags } from "../../../transports/nats/Nats.ts"
@@ -108,6 +109,72 @@ describe("frames", () => {
     const version1 = Frame.encodeAck(sender(1, 2), 3, 4)
     version1[2] = 1
     expect(Frame.decode(version1)).toMatch(/version 1 is not supported \(this rank speaks version 2\)/)
+  })
+
+  it("a BUNDLE carries DATA frames whole and in order, without their trailers, and says what is wrong with a malformed one", () => {
+    const data = (seq: number, payload: number, trailer: number) => {
+      const f = new Uint8Array(Frame.DATA_HEADER_BYTES + payload + trailer).fill(0xee)
+      Frame.writeData(f, { ...fields, trailer, seq, flags: 3, offset: 0 })
+      return f
+    }
+    for (const trailer of [0, 16]) {
+      const frames = [data(1, 0, trailer), data(2, 5, trailer), data(3, 64, trailer)]
+      const bytes = frames.reduce((n, f) => n + Frame.bundleEntryBytes(f.length - trailer), 0)
+      const b = Frame.encodeBundle(sender(3, 77, 0xabc, trailer), frames, bytes)
+      expect(b.length).toBe(Frame.BUNDLE_HEADER_BYTES + bytes + trailer)
+      const d = Frame.decode(b.subarray(0, b.length - trailer))
+      if (typeof d === "string" || d.kind !== "bundle") throw new Error(String(d))
+      expect(d).toMatchObject({ source: 3, incarnation: 77, run: 0xabc })
+      expect(d.frames.map((f) => [...f])).toEqual(frames.map((f) => [...f.subarray(0, f.length - trailer)]))
+      expect(d.frames.map((f) => (Frame.decode(f) as { seq: number }).seq)).toEqual([1, 2, 3])
+    }
+    const one = Frame.encodeBundle(sender(1, 2), [data(1, 3, 0)], Frame.bundleEntryBytes(Frame.DATA_HEADER_BYTES + 3))
+    const cut = one.subarray(0, one.length - 8)
+    expect(Frame.decode(cut)).toMatch(/frame 0 of a bundle runs 59 bytes past its end/)
+    const longer = Uint8Array.from([...one, 0, 0, 0, 0, 0, 0, 0, 0])
+    expect(Frame.decode(longer)).toMatch(/has 8 bytes beyond them/)
+    const counted = one.slice()
+    counted[24] = 2
+    expect(Frame.decode(counted)).toMatch(/a bundle of 2 frames ends after 1/)
+    const notData = Frame.encodeBundle(sender(1, 2), [Frame.encodeAck(sender(1, 2), 3, 4)], Frame.bundleEntryBytes(Frame.ACK_BYTES))
+    expect(Frame.decode(notData)).toMatch(/frame 0 of a bundle is not a DATA frame/)
+  })
+
+  it("the outbox publishes a turn's frames to a rank as one bundle, a lone frame as it is, in order, never over the limit", async () => {
+    const published: Array<{ rank: number; frames: Array<number> }> = []
+    const frame = (id: number, length = 100) => {
+      const f = new Uint8Array(length)
+      f[0] = id
+      return f
+    }
+    let limit = 1 << 20
+    const outbox = new Outbox(3, () => limit, 0, (rank, f) => published.push({ rank, frames: [f[0]!] }), (rank, frames, bytes) => {
+      expect(Frame.BUNDLE_HEADER_BYTES + bytes).toBeLessThanOrEqual(Math.min(limit, MAX_BUNDLE))
+      published.push({ rank, frames: frames.map((f) => f[0]!) })
+    })
+    outbox.add(1, frame(1))
+    outbox.add(2, frame(2))
+    outbox.add(1, frame(3))
+    expect(outbox.busy).toBe(true)
+    expect(published).toEqual([])
+    await Promise.resolve()
+    expect(published).toEqual([{ rank: 1, frames: [1, 3] }, { rank: 2, frames: [2] }])
+    expect(outbox.busy).toBe(false)
+    // A frame too large to bundle goes alone, after the ones before it.
+    published.length = 0
+    outbox.add(1, frame(4))
+    outbox.add(1, frame(5, MAX_BUNDLED_FRAME + 1))
+    outbox.add(1, frame(6))
+    outbox.flush()
+    expect(published).toEqual([{ rank: 1, frames: [4] }, { rank: 1, frames: [5] }, { rank: 1, frames: [6] }])
+    // A full bundle goes at once; the rest follows at the end of the turn.
+    published.length = 0
+    limit = 1000
+    for (let i = 0; i < 20; i++) outbox.add(0, frame(i))
+    await Promise.resolve()
+    expect(published.flatMap((p) => p.frames)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+    expect(published.length).toBeGreaterThan(2)
+    expect(outbox.bundles).toBe(1 + published.filter((p) => p.frames.length > 1).length)
   })
 
   it("decoding arbitrary bytes never throws", () => {
