@@ -217,6 +217,8 @@ const rawNats = async (url: string, kind: "pingpong" | "stream", bytes: number, 
 
 const NATS_LATENCY_SIZES = [0, 8, 512, 4 * KiB, 32 * KiB, 256 * KiB, 1 * MiB]
 const NATS_BANDWIDTH_SIZES = [8, 512, 4 * KiB, 64 * KiB, 1 * MiB, 4 * MiB]
+/** Small messages streamed one way without a round trip per window, the raw client's shape. */
+const NATS_STREAMING_SIZES = [8, 512, 4 * KiB]
 
 const mainNats = async () => {
   const server = await startServer()
@@ -229,6 +231,9 @@ const mainNats = async () => {
       progress(`nats: bandwidth, ${path} path`)
       figures[`bandwidth/${path}`] = await rank0(2, "bandwidth", path, NATS_BANDWIDTH_SIZES, BUDGET)
     }
+    progress("nats: one-way streaming of small messages, buffer path")
+    // A longer budget than the others: the raw client streams 200,000 messages of 8 B; rankflow gets about as many.
+    figures["streaming/buffer"] = await rank0(2, "streaming", NATS_STREAMING_SIZES, BUDGET * 5)
     // Frame authentication on against off, alternating (on, off, on, off, …) so that drifts of a shared
     // machine fall on both sides; the medians of the rounds are compared.
     progress("nats: 8 B ping-pong and 4 MiB bandwidth, frame authentication on and off, alternating")
@@ -303,8 +308,22 @@ const mainNats = async () => {
       "(raw client)": at(rawStream, bytes)?.mbPerSecond ?? NaN,
       "buffer / raw": (at(bw("buffer"), bytes)?.mbPerSecond ?? NaN) / (at(rawStream, bytes)?.mbPerSecond ?? NaN)
     })))
+    const streamed = figures["streaming/buffer"] as Array<{ bytes: number; mbPerSecond: number; messagesPerSecond: number }>
+    console.log("\nOne-way streaming of small messages (batches of 64 sends, no round trip per batch; the raw client flushes every 64): MB/s")
+    printTable(NATS_STREAMING_SIZES.map((bytes) => ({
+      bytes,
+      buffer: at(streamed, bytes)?.mbPerSecond ?? NaN,
+      "messages/s": at(streamed, bytes)?.messagesPerSecond ?? NaN,
+      "(raw client)": at(rawStream, bytes)?.mbPerSecond ?? NaN,
+      "buffer / raw": (at(streamed, bytes)?.mbPerSecond ?? NaN) / (at(rawStream, bytes)?.mbPerSecond ?? NaN)
+    })))
     const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? a / b : NaN)
     const targets = [
+      ...NATS_STREAMING_SIZES.map((bytes) => ({
+        target: `${bytes} B streaming, buffer path / raw client`,
+        value: ratio(at(streamed, bytes)?.mbPerSecond, at(rawStream, bytes)?.mbPerSecond),
+        goal: ">= 0.5"
+      })),
       { target: "8 B latency, buffer path / raw client ping-pong", value: ratio(at(lat("buffer"), 8)?.halfRoundTripMicros, at(rawLatency, 8)?.halfRoundTripMicros), goal: "<= 1.3" },
       { target: "4 MiB streaming, buffer path / raw client (1 MiB messages)", value: ratio(at(bw("buffer"), 4 * MiB)?.mbPerSecond, at(rawStream, 4 * MiB)?.mbPerSecond), goal: ">= 0.8" },
       { target: "4 MiB streaming, acks on / acks off", value: ratio(at(bw("buffer"), 4 * MiB)?.mbPerSecond, at(noAcks, 4 * MiB)?.mbPerSecond), goal: ">= 0.85" }

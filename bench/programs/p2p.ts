@@ -154,6 +154,58 @@ export const bandwidth = (path: Path, sizes: ReadonlyArray<number>, budgetMillis
     return out
   })
 
+/**
+ * One-way streaming in MB/s, shaped like the raw client's baseline: rank 0
+ * sends `count` messages back to back in batches of 64 non-blocking sends
+ * (the raw client flushes every 64), rank 1 receives them in batches of 64
+ * receives, and one reply at the end stops the clock. Flow control is the
+ * transport's own (credits), with no round trip per batch, unlike `bandwidth`.
+ */
+export const streaming = (sizes: ReadonlyArray<number>, budgetMillis: number) =>
+  Effect.gen(function*() {
+    const w = yield* Comm.World
+    const out: Array<{ bytes: number; messages: number; mbPerSecond: number; messagesPerSecond: number }> = []
+    if (w.rank > 1) return out
+    const batch = 64
+    for (const bytes of sizes) {
+      const msgs = Array.from({ length: batch }, () => new Uint8Array(bytes).fill(1))
+      // The first pass is a warm-up (the code paths compile, the credit window opens).
+      let batches = 16
+      let warm = false
+      for (;;) {
+        yield* w.barrier()
+        const t0 = now()
+        for (let k = 0; k < batches; k++) {
+          if (w.rank === 0) {
+            const reqs = yield* Effect.forEach(msgs, (m) => w.isend(m, { dest: 1, tag: 6 }))
+            yield* Request.waitAll(reqs)
+          } else {
+            const reqs = yield* Effect.forEach(msgs, () => w.irecv<Uint8Array>({ source: 0, tag: 6 }))
+            const got = yield* Request.waitAll(reqs)
+            if (got[batch - 1]!.length !== bytes) return yield* Effect.die(new Error(`a ${bytes}-byte message arrived with ${got[batch - 1]!.length} bytes`))
+          }
+        }
+        if (w.rank === 0) yield* w.recv({ source: 1, tag: 7 })
+        else yield* w.send(0, { dest: 0, tag: 7 })
+        const elapsed = now() - t0
+        const decision = elapsed < budgetMillis / 2 && batches < 1 << 14
+        const goOn = yield* w.sendrecv<boolean>(decision, { dest: 1 - w.rank, source: 1 - w.rank, tag: 8 })
+        if (!warm) {
+          warm = true
+          continue
+        }
+        if ((w.rank === 0 ? decision : goOn) && batches < 1 << 14) {
+          batches *= 2
+          continue
+        }
+        const messages = batches * batch
+        out.push({ bytes, messages, mbPerSecond: (bytes * messages) / (elapsed * 1000), messagesPerSecond: (messages * 1000) / elapsed })
+        break
+      }
+    }
+    return out
+  })
+
 /** Microseconds per hop of a token passed around every rank. */
 export const tokenRing = (budgetMillis: number) =>
   Effect.gen(function*() {

@@ -10,7 +10,19 @@
  *
  * Limits are cumulative, so a lost or repeated grant does no harm: the larger
  * one wins.
+ *
+ * Each frame counts its bytes plus FRAME_CHARGE (1024): what a held frame costs a
+ * receiver beyond its bytes (the arrival, its place in the matching queue).
+ * Without it, a stream of 8-byte messages could park a quarter of a million
+ * of them on a receiver inside a 32 MiB window, and its garbage collector
+ * would spend a third of its time walking them.
  */
+
+/** Bytes each DATA frame counts against the credit beyond its own. */
+export const FRAME_CHARGE = 1024
+
+/** What a DATA frame of `frameBytes` bytes (its trailer included) counts against the credit. */
+export const chargeOf = (frameBytes: number): number => frameBytes + FRAME_CHARGE
 
 const GRANT_STEP_MAX = 4 * 1024 * 1024
 

@@ -18,7 +18,7 @@ import type { Msg, NatsConnection, Status, Subscription } from "@nats-io/transpo
 import type { Frames } from "../../codecs/Codec.ts"
 import { type Arrival, type Packet, PeerFailure, type SendDone, type Transport, TransportError } from "../Transport.ts"
 import { freshPart, OutgoingMessage, Reassembly, readDescriptor, singleFrameLength, writeSingleFrame, type Descriptor } from "./Chunking.ts"
-import { ReceiveCredit, SendCredit } from "./Credits.ts"
+import { chargeOf, ReceiveCredit, SendCredit } from "./Credits.ts"
 import { Slab } from "../Slab.ts"
 import { FramePool } from "./Memory.ts"
 import { Outbox } from "./Outbox.ts"
@@ -590,7 +590,7 @@ export class NatsTransport implements Transport {
     if (!this.connected || !p.joined || this.closed) return false
     const sender = this.sender
     const length = singleFrameLength(packet.envelope, packet.frames, sender.trailer)
-    if (length > this.sendSlab.maxPiece || length > this.frameLimit(p) || !p.credit.allows(length)) return false
+    if (length > this.sendSlab.maxPiece || length > this.frameLimit(p) || !p.credit.allows(chargeOf(length))) return false
     const frame = this.sendSlab.take(length)
     writeSingleFrame(frame, packet.envelope, packet.frames, p.nextMessage, {
       source: sender.source, incarnation: sender.incarnation, run: sender.run, trailer: sender.trailer,
@@ -601,7 +601,7 @@ export class NatsTransport implements Transport {
     p.window.assign(frame)
     if (p.window.unackedBytes > this.peakUnacked) this.peakUnacked = p.window.unackedBytes
     p.sequence.acknowledged()
-    p.credit.spend(length)
+    p.credit.spend(chargeOf(length))
     this.framesSent++
     this.outbox.add(p.rank, frame)
     return true
@@ -621,7 +621,7 @@ export class NatsTransport implements Transport {
         while (p.queued > 0) {
           const m = p.queue[p.queueHead]!
           const length = m.nextFrameLength(limit)
-          if (!p.credit.allows(length)) break
+          if (!p.credit.allows(chargeOf(length))) break
           const sender = this.sender
           const frame = m.nextFrame(
             limit,
@@ -634,7 +634,7 @@ export class NatsTransport implements Transport {
           if (p.window.unacked === 0) p.lastProgress = performance.now()
           p.window.assign(frame)
           p.sequence.acknowledged()
-          p.credit.spend(length)
+          p.credit.spend(chargeOf(length))
           this.framesSent++
           this.outbox.add(p.rank, frame)
           if (m.finished) {
@@ -645,7 +645,7 @@ export class NatsTransport implements Transport {
         }
         if (p.window.unackedBytes > this.peakUnacked) this.peakUnacked = p.window.unackedBytes
         // A done callback may have queued more while credit remains.
-        again = p.queued > 0 && p.credit.allows(p.queue[p.queueHead]!.nextFrameLength(limit))
+        again = p.queued > 0 && p.credit.allows(chargeOf(p.queue[p.queueHead]!.nextFrameLength(limit)))
       }
     } finally {
       p.pumping = false
@@ -886,8 +886,8 @@ export class NatsTransport implements Transport {
       if (this.settings.reliable) return this.requestResend(p)
       p.sequence.resync(f.seq)
     }
-    const bytes = data.length + this.sender.trailer
-    p.sequence.accept(bytes)
+    p.sequence.accept(data.length + this.sender.trailer)
+    const bytes = chargeOf(data.length + this.sender.trailer)
     this.markDirty(p)
     let body = data.subarray(Frame.DATA_HEADER_BYTES)
     if (f.flags & Frame.FLAG_FIRST) {

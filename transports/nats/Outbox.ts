@@ -21,7 +21,7 @@
 import { bundleEntryBytes, BUNDLE_HEADER_BYTES } from "./Frame.ts"
 
 /** Frames larger than this are published alone (a copy into a bundle would cost more than it saves). */
-export const MAX_BUNDLED_FRAME = 4096
+export const MAX_BUNDLED_FRAME = 16 * 1024
 /** The most bytes of one bundle. */
 export const MAX_BUNDLE = 64 * 1024
 
