@@ -1,7 +1,7 @@
 /**
  * GPU-aware communication: how GPU arrays travel when passed to `send`,
  * `recvInto`, `bcast`, `reduce`, `allreduce`, `gather` and `allgather`
- * (the hooks of core/DeviceArray.ts).
+ * (the hooks of core/comm/DeviceArray.ts).
  *
  * Arrays move in chunks of 4 MiB: a sender downloads through the staging
  * ring, so the copy and map of chunk k+1 run while chunk k is being sent; a
@@ -32,12 +32,12 @@
  */
 import { Effect, Fiber } from "effect"
 import { DatatypeMismatch, Truncated } from "../codecs/errors.ts"
-import type { Comm } from "../core/Comm.ts"
-import type { DeviceArrayHooks, DeviceLink } from "../core/DeviceArray.ts"
+import type { Comm } from "../core/comm/Comm.ts"
+import type { DeviceArrayHooks, DeviceLink } from "../core/comm/DeviceArray.ts"
 import { InvalidArgument } from "../core/errors.ts"
-import { PROC_NULL } from "../core/Matching.ts"
-import type { Op } from "../core/Op.ts"
-import type { Status } from "../core/Status.ts"
+import { PROC_NULL } from "../core/messaging/Matching.ts"
+import type { Op } from "../core/op/Op.ts"
+import type { Status } from "../core/comm/Status.ts"
 import * as Dtypes from "./Dtype.ts"
 import type { HostArray } from "./Dtype.ts"
 import type { GpuFailure } from "./errors.ts"

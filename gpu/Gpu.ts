@@ -20,7 +20,7 @@
  * ```
  */
 import { Context, Effect, Layer } from "effect"
-import { type StageRunner, StageDevices } from "../core/DeviceArray.ts"
+import { type StageRunner, StageDevices } from "../core/comm/DeviceArray.ts"
 import { InvalidArgument } from "../core/errors.ts"
 import * as Dtypes from "./Dtype.ts"
 import type { Dtype, HostArray, HostOf } from "./Dtype.ts"
@@ -257,7 +257,7 @@ const stageRunner = (device: GpuDevice): StageRunner => ({
     })) as never
 })
 
-declare module "../core/DeviceArray.ts" {
+declare module "../core/comm/DeviceArray.ts" {
   interface DeviceTypes {
     readonly array: GpuArray
     readonly device: GpuDevice

@@ -25,7 +25,7 @@
  */
 import type { Effect } from "effect"
 import type { InvalidArgument } from "../core/errors.ts"
-import { DeviceArrayTypeId, type DeviceArray } from "../core/DeviceArray.ts"
+import { DeviceArrayTypeId, type DeviceArray } from "../core/comm/DeviceArray.ts"
 import { hooks } from "./Communication.ts"
 import * as Dtypes from "./Dtype.ts"
 import type { Dtype, HostArray } from "./Dtype.ts"

@@ -5,7 +5,7 @@
  * interruption (Ctrl-C) prints it before the ranks are stopped.
  */
 import { Effect } from "effect"
-import * as World from "../World.ts"
+import * as World from "../launching/World.ts"
 
 export interface JobSpec {
   readonly script: string

@@ -8,9 +8,9 @@
  */
 import { Effect } from "effect"
 import * as Datatypes from "../../codecs/Datatype.ts"
-import type { CommState } from "../CommState.ts"
+import type { CommState } from "../comm/CommState.ts"
 import { InvalidArgument } from "../errors.ts"
-import type { Encoded } from "../Message.ts"
+import type { Encoded } from "../messaging/Message.ts"
 import { attempt, blockLength, checkComm, checkCounts, checkDispls, checkList, extent } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, post, send, shareable, startSend, wait, waitEach } from "./link.ts"

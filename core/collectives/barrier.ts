@@ -10,9 +10,9 @@
  */
 import { Effect } from "effect"
 import { raw } from "../../codecs/buffer.ts"
-import type { CommState } from "../CommState.ts"
-import type { Encoded } from "../Message.ts"
-import type { SendFailure } from "../PointToPoint.ts"
+import type { CommState } from "../comm/CommState.ts"
+import type { Encoded } from "../messaging/Message.ts"
+import type { SendFailure } from "../messaging/PointToPoint.ts"
 import { checkComm } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, exchange, open, post, startSend, waitEach } from "./link.ts"

@@ -9,9 +9,9 @@
  */
 import { Effect } from "effect"
 import * as Datatypes from "../../codecs/Datatype.ts"
-import type { CommState } from "../CommState.ts"
-import type { Encoded } from "../Message.ts"
-import type { SendFailure } from "../PointToPoint.ts"
+import type { CommState } from "../comm/CommState.ts"
+import type { Encoded } from "../messaging/Message.ts"
+import type { SendFailure } from "../messaging/PointToPoint.ts"
 import { attempt, checkComm, checkInto, checkRoot } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"

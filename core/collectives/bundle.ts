@@ -19,7 +19,7 @@ import { Reader } from "../../codecs/bytes/Reader.ts"
 import { Writer } from "../../codecs/bytes/Writer.ts"
 import { decodeError } from "../../codecs/errors.ts"
 import { align8 } from "../../transports/Slab.ts"
-import type { Encoded } from "../Message.ts"
+import type { Encoded } from "../messaging/Message.ts"
 
 /** The codec id a bundle carries in its envelope (no registered codec uses it). */
 export const BUNDLE = 255

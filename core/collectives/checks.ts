@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import type { Datatype, TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../../codecs/errors.ts"
-import type { CommState } from "../CommState.ts"
+import type { CommState } from "../comm/CommState.ts"
 import { InvalidArgument, InvalidCommunicator, InvalidRoot, MessageInvalid, UnknownCodec } from "../errors.ts"
 
 /** Errors a collective reports at the call (synchronously), before any message. */

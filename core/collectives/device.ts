@@ -7,9 +7,9 @@
  */
 import type { Effect } from "effect"
 import type { TypedArray } from "../../codecs/Datatype.ts"
-import type { CommState } from "../CommState.ts"
-import { type DeviceArray, DeviceArrayTypeId, type DeviceLink } from "../DeviceArray.ts"
-import type { Op } from "../Op.ts"
+import type { CommState } from "../comm/CommState.ts"
+import { type DeviceArray, DeviceArrayTypeId, type DeviceLink } from "../comm/DeviceArray.ts"
+import type { Op } from "../op/Op.ts"
 import { checkComm, checkRoot } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, open, postInto, send, wait } from "./link.ts"

@@ -5,7 +5,7 @@
  */
 import type { DatatypeMismatch, DecodeError } from "../../codecs/errors.ts"
 import type { InvalidArgument, MessageInvalid } from "../errors.ts"
-import type { SendFailure } from "../PointToPoint.ts"
+import type { SendFailure } from "../messaging/PointToPoint.ts"
 import type { CollectiveInvalid } from "./checks.ts"
 
 export type { CollectiveInvalid } from "./checks.ts"

@@ -8,10 +8,10 @@
  */
 import { Effect } from "effect"
 import { decodeError } from "../../codecs/errors.ts"
-import type { Encoded } from "../Message.ts"
+import type { Encoded } from "../messaging/Message.ts"
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
-import type { CommState } from "../CommState.ts"
+import type { CommState } from "../comm/CommState.ts"
 import { InvalidArgument } from "../errors.ts"
 import { pack, unpack } from "./bundle.ts"
 import { attempt, checkComm, checkCounts, checkDispls, checkRoot, extent } from "./checks.ts"

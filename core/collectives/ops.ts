@@ -3,7 +3,7 @@
  * item (the object form of the reduce-scatters).
  */
 import { InvalidArgument } from "../errors.ts"
-import { isOp, type Op } from "../Op.ts"
+import { isOp, type Op } from "../op/Op.ts"
 
 /** Throws unless `op` is an `Op`. */
 export const checkOp = (name: string, op: unknown): Op => {

@@ -13,7 +13,7 @@
  *   form); displacements default to the packed ones (prefix sums of counts).
  */
 import type { TypedArray } from "../../codecs/Datatype.ts"
-import type { CodecChoice } from "../Message.ts"
+import type { CodecChoice } from "../messaging/Message.ts"
 
 export interface CodecOption {
   /** Codec for values (default: the communicator's). Naming one sends typed arrays as values too. */

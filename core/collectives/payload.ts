@@ -6,9 +6,9 @@
 import { type BufferSpec, describe, isBufferSpec, peek, raw } from "../../codecs/buffer.ts"
 import type { Datatype, TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
-import type { CommState } from "../CommState.ts"
+import type { CommState } from "../comm/CommState.ts"
 import { InvalidArgument } from "../errors.ts"
-import * as Message from "../Message.ts"
+import * as Message from "../messaging/Message.ts"
 import { checkInto, extent, mismatch } from "./checks.ts"
 import { release } from "./link.ts"
 

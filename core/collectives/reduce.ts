@@ -13,8 +13,8 @@
  * Cost (binomial): ceil(log2 p)·(α + β·n + γ·n) (γ: time per byte of the op).
  */
 import { Effect } from "effect"
-import type { CommState } from "../CommState.ts"
-import type { Op } from "../Op.ts"
+import type { CommState } from "../comm/CommState.ts"
+import type { Op } from "../op/Op.ts"
 import { attempt, checkComm, checkRoot } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, send } from "./link.ts"

@@ -7,9 +7,9 @@
  * order even though the work progresses later.
  */
 import { Effect } from "effect"
-import type { CommState } from "../CommState.ts"
-import type { Request } from "../Request.ts"
-import * as Requests from "../Request.ts"
+import type { CommState } from "../comm/CommState.ts"
+import type { Request } from "../messaging/Request.ts"
+import * as Requests from "../messaging/Request.ts"
 import { type CollectiveInvalid, isTypedError } from "./checks.ts"
 
 type Started<A, E> = { readonly run: Effect.Effect<A, E> } | { readonly invalid: CollectiveInvalid }

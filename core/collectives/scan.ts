@@ -8,8 +8,8 @@
  * Cost: ceil(log2 p)·(α + β·n + 2·γ·n).
  */
 import { Effect } from "effect"
-import type { CommState } from "../CommState.ts"
-import type { Op } from "../Op.ts"
+import type { CommState } from "../comm/CommState.ts"
+import type { Op } from "../op/Op.ts"
 import { attempt } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, send } from "./link.ts"

@@ -7,7 +7,7 @@
  * each other's messages. Within one call, messages between a pair of ranks
  * keep their order (non-overtaking), which the algorithms rely on.
  */
-import type { CommState } from "../CommState.ts"
+import type { CommState } from "../comm/CommState.ts"
 
 /** The tag of the next collective call on `c`: consecutive collectives never match each other. */
 export const nextCollectiveTag = (c: CommState): number => {

@@ -14,7 +14,7 @@
  * best; when they sleep (more ranks than cores), every hop pays a thread
  * wake-up (α ≈ 60–120 µs, o ≈ 5 µs) and flatter trees win up to k ≈ α/o.
  */
-import type { CommState } from "../CommState.ts"
+import type { CommState } from "../comm/CommState.ts"
 
 /** This rank's number relative to `root`. */
 export const relative = (rank: number, root: number, size: number): number => (rank - root + size) % size

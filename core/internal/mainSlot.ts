@@ -3,7 +3,7 @@
  * program's module, `Rank.main(program)` hands the program to it through a
  * global slot (one per realm, shared by every copy of the module).
  */
-import type { Program } from "../Rank.ts"
+import type { Program } from "../launching/Rank.ts"
 
 const MAIN_SLOT = Symbol.for("rankflow/Rank.main")
 

@@ -5,11 +5,11 @@
  * them.
  */
 import { peek, raw } from "../../codecs/buffer.ts"
-import type { CommState } from "../CommState.ts"
-import * as Envelope from "../Envelope.ts"
-import type { Incoming } from "../Matching.ts"
-import * as Message from "../Message.ts"
-import type { Status } from "../Status.ts"
+import type { CommState } from "../comm/CommState.ts"
+import * as Envelope from "./Envelope.ts"
+import type { Incoming } from "./Matching.ts"
+import * as Message from "./Message.ts"
+import type { Status } from "../comm/Status.ts"
 
 /** The status of a matched or probed message, read from its envelope and header. */
 export const statusOf = (c: CommState, m: Incoming): Status => {

@@ -12,7 +12,7 @@
  */
 import { Cause, Effect, Option, Queue, Schedule, Schema, Stream } from "effect"
 import { StageFailed } from "../errors.ts"
-import type { MessageSchema } from "../Message.ts"
+import type { MessageSchema } from "../messaging/Message.ts"
 import type { Emitter } from "./Emitter.ts"
 import type { ErrorPolicy, Transformer } from "./Graph.ts"
 import type { Entry, Mailbox } from "./Mailbox.ts"

@@ -12,7 +12,7 @@
  * rounds as there are ranks leave every survivor with the same view.
  */
 import { Effect } from "effect"
-import type { Comm } from "../Comm.ts"
+import type { Comm } from "../comm/Comm.ts"
 import type { Failure } from "./Runtime.ts"
 
 export interface View {

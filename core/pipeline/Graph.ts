@@ -6,7 +6,7 @@
  * rank (SPMD), so stage functions never travel, only items.
  */
 import type { Effect, Schedule, Stream } from "effect"
-import type { MessageSchema } from "../Message.ts"
+import type { MessageSchema } from "../messaging/Message.ts"
 
 /** Hands an item to the stage's outputs, with the source position it derives from. */
 export type Emit = (item: unknown, position: number) => void

@@ -10,7 +10,7 @@
  * released up to the least watermark of the producers still running.
  */
 import { Effect } from "effect"
-import type { MessageSchema } from "../Message.ts"
+import type { MessageSchema } from "../messaging/Message.ts"
 import type { ActorStats } from "./Stats.ts"
 
 /** A batch to handle, and whom to credit once it was handled. */

@@ -19,9 +19,9 @@
  */
 import { Cause, Deferred, Effect, Exit, Scope } from "effect"
 import { EncodeError } from "../../codecs/errors.ts"
-import type { Comm } from "../Comm.ts"
+import type { Comm } from "../comm/Comm.ts"
 import { PipelineInvalid, RankFailed, StageFailed, TransportError } from "../errors.ts"
-import type { CodecChoice } from "../Message.ts"
+import type { CodecChoice } from "../messaging/Message.ts"
 import * as Actors from "./Actors.ts"
 import { Emitter, type Link, preview } from "./Emitter.ts"
 import { Mailbox } from "./Mailbox.ts"

@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import { InvalidArgument } from "../../core/errors.ts"
-import type { Op } from "../../core/Op.ts"
+import type { Op } from "../../core/op/Op.ts"
 import type { Dtype } from "../Dtype.ts"
 import * as Dtypes from "../Dtype.ts"
 import type { GpuArray } from "../GpuArray.ts"

@@ -7,8 +7,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import fc from "fast-check"
-import * as Cart from "../../core/Cart.ts"
-import { PROC_NULL } from "../../core/Matching.ts"
+import * as Cart from "../../core/comm/Cart.ts"
+import { PROC_NULL } from "../../core/messaging/Matching.ts"
 import { program, useWorlds } from "../support/worlds.ts"
 
 const dims = (n: number, given: number | ReadonlyArray<number>) => Result.getOrThrow(Cart.computeDims(n, given))

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as World from "../../core/World.ts"
+import * as World from "../../core/launching/World.ts"
 import { program, useWorlds } from "../support/worlds.ts"
 
 const comms = (name: string, ...args: ReadonlyArray<unknown>) => program("communicators.ts", name, ...args)

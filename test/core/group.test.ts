@@ -2,8 +2,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
-import * as Group from "../../core/Group.ts"
-import { PROC_NULL } from "../../core/Matching.ts"
+import * as Group from "../../core/comm/Group.ts"
+import { PROC_NULL } from "../../core/messaging/Matching.ts"
 
 // Seen from world rank 3 throughout.
 const g = (members: ReadonlyArray<number>) => Group.make(members, 3)

@@ -4,9 +4,9 @@
  * changed and every packet sent has arrived prove a deadlock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { JobWatch } from "../../core/JobWatch.ts"
-import type * as Protocol from "../../core/RunnerProtocol.ts"
-import type { Wait } from "../../core/waits.ts"
+import { JobWatch } from "../../core/launching/JobWatch.ts"
+import type * as Protocol from "../../core/launching/RunnerProtocol.ts"
+import type { Wait } from "../../core/messaging/waits.ts"
 
 const recv = (peer: number, tag = 0): Wait => ({ op: "recv", comm: "world", rank: 0, peer, worldPeer: peer, tag, since: Date.UTC(2026, 11, 6, 12, 1, 3, 200) })
 

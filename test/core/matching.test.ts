@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { ANY_SOURCE, ANY_TAG, Matching } from "../../core/Matching.ts"
+import { ANY_SOURCE, ANY_TAG, Matching } from "../../core/messaging/Matching.ts"
 import type { Arrival } from "../../transports/Transport.ts"
 
 const arrival = (source: number, label: string): Arrival & { label: string; discarded: boolean } => ({

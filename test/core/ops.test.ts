@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs"
 import * as Datatype from "../../codecs/Datatype.ts"
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import { InvalidArgument } from "../../core/errors.ts"
-import * as Op from "../../core/Op.ts"
+import * as Op from "../../core/op/Op.ts"
 import { generate } from "../../core/op/generate-kernels.ts"
 import { thrown } from "../support/thrown.ts"
 

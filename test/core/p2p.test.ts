@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as World from "../../core/World.ts"
+import * as World from "../../core/launching/World.ts"
 import { program, SIZES, TRANSPORTS, useWorlds } from "../support/worlds.ts"
 
 const p2p = (name: string, ...args: ReadonlyArray<unknown>) => program("p2p.ts", name, ...args)

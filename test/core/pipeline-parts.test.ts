@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
-import * as Pipeline from "../../core/Pipeline.ts"
+import * as Pipeline from "../../core/pipeline/Pipeline.ts"
 import { DEFAULT_KEY_GROUPS, keyGroupOf, keyId, replicaOfGroup } from "../../core/pipeline/Keys.ts"
 import { Mailbox } from "../../core/pipeline/Mailbox.ts"
 import { place } from "../../core/pipeline/Placement.ts"

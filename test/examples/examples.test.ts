@@ -1,7 +1,7 @@
 /** Every example runs, on the rank counts it is meant for, and computes what it says. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as World from "../../core/World.ts"
+import * as World from "../../core/launching/World.ts"
 import { corpus } from "../../examples/corpus.ts"
 import { parseSale, salesLines } from "../../examples/etl.ts"
 import { addHistograms, BINS, blur, histogram, tileAt } from "../../examples/image.ts"

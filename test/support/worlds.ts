@@ -5,8 +5,8 @@
  */
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll } from "vitest"
-import * as World from "../../core/World.ts"
-import type { ProgramRef } from "../../core/ProgramRef.ts"
+import * as World from "../../core/launching/World.ts"
+import type { ProgramRef } from "../../core/launching/ProgramRef.ts"
 import { startServer, type NatsServer } from "./nats-server.ts"
 
 /** The rank counts every semantic rule is checked on. */

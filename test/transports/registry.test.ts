@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as World from "../../core/World.ts"
+import * as World from "../../core/launching/World.ts"
 import { kinds, registrationOf, registrations } from "../../transports/registry.ts"
 
 describe("the transport registry", () => {

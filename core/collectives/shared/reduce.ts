@@ -16,7 +16,7 @@
 import type { TypedArray } from "../../../codecs/Datatype.ts"
 import * as Datatypes from "../../../codecs/Datatype.ts"
 import type { Kernel } from "../../op/kernels.ts"
-import type { Op } from "../../Op.ts"
+import type { Op } from "../../op/Op.ts"
 import { type Board, type Caller, DESCRIPTOR, type Steps } from "./Board.ts"
 import { capacity, check, contribute, describe, ofBuffer } from "./contribute.ts"
 

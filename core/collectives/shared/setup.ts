@@ -8,7 +8,7 @@
  * keeps every communicator on them, for comparisons and tests.
  */
 import { Effect } from "effect"
-import type { CommState } from "../../CommState.ts"
+import type { CommState } from "../../comm/CommState.ts"
 import type { CollectiveFailure } from "../errors.ts"
 import { open, recv, send } from "../link.ts"
 import { decodeBuffer, encodeBuffer } from "../payload.ts"

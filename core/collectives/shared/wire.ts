@@ -10,7 +10,7 @@
  * arrays can be made over them.
  */
 import { decodeError } from "../../../codecs/errors.ts"
-import type { Encoded } from "../../Message.ts"
+import type { Encoded } from "../../messaging/Message.ts"
 
 const pad8 = (n: number): number => (n + 7) & ~7
 

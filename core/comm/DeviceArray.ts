@@ -28,13 +28,13 @@
  * ```
  */
 import { Context, type Effect } from "effect"
-import type { TypedArray } from "../codecs/Datatype.ts"
+import type { TypedArray } from "../../codecs/Datatype.ts"
 import type { Comm } from "./Comm.ts"
-import type { InvalidArgument } from "./errors.ts"
-import type { Op } from "./Op.ts"
-import type { ProbeOptions, RecvIntoError, SendError } from "./PointToPoint.ts"
+import type { InvalidArgument } from "../errors.ts"
+import type { Op } from "../op/Op.ts"
+import type { ProbeOptions, RecvIntoError, SendError } from "../messaging/PointToPoint.ts"
 import type { Status } from "./Status.ts"
-import type { CollectiveFailure } from "./collectives/errors.ts"
+import type { CollectiveFailure } from "../collectives/errors.ts"
 
 /** The key under which a device array carries its communication hooks. */
 export const DeviceArrayTypeId: unique symbol = Symbol.for("rankflow/DeviceArray") as never

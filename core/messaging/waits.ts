@@ -5,7 +5,7 @@
  * or SIGQUIT, and the error of a receive from a rank that has finished.
  */
 import type { Engine } from "./Engine.ts"
-import { Deadlock } from "./errors.ts"
+import { Deadlock } from "../errors.ts"
 import { ANY_SOURCE, ANY_TAG, type Posted } from "./Matching.ts"
 
 /** One thing a rank waits for. */

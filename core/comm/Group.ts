@@ -20,8 +20,8 @@
  * ```
  */
 import { Effect } from "effect"
-import { InvalidArgument, InvalidRank } from "./errors.ts"
-import { PROC_NULL } from "./Matching.ts"
+import { InvalidArgument, InvalidRank } from "../errors.ts"
+import { PROC_NULL } from "../messaging/Matching.ts"
 
 /** The rank of a process outside a group, and the color that takes a rank out of `split` (MPI_UNDEFINED). */
 export const UNDEFINED = -32766

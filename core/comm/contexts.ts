@@ -17,15 +17,15 @@
  * left to mismatch messages.
  */
 import { Effect, Option } from "effect"
-import type { Codec, DecodeOptions } from "../codecs/Codec.ts"
-import * as CollectiveCalls from "./collectives/Collectives.ts"
-import type { CollectiveError, Collectives } from "./collectives/Collectives.ts"
+import type { Codec, DecodeOptions } from "../../codecs/Codec.ts"
+import * as CollectiveCalls from "../collectives/Collectives.ts"
+import type { CollectiveError, Collectives } from "../collectives/Collectives.ts"
 import * as CommState from "./CommState.ts"
 import type { CommState as State } from "./CommState.ts"
-import { InvalidArgument } from "./errors.ts"
+import { InvalidArgument } from "../errors.ts"
 import { UNDEFINED } from "./Group.ts"
-import * as Op from "./Op.ts"
-import { enable } from "./collectives/shared/setup.ts"
+import * as Op from "../op/Op.ts"
+import { enable } from "../collectives/shared/setup.ts"
 
 /** Ids a communicator uses: point-to-point at `context`, collectives at `context + 1`. */
 export const CONTEXTS_PER_COMM = 2

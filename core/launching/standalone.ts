@@ -4,7 +4,7 @@
  * script without mpiexec.
  */
 import { Effect } from "effect"
-import { runJob } from "./cli/runJob.ts"
+import { runJob } from "../cli/runJob.ts"
 
 export const runStandalone = (): void => {
   const script = process.argv[1]

@@ -17,8 +17,8 @@
  * ```
  */
 import type { Effect, Scope } from "effect"
-import type { World } from "./Comm.ts"
-import { mainSlot } from "./internal/mainSlot.ts"
+import type { World } from "../comm/Comm.ts"
+import { mainSlot } from "../internal/mainSlot.ts"
 
 /** A rank program: an Effect that needs the world communicator (and may use a Scope). */
 export type Program<A = unknown, E = unknown> = Effect.Effect<A, E, World | Scope.Scope>

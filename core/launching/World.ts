@@ -18,15 +18,15 @@
  * ```
  */
 import { Cause, Effect, Exit, Option, Queue, Scope } from "effect"
-import { checkLimit } from "../codecs/DecodeBudget.ts"
-import { pickle } from "../codecs/pickle/Pickle.ts"
-import type { Job, JobEvent, Launcher } from "../transports/Launcher.ts"
-import { TransportError } from "../transports/Transport.ts"
-import { kinds, registrationOf } from "../transports/registry.ts"
-import { Deadlock, RankFailed } from "./errors.ts"
-import type { FailureReport } from "./Failure.ts"
+import { checkLimit } from "../../codecs/DecodeBudget.ts"
+import { pickle } from "../../codecs/pickle/Pickle.ts"
+import type { Job, JobEvent, Launcher } from "../../transports/Launcher.ts"
+import { TransportError } from "../../transports/Transport.ts"
+import { kinds, registrationOf } from "../../transports/registry.ts"
+import { Deadlock, RankFailed } from "../errors.ts"
+import type { FailureReport } from "../Failure.ts"
 import { JobWatch } from "./JobWatch.ts"
-import { describeWait } from "./waits.ts"
+import { describeWait } from "../messaging/waits.ts"
 import { normalize, type ProgramInput } from "./ProgramRef.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 

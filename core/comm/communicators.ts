@@ -22,17 +22,17 @@
  * ```
  */
 import { Effect, Option } from "effect"
-import { checkLimit } from "../codecs/DecodeBudget.ts"
+import { checkLimit } from "../../codecs/DecodeBudget.ts"
 import type { Cart, CartComm } from "./Cart.ts"
 import * as Carts from "./Cart.ts"
 import type { Comm } from "./Comm.ts"
 import type { CommState } from "./CommState.ts"
-import type { CollectiveError } from "./collectives/Collectives.ts"
+import type { CollectiveError } from "../collectives/Collectives.ts"
 import * as Contexts from "./contexts.ts"
-import { InvalidArgument, InvalidCommunicator } from "./errors.ts"
+import { InvalidArgument, InvalidCommunicator } from "../errors.ts"
 import * as Groups from "./Group.ts"
 import type { Comparison, Group } from "./Group.ts"
-import { type CodecChoice, resolveCodec } from "./Message.ts"
+import { type CodecChoice, resolveCodec } from "../messaging/Message.ts"
 
 export { UNDEFINED } from "./Group.ts"
 export { CONGRUENT, IDENT, SIMILAR, UNEQUAL, type Comparison } from "./Group.ts"

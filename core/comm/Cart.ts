@@ -18,11 +18,11 @@
 import { Effect, Option, Result } from "effect"
 import type { Comm } from "./Comm.ts"
 import type { CommState } from "./CommState.ts"
-import * as Neighbor from "./collectives/neighbor.ts"
+import * as Neighbor from "../collectives/neighbor.ts"
 import type { Build, CreateError } from "./communicators.ts"
 import * as Contexts from "./contexts.ts"
-import { InvalidArgument, InvalidRank } from "./errors.ts"
-import { PROC_NULL } from "./Matching.ts"
+import { InvalidArgument, InvalidRank } from "../errors.ts"
+import { PROC_NULL } from "../messaging/Matching.ts"
 
 /** A grid's shape: its extent and whether it wraps around, per dimension. */
 export interface Cart {

@@ -16,19 +16,19 @@
  */
 import type { Effect } from "effect"
 import { Context } from "effect"
-import type { BufferSpec } from "../codecs/buffer.ts"
-import type { EncodeError } from "../codecs/errors.ts"
-import type { SharedArrayConstructor, SharedArrayLike } from "../transports/Transport.ts"
+import type { BufferSpec } from "../../codecs/buffer.ts"
+import type { EncodeError } from "../../codecs/errors.ts"
+import type { SharedArrayConstructor, SharedArrayLike } from "../../transports/Transport.ts"
 import type { DeviceArray, DeviceErrorOf } from "./DeviceArray.ts"
-import type { AllocationFailed, UnknownCodec } from "./errors.ts"
-import type * as P2P from "./PointToPoint.ts"
-import type { Request } from "./Request.ts"
+import type { AllocationFailed, UnknownCodec } from "../errors.ts"
+import type * as P2P from "../messaging/PointToPoint.ts"
+import type { Request } from "../messaging/Request.ts"
 import type { Status } from "./Status.ts"
-import type * as Collectives from "./collectives/Collectives.ts"
+import type * as Collectives from "../collectives/Collectives.ts"
 import type * as Communicators from "./communicators.ts"
 
-export { ANY_SOURCE, ANY_TAG, PROC_NULL } from "./Matching.ts"
-export { TAG_UB } from "./PointToPoint.ts"
+export { ANY_SOURCE, ANY_TAG, PROC_NULL } from "../messaging/Matching.ts"
+export { TAG_UB } from "../messaging/PointToPoint.ts"
 export type {
   InvalidCall,
   ProbeOptions,
@@ -42,10 +42,10 @@ export type {
   SendFailure,
   SendOptions,
   SendrecvOptions
-} from "./PointToPoint.ts"
+} from "../messaging/PointToPoint.ts"
 
-export type * from "./collectives/Collectives.ts"
-export type { NeighborCollectives, NeighborOptions } from "./collectives/neighbor.ts"
+export type * from "../collectives/Collectives.ts"
+export type { NeighborCollectives, NeighborOptions } from "../collectives/neighbor.ts"
 export type { CartComm, Shift } from "./Cart.ts"
 export type { Communicators, CreateError, DupOptions } from "./communicators.ts"
 export { CONGRUENT, compare, computeDims, IDENT, SIMILAR, UNDEFINED, UNEQUAL, type Comparison } from "./communicators.ts"
@@ -82,7 +82,7 @@ export interface Comm extends Collectives.Collectives, Communicators.Communicato
   /** Sends to `dest` and receives from `source` at once (MPI_Sendrecv). */
   sendrecv<A = unknown>(value: unknown, options: P2P.SendrecvOptions): Effect.Effect<A, P2P.SendError | P2P.RecvError>
   /** Waits for a matching message and returns its status without receiving it (MPI_Probe). */
-  probe(options?: P2P.ProbeOptions): Effect.Effect<Status, P2P.InvalidCall | import("./errors.ts").RankFailed | import("./errors.ts").Deadlock>
+  probe(options?: P2P.ProbeOptions): Effect.Effect<Status, P2P.InvalidCall | import("../errors.ts").RankFailed | import("../errors.ts").Deadlock>
   /** The status of a matching message if one has arrived (MPI_Iprobe). */
   iprobe(options?: P2P.ProbeOptions): Effect.Effect<import("effect").Option.Option<Status>, P2P.InvalidCall>
 

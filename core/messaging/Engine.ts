@@ -3,8 +3,8 @@
  * the acknowledgements of synchronous sends. Every communicator of the rank
  * shares it.
  */
-import type { Frames } from "../codecs/Codec.ts"
-import type { Arrival, PeerFailure, Transport, TransportError } from "../transports/Transport.ts"
+import type { Frames } from "../../codecs/Codec.ts"
+import type { Arrival, PeerFailure, Transport, TransportError } from "../../transports/Transport.ts"
 import * as Envelope from "./Envelope.ts"
 import { Matching } from "./Matching.ts"
 import type { Wait } from "./waits.ts"

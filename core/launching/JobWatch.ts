@@ -10,10 +10,10 @@
  * other and nothing can wake them. A rank that computes, sleeps or reads a
  * file is not quiet, so a slow job is never called deadlocked.
  */
-import { Deadlock } from "./errors.ts"
-import { ANY_SOURCE } from "./Matching.ts"
+import { Deadlock } from "../errors.ts"
+import { ANY_SOURCE } from "../messaging/Matching.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
-import { describeWait } from "./waits.ts"
+import { describeWait } from "../messaging/waits.ts"
 
 /** How often the launcher asks its ranks (milliseconds). */
 export const ROUND_MILLIS = 200

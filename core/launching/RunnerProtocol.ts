@@ -2,8 +2,8 @@
  * The control messages between the launcher (World) and each rank's runner.
  * They are structured-cloned (threads) or serialized (processes).
  */
-import type { FailureReport } from "./Failure.ts"
-import type { Wait } from "./waits.ts"
+import type { FailureReport } from "../Failure.ts"
+import type { Wait } from "../messaging/waits.ts"
 
 export interface Run {
   readonly _tag: "Run"

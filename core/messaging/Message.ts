@@ -4,12 +4,12 @@
  * codec, no encoding), plus the optional Schema on either side.
  */
 import { Result, Schema } from "effect"
-import type { Codec, DecodeOptions, Frames } from "../codecs/Codec.ts"
-import { isBufferSpec, raw } from "../codecs/buffer.ts"
-import { decodeError, DecodeError, EncodeError } from "../codecs/errors.ts"
-import "../codecs/index.ts" // registers every built-in codec
-import * as Registry from "../codecs/registry.ts"
-import { MessageInvalid, UnknownCodec } from "./errors.ts"
+import type { Codec, DecodeOptions, Frames } from "../../codecs/Codec.ts"
+import { isBufferSpec, raw } from "../../codecs/buffer.ts"
+import { decodeError, DecodeError, EncodeError } from "../../codecs/errors.ts"
+import "../../codecs/index.ts" // registers every built-in codec
+import * as Registry from "../../codecs/registry.ts"
+import { MessageInvalid, UnknownCodec } from "../errors.ts"
 
 /** A codec given by name (`"pickle"`, `"marshal"`, `"cbor"`, `"msgpack"`, a registered one) or as a value. */
 export type CodecChoice = string | Codec

@@ -16,9 +16,9 @@
  */
 import { Cause, Effect, Exit, Option } from "effect"
 import { completion, spinWhile } from "./completion.ts"
-import { InvalidArgument, RequestCancelled } from "./errors.ts"
+import { InvalidArgument, RequestCancelled } from "../errors.ts"
 import type { Spin } from "./completion.ts"
-import type { Status } from "./Status.ts"
+import type { Status } from "../comm/Status.ts"
 
 const PENDING = 0
 const SUCCEEDED = 1

@@ -11,8 +11,8 @@
  *
  * Plain synchronous code: it runs once per message.
  */
-import type { Arrival } from "../transports/Transport.ts"
-import { OrderedList } from "./internal/OrderedList.ts"
+import type { Arrival } from "../../transports/Transport.ts"
+import { OrderedList } from "../internal/OrderedList.ts"
 
 export const ANY_SOURCE = -1
 export const ANY_TAG = -1

@@ -2,9 +2,9 @@
  * What a communicator is underneath its methods: the rank's engine, its
  * context ids, and its group (the world ranks of its members, in rank order).
  */
-import type { Codec, DecodeOptions } from "../codecs/Codec.ts"
-import type { Board } from "./collectives/shared/Board.ts"
-import type { Engine } from "./Engine.ts"
+import type { Codec, DecodeOptions } from "../../codecs/Codec.ts"
+import type { Board } from "../collectives/shared/Board.ts"
+import type { Engine } from "../messaging/Engine.ts"
 
 export interface CommState {
   readonly engine: Engine

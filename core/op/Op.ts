@@ -25,10 +25,10 @@
  * yield* world.reduce(String(world.rank), concat, { root: 0 })      // "0123…" at the root
  * ```
  */
-import * as Datatype from "../codecs/Datatype.ts"
-import type { TypedArray } from "../codecs/Datatype.ts"
-import { InvalidArgument } from "./errors.ts"
-import { type Kernel, kernels } from "./op/kernels.ts"
+import * as Datatype from "../../codecs/Datatype.ts"
+import type { TypedArray } from "../../codecs/Datatype.ts"
+import { InvalidArgument } from "../errors.ts"
+import { type Kernel, kernels } from "./kernels.ts"
 
 /** A reduction op: how two contributions combine. */
 export interface Op<A = any> {

@@ -4,25 +4,25 @@
  * buffer. Collectives reuse the same primitives on their own context.
  */
 import { Effect, Exit, Option } from "effect"
-import type { BufferSpec } from "../codecs/buffer.ts"
-import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../codecs/errors.ts"
-import { PeerFailure, TransportError } from "../transports/Transport.ts"
-import type { CommState } from "./CommState.ts"
+import type { BufferSpec } from "../../codecs/buffer.ts"
+import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../../codecs/errors.ts"
+import { PeerFailure, TransportError } from "../../transports/Transport.ts"
+import type { CommState } from "../comm/CommState.ts"
 import { completeNow, completion, type Settle, spinWhile } from "./completion.ts"
 import { defer } from "./defer.ts"
 import * as Envelope from "./Envelope.ts"
-import { type Deadlock, InvalidArgument, InvalidCommunicator, InvalidRank, InvalidTag, MessageInvalid, RankFailed, UnknownCodec } from "./errors.ts"
+import { type Deadlock, InvalidArgument, InvalidCommunicator, InvalidRank, InvalidTag, MessageInvalid, RankFailed, UnknownCodec } from "../errors.ts"
 import { ANY_SOURCE, ANY_TAG, PROC_NULL, type Incoming, type Posted } from "./Matching.ts"
 import * as Message from "./Message.ts"
 import { Request } from "./Request.ts"
-import type { Status } from "./Status.ts"
+import type { Status } from "../comm/Status.ts"
 import * as Waits from "./waits.ts"
-import { intoError, takeInto } from "./messaging/buffers.ts"
-import { statusOf } from "./messaging/incoming.ts"
-import { takeValue } from "./messaging/values.ts"
+import { intoError, takeInto } from "./buffers.ts"
+import { statusOf } from "./incoming.ts"
+import { takeValue } from "./values.ts"
 
-export { intoError } from "./messaging/buffers.ts"
-export { statusOf } from "./messaging/incoming.ts"
+export { intoError } from "./buffers.ts"
+export { statusOf } from "./incoming.ts"
 
 /** The largest tag (MPI's TAG_UB). */
 export const TAG_UB = 0x7fffffff
