@@ -15,27 +15,108 @@
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import type { CodecChoice } from "../messaging/Message.ts"
 
+/**
+ * The `codec` option of a collective: encode values with this codec instead of the communicator's.
+ *
+ * @example
+ * ```ts
+ * const table = yield* world.bcast(rows, { root: 0, codec: "marshal" })
+ * ```
+ */
 export interface CodecOption {
   /** Codec for values (default: the communicator's). Naming one sends typed arrays as values too. */
   readonly codec?: CodecChoice
 }
 
+/**
+ * The `root` option of a rooted collective (default 0, the same on every rank).
+ *
+ * @example
+ * ```ts
+ * const total = yield* world.reduce(x, Op.SUM, { root: 2 })   // the total on rank 2, undefined elsewhere
+ * ```
+ */
 export interface RootOption {
   /** The root rank (default 0). */
   readonly root?: number
 }
 
+/**
+ * The `into` option of a collective's buffer form: the caller's array that receives the result.
+ *
+ * @example
+ * ```ts
+ * const sums = new Float64Array(n)
+ * yield* world.allreduce(local, Op.SUM, { into: sums })   // no allocation per call
+ * ```
+ */
 export interface IntoOption {
   /** Buffer form: write the result into this array (same datatype, long enough) and return it. */
   readonly into?: TypedArray
 }
 
+/**
+ * Options of `bcast`: `root`, `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const params = yield* world.bcast(world.rank === 0 ? load() : undefined, { root: 0 })
+ * ```
+ */
 export interface BcastOptions extends RootOption, CodecOption, IntoOption {}
+/**
+ * Options of `scatter`: `root`, `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const mine = yield* world.scatter(world.rank === 0 ? chunks : undefined, { root: 0 })
+ * ```
+ */
 export interface ScatterOptions extends RootOption, CodecOption, IntoOption {}
+/**
+ * Options of `gather`: `root`, `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const all = yield* world.gather(result, { root: 0 })   // every rank's result on rank 0, undefined elsewhere
+ * ```
+ */
 export interface GatherOptions extends RootOption, CodecOption, IntoOption {}
+/**
+ * Options of `allgather`: `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const everyone = yield* world.allgather(Float64Array.of(x), { into: new Float64Array(world.size) })
+ * ```
+ */
 export interface AllgatherOptions extends CodecOption, IntoOption {}
+/**
+ * Options of `alltoall`: `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const received = yield* world.alltoall(outgoing)   // outgoing[i] goes to rank i
+ * ```
+ */
 export interface AlltoallOptions extends CodecOption, IntoOption {}
+/**
+ * Options of `reduce`: `root`, `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const total = yield* world.reduce(Float64Array.of(x), Op.SUM, { root: 0 })
+ * ```
+ */
 export interface ReduceOptions extends RootOption, CodecOption, IntoOption {}
+/**
+ * Options of `allreduce`: `codec`, `into`, and `algorithm` to force one.
+ *
+ * @example
+ * ```ts
+ * yield* world.allreduce(grad, Op.SUM, { into: grad, algorithm: "rabenseifner" })
+ * ```
+ */
 export interface AllreduceOptions extends CodecOption, IntoOption {
   /**
    * Tuning: force an algorithm (every rank must pass the same). By default
@@ -46,9 +127,33 @@ export interface AllreduceOptions extends CodecOption, IntoOption {
    */
   readonly algorithm?: "recursive-doubling" | "rabenseifner" | "tree"
 }
+/**
+ * Options of `scan` and `exscan`: `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const offset = yield* world.exscan(count, Op.SUM)   // undefined on rank 0
+ * ```
+ */
 export interface ScanOptions extends CodecOption, IntoOption {}
+/**
+ * Options of `reduceScatterBlock`: `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const myBlock = yield* world.reduceScatterBlock(new Float64Array(world.size * 4), Op.SUM)   // 4 elements each
+ * ```
+ */
 export interface ReduceScatterBlockOptions extends CodecOption, IntoOption {}
 
+/**
+ * Options of `scatterv`: at the root, `counts` (and `displs`) of each rank's part; `root`, `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const part = yield* world.scatterv(world.rank === 0 ? data : undefined, { root: 0, counts: [1, 2, 3, 4] })
+ * ```
+ */
 export interface ScattervOptions extends RootOption, CodecOption, IntoOption {
   /** At the root: how many elements (values) each rank gets. */
   readonly counts?: ReadonlyArray<number>
@@ -56,6 +161,14 @@ export interface ScattervOptions extends RootOption, CodecOption, IntoOption {
   readonly displs?: ReadonlyArray<number>
 }
 
+/**
+ * Options of `gatherv`: at the root, `counts` (and `displs`) of each rank's part; `root`, `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const all = yield* world.gatherv(Float64Array.from(mine), { root: 0, counts: [1, 2, 3, 4] })
+ * ```
+ */
 export interface GathervOptions extends RootOption, CodecOption, IntoOption {
   /** At the root: how many elements (values) each rank sends; required for buffers. */
   readonly counts?: ReadonlyArray<number>
@@ -63,6 +176,14 @@ export interface GathervOptions extends RootOption, CodecOption, IntoOption {
   readonly displs?: ReadonlyArray<number>
 }
 
+/**
+ * Options of `allgatherv`: `counts` (and `displs`) of each rank's part; `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const all = yield* world.allgatherv(Float64Array.from(mine), { counts: [1, 2, 3, 4] })
+ * ```
+ */
 export interface AllgathervOptions extends CodecOption, IntoOption {
   /** How many elements (values) each rank sends; required for buffers. */
   readonly counts?: ReadonlyArray<number>
@@ -70,6 +191,14 @@ export interface AllgathervOptions extends CodecOption, IntoOption {
   readonly displs?: ReadonlyArray<number>
 }
 
+/**
+ * Options of `alltoallv`: `sendCounts` (required) and `recvCounts`, with their displacements; `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const got = yield* world.alltoallv(send, { sendCounts: [1, 2], recvCounts: [2, 1] })
+ * ```
+ */
 export interface AlltoallvOptions extends CodecOption, IntoOption {
   /** How many elements (values) this rank sends to each rank. */
   readonly sendCounts: ReadonlyArray<number>
@@ -81,6 +210,14 @@ export interface AlltoallvOptions extends CodecOption, IntoOption {
   readonly recvDispls?: ReadonlyArray<number>
 }
 
+/**
+ * Options of `reduceScatter`: `counts` (required), how many elements of the reduction each rank gets; `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const mine = yield* world.reduceScatter(new Float64Array(6), Op.SUM, { counts: [1, 2, 3] })   // on 3 ranks
+ * ```
+ */
 export interface ReduceScatterOptions extends CodecOption, IntoOption {
   /** How many elements (values) of the reduction each rank gets. */
   readonly counts: ReadonlyArray<number>

@@ -14,8 +14,34 @@
 import type { Arrival } from "../../transports/Transport.ts"
 import { OrderedList } from "../internal/OrderedList.ts"
 
+/**
+ * A receive's `source` that matches a message from any rank (MPI_ANY_SOURCE); the status says which.
+ *
+ * @example
+ * ```ts
+ * const { value, status } = yield* world.recvWithStatus({ source: ANY_SOURCE, tag: 1 })
+ * yield* Effect.log(`${value} came from rank ${status.source}`)
+ * ```
+ */
 export const ANY_SOURCE = -1
+/**
+ * A receive's `tag` that matches a message with any tag (MPI_ANY_TAG); the status says which.
+ *
+ * @example
+ * ```ts
+ * const { status } = yield* world.recvWithStatus({ source: 0, tag: ANY_TAG })
+ * ```
+ */
 export const ANY_TAG = -1
+/**
+ * A rank that is no rank (MPI_PROC_NULL): a send to it or a receive from it completes at once and moves nothing, which spares the edges of a grid their special cases.
+ *
+ * @example
+ * ```ts
+ * const left = world.rank > 0 ? world.rank - 1 : PROC_NULL
+ * yield* world.sendrecv(edge, { dest: left, source: left })   // a no-op on rank 0
+ * ```
+ */
 export const PROC_NULL = -2
 
 /** A message that arrived, matched or waiting. */

@@ -24,9 +24,24 @@ import { takeValue } from "./values.ts"
 export { intoError } from "./buffers.ts"
 export { statusOf } from "./incoming.ts"
 
-/** The largest tag (MPI's TAG_UB). */
+/**
+ * The largest tag (MPI's TAG_UB).
+ *
+ * @example
+ * ```ts
+ * yield* world.send(x, { dest: 1, tag: TAG_UB })   // the largest tag; TAG_UB + 1 is InvalidTag
+ * ```
+ */
 export const TAG_UB = 0x7fffffff
 
+/**
+ * Where a message goes and how it is encoded: `dest` (a rank of the communicator or PROC_NULL), `tag` (0 by default), `codec` (the communicator's by default), `schema` (an Effect Schema that encodes the value).
+ *
+ * @example
+ * ```ts
+ * yield* world.send({ step: 3 }, { dest: 1, tag: 5, codec: "marshal" })
+ * ```
+ */
 export interface SendOptions<A = unknown> {
   /** Destination rank, or PROC_NULL. */
   readonly dest: number
@@ -38,6 +53,14 @@ export interface SendOptions<A = unknown> {
   readonly schema?: Message.MessageSchema<A>
 }
 
+/**
+ * Which message a receive takes: `source` and `tag` (ANY_SOURCE and ANY_TAG by default), and a `schema` that decodes and validates the value.
+ *
+ * @example
+ * ```ts
+ * const point = yield* world.recv({ source: 0, tag: 5, schema: Point })   // typed as Point, validated
+ * ```
+ */
 export interface RecvOptions<A = unknown> {
   /** Source rank, ANY_SOURCE (default) or PROC_NULL. */
   readonly source?: number
@@ -47,19 +70,93 @@ export interface RecvOptions<A = unknown> {
   readonly schema?: Message.MessageSchema<A>
 }
 
+/**
+ * Which message a probe or a `recvInto` looks for: `source` and `tag` (ANY_SOURCE and ANY_TAG by default).
+ *
+ * @example
+ * ```ts
+ * const status = yield* world.probe({ source: 0, tag: 2 })
+ * const into = new Float64Array(status.count)
+ * yield* world.recvInto(into, { source: 0, tag: 2 })
+ * ```
+ */
 export type ProbeOptions = Pick<RecvOptions, "source" | "tag">
 
+/**
+ * A received value with its status (who sent it, with which tag, how many bytes and elements).
+ *
+ * @example
+ * ```ts
+ * const { value, status }: Comm.Received<string> = yield* world.recvWithStatus<string>()
+ * ```
+ */
 export interface Received<A> {
   readonly value: A
   readonly status: Status
 }
 
+/**
+ * A call that could never succeed as written: a rank or tag out of range, a freed communicator, a bad argument.
+ *
+ * @example
+ * ```ts
+ * yield* world.send(1, { dest: 99 }).pipe(Effect.catchTag("InvalidRank", (e) => Effect.logError(e.message)))
+ * ```
+ */
 export type InvalidCall = InvalidRank | InvalidTag | InvalidCommunicator | InvalidArgument
+/**
+ * Why a well-formed send did not complete: the destination failed or finished (deadlock), or the transport broke.
+ *
+ * @example
+ * ```ts
+ * yield* world.send(x, { dest: 1 }).pipe(Effect.catchTag("RankFailed", (e) => Effect.log(`rank ${e.rank} is gone`)))
+ * ```
+ */
 export type SendFailure = RankFailed | Deadlock | TransportError
+/**
+ * Everything a send can fail with: an invalid call, a value the codec cannot encode, an unknown codec, or a send failure.
+ *
+ * @example
+ * ```ts
+ * const sent: Effect.Effect<void, Comm.SendError> = world.send(x, { dest: 1 })
+ * ```
+ */
 export type SendError = InvalidCall | EncodeError | UnknownCodec | SendFailure
+/**
+ * Why a well-formed receive did not complete: the message did not decode or validate, the source failed or finished, or the transport broke.
+ *
+ * @example
+ * ```ts
+ * yield* world.recv({ source: 1, schema: Point }).pipe(Effect.catchTag("MessageInvalid", (e) => Effect.logError(e.message)))
+ * ```
+ */
 export type RecvFailure = DecodeError | MessageInvalid | RankFailed | Deadlock | TransportError
+/**
+ * Everything a receive of a value can fail with: an invalid call or a receive failure.
+ *
+ * @example
+ * ```ts
+ * const received: Effect.Effect<unknown, Comm.RecvError> = world.recv({ source: 1 })
+ * ```
+ */
 export type RecvError = InvalidCall | RecvFailure
+/**
+ * A receive failure, or a message that does not fit the caller's buffer (`Truncated`, `DatatypeMismatch`; both leave it queued).
+ *
+ * @example
+ * ```ts
+ * yield* world.recvInto(small, { source: 1 }).pipe(Effect.catchTag("Truncated", (e) => Effect.log(`${e.count} elements, room for ${e.capacity}`)))
+ * ```
+ */
 export type RecvIntoFailure = RecvFailure | Truncated | DatatypeMismatch
+/**
+ * Everything `recvInto` can fail with: an invalid call or a `RecvIntoFailure`.
+ *
+ * @example
+ * ```ts
+ * const status: Effect.Effect<Status, Comm.RecvIntoError> = world.recvInto(buffer, { source: 0 })
+ * ```
+ */
 export type RecvIntoError = InvalidCall | RecvIntoFailure
 
 // ---------------------------------------------------------------------------
@@ -378,6 +475,14 @@ export const irecvInto = (c: CommState, buffer: BufferSpec, options?: ProbeOptio
     return Effect.succeed(request)
   })
 
+/**
+ * A send and a receive in one call (MPI_Sendrecv): the send's `dest` and the receive's `source`, with `sendTag` and `recvTag` (or one `tag` for both).
+ *
+ * @example
+ * ```ts
+ * const fromLeft = yield* world.sendrecv(mine, { dest: right, source: left, sendTag: 1, recvTag: 1 })
+ * ```
+ */
 export interface SendrecvOptions<A = unknown> extends SendOptions<A> {
   /** Tag of the outgoing message (default `tag`, else 0). */
   readonly sendTag?: number

@@ -31,7 +31,16 @@ type Progress = Spin
 
 const noProgress: Progress = { spinMicros: 0, poll: () => false }
 
-/** A pending or completed non-blocking operation yielding `A` or failing with `E`. */
+/**
+ * A pending or completed non-blocking operation yielding `A` or failing with `E`.
+ *
+ * @example
+ * ```ts
+ * const req = yield* world.irecv({ source: 0, tag: 7 })   // a Request<unknown, RecvFailure>
+ * // … compute while the message travels …
+ * const value = yield* Request.wait(req)
+ * ```
+ */
 export class Request<out A = unknown, out E = never> {
   /** @internal */ state = PENDING
   /** @internal */ value: any = undefined
@@ -114,14 +123,30 @@ export class Request<out A = unknown, out E = never> {
   }
 }
 
-/** A request that is already complete with `value`. */
+/**
+ * A request that is already complete with `value`.
+ *
+ * @example
+ * ```ts
+ * const ready = Request.succeeded(42)
+ * yield* Request.wait(ready)   // 42, at once
+ * ```
+ */
 export const succeeded = <A>(value: A, status?: Status): Request<A, never> => {
   const r = new Request<A, never>()
   r.succeed(value, status === undefined ? undefined : { status })
   return r
 }
 
-/** A request that already failed with `error`. */
+/**
+ * A request that already failed with `error`.
+ *
+ * @example
+ * ```ts
+ * const refused = Request.failed(new InvalidArgument({ argument: "n", message: "n must be positive" }))
+ * yield* Effect.flip(Request.wait(refused))   // the InvalidArgument
+ * ```
+ */
 export const failed = <E>(error: E): Request<never, E> => {
   const r = new Request<never, E>()
   r.fail(error)
@@ -132,6 +157,12 @@ export const failed = <E>(error: E): Request<never, E> => {
  * Runs `effect` in the background as a request (how non-blocking collectives
  * are made from their blocking algorithms): it progresses on its own, and is
  * not cancellable. A defect in it is a defect of the waits.
+ *
+ * @example
+ * ```ts
+ * const req = yield* Request.fromEffect(Effect.sleep("10 millis").pipe(Effect.as("done")))
+ * const [value] = yield* Request.waitAll([req])   // "done"
+ * ```
  */
 export const fromEffect = <A, E>(effect: Effect.Effect<A, E>, progress: Progress = noProgress): Effect.Effect<Request<A, E>> =>
   Effect.map(Effect.forkDetach(effect), (fiber) => {
@@ -158,7 +189,15 @@ const spinUntil = (reqs: ReadonlyArray<Request<any, any>>, done: () => boolean):
   spinWhile(progress, () => !done())
 }
 
-/** Waits for the request and returns its value (MPI_Wait). */
+/**
+ * Waits for the request and returns its value (MPI_Wait).
+ *
+ * @example
+ * ```ts
+ * const req = yield* world.isend(data, { dest: 1 })
+ * yield* Request.wait(req)   // data may be reused now
+ * ```
+ */
 export const wait = <A, E>(request: Request<A, E>): Effect.Effect<A, E | RequestCancelled> =>
   completion((settle) => {
     if (!request.done) spinUntil([request], () => request.done)
@@ -166,7 +205,16 @@ export const wait = <A, E>(request: Request<A, E>): Effect.Effect<A, E | Request
     return request.listen(() => settle(request.exit()))
   })
 
-/** The request's value if it completed (MPI_Test); fails if it failed. */
+/**
+ * The request's value if it completed (MPI_Test); fails if it failed.
+ *
+ * @example
+ * ```ts
+ * const req = yield* world.irecv({ source: 1 })
+ * const maybe = yield* Request.test(req)   // Option.none() while the message is on its way
+ * if (Option.isSome(maybe)) yield* Effect.log(`got ${maybe.value}`)
+ * ```
+ */
 export const test = <A, E>(request: Request<A, E>): Effect.Effect<Option.Option<A>, E | RequestCancelled> =>
   Effect.suspend(() => {
     if (!request.done) request.progress.poll()
@@ -176,7 +224,16 @@ export const test = <A, E>(request: Request<A, E>): Effect.Effect<Option.Option<
 type Values<T extends ReadonlyArray<Request<any, any>>> = { -readonly [K in keyof T]: T[K] extends Request<infer A, any> ? A : never }
 type Errors<T extends ReadonlyArray<Request<any, any>>> = T[number] extends Request<any, infer E> ? E : never
 
-/** Waits for every request; values in order (MPI_Waitall). Fails with the first failure in order. */
+/**
+ * Waits for every request; values in order (MPI_Waitall). Fails with the first failure in order.
+ *
+ * @example
+ * ```ts
+ * const sends = yield* Effect.forEach([1, 2, 3], (dest) => world.isend(`hi ${dest}`, { dest }))
+ * const recv = yield* world.irecv<string>({ source: 0 })
+ * const [, , , greeting] = yield* Request.waitAll([...sends, recv])
+ * ```
+ */
 export const waitAll = <const T extends ReadonlyArray<Request<any, any>>>(
   requests: T
 ): Effect.Effect<Values<T>, Errors<T> | RequestCancelled> =>
@@ -199,7 +256,15 @@ export const waitAll = <const T extends ReadonlyArray<Request<any, any>>>(
     () => Effect.forEach(requests, (r) => r.exit()) as any
   )
 
-/** Every value if all requests completed, else none (MPI_Testall). */
+/**
+ * Every value if all requests completed, else none (MPI_Testall).
+ *
+ * @example
+ * ```ts
+ * const reqs = yield* Effect.forEach([1, 2], (source) => world.irecv<number>({ source }))
+ * const all = yield* Request.testAll(reqs)   // Option.some([a, b]) once both arrived
+ * ```
+ */
 export const testAll = <const T extends ReadonlyArray<Request<any, any>>>(
   requests: T
 ): Effect.Effect<Option.Option<Values<T>>, Errors<T> | RequestCancelled> =>
@@ -209,7 +274,14 @@ export const testAll = <const T extends ReadonlyArray<Request<any, any>>>(
     return Effect.map(Effect.forEach(requests, (r) => r.exit()), (vs) => Option.some(vs as any))
   })
 
-/** The index and value of a completed request. */
+/**
+ * The index and value of a completed request.
+ *
+ * @example
+ * ```ts
+ * const { index, value }: Request.Completed<number> = yield* Request.waitAny(reqs)
+ * ```
+ */
 export interface Completed<A> {
   readonly index: number
   readonly value: A
@@ -223,6 +295,12 @@ const allInactive = (requests: ReadonlyArray<Request<any, any>>): boolean => req
 /**
  * Waits until one active request completes and returns it (MPI_Waitany);
  * `index` is -1 when every request is inactive.
+ *
+ * @example
+ * ```ts
+ * const reqs = yield* Effect.forEach([1, 2, 3], (source) => world.irecv<number>({ source, tag: 0 }))
+ * const first = yield* Request.waitAny(reqs)   // { index, value } of whichever arrived first
+ * ```
  */
 export const waitAny = <A, E>(
   requests: ReadonlyArray<Request<A, E>>
@@ -245,7 +323,14 @@ export const waitAny = <A, E>(
     )
   })
 
-/** One completed active request if any (MPI_Testany). */
+/**
+ * One completed active request if any (MPI_Testany).
+ *
+ * @example
+ * ```ts
+ * const one = yield* Request.testAny(reqs)   // Option.some({ index, value }) or Option.none()
+ * ```
+ */
 export const testAny = <A, E>(
   requests: ReadonlyArray<Request<A, E>>
 ): Effect.Effect<Option.Option<Completed<A>>, E | RequestCancelled> =>
@@ -268,6 +353,12 @@ const collectDone = <A, E>(requests: ReadonlyArray<Request<A, E>>) =>
 /**
  * Waits until at least one active request completes and returns every one
  * that has (MPI_Waitsome); empty when every request is inactive.
+ *
+ * @example
+ * ```ts
+ * let pending = yield* Effect.forEach(workers, (source) => world.irecv<Result>({ source }))
+ * const done = yield* Request.waitSome(pending)   // at least one { index, value }
+ * ```
  */
 export const waitSome = <A, E>(
   requests: ReadonlyArray<Request<A, E>>
@@ -288,7 +379,15 @@ export const waitSome = <A, E>(
     )
   })
 
-/** Every active request that has completed, possibly none (MPI_Testsome). */
+/**
+ * Every active request that has completed, possibly none (MPI_Testsome).
+ *
+ * @example
+ * ```ts
+ * const ready = yield* Request.testSome(reqs)   // every completed one now, maybe none
+ * for (const { index, value } of ready) yield* Effect.log(`request ${index}: ${value}`)
+ * ```
+ */
 export const testSome = <A, E>(
   requests: ReadonlyArray<Request<A, E>>
 ): Effect.Effect<Array<Completed<A>>, E | RequestCancelled> =>
@@ -301,6 +400,12 @@ export const testSome = <A, E>(
  * Cancels a pending request (MPI_Cancel): true when it was cancelled before
  * completing (a later wait fails with `RequestCancelled`), false when it had
  * already completed or cannot be cancelled (a send in flight).
+ *
+ * @example
+ * ```ts
+ * const req = yield* world.irecv({ source: 3, tag: 99 })
+ * const cancelled = yield* Request.cancel(req)   // true: the receive was withdrawn unmatched
+ * ```
  */
 export const cancel = <A, E>(request: Request<A, E>): Effect.Effect<boolean> =>
   Effect.sync(() => {
@@ -310,5 +415,14 @@ export const cancel = <A, E>(request: Request<A, E>): Effect.Effect<boolean> =>
     return cancelled
   })
 
-/** The status of a completed receive request, if it has one. */
+/**
+ * The status of a completed receive request, if it has one.
+ *
+ * @example
+ * ```ts
+ * const req = yield* world.irecv({ source: Comm.ANY_SOURCE })
+ * yield* Request.wait(req)
+ * const from = Request.status(req).pipe(Option.map((s) => s.source))
+ * ```
+ */
 export const status = <A, E>(request: Request<A, E>): Option.Option<Status> => Option.fromNullishOr(request.statusSource?.status)

@@ -29,8 +29,17 @@ import * as Datatype from "../../codecs/Datatype.ts"
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import { InvalidArgument } from "../errors.ts"
 import { type Kernel, kernels } from "./kernels.ts"
+import { notForDatatype, oddPairs } from "./opErrors.ts"
 
-/** A reduction op: how two contributions combine. */
+/**
+ * A reduction op: how two contributions combine.
+ *
+ * @example
+ * ```ts
+ * const op: Op.Op<number> = Op.SUM
+ * yield* world.allreduce(3, op)
+ * ```
+ */
 export interface Op<A = any> {
   readonly _tag: "Op"
   /** `SUM`, `MAXLOC`, …, or the name given to `make`. */
@@ -50,6 +59,14 @@ export interface Op<A = any> {
   readonly grain: number
 }
 
+/**
+ * How `Op.make` builds an op: whether it is commutative, its name, and an optional buffer kernel.
+ *
+ * @example
+ * ```ts
+ * const hypot = Op.make((a: number, b: number) => Math.hypot(a, b), { commutative: true, name: "HYPOT" })
+ * ```
+ */
 export interface MakeOptions<A> {
   /** Whether the op may be applied in any order (default false: rank order). */
   readonly commutative?: boolean
@@ -169,19 +186,6 @@ export const reduceLocal = <T extends TypedArray>(op: Op, left: T, right: T, out
   return target
 }
 
-/** The error for MAXLOC/MINLOC on a buffer that does not hold whole (value, index) pairs. */
-export const oddPairs = (op: Op, length: number): InvalidArgument =>
-  new InvalidArgument({ argument: "buffer", message: `Op.${op.name} reads a buffer as (value, index) pairs, but it has ${length} elements (an odd number)` })
-
-/** The error for an op used on a datatype it does not apply to. */
-export const notForDatatype = (op: Op, datatype: Datatype.Datatype): InvalidArgument =>
-  new InvalidArgument({
-    argument: "op",
-    message: `Op.${op.name} does not apply to ${datatype.name} buffers${
-      ["BAND", "BOR", "BXOR"].includes(op.name) ? " (bitwise ops need integer datatypes)" : ""
-    }`
-  })
-
 const elementwise = (name: string, left: TypedArray, right: TypedArray): TypedArray => reduceLocal(byName.get(name)!, left, right)
 
 // ---------------------------------------------------------------------------
@@ -190,37 +194,144 @@ const elementwise = (name: string, left: TypedArray, right: TypedArray): TypedAr
 const builtin = <A>(name: string, commutative: boolean, combine: (left: any, right: any) => any, kernel = kernelOf(name), grain = 1): Op<A> =>
   Object.freeze({ _tag: "Op" as const, name, commutative, combine: combine as (left: A, right: A) => A, kernel, grain })
 
-/** Sum of numbers or of bigints; elementwise on typed arrays. */
+/**
+ * Sum of numbers or of bigints; elementwise on typed arrays.
+ *
+ * @example
+ * ```ts
+ * const total = yield* world.allreduce(world.rank, Op.SUM)   // 0 + 1 + … + (size − 1)
+ * ```
+ */
 export const SUM: Op<number | bigint> = builtin("SUM", true, arithmetic("SUM", (a, b) => a + b))
-/** Product of numbers or of bigints; elementwise on typed arrays (integers wrap as in C). */
+/**
+ * Product of numbers or of bigints; elementwise on typed arrays (integers wrap as in C).
+ *
+ * @example
+ * ```ts
+ * const product = yield* world.allreduce(2, Op.PROD)   // 2 ** size
+ * ```
+ */
 export const PROD: Op<number | bigint> = builtin("PROD", true, arithmetic("PROD", (a, b) => a * b))
-/** The larger value; the first (lower rank) on ties. */
+/**
+ * The larger value; the first (lower rank) on ties.
+ *
+ * @example
+ * ```ts
+ * const longest = yield* world.allreduce(Float64Array.of(t), Op.MAX)
+ * ```
+ */
 export const MAX: Op<number | bigint | string | boolean> = builtin("MAX", true, ordering("MAX", (a, b) => (b > a ? b : a)))
-/** The smaller value; the first (lower rank) on ties. */
+/**
+ * The smaller value; the first (lower rank) on ties.
+ *
+ * @example
+ * ```ts
+ * const earliest = yield* world.reduce(start, Op.MIN, { root: 0 })
+ * ```
+ */
 export const MIN: Op<number | bigint | string | boolean> = builtin("MIN", true, ordering("MIN", (a, b) => (b < a ? b : a)))
-/** Logical and of the values' truthiness (a boolean); 0/1 elementwise on typed arrays. */
+/**
+ * Logical and of the values' truthiness (a boolean); 0/1 elementwise on typed arrays.
+ *
+ * @example
+ * ```ts
+ * const allDone = yield* world.allreduce(converged, Op.LAND)   // true only if every rank converged
+ * ```
+ */
 export const LAND: Op<unknown> = builtin("LAND", true, logical("LAND", (a, b) => a && b))
-/** Logical or (a boolean). */
+/**
+ * Logical or (a boolean).
+ *
+ * @example
+ * ```ts
+ * const anyFailed = yield* world.allreduce(failed, Op.LOR)
+ * ```
+ */
 export const LOR: Op<unknown> = builtin("LOR", true, logical("LOR", (a, b) => a || b))
-/** Logical exclusive or (a boolean). */
+/**
+ * Logical exclusive or (a boolean).
+ *
+ * @example
+ * ```ts
+ * const odd = yield* world.allreduce(flag, Op.LXOR)   // true when an odd number of ranks set it
+ * ```
+ */
 export const LXOR: Op<unknown> = builtin("LXOR", true, logical("LXOR", (a, b) => a !== b))
-/** Bitwise and of integers (numbers, bigints, booleans); integer typed arrays elementwise. */
+/**
+ * Bitwise and of integers (numbers, bigints, booleans); integer typed arrays elementwise.
+ *
+ * @example
+ * ```ts
+ * const common = yield* world.allreduce(Uint32Array.of(mask), Op.BAND)   // bits every rank set
+ * ```
+ */
 export const BAND: Op<number | bigint | boolean> = builtin("BAND", true, bitwise("BAND", (a, b) => a & b))
-/** Bitwise or. */
+/**
+ * Bitwise or.
+ *
+ * @example
+ * ```ts
+ * const seen = yield* world.allreduce(Uint32Array.of(bits), Op.BOR)
+ * ```
+ */
 export const BOR: Op<number | bigint | boolean> = builtin("BOR", true, bitwise("BOR", (a, b) => a | b))
-/** Bitwise exclusive or. */
+/**
+ * Bitwise exclusive or.
+ *
+ * @example
+ * ```ts
+ * const parity = yield* world.allreduce(Uint8Array.from(block), Op.BXOR)
+ * ```
+ */
 export const BXOR: Op<number | bigint | boolean> = builtin("BXOR", true, bitwise("BXOR", (a, b) => a ^ b))
 
-/** A `[value, index]` pair for MAXLOC and MINLOC. */
+/**
+ * A `[value, index]` pair for MAXLOC and MINLOC.
+ *
+ * @example
+ * ```ts
+ * const [value, index]: Op.Located = yield* world.allreduce([load, world.rank] as Op.Located, Op.MAXLOC)
+ * ```
+ */
 export type Located<V = number> = readonly [value: V, index: number]
 
-/** The pair with the larger value; the lower index on ties. Buffers: interleaved (value, index) pairs. */
+/**
+ * The pair with the larger value; the lower index on ties. Buffers: interleaved (value, index) pairs.
+ *
+ * @example
+ * ```ts
+ * const [busiest, rank] = yield* world.allreduce([load, world.rank], Op.MAXLOC)
+ * // buffer form: pairs of (value, index) in one typed array
+ * const pairs = yield* world.allreduce(Float64Array.of(load, world.rank), Op.MAXLOC)
+ * ```
+ */
 export const MAXLOC: Op<Located<any>> = builtin("MAXLOC", true, located("MAXLOC", (a, b) => a > b), kernelOf("MAXLOC"), 2)
-/** The pair with the smaller value; the lower index on ties. */
+/**
+ * The pair with the smaller value; the lower index on ties.
+ *
+ * @example
+ * ```ts
+ * const [best, rank] = yield* world.allreduce([cost, world.rank], Op.MINLOC)
+ * ```
+ */
 export const MINLOC: Op<Located<any>> = builtin("MINLOC", true, located("MINLOC", (a, b) => a < b), kernelOf("MINLOC"), 2)
-/** The later contribution (from the higher rank). */
+/**
+ * The later contribution (from the higher rank).
+ *
+ * @example
+ * ```ts
+ * const last = yield* world.reduce(world.rank, Op.REPLACE, { root: 0 })   // the highest rank's value
+ * ```
+ */
 export const REPLACE: Op<unknown> = builtin("REPLACE", false, (_left: unknown, right: unknown) => right, () => replaceKernel)
-/** The earlier contribution (from the lower rank). */
+/**
+ * The earlier contribution (from the lower rank).
+ *
+ * @example
+ * ```ts
+ * const first = yield* world.reduce(world.rank, Op.NO_OP, { root: 0 })   // rank 0's value
+ * ```
+ */
 export const NO_OP: Op<unknown> = builtin("NO_OP", false, (left: unknown, _right: unknown) => left, () => noOpKernel)
 
 const byName = new Map<string, Op>(
@@ -256,5 +367,13 @@ export const make = <A>(fn: (left: A, right: A) => A, options?: MakeOptions<A>):
   })
 }
 
-/** True for an op made by this module. */
+/**
+ * True for an op made by this module.
+ *
+ * @example
+ * ```ts
+ * Op.isOp(Op.SUM)          // true
+ * Op.isOp((a, b) => a + b) // false: wrap it with Op.make
+ * ```
+ */
 export const isOp = (u: unknown): u is Op => typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Op"
