@@ -25,12 +25,29 @@ import { DecodeError, EncodeError } from "./errors.ts"
 
 export type { DecodeOptions } from "./DecodeBudget.ts"
 
-/** An encoded value: the header stream and the out-of-band buffers it refers to. */
+/**
+ * An encoded value: the header stream and the out-of-band buffers it refers to.
+ *
+ * @example
+ * ```ts
+ * const frames: Frames = pickle.encodeSync({ grid: new Float64Array(1 << 20) })
+ * frames.buffers.length   // 1: the array travels out of band, not copied into the header
+ * ```
+ */
 export interface Frames {
   readonly header: Uint8Array
   readonly buffers: ReadonlyArray<Uint8Array>
 }
 
+/**
+ * A codec: a name and a one-byte id, and a pair of functions between values and frames (as Effects, and throwing for hot paths).
+ *
+ * @example
+ * ```ts
+ * const frames = yield* marshal.encode([1, "two", 3.5])
+ * const back = yield* marshal.decode(frames)   // [1, "two", 3.5]
+ * ```
+ */
 export interface Codec {
   /** The registered name, e.g. `"pickle"`. */
   readonly name: string
@@ -53,7 +70,14 @@ export interface Codec {
   readonly decodeSync: (frames: Frames, options?: DecodeOptions) => unknown
 }
 
-/** Ids 0–15 are reserved for rankflow's own codecs; user codecs take 16–255. */
+/**
+ * Ids 0–15 are reserved for rankflow's own codecs; user codecs take 16–255.
+ *
+ * @example
+ * ```ts
+ * Codec.CodecIds.pickle   // 1: the id a message's envelope carries
+ * ```
+ */
 export const CodecIds = {
   raw: 0,
   pickle: 1,
@@ -66,6 +90,17 @@ export const CodecIds = {
  * Builds a codec from a throwing pair. The pair must throw only `EncodeError`
  * / `DecodeError`; anything else thrown (a bug) is converted to one, so no
  * raw exception ever leaves a codec.
+ *
+ * @example
+ * ```ts
+ * const json = Codec.make({
+ *   name: "json",
+ *   id: 16,   // user codecs take 16–255
+ *   encodeSync: (v) => Codec.headerOnly(new TextEncoder().encode(JSON.stringify(v))),
+ *   decodeSync: (f) => JSON.parse(new TextDecoder().decode(f.header))
+ * })
+ * CodecRegistry.register(json)   // now usable as { codec: "json" }
+ * ```
  */
 export const make = (options: {
   readonly name: string
@@ -102,10 +137,24 @@ export const make = (options: {
   }
 }
 
-/** Frames of a single header with no out-of-band buffers. */
+/**
+ * Frames of a single header with no out-of-band buffers.
+ *
+ * @example
+ * ```ts
+ * const frames = Codec.headerOnly(Uint8Array.of(1, 2, 3))   // { header, buffers: [] }
+ * ```
+ */
 export const headerOnly = (header: Uint8Array): Frames => ({ header, buffers: [] })
 
-/** Total size in bytes of the header and every out-of-band buffer. */
+/**
+ * Total size in bytes of the header and every out-of-band buffer.
+ *
+ * @example
+ * ```ts
+ * Codec.byteLength(pickle.encodeSync(new Float64Array(1000)))   // about 8 KiB
+ * ```
+ */
 export const byteLength = (frames: Frames): number => {
   let n = frames.header.byteLength
   for (const b of frames.buffers) n += b.byteLength

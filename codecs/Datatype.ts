@@ -29,7 +29,14 @@ export type DatatypeName =
   | "int64"
   | "uint64"
 
-/** Any typed array (never a DataView). `Float16Array` exists only on runtimes that have it. */
+/**
+ * Any typed array (never a DataView). `Float16Array` exists only on runtimes that have it.
+ *
+ * @example
+ * ```ts
+ * const sum = (xs: TypedArray) => { let s = 0; for (const x of xs) s += Number(x); return s }
+ * ```
+ */
 export type TypedArray =
   | Int8Array
   | Uint8Array
@@ -44,7 +51,15 @@ export type TypedArray =
   | BigInt64Array
   | BigUint64Array
 
-/** The constructor of a typed array class. */
+/**
+ * The constructor of a typed array class.
+ *
+ * @example
+ * ```ts
+ * const make = (ctor: Datatype.TypedArrayConstructor, n: number) => new ctor(n)
+ * make(Float32Array, 4)
+ * ```
+ */
 export interface TypedArrayConstructor {
   new (length: number): TypedArray
   new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): TypedArray
@@ -52,6 +67,14 @@ export interface TypedArrayConstructor {
   readonly name: string
 }
 
+/**
+ * An element type of the buffer path (MPI's basic datatypes): its name, one-byte id, size and typed array class.
+ *
+ * @example
+ * ```ts
+ * const d: Datatype.Datatype = Datatype.of(new Int32Array(4))   // { name: "int32", id, size: 4, ctor: Int32Array }
+ * ```
+ */
 export interface Datatype {
   readonly name: DatatypeName
   /** The one-byte id carried in message headers; stable across versions. */
@@ -67,7 +90,14 @@ const Float16ArrayCtor = (globalThis as { Float16Array?: TypedArrayConstructor }
 const make = (name: DatatypeName, id: number, ctor: TypedArrayConstructor): Datatype =>
   Object.freeze({ name, id, size: ctor.BYTES_PER_ELEMENT, ctor })
 
-/** Every datatype this runtime supports, in id order (float16 only where `Float16Array` exists). */
+/**
+ * Every datatype this runtime supports, in id order (float16 only where `Float16Array` exists).
+ *
+ * @example
+ * ```ts
+ * Datatype.all.map((d) => d.name)   // ["int8", "uint8", …, "float64", …]
+ * ```
+ */
 export const all: ReadonlyArray<Datatype> = Object.freeze([
   make("int8", 1, Int8Array),
   make("uint8", 2, Uint8Array),
@@ -83,7 +113,14 @@ export const all: ReadonlyArray<Datatype> = Object.freeze([
   make("uint64", 12, BigUint64Array)
 ])
 
-/** Names of every datatype, including float16 on runtimes that lack it (for error messages). */
+/**
+ * Names of every datatype, including float16 on runtimes that lack it (for error messages).
+ *
+ * @example
+ * ```ts
+ * Datatype.names.includes("float64")   // true
+ * ```
+ */
 export const names: ReadonlyArray<DatatypeName> = [
   "int8",
   "uint8",
@@ -109,10 +146,24 @@ for (const d of all) {
   byClassName.set(d.ctor.name, d)
 }
 
-/** The datatype with this name, or undefined (also for float16 where the runtime lacks `Float16Array`). */
+/**
+ * The datatype with this name, or undefined (also for float16 where the runtime lacks `Float16Array`).
+ *
+ * @example
+ * ```ts
+ * Datatype.byName("float32")?.size   // 4
+ * ```
+ */
 export const byName = (name: string): Datatype | undefined => byNameTable.get(name)
 
-/** The datatype with this one-byte id, or undefined. */
+/**
+ * The datatype with this one-byte id, or undefined.
+ *
+ * @example
+ * ```ts
+ * Datatype.byId(Datatype.of(new Float64Array(1)).id)?.name   // "float64"
+ * ```
+ */
 export const byId = (id: number): Datatype | undefined => byIdTable[id]
 
 // %TypedArray%.prototype[Symbol.toStringTag] returns the class name of a typed array
@@ -122,12 +173,25 @@ const typedArrayTag = Object.getOwnPropertyDescriptor(
   Symbol.toStringTag
 )!.get! as (this: unknown) => string | undefined
 
-/** True for any typed array (never for a DataView or an ArrayBuffer). */
+/**
+ * True for any typed array (never for a DataView or an ArrayBuffer).
+ *
+ * @example
+ * ```ts
+ * Datatype.isTypedArray(new Uint8Array(2))   // true
+ * Datatype.isTypedArray(new DataView(new ArrayBuffer(2)))   // false
+ * ```
+ */
 export const isTypedArray = (x: unknown): x is TypedArray => typedArrayTag.call(x) !== undefined
 
 /**
  * The datatype of a typed array (MPI's automatic datatype discovery): a
  * `Float64Array` is float64, a Node `Buffer` is uint8.
+ *
+ * @example
+ * ```ts
+ * Datatype.of(new BigInt64Array(1)).name   // "int64"
+ * ```
  */
 export const of = (array: TypedArray): Datatype => {
   const d = byClassName.get(typedArrayTag.call(array) as string)
@@ -135,7 +199,14 @@ export const of = (array: TypedArray): Datatype => {
   return d
 }
 
-/** The datatype of `x` if it is a typed array, else undefined. */
+/**
+ * The datatype of `x` if it is a typed array, else undefined.
+ *
+ * @example
+ * ```ts
+ * Datatype.ofUnknown([1, 2])   // undefined: not a typed array
+ * ```
+ */
 export const ofUnknown = (x: unknown): Datatype | undefined => {
   const tag = typedArrayTag.call(x)
   return tag === undefined ? undefined : byClassName.get(tag)

@@ -34,12 +34,25 @@ import { Writer } from "./bytes/Writer.ts"
  * What the buffer path sends: a typed array (its datatype discovered from its
  * class), or `[data, datatype, count?]`: `count` elements of `datatype` read
  * from `data`'s bytes (without `count`, as many whole elements as fit).
+ *
+ * @example
+ * ```ts
+ * yield* world.send([grid, "float64", 100], { dest: 1 })   // the first 100 doubles of grid
+ * yield* world.send(new Int32Array(8), { dest: 1 })      // a whole typed array
+ * ```
  */
 export type BufferSpec =
   | TypedArray
   | readonly [data: TypedArray | ArrayBufferLike | DataView, datatype: DatatypeName, count?: number]
 
-/** A buffer spec resolved to its datatype, element count and bytes (a view of the data: no copy). */
+/**
+ * A buffer spec resolved to its datatype, element count and bytes (a view of the data: no copy).
+ *
+ * @example
+ * ```ts
+ * const { datatype, count, bytes } = RawBuffer.describe([data, "int16", 10])   // int16, 10, 20 bytes
+ * ```
+ */
 export interface Described {
   readonly datatype: Datatype.Datatype
   readonly count: number
@@ -57,6 +70,12 @@ const isBufferLike = (x: unknown): x is TypedArray | ArrayBufferLike | DataView 
  * is a typed array, DataView or ArrayBuffer and whose second is a known
  * datatype name. Any other array (an ordinary tuple) is not a buffer spec, so
  * it travels through a value codec unchanged.
+ *
+ * @example
+ * ```ts
+ * RawBuffer.isBufferSpec([new Float64Array(4), "float64"])   // true
+ * RawBuffer.isBufferSpec({ data: 1 })                          // false
+ * ```
  */
 export const isBufferSpec = (value: unknown): value is BufferSpec => {
   if (Datatype.isTypedArray(value)) return true
@@ -78,6 +97,11 @@ const describeName = (x: unknown): string =>
  * caller's memory). Throws an `EncodeError` for an unknown datatype name, a
  * count that is negative, not an integer or larger than the data, or data that
  * is not a buffer.
+ *
+ * @example
+ * ```ts
+ * RawBuffer.describe(new Float32Array(3))   // { datatype: float32, count: 3, bytes: a view of its 12 bytes }
+ * ```
  */
 export const describe = (spec: BufferSpec): Described => {
   const datatype = Datatype.ofUnknown(spec)
@@ -125,7 +149,14 @@ const encodeSync = (value: unknown): Frames => {
   return { header: writer.finish(), buffers: [bytes] }
 }
 
-/** Reads a raw header: the datatype and element count of the message. */
+/**
+ * Reads a raw header: the datatype and element count of the message.
+ *
+ * @example
+ * ```ts
+ * const { datatype, count } = RawBuffer.peek(raw.encodeSync(new Uint16Array(5)))   // uint16, 5
+ * ```
+ */
 export const peek = (frames: Frames): { readonly datatype: Datatype.Datatype; readonly count: number } => {
   const reader = new Reader(NAME, frames.header)
   const id = reader.u8()
@@ -171,6 +202,12 @@ const decodeSync = (frames: Frames): TypedArray => {
 /**
  * The raw buffer path as a codec (id 0): `encodeSync` takes a `BufferSpec`,
  * `decodeSync` returns a typed array of the message's datatype.
+ *
+ * @example
+ * ```ts
+ * const frames = raw.encodeSync(new Float64Array([1, 2]))
+ * raw.decodeSync(frames)   // Float64Array [1, 2]
+ * ```
  */
 export const raw: Codec.Codec = register(Codec.make({ name: NAME, id: Codec.CodecIds.raw, encodeSync, decodeSync }))
 
@@ -189,6 +226,12 @@ const receiveBufferName = (target: BufferSpec): string =>
  * holds, `DecodeError` for malformed frames and `EncodeError` for a malformed
  * target spec. The frames are never modified, so they can be decoded again
  * after any failure.
+ *
+ * @example
+ * ```ts
+ * const into = new Float64Array(8)
+ * const count = RawBuffer.decodeInto(raw.encodeSync(Float64Array.of(1, 2, 3)), into)   // 3
+ * ```
  */
 export const decodeInto = (frames: Frames, target: BufferSpec): number => {
   const message = checked(frames)

@@ -30,7 +30,15 @@ export interface Cart {
   readonly periods: ReadonlyArray<boolean>
 }
 
-/** The neighbours of a rank along one dimension (MPI_Cart_shift): either may be `PROC_NULL`. */
+/**
+ * The neighbours of a rank along one dimension (MPI_Cart_shift): either may be `PROC_NULL`.
+ *
+ * @example
+ * ```ts
+ * const { source, dest }: Comm.Shift = yield* grid.shift(0, 1)   // PROC_NULL at the edges of a non-periodic grid
+ * yield* grid.sendrecv(edge, { dest, source })
+ * ```
+ */
 export interface Shift {
   /** The rank `disp` steps back: the one this rank receives from in a shift. */
   readonly source: number
@@ -38,7 +46,15 @@ export interface Shift {
   readonly dest: number
 }
 
-/** A communicator with a Cartesian topology. */
+/**
+ * A communicator with a Cartesian topology.
+ *
+ * @example
+ * ```ts
+ * const grid: Comm.CartComm = Option.getOrThrow(yield* world.createCart([2, 2], [true, false]))
+ * const [row, col] = grid.coords
+ * ```
+ */
 export interface CartComm extends Comm, Neighbor.NeighborCollectives {
   /** Extent of each dimension. */
   readonly dims: ReadonlyArray<number>

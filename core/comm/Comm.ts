@@ -50,7 +50,17 @@ export type { CartComm, Shift } from "./Cart.ts"
 export type { Communicators, CreateError, DupOptions } from "./communicators.ts"
 export { CONGRUENT, compare, computeDims, IDENT, SIMILAR, UNDEFINED, UNEQUAL, type Comparison } from "./communicators.ts"
 
-/** A communicator, as a rank program sees it (collectives: see collectives/Collectives.ts). */
+/**
+ * A communicator, as a rank program sees it (collectives: see collectives/Collectives.ts).
+ *
+ * @example
+ * ```ts
+ * const program = Effect.gen(function* () {
+ *   const world: Comm.Comm = yield* Comm.World
+ *   const sum = yield* world.allreduce(world.rank, Op.SUM)
+ * })
+ * ```
+ */
 export interface Comm extends Collectives.Collectives, Communicators.Communicators {
   /** This rank's number in the communicator, 0..size-1. */
   readonly rank: number
@@ -96,5 +106,12 @@ export interface Comm extends Collectives.Collectives, Communicators.Communicato
   release(array: ArrayBufferView): Effect.Effect<void>
 }
 
-/** The communicator of every rank of the job: the service a rank program needs. */
+/**
+ * The communicator of every rank of the job: the service a rank program needs.
+ *
+ * @example
+ * ```ts
+ * const world = yield* Comm.World   // the world communicator of this rank program
+ * ```
+ */
 export class World extends Context.Service<World, Comm>()("rankflow/Comm/World") {}

@@ -23,22 +23,78 @@ import { Effect } from "effect"
 import { InvalidArgument, InvalidRank } from "../errors.ts"
 import { PROC_NULL } from "../messaging/Matching.ts"
 
-/** The rank of a process outside a group, and the color that takes a rank out of `split` (MPI_UNDEFINED). */
+/**
+ * The rank of a process outside a group, and the color that takes a rank out of `split` (MPI_UNDEFINED).
+ *
+ * @example
+ * ```ts
+ * const sub = yield* world.split(world.rank < 2 ? 0 : Comm.UNDEFINED)   // Option.none() on ranks 2…
+ * const g = yield* Group.incl(world.group, [0, 1])
+ * g.rank === Group.UNDEFINED   // on ranks outside the group
+ * ```
+ */
 export const UNDEFINED = -32766
 
-/** Same members in the same order (MPI_IDENT); for communicators, also the same communicator. */
+/**
+ * Same members in the same order (MPI_IDENT); for communicators, also the same communicator.
+ *
+ * @example
+ * ```ts
+ * Group.compare(world.group, world.group)   // "IDENT"
+ * ```
+ */
 export const IDENT = "IDENT"
-/** Communicators only: same members in the same order, but different communicators (MPI_CONGRUENT). */
+/**
+ * Communicators only: same members in the same order, but different communicators (MPI_CONGRUENT).
+ *
+ * @example
+ * ```ts
+ * const copy = yield* world.dup()
+ * Comm.compare(world, copy)   // "CONGRUENT"
+ * ```
+ */
 export const CONGRUENT = "CONGRUENT"
-/** Same members in a different order (MPI_SIMILAR). */
+/**
+ * Same members in a different order (MPI_SIMILAR).
+ *
+ * @example
+ * ```ts
+ * const reversed = yield* world.split(0, -world.rank)   // Option<Comm>: some on every rank
+ * Comm.compare(world, Option.getOrThrow(reversed))   // "SIMILAR" on more than one rank
+ * ```
+ */
 export const SIMILAR = "SIMILAR"
-/** Different members (MPI_UNEQUAL). */
+/**
+ * Different members (MPI_UNEQUAL).
+ *
+ * @example
+ * ```ts
+ * const evens = yield* Group.incl(world.group, [0, 2])
+ * Group.compare(world.group, evens)   // "UNEQUAL"
+ * ```
+ */
 export const UNEQUAL = "UNEQUAL"
 
-/** The outcome of comparing two groups or two communicators. */
+/**
+ * The outcome of comparing two groups or two communicators.
+ *
+ * @example
+ * ```ts
+ * const how: Group.Comparison = Group.compare(a, b)
+ * if (how === Group.IDENT || how === Group.SIMILAR) yield* Effect.log("same members")
+ * ```
+ */
 export type Comparison = typeof IDENT | typeof CONGRUENT | typeof SIMILAR | typeof UNEQUAL
 
-/** An ordered set of processes. */
+/**
+ * An ordered set of processes.
+ *
+ * @example
+ * ```ts
+ * const g: Group.Group = world.group
+ * yield* Effect.log(`rank ${g.rank} of ${g.size}; world ranks ${g.members.join(", ")}`)
+ * ```
+ */
 export interface Group {
   readonly _tag: "Group"
   /** World rank of each member, by group rank. */
@@ -54,17 +110,39 @@ export interface Group {
 // ---------------------------------------------------------------------------
 // Constructors
 
-/** The group of `members` (world ranks, in order) as seen by world rank `self`. */
+/**
+ * The group of `members` (world ranks, in order) as seen by world rank `self`.
+ *
+ * @example
+ * ```ts
+ * const g = Group.make([4, 2, 0], world.rank)   // world ranks 4, 2, 0 as group ranks 0, 1, 2
+ * ```
+ */
 export const make = (members: ReadonlyArray<number>, self: number): Group => {
   const own = members.slice()
   const at = own.indexOf(self)
   return { _tag: "Group", members: own, self, size: own.length, rank: at < 0 ? UNDEFINED : at }
 }
 
-/** The group with no members (MPI_GROUP_EMPTY), as seen by world rank `self`. */
+/**
+ * The group with no members (MPI_GROUP_EMPTY), as seen by world rank `self`.
+ *
+ * @example
+ * ```ts
+ * const none = Group.empty(world.rank)   // size 0; rank is Group.UNDEFINED
+ * ```
+ */
 export const empty = (self: number): Group => make([], self)
 
-/** Whether a value is a `Group`. */
+/**
+ * Whether a value is a `Group`.
+ *
+ * @example
+ * ```ts
+ * Group.isGroup(world.group)   // true
+ * Group.isGroup([0, 1])        // false
+ * ```
+ */
 export const isGroup = (u: unknown): u is Group =>
   typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Group" && Array.isArray((u as Group).members)
 
@@ -95,14 +173,29 @@ const checkRankList = (g: Group, ranks: ReadonlyArray<number>, call: string): In
 // ---------------------------------------------------------------------------
 // Operations
 
-/** The group of `ranks` of `g`, in the order listed (MPI_Group_incl). Ranks must be distinct. */
+/**
+ * The group of `ranks` of `g`, in the order listed (MPI_Group_incl). Ranks must be distinct.
+ *
+ * @example
+ * ```ts
+ * const firstHalf = yield* Group.incl(world.group, [0, 1])
+ * const pair = yield* world.createFromGroup(firstHalf)   // Option: some on ranks 0 and 1
+ * ```
+ */
 export const incl = (g: Group, ranks: ReadonlyArray<number>): Effect.Effect<Group, InvalidRank | InvalidArgument> =>
   Effect.suspend(() => {
     const invalid = checkRankList(g, ranks, "Group.incl")
     return invalid !== undefined ? Effect.fail(invalid) : Effect.succeed(make(ranks.map((r) => g.members[r]!), g.self))
   })
 
-/** `g` without `ranks`, the others keeping their order (MPI_Group_excl). Ranks must be distinct. */
+/**
+ * `g` without `ranks`, the others keeping their order (MPI_Group_excl). Ranks must be distinct.
+ *
+ * @example
+ * ```ts
+ * const workers = yield* Group.excl(world.group, [0])   // every rank but the coordinator
+ * ```
+ */
 export const excl = (g: Group, ranks: ReadonlyArray<number>): Effect.Effect<Group, InvalidRank | InvalidArgument> =>
   Effect.suspend(() => {
     const invalid = checkRankList(g, ranks, "Group.excl")
@@ -111,19 +204,40 @@ export const excl = (g: Group, ranks: ReadonlyArray<number>): Effect.Effect<Grou
     return Effect.succeed(make(g.members.filter((_, r) => !dropped.has(r)), g.self))
   })
 
-/** The members of `a`, then those of `b` not in `a`, each in their order (MPI_Group_union). */
+/**
+ * The members of `a`, then those of `b` not in `a`, each in their order (MPI_Group_union).
+ *
+ * @example
+ * ```ts
+ * const both = Group.union(evens, odds)   // evens' members, then odds' not already in it
+ * ```
+ */
 export const union = (a: Group, b: Group): Group => {
   const inA = new Set(a.members)
   return make([...a.members, ...b.members.filter((w) => !inA.has(w))], a.self)
 }
 
-/** The members of `a` that are also in `b`, in `a`'s order (MPI_Group_intersection). */
+/**
+ * The members of `a` that are also in `b`, in `a`'s order (MPI_Group_intersection).
+ *
+ * @example
+ * ```ts
+ * const common = Group.intersection(a, b)   // a's members that are also in b, in a's order
+ * ```
+ */
 export const intersection = (a: Group, b: Group): Group => {
   const inB = new Set(b.members)
   return make(a.members.filter((w) => inB.has(w)), a.self)
 }
 
-/** The members of `a` that are not in `b`, in `a`'s order (MPI_Group_difference). */
+/**
+ * The members of `a` that are not in `b`, in `a`'s order (MPI_Group_difference).
+ *
+ * @example
+ * ```ts
+ * const rest = Group.difference(world.group, workers)   // a's members not in b
+ * ```
+ */
 export const difference = (a: Group, b: Group): Group => {
   const inB = new Set(b.members)
   return make(a.members.filter((w) => !inB.has(w)), a.self)
@@ -133,6 +247,11 @@ export const difference = (a: Group, b: Group): Group => {
  * The rank in `b` of each of `ranks` of `a`, or `UNDEFINED` for a process
  * that is not in `b` (MPI_Group_translate_ranks). `PROC_NULL` translates to
  * itself, as in MPI.
+ *
+ * @example
+ * ```ts
+ * const inWorld = yield* Group.translateRanks(sub.group, [0, 1], world.group)   // their world ranks
+ * ```
  */
 export const translateRanks = (a: Group, ranks: ReadonlyArray<number>, b: Group): Effect.Effect<Array<number>, InvalidRank | InvalidArgument> =>
   Effect.suspend((): Effect.Effect<Array<number>, InvalidRank | InvalidArgument> => {
@@ -151,7 +270,14 @@ export const translateRanks = (a: Group, ranks: ReadonlyArray<number>, b: Group)
     return Effect.succeed(out)
   })
 
-/** IDENT (same members, same order), SIMILAR (same members, another order) or UNEQUAL (MPI_Group_compare). */
+/**
+ * IDENT (same members, same order), SIMILAR (same members, another order) or UNEQUAL (MPI_Group_compare).
+ *
+ * @example
+ * ```ts
+ * Group.compare(world.group, yield* Group.incl(world.group, [1, 0]))   // "SIMILAR" on two ranks
+ * ```
+ */
 export const compare = (a: Group, b: Group): typeof IDENT | typeof SIMILAR | typeof UNEQUAL => {
   if (a.size !== b.size) return UNEQUAL
   let sameOrder = true

@@ -37,7 +37,14 @@ import { type CodecChoice, resolveCodec } from "../messaging/Message.ts"
 export { UNDEFINED } from "./Group.ts"
 export { CONGRUENT, IDENT, SIMILAR, UNEQUAL, type Comparison } from "./Group.ts"
 
-/** Every error a communicator-creating call may fail with (those of the collective it runs on the parent). */
+/**
+ * Every error a communicator-creating call may fail with (those of the collective it runs on the parent).
+ *
+ * @example
+ * ```ts
+ * const rows: Effect.Effect<Option.Option<Comm.Comm>, Comm.CreateError> = world.split(world.rank % 2)
+ * ```
+ */
 export type CreateError = CollectiveError
 
 /**
@@ -214,6 +221,13 @@ export const make = (c: CommState, build: Build): Communicators & { readonly [ST
  * communicator), CONGRUENT (same members in the same order, different
  * message spaces, as after `dup`), SIMILAR (same members, another order) or
  * UNEQUAL.
+ *
+ * @example
+ * ```ts
+ * const copy = yield* world.dup()
+ * Comm.compare(world, world)   // "IDENT"
+ * Comm.compare(world, copy)    // "CONGRUENT": same members, their own messages
+ * ```
  */
 export const compare = (a: Comm, b: Comm): Comparison => {
   const sa = stateOf(a)

@@ -20,13 +20,28 @@ import type { Effect, Scope } from "effect"
 import type { World } from "../comm/Comm.ts"
 import { mainSlot } from "../internal/mainSlot.ts"
 
-/** A rank program: an Effect that needs the world communicator (and may use a Scope). */
+/**
+ * A rank program: an Effect that needs the world communicator (and may use a Scope).
+ *
+ * @example
+ * ```ts
+ * const program: Rank.Program = Effect.gen(function* () {
+ *   const world = yield* Comm.World
+ *   yield* world.barrier()
+ * })
+ * ```
+ */
 export type Program<A = unknown, E = unknown> = Effect.Effect<A, E, World | Scope.Scope>
 
 /**
  * Declares the program of a rank program file. Inside a rank it hands the
  * program to the runner; in a plain process it starts a job that runs the
  * file itself.
+ *
+ * @example
+ * ```ts
+ * Rank.main(program)   // npx rankflow run -n 4 program.ts
+ * ```
  */
 export const main = <A, E>(program: Effect.Effect<A, E, World | Scope.Scope>): void => {
   const slot = mainSlot()
