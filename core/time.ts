@@ -4,7 +4,16 @@
  */
 import { Effect } from "effect"
 
-/** Seconds since an arbitrary origin (MPI_Wtime). */
+/**
+ * Seconds since an arbitrary origin (MPI_Wtime).
+ *
+ * @example
+ * ```ts
+ * const t0 = yield* wtime()
+ * yield* world.barrier()
+ * yield* Effect.log(`barrier took ${(yield* wtime()) - t0} s`)
+ * ```
+ */
 export const wtime = (): Effect.Effect<number> => Effect.sync(() => (performance.timeOrigin + performance.now()) / 1000)
 
 let tick: number | undefined
@@ -20,5 +29,12 @@ const measureTick = (): number => {
   return Math.max(best / 1000, 1e-9)
 }
 
-/** The resolution of `wtime` in seconds (MPI_Wtick). */
+/**
+ * The resolution of `wtime` in seconds (MPI_Wtick).
+ *
+ * @example
+ * ```ts
+ * const resolution = yield* wtick()   // seconds between two distinct wtime() values
+ * ```
+ */
 export const wtick = (): Effect.Effect<number> => Effect.sync(() => (tick ??= measureTick()))

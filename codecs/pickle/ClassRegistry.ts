@@ -16,7 +16,14 @@
  */
 import { builtinPrototypes } from "./format.ts"
 
-/** How one class travels. */
+/**
+ * How one class travels.
+ *
+ * @example
+ * ```ts
+ * Pickle.registerClass(Vec, { name: "Vec", reduce: (v) => [v.x, v.y], construct: ([x, y]) => new Vec(x, y) })
+ * ```
+ */
 export interface ClassOptions<T extends object> {
   /** The name on the wire; sender and receiver must agree on it. */
   readonly name: string
@@ -26,7 +33,14 @@ export interface ClassOptions<T extends object> {
   readonly construct?: (state: any) => T
 }
 
-/** Any class, abstract ones included. */
+/**
+ * Any class, abstract ones included.
+ *
+ * @example
+ * ```ts
+ * const register = (cls: Pickle.AnyClass, name: string) => Pickle.registerClass(cls, { name })
+ * ```
+ */
 export type AnyClass<T extends object = object> = abstract new (...args: any) => T
 
 /** One registered class. `epoch` and `wireId` belong to the encoder: the id the class has in the header being written. */
@@ -50,6 +64,16 @@ export class ClassEntry {
   }
 }
 
+/**
+ * The classes a pickle codec carries, by name: instances of a registered class arrive as instances of it (the receiver must register the same name).
+ *
+ * @example
+ * ```ts
+ * const registry = new Pickle.ClassRegistry()
+ * registry.register(Point, { name: "geo.Point" })
+ * const codec = Pickle.make({ registry })   // a pickle codec of its own, with its own classes
+ * ```
+ */
 export class ClassRegistry {
   private readonly byPrototype = new Map<object, ClassEntry>()
   private readonly byName = new Map<string, ClassEntry>()

@@ -35,6 +35,14 @@ import { DEFAULT_MAX_DEPTH, DEFAULT_OUT_OF_BAND_THRESHOLD } from "./format.ts"
 
 export { type AnyClass, type ClassOptions, ClassRegistry } from "./ClassRegistry.ts"
 
+/**
+ * How `Pickle.make` builds a pickle codec: the out-of-band threshold, the class registry, the deepest nesting.
+ *
+ * @example
+ * ```ts
+ * const codec = Pickle.make({ outOfBandThreshold: 4096, maxDepth: 1000 })
+ * ```
+ */
 export interface PickleOptions {
   /** Typed arrays and ArrayBuffers of at least this many bytes travel out of band (default 64 KiB; `Infinity`: never). */
   readonly outOfBandThreshold?: number
@@ -44,7 +52,15 @@ export interface PickleOptions {
   readonly maxDepth?: number
 }
 
-/** A pickle codec together with its class registry. */
+/**
+ * A pickle codec together with its class registry.
+ *
+ * @example
+ * ```ts
+ * const codec: Pickle.PickleCodec = Pickle.make()
+ * codec.registerClass(Point, { name: "Point" })
+ * ```
+ */
 export interface PickleCodec extends Codec.Codec {
   readonly registry: ClassRegistry
   /** Registers a class with this codec's registry. */
@@ -59,6 +75,12 @@ const NAME = "pickle"
  * Builds a pickle codec with its own registry (unless one is given) and its
  * own threshold. Such a codec is not put in the codec registry: the one
  * registered under "pickle" is the default `pickle`.
+ *
+ * @example
+ * ```ts
+ * const strict = Pickle.make({ registry: new Pickle.ClassRegistry(), outOfBandThreshold: Infinity })
+ * const frames = strict.encodeSync({ a: [1, 2], b: new Map([["k", 1]]) })
+ * ```
  */
 export const make = (options: PickleOptions = {}): PickleCodec => {
   const outOfBandThreshold = options.outOfBandThreshold ?? DEFAULT_OUT_OF_BAND_THRESHOLD
@@ -86,9 +108,26 @@ export const make = (options: PickleOptions = {}): PickleCodec => {
   }
 }
 
-/** The default pickle codec (registered as "pickle", id 1), using the module-wide class registry. */
+/**
+ * The default pickle codec (registered as "pickle", id 1), using the module-wide class registry.
+ *
+ * @example
+ * ```ts
+ * const frames = pickle.encodeSync(new Map([[1, new Set(["a"])]]))
+ * pickle.decodeSync(frames)   // Map { 1 => Set { "a" } }
+ * ```
+ */
 export const pickle: PickleCodec = register(make({ registry: defaultRegistry })) as PickleCodec
 
-/** Registers a class with the default `pickle` codec (see `ClassRegistry.register`). */
+/**
+ * Registers a class with the default `pickle` codec (see `ClassRegistry.register`).
+ *
+ * @example
+ * ```ts
+ * class Point { constructor(readonly x: number, readonly y: number) {} }
+ * registerClass(Point, { name: "Point" })   // on every rank: received Points are Points again
+ * yield* world.send(new Point(1, 2), { dest: 1 })
+ * ```
+ */
 export const registerClass = <T extends object>(cls: AnyClass<T>, options: ClassOptions<T>): void =>
   defaultRegistry.register(cls, options)

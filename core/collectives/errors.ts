@@ -10,8 +10,22 @@ import type { CollectiveInvalid } from "./checks.ts"
 
 export type { CollectiveInvalid } from "./checks.ts"
 
-/** Why a collective failed while it ran: a peer failed, or contributions did not fit together. */
+/**
+ * Why a collective failed while it ran: a peer failed, or contributions did not fit together.
+ *
+ * @example
+ * ```ts
+ * yield* world.allreduce(x, Op.SUM).pipe(Effect.catchTag("RankFailed", (e) => Effect.logError(`lost rank ${e.rank}`)))
+ * ```
+ */
 export type CollectiveFailure = SendFailure | DecodeError | InvalidArgument | DatatypeMismatch | MessageInvalid
 
-/** Every error a blocking collective may fail with. */
+/**
+ * Every error a blocking collective may fail with.
+ *
+ * @example
+ * ```ts
+ * const all: Effect.Effect<Array<number>, Comm.CollectiveError> = world.allgather(world.rank)
+ * ```
+ */
 export type CollectiveError = CollectiveInvalid | CollectiveFailure

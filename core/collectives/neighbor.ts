@@ -30,11 +30,28 @@ import type { CodecOption, IntoOption } from "./options.ts"
 import { asTypedArray, decodeBuffer, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, noInto, output } from "./payload.ts"
 import { blocking, nonBlocking } from "./run.ts"
 
+/**
+ * Options of the neighbor collectives: `codec`, `into`.
+ *
+ * @example
+ * ```ts
+ * const halo = yield* grid.neighborAllgather(Float64Array.of(edge), { into: new Float64Array(4) })
+ * ```
+ */
 export interface NeighborOptions extends CodecOption, IntoOption {}
 
 type Run<A> = Effect.Effect<A, CollectiveError>
 type Start<A> = Effect.Effect<Request<A, CollectiveFailure>, CollectiveInvalid>
 
+/**
+ * The neighbor collectives of a communicator with a topology: each rank exchanges with its neighbours only.
+ *
+ * @example
+ * ```ts
+ * const [up, down, left, right] = yield* grid.neighborAllgather(myTemperature)
+ * const fromEach = yield* grid.neighborAlltoall([toUp, toDown, toLeft, toRight])
+ * ```
+ */
 export interface NeighborCollectives {
   /**
    * Every neighbour's value, in neighbour order (MPI_Neighbor_allgather):

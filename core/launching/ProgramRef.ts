@@ -8,6 +8,15 @@
 import { pathToFileURL } from "node:url"
 import * as path from "node:path"
 
+/**
+ * A rank program named by its module, the export to run and that export's arguments.
+ *
+ * @example
+ * ```ts
+ * const ref: ProgramRef = { module: new URL("./solver.ts", import.meta.url), export: "solve", args: [{ steps: 100 }] }
+ * yield* World.run(ref, { size: 4 })
+ * ```
+ */
 export interface ProgramRef {
   /** The module: a file URL, or a path (relative to the working directory). */
   readonly module: string | URL
@@ -17,7 +26,14 @@ export interface ProgramRef {
   readonly args?: ReadonlyArray<unknown>
 }
 
-/** A module path or URL, or a full reference. */
+/**
+ * A module path or URL, or a full reference.
+ *
+ * @example
+ * ```ts
+ * yield* World.run("examples/hello.ts", { size: 2 })   // a path, a URL or a ProgramRef
+ * ```
+ */
 export type ProgramInput = string | URL | ProgramRef
 
 export const normalize = (input: ProgramInput): { readonly module: string; readonly export: string | undefined; readonly args: ReadonlyArray<unknown> } => {

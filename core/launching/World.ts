@@ -30,6 +30,14 @@ import { describeWait } from "../messaging/waits.ts"
 import { normalize, type ProgramInput } from "./ProgramRef.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 
+/**
+ * How a world is started: its size, the transport and its options, the world's codec, output, deadlock detection and the stall watchdog.
+ *
+ * @example
+ * ```ts
+ * const world = yield* World.make({ size: 4, transport: "nats", transportOptions: { servers: "nats://127.0.0.1:4222" } })
+ * ```
+ */
 export interface WorldOptions {
   /** Number of ranks. */
   readonly size: number
@@ -71,6 +79,14 @@ export interface WorldOptions {
   readonly report?: (text: string) => void
 }
 
+/**
+ * Options of one run of a program on a world: its `argv`, and whether an interrupt prints the per-rank picture.
+ *
+ * @example
+ * ```ts
+ * yield* world.run(new URL("./job.ts", import.meta.url), { argv: ["--steps", "100"] })
+ * ```
+ */
 export interface RunOptions {
   /** `process.argv.slice(1)` inside the ranks: the script and its arguments. */
   readonly argv?: ReadonlyArray<string>
@@ -78,7 +94,15 @@ export interface RunOptions {
   readonly pictureOnInterrupt?: boolean
 }
 
-/** A running set of ranks that runs programs in turn. */
+/**
+ * A running set of ranks that runs programs in turn.
+ *
+ * @example
+ * ```ts
+ * const world: World.World = yield* World.make({ size: 4 })
+ * const first = yield* world.run<number>(new URL("./step.ts", import.meta.url))   // one result per rank
+ * ```
+ */
 export interface World {
   readonly size: number
   /** Runs a program on every rank and returns each rank's result, by rank. */
@@ -113,7 +137,17 @@ interface Running {
   collecting: boolean
 }
 
-/** Starts `size` ranks that stay up until the scope closes. */
+/**
+ * Starts `size` ranks that stay up until the scope closes.
+ *
+ * @example
+ * ```ts
+ * const results = yield* Effect.scoped(Effect.gen(function* () {
+ *   const world = yield* World.make({ size: 8 })
+ *   return yield* world.run(new URL("./program.ts", import.meta.url))
+ * }))
+ * ```
+ */
 export const make = (options: WorldOptions): Effect.Effect<World, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
     if (!Number.isInteger(options.size) || options.size < 1) {
@@ -223,7 +257,14 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
     return { size: options.size, run, picture }
   })
 
-/** Runs one program on `size` fresh ranks and returns each rank's result. */
+/**
+ * Runs one program on `size` fresh ranks and returns each rank's result.
+ *
+ * @example
+ * ```ts
+ * const [fromRank0] = yield* World.run<number>({ module: new URL("./sum.ts", import.meta.url), export: "sum", args: [100] }, { size: 4 })
+ * ```
+ */
 export const run = <A = unknown>(
   program: ProgramInput,
   options: WorldOptions & RunOptions

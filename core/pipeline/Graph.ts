@@ -61,7 +61,15 @@ export type Logic =
     readonly combine?: ((a: unknown, b: unknown) => unknown) | undefined
   }
 
-/** What a stage does with an item its function fails on. */
+/**
+ * What a stage does with an item its function fails on.
+ *
+ * @example
+ * ```ts
+ * const parsed = lines.pipe(Pipeline.map("parse", parse, { onError: "skip" }))                          // drop bad items
+ * const fetched = urls.pipe(Pipeline.map("fetch", get, { onError: { retry: Schedule.recurs(3) } }))   // retry each item
+ * ```
+ */
 export type ErrorPolicy =
   | "fail"
   | "skip"
@@ -91,7 +99,14 @@ export interface Output {
   readonly partition: "balance" | "broadcast"
 }
 
-/** Options every transforming stage takes. */
+/**
+ * Options every transforming stage takes.
+ *
+ * @example
+ * ```ts
+ * const counted = words.pipe(Pipeline.keyBy("count", (w: string) => w, Pipeline.count(), { replicas: 4, ranks: [1, 2, 3] }))
+ * ```
+ */
 export interface StageOptions<B = unknown> {
   /** How many actors run this stage (default 1); more than the ranks is allowed. */
   readonly replicas?: number | undefined
