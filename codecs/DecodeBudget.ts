@@ -26,7 +26,14 @@
  */
 import { DecodeError } from "./errors.ts"
 
-/** Options every codec's `decode` takes. */
+/**
+ * Options every codec's `decode` takes.
+ *
+ * @example
+ * ```ts
+ * pickle.decodeSync(frames, { maxDecodedBytes: 16 * 1024 * 1024 })   // a DecodeError past 16 MiB of objects
+ * ```
+ */
 export interface DecodeOptions {
   /**
    * The most memory, in bytes, a message may decode to beyond twice its own

@@ -348,5 +348,12 @@ const decodeSync = (frames: Frames, options: DecodeOptions | undefined): unknown
   }
 }
 
-/** Standard CBOR (RFC 8949) through cbor-x; codec id 3. */
+/**
+ * Standard CBOR (RFC 8949) through cbor-x; codec id 3.
+ *
+ * @example
+ * ```ts
+ * const frames = cbor.encodeSync({ id: 7, tags: ["a", "b"] })   // standard CBOR (RFC 8949): any language can read it
+ * ```
+ */
 export const cbor: Codec.Codec = register(Codec.make({ name: NAME, id: Codec.CodecIds.cbor, encodeSync, decodeSync }))

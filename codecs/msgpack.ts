@@ -316,7 +316,14 @@ const decodeSync = (frames: Frames, options: DecodeOptions | undefined): unknown
   }
 }
 
-/** Standard MessagePack through @msgpack/msgpack; codec id 4. */
+/**
+ * Standard MessagePack through @msgpack/msgpack; codec id 4.
+ *
+ * @example
+ * ```ts
+ * const world2 = yield* world.dup({ codec: "msgpack" })   // every value on it travels as plain MessagePack
+ * ```
+ */
 export const msgpack: Codec.Codec = register(
   Codec.make({ name: NAME, id: Codec.CodecIds.msgpack, encodeSync, decodeSync })
 )

@@ -30,6 +30,14 @@ import * as Adapter from "./internal/adapter.ts"
 import * as Arrays from "./internal/arrays.ts"
 import { DeviceState } from "./internal/DeviceState.ts"
 
+/**
+ * How `Gpu.layer` picks and opens a device: an adapter by name, a power preference, a backend.
+ *
+ * @example
+ * ```ts
+ * program.pipe(Effect.provide(Gpu.layer({ powerPreference: "high-performance" })))
+ * ```
+ */
 export interface LayerOptions {
   /** A substring of the adapter's name to pick (`llvmpipe` for lavapipe, `NVIDIA`, …). */
   readonly adapter?: string
@@ -38,7 +46,14 @@ export interface LayerOptions {
   readonly backend?: string
 }
 
-/** What the device reports about itself. */
+/**
+ * What the device reports about itself.
+ *
+ * @example
+ * ```ts
+ * const { vendor, architecture } = (yield* Gpu.Device).adapter
+ * ```
+ */
 export interface AdapterInfo {
   readonly vendor: string
   readonly architecture: string
@@ -46,7 +61,14 @@ export interface AdapterInfo {
   readonly description: string
 }
 
-/** The limits rankflow requested (the adapter's maxima). */
+/**
+ * The limits rankflow requested (the adapter's maxima).
+ *
+ * @example
+ * ```ts
+ * const { maxBufferSize } = (yield* Gpu.Device).limits
+ * ```
+ */
 export interface Limits {
   readonly maxStorageBufferBindingSize: number
   readonly maxBufferSize: number
@@ -55,7 +77,14 @@ export interface Limits {
   readonly maxComputeWorkgroupStorageSize: number
 }
 
-/** Counters of the device's memory and queue. */
+/**
+ * Counters of the device's memory and queue.
+ *
+ * @example
+ * ```ts
+ * const { liveBytes, submits, pipelines } = (yield* Gpu.Device).stats()
+ * ```
+ */
 export interface Stats {
   /** Bytes of buffers held by live arrays. */
   readonly liveBytes: number
@@ -70,7 +99,16 @@ export interface Stats {
 
 type Failure = GpuDeviceLost | GpuError | InvalidArgument
 
-/** A rank's GPU device. */
+/**
+ * A rank's GPU device.
+ *
+ * @example
+ * ```ts
+ * const gpu: Gpu.GpuDevice = yield* Gpu.Device
+ * const x = yield* gpu.fill("f32", 1024, 1)
+ * yield* gpu.idle()
+ * ```
+ */
 export interface GpuDevice {
   readonly adapter: AdapterInfo
   readonly limits: Limits

@@ -32,23 +32,7 @@ import type { Dtype, HostArray } from "./Dtype.ts"
 import type { GpuDeviceLost, GpuError, GpuFailure } from "./errors.ts"
 import * as Arrays from "./internal/arrays.ts"
 import type { DeviceState } from "./internal/DeviceState.ts"
-
-/** @internal A storage buffer held by one array (and shared by its views). */
-export class Allocation {
-  released = false
-  readonly state: DeviceState
-  readonly buffer: GPUBuffer
-  constructor(state: DeviceState, buffer: GPUBuffer) {
-    this.state = state
-    this.buffer = buffer
-  }
-  /** Returns the buffer to the pool (once). */
-  release(): void {
-    if (this.released || this.state.closed) return
-    this.released = true
-    this.state.pool.give(this.buffer)
-  }
-}
+import type { Allocation } from "./internal/Allocation.ts"
 
 /**
  * An array in GPU memory, made by the device (`gpu.array`, `gpu.zeros`, …)

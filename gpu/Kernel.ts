@@ -39,15 +39,39 @@ import { Effect } from "effect"
 import { InvalidArgument } from "../core/errors.ts"
 import * as Dtypes from "./Dtype.ts"
 import { GpuDeviceLost, GpuError, KernelError } from "./errors.ts"
-import { Allocation, GpuArray } from "./GpuArray.ts"
+import { GpuArray } from "./GpuArray.ts"
+import { Allocation } from "./internal/Allocation.ts"
 import * as Arrays from "./internal/arrays.ts"
 import type { DeviceState } from "./internal/DeviceState.ts"
 
-/** How a kernel uses a binding. */
+/**
+ * How a kernel uses a binding.
+ *
+ * @example
+ * ```ts
+ * const bindings = { x: "read", y: "read_write" } as const satisfies Record<string, Kernel.Access>
+ * ```
+ */
 export type Access = "read" | "read_write"
-/** The type of a uniform. */
+/**
+ * The type of a uniform.
+ *
+ * @example
+ * ```ts
+ * const uniforms = { a: "f32", n: "u32" } as const satisfies Record<string, Kernel.UniformType>
+ * ```
+ */
 export type UniformType = "f32" | "i32" | "u32"
 
+/**
+ * A kernel as written: its name, WGSL body over element `i`, the arrays it binds with their access, its uniforms, workgroup size and constants.
+ *
+ * @example
+ * ```ts
+ * const spec = { name: "scale", wgsl: "y[i] = a * y[i];", bindings: { y: "read_write" }, uniforms: { a: "f32" } } as const
+ * const scale = Kernel.make(spec)
+ * ```
+ */
 export interface KernelSpec<B extends Record<string, Access>, U extends Record<string, UniformType>> {
   /** A name for errors and statistics. */
   readonly name: string
@@ -61,7 +85,14 @@ export interface KernelSpec<B extends Record<string, Access>, U extends Record<s
   readonly constants?: Readonly<Record<string, number>>
 }
 
-/** A kernel: its spec, ready to run on any device. */
+/**
+ * A kernel: its spec, ready to run on any device.
+ *
+ * @example
+ * ```ts
+ * const scale: Kernel.Kernel = Kernel.make({ name: "scale", wgsl: "y[i] = a * y[i];", bindings: { y: "read_write" }, uniforms: { a: "f32" } })
+ * ```
+ */
 export interface Kernel<B extends Record<string, Access> = Record<string, Access>, U extends Record<string, UniformType> = Record<string, UniformType>> {
   readonly _tag: "Kernel"
   readonly spec: KernelSpec<B, U>
@@ -70,6 +101,14 @@ export interface Kernel<B extends Record<string, Access> = Record<string, Access
   readonly gridStride: boolean
 }
 
+/**
+ * Options of one kernel run: how many invocations (default: the first bound array's length).
+ *
+ * @example
+ * ```ts
+ * yield* Kernel.run(scale, { y }, { a: 0.5 }, { invocations: 1000 })   // the first 1000 elements only
+ * ```
+ */
 export interface RunOptions {
   /** How many invocations (default: the `n` uniform, else the first binding's length). */
   readonly invocations?: number

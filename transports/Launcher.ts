@@ -14,12 +14,32 @@
 import type { Effect, Queue, Scope } from "effect"
 import type { Transport, TransportError } from "./Transport.ts"
 
-/** What a rank's runner module exports. */
+/**
+ * What a rank's runner module exports.
+ *
+ * @example
+ * ```ts
+ * // runner.ts, loaded on every rank by the launcher (LaunchOptions.runner)
+ * export const serve: RunnerModule["serve"] = (transport, control) => {
+ *   control.post({ ready: transport.rank })
+ * }
+ * ```
+ */
 export interface RunnerModule {
   serve(transport: Transport, control: RankControl): void | Promise<void>
 }
 
-/** The rank side of the control channel. */
+/**
+ * The rank side of the control channel.
+ *
+ * @example
+ * ```ts
+ * export const serve = (t: Transport, control: RankControl) => {
+ *   control.onMessage((m) => { if (m === "stop") control.exit(0) })
+ *   control.post({ rank: t.rank, data: control.data })
+ * }
+ * ```
+ */
 export interface RankControl {
   /** Data the launcher gave every rank (e.g. which program to preload). */
   readonly data: unknown
@@ -34,12 +54,30 @@ export interface RankControl {
   exit(code: number): void
 }
 
+/**
+ * What a launcher reports of a job's ranks: a message, or an exit.
+ *
+ * @example
+ * ```ts
+ * const event: JobEvent = yield* Queue.take(job.events)
+ * if (event._tag === "Exited" && event.code !== 0) yield* Effect.logError(`rank ${event.rank}: ${event.error}`)
+ * ```
+ */
 export type JobEvent =
   | { readonly _tag: "Message"; readonly rank: number; readonly message: unknown }
   /** A rank's thread or process ended; `error` is set when it crashed (uncaught exception, killed). */
   | { readonly _tag: "Exited"; readonly rank: number; readonly code: number; readonly error?: string }
 
-/** The launcher side of a running job. */
+/**
+ * The launcher side of a running job.
+ *
+ * @example
+ * ```ts
+ * const job = yield* ShmLauncher.launch({ size: 2, runner: new URL("./runner.ts", import.meta.url).href })
+ * job.post(0, "go")
+ * const first = yield* Queue.take(job.events)
+ * ```
+ */
 export interface Job {
   /** Ranks in the whole job. */
   readonly size: number
@@ -63,6 +101,14 @@ export interface Job {
   declareFailed(rank: number, reason: string): void
 }
 
+/**
+ * What every launcher takes: the size, the runner module, data for every rank.
+ *
+ * @example
+ * ```ts
+ * const options: LaunchOptions = { size: 4, runner: runnerUrl, data: { steps: 10 }, env: { MY_FLAG: "1" } }
+ * ```
+ */
 export interface LaunchOptions {
   readonly size: number
   /** URL of the runner module (a `RunnerModule`). */
@@ -75,6 +121,15 @@ export interface LaunchOptions {
   readonly env?: Record<string, string>
 }
 
+/**
+ * Starts the ranks of a job on one transport.
+ *
+ * @example
+ * ```ts
+ * const launcher: Launcher<ShmLaunchOptions> = ShmLauncher
+ * const job = yield* launcher.launch({ size: 2, runner: runnerUrl, ringBytes: 1 << 20 })
+ * ```
+ */
 export interface Launcher<Options = {}> {
   readonly kind: string
   /** Starts the ranks; closing the scope stops every rank and releases everything. */

@@ -19,7 +19,14 @@
 import type { Frames } from "../codecs/Codec.ts"
 import { Data } from "effect"
 
-/** A packet as handed to `send`. The transport may keep references until `done` is called. */
+/**
+ * A packet as handed to `send`. The transport may keep references until `done` is called.
+ *
+ * @example
+ * ```ts
+ * transport.send(1, { envelope, frames: pickle.encodeSync({ step: 1 }) }, (error) => { if (error) console.error(error.message) })
+ * ```
+ */
 export interface Packet {
   /** Opaque bytes for the consumer (core's message envelope); at most 255 bytes. */
   readonly envelope: Uint8Array
@@ -27,7 +34,17 @@ export interface Packet {
   readonly frames: Frames
 }
 
-/** A packet that arrived, not yet taken. */
+/**
+ * A packet that arrived, not yet taken.
+ *
+ * @example
+ * ```ts
+ * transport.onArrival((a) => {
+ *   if (a.sizes.length === 0) a.take(undefined, (frames) => handle(a.envelope, frames))
+ *   else a.discard()   // its buffers are dropped, its memory given back
+ * })
+ * ```
+ */
 export interface Arrival {
   readonly source: number
   /** Stable copy of the sender's envelope. */
@@ -48,9 +65,30 @@ export interface Arrival {
   discard(): void
 }
 
-/** Outcome of a send: `undefined` when the caller's buffers may be reused, else why it failed. */
+/**
+ * Outcome of a send: `undefined` when the caller's buffers may be reused, else why it failed.
+ *
+ * @example
+ * ```ts
+ * const done: SendDone = (error) => (error === undefined ? next() : fail(error))
+ * transport.send(dest, packet, done)
+ * ```
+ */
 export type SendDone = (error?: TransportError | PeerFailure) => void
 
+/**
+ * Moves frames between the ranks of a job: what rankflow's core needs from shared memory, NATS or a transport of your own.
+ *
+ * @example
+ * ```ts
+ * const hello: RunnerModule = {
+ *   serve: (t: Transport) => {
+ *     t.onArrival((a) => a.take(undefined, (f) => console.log(`rank ${t.rank} got ${Codec.byteLength(f as Frames)} bytes from ${a.source}`)))
+ *     if (t.rank === 0) for (let r = 1; r < t.size; r++) t.send(r, packet, () => {})
+ *   }
+ * }
+ * ```
+ */
 export interface Transport {
   /** The kind, e.g. `"shm"` or `"nats"`. */
   readonly kind: string
@@ -99,6 +137,15 @@ export interface Transport {
   close(): void
 }
 
+/**
+ * Memory every rank of a job can address (the zero-copy path), where a transport offers it.
+ *
+ * @example
+ * ```ts
+ * const grid = transport.alloc?.alloc(Float64Array, 1 << 20)   // undefined where the transport has no shared memory
+ * if (grid !== undefined) transport.alloc!.release(grid)
+ * ```
+ */
 export interface SharedAllocator {
   /** A zeroed array of `length` elements in shared memory, or `undefined` when the arena is full. */
   alloc<T extends SharedArrayLike>(ctor: SharedArrayConstructor<T>, length: number): T | undefined
@@ -114,6 +161,13 @@ export interface SharedAllocator {
  * way to tell another rank that a word changed (waking it if it sleeps).
  * Plain data written before a `store` is visible to a rank that `load`s the
  * stored value.
+ *
+ * @example
+ * ```ts
+ * const seg = transport.segments?.create(4096, 4)   // on rank 0; the others attach by handle
+ * const peer = transport.segments!.attach(handle, 4096)
+ * const stop = transport.segments!.watch(() => check(peer))
+ * ```
  */
 export interface SharedSegments {
   /**
@@ -128,7 +182,16 @@ export interface SharedSegments {
   watch(news: () => void): () => void
 }
 
-/** One segment (see `SharedSegments`). */
+/**
+ * One segment (see `SharedSegments`).
+ *
+ * @example
+ * ```ts
+ * seg.store(0, 1)    // word 0 of the segment, atomically
+ * seg.signal(2)      // wake rank 2 if it waits on this segment
+ * seg.load(0)        // 1
+ * ```
+ */
 export interface SharedSegment {
   /** What other ranks attach it by. */
   readonly handle: number
@@ -143,20 +206,52 @@ export interface SharedSegment {
   detach(): void
 }
 
+/**
+ * A typed array (or DataView) that shared memory can back.
+ *
+ * @example
+ * ```ts
+ * const view: SharedArrayLike = new Float32Array(transportBuffer, 0, 16)
+ * ```
+ */
 export type SharedArrayLike = ArrayBufferView & { readonly length: number }
+/**
+ * A typed array class that can view shared memory.
+ *
+ * @example
+ * ```ts
+ * const make = <T extends SharedArrayLike>(ctor: SharedArrayConstructor<T>, n: number) => transport.alloc?.alloc(ctor, n)
+ * ```
+ */
 export interface SharedArrayConstructor<T> {
   new (buffer: ArrayBufferLike, byteOffset: number, length: number): T
   readonly BYTES_PER_ELEMENT: number
 }
 
-/** A transport-level failure: the underlying medium failed. */
+/**
+ * A transport-level failure: the underlying medium failed.
+ *
+ * @example
+ * ```ts
+ * yield* World.make({ size: 4, transport: "nats" }).pipe(
+ *   Effect.catchTag("TransportError", (e) => Effect.logError(`${e.transport}: ${e.message}`))
+ * )
+ * ```
+ */
 export class TransportError extends Data.TaggedError("TransportError")<{
   readonly transport: string
   readonly message: string
   readonly cause?: unknown
 }> {}
 
-/** A peer rank died or became unreachable. */
+/**
+ * A peer rank died or became unreachable.
+ *
+ * @example
+ * ```ts
+ * transport.onPeerFailure((f: PeerFailure) => console.error(`rank ${f.rank} failed: ${f.reason}`))
+ * ```
+ */
 export class PeerFailure extends Data.TaggedError("PeerFailure")<{
   readonly rank: number
   readonly reason: string

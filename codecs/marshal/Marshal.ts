@@ -35,7 +35,14 @@ const encodeBytes = (value: unknown): Uint8Array =>
   // A getter that calls back into marshal while a message is being written gets its own encoder.
   encoder.busy ? new Encoder().encode(value) : encoder.encode(value)
 
-/** The marshal codec (id `CodecIds.marshal`), registered under the name "marshal". */
+/**
+ * The marshal codec (id `CodecIds.marshal`), registered under the name "marshal".
+ *
+ * @example
+ * ```ts
+ * yield* world.send([1, 2.5, "three", true, null], { dest: 1, codec: "marshal" })
+ * ```
+ */
 export const marshal: Codec.Codec = register(
   Codec.make({
     name: NAME,

@@ -60,6 +60,16 @@ type Start<A> = Effect.Effect<Request<A, CollectiveFailure>, CollectiveInvalid>
 type RunOn<T, A> = Effect.Effect<A, CollectiveError | DeviceErrorOf<T>>
 type StartOn<T, A> = Effect.Effect<Request<A, CollectiveFailure | DeviceErrorOf<T>>, CollectiveInvalid>
 
+/**
+ * The collectives of a communicator (`Comm` extends it): barrier, bcast, scatter, gather, allgather, alltoall, reduce, allreduce, scans, reduce-scatters, their v-variants and non-blocking forms.
+ *
+ * @example
+ * ```ts
+ * const total = yield* world.allreduce(local, Op.SUM)
+ * const req = yield* world.ibarrier()
+ * yield* Request.wait(req)
+ * ```
+ */
 export interface Collectives {
   /** Waits until every rank has called it (MPI_Barrier); dissemination, ceil(log2 p) rounds. */
   barrier(): Run<void>

@@ -10,7 +10,14 @@ import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../../cod
 import type { CommState } from "../comm/CommState.ts"
 import { InvalidArgument, InvalidCommunicator, InvalidRoot, MessageInvalid, UnknownCodec } from "../errors.ts"
 
-/** Errors a collective reports at the call (synchronously), before any message. */
+/**
+ * Errors a collective reports at the call (synchronously), before any message.
+ *
+ * @example
+ * ```ts
+ * yield* world.bcast(x, { root: world.size }).pipe(Effect.catchTag("InvalidRoot", (e) => Effect.logError(e.message)))
+ * ```
+ */
 export type CollectiveInvalid = InvalidRoot | InvalidArgument | InvalidCommunicator | EncodeError | UnknownCodec | DatatypeMismatch
 
 /** Typed errors the synchronous parts of collectives throw; anything else thrown is a defect. */

@@ -44,7 +44,8 @@ export type {
   SendrecvOptions
 } from "../messaging/PointToPoint.ts"
 
-export type * from "../collectives/Collectives.ts"
+export type { CollectiveError, CollectiveFailure, CollectiveInvalid, Collectives } from "../collectives/Collectives.ts"
+export type * from "../collectives/options.ts"
 export type { NeighborCollectives, NeighborOptions } from "../collectives/neighbor.ts"
 export type { CartComm, Shift } from "./Cart.ts"
 export type { Communicators, CreateError, DupOptions } from "./communicators.ts"

@@ -1,6 +1,12 @@
 /**
  * The status of a received (or probed) message: who sent it, with which tag,
  * how large it is and how it was encoded (MPI_Status).
+ *
+ * @example
+ * ```ts
+ * const { status } = yield* world.recvWithStatus({ source: Comm.ANY_SOURCE })
+ * yield* Effect.log(`${status.byteCount} bytes from rank ${status.source}, tag ${status.tag}`)
+ * ```
  */
 
 export interface Status {

@@ -71,6 +71,15 @@ export interface DupOptions {
 /** Builds the full communicator object over a state (internal/facade.ts, passed in to keep the modules acyclic). */
 export type Build = (c: CommState) => Comm
 
+/**
+ * Making communicators from a communicator (`Comm` extends it): `dup`, `split`, `createFromGroup`, `createCart`, `free`.
+ *
+ * @example
+ * ```ts
+ * const row = Option.getOrThrow(yield* world.split(Math.floor(world.rank / 4)))
+ * const lib = yield* world.dup()   // a private message space for a library
+ * ```
+ */
 export interface Communicators {
   /** The communicator's group: its members' world ranks in rank order (MPI_Comm_group). */
   readonly group: Group

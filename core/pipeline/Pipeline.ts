@@ -210,7 +210,14 @@ export interface OrderedOptions<B> extends StageOptions<B> {
 const transform = <A, B>(name: string, kind: string, make: () => Transformer, options: OrderedOptions<B> = {}) => (self: Flow<A>): Flow<B> =>
   flowOf(stage(name, kind, { _tag: "Transform", make }, self.outputs, options))
 
-/** Options of a map stage that runs on each rank's GPU. */
+/**
+ * Options of a map stage that runs on each rank's GPU.
+ *
+ * @example
+ * ```ts
+ * const scaled = frames.pipe(Pipeline.map("scale", (x: GpuArray.GpuArray, gpu) => Kernels.map("a * 2.0", [x]), { gpu: true }))
+ * ```
+ */
 export interface GpuMapOptions<B> extends OrderedOptions<B> {
   /**
    * Run the stage on the device of the rank that hosts each replica: every
@@ -223,7 +230,14 @@ export interface GpuMapOptions<B> extends OrderedOptions<B> {
   readonly gpu: true
 }
 
-/** What a GPU stage sends on: typed arrays for GPU arrays. */
+/**
+ * What a GPU stage sends on: typed arrays for GPU arrays.
+ *
+ * @example
+ * ```ts
+ * type Sent = Pipeline.FromDevice<GpuArray.GpuArray>   // Float32Array | Int32Array | Uint32Array | Float16Array
+ * ```
+ */
 export type FromDevice<B> = B extends DeviceArray ? Float32Array | Int32Array | Uint32Array | Float16Array : B
 
 /**

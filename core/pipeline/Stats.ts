@@ -6,7 +6,15 @@
  */
 import { Effect, Metric } from "effect"
 
-/** One actor's counts (one replica of one stage). */
+/**
+ * One actor's counts (one replica of one stage).
+ *
+ * @example
+ * ```ts
+ * const { result, stats } = yield* Pipeline.runWithStats(graph)
+ * for (const s of stats) yield* Effect.log(`${s.stage}[${s.replica}] on rank ${s.rank}: ${s.itemsIn} in, ${s.itemsOut} out`)
+ * ```
+ */
 export interface ActorStats {
   readonly stage: string
   readonly replica: number

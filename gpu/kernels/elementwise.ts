@@ -37,6 +37,14 @@ const sameLength = (name: string, arrays: ReadonlyArray<GpuArray>): InvalidArgum
   return bad === undefined ? undefined : new InvalidArgument({ argument: "inputs", message: `${name}: every input must have the same length; got ${arrays.map((a) => a.length).join(", ")}` })
 }
 
+/**
+ * Options of `Kernels.map`: the output's dtype, and an array to write into.
+ *
+ * @example
+ * ```ts
+ * yield* Kernels.map("a * b + c", [x, y, z], { out: z })   // in place
+ * ```
+ */
 export interface MapOptions {
   /** The output's dtype (default: the first input's). */
   readonly dtype?: Dtype

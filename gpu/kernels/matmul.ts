@@ -84,6 +84,14 @@ fn loadB(r: u32, q: u32, lastB: u32) -> c_t {
 }`
 })
 
+/**
+ * The shapes of `Kernels.matmul`: a is m×k, b is k×n (row-major), and an optional output.
+ *
+ * @example
+ * ```ts
+ * const c = yield* Kernels.matmul(a, b, { m: 64, k: 32, n: 16 })   // a 64×16 result
+ * ```
+ */
 export interface MatmulShape {
   readonly m: number
   readonly k: number

@@ -29,6 +29,14 @@ fn kernel(i: u32) {
 }`
 })
 
+/**
+ * Options of `Kernels.stencil`: the grid's shape, the weights, the boundary, an output array.
+ *
+ * @example
+ * ```ts
+ * const next = yield* Kernels.stencil(u, { rows: 512, cols: 512, boundary: "periodic" })
+ * ```
+ */
 export interface StencilOptions {
   readonly rows: number
   readonly cols: number

@@ -29,13 +29,44 @@
 import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from "node:crypto"
 import { readFileSync } from "node:fs"
 
-/** Bytes of the tag that ends an authenticated frame. */
+/**
+ * Bytes of the tag that ends an authenticated frame.
+ *
+ * @example
+ * ```ts
+ * frame.length - FrameAuth.TAG_BYTES   // where a signed frame's tag starts
+ * ```
+ */
 export const TAG_BYTES = 16
-/** The destination of a frame on the job subject. */
+/**
+ * The destination of a frame on the job subject.
+ *
+ * @example
+ * ```ts
+ * auth.sign(frame, FrameAuth.ALL)   // a frame for the job subject, every rank
+ * ```
+ */
 export const ALL = 0xffffffff
-/** Keys shorter than this are refused (128 bits). */
+/**
+ * Keys shorter than this are refused (128 bits).
+ *
+ * @example
+ * ```ts
+ * FrameAuth.make(new Uint8Array(8), "job")   // throws: at least FrameAuth.MIN_KEY_BYTES (16) bytes
+ * ```
+ */
 export const MIN_KEY_BYTES = 16
 
+/**
+ * The signer and verifier of a job's frames.
+ *
+ * @example
+ * ```ts
+ * const auth: FrameAuth.FrameAuth = FrameAuth.make(key, "heat-42")
+ * auth.sign(frame, 3)
+ * auth.verify(frame, 3)   // true
+ * ```
+ */
 export interface FrameAuth {
   /** Writes the tag of `frame` (whose last TAG_BYTES bytes are for it) published towards `dest`. */
   readonly sign: (frame: Uint8Array, dest: number) => void
@@ -51,7 +82,14 @@ const tagOf = (key: KeyObject, frame: Uint8Array, dest: number): Buffer => {
   return createHmac("sha256", key).update(destination).update(frame.subarray(0, frame.length - TAG_BYTES)).digest()
 }
 
-/** The signer and verifier of `job`'s frames under `key` (at least MIN_KEY_BYTES bytes). */
+/**
+ * The signer and verifier of `job`'s frames under `key` (at least MIN_KEY_BYTES bytes).
+ *
+ * @example
+ * ```ts
+ * const auth = FrameAuth.make(FrameAuth.freshKey(), "heat-42")
+ * ```
+ */
 export const make = (key: Uint8Array, job: string): FrameAuth => {
   if (key.length < MIN_KEY_BYTES) throw new RangeError(`a job key needs at least ${MIN_KEY_BYTES} bytes, got ${key.length}`)
   const macKey = createSecretKey(createHmac("sha256", key).update(`rankflow frames v2 ${job}`).digest())
@@ -69,13 +107,26 @@ export const make = (key: Uint8Array, job: string): FrameAuth => {
   }
 }
 
-/** A fresh random key (32 bytes), for a job whose ranks one launcher starts. */
+/**
+ * A fresh random key (32 bytes), for a job whose ranks one launcher starts.
+ *
+ * @example
+ * ```ts
+ * const key = FrameAuth.freshKey()   // 32 random bytes
+ * ```
+ */
 export const freshKey = (): Uint8Array => new Uint8Array(randomBytes(32))
 
 /**
  * The key in a key file: its bytes, without one trailing newline (so that
  * `openssl rand -hex 32 > job.key` and `head -c 32 /dev/urandom > job.key`
  * both work). A string says why the file cannot serve.
+ *
+ * @example
+ * ```ts
+ * const key = FrameAuth.readKeyFile("heat-42.key")
+ * if (typeof key === "string") throw new Error(key)   // why the file cannot serve
+ * ```
  */
 export const readKeyFile = (path: string): Uint8Array | string => {
   let bytes: Buffer

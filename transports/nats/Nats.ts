@@ -17,19 +17,48 @@ import type { NatsOptions } from "./Options.ts"
 
 export type { NatsOptions, NatsTlsOptions } from "./Options.ts"
 
-/** A launcher for jobs joined through NATS, with `options` fixed. */
+/**
+ * A launcher for jobs joined through NATS, with `options` fixed.
+ *
+ * @example
+ * ```ts
+ * const world = yield* World.make({ size: 4, transport: Nats.launcher({ servers: "nats://127.0.0.1:4222" }) })
+ * ```
+ */
 export const launcher = (options: NatsOptions = {}): Launcher<NatsOptions> => NatsLauncher.make(options)
 
-/** The NATS settings of a program, and the launcher they give. */
+/**
+ * The NATS settings of a program, and the launcher they give.
+ *
+ * @example
+ * ```ts
+ * const { launcher } = yield* Nats.Nats
+ * const world = yield* World.make({ size: 4, transport: launcher })
+ * ```
+ */
 export class Nats extends Context.Service<Nats, {
   readonly options: NatsOptions
   readonly launcher: Launcher<NatsOptions>
 }>()("rankflow/transports/Nats") {}
 
-/** Provides `Nats` from options (servers, job, credentials, TLS, timeouts). */
+/**
+ * Provides `Nats` from options (servers, job, credentials, TLS, timeouts).
+ *
+ * @example
+ * ```ts
+ * program.pipe(Effect.provide(Nats.layer({ servers: "nats://127.0.0.1:4222", job: "sweep-7" })))
+ * ```
+ */
 export const layer = (options: NatsOptions = {}): Layer.Layer<Nats> => Layer.succeed(Nats, { options, launcher: launcher(options) })
 
-/** The CLI's NATS flags, as parsed. */
+/**
+ * The CLI's NATS flags, as parsed.
+ *
+ * @example
+ * ```ts
+ * const options = Nats.optionsFromFlags({ nats: "nats://a:4222,nats://b:4222", job: "heat-42", joinTimeout: 60 })
+ * ```
+ */
 export interface NatsFlags {
   /** `--nats`: comma-separated server URLs. */
   readonly nats?: string | undefined
@@ -47,7 +76,14 @@ export interface NatsFlags {
   readonly jobKeyFile?: string | undefined
 }
 
-/** Options from the CLI's flags (`--size` is the World's size, not an option here). */
+/**
+ * Options from the CLI's flags (`--size` is the World's size, not an option here).
+ *
+ * @example
+ * ```ts
+ * Nats.optionsFromFlags({ nats: "nats://127.0.0.1:4222", user: "heat", password: secret })   // { servers: [...], user, password }
+ * ```
+ */
 export const optionsFromFlags = (flags: NatsFlags): NatsOptions => {
   const tls = flags.tlsCa !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined
     ? { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey }

@@ -26,7 +26,15 @@ import type * as Ipc from "./Ipc.ts"
 import { isInternal } from "./Ipc.ts"
 import { type NatsConfig, type NatsOptions, resolve } from "./Options.ts"
 
-/** A running NATS job, as seen from one host. */
+/**
+ * A running NATS job, as seen from one host.
+ *
+ * @example
+ * ```ts
+ * const job: NatsJob = yield* NatsLauncher.launch({ size: 2, runner, servers: "nats://127.0.0.1:4222" })
+ * yield* Effect.log(`job ${job.job}, rank 0 is process ${job.pid(0)}`)
+ * ```
+ */
 export interface NatsJob extends Job {
   /** The job id (the subjects' namespace). */
   readonly job: string
@@ -35,6 +43,14 @@ export interface NatsJob extends Job {
   pid(rank: number): number | undefined
 }
 
+/**
+ * What the NATS launcher takes: the launch options and the NATS options.
+ *
+ * @example
+ * ```ts
+ * const options: NatsLaunchOptions = { size: 4, runner, servers: "nats://127.0.0.1:4222", job: "heat-42" }
+ * ```
+ */
 export type NatsLaunchOptions = LaunchOptions & NatsOptions
 
 const RANK_PROCESS = fileURLToPath(new URL("./rank-process.ts", import.meta.url))
@@ -190,6 +206,11 @@ const make = (defaults: NatsOptions): Launcher<NatsOptions> => ({
  * The NATS launcher (a `Launcher`). Use it as `World.make({ size, transport:
  * NatsLauncher, transportOptions: { servers } })`, or fix its options with
  * `make`.
+ *
+ * @example
+ * ```ts
+ * yield* World.make({ size: 4, transport: NatsLauncher, transportOptions: { servers: "nats://127.0.0.1:4222" } })
+ * ```
  */
 export const NatsLauncher: {
   readonly kind: "nats"

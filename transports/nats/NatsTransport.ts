@@ -29,6 +29,15 @@ import { DUPLICATE, GAP, ReceiveSequence, SendWindow } from "./Reliability.ts"
 import { describeProcess, formatRanks, type JoinOutcome, type LauncherInfo, Rendezvous } from "./Rendezvous.ts"
 import type { Subjects } from "./Subjects.ts"
 
+/**
+ * What one rank's NATS transport runs with: its rank in the job, the subjects, credit window, frame limits, heartbeats and key.
+ *
+ * @example
+ * ```ts
+ * // Built by the launcher for each rank process; a foreign client reads docs/nats-protocol.md instead.
+ * const transport = yield* Effect.promise(() => NatsTransport.join(nc, settings, incarnation))
+ * ```
+ */
 export interface NatsTransportSettings {
   readonly subjects: Subjects
   readonly rank: number
@@ -61,7 +70,14 @@ export interface NatsTransportSettings {
   readonly launcher?: LauncherInfo | undefined
 }
 
-/** Counters for tests and benchmarks. */
+/**
+ * Counters for tests and benchmarks.
+ *
+ * @example
+ * ```ts
+ * const { framesSent, bundlesSent, framesBundled, peakHeldBytes } = transport.stats()
+ * ```
+ */
 export interface NatsTransportStats {
   /** Bytes held for arrivals not yet taken, now and at most so far. */
   readonly heldBytes: number
@@ -304,6 +320,16 @@ const ZERO_COPY_BYTES = 64 * 1024
 /** Self-sends up to this size are copied at once; larger ones are copied when received. */
 const SELF_EAGER_BYTES = 64 * 1024
 
+/**
+ * The NATS transport of one rank: frames with sequence numbers, acknowledgements, credits and heartbeats over a NATS connection (docs/nats-protocol.md).
+ *
+ * @example
+ * ```ts
+ * export const serve = (t: Transport) => {
+ *   if (t instanceof NatsTransport) console.log(t.stats().framesReceived)
+ * }
+ * ```
+ */
 export class NatsTransport implements Transport {
   readonly kind = "nats"
   readonly rank: number

@@ -10,6 +10,14 @@ import { checkSettings, DEFAULT_HEARTBEAT, type HeartbeatSettings } from "./Hear
 import { parseRanks } from "./Rendezvous.ts"
 import { checkJobId, freshJobId } from "./Subjects.ts"
 
+/**
+ * TLS towards the NATS servers: the CA that signs them, and a client certificate where they ask for one.
+ *
+ * @example
+ * ```ts
+ * yield* World.run(program, { size: 4, transport: "nats", transportOptions: { servers: "tls://nats.example:4222", tls: { ca: "ca.pem", cert: "me.pem", key: "me-key.pem" } } })
+ * ```
+ */
 export interface NatsTlsOptions {
   /** PEM file of the certificate authority that signed the servers' certificates (`--tls-ca`). */
   readonly ca?: string
@@ -19,6 +27,14 @@ export interface NatsTlsOptions {
   readonly key?: string
 }
 
+/**
+ * How a job reaches and uses NATS: servers, job id, credentials, TLS, heartbeats, flow control.
+ *
+ * @example
+ * ```ts
+ * yield* World.run(program, { size: 8, transport: "nats", transportOptions: { servers: ["nats://a:4222", "nats://b:4222"], job: "heat-42", window: 8 << 20 } })
+ * ```
+ */
 export interface NatsOptions {
   /**
    * NATS servers: URLs separated by commas, or an array (`--nats`). Ranks
@@ -83,7 +99,15 @@ export interface NatsOptions {
   readonly frameAuth?: boolean
 }
 
-/** Everything a rank process needs, as plain data (it crosses the IPC channel). */
+/**
+ * Everything a rank process needs, as plain data (it crosses the IPC channel).
+ *
+ * @example
+ * ```ts
+ * const job = yield* NatsLauncher.launch({ size: 2, runner, servers: "nats://127.0.0.1:4222" })
+ * job.config.job   // the job id every rank's subjects use
+ * ```
+ */
 export interface NatsConfig {
   readonly servers: ReadonlyArray<string>
   readonly job: string

@@ -42,7 +42,14 @@ export const MAX_ARENA_BYTES = 4 * 1024 * 1024 * 1024
 export const DEFAULT_UNEXPECTED_BUDGET = 64 * 1024 * 1024
 export const DEFAULT_EAGER_LIMIT = 32 * 1024
 
-/** Tunables of an shm job (all optional; defaults above). */
+/**
+ * Tunables of an shm job (all optional; defaults above).
+ *
+ * @example
+ * ```ts
+ * yield* World.run(program, { size: 4, transportOptions: { ringBytes: 1 << 20, spinMicros: 0, youngGenerationMb: 8 } })
+ * ```
+ */
 export interface ShmOptions {
   /** Total bytes for all data rings together; each of the N·(N−1) rings gets a share, clamped to 16 KiB..4 MiB. */
   readonly ringBudget?: number

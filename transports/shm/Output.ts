@@ -3,7 +3,14 @@
  */
 import type { Readable } from "node:stream"
 
-/** Where forwarded output goes (a `Writable` such as `process.stdout` fits). */
+/**
+ * Where forwarded output goes (a `Writable` such as `process.stdout` fits).
+ *
+ * @example
+ * ```ts
+ * const sink: OutputSink = { write: (text) => process.stdout.write(text) }
+ * ```
+ */
 export interface OutputSink {
   write(text: string): unknown
 }

@@ -16,7 +16,14 @@ import { allocate, geometry, type ShmOptions } from "./Layout.ts"
 import { forward, type OutputSink } from "./Output.ts"
 import type { FromRank, ToRank, WorkerData } from "./protocol.ts"
 
-/** Options of an shm launch: the transport's tunables, and where rank output goes. */
+/**
+ * Options of an shm launch: the transport's tunables, and where rank output goes.
+ *
+ * @example
+ * ```ts
+ * yield* World.run(program, { size: 8, transport: "shm", transportOptions: { arenaBytes: 256 * 1024 * 1024 } })
+ * ```
+ */
 export interface ShmLaunchOptions extends ShmOptions {
   /** Receives the ranks' stdout (default: this process's stdout). */
   readonly stdout?: OutputSink
@@ -140,7 +147,14 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
     return { job, stop }
   })
 
-/** Worker threads sharing memory: the default transport. */
+/**
+ * Worker threads sharing memory: the default transport.
+ *
+ * @example
+ * ```ts
+ * const job = yield* ShmLauncher.launch({ size: 4, runner: runnerUrl })   // worker threads of this process
+ * ```
+ */
 export const ShmLauncher: Launcher<ShmLaunchOptions> = {
   kind: "shm",
   launch: (options) =>

@@ -25,7 +25,15 @@ import { DataReader, DataWriter, ReplyReader, ReplyWriter, type RingViews, ringV
 /** Envelopes are at most this long (the MSG record keeps their length in a byte). */
 const MAX_ENVELOPE = 255
 
-/** Rank `rank`'s transport over a job's shared regions (the worker builds it; tests may build several in one thread). */
+/**
+ * Rank `rank`'s transport over a job's shared regions (the worker builds it; tests may build several in one thread).
+ *
+ * @example
+ * ```ts
+ * // Inside a rank of an shm job, the transport a runner's serve() receives:
+ * export const serve = (t: Transport) => console.log(t.kind, t.rank, t.size)   // "shm" 0 4
+ * ```
+ */
 export class ShmTransport implements Transport {
   readonly kind = "shm"
   readonly rank: number
