@@ -42,15 +42,18 @@ export const MAX_ARENA_BYTES = 4 * 1024 * 1024 * 1024
 export const DEFAULT_UNEXPECTED_BUDGET = 64 * 1024 * 1024
 export const DEFAULT_EAGER_LIMIT = 32 * 1024
 /**
- * Spin budget where ranks do not outnumber cores: longer than a wake-up (60–120
- * µs on a VM). With a budget shorter than a wake-up, one stall (a scavenge)
- * sends the waiting rank to sleep, its peer's reply then costs a notify and a
- * wake-up, by which time the peer's own shorter spin has run out too, and the
- * pair keeps waking each other for a while: with 30 µs, 1.1 % of 8-byte
- * ping-pongs paid a notify and the send call's p99 was 12 µs; with 250 µs,
- * 0.2 % and 1.9 µs.
+ * Spin budget where ranks do not outnumber cores: longer than a wake-up (50–120
+ * µs on a VM), but not much longer. With a budget shorter than a wake-up, one
+ * stall (a scavenge) sends the waiting rank to sleep, its peer's reply then
+ * costs a notify and a wake-up, by which time the peer's own spin has run out
+ * too, and the pair keeps waking each other for a while: measured on 200,000
+ * 8-byte ping-pongs, 30 µs gave 3,000–3,700 notifies and a send call's p99 of
+ * 12–19 µs, 100 µs 1,600–1,800 and 7–9 µs. A longer budget (250 µs: ~900
+ * notifies) made the p99 round trip worse (300 µs against 100–160): a rank
+ * that spins keeps its core while a third thread (the garbage collector's, the
+ * compiler's) holds the other one, and its peer cannot run until it gives up.
  */
-export const DEFAULT_SPIN_MICROS = 250
+export const DEFAULT_SPIN_MICROS = 100
 
 /**
  * Tunables of an shm job (all optional; defaults above).
@@ -71,7 +74,7 @@ export interface ShmOptions {
   readonly unexpectedBudget?: number
   /** Largest message copied eagerly through a ring (default 32 KiB, at most a quarter of a ring). */
   readonly eagerLimit?: number
-  /** How long core should spin on `poll` before blocking; default 250 µs (`DEFAULT_SPIN_MICROS`), or 0 when ranks outnumber cores. */
+  /** How long core should spin on `poll` before blocking; default 100 µs (`DEFAULT_SPIN_MICROS`), or 0 when ranks outnumber cores. */
   readonly spinMicros?: number
   /** Megabytes of V8 young generation per rank (worker `resourceLimits`); default V8's, or 8 when ranks outnumber cores. */
   readonly youngGenerationMb?: number
