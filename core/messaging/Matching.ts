@@ -86,6 +86,15 @@ interface Queues {
   readonly unexpected: OrderedList<Incoming>
 }
 
+/** Runs the wake-ups of receives settled by a failure, once each (after the engine's state is consistent). */
+const wakeAll = (settled: ReadonlyArray<Posted>): void => {
+  for (const p of settled) {
+    const wake = p.wake
+    p.wake = undefined
+    wake?.()
+  }
+}
+
 const accepts = (p: Posted, source: number, tag: number): boolean =>
   (p.source === source || p.source === ANY_SOURCE) && (p.tag === tag || p.tag === ANY_TAG)
 
@@ -246,13 +255,7 @@ export class Matching {
         return false
       })
     }
-    if (failed !== undefined) {
-      for (const p of failed) {
-        const wake = p.wake
-        p.wake = undefined
-        wake?.()
-      }
-    }
+    if (failed !== undefined) wakeAll(failed)
   }
 
   /**
@@ -277,13 +280,7 @@ export class Matching {
         return false
       })
     }
-    if (finished !== undefined) {
-      for (const p of finished) {
-        const wake = p.wake
-        p.wake = undefined
-        wake?.()
-      }
-    }
+    if (finished !== undefined) wakeAll(finished)
   }
 
   /** The finished rank that a receive waits on in vain, if any. */
