@@ -17,15 +17,14 @@ import { decodeError } from "../../codecs/errors.ts"
 import type { CommState } from "../comm/CommState.ts"
 import { InvalidArgument } from "../errors.ts"
 import type { Encoded } from "../messaging/Message.ts"
-import * as Bcast from "./bcast.ts"
 import { pack, unpack } from "./bundle.ts"
 import { attempt, checkComm, checkCounts, checkDispls, extent } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import * as Gather from "./gather.ts"
 import { type Call, open, post, postInto, send, shareable, startSend, wait, waitEach } from "./link.ts"
 import type { AllgatherOptions, AllgathervOptions } from "./options.ts"
 import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
 import { depth, radixFor } from "./tree.ts"
+import { bcastTree, gatherTree } from "./trees.ts"
 import * as Shared from "./shared/calls.ts"
 
 /** Every rank's item on every rank, by rank. */
@@ -114,8 +113,8 @@ const allgatherBuffers = (c: CommState, name: string, buffer: TypedArray, counts
  */
 export const gatherBcast = (call: Call, item: Encoded, k: number) =>
   Effect.gen(function*() {
-    const gathered = yield* Gather.tree(call, 0, item, k)
-    const message = yield* Bcast.tree(call, 0, gathered === undefined ? undefined : pack(gathered), k)
+    const gathered = yield* gatherTree(call, 0, item, k)
+    const message = yield* bcastTree(call, 0, gathered === undefined ? undefined : pack(gathered), k)
     const items = gathered ?? (yield* attempt(() => unpack(message)))
     if (items.length !== call.c.size) {
       return yield* Effect.fail(decodeError("bundle", 0, `${call.name}: rank 0 sent ${items.length} items for ${call.c.size} ranks`))

@@ -30,15 +30,14 @@ import * as Datatypes from "../../codecs/Datatype.ts"
 import type { CommState } from "../comm/CommState.ts"
 import type { Encoded } from "../messaging/Message.ts"
 import type { Op } from "../op/Op.ts"
-import * as Bcast from "./bcast.ts"
 import { attempt } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
 import { type Call, postInto, send, wait } from "./link.ts"
 import type { AllreduceOptions } from "./options.ts"
 import { decodeBuffer, decodeValue } from "./payload.ts"
-import * as Reduce from "./reduce.ts"
 import { bufferReduction, bufferResult, foldOnBoard, prepare, reduceOnBoard, type Reduction } from "./reduction.ts"
 import { depth, floorPow2, radixFor } from "./tree.ts"
+import { bcastTree, reduceTree } from "./trees.ts"
 
 /** Ranks taking part in the power-of-two rounds: their number there, or -1 for an even rank that handed off. */
 const newRankOf = (r: number, rem: number): number => (r < 2 * rem ? (r % 2 === 0 ? -1 : r >> 1) : r - rem)
@@ -165,8 +164,8 @@ export const rabenseifner = (call: Call, red: Reduction<TypedArray>, input: Type
  */
 export const reduceBcast = <T>(call: Call, red: Reduction<T>, value: T, count: number, k: number, read: (m: Encoded) => T) =>
   Effect.gen(function*() {
-    const reduced = yield* Reduce.tree(call, 0, red, value, count, k)
-    const message = yield* Bcast.tree(call, 0, call.c.rank === 0 ? red.encode(reduced!) : undefined, k)
+    const reduced = yield* reduceTree(call, 0, red, value, count, k)
+    const message = yield* bcastTree(call, 0, call.c.rank === 0 ? red.encode(reduced!) : undefined, k)
     return call.c.rank === 0 ? reduced! : yield* attempt(() => read(message))
   })
 

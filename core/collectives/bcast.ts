@@ -11,30 +11,14 @@ import { Effect } from "effect"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import type { CommState } from "../comm/CommState.ts"
 import type { Encoded } from "../messaging/Message.ts"
-import type { SendFailure } from "../messaging/PointToPoint.ts"
 import { attempt, checkComm, checkInto, checkRoot } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"
+import { type Call, open } from "./link.ts"
 import type { BcastOptions } from "./options.ts"
 import { asTypedArray, encodeBuffer, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
 import * as Shared from "./shared/calls.ts"
-import { absolute, knomial, radixFor, relative, sendOrder } from "./tree.ts"
-
-/** Broadcasts `message` (given at the root) along a k-nomial tree and returns it on every rank. */
-export const tree = (call: Call, root: number, message: Encoded | undefined, k: number): Effect.Effect<Encoded, SendFailure> =>
-  Effect.gen(function*() {
-    const { c } = call
-    const p = c.size
-    const node = knomial(relative(c.rank, root, p), p, k)
-    const m = node.parent < 0 ? message! : yield* recv(call, absolute(node.parent, root, p))
-    if (node.children.length > 0) {
-      const out = shareable(c, m)
-      const sends = []
-      for (const child of sendOrder(node)) sends.push(startSend(call, absolute(child.rel, root, p), out))
-      yield* waitEach(sends)
-    }
-    return m
-  })
+import { radixFor } from "./tree.ts"
+import { bcastTree } from "./trees.ts"
 
 /**
  * `bcast(value, { root, codec, into })`: the root's value on every rank
@@ -43,7 +27,7 @@ export const tree = (call: Call, root: number, message: Encoded | undefined, k: 
  */
 /** The broadcast on the communicator's board where it has one, else along a tree. */
 const broadcast = (call: Call, root: number, message: Encoded | undefined): Effect.Effect<Encoded, CollectiveFailure> =>
-  call.c.shared !== undefined ? Shared.bcast(call.c.shared, root, message) : tree(call, root, message, radixFor(call.c))
+  call.c.shared !== undefined ? Shared.bcast(call.c.shared, root, message) : bcastTree(call, root, message, radixFor(call.c))
 
 export const start = (c: CommState, value: unknown, options: BcastOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
   const name = "bcast"

@@ -7,47 +7,18 @@
  * Cost (binomial): ceil(log2 p)·α + β·n·(p-1) at the root (n: bytes per rank).
  */
 import { Effect } from "effect"
-import { decodeError } from "../../codecs/errors.ts"
-import type { Encoded } from "../messaging/Message.ts"
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import type { CommState } from "../comm/CommState.ts"
 import { InvalidArgument } from "../errors.ts"
-import { pack, unpack } from "./bundle.ts"
 import { attempt, checkComm, checkCounts, checkDispls, checkRoot, extent } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, open, post, send, shareable, wait } from "./link.ts"
+import { open } from "./link.ts"
 import type { GatherOptions, GathervOptions } from "./options.ts"
 import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
 import * as Shared from "./shared/calls.ts"
-import { absolute, knomial, radixFor, relative } from "./tree.ts"
-
-/** Gathers every rank's item at the root (by rank) along a k-nomial tree; other ranks get undefined. */
-export const tree = (call: Call, root: number, item: Encoded, k: number) =>
-  Effect.gen(function*() {
-    const { c } = call
-    const p = c.size
-    const node = knomial(relative(c.rank, root, p), p, k)
-    // Children send in any order; their bundles are appended in ascending order of rank.
-    const incoming = node.children.map((child) => post(call, absolute(child.rel, root, p)))
-    const items: Array<Encoded> = [item]
-    for (let i = 0; i < node.children.length; i++) {
-      const child = node.children[i]!
-      const message = yield* wait(incoming[i]!)
-      const received = yield* attempt(() => unpack(message))
-      if (received.length !== child.size) {
-        return yield* Effect.fail(decodeError("bundle", 0, `${call.name}: rank ${absolute(child.rel, root, p)} sent ${received.length} items for a subtree of ${child.size}`))
-      }
-      for (const r of received) items.push(r)
-    }
-    if (node.parent >= 0) {
-      yield* send(call, absolute(node.parent, root, p), shareable(c, pack(items)))
-      return undefined
-    }
-    const byRank = new Array<Encoded>(p)
-    for (let k = 0; k < p; k++) byRank[absolute(k, root, p)] = items[k]!
-    return byRank
-  })
+import { radixFor } from "./tree.ts"
+import { gatherTree } from "./trees.ts"
 
 /**
  * `gather(value, { root, codec, into })`: the root gets every rank's value,
@@ -67,7 +38,7 @@ export const start = (c: CommState, value: unknown, options: GatherOptions | und
     const out = c.rank === root ? output(name, into, datatype, p * n) : undefined
     if (c.shared !== undefined) return Effect.map(Shared.gatherInto(c.shared, name, buffer, root, out), () => out)
     const call = open(c, name)
-    return Effect.flatMap(tree(call, root, encodeBuffer(buffer), radixFor(c)), (items) =>
+    return Effect.flatMap(gatherTree(call, root, encodeBuffer(buffer), radixFor(c)), (items) =>
       items === undefined
         ? Effect.succeed(undefined)
         : attempt(() => assemble(c, name, items, datatype, new Array(p).fill(n), items.map((_, i) => i * n), out!)))
@@ -75,7 +46,7 @@ export const start = (c: CommState, value: unknown, options: GatherOptions | und
   noInto(name, into)
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
-  const gathered = c.shared !== undefined ? Shared.gather(c.shared, name, message, root) : tree(call, root, message, radixFor(c))
+  const gathered = c.shared !== undefined ? Shared.gather(c.shared, name, message, root) : gatherTree(call, root, message, radixFor(c))
   return Effect.flatMap(gathered, (items) =>
     items === undefined ? Effect.succeed(undefined) : attempt(() => items.map((m, i) => decodeValue(call.c, m, i, call.tag))))
 }
@@ -105,7 +76,7 @@ export const startV = (c: CommState, value: unknown, options: GathervOptions | u
       out = output(name, into, datatype, extent(counts, displs))
     }
     const call = open(c, name)
-    return Effect.flatMap(tree(call, root, encodeBuffer(buffer), radixFor(c)), (items) =>
+    return Effect.flatMap(gatherTree(call, root, encodeBuffer(buffer), radixFor(c)), (items) =>
       items === undefined ? Effect.succeed(undefined) : attempt(() => assemble(c, name, items, datatype, counts, displs, out!)))
   }
   noInto(name, into)
@@ -114,6 +85,6 @@ export const startV = (c: CommState, value: unknown, options: GathervOptions | u
   const displs = isRoot && options?.displs !== undefined ? checkDispls(name, "displs", options.displs, counts ?? new Array(p).fill(0)) : undefined
   const message = encodeValue(c, value, options?.codec)
   const call = open(c, name)
-  return Effect.flatMap(tree(call, root, message, radixFor(c)), (items) =>
+  return Effect.flatMap(gatherTree(call, root, message, radixFor(c)), (items) =>
     items === undefined ? Effect.succeed(undefined) : attempt(() => joinLists(name, items.map((m, i) => decodeValue(call.c, m, i, call.tag)), counts, displs)))
 }

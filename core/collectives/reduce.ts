@@ -15,43 +15,12 @@
 import { Effect } from "effect"
 import type { CommState } from "../comm/CommState.ts"
 import type { Op } from "../op/Op.ts"
-import { attempt, checkComm, checkRoot } from "./checks.ts"
+import { checkComm, checkRoot } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, send } from "./link.ts"
 import type { ReduceOptions } from "./options.ts"
-import { bufferReduction, bufferResult, foldOnBoard, prepare, reduceOnBoard, type Reduction } from "./reduction.ts"
-import { absolute, knomial, radixFor, relative } from "./tree.ts"
-
-/**
- * The reduction of every rank's `value` at the root (undefined elsewhere)
- * along a k-nomial tree; `count`: elements per buffer.
- */
-export const tree = <T>(call: Call, root: number, red: Reduction<T>, value: T, count: number, k: number) =>
-  Effect.gen(function*() {
-    const { c } = call
-    const p = c.size
-    const top = red.op.commutative ? root : 0
-    const node = knomial(relative(c.rank, top, p), p, k)
-    const incoming = node.children.map((child) => red.post(absolute(child.rel, top, p), count, false))
-    const last = c.rank === root && top !== root ? red.post(top, count, true) : undefined
-    let acc = value
-    let owned = false
-    // Children hold the ranks just above this one, in ascending order: acc op child keeps rank order.
-    for (let i = 0; i < incoming.length; i++) {
-      const v = yield* incoming[i]!.wait
-      const before = acc
-      acc = yield* attempt(() => red.combine(before, v, owned ? before : undefined))
-      owned = true
-      red.done(v)
-    }
-    if (node.parent >= 0) {
-      yield* send(call, absolute(node.parent, top, p), red.encode(acc))
-    } else if (top !== root) {
-      yield* send(call, root, red.encode(acc))
-    }
-    if (c.rank !== root) return undefined
-    return last === undefined ? acc : yield* last.wait
-  })
+import { bufferReduction, bufferResult, foldOnBoard, prepare, reduceOnBoard } from "./reduction.ts"
+import { radixFor } from "./tree.ts"
+import { reduceTree } from "./trees.ts"
 
 /**
  * `reduce(value, op, { root, codec, into })`: the root gets
@@ -64,9 +33,9 @@ export const start = (c: CommState, value: unknown, opArg: Op, options: ReduceOp
   checkComm(c)
   checkRoot(c, name, root)
   const p = prepare(c, name, value, opArg, options, c.rank === root)
-  if (p.form === "value") return c.shared !== undefined ? foldOnBoard(c.shared, p.call, p.red, value, root) : tree(p.call, root, p.red, value, 0, radixFor(c))
+  if (p.form === "value") return c.shared !== undefined ? foldOnBoard(c.shared, p.call, p.red, value, root) : reduceTree(p.call, root, p.red, value, 0, radixFor(c))
   const onBoard = reduceOnBoard(c, p, root)
   if (onBoard !== undefined) return onBoard
   const { buffer, into } = p
-  return Effect.map(tree(p.call, root, bufferReduction(p), buffer, buffer.length, radixFor(c)), (result) => result === undefined ? undefined : bufferResult(result, buffer, into))
+  return Effect.map(reduceTree(p.call, root, bufferReduction(p), buffer, buffer.length, radixFor(c)), (result) => result === undefined ? undefined : bufferResult(result, buffer, into))
 }

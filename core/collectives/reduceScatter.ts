@@ -27,11 +27,10 @@ import { type Call, open, send } from "./link.ts"
 import { checkOp, itemwise } from "./ops.ts"
 import type { ReduceScatterBlockOptions, ReduceScatterOptions } from "./options.ts"
 import { asTypedArray, blocks, decodeValue, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
-import * as Reduce from "./reduce.ts"
 import { bufferResult, checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
-import * as Scatter from "./scatter.ts"
 import { borrow, giveBack } from "./scratch.ts"
 import { floorPow2, radixFor } from "./tree.ts"
+import { reduceTree, scatterTree } from "./trees.ts"
 
 const bitReverse = (x: number, bits: number): number => {
   let y = 0
@@ -116,7 +115,7 @@ const ofValueLists = (c: CommState, name: string, op: Op, values: unknown, count
   checkList(name, "values", values, total)
   const call = open(c, name)
   return Effect.gen(function*() {
-    const reduced = yield* Reduce.tree(call, 0, ofValues(call, itemwise(op), codec), values, 0, radixFor(c))
+    const reduced = yield* reduceTree(call, 0, ofValues(call, itemwise(op), codec), values, 0, radixFor(c))
     let items: Array<Encoded> | undefined
     if (c.rank === 0) {
       const list = reduced as ReadonlyArray<unknown>
@@ -126,7 +125,7 @@ const ofValueLists = (c: CommState, name: string, op: Op, values: unknown, count
         return counts.map((n) => encodeValue(c, list.slice(at, (at += n)), codec))
       })
     }
-    const mine = yield* Scatter.tree(call, 0, items, radixFor(c))
+    const mine = yield* scatterTree(call, 0, items, radixFor(c))
     return yield* attempt(() => decodeValue(call.c, mine, 0, call.tag))
   })
 }
@@ -146,9 +145,9 @@ const ofBufferBlocks = (c: CommState, name: string, op: Op, buffer: TypedArray, 
   const red = ofBuffers(call, op, buffer)
   if (op.grain > 0) return Effect.map(recursiveHalving(call, red, buffer, counts), (block) => bufferResult(block, buffer, into))
   return Effect.gen(function*() {
-    const reduced = yield* Reduce.tree(call, 0, red, buffer, buffer.length, radixFor(c))
+    const reduced = yield* reduceTree(call, 0, red, buffer, buffer.length, radixFor(c))
     const items = reduced === undefined ? undefined : blocks(reduced, counts, packed(counts))
-    const mine = yield* Scatter.tree(call, 0, items, radixFor(c))
+    const mine = yield* scatterTree(call, 0, items, radixFor(c))
     return yield* attempt(() => finishItem(c, name, mine, 0, call.tag, into, c.rank === 0))
   })
 }

@@ -7,56 +7,22 @@
  * Cost (binomial): ceil(log2 p)·α + β·n·(p-1) at the root (n: bytes per rank).
  */
 import { Effect } from "effect"
-import { decodeError } from "../../codecs/errors.ts"
 import type { Encoded } from "../messaging/Message.ts"
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import type { CommState } from "../comm/CommState.ts"
 import { InvalidArgument } from "../errors.ts"
-import { pack, unpack } from "./bundle.ts"
 import { attempt, blockLength, checkComm, checkCounts, checkDispls, checkList, checkRoot } from "./checks.ts"
 import type { CollectiveFailure } from "./errors.ts"
-import { type Call, open, recv, shareable, startSend, waitEach } from "./link.ts"
+import { open } from "./link.ts"
 import type { ScatterOptions, ScattervOptions } from "./options.ts"
 import { asTypedArray, blocks, checkFits, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
 import * as Shared from "./shared/calls.ts"
-import { absolute, knomial, radixFor, relative, sendOrder } from "./tree.ts"
-
-/** Scatters the root's items (one per rank, by rank) along a k-nomial tree and returns this rank's. */
-export const tree = (call: Call, root: number, items: ReadonlyArray<Encoded> | undefined, k: number) =>
-  Effect.gen(function*() {
-    const { c } = call
-    const p = c.size
-    const rel = relative(c.rank, root, p)
-    const node = knomial(rel, p, k)
-    // `mine[i]` is the item of relative rank rel + i.
-    let mine: ReadonlyArray<Encoded>
-    if (node.parent < 0) {
-      const rotated = new Array<Encoded>(p)
-      for (let i = 0; i < p; i++) rotated[i] = items![absolute(i, root, p)]!
-      mine = rotated
-    } else {
-      const parent = absolute(node.parent, root, p)
-      const message = yield* recv(call, parent)
-      mine = yield* attempt(() => unpack(message))
-      const expected = 1 + node.children.reduce((n, child) => n + child.size, 0)
-      if (mine.length !== expected) {
-        return yield* Effect.fail(decodeError("bundle", 0, `${call.name}: rank ${parent} sent ${mine.length} items for a subtree of ${expected}`))
-      }
-    }
-    if (node.children.length > 0) {
-      const sends = []
-      for (const child of sendOrder(node)) {
-        const from = child.rel - rel
-        sends.push(startSend(call, absolute(child.rel, root, p), shareable(c, pack(mine.slice(from, from + child.size)))))
-      }
-      yield* waitEach(sends)
-    }
-    return mine[0]!
-  })
+import { radixFor } from "./tree.ts"
+import { scatterTree } from "./trees.ts"
 
 const scatterItems = (c: CommState, name: string, root: number, items: ReadonlyArray<Encoded> | undefined, into: TypedArray | undefined) => {
   const call = open(c, name)
-  const scattered = c.shared !== undefined ? Shared.scatter(c.shared, root, items) : tree(call, root, items, radixFor(c))
+  const scattered = c.shared !== undefined ? Shared.scatter(c.shared, root, items) : scatterTree(call, root, items, radixFor(c))
   return Effect.flatMap(scattered, (mine) => attempt(() => finishItem(c, name, mine, root, call.tag, into, c.rank === root)))
 }
 
