@@ -30,8 +30,16 @@ describe("ordering on one server", () => {
       Effect.gen(function*() {
         const { results } = yield* runFixture({ size, servers: server.url, scenario: { scenario: "stream", count }, timeoutMs: 90_000 })
         for (let r = 0; r < size; r++) {
-          expect(results.get(r).received).toBe(count * size)
-          expect(results.get(r).stats.dropped).toBe(0)
+          const { received, stats } = results.get(r)
+          expect(received).toBe(count * size)
+          expect(stats.dropped).toBe(0)
+          // Each rank sends a window of messages to each peer in one turn: those go out as bundles
+          // (several frames in one NATS message), and order survives them.
+          if (size > 1) {
+            expect(stats.bundlesSent).toBeGreaterThan(0)
+            expect(stats.framesBundled).toBeGreaterThanOrEqual(2 * stats.bundlesSent)
+            expect(stats.framesBundled).toBeLessThanOrEqual(stats.framesSent)
+          }
         }
       }), 100_000)
   }
@@ -107,6 +115,15 @@ for (const frameAuth of [true, false]) {
           const f = new Uint8Array(Frame.DATA_HEADER_BYTES + 8)
           Frame.writeData(f, { flags: Frame.FLAG_FIRST, source: 1, incarnation: 99, run: 0, trailer: 0, seq: 1, ack: 0, credit: 0, message: 1, offset: 0 })
           return f
+        })(),
+        // A well-formed bundle of a DATA frame from a process that is not rank 1, and one that lies about its count.
+        ...(() => {
+          const f = new Uint8Array(Frame.DATA_HEADER_BYTES + 8)
+          Frame.writeData(f, { flags: Frame.FLAG_FIRST | Frame.FLAG_LAST, source: 1, incarnation: 99, run: 0, trailer: 0, seq: 1, ack: 0, credit: 0, message: 1, offset: 0 })
+          const bundle = Frame.encodeBundle(sender(1, 99), [f], Frame.bundleEntryBytes(f.length))
+          const lying = bundle.slice()
+          lying[24] = 2
+          return [bundle, lying]
         })()
       ]
       const out = yield* runFixture({
@@ -137,6 +154,8 @@ for (const frameAuth of [true, false]) {
         expect(text).toMatch(/magic/)
         expect(text).toMatch(/another run of job|another process than the one that joined as rank 0/)
         expect(text).toMatch(/source rank 7 is not in this job of 2 ranks/)
+        expect(text).toMatch(/a bundle on the job subject \(bundles go to one rank\)/)
+        expect(text).toMatch(/a bundle of 2 frames ends after 1/)
       }
     }), 60_000)
 }
