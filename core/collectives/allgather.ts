@@ -24,7 +24,7 @@ import { type Call, open, post, postInto, send, shareable, startSend, wait, wait
 import type { AllgatherOptions, AllgathervOptions } from "./options.ts"
 import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
 import { depth, radixFor } from "./tree.ts"
-import { bcastTree, gatherTree } from "./trees.ts"
+import { bcastTree, gatherTree } from "./treeCollectives.ts"
 import * as Shared from "./shared/calls.ts"
 
 /** Every rank's item on every rank, by rank. */

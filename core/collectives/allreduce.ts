@@ -37,7 +37,7 @@ import type { AllreduceOptions } from "./options.ts"
 import { decodeBuffer, decodeValue } from "./payload.ts"
 import { bufferReduction, bufferResult, foldOnBoard, prepare, reduceOnBoard, type Reduction } from "./reduction.ts"
 import { depth, floorPow2, radixFor } from "./tree.ts"
-import { bcastTree, reduceTree } from "./trees.ts"
+import { bcastTree, reduceTree } from "./treeCollectives.ts"
 
 /** Ranks taking part in the power-of-two rounds: their number there, or -1 for an even rank that handed off. */
 const newRankOf = (r: number, rem: number): number => (r < 2 * rem ? (r % 2 === 0 ? -1 : r >> 1) : r - rem)

@@ -18,17 +18,17 @@ import type { BcastOptions } from "./options.ts"
 import { asTypedArray, encodeBuffer, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
 import * as Shared from "./shared/calls.ts"
 import { radixFor } from "./tree.ts"
-import { bcastTree } from "./trees.ts"
+import { bcastTree } from "./treeCollectives.ts"
+
+/** The broadcast on the communicator's board where it has one, else along a tree. */
+const broadcast = (call: Call, root: number, message: Encoded | undefined): Effect.Effect<Encoded, CollectiveFailure> =>
+  call.c.shared !== undefined ? Shared.bcast(call.c.shared, root, message) : bcastTree(call, root, message, radixFor(call.c))
 
 /**
  * `bcast(value, { root, codec, into })`: the root's value on every rank
  * (the root gets its own value back). A typed array travels as a buffer; with
  * `into`, a rank receives it into its own array.
  */
-/** The broadcast on the communicator's board where it has one, else along a tree. */
-const broadcast = (call: Call, root: number, message: Encoded | undefined): Effect.Effect<Encoded, CollectiveFailure> =>
-  call.c.shared !== undefined ? Shared.bcast(call.c.shared, root, message) : bcastTree(call, root, message, radixFor(call.c))
-
 export const start = (c: CommState, value: unknown, options: BcastOptions | undefined): Effect.Effect<unknown, CollectiveFailure> => {
   const name = "bcast"
   const root = options?.root ?? 0

@@ -18,7 +18,7 @@ import type { GatherOptions, GathervOptions } from "./options.ts"
 import { asTypedArray, assemble, decodeValue, encodeBuffer, encodeValue, intoOption, isBufferForm, joinLists, noInto, output } from "./payload.ts"
 import * as Shared from "./shared/calls.ts"
 import { radixFor } from "./tree.ts"
-import { gatherTree } from "./trees.ts"
+import { gatherTree } from "./treeCollectives.ts"
 
 /**
  * `gather(value, { root, codec, into })`: the root gets every rank's value,

@@ -20,7 +20,7 @@ import type { CollectiveFailure } from "./errors.ts"
 import type { ReduceOptions } from "./options.ts"
 import { bufferReduction, bufferResult, foldOnBoard, prepare, reduceOnBoard } from "./reduction.ts"
 import { radixFor } from "./tree.ts"
-import { reduceTree } from "./trees.ts"
+import { reduceTree } from "./treeCollectives.ts"
 
 /**
  * `reduce(value, op, { root, codec, into })`: the root gets

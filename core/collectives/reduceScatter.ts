@@ -30,7 +30,7 @@ import { asTypedArray, blocks, decodeValue, encodeValue, finishItem, intoOption,
 import { bufferResult, checkBufferOp, ofBuffers, ofValues, type Reduction } from "./reduction.ts"
 import { borrow, giveBack } from "./scratch.ts"
 import { floorPow2, radixFor } from "./tree.ts"
-import { reduceTree, scatterTree } from "./trees.ts"
+import { reduceTree, scatterTree } from "./treeCollectives.ts"
 
 const bitReverse = (x: number, bits: number): number => {
   let y = 0

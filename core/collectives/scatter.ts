@@ -18,7 +18,7 @@ import type { ScatterOptions, ScattervOptions } from "./options.ts"
 import { asTypedArray, blocks, checkFits, encodeValue, finishItem, intoOption, isBufferForm, noInto } from "./payload.ts"
 import * as Shared from "./shared/calls.ts"
 import { radixFor } from "./tree.ts"
-import { scatterTree } from "./trees.ts"
+import { scatterTree } from "./treeCollectives.ts"
 
 const scatterItems = (c: CommState, name: string, root: number, items: ReadonlyArray<Encoded> | undefined, into: TypedArray | undefined) => {
   const call = open(c, name)

@@ -74,12 +74,12 @@ export class OrderedList<T extends object> {
     return false
   }
 
-  /** Inserts `x` before the first entry that `before` says comes after it (at the end if none). */
-  insertBefore(x: T, before: (y: T) => boolean): void {
+  /** Inserts `x` behind the last entry that does not come after it (the list is ordered by what `comesAfter` tells). */
+  insertBefore(x: T, comesAfter: (y: T) => boolean): void {
     this.compact(true)
     const items = this.items
     let i = items.length
-    while (i > 0 && before(items[i - 1]!)) i--
+    while (i > 0 && comesAfter(items[i - 1]!)) i--
     items.splice(i, 0, x)
     this.live++
   }

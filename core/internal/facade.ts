@@ -13,6 +13,7 @@ import * as Communicators from "../comm/communicators.ts"
 import { DeviceArrayTypeId, isDeviceArray } from "../comm/DeviceArray.ts"
 import { AllocationFailed } from "../errors.ts"
 import { ANY_SOURCE, ANY_TAG } from "../messaging/Matching.ts"
+import { intoError } from "../messaging/buffers.ts"
 import * as P2P from "../messaging/PointToPoint.ts"
 import type { Request } from "../messaging/Request.ts"
 import type { Status } from "../comm/Status.ts"
@@ -57,11 +58,11 @@ export const fromState = (c: CommState): Comm => {
   },
   recvInto: (buffer: unknown, options?: P2P.ProbeOptions): Effect.Effect<Status, any> => {
     if (isDeviceArray(buffer)) return buffer[DeviceArrayTypeId].recvInto(buffer, comm, options ?? {})
-    const bad = P2P.intoError(buffer) ?? recvCheck(c, options)
+    const bad = intoError(buffer) ?? recvCheck(c, options)
     return bad === undefined ? P2P.recvInto(c, buffer as BufferSpec, options) : located(bad)
   },
   irecvInto: (buffer, options) => {
-    const bad = P2P.intoError(buffer) ?? recvCheck(c, options)
+    const bad = intoError(buffer) ?? recvCheck(c, options)
     return bad === undefined ? P2P.irecvInto(c, buffer, options) : located(bad)
   },
   sendrecv: (value, options) => {

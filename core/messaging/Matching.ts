@@ -119,25 +119,37 @@ export class Matching {
 
   /** Hands an arrived message to the earliest posted receive that accepts it, or queues it. */
   arrive(source: number, context: number, tag: number, arrival: Arrival): void {
-    const incoming: Incoming = { order: this.order++, source, context, tag, arrival }
-    const q = this.queuesOf(context)
+    this.handOut({ order: this.order++, source, context, tag, arrival }, false)
+  }
+
+  /**
+   * Gives `m` to the earliest posted receive that accepts it, else queues it
+   * as unexpected (appended, or put back in its arrival order when
+   * `requeued`). Probes met on the way see it, once it is in place.
+   */
+  private handOut(m: Incoming, requeued: boolean): void {
+    const q = this.queuesOf(m.context)
     const posted = q.posted
     let probes: Array<Posted> | undefined
+    let taken = false
     for (let i = posted.start; i < posted.end; i++) {
       const p = posted.at(i)
-      if (p === undefined || !accepts(p, source, tag)) continue
+      if (p === undefined || !accepts(p, m.source, m.tag)) continue
       posted.removeAt(i)
       if (p.peek) {
         // A probe sees the message but leaves it for a receive: keep looking for one.
         ;(probes ??= []).push(p)
         continue
       }
-      this.settle(p, incoming)
-      if (probes !== undefined) for (const probe of probes) this.settle(probe, incoming)
-      return
+      this.settle(p, m)
+      taken = true
+      break
     }
-    q.unexpected.push(incoming)
-    if (probes !== undefined) for (const probe of probes) this.settle(probe, incoming)
+    if (!taken) {
+      if (requeued) q.unexpected.insertBefore(m, (later) => later.order > m.order)
+      else q.unexpected.push(m)
+    }
+    if (probes !== undefined) for (const probe of probes) this.settle(probe, m)
   }
 
   /**
@@ -218,23 +230,8 @@ export class Matching {
 
   /** Puts a matched but untaken message back, before every later arrival. */
   requeue(m: Incoming): void {
-    const q = this.queuesOf(m.context)
     // A posted receive may be waiting for exactly this message now.
-    let probes: Array<Posted> | undefined
-    for (let i = q.posted.start; i < q.posted.end; i++) {
-      const p = q.posted.at(i)
-      if (p === undefined || !accepts(p, m.source, m.tag)) continue
-      q.posted.removeAt(i)
-      if (p.peek) {
-        ;(probes ??= []).push(p)
-        continue
-      }
-      this.settle(p, m)
-      if (probes !== undefined) for (const probe of probes) this.settle(probe, m)
-      return
-    }
-    q.unexpected.insertBefore(m, (later) => later.order > m.order)
-    if (probes !== undefined) for (const probe of probes) this.settle(probe, m)
+    this.handOut(m, true)
   }
 
   /**

@@ -21,8 +21,6 @@ import { intoError, takeInto } from "./buffers.ts"
 import { statusOf } from "./incoming.ts"
 import { takeValue } from "./values.ts"
 
-export { intoError } from "./buffers.ts"
-export { statusOf } from "./incoming.ts"
 
 /**
  * The largest tag (MPI's TAG_UB).

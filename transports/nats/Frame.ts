@@ -31,6 +31,7 @@
  *
  * Decoding never throws: a frame that does not parse gives a string saying why.
  */
+import { align8 } from "../Slab.ts"
 
 export const VERSION = 2
 export const MAGIC_0 = 0x52
@@ -295,7 +296,7 @@ export const encodeFailed = (s: Sender, rank: number, reason: string, type: type
 }
 
 /** Bytes a bundle entry takes for a frame of `length` bytes. */
-export const bundleEntryBytes = (length: number): number => BUNDLE_ENTRY_BYTES + ((length + 7) & ~7)
+export const bundleEntryBytes = (length: number): number => BUNDLE_ENTRY_BYTES + align8(length)
 
 /**
  * A BUNDLE of `frames` (DATA frames each ending with `s.trailer` bytes of
@@ -322,7 +323,8 @@ const decodeBundle = (b: Uint8Array, type: number, flags: number, source: number
   for (let i = 0; i < count; i++) {
     if (at + BUNDLE_ENTRY_BYTES > b.length) return `a bundle of ${count} frames ends after ${i}`
     const length = getU32(b, at)
-    if (at + BUNDLE_ENTRY_BYTES + length > b.length) return `frame ${i} of a bundle runs ${length} bytes past its end`
+    const end = at + BUNDLE_ENTRY_BYTES + length
+    if (end > b.length) return `frame ${i} of a bundle (${length} bytes) runs ${end - b.length} bytes past its end`
     const frame = b.subarray(at + BUNDLE_ENTRY_BYTES, at + BUNDLE_ENTRY_BYTES + length)
     if (frame.length < COMMON_BYTES || frame[3] !== DATA) return `frame ${i} of a bundle is not a DATA frame`
     frames.push(frame)

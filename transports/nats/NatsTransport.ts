@@ -775,7 +775,8 @@ export class NatsTransport implements Transport {
     const f = Frame.decode(frame)
     if (typeof f === "string") return this.drop(subject, bundled ? `in a bundle: ${f}` : f)
     if (f.kind === "bundle") {
-      if (bundled || subject === this.subjects.all) return this.drop(subject, bundled ? "a bundle inside a bundle" : "a bundle on the job subject (bundles go to one rank)")
+      // Its entries are DATA frames (Frame.decode checks), so bundles never nest.
+      if (subject === this.subjects.all) return this.drop(subject, "a bundle on the job subject (bundles go to one rank)")
       for (const inner of f.frames) {
         if (this.closed) return
         this.handleFrame(inner, subject, true)

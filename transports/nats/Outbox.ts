@@ -93,13 +93,11 @@ export class Outbox {
     this.flush()
   }
 
-  /** Publishes every waiting frame now. */
+  /** Publishes every waiting frame now (publishing never adds to the outbox). */
   flush(): void {
-    // flushRank may be re-entered through a publish callback: take the list first.
-    while (this.waiting.length > 0) {
-      const ranks = this.waiting.splice(0)
-      for (const rank of ranks) this.publishPending(rank)
-    }
+    const waiting = this.waiting
+    for (let i = 0; i < waiting.length; i++) this.publishPending(waiting[i]!)
+    waiting.length = 0
   }
 
   private flushRank(rank: number): void {
