@@ -14,4 +14,10 @@ if (major < 22 || (major === 22 && minor < 19)) {
 const { enableCompileCache } = await import("node:module")
 const cache = enableCompileCache?.()
 if (cache?.directory !== undefined) process.env.NODE_COMPILE_CACHE ??= cache.directory
-await import("../core/cli/main.ts")
+// The CLI's ~400 modules load from one cached bundle (transports/Bundle.ts) in a quarter of
+// the time they take one by one; from their files where no bundle can be made.
+const main = new URL("../core/cli/main.ts", import.meta.url).href
+const { bundle } = await import("../transports/Bundle.ts")
+const { pathToFileURL } = await import("node:url")
+const outcome = await bundle({ entry: main, modules: [] })
+await import(outcome._tag === "Bundled" ? pathToFileURL(outcome.path).href : main)

@@ -113,6 +113,14 @@ export interface LaunchOptions {
   readonly size: number
   /** URL of the runner module (a `RunnerModule`). */
   readonly runner: string
+  /**
+   * The modules of every program the job will run, when known at launch (file
+   * URLs). A launcher may then start its ranks from one bundle of the rank's
+   * code and these programs (Bundle.ts): a rank starts several times faster
+   * and with a third of the memory. The runner must then import no other
+   * program.
+   */
+  readonly programs?: ReadonlyArray<string>
   /** Structured-clonable data handed to every rank's `RankControl.data`. */
   readonly data?: unknown
   /** Prefix each line a rank prints with `[rank] ` (default true). */

@@ -28,6 +28,7 @@ export const runJob = (spec: JobSpec): Effect.Effect<number> =>
   Effect.gen(function*() {
     const world = yield* World.make({
       size: spec.size,
+      programs: [spec.script],
       transport: spec.transport,
       codec: spec.codec,
       maxDecodedBytes: spec.maxDecodedBytes,

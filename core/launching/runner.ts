@@ -10,6 +10,7 @@ import { Effect, Exit, type Fiber, References } from "effect"
 import { pickle } from "../../codecs/pickle/Pickle.ts"
 import type { RankControl } from "../../transports/Launcher.ts"
 import type { Transport } from "../../transports/Transport.ts"
+import { importModule } from "../../transports/preloaded.ts"
 import { enable } from "../collectives/shared/setup.ts"
 import { World } from "../comm/Comm.ts"
 import { fromState } from "../internal/facade.ts"
@@ -35,7 +36,7 @@ const loadModule = async (url: string): Promise<{ main: Program | undefined; exp
   let main: Program | undefined
   slot.main = (program) => (main ??= program)
   try {
-    const exports = (await import(url)) as Record<string, unknown>
+    const exports = (await importModule(url)) as Record<string, unknown>
     if (!loaded.has(url)) loaded.set(url, main)
     return { main: loaded.get(url), exports }
   } finally {

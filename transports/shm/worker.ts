@@ -1,7 +1,8 @@
 /**
  * The entry of a rank's worker thread: attaches the shm transport for this
  * rank, builds the `RankControl` over the parent port, loads the runner by URL
- * and hands both to its `serve`.
+ * (from the rank's bundle when it was started from one: ../Bundle.ts) and hands
+ * both to its `serve`.
  *
  * The parent port stays referenced (it keeps the thread alive) until the
  * runner calls `exit`.
@@ -10,6 +11,7 @@ import { enableCompileCache } from "node:module"
 import { parentPort, workerData } from "node:worker_threads"
 import type { RankControl, RunnerModule } from "../Launcher.ts"
 import type { FromRank, ToRank, WorkerData } from "./protocol.ts"
+import { importModule } from "../preloaded.ts"
 import { ShmTransport } from "./ShmTransport.ts"
 
 // Every rank imports the same modules (effect alone takes ~300 ms to compile):
@@ -50,6 +52,6 @@ const control: RankControl = {
   }
 }
 
-const runner = (await import(init.runner)) as RunnerModule
+const runner = (await importModule(init.runner)) as RunnerModule
 if (typeof runner.serve !== "function") throw new Error(`the runner module ${init.runner} has no serve export`)
 await runner.serve(transport, control)
