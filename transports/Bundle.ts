@@ -148,8 +148,15 @@ export const bundle = async (request: BundleRequest): Promise<BundleOutcome> => 
     prune(dir)
     return { _tag: "Bundled", path, built: true }
   } catch (e) {
-    return { _tag: "Unbundled", reason: e instanceof Error ? e.message.replace(/^Build failed with \d+ errors?:\s*/, "").split("\n").find((l) => l.startsWith("Error: ") || l.trim() !== "")!.replace(/^Error: /, "") : String(e) }
+    return { _tag: "Unbundled", reason: reasonOf(e) }
   }
+}
+
+/** The first error of a failed build, in one line (rolldown's message lists every error, each with its plugin and stack). */
+const reasonOf = (e: unknown): string => {
+  const lines = (e instanceof Error ? e.message : String(e)).split("\n")
+  const thrown = lines.find((l) => l.startsWith("Error: "))
+  return thrown?.slice("Error: ".length) ?? lines.find((l) => l.trim() !== "" && !l.startsWith("Build failed")) ?? lines[0]!
 }
 
 /** The bundle's entry: maps stacks back to the sources, registers the modules the rank imports by URL, then runs the rank's entry. */

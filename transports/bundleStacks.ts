@@ -12,7 +12,7 @@
  * segments); then each segment as four numbers: generated column, source
  * index, original line, original column (all from 0).
  */
-import { closeSync, openSync, readFileSync, readSync } from "node:fs"
+import { openSync, readFileSync, readSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -71,31 +71,66 @@ export const lineTable = (mappings: string): Uint8Array => {
   return new Uint8Array(table.buffer)
 }
 
-interface Origin {
+/** Where a position of the bundle came from: the index of its source, its line and column (from 0). */
+export interface Origin {
   readonly source: number
   readonly line: number
   readonly column: number
 }
 
-/** The origin of generated position (`line`, `column`; from 0) in the table at `path`, reading only that line's segments. */
-const originOf = (path: string, line: number, column: number): Origin | undefined => {
-  const fd = openSync(path, "r")
-  try {
-    const head = new Int32Array(3)
-    readSync(fd, head, 0, 4, 0)
-    const lines = head[0]!
-    if (line >= lines) return undefined
-    readSync(fd, head, 4, 8, 4 + 4 * line)
-    const [first, end] = [head[1]!, head[2]!]
-    if (end <= first) return undefined
-    const segments = new Int32Array(4 * (end - first))
-    readSync(fd, segments, 0, segments.byteLength, 4 * (2 + lines) + 16 * first)
-    // The last segment that starts at or before the column (else the line's first).
+/** Lines of a table kept decoded (stacks taken on every call, `--call-sites`, revisit the same few). */
+const CACHED_LINES = 4096
+
+/**
+ * Reads a table of positions a line at a time: its file stays open and the
+ * lines read stay decoded (up to `CACHED_LINES`).
+ */
+export class LineTable {
+  private fd: number | undefined
+  private lines = -1
+  private readonly cache = new Map<number, Int32Array>()
+  private readonly path: string
+
+  constructor(path: string) {
+    this.path = path
+  }
+
+  /**
+   * The origin of generated position (`line`, `column`; from 0): the line's
+   * last segment that starts at or before the column, else its first;
+   * undefined for a line without segments.
+   *
+   * @example
+   * ```ts
+   * const origin = new LineTable(`${bundlePath}.lines`).originOf(frame.getLineNumber()! - 1, frame.getColumnNumber()! - 1)
+   * ```
+   */
+  originOf(line: number, column: number): Origin | undefined {
+    const segments = this.segmentsOf(line)
+    if (segments.length === 0) return undefined
     let best = 0
-    for (let s = 0; s < end - first; s++) if (segments[4 * s]! <= column) best = s
-    return { source: segments[4 * best + 1]!, line: segments[4 * best + 2]!, column: segments[4 * best + 3]! }
-  } finally {
-    closeSync(fd)
+    for (let s = 4; s < segments.length; s += 4) if (segments[s]! <= column) best = s
+    return { source: segments[best + 1]!, line: segments[best + 2]!, column: segments[best + 3]! }
+  }
+
+  private segmentsOf(line: number): Int32Array {
+    const cached = this.cache.get(line)
+    if (cached !== undefined) return cached
+    const head = new Int32Array(2)
+    if (this.fd === undefined) {
+      this.fd = openSync(this.path, "r")
+      readSync(this.fd, head, 0, 4, 0)
+      this.lines = head[0]!
+    }
+    let segments = new Int32Array(0)
+    if (line >= 0 && line < this.lines) {
+      readSync(this.fd, head, 0, 8, 4 + 4 * line)
+      segments = new Int32Array(4 * Math.max(0, head[1]! - head[0]!))
+      readSync(this.fd, segments, 0, segments.byteLength, 4 * (2 + this.lines) + 16 * head[0]!)
+    }
+    if (this.cache.size >= CACHED_LINES) this.cache.clear()
+    this.cache.set(line, segments)
+    return segments
   }
 }
 
@@ -113,6 +148,7 @@ export const mapBundleStacks = (bundleUrl: string): void => {
   if (process.sourceMapsEnabled) return
   const bundlePath = fileURLToPath(bundleUrl)
   let sources: ReadonlyArray<string> | undefined
+  let table: LineTable | undefined
   const frameText = (frame: NodeJS.CallSite): string => {
     const text = String(frame)
     const file = frame.getFileName()
@@ -120,7 +156,8 @@ export const mapBundleStacks = (bundleUrl: string): void => {
     const column = frame.getColumnNumber()
     if (file !== bundleUrl || line === null || column === null) return text
     try {
-      const origin = originOf(`${bundlePath}.lines`, line - 1, column - 1)
+      table ??= new LineTable(`${bundlePath}.lines`)
+      const origin = table.originOf(line - 1, column - 1)
       sources ??= JSON.parse(readFileSync(`${bundlePath}.sources.json`, "utf8")) as Array<string>
       const source = origin === undefined ? undefined : sources[origin.source]
       if (origin === undefined || source === undefined) return text

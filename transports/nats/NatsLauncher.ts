@@ -17,9 +17,10 @@
 import { type ChildProcess, fork } from "node:child_process"
 import { randomInt } from "node:crypto"
 import type { Readable } from "node:stream"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { Effect, Queue, type Scope } from "effect"
 import { type Job, type JobEvent, type LaunchOptions, type Launcher, outOfMemory } from "../Launcher.ts"
+import { bundle } from "../Bundle.ts"
 import { TransportError } from "../Transport.ts"
 import { connect } from "./Connection.ts"
 import type * as Ipc from "./Ipc.ts"
@@ -166,8 +167,14 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
     )
     const onEvent = (event: JobEvent) => void Queue.offerUnsafe(events, event)
     const launcher = { id: randomInt(1, 2 ** 32 - 1), pid: process.pid }
+    // Every rank process starts from one bundle of its code and the job's programs, where there are (../Bundle.ts).
+    const bundled = options.programs === undefined
+      ? undefined
+      : yield* Effect.promise(() => bundle({ entry: pathToFileURL(RANK_PROCESS).href, modules: [options.runner, ...options.programs!] }))
+    if (bundled?._tag === "Unbundled") yield* Effect.logDebug(`rankflow: ranks start from their files: ${bundled.reason}`)
+    const entry = bundled?._tag === "Bundled" ? bundled.path : RANK_PROCESS
     for (const rank of config.localRanks) {
-      const child = fork(RANK_PROCESS, [], {
+      const child = fork(entry, [], {
         execPath: process.execPath,
         execArgv: [],
         serialization: "advanced",

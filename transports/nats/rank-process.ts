@@ -12,6 +12,7 @@ import { enableCompileCache } from "node:module"
 import { hostname } from "node:os"
 import { setFlagsFromString } from "node:v8"
 import type { RankControl, RunnerModule } from "../Launcher.ts"
+import { importModule } from "../preloaded.ts"
 import * as Ipc from "./Ipc.ts"
 import type { NatsTransport } from "./NatsTransport.ts"
 
@@ -108,7 +109,7 @@ const start = async (init: Ipc.Init): Promise<void> => {
     await nc.close().catch(() => {})
     throw e
   })
-  const runner = (await import(init.runner)) as RunnerModule
+  const runner = (await importModule(init.runner)) as RunnerModule
   const control: RankControl = {
     data: init.data,
     post: (message) => void post(message),
