@@ -7,12 +7,20 @@
  * /proc), per rank. Targets of issue 13: start-up ≤ 1.5× mpiexec's, ≤ 40 MB
  * per rank.
  *
+ * rankflow's ranks start from one cached bundle of their code and the program
+ * (docs/launching.md): both sides get one untimed warm-up run first, as a
+ * user's second run would be. The first run with an empty bundle cache (the
+ * bundles built) and a run with bundling off (`RANKFLOW_BUNDLE=0`: every rank
+ * loads its modules from their files) are measured beside it.
+ *
  * Run: npm run bench:startup [-- --ranks 8,32]   (Linux; Open MPI and mpi4py
  * from `npm run setup:mpi` for the baseline, which is skipped without them)
  * Writes bench/results/startup.json.
  */
 import { spawn, spawnSync } from "node:child_process"
-import { readdirSync, readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { formatNumber, printTable, progress, writeResults } from "./support/results.ts"
 
@@ -66,23 +74,38 @@ const measure = (command: string, args: ReadonlyArray<string>, env: NodeJS.Proce
     })
   })
 
+/** transports/Bundle.ts's switches (environment variables of the CLI). */
+const BUNDLE_ENV = "RANKFLOW_BUNDLE"
+const BUNDLE_DIR_ENV = "RANKFLOW_BUNDLE_DIR"
+const rankflowArgs = (n: number) => ["bin/rankflow.js", "run", "--log-level", "none", "-n", String(n), "examples/hello.ts"]
+const emptyCache = mkdtempSync(join(tmpdir(), "rankflow-bench-bundles-"))
+progress(`rankflow on ${RANKS[0]} ranks, bundles not yet built`)
+const cold = await measure(process.execPath, rankflowArgs(RANKS[0]!), { ...process.env, [BUNDLE_DIR_ENV]: emptyCache })
+rmSync(emptyCache, { recursive: true, force: true })
+const mpiexec = (n: number): Promise<Measure> =>
+  measure("mpiexec", [...(process.getuid?.() === 0 ? ["--allow-run-as-root"] : []), "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(n), PYTHON!, HELLO_PY], {
+    ...process.env,
+    OMPI_ALLOW_RUN_AS_ROOT: "1",
+    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1"
+  })
+progress("warm-up runs")
+await measure(process.execPath, rankflowArgs(2))
+if (MPIEXEC) await mpiexec(2)
 const rows: Array<Record<string, unknown>> = []
 for (const n of RANKS) {
   progress(`rankflow on ${n} ranks`)
-  const rankflow = await measure(process.execPath, ["bin/rankflow.js", "run", "--log-level", "none", "-n", String(n), "examples/hello.ts"])
+  const rankflow = await measure(process.execPath, rankflowArgs(n))
+  progress(`rankflow on ${n} ranks from files (${BUNDLE_ENV}=0)`)
+  const unbundled = await measure(process.execPath, rankflowArgs(n), { ...process.env, [BUNDLE_ENV]: "0" })
   let openmpi: Measure | undefined
   if (MPIEXEC) {
     progress(`mpiexec + mpi4py on ${n} ranks`)
-    const root = process.getuid?.() === 0 ? ["--allow-run-as-root"] : []
-    openmpi = await measure("mpiexec", [...root, "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(n), PYTHON!, HELLO_PY], {
-      ...process.env,
-      OMPI_ALLOW_RUN_AS_ROOT: "1",
-      OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1"
-    })
+    openmpi = await mpiexec(n)
   }
   rows.push({
     ranks: n,
     rankflow: { ...rankflow, mbPerRank: rankflow.peakBytes / n / 1e6 },
+    rankflowFromFiles: { ...unbundled, mbPerRank: unbundled.peakBytes / n / 1e6 },
     openmpi: openmpi === undefined ? undefined : { ...openmpi, mbPerRank: openmpi.peakBytes / n / 1e6 },
     ratio: openmpi === undefined ? undefined : { seconds: rankflow.seconds / openmpi.seconds, memory: rankflow.peakBytes / openmpi.peakBytes },
     targets: {
@@ -99,10 +122,15 @@ printTable(rows.map((r) => {
     ranks: r.ranks as number,
     "rankflow s": rf.seconds,
     "MB/rank": rf.mbPerRank,
+    "from files s": (r.rankflowFromFiles as Measure).seconds,
     "mpiexec s": om?.seconds ?? "—",
     "MB/rank ": om?.mbPerRank ?? "—",
     "time ratio": om === undefined ? "—" : `${formatNumber(rf.seconds / om.seconds)}×`,
     "memory ratio": om === undefined ? "—" : `${formatNumber(rf.peakBytes / om.peakBytes)}×`
   }
 }))
-console.log(`\nwrote ${writeResults("startup", { baseline: MPIEXEC ? "mpiexec + mpi4py" : "none (Open MPI or mpi4py missing)", rows })}`)
+console.log(`\nwrote ${writeResults("startup", {
+  baseline: MPIEXEC ? "mpiexec + mpi4py" : "none (Open MPI or mpi4py missing)",
+  firstRun: { ranks: RANKS[0], note: "empty bundle cache: the CLI's and the program's bundles are built", ...cold, mbPerRank: cold.peakBytes / RANKS[0]! / 1e6 },
+  rows
+})}`)
