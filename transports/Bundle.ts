@@ -55,6 +55,23 @@ const ENTRY_ID = "\0rankflow-rank-entry"
 
 const cacheDir = (): string => process.env[BUNDLE_DIR_ENV] ?? join(tmpdir(), `rankflow-bundles-${process.getuid?.() ?? "user"}`)
 
+/**
+ * Why the cache directory cannot be trusted, if it cannot: the ranks run what
+ * it holds, so it must be this user's alone (created here with mode 0700).
+ */
+const privateDir = (dir: string): string | undefined => {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const s = statSync(dir)
+    const uid = process.getuid?.()
+    if (uid !== undefined && s.uid !== uid) return `the bundle cache ${dir} belongs to another user (uid ${s.uid})`
+    if ((s.mode & 0o022) !== 0) return `others may write to the bundle cache ${dir} (mode ${(s.mode & 0o777).toString(8)})`
+    return undefined
+  } catch (e) {
+    return `cannot create the bundle cache ${dir}: ${e instanceof Error ? e.message : String(e)}`
+  }
+}
+
 /** Input files with their size and modification time, as recorded beside a bundle. */
 type Manifest = { readonly format: number; readonly inputs: ReadonlyArray<readonly [path: string, size: number, mtimeMs: number]> }
 
@@ -108,7 +125,7 @@ const writeAtomically = (path: string, text: string | Uint8Array): void => {
 
 /**
  * The bundle for `request`: reused from the cache when its inputs are
- * unchanged, else built (about half a second) and cached. Never fails: where
+ * unchanged, else built (about a second) and cached. Never fails: where
  * no bundle can be made, says why.
  *
  * @example
@@ -122,6 +139,8 @@ export const bundle = async (request: BundleRequest): Promise<BundleOutcome> => 
   const notFile = [request.entry, ...request.modules].find((u) => !u.startsWith("file:"))
   if (notFile !== undefined) return { _tag: "Unbundled", reason: `${notFile} is not a file URL` }
   const dir = cacheDir()
+  const unsafe = privateDir(dir)
+  if (unsafe !== undefined) return { _tag: "Unbundled", reason: unsafe }
   const key = createHash("sha256").update(JSON.stringify([FORMAT, request.entry, request.modules])).digest("hex").slice(0, 32)
   const path = join(dir, `${key}.mjs`)
   const manifestPath = join(dir, `${key}.json`)
@@ -130,7 +149,7 @@ export const bundle = async (request: BundleRequest): Promise<BundleOutcome> => 
     return { _tag: "Bundled", path, built: false }
   }
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const started = Date.now()
     const { code, map, inputs } = await build(request, path)
     writeAtomically(`${path}.map`, map)
     const parsed = JSON.parse(map) as { readonly mappings: string; readonly sources: ReadonlyArray<string> }
@@ -144,7 +163,8 @@ export const bundle = async (request: BundleRequest): Promise<BundleOutcome> => 
         return [input, s.size, s.mtimeMs] as const
       })
     }
-    writeAtomically(manifestPath, JSON.stringify(manifest))
+    // A file changed while the bundler read it: use this bundle once, build it again next time.
+    if (manifest.inputs.every(([, , mtimeMs]) => mtimeMs < started)) writeAtomically(manifestPath, JSON.stringify(manifest))
     prune(dir)
     return { _tag: "Bundled", path, built: true }
   } catch (e) {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
-import { mkdtempSync, readFileSync, rmSync, utimesSync } from "node:fs"
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from "node:fs"
 import { SourceMap } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -37,9 +37,10 @@ describe("a rank's bundle", () => {
     const inputs = manifest.inputs.map((i: [string]) => i[0])
     expect(inputs).toContain(fileURLToPath(BUNDLED))
     expect(inputs).toContain(fileURLToPath(RUNNER))
-    // Touched: a new modification time counts as a change.
-    const later = new Date(Date.now() + 5000)
-    utimesSync(BUNDLED, later, later)
+    // Touched: another modification time counts as a change (one in the past: a file
+    // modified after the build started is not trusted, and the bundle is built again).
+    const earlier = new Date(Date.now() - 60_000)
+    utimesSync(BUNDLED, earlier, earlier)
     expect(await bundle(request)).toMatchObject({ _tag: "Bundled", built: true })
     expect(await bundle(request)).toMatchObject({ _tag: "Bundled", built: false })
   })
@@ -54,6 +55,22 @@ describe("a rank's bundle", () => {
     expect(await bundle({ entry: WORKER, modules: ["data:text/javascript,export default 1"] })).toMatchObject({ _tag: "Unbundled" })
     const refused = await bundle({ entry: WORKER, modules: [RUNNER, program("meta-resolve.ts").href] })
     expect(refused).toEqual({ _tag: "Unbundled", reason: `${fileURLToPath(program("meta-resolve.ts"))} uses import.meta.resolve, which a bundle cannot keep` })
+  })
+
+  it("is not made in a cache directory that others may write to: the ranks would run what it holds", async () => {
+    const open = mkdtempSync(join(tmpdir(), "rankflow-bundle-open-"))
+    chmodSync(open, 0o777)
+    process.env[BUNDLE_DIR_ENV] = open
+    try {
+      expect(await bundle({ entry: WORKER, modules: [RUNNER, BUNDLED.href] })).toEqual({
+        _tag: "Unbundled",
+        reason: `others may write to the bundle cache ${open} (mode 777)`
+      })
+      expect(readdirSync(open)).toEqual([])
+    } finally {
+      process.env[BUNDLE_DIR_ENV] = dir
+      rmSync(open, { recursive: true, force: true })
+    }
   })
 
   it.effect("leaves each module its own import.meta (url, filename, dirname) and its neighbours, on 1, 2, 4 and 8 ranks", () =>
