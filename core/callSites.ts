@@ -9,7 +9,7 @@
  * Errors that only show while the call runs (a `Truncated` receive, an
  * `EncodeError`, a `RankFailed`) get the line when call sites are on
  * (`RANKFLOW_CALL_SITES=1`, `rankflow run --call-sites`): then every call
- * takes its stack as it is built, about 2 µs each.
+ * takes its stack as it is built (captured, and formatted only on failure).
  */
 import { Effect } from "effect"
 
@@ -81,8 +81,9 @@ export const traceMethods = <T extends object>(target: T): T => {
     target[key] = ((...args: Array<unknown>) => {
       const result = (f as (...a: Array<unknown>) => unknown).apply(target, args)
       if (!Effect.isEffect(result)) return result
-      const stack = new Error().stack
-      return Effect.mapError(result as Effect.Effect<unknown, unknown>, (e) => locate(e, stack))
+      // The stack is captured now and formatted only if the call fails (formatting is most of the cost).
+      const site = new Error()
+      return Effect.mapError(result as Effect.Effect<unknown, unknown>, (e) => locate(e, site.stack))
     }) as T[keyof T]
   }
   return target

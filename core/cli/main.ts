@@ -46,7 +46,7 @@ const stallAction = Flag.Literals("stall-action", ["report", "fail"]).pipe(
   Flag.withDefault("report" as const)
 )
 const callSites = Flag.Boolean("call-sites").pipe(
-  Flag.withDescription("every rankflow error names the line of the call that failed, also errors that show only while the call runs (Truncated, EncodeError, a collective's); costs about 2 µs per call"),
+  Flag.withDescription("every rankflow error names the line of the call that failed, also errors that show only while the call runs (Truncated, EncodeError, a collective's); costs about 4 µs per call"),
   Flag.withDefault(false)
 )
 /** `--size`: ranks of the whole job when it is split over hosts (`--ranks` of a transport says which run here). */
