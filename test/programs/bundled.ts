@@ -8,7 +8,9 @@ import { readFileSync } from "node:fs"
 export const meta = Effect.gen(function*() {
   const world = yield* Comm.World
   const neighbour = readFileSync(new URL("./exits.ts", import.meta.url), "utf8").split("\n")[0]
-  return { rank: world.rank, url: import.meta.url, filename: import.meta.filename, dirname: import.meta.dirname, neighbour }
+  // Whether this rank started from a bundle: its entry registered the modules it carries.
+  const bundled = (globalThis as Record<symbol, unknown>)[Symbol.for("rankflow/preloaded")] !== undefined
+  return { rank: world.rank, url: import.meta.url, filename: import.meta.filename, dirname: import.meta.dirname, neighbour, bundled }
 })
 
 const explode = (rank: number): void => {

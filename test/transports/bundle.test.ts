@@ -3,7 +3,7 @@
  * the cache, what a module keeps of its own inside a bundle, stacks mapped back
  * to the sources, and the fall-back to plain files wherever a bundle cannot be made.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from "node:fs"
@@ -15,6 +15,7 @@ import * as World from "../../core/launching/World.ts"
 import { bundle, BUNDLE_DIR_ENV, BUNDLE_ENV } from "../../transports/Bundle.ts"
 import { lineTable, LineTable } from "../../transports/bundleStacks.ts"
 import { importModule, PRELOADED } from "../../transports/preloaded.ts"
+import { type NatsServer, startServer } from "../support/nats-server.ts"
 
 const program = (name: string) => new URL(`../programs/${name}`, import.meta.url)
 const WORKER = new URL("../../transports/shm/worker.ts", import.meta.url).href
@@ -76,13 +77,13 @@ describe("a rank's bundle", () => {
   it.effect("leaves each module its own import.meta (url, filename, dirname) and its neighbours, on 1, 2, 4 and 8 ranks", () =>
     Effect.gen(function*() {
       for (const size of [1, 2, 4, 8]) {
-        const results = yield* World.run<{ rank: number; url: string; filename: string; dirname: string; neighbour: string }>(
+        const results = yield* World.run<{ rank: number; url: string; filename: string; dirname: string; neighbour: string; bundled: boolean }>(
           { module: BUNDLED, export: "meta" },
           { size, prefixOutput: false }
         )
         expect(results.map((r) => r.rank)).toEqual([...Array(size).keys()])
         for (const r of results) {
-          expect(r).toMatchObject({ url: BUNDLED.href, filename: fileURLToPath(BUNDLED), dirname: fileURLToPath(new URL(".", BUNDLED)).replace(/\/$/, "") })
+          expect(r).toMatchObject({ bundled: true, url: BUNDLED.href, filename: fileURLToPath(BUNDLED), dirname: fileURLToPath(new URL(".", BUNDLED)).replace(/\/$/, "") })
           expect(r.neighbour).toBe(readFileSync(program("exits.ts"), "utf8").split("\n")[0])
         }
       }
@@ -108,13 +109,48 @@ describe("a rank's bundle", () => {
       expect(resolved).toBe(program("exits.ts").href)
     }))
 
+  it.effect("with RANKFLOW_BUNDLE=0 the ranks start from their files, the same program giving the same results", () =>
+    Effect.gen(function*() {
+      process.env[BUNDLE_ENV] = "0"
+      const results = yield* World.run<{ bundled: boolean; url: string }>({ module: BUNDLED, export: "meta" }, { size: 2, prefixOutput: false }).pipe(
+        Effect.ensuring(Effect.sync(() => delete process.env[BUNDLE_ENV]))
+      )
+      expect(results.map((r) => [r.bundled, r.url])).toEqual([[false, BUNDLED.href], [false, BUNDLED.href]])
+    }))
+
   it.effect("a world started for one program restarts plain ranks for another, which then runs", () =>
     Effect.scoped(Effect.gen(function*() {
-      const world = yield* World.make({ size: 2, prefixOutput: false, programs: [{ module: BUNDLED, export: "size" }] })
-      expect(yield* world.run({ module: BUNDLED, export: "size" })).toEqual([2, 2])
+      const world = yield* World.make({ size: 2, prefixOutput: false, programs: [{ module: BUNDLED, export: "meta" }] })
+      const bundled = (results: ReadonlyArray<{ bundled: boolean }>) => results.map((r) => r.bundled)
+      expect(bundled(yield* world.run<{ bundled: boolean }>({ module: BUNDLED, export: "meta" }))).toEqual([true, true])
       expect(yield* world.run(new URL("../../examples/hello.ts", import.meta.url))).toEqual([0, 1])
-      expect(yield* world.run({ module: BUNDLED, export: "size" })).toEqual([2, 2])
+      expect(bundled(yield* world.run<{ bundled: boolean }>({ module: BUNDLED, export: "meta" }))).toEqual([false, false])
     })))
+})
+
+describe("a rank process's bundle (nats)", () => {
+  let server: NatsServer
+  beforeAll(async () => {
+    server = await startServer()
+  })
+  afterAll(() => server.stop())
+  const nats = () => ({ transport: "nats" as const, transportOptions: { servers: server.url }, prefixOutput: false })
+
+  it.effect("leaves each module its own import.meta on 1, 2 and 4 rank processes", () =>
+    Effect.gen(function*() {
+      for (const size of [1, 2, 4]) {
+        const results = yield* World.run<{ rank: number; url: string; filename: string; bundled: boolean }>({ module: BUNDLED, export: "meta" }, { size, ...nats() })
+        expect(results.map((r) => [r.rank, r.bundled, r.url, r.filename])).toEqual([...Array(size).keys()].map((r) => [r, true, BUNDLED.href, fileURLToPath(BUNDLED)]))
+      }
+    }))
+
+  it.effect("reports a failing rank process with a stack that names the program's file and line", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(World.run({ module: BUNDLED, export: "fails" }, { size: 2, ...nats() }))
+      const line = readFileSync(BUNDLED, "utf8").split("\n").findIndex((l) => l.includes("THROW_LINE")) + 1
+      expect(error._tag).toBe("RankFailed")
+      expect(`${error.message}\n${(error as { details?: string }).details}`).toContain(`${BUNDLED.href}:${line}:`)
+    }))
 })
 
 describe("importModule", () => {
