@@ -357,45 +357,66 @@ const spinFor = (c: CommState, p: Posted): void => {
 }
 
 /**
- * The blocking receive. Interrupting it while it waits withdraws the posted
- * receive; a message matched in the same instant goes back in its place, so
- * nothing is lost or taken twice. Once a message is being taken the receive
- * completes without interruption.
+ * The blocking receive, giving `pick` of what it received (the value and
+ * status, or one of them). A message already there, or arriving within the
+ * spin, is taken at once: posting and taking are one synchronous step, which
+ * nothing can interrupt, so this path needs no interruption mask and no
+ * further Effect. Otherwise the receive waits; interrupting it then withdraws
+ * the posted receive, and a message matched in the same instant goes back in
+ * its place, so nothing is lost or taken twice. Once a message is being taken
+ * the receive completes without interruption.
  */
-const receive = (c: CommState, context: number, source: number, tag: number, sink: Sink): Effect.Effect<Received<unknown>, RecvIntoError> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.suspend(() => {
-      const invalid = validateRecv(c, source, tag)
-      if (invalid !== undefined) return Effect.fail(invalid)
-      if (source === PROC_NULL) return Effect.succeed({ value: sink.into === undefined ? undefined : 0, status: procNullStatus })
-      const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
-      const matching = c.engine.matching
-      const p = matching.post(context, worldSource, tag, false)
-      if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
-      const settled = (): Effect.Effect<Received<unknown>, RecvIntoError> => {
-        if (p.matched !== undefined) {
-          const m = p.matched
-          return completeNow((settle) => finish(c, m, sink, settle), c.engine.transport)
-        }
-        return Effect.fail(unmatched(c, p))
-      }
-      if (p.matched !== undefined || p.failed !== undefined) return settled()
-      return restore(waitPosted(p)).pipe(
+const receive = <A>(
+  c: CommState,
+  context: number,
+  source: number,
+  tag: number,
+  sink: Sink,
+  pick: (r: Received<unknown>) => A
+): Effect.Effect<A, RecvIntoError> =>
+  Effect.suspend(() => {
+    const invalid = validateRecv(c, source, tag)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    if (source === PROC_NULL) return Effect.succeed(pick({ value: sink.into === undefined ? undefined : 0, status: procNullStatus }))
+    const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
+    const matching = c.engine.matching
+    const p = matching.post(context, worldSource, tag, false)
+    if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
+    if (p.matched !== undefined || p.failed !== undefined) return settledReceive(c, p, sink, pick)
+    return Effect.uninterruptibleMask((restore) =>
+      restore(waitPosted(p)).pipe(
         Effect.onInterrupt(() => Effect.sync(() => matching.withdraw(p))),
-        Effect.flatMap(settled)
+        Effect.flatMap(() => settledReceive(c, p, sink, pick))
       )
-    })
-  )
+    )
+  })
+
+/**
+ * A posted receive that matched (taken now into its sink) or failed. A take
+ * that does not finish at once (a large message still arriving) cannot be
+ * interrupted: the message is already consumed.
+ */
+const settledReceive = <A>(c: CommState, p: Posted, sink: Sink, pick: (r: Received<unknown>) => A): Effect.Effect<A, RecvIntoError> => {
+  if (p.matched === undefined) return Effect.fail(unmatched(c, p))
+  const m = p.matched
+  const taken = completeNow<A, RecvIntoError>((settle) =>
+    finish(c, m, sink, (exit) => settle(Exit.isSuccess(exit) ? Exit.succeed(pick(exit.value)) : (exit as Exit.Exit<never, RecvIntoFailure>))), c.engine.transport)
+  return Exit.isExit(taken) ? taken : Effect.uninterruptible(taken)
+}
 
 const sinkOf = (options: RecvOptions<any> | undefined): Sink => ({ schema: options?.schema, into: undefined })
 
+const valueOf = (r: Received<unknown>): unknown => r.value
+const itself = (r: Received<unknown>): Received<unknown> => r
+const statusOfReceived = (r: Received<unknown>): Status => r.status
+
 /** Receives a value (MPI_Recv). */
 export const recv = (c: CommState, options?: RecvOptions<any>): Effect.Effect<unknown, RecvError> =>
-  Effect.map(recvWithStatus(c, options), (r) => r.value)
+  receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, sinkOf(options), valueOf) as Effect.Effect<unknown, RecvError>
 
 /** Receives a value and its status. */
 export const recvWithStatus = (c: CommState, options?: RecvOptions<any>): Effect.Effect<Received<unknown>, RecvError> =>
-  receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, sinkOf(options)) as Effect.Effect<Received<unknown>, RecvError>
+  receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, sinkOf(options), itself) as Effect.Effect<Received<unknown>, RecvError>
 
 /**
  * Receives a buffer message into `buffer` (MPI's uppercase Recv) and returns
@@ -403,15 +424,11 @@ export const recvWithStatus = (c: CommState, options?: RecvOptions<any>): Effect
  * datatype fails with `DatatypeMismatch`, one larger than the buffer with
  * `Truncated`; both leave the message queued for another receive.
  */
-export const recvInto = (c: CommState, buffer: BufferSpec, options?: ProbeOptions): Effect.Effect<Status, RecvIntoError> =>
-  Effect.suspend(() => {
-    const invalid = intoError(buffer)
-    if (invalid !== undefined) return Effect.fail(invalid)
-    return Effect.map(
-      receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, { schema: undefined, into: buffer }),
-      (r) => r.status
-    )
-  })
+export const recvInto = (c: CommState, buffer: BufferSpec, options?: ProbeOptions): Effect.Effect<Status, RecvIntoError> => {
+  const invalid = intoError(buffer)
+  if (invalid !== undefined) return Effect.fail(invalid)
+  return receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, { schema: undefined, into: buffer }, statusOfReceived)
+}
 
 /**
  * Posts a receive on `context` from comm rank `source` (or ANY_SOURCE) with
@@ -516,7 +533,7 @@ export const sendrecv = (c: CommState, value: unknown, options: SendrecvOptions<
     }
     const sink: Sink = { schema: options.recvSchema, into: undefined }
     return Effect.flatMap(
-      receive(c, c.context, source, recvTag, sink) as Effect.Effect<Received<unknown>, RecvError>,
+      receive(c, c.context, source, recvTag, sink, itself) as Effect.Effect<Received<unknown>, RecvError>,
       (r) => {
         if (sent !== undefined) return Exit.isSuccess(sent) ? Effect.succeed(r.value) : sent
         return completion<unknown, SendFailure>((settle) => {

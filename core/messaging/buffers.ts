@@ -5,7 +5,7 @@
  * differs or it does not fit.
  */
 import { Exit } from "effect"
-import { type BufferSpec, describe, isBufferSpec, raw } from "../../codecs/buffer.ts"
+import { type BufferSpec, type Described, describe, isBufferSpec, raw } from "../../codecs/buffer.ts"
 import { DatatypeMismatch, DecodeError, Truncated } from "../../codecs/errors.ts"
 import { TransportError } from "../../transports/Transport.ts"
 import type { CommState } from "../comm/CommState.ts"
@@ -21,12 +21,12 @@ import { acknowledgeIfSync, statusOf } from "./incoming.ts"
 export const takeInto = (c: CommState, m: Incoming, into: BufferSpec, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
   const arrival = m.arrival
   const status = statusOf(c, m)
-  const refusal = refuseInto(c, m, into, status)
+  const target = describe(into)
+  const refusal = refuseInto(c, m, target, status)
   if (refusal !== undefined) {
     c.engine.matching.requeue(m)
     return settle(Exit.fail(refusal))
   }
-  const target = describe(into)
   const bytes = status.count! * target.datatype.size
   arrival.take([target.bytes.subarray(0, bytes)], (r) => {
     acknowledgeIfSync(c, m)
@@ -34,8 +34,7 @@ export const takeInto = (c: CommState, m: Incoming, into: BufferSpec, settle: Se
   })
 }
 
-const refuseInto = (c: CommState, m: Incoming, into: BufferSpec, status: Status): DecodeError | DatatypeMismatch | Truncated | undefined => {
-  const target = describe(into)
+const refuseInto = (c: CommState, m: Incoming, target: Described, status: Status): DecodeError | DatatypeMismatch | Truncated | undefined => {
   if (status.datatype === undefined) {
     const codec = status.codec
     if (Envelope.codec(m.arrival.envelope) === raw.id) {
