@@ -181,12 +181,6 @@ const main = async () => {
     { target: "zero-copy latency, 4 MiB / 8 B", value: ratio(at(lat("zero-copy"), 4 * MiB)?.halfRoundTripMicros, at(lat("zero-copy"), 8)?.halfRoundTripMicros), goal: "~1 (size-independent)" },
     { target: `idle CPU, % of one core`, value: idle.cpuPercentOfOneCore, goal: "< 5" }
   ]
-  const met = (t: { value: number; goal: string }) => {
-    const m = /^(<=|>=|<) ([\d.]+)/.exec(t.goal)
-    if (m === null) return ""
-    const g = Number(m[2])
-    return (m[1] === ">=" ? t.value >= g : m[1] === "<=" ? t.value <= g : t.value < g) ? "yes" : "NO"
-  }
   console.log("\nTargets")
   printTable(targets.map((t) => ({ target: t.target, ratio: t.value, goal: t.goal, met: met(t) })))
   const file = writeResults("p2p", {
@@ -217,6 +211,14 @@ const rawNats = async (url: string, kind: "pingpong" | "stream", bytes: number, 
 
 const NATS_LATENCY_SIZES = [0, 8, 512, 4 * KiB, 32 * KiB, 256 * KiB, 1 * MiB]
 const NATS_BANDWIDTH_SIZES = [8, 512, 4 * KiB, 64 * KiB, 1 * MiB, 4 * MiB]
+/** Whether a target's goal (`<= x`, `>= x`, `< x`) is met: "yes", "NO", or "" for a figure only reported. */
+const met = (t: { value: number; goal: string }): string => {
+  const m = /^(<=|>=|<) ([\d.]+)/.exec(t.goal)
+  if (m === null) return ""
+  const g = Number(m[2])
+  return (m[1] === ">=" ? t.value >= g : m[1] === "<=" ? t.value <= g : t.value < g) ? "yes" : "NO"
+}
+
 /** Small messages streamed one way without a round trip per window, the raw client's shape. */
 const NATS_STREAMING_SIZES = [8, 512, 4 * KiB]
 
@@ -237,7 +239,10 @@ const mainNats = async () => {
     // Frame authentication on against off, alternating (on, off, on, off, …) so that drifts of a shared
     // machine fall on both sides; the medians of the rounds are compared.
     progress("nats: 8 B ping-pong and 4 MiB bandwidth, frame authentication on and off, alternating")
+    // The raw client's 8 B ping-pong runs in each round too: the latency target compares the medians
+    // of the rounds (rankflow with its defaults against the raw client), not two measurements minutes apart.
     const authRounds: Array<{ auth: boolean; latency: number; latencyMedian: number; bandwidth: number }> = []
+    const rawRounds: Array<number> = []
     for (let round = 0; round < (quick ? 2 : 5); round++) {
       for (const auth of [true, false]) {
         worldTransport = { transport: "nats", transportOptions: { servers: server.url, frameAuth: auth } }
@@ -245,7 +250,9 @@ const mainNats = async () => {
         const [b] = await rank0<Array<{ bytes: number; mbPerSecond: number }>>(2, "bandwidth", "buffer", [4 * MiB], BUDGET)
         authRounds.push({ auth, latency: l!.halfRoundTripMicros, latencyMedian: l!.medianMicros, bandwidth: b!.mbPerSecond })
       }
+      rawRounds.push((await rawNats(server.url, "pingpong", 8, quick ? 1000 : 4000)).halfRoundTripMicros)
     }
+    const rawRoundsMedian = [...rawRounds].sort((a, b) => a - b)[Math.floor(rawRounds.length / 2)]!
     worldTransport = { transport: "nats", transportOptions: { servers: server.url } }
     // The CPU a frame's tag costs: signing at the sender plus verifying at the receiver, by frame size.
     const key = new Uint8Array(32).fill(7)
@@ -324,14 +331,11 @@ const mainNats = async () => {
         value: ratio(at(streamed, bytes)?.mbPerSecond, at(rawStream, bytes)?.mbPerSecond),
         goal: ">= 0.5"
       })),
-      { target: "8 B latency, buffer path / raw client ping-pong", value: ratio(at(lat("buffer"), 8)?.halfRoundTripMicros, at(rawLatency, 8)?.halfRoundTripMicros), goal: "<= 1.3" },
+      { target: "8 B latency, buffer path / raw client ping-pong (medians of alternating rounds)", value: medianOf(true, "latency") / rawRoundsMedian, goal: "<= 1.3" },
+      { target: "8 B latency, buffer path / raw client ping-pong (the table's single measurements)", value: ratio(at(lat("buffer"), 8)?.halfRoundTripMicros, at(rawLatency, 8)?.halfRoundTripMicros), goal: "(reported)" },
       { target: "4 MiB streaming, buffer path / raw client (1 MiB messages)", value: ratio(at(bw("buffer"), 4 * MiB)?.mbPerSecond, at(rawStream, 4 * MiB)?.mbPerSecond), goal: ">= 0.8" },
       { target: "4 MiB streaming, acks on / acks off", value: ratio(at(bw("buffer"), 4 * MiB)?.mbPerSecond, at(noAcks, 4 * MiB)?.mbPerSecond), goal: ">= 0.85" }
     ]
-    const met = (t: { value: number; goal: string }) => {
-      const m = /^(<=|>=) ([\d.]+)/.exec(t.goal)!
-      return (m[1] === ">=" ? t.value >= Number(m[2]) : t.value <= Number(m[2])) ? "yes" : "NO"
-    }
     console.log("\nTargets")
     printTable(targets.map((t) => ({ target: t.target, ratio: t.value, goal: t.goal, met: met(t) })))
     // Frame authentication (HMAC-SHA256 per frame, on by default for a single launcher): its cost, measured, no goal.
@@ -352,7 +356,7 @@ const mainNats = async () => {
       authRounds,
       tagCpu,
       authCost,
-      baselines: { rawPingPong: rawLatency, rawStreaming: rawStream },
+      baselines: { rawPingPong: rawLatency, rawStreaming: rawStream, rawPingPong8BRounds: rawRounds },
       targets: targets.map((t) => ({ ...t, met: met(t) }))
     })
     console.log(`\nwrote ${file}`)
