@@ -15,12 +15,13 @@
  *
  * Within the bundle every module keeps its own `import.meta.url`, `filename`
  * and `dirname`; packages with native add-ons stay outside it, imported by
- * absolute path; errors' stacks name the original files through the bundle's
- * source map, through a table of positions read only where a stack passes
- * through the bundle (bundleStacks.ts). Where
- * a bundle cannot be made (no rolldown for this platform, a program that does
- * not parse, `import.meta.resolve`, `RANKFLOW_BUNDLE=0`), the launcher starts
- * its ranks from their files, as before: nothing else changes.
+ * absolute path; errors' stacks name the original files, through a table of
+ * positions made from the bundle's source map and read only where a stack
+ * passes through the bundle (bundleStacks.ts). Where a bundle cannot be made
+ * (no rolldown for this platform, a program that does not parse,
+ * `import.meta.resolve`, a cache directory others may write to,
+ * `RANKFLOW_BUNDLE=0`), the launcher starts its ranks from their files, as
+ * before: nothing else changes.
  */
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
