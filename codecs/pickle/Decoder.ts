@@ -36,6 +36,7 @@ import { decodeWtf8, readVaruint, varuintEnd, varuintProblem, wtf8Decode } from 
 import { BytesCache, mediumAscii, shortAscii } from "./strings.ts"
 import type { ClassEntry, ClassRegistry } from "./ClassRegistry.ts"
 import * as F from "./format.ts"
+import { FrameStack } from "./FrameStack.ts"
 
 export interface DecoderOptions {
   readonly codec: string
@@ -79,9 +80,6 @@ const DF_MAP = 6
 const DF_SET = 7
 /** A reduced instance's state: `obj` is its class entry, `extra` its shared slot. */
 const DF_STATE = 8
-const INITIAL_STACK = 64
-/** Stacks larger than this are dropped after the message. */
-const KEEP_STACK = 4096
 
 /** A slot for an object that is built after its children (reduced instances, views, boxed values). */
 const PENDING: unique symbol = Symbol("pending")
@@ -122,17 +120,9 @@ export class Decoder {
   private presizeLeft = 0
   private inputBytes = 0
   private options: DecodeOptions | undefined = undefined
-  // The explicit stack: one entry per open container, in parallel arrays.
+  // The explicit stack (FrameStack.ts) and its pointer.
+  private readonly stack: FrameStack<number>
   private sp = 0
-  private high = 0
-  private cap = 0
-  private readonly kinds: Array<number> = []
-  private readonly objs: Array<unknown> = []
-  private readonly keyLists: Array<ReadonlyArray<string> | undefined> = []
-  private readonly idxs: Array<number> = []
-  private readonly lens: Array<number> = []
-  private readonly auxs: Array<unknown> = []
-  private readonly extras: Array<number> = []
   /** Objects marked SHARED, by ordinal (a sparse array). */
   private shared: Array<unknown> | undefined = undefined
   /** Objects read so far: the ordinal of the next one. */
@@ -154,7 +144,7 @@ export class Decoder {
     this.codec = options.codec
     this.registry = options.registry
     this.maxDepth = options.maxDepth
-    this.growStack()
+    this.stack = new FrameStack<number>(this.maxDepth, 0, () => this.fail(`nesting deeper than ${this.maxDepth} levels`))
   }
 
   /** Decodes one header and its buffers; throws only `DecodeError`. */
@@ -200,24 +190,7 @@ export class Decoder {
       this.bufferNodes = undefined
       this.framesUsed = undefined
       // Let go of the message's objects.
-      const { objs, keyLists, auxs } = this
-      for (let i = 0; i < this.high; i++) {
-        objs[i] = undefined
-        keyLists[i] = undefined
-        auxs[i] = undefined
-      }
-      this.high = 0
-      // After a rare huge message, give the memory back.
-      if (this.cap > KEEP_STACK) {
-        this.kinds.length = INITIAL_STACK
-        this.objs.length = INITIAL_STACK
-        this.keyLists.length = INITIAL_STACK
-        this.idxs.length = INITIAL_STACK
-        this.lens.length = INITIAL_STACK
-        this.auxs.length = INITIAL_STACK
-        this.extras.length = INITIAL_STACK
-        this.cap = INITIAL_STACK
-      }
+      this.stack.release()
       this.busy = false
     }
   }
@@ -373,35 +346,20 @@ export class Decoder {
 
   // ---- the stack --------------------------------------------------------
 
-  private growStack(): void {
-    const cap = this.cap
-    if (cap >= this.maxDepth) throw this.fail(`nesting deeper than ${this.maxDepth} levels`)
-    const next = Math.min(this.maxDepth, Math.max(INITIAL_STACK, cap * 2))
-    for (let i = cap; i < next; i++) {
-      this.kinds.push(0)
-      this.objs.push(undefined)
-      this.keyLists.push(undefined)
-      this.idxs.push(0)
-      this.lens.push(0)
-      this.auxs.push(undefined)
-      this.extras.push(0)
-    }
-    this.cap = next
-  }
 
   /** Opens a container: its children are read by `run`. Returns OPEN. */
   private push(kind: number, obj: unknown, keys: ReadonlyArray<string> | undefined, n: number, aux: unknown, extra: number): typeof OPEN {
     const f = this.sp
-    if (f === this.cap) this.growStack()
-    this.kinds[f] = kind
-    this.objs[f] = obj
-    this.keyLists[f] = keys
-    this.idxs[f] = 0
-    this.lens[f] = n
-    this.auxs[f] = aux
-    this.extras[f] = extra
+    if (f === this.stack.cap) this.stack.grow()
+    this.stack.kinds[f] = kind
+    this.stack.objs[f] = obj
+    this.stack.keyLists[f] = keys
+    this.stack.idxs[f] = 0
+    this.stack.lens[f] = n
+    this.stack.auxs[f] = aux
+    this.stack.extras[f] = extra
     this.sp = f + 1
-    if (f >= this.high) this.high = f + 1
+    if (f >= this.stack.high) this.stack.high = f + 1
     return OPEN
   }
 
@@ -411,12 +369,12 @@ export class Decoder {
    * top frame was just pushed) from one turn to the next.
    */
   private run(): unknown {
-    const kinds = this.kinds
-    const objs = this.objs
-    const keyLists = this.keyLists
-    const idxs = this.idxs
-    const lens = this.lens
-    const auxs = this.auxs
+    const kinds = this.stack.kinds
+    const objs = this.stack.objs
+    const keyLists = this.stack.keyLists
+    const idxs = this.stack.idxs
+    const lens = this.stack.lens
+    const auxs = this.stack.auxs
     let v: unknown = OPEN
     outer: for (;;) {
       const f = this.sp - 1
@@ -569,10 +527,10 @@ export class Decoder {
           const e = objs[f] as Error
           if (v !== OPEN) defineHidden(e, auxs[f] as string, v)
           for (;;) {
-            const flags = this.extras[f]!
+            const flags = this.stack.extras[f]!
             const label = (flags & F.ERR_CAUSE) !== 0 ? "cause" : (flags & F.ERR_ERRORS) !== 0 ? "errors" : undefined
             if (label === undefined) break
-            this.extras[f] = flags & ~(label === "cause" ? F.ERR_CAUSE : F.ERR_ERRORS)
+            this.stack.extras[f] = flags & ~(label === "cause" ? F.ERR_CAUSE : F.ERR_ERRORS)
             auxs[f] = label
             const x = this.item()
             if (x === OPEN) {
@@ -594,7 +552,7 @@ export class Decoder {
               v = x
             }
           }
-          v = this.construct(objs[f] as ClassEntry, v, this.extras[f]!)
+          v = this.construct(objs[f] as ClassEntry, v, this.stack.extras[f]!)
         }
       }
       // The frame is complete: hand its container to the frame below.

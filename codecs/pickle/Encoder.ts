@@ -27,6 +27,7 @@ import type { Frames } from "../Codec.ts"
 import { EncodeError, encodeError } from "../errors.ts"
 import type { ClassEntry, ClassRegistry } from "./ClassRegistry.ts"
 import * as F from "./format.ts"
+import { FrameStack } from "./FrameStack.ts"
 import { formatPath, P_INDEX, P_MAP_KEY, P_MAP_VALUE, P_PROP, P_SET, segment } from "./path.ts"
 
 export interface EncoderOptions {
@@ -72,10 +73,8 @@ const ObjectPrototype = Object.prototype
 const ArrayPrototype = Array.prototype
 const hasOwn = Object.hasOwn
 const objectHasOwn = Object.prototype.hasOwnProperty
-const INITIAL_STACK = 64
 const SMALL_MEMO = 16
-/** Stacks and ordinal tables larger than these are dropped after the message. */
-const KEEP_STACK = 4096
+/** Ordinal tables larger than this are dropped after the message. */
 const KEEP_ORDINALS = 1 << 16
 const MEMO_SMALL = 0
 const MEMO_SET = 1
@@ -100,17 +99,9 @@ export class Encoder {
   private readonly offsets: Array<number> = []
   private lastSize = 0
   private buffers: Array<Uint8Array> = []
-  // The explicit stack: one entry per open container, in parallel arrays.
+  // The explicit stack (FrameStack.ts) and its pointer.
+  private readonly stack: FrameStack<ShapeNode | undefined>
   private sp = 0
-  private high = 0
-  private cap = 0
-  private readonly kinds: Array<number> = []
-  private readonly objs: Array<unknown> = []
-  private readonly keyLists: Array<ReadonlyArray<string> | undefined> = []
-  private readonly idxs: Array<number> = []
-  private readonly lens: Array<number> = []
-  private readonly auxs: Array<unknown> = []
-  private readonly lastShape: Array<ShapeNode | undefined> = []
   private shapeRoot = new ShapeNode()
   private lastAny: ShapeNode | undefined = undefined
   private shapeNodes = 0
@@ -128,7 +119,7 @@ export class Encoder {
     this.registry = options.registry
     this.threshold = options.outOfBandThreshold
     this.maxDepth = options.maxDepth
-    this.growStack()
+    this.stack = new FrameStack<ShapeNode | undefined>(this.maxDepth, undefined, () => this.fail(`nesting deeper than ${this.maxDepth} levels (raise maxDepth with Pickle.make)`))
   }
 
   /** Encodes one value; throws only `EncodeError`. */
@@ -174,24 +165,7 @@ export class Encoder {
     for (let i = 0; i < this.nextOrdinal; i++) byOrdinal[i] = undefined
     this.nextOrdinal = 0
     this.sp = 0
-    const { objs, keyLists, auxs } = this
-    for (let i = 0; i < this.high; i++) {
-      objs[i] = undefined
-      keyLists[i] = undefined
-      auxs[i] = undefined
-    }
-    this.high = 0
-    // After a rare huge message, give the memory back.
-    if (this.cap > KEEP_STACK) {
-      this.kinds.length = INITIAL_STACK
-      this.objs.length = INITIAL_STACK
-      this.keyLists.length = INITIAL_STACK
-      this.idxs.length = INITIAL_STACK
-      this.lens.length = INITIAL_STACK
-      this.auxs.length = INITIAL_STACK
-      this.lastShape.length = INITIAL_STACK
-      this.cap = INITIAL_STACK
-    }
+    this.stack.release()
     if (this.byOrdinal.length > KEEP_ORDINALS) {
       this.byOrdinal.length = 0
       this.offsets.length = 0
@@ -265,49 +239,34 @@ export class Encoder {
   private dropShapes(): void {
     this.shapeRoot = new ShapeNode()
     this.shapeNodes = 0
-    this.lastShape.fill(undefined)
+    this.stack.extras.fill(undefined)
     this.lastAny = undefined
   }
 
   // ---- the stack --------------------------------------------------------
 
-  private growStack(): void {
-    const cap = this.cap
-    if (cap >= this.maxDepth) throw this.fail(`nesting deeper than ${this.maxDepth} levels (raise maxDepth with Pickle.make)`)
-    const next = Math.min(this.maxDepth, Math.max(INITIAL_STACK, cap * 2))
-    for (let i = cap; i < next; i++) {
-      this.kinds.push(0)
-      this.objs.push(undefined)
-      this.keyLists.push(undefined)
-      this.idxs.push(0)
-      this.lens.push(0)
-      this.auxs.push(undefined)
-      this.lastShape.push(undefined)
-    }
-    this.cap = next
-  }
 
   private push(kind: number, obj: unknown, keys: ReadonlyArray<string> | undefined, n: number, aux: unknown): void {
     const f = this.sp
-    if (f === this.cap) this.growStack()
-    this.kinds[f] = kind
-    this.objs[f] = obj
-    this.keyLists[f] = keys
-    this.idxs[f] = 0
-    this.lens[f] = n
-    this.auxs[f] = aux
+    if (f === this.stack.cap) this.stack.grow()
+    this.stack.kinds[f] = kind
+    this.stack.objs[f] = obj
+    this.stack.keyLists[f] = keys
+    this.stack.idxs[f] = 0
+    this.stack.lens[f] = n
+    this.stack.auxs[f] = aux
     this.sp = f + 1
-    if (f >= this.high) this.high = f + 1
+    if (f >= this.stack.high) this.stack.high = f + 1
   }
 
   /** Writes the children of the open containers until none is left open. */
   private run(): void {
-    const kinds = this.kinds
-    const objs = this.objs
-    const keyLists = this.keyLists
-    const idxs = this.idxs
-    const lens = this.lens
-    const auxs = this.auxs
+    const kinds = this.stack.kinds
+    const objs = this.stack.objs
+    const keyLists = this.stack.keyLists
+    const idxs = this.stack.idxs
+    const lens = this.stack.lens
+    const auxs = this.stack.auxs
     outer: while (this.sp > 0) {
       const f = this.sp - 1
       switch (kinds[f]) {
@@ -449,17 +408,17 @@ export class Encoder {
   private fail(what: string, upto: number = this.sp): EncodeError {
     const segments: Array<string> = []
     for (let f = 0; f < upto; f++) {
-      const i = this.idxs[f]!
-      switch (this.kinds[f]) {
+      const i = this.stack.idxs[f]!
+      switch (this.stack.kinds[f]) {
         case FR_PROPS:
         case FR_DICT:
-          segments.push(segment(P_PROP, this.keyLists[f]![i - 1]!))
+          segments.push(segment(P_PROP, this.stack.keyLists[f]![i - 1]!))
           break
         case FR_ARRAY:
           segments.push(segment(P_INDEX, i - 1))
           break
         case FR_SPARSE:
-          segments.push(segment(P_INDEX, (this.auxs[f] as number) - 1))
+          segments.push(segment(P_INDEX, (this.stack.auxs[f] as number) - 1))
           break
         case FR_MAP:
           segments.push(segment((i - 1) & 1 ? P_MAP_VALUE : P_MAP_KEY, (i - 1) >> 1))
@@ -468,7 +427,7 @@ export class Encoder {
           segments.push(segment(P_SET, i - 1))
           break
         case FR_TAIL:
-          if (i > 0) segments.push(`.${this.keyLists[f]![i - 1]}`)
+          if (i > 0) segments.push(`.${this.stack.keyLists[f]![i - 1]}`)
           break
         default:
           segments.push("(state)")
@@ -674,11 +633,11 @@ export class Encoder {
    */
   private cachedShape(o: object): ShapeNode | undefined {
     const depth = this.sp
-    let shape = this.lastShape[depth]
+    let shape = this.stack.extras[depth]
     if (shape === undefined || !hasExactKeys(o, shape.keys!)) {
       shape = this.lastAny
       if (shape === undefined || !hasExactKeys(o, shape.keys!)) return undefined
-      this.lastShape[depth] = shape
+      this.stack.extras[depth] = shape
     }
     return shape
   }
@@ -686,12 +645,12 @@ export class Encoder {
   /** Finds the shape node for `keys`: the last shape used at this depth, else the transition tree. */
   private shapeOf(keys: ReadonlyArray<string>, n: number): ShapeNode {
     const depth = this.sp
-    const last = this.lastShape[depth]
+    const last = this.stack.extras[depth]
     if (last !== undefined && sameKeys(last.keys!, keys, n)) return last
     // Then the last shape used at any depth (a graph walked depth-first meets one shape at many depths).
     const any = this.lastAny
     if (any !== undefined && any !== last && sameKeys(any.keys!, keys, n)) {
-      this.lastShape[depth] = any
+      this.stack.extras[depth] = any
       return any
     }
     let node = this.shapeRoot
@@ -707,7 +666,7 @@ export class Encoder {
       node = next
     }
     if (node.keys === undefined) node.keys = keys
-    this.lastShape[depth] = node
+    this.stack.extras[depth] = node
     this.lastAny = node
     return node
   }
