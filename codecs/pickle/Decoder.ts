@@ -346,20 +346,12 @@ export class Decoder {
 
   // ---- the stack --------------------------------------------------------
 
-
   /** Opens a container: its children are read by `run`. Returns OPEN. */
   private push(kind: number, obj: unknown, keys: ReadonlyArray<string> | undefined, n: number, aux: unknown, extra: number): typeof OPEN {
     const f = this.sp
-    if (f === this.stack.cap) this.stack.grow()
-    this.stack.kinds[f] = kind
-    this.stack.objs[f] = obj
-    this.stack.keyLists[f] = keys
-    this.stack.idxs[f] = 0
-    this.stack.lens[f] = n
-    this.stack.auxs[f] = aux
+    this.stack.open(f, kind, obj, keys, n, aux)
     this.stack.extras[f] = extra
     this.sp = f + 1
-    if (f >= this.stack.high) this.stack.high = f + 1
     return OPEN
   }
 
@@ -369,12 +361,7 @@ export class Decoder {
    * top frame was just pushed) from one turn to the next.
    */
   private run(): unknown {
-    const kinds = this.stack.kinds
-    const objs = this.stack.objs
-    const keyLists = this.stack.keyLists
-    const idxs = this.stack.idxs
-    const lens = this.stack.lens
-    const auxs = this.stack.auxs
+    const { kinds, objs, keyLists, idxs, lens, auxs } = this.stack
     let v: unknown = OPEN
     outer: for (;;) {
       const f = this.sp - 1

@@ -245,28 +245,14 @@ export class Encoder {
 
   // ---- the stack --------------------------------------------------------
 
-
   private push(kind: number, obj: unknown, keys: ReadonlyArray<string> | undefined, n: number, aux: unknown): void {
-    const f = this.sp
-    if (f === this.stack.cap) this.stack.grow()
-    this.stack.kinds[f] = kind
-    this.stack.objs[f] = obj
-    this.stack.keyLists[f] = keys
-    this.stack.idxs[f] = 0
-    this.stack.lens[f] = n
-    this.stack.auxs[f] = aux
-    this.sp = f + 1
-    if (f >= this.stack.high) this.stack.high = f + 1
+    this.stack.open(this.sp, kind, obj, keys, n, aux)
+    this.sp++
   }
 
   /** Writes the children of the open containers until none is left open. */
   private run(): void {
-    const kinds = this.stack.kinds
-    const objs = this.stack.objs
-    const keyLists = this.stack.keyLists
-    const idxs = this.stack.idxs
-    const lens = this.stack.lens
-    const auxs = this.stack.auxs
+    const { kinds, objs, keyLists, idxs, lens, auxs } = this.stack
     outer: while (this.sp > 0) {
       const f = this.sp - 1
       switch (kinds[f]) {

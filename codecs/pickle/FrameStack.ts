@@ -60,6 +60,18 @@ export class FrameStack<Extra> {
     this.cap = next
   }
 
+  /** Fills entry `f` for a container just opened (growing the stack when `f` is past its end). */
+  open(f: number, kind: number, obj: unknown, keys: ReadonlyArray<string> | undefined, n: number, aux: unknown): void {
+    if (f === this.cap) this.grow()
+    this.kinds[f] = kind
+    this.objs[f] = obj
+    this.keyLists[f] = keys
+    this.idxs[f] = 0
+    this.lens[f] = n
+    this.auxs[f] = aux
+    if (f >= this.high) this.high = f + 1
+  }
+
   /** Lets go of the message's objects; after a rare huge message, gives the memory back. */
   release(): void {
     const { objs, keyLists, auxs } = this

@@ -139,7 +139,7 @@ const launcherOf = (options: WorldOptions): Effect.Effect<Launcher<any>, Transpo
 interface Running {
   readonly job: Job
   /** The program modules its ranks were started with (their bundle's); undefined: any. */
-  readonly programs: ReadonlySet<string> | undefined
+  readonly programs: ReadonlyArray<string> | undefined
   readonly scope: Scope.Closeable
   readonly exited: Set<number>
   /** Picture requests for the run in progress (its collector hands them to its watch). */
@@ -202,7 +202,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
         prefixOutput: options.prefixOutput ?? true,
         ...options.transportOptions
       }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
-      const running: Running = { job, programs: programs === undefined ? undefined : new Set(programs), scope, exited: new Set(), pictures: [], collecting: false }
+      const running: Running = { job, programs, scope, exited: new Set(), pictures: [], collecting: false }
       let ready = 0
       while (ready < job.localRanks.length) {
         const event = yield* Queue.take(job.events)
@@ -223,7 +223,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
     const run = <A>(program: ProgramInput, runOptions?: RunOptions): Effect.Effect<ReadonlyArray<A>, RankFailed | Deadlock | TransportError> =>
       Effect.gen(function*() {
         const ref = normalize(program)
-        const fits = (r: Running) => r.exited.size === 0 && (r.programs === undefined || r.programs.has(ref.module))
+        const fits = (r: Running) => r.exited.size === 0 && (r.programs === undefined || r.programs.includes(ref.module))
         if (programs !== undefined && !programs.includes(ref.module)) programs = undefined
         const running = current !== undefined && fits(current) ? current : yield* Effect.andThen(stop(), start)
         const { job } = running

@@ -21,7 +21,6 @@ import { intoError, takeInto } from "./buffers.ts"
 import { statusOf } from "./incoming.ts"
 import { takeValue } from "./values.ts"
 
-
 /**
  * The largest tag (MPI's TAG_UB).
  *
@@ -358,13 +357,13 @@ const spinFor = (c: CommState, p: Posted): void => {
 
 /**
  * The blocking receive, giving `pick` of what it received (the value and
- * status, or one of them). A message already there, or arriving within the
- * spin, is taken at once: posting and taking are one synchronous step, which
- * nothing can interrupt, so this path needs no interruption mask and no
- * further Effect. Otherwise the receive waits; interrupting it then withdraws
- * the posted receive, and a message matched in the same instant goes back in
- * its place, so nothing is lost or taken twice. Once a message is being taken
- * the receive completes without interruption.
+ * status, or one of them). Posting runs uninterruptibly, so that a receive
+ * is never left posted by an interruption that lands right after it. A
+ * message already there, or arriving within the spin, is taken at once;
+ * otherwise the receive waits, and interrupting it then withdraws the posted
+ * receive: a message matched in the same instant goes back in its place, so
+ * nothing is lost or taken twice. Once a message is being taken the receive
+ * completes without interruption.
  */
 const receive = <A>(
   c: CommState,
@@ -374,34 +373,29 @@ const receive = <A>(
   sink: Sink,
   pick: (r: Received<unknown>) => A
 ): Effect.Effect<A, RecvIntoError> =>
-  Effect.suspend(() => {
-    const invalid = validateRecv(c, source, tag)
-    if (invalid !== undefined) return Effect.fail(invalid)
-    if (source === PROC_NULL) return Effect.succeed(pick({ value: sink.into === undefined ? undefined : 0, status: procNullStatus }))
-    const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
-    const matching = c.engine.matching
-    const p = matching.post(context, worldSource, tag, false)
-    if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
-    if (p.matched !== undefined || p.failed !== undefined) return settledReceive(c, p, sink, pick)
-    return Effect.uninterruptibleMask((restore) =>
-      restore(waitPosted(p)).pipe(
+  Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      const invalid = validateRecv(c, source, tag)
+      if (invalid !== undefined) return Effect.fail(invalid)
+      if (source === PROC_NULL) return Effect.succeed(pick({ value: sink.into === undefined ? undefined : 0, status: procNullStatus }))
+      const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
+      const matching = c.engine.matching
+      const p = matching.post(context, worldSource, tag, false)
+      if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
+      if (p.matched !== undefined || p.failed !== undefined) return settledReceive(c, p, sink, pick)
+      return restore(waitPosted(p)).pipe(
         Effect.onInterrupt(() => Effect.sync(() => matching.withdraw(p))),
         Effect.flatMap(() => settledReceive(c, p, sink, pick))
       )
-    )
-  })
+    })
+  )
 
-/**
- * A posted receive that matched (taken now into its sink) or failed. A take
- * that does not finish at once (a large message still arriving) cannot be
- * interrupted: the message is already consumed.
- */
+/** A posted receive that matched (taken now into its sink; the caller runs it uninterruptibly) or failed. */
 const settledReceive = <A>(c: CommState, p: Posted, sink: Sink, pick: (r: Received<unknown>) => A): Effect.Effect<A, RecvIntoError> => {
   if (p.matched === undefined) return Effect.fail(unmatched(c, p))
   const m = p.matched
-  const taken = completeNow<A, RecvIntoError>((settle) =>
+  return completeNow<A, RecvIntoError>((settle) =>
     finish(c, m, sink, (exit) => settle(Exit.isSuccess(exit) ? Exit.succeed(pick(exit.value)) : (exit as Exit.Exit<never, RecvIntoFailure>))), c.engine.transport)
-  return Exit.isExit(taken) ? taken : Effect.uninterruptible(taken)
 }
 
 const sinkOf = (options: RecvOptions<any> | undefined): Sink => ({ schema: options?.schema, into: undefined })
