@@ -1,6 +1,6 @@
 /**
- * The `cbor` codec: standard CBOR (RFC 8949) through cbor-x, readable by any
- * CBOR library in any language. See docs/codecs-standard.md for the tags used
+ * The `cbor` codec: standard CBOR (RFC 8949), written by cbor-x and read by our
+ * own decoder (`cborDecode.ts`), readable by any CBOR library in any language. See docs/codecs-standard.md for the tags used
  * and what round-trips.
  *
  * cbor-x is configured to emit no private extensions: no records, no string
@@ -8,15 +8,16 @@
  * tags (64..87), Dates tag 1, bigints beyond 64 bits tags 2/3, Maps tag 259,
  * Sets tag 258.
  *
- * cbor-x's decoder also understands its private extensions and recurses once
- * per nesting level, so every input is first checked by `scan` below: a
+ * Every input is first checked by `scan` below: a
  * well-formedness check (RFC 8949 appendix C) that also bounds the nesting,
  * bounds the items that arrays and maps declare by the input's length,
  * refuses the tags to which cbor-x gives private or unsafe meanings, and
  * checks the content of the tags it decodes (bignums, typed arrays, tag 27),
  * and adds up what decoding will build (DecodeBudget.ts's costs) against the
  * message's allowance, all without allocating. Only input that passes
- * reaches cbor-x.
+ * reaches the decoder, which therefore recurses at most 1000 levels. (The
+ * refused tags are those cbor-x reads with private meanings: other cbor-x
+ * peers may send them, and they would not mean the same here.)
  *
  * @example
  * ```ts
@@ -26,13 +27,14 @@
  * cbor.decodeSync(frames)                    // { a: 1 }
  * ```
  */
-import { Decoder, Encoder, Tag, addExtension } from "cbor-x"
+import { Encoder, Tag, addExtension } from "cbor-x"
+import { decodeCbor } from "./cborDecode.ts"
 import * as Codec from "./Codec.ts"
 import type { Frames } from "./Codec.ts"
 import { allowance, Cost, type DecodeOptions, overLimit } from "./DecodeBudget.ts"
 import { DecodeError, decodeError, type EncodeError } from "./errors.ts"
 import { register } from "./registry.ts"
-import { describeThrown, libraryEncodeFailure } from "./unencodable.ts"
+import { libraryEncodeFailure } from "./unencodable.ts"
 
 const NAME = "cbor"
 
@@ -59,54 +61,27 @@ const options = {
   sequential: false
 } as const
 
-// One instance each, reused: cbor-x keeps its state in module variables anyway.
+// One instance, reused: cbor-x keeps its state in module variables anyway. Decoding is our own (cborDecode.ts).
 const encoder = new Encoder(options)
-const decoder = new Decoder(options)
 
 type ExtensionArgument = Parameters<typeof addExtension>[0]
-
-// cbor-x decodes tags 2/3 by shifting a bigint once per byte: quadratic (a 64 KiB bignum took 0.5 s).
-// The same result in linear time through a hex string. cbor-x has no per-instance tags, so this
-// replaces its process-wide decoder for these two tags; the results are identical.
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
-const unsignedBignum = (bytes: unknown): bigint => {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError("a bignum's content must be a byte string")
-  if (bytes.length <= 6) {
-    let n = 0
-    for (let i = 0; i < bytes.length; i++) n = n * 256 + bytes[i]!
-    return BigInt(n)
-  }
-  let hex = "0x"
-  for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i]!]
-  return BigInt(hex)
-}
-addExtension({ tag: 2, decode: unsignedBignum } as unknown as ExtensionArgument)
-addExtension({ tag: 3, decode: (bytes: unknown) => -1n - unsignedBignum(bytes) } as unknown as ExtensionArgument)
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 type Float16Ctor = new (buffer: ArrayBufferLike, byteOffset?: number, length?: number) => ArrayBufferView
 const Float16 = (globalThis as { Float16Array?: Float16Ctor }).Float16Array
 
-// cbor-x predates Float16Array (it would write one as an array of numbers): RFC 8746 tags 84
-// (little-endian) and 80 (big-endian), registered process-wide like the bignum tags above.
+// cbor-x predates Float16Array (it would write one as an array of numbers): RFC 8746 tag 84
+// (little-endian; 80 on a big-endian platform). cbor-x's extensions are process-wide and its
+// registration also sets the tag's decoder for other cbor-x users, so give them one that works.
 if (Float16 !== undefined) {
-  const nativeTag = littleEndian ? 84 : 80
-  const fromBytes = (swap: boolean) => (bytes: unknown): ArrayBufferView => {
-    if (!(bytes instanceof Uint8Array)) throw new TypeError("a typed array tag's content must be a byte string")
-    if (!swap && bytes.byteOffset % 2 === 0) return new Float16(bytes.buffer, bytes.byteOffset, bytes.length >> 1)
-    const copy = bytes.slice()
-    if (swap) for (let i = 0; i + 1 < copy.length; i += 2) [copy[i], copy[i + 1]] = [copy[i + 1]!, copy[i]!]
-    return new Float16(copy.buffer, 0, copy.length >> 1)
-  }
   addExtension({
     Class: Float16,
-    tag: nativeTag,
+    tag: littleEndian ? 84 : 80,
     // A DataView is written as a plain byte string by every cbor-x encoder (a Uint8Array may get tag 64).
     encode: (array: ArrayBufferView, encode: (data: unknown) => void) =>
       encode(new DataView(array.buffer, array.byteOffset, array.byteLength)),
-    decode: fromBytes(false)
+    decode: (bytes: Uint8Array): ArrayBufferView => new Float16(bytes.slice().buffer)
   } as unknown as ExtensionArgument)
-  addExtension({ tag: littleEndian ? 80 : 84, decode: fromBytes(true) } as unknown as ExtensionArgument)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,16 +311,10 @@ const decodeSync = (frames: Frames, options: DecodeOptions | undefined): unknown
     throw fail(frames.header.byteLength, `expected a header only, got ${frames.buffers.length} out-of-band buffers`)
   }
   const h = frames.header
-  // A fresh view: cbor-x caches a DataView as a property of its input, and decoded byte
-  // strings are subarrays of it, so they are plain Uint8Arrays even when the header is a Buffer.
-  const bytes = new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
+  // Decoded byte strings are subarrays of the input: keep them plain Uint8Arrays even when the header is a Buffer.
+  const bytes = h.constructor === Uint8Array ? h : new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
   scan(bytes, options)
-  try {
-    return decoder.decode(bytes)
-  } catch (e) {
-    // Past the scan, cbor-x fails only on meaning (a map key that is an array, a bad RegExp): no offset.
-    throw new DecodeError({ codec: NAME, offset: -1, message: `${NAME}: malformed input: ${describeThrown(e)}` })
-  }
+  return decodeCbor(bytes)
 }
 
 /**

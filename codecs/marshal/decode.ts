@@ -25,7 +25,7 @@ import {
 import * as KeyCache from "./keyCache.ts"
 import * as Shapes from "./shapeCache.ts"
 import type { Shape, ValueSource } from "./shapeCache.ts"
-import { decodeString } from "./strings.ts"
+import { decodeString } from "../bytes/strings.ts"
 
 const CODEC = "marshal"
 

@@ -1,5 +1,5 @@
 /**
- * String decoding for the marshal decoder, tuned for short strings.
+ * String decoding for the decoders (marshal, cbor, msgpack), tuned for short strings.
  *
  * Measured on 3–9 byte ASCII strings: one `String.fromCharCode(a, b, c, …)`
  * call of fixed arity takes ~22 ns, concatenating characters ~45–65 ns, and a
@@ -7,7 +7,7 @@
  * from fixed-arity calls of up to 16 characters (msgpackr's trick), and only
  * longer or non-ASCII strings pay for a decoder.
  */
-import { decodeWtf8, wtf8Decode } from "../bytes/Reader.ts"
+import { decodeWtf8, wtf8Decode } from "./Reader.ts"
 
 const fromCharCode = String.fromCharCode
 
