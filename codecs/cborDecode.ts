@@ -22,9 +22,11 @@
  * ```
  */
 import { Tag } from "cbor-x"
+import { float32, float64 } from "./bytes/bigEndian.ts"
+import { keyOf } from "./bytes/keyCache.ts"
 import { decodeString } from "./bytes/strings.ts"
 import { decodeError } from "./errors.ts"
-import { buildMap, entries } from "./standardMaps.ts"
+import { buildArray, buildMap, Items, pairsFromObject, push, reset, setProperty } from "./standardMaps.ts"
 
 const NAME = "cbor"
 const BREAK = 0xff
@@ -56,12 +58,11 @@ const typedArrayClasses: Array<TypedArrayClass | undefined> = (() => {
 export const decodeCbor = (input: Uint8Array): unknown => {
   b = input
   pos = 0
-  entries.length = 0
   try {
     return item()
   } finally {
     b = EMPTY
-    entries.length = 0
+    reset()
   }
 }
 const EMPTY = new Uint8Array(0)
@@ -116,11 +117,12 @@ const item = (): unknown => {
       pos += arg
       return decodeString(b, pos - arg, arg)
     case 4: {
-      const array: Array<unknown> = []
-      if (arg < 0) while (b[pos] !== BREAK) array.push(item())
-      else while (arg-- > 0) array.push(item())
-      if (ai === 31) pos++
-      return array
+      const base = Items.top
+      if (arg < 0) {
+        while (b[pos] !== BREAK) push(item())
+        pos++
+      } else while (arg-- > 0) push(item())
+      return buildArray(base)
     }
     case 5:
       return map(arg, start, false)
@@ -129,17 +131,44 @@ const item = (): unknown => {
   }
 }
 
-/** A map of `n` entries (−1: indefinite) whose head is at `start`. */
+/**
+ * A map of `n` entries (−1: indefinite) whose head is at `start`. Read straight
+ * into an object while its keys are strings (their order kept on the stack);
+ * the first key of another type turns what was read into pairs and the map into a `Map`.
+ */
 const map = (n: number, start: number, forceMap: boolean): object => {
-  const base = entries.length
-  let allStrings = !forceMap
-  for (let left = n; n < 0 ? b[pos] !== BREAK : left > 0; left--) {
-    const key = item()
-    if (typeof key !== "string") allStrings = false
-    entries.push(key, item())
+  const base = Items.top
+  let left = n
+  if (!forceMap) {
+    const object: Record<string, unknown> = {}
+    let heldUndefined = false
+    for (; n < 0 ? b[pos] !== BREAK : left > 0; left--) {
+      if (b[pos]! >> 5 !== 3) break
+      const key = textKey()
+      heldUndefined = setProperty(object, key, item(), heldUndefined, NAME, start)
+      push(key)
+    }
+    if (n < 0 ? b[pos] === BREAK : left === 0) {
+      if (n < 0) pos++
+      Items.top = base
+      return object
+    }
+    pairsFromObject(object, base)
+  }
+  for (; n < 0 ? b[pos] !== BREAK : left > 0; left--) {
+    push(b[pos]! >> 5 === 3 ? textKey() : item())
+    push(item())
   }
   if (n < 0) pos++
-  return buildMap(base, allStrings, NAME, start)
+  return buildMap(base, false, NAME, start)
+}
+
+/** A map key that is a text string (definite: the scan refuses others), through the key cache. */
+const textKey = (): string => {
+  const ai = b[pos++]! & 31
+  const n = ai < 24 ? ai : argument(ai)
+  pos += n
+  return keyOf(b, pos - n, n)
 }
 
 const simple = (ai: number): unknown => {
@@ -157,19 +186,11 @@ const simple = (ai: number): unknown => {
       return half((b[pos - 2]! << 8) | b[pos - 1]!)
     case 26:
       pos += 4
-      return view().getFloat32(pos - 4)
+      return float32(b, pos - 4)
     default: // 27: the scan admits no other simple value
       pos += 8
-      return view().getFloat64(pos - 8)
+      return float64(b, pos - 8)
   }
-}
-
-let dataView: DataView | undefined
-const view = (): DataView => {
-  if (dataView === undefined || dataView.buffer !== b.buffer || dataView.byteOffset !== b.byteOffset || dataView.byteLength !== b.byteLength) {
-    dataView = new DataView(b.buffer, b.byteOffset, b.byteLength)
-  }
-  return dataView
 }
 
 /** An IEEE 754 half-precision float. */

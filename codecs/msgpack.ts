@@ -1,31 +1,28 @@
 /**
- * The `msgpack` codec: standard MessagePack through @msgpack/msgpack, readable
- * by any MessagePack library in any language. See docs/codecs-standard.md for
- * the extension types used and what round-trips.
+ * The `msgpack` codec: standard MessagePack, readable by any MessagePack
+ * library in any language. The encoder (`msgpackEncode.ts`) and decoder
+ * (`msgpackDecode.ts`) are our own; see docs/codecs-standard.md for the
+ * extension types used and what round-trips.
  *
- * - Integers: JS numbers up to 32 bits as MessagePack ints, larger ones and
- *   fractions as float64 (so they come back as numbers); bigints as int64 /
- *   uint64 (so they come back as bigints). A bigint outside both ranges is an
- *   `EncodeError`: MessagePack has no wider integer and no standard extension.
+ * - Integers: safe integers as MessagePack ints (int64 / uint64 beyond 32
+ *   bits), other numbers as float64; bigints as int64 / uint64. Decoding gives
+ *   a number for every integer that fits a safe number and a bigint beyond.
+ * - Maps: an object's string keys, a `Map`'s keys of any type. Decoding gives
+ *   a plain object when every key is a string, else a `Map`; never a collision.
  * - Dates: the standard timestamp extension (type -1).
  * - `Uint8Array`: bin. Other typed arrays, `ArrayBuffer` and `DataView`: the
  *   extension type 0x74 of msgpackr (`moreTypes`): one byte naming the class,
  *   then the elements' bytes in native (little-endian) order.
- * - `Map`, `Set`, `RegExp`, `Error`, `WeakMap`, `WeakSet`, `Promise`, invalid
- *   `Date`s: an `EncodeError` naming the path, rather than the empty map the
- *   library would write. `undefined` becomes nil (null).
+ * - `Set`, `RegExp`, `Error`, `WeakMap`, `WeakSet`, `Promise`, invalid
+ *   `Date`s: an `EncodeError` naming the path. `undefined` becomes nil (null).
  *
- * @msgpack/msgpack decodes iteratively (no recursion, so no depth limit is
- * needed) and checks string, bin and ext lengths against the bytes left, but
- * it preallocates `new Array(count)` for any array count it reads: a 10 KB
- * input of nested `array 32` heads made it allocate gigabytes and crash the
- * process. So every input is first checked by `scan` below, one pass without
- * allocation: the declared items of all arrays and maps together may not
- * exceed the input's length (each item takes at least one byte), every length
- * must fit in the bytes left, nothing may follow the value, and what decoding
- * will build (DecodeBudget.ts's costs) must fit the message's allowance. Only
- * input that passes reaches the library; its remaining errors (an unusable map key,
- * a malformed extension) become `DecodeError`s at the library's offset.
+ * Every input is first checked by `scan` below, one pass without allocation:
+ * the declared items of all arrays and maps together may not exceed the
+ * input's length (each item takes at least one byte), every length must fit in
+ * the bytes left, nothing may follow the value, and what decoding will build
+ * (DecodeBudget.ts's costs) must fit the message's allowance. Only input that
+ * passes reaches the decoder; its remaining errors (a repeated map key, a
+ * malformed extension) are `DecodeError`s at the offending value's offset.
  *
  * @example
  * ```ts
@@ -33,162 +30,22 @@
  *
  * const frames = msgpack.encodeSync({ a: 1 })   // header: 81 a1 61 01
  * msgpack.decodeSync(frames)                    // { a: 1 }
+ * msgpack.decodeSync(msgpack.encodeSync(new Map([[1, "int"], ["1", "str"]])))  // Map { 1 => "int", "1" => "str" }
  * ```
  */
-import {
-  DecodeError as LibraryDecodeError,
-  decodeTimestampExtension,
-  Decoder,
-  encodeDateToTimeSpec,
-  encodeTimeSpecToTimestamp,
-  Encoder,
-  ExtData,
-  type ExtensionCodecType
-} from "@msgpack/msgpack"
 import * as Codec from "./Codec.ts"
 import type { Frames } from "./Codec.ts"
-import * as Datatype from "./Datatype.ts"
-import type { DatatypeName, TypedArrayConstructor } from "./Datatype.ts"
 import { allowance, Cost, type DecodeOptions, overLimit } from "./DecodeBudget.ts"
-import { DecodeError, decodeError, type EncodeError } from "./errors.ts"
+import { decodeError, type DecodeError, type EncodeError } from "./errors.ts"
+import { decodeMsgpack } from "./msgpackDecode.ts"
+import { encodeMsgpack, MAX_DEPTH, refusal } from "./msgpackEncode.ts"
 import { register } from "./registry.ts"
 import { Writer } from "./bytes/Writer.ts"
-import { describeThrown, libraryEncodeFailure } from "./unencodable.ts"
+import { libraryEncodeFailure } from "./unencodable.ts"
+
+export { EXT_TIMESTAMP, EXT_TYPED_ARRAY, MAX_DEPTH, typedArrayCodes } from "./msgpackEncode.ts"
 
 const NAME = "msgpack"
-
-/** Values nested deeper than this are an `EncodeError`. */
-export const MAX_DEPTH = 1000
-
-/** MessagePack's predefined timestamp extension. */
-export const EXT_TIMESTAMP = -1
-/** The extension type of typed arrays, ArrayBuffer and DataView: msgpackr's `moreTypes` convention ("t"). */
-export const EXT_TYPED_ARRAY = 0x74
-
-/**
- * The first data byte of an `EXT_TYPED_ARRAY` extension: the index of the class in
- * msgpackr's list, plus 11 for Float16Array (our addition; msgpackr has none).
- */
-export const typedArrayCodes: Readonly<Record<DatatypeName, number>> = {
-  int8: 0,
-  uint8: 1,
-  uint8clamped: 2,
-  int16: 3,
-  uint16: 4,
-  int32: 5,
-  uint32: 6,
-  float32: 7,
-  float64: 8,
-  int64: 9,
-  uint64: 10,
-  float16: 11
-}
-const CODE_ARRAY_BUFFER = 16
-const CODE_DATA_VIEW = 17
-
-const ctorByCode: Array<TypedArrayConstructor | undefined> = new Array(32).fill(undefined)
-for (const d of Datatype.all) ctorByCode[typedArrayCodes[d.name]] = d.ctor
-
-const MAX_UINT64 = (1n << 64n) - 1n
-const MIN_INT64 = -(1n << 63n)
-
-/** Why `value` has no MessagePack form in this codec, or undefined when it has one. */
-const refusal = (value: unknown): string | undefined => {
-  if (typeof value === "bigint") {
-    return value > MAX_UINT64 || value < MIN_INT64
-      ? `the bigint ${value} is outside MessagePack's 64-bit integers (int64 and uint64)`
-      : undefined
-  }
-  if (typeof value !== "object" || value === null) return undefined
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? "an invalid Date has no MessagePack timestamp" : undefined
-  const kind = value instanceof Map ? "a Map" : value instanceof Set ? "a Set" : value instanceof WeakMap ? "a WeakMap"
-    : value instanceof WeakSet ? "a WeakSet" : value instanceof RegExp ? "a RegExp" : value instanceof Error ? "an Error"
-    : value instanceof Promise ? "a Promise" : undefined
-  return kind === undefined ? undefined : `${kind} has no MessagePack form (convert it, or use the cbor or pickle codec)`
-}
-
-/** Thrown out of the library when a value has no MessagePack form; the path is found afterwards. */
-class Refused extends Error {}
-
-/** `[code, ...bytes]`: the data of an EXT_TYPED_ARRAY extension. */
-const typedArrayData = (code: number, view: ArrayBufferView | Uint8Array): Uint8Array => {
-  const data = new Uint8Array(view.byteLength + 1)
-  data[0] = code
-  data.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), 1)
-  return data
-}
-
-const extensions: ExtensionCodecType<undefined> = {
-  // Called by the library for every non-primitive it encodes, before its own arrays and maps.
-  tryToEncode(object: unknown): ExtData | null {
-    if (typeof object !== "object" || object === null || Array.isArray(object)) return null
-    const proto = Object.getPrototypeOf(object)
-    if (proto === Object.prototype || proto === null) return null
-    if (object instanceof ExtData) return object // an extension decoded as ExtData is written back as it came
-    if (object instanceof Date) {
-      if (Number.isNaN(object.getTime())) throw new Refused()
-      return new ExtData(EXT_TIMESTAMP, encodeTimeSpecToTimestamp(encodeDateToTimeSpec(object)))
-    }
-    const datatype = Datatype.ofUnknown(object)
-    if (datatype !== undefined) {
-      // A Uint8Array is MessagePack's own bin.
-      return datatype.name === "uint8" ? null : new ExtData(EXT_TYPED_ARRAY, typedArrayData(typedArrayCodes[datatype.name], object as ArrayBufferView))
-    }
-    if (object instanceof DataView) return new ExtData(EXT_TYPED_ARRAY, typedArrayData(CODE_DATA_VIEW, object))
-    if (object instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && object instanceof SharedArrayBuffer)) {
-      return new ExtData(EXT_TYPED_ARRAY, typedArrayData(CODE_ARRAY_BUFFER, new Uint8Array(object)))
-    }
-    if (refusal(object) !== undefined) throw new Refused()
-    return null // a class instance: its own enumerable properties, as a map (as JSON.stringify does)
-  },
-  decode(data: Uint8Array, type: number): unknown {
-    if (type === EXT_TIMESTAMP) return decodeTimestampExtension(data)
-    if (type !== EXT_TYPED_ARRAY) return new ExtData(type, data)
-    if (data.length === 0) throw new LibraryDecodeError("an ext 0x74 (typed array) without its class byte")
-    const code = data[0]!
-    const bytes = data.subarray(1)
-    if (code === CODE_ARRAY_BUFFER) return bytes.slice().buffer
-    if (code === CODE_DATA_VIEW) return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    const ctor = ctorByCode[code]
-    if (ctor === undefined) throw new LibraryDecodeError(`ext 0x74 (typed array) with unknown class byte ${code}`)
-    const size = ctor.BYTES_PER_ELEMENT
-    if (bytes.length % size !== 0) {
-      throw new LibraryDecodeError(`ext 0x74 holds ${ctor.name} (${size}-byte elements) but has ${bytes.length} bytes`)
-    }
-    if (bytes.byteOffset % size === 0) return new ctor(bytes.buffer, bytes.byteOffset, bytes.length / size)
-    return new ctor(bytes.slice().buffer) // a typed array view must be aligned: copy
-  }
-}
-
-const encoder = new Encoder({
-  extensionCodec: extensions,
-  useBigInt64: true, // bigint <-> int64/uint64; numbers above 32 bits are written as float64
-  maxDepth: MAX_DEPTH + 1, // the library counts the leaves inside the deepest container too
-  sortKeys: false,
-  forceFloat32: false,
-  ignoreUndefined: false,
-  forceIntegerToFloat: false
-})
-
-// The library writes a bigint with DataView.setBigUint64/setBigInt64, which wrap silently
-// modulo 2^64. Its only hook for bigints is this method (private in its typings), so guard it.
-// (A re-entrant encode, from a getter that itself encodes, runs on an unguarded clone.)
-const writeBigInt64 = encoder["encodeBigInt64"].bind(encoder)
-encoder["encodeBigInt64"] = (value: bigint): void => {
-  if (value > MAX_UINT64 || value < MIN_INT64) throw new Refused()
-  writeBigInt64(value)
-}
-
-const decoder = new Decoder({
-  extensionCodec: extensions,
-  useBigInt64: true,
-  // Map keys become property names: strings and numbers as they are, int64 keys as their digits.
-  mapKeyConverter: (key: unknown): string | number => {
-    if (typeof key === "string" || typeof key === "number") return key
-    if (typeof key === "bigint") return String(key)
-    throw new LibraryDecodeError(`a map key must be a string or a number, got ${key === null ? "nil" : typeof key}`)
-  }
-})
 
 // ---------------------------------------------------------------------------------------------
 // The scan: lengths and item counts against the input, in one pass without allocation.
@@ -239,7 +96,7 @@ const scan = (b: Uint8Array, options: DecodeOptions | undefined): void => {
       budget -= Cost.string + skip
     } else if (FIXED_SIZE[head] !== 0) {
       skip = FIXED_SIZE[head]!
-      // 64-bit integers become bigints; fixext become extensions (typed arrays, timestamps).
+      // 64-bit integers may become bigints; fixext become extensions (typed arrays, timestamps).
       if (head === 0xcf || head === 0xd3) budget -= Cost.bigint
       else if (head >= 0xd4) budget -= Cost.view + Cost.arrayBuffer + skip
     } else {
@@ -281,22 +138,16 @@ const scan = (b: Uint8Array, options: DecodeOptions | undefined): void => {
 
 const encodeFailure = (value: unknown, e: unknown): EncodeError => libraryEncodeFailure(NAME, value, e, { maxDepth: MAX_DEPTH, check: refusal })
 
-/** Headers up to this size are copied into a shared slab; larger ones get their own buffer. */
-const SLAB_COPY_LIMIT = 16 * 1024
 const writer = new Writer()
 
 const encodeSync = (value: unknown): Frames => {
-  let shared: Uint8Array
+  writer.begin()
   try {
-    shared = encoder.encodeSharedRef(value)
+    encodeMsgpack(writer, value)
   } catch (e) {
+    writer.abort()
     throw encodeFailure(value, e)
   }
-  // `shared` is the encoder's own buffer, written over by the next encode, and frames may be
-  // held by a pending send: copy once, into a slab (no allocation) when small.
-  if (shared.length > SLAB_COPY_LIMIT) return { header: shared.slice(), buffers: [] }
-  writer.begin()
-  writer.bytes(shared)
   return { header: writer.finish(), buffers: [] }
 }
 
@@ -308,16 +159,11 @@ const decodeSync = (frames: Frames, options: DecodeOptions | undefined): unknown
   // Decoded bins are subarrays of the input: keep them plain Uint8Arrays even when the header is a Buffer.
   const bytes = h.constructor === Uint8Array ? h : new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
   scan(bytes, options)
-  try {
-    return decoder.decode(bytes)
-  } catch (e) {
-    // Past the scan, the library fails only on meaning: a map key, an extension's content.
-    throw decodeError(NAME, decoder["pos"], describeThrown(e))
-  }
+  return decodeMsgpack(bytes)
 }
 
 /**
- * Standard MessagePack through @msgpack/msgpack; codec id 4.
+ * Standard MessagePack; codec id 4.
  *
  * @example
  * ```ts

@@ -22,7 +22,7 @@ import {
   Tag,
   typedClasses
 } from "./format.ts"
-import * as KeyCache from "./keyCache.ts"
+import * as KeyCache from "../bytes/keyCache.ts"
 import * as Shapes from "./shapeCache.ts"
 import type { Shape, ValueSource } from "./shapeCache.ts"
 import { decodeString } from "../bytes/strings.ts"

@@ -120,11 +120,18 @@ describe("cbor: the bytes are standard CBOR (RFC 8949), as a peer in another lan
     expect([...arrayKey]).toStrictEqual([[[1], 2]])
     expect(cbor.decodeSync(frames("a1 6161 a1 01 02"))).toStrictEqual({ a: new Map([[1, 2]]) }) // the choice is per map
     expect(cbor.decodeSync(frames("d90103 a1 6161 01"))).toStrictEqual(new Map([["a", 1]])) // tag 259: always a Map
+    // string keys first, then another: the order read is kept (an object would put "1" before "b")
+    const mixed = cbor.decodeSync(frames("a3 6162 01 6131 02 03 04")) as Map<unknown, unknown>
+    expect([...mixed]).toStrictEqual([["b", 1], ["1", 2], [3, 4]])
+    const indefinite = cbor.decodeSync(frames("bf 6162 01 f5 02 ff")) as Map<unknown, unknown>
+    expect([...indefinite]).toStrictEqual([["b", 1], [true, 2]])
   })
 
   it("refuses a map with a repeated key instead of keeping one of the two values", () => {
     expect(decodeFailure("a2 6161 01 6161 02").message).toBe('cbor: malformed input at byte 0: the map has the key "a" twice (a decoded map never drops an entry)')
     expect(decodeFailure("81 a2 01 01 f93c00 02").message).toMatch(/at byte 1: the map has the key 1 twice/) // 1 and 1.0 are one JS key
+    expect(decodeFailure("a2 6161 f7 6161 01").message).toMatch(/the key "a" twice/) // even when the first value is undefined
+    expect(decodeFailure("a3 6161 01 02 03 6161 04").message).toMatch(/the key "a" twice/) // and after the map became a Map
   })
 
   it("decodes a tag it does not know as a Tag, and encodes a Tag as itself", () => {

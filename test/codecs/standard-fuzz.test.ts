@@ -174,7 +174,10 @@ const msgpackValue = fc.letrec((tie) => ({
     unsafeBigInt(-(2n ** 63n), 2n ** 64n - 1n),
     fc.date({ noInvalidDate: true }),
     fc.array(tie("value"), { maxLength: 5 }),
-    fc.dictionary(key, tie("value"), { maxKeys: 5, noNullPrototype: true })
+    fc.dictionary(key, tie("value"), { maxKeys: 5, noNullPrototype: true }),
+    // Maps with a key that is not a string (those with string keys only come back as objects)
+    fc.array(fc.tuple(mapKey, tie("value")), { maxLength: 3 })
+      .map((entries) => new Map<unknown, unknown>([[0, null], ...entries]))
   )
 })).value
 

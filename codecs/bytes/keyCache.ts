@@ -1,5 +1,6 @@
 /**
- * A cache of decoded object keys across messages, keyed by their bytes.
+ * A cache of decoded object keys across messages, keyed by their bytes
+ * (used by the marshal, cbor and msgpack decoders).
  *
  * Every small message defines its keys afresh, and a freshly decoded string
  * is a slow property key: V8 must look it up in its string table at every
@@ -7,6 +8,7 @@
  * cache hands back the same internalized string for the same bytes, so a key
  * costs one hash and one comparison of a few bytes (msgpackr's trick).
  */
+import { decodeString } from "./strings.ts"
 
 const SIZE = 4096
 /** Keys longer than this are decoded each time. */
@@ -41,4 +43,10 @@ const hash = (buf: Uint8Array, pos: number, n: number): number => {
   let h = n
   for (let i = pos; i < pos + n; i++) h = (h * 31 + buf[i]!) | 0
   return (h ^ (h >>> 12)) & (SIZE - 1)
+}
+
+/** The key held by `buf[pos, pos + n)`: from the cache when it is short, else decoded. */
+export const keyOf = (buf: Uint8Array, pos: number, n: number): string => {
+  if (n > MAX_CACHED_KEY) return decodeString(buf, pos, n)
+  return lookup(buf, pos, n) ?? remember(buf, pos, n, decodeString(buf, pos, n))
 }
