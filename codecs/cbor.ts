@@ -1,12 +1,13 @@
 /**
- * The `cbor` codec: standard CBOR (RFC 8949), written by cbor-x and read by our
- * own decoder (`cborDecode.ts`), readable by any CBOR library in any language. See docs/codecs-standard.md for the tags used
- * and what round-trips.
+ * The `cbor` codec: standard CBOR (RFC 8949), readable by any CBOR library in
+ * any language. The encoder (`cborEncode.ts`) and decoder (`cborDecode.ts`)
+ * are our own (cbor-x supplies only the `Tag` class); see
+ * docs/codecs-standard.md for the tags used and what round-trips.
  *
- * cbor-x is configured to emit no private extensions: no records, no string
- * bundles, no packed values, no value sharing. Typed arrays use the RFC 8746
- * tags (64..87), Dates tag 1, bigints beyond 64 bits tags 2/3, Maps tag 259,
- * Sets tag 258.
+ * No private extension is written: typed arrays use the RFC 8746 tags
+ * (64..87), Dates tag 1, bigints beyond 64 bits tags 2/3, Maps tag 259, Sets
+ * tag 258. Safe integers are integers on the wire (8-byte heads beyond 32
+ * bits) and come back as numbers; larger integers come back as bigints.
  *
  * Every input is first checked by `scan` below: a
  * well-formedness check (RFC 8949 appendix C) that also bounds the nesting,
@@ -16,8 +17,8 @@
  * and adds up what decoding will build (DecodeBudget.ts's costs) against the
  * message's allowance, all without allocating. Only input that passes
  * reaches the decoder, which therefore recurses at most 1000 levels. (The
- * refused tags are those cbor-x reads with private meanings: other cbor-x
- * peers may send them, and they would not mean the same here.)
+ * refused tags are those cbor-x gives private meanings: cbor-x peers may send
+ * them, and they would not mean the same here.)
  *
  * @example
  * ```ts
@@ -27,8 +28,10 @@
  * cbor.decodeSync(frames)                    // { a: 1 }
  * ```
  */
-import { Encoder, Tag, addExtension } from "cbor-x"
+import { Tag } from "cbor-x"
+import { Writer } from "./bytes/Writer.ts"
 import { decodeCbor } from "./cborDecode.ts"
+import { encodeCbor, MAX_DEPTH } from "./cborEncode.ts"
 import * as Codec from "./Codec.ts"
 import type { Frames } from "./Codec.ts"
 import { allowance, Cost, type DecodeOptions, overLimit } from "./DecodeBudget.ts"
@@ -38,51 +41,13 @@ import { libraryEncodeFailure } from "./unencodable.ts"
 
 const NAME = "cbor"
 
-/** Containers (and tags) nested deeper than this are a `DecodeError`; cbor-x decodes recursively. */
-export const MAX_DEPTH = 1000
+export { MAX_DEPTH } from "./cborEncode.ts"
 
-/** A CBOR tag that cbor-x does not interpret: decoded tags come back as `Tag`, and a `Tag` encodes as itself. */
+/** A CBOR tag that this codec does not interpret: decoded tags come back as `Tag`, and a `Tag` encodes as itself. */
 export { Tag }
 
-const options = {
-  useRecords: false, // records (tags 0xdfff/0xe000..) are cbor-x's private extension
-  mapsAsObjects: true, // CBOR maps <-> plain objects; a JS Map travels as tag 259
-  variableMapSize: true, // preferred serialization: {a: 1} is a1 61 61 01, not a 16-bit map header
-  tagUint8Array: false, // a Uint8Array is a plain byte string, not tag 64
-  bundleStrings: false,
-  pack: false,
-  structuredClone: false, // value sharing (tags 28/29) off
-  useSelfDescribedHeader: false,
-  useFloat32: 0, // never shorten a float: float64 keeps every number exact
-  useTimestamp32: false,
-  largeBigIntToFloat: false,
-  useToJSON: false,
-  copyBuffers: false, // decoded byte strings and aligned typed arrays are views of the header
-  sequential: false
-} as const
-
-// One instance, reused: cbor-x keeps its state in module variables anyway. Decoding is our own (cborDecode.ts).
-const encoder = new Encoder(options)
-
-type ExtensionArgument = Parameters<typeof addExtension>[0]
-
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 type Float16Ctor = new (buffer: ArrayBufferLike, byteOffset?: number, length?: number) => ArrayBufferView
 const Float16 = (globalThis as { Float16Array?: Float16Ctor }).Float16Array
-
-// cbor-x predates Float16Array (it would write one as an array of numbers): RFC 8746 tag 84
-// (little-endian; 80 on a big-endian platform). cbor-x's extensions are process-wide and its
-// registration also sets the tag's decoder for other cbor-x users, so give them one that works.
-if (Float16 !== undefined) {
-  addExtension({
-    Class: Float16,
-    tag: littleEndian ? 84 : 80,
-    // A DataView is written as a plain byte string by every cbor-x encoder (a Uint8Array may get tag 64).
-    encode: (array: ArrayBufferView, encode: (data: unknown) => void) =>
-      encode(new DataView(array.buffer, array.byteOffset, array.byteLength)),
-    decode: (bytes: Uint8Array): ArrayBufferView => new Float16(bytes.slice().buffer)
-  } as unknown as ExtensionArgument)
-}
 
 // ---------------------------------------------------------------------------------------------
 // The scan: well-formedness, nesting and tag policy, in one pass without allocation.
@@ -292,18 +257,17 @@ const scan = (b: Uint8Array, options: DecodeOptions | undefined): void => {
 
 const encodeFailure = (value: unknown, e: unknown): EncodeError => libraryEncodeFailure(NAME, value, e, { maxDepth: MAX_DEPTH })
 
+const writer = new Writer()
+
 const encodeSync = (value: unknown): Frames => {
-  let out: Uint8Array
+  writer.begin()
   try {
-    out = encoder.encode(value)
+    encodeCbor(writer, value)
   } catch (e) {
+    writer.abort()
     throw encodeFailure(value, e)
   }
-  // cbor-x returns a view of a slab shared by all its encoders. It never writes over bytes it
-  // has handed out (later messages go after them; a full slab is replaced, not reused), so
-  // the view may be held by a pending send without a copy. It is a Node Buffer, whose
-  // slice() does not copy: hand out a plain Uint8Array view of the same bytes.
-  return { header: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), buffers: [] }
+  return { header: writer.finish(), buffers: [] }
 }
 
 const decodeSync = (frames: Frames, options: DecodeOptions | undefined): unknown => {
