@@ -121,6 +121,12 @@ export interface LaunchOptions {
    * program.
    */
   readonly programs?: ReadonlyArray<string>
+  /**
+   * The context id of the world communicator in the job's first program run,
+   * for transports that announce it to ranks written in other languages (NATS
+   * puts it in its JOIN frames, docs/nats-protocol.md).
+   */
+  readonly worldContext?: number
   /** Structured-clonable data handed to every rank's `RankControl.data`. */
   readonly data?: unknown
   /** Prefix each line a rank prints with `[rank] ` (default true). */

@@ -5,6 +5,16 @@
 import type { FailureReport } from "../Failure.ts"
 import type { Wait } from "../messaging/waits.ts"
 
+/** Context ids each run may use: the world takes the first two, derived communicators the rest. */
+export const CONTEXTS_PER_RUN = 1 << 16
+
+/**
+ * The world communicator's context id in run `id` (runs are numbered 1, 2, …
+ * per world): point-to-point on it, collectives on the next id. A launcher
+ * announces the first run's (65536) to ranks written in other languages.
+ */
+export const worldContextOf = (id: number): number => (id % CONTEXTS_PER_RUN) * CONTEXTS_PER_RUN
+
 export interface Run {
   readonly _tag: "Run"
   readonly id: number

@@ -29,6 +29,7 @@ import { JobWatch } from "./JobWatch.ts"
 import { describeWait } from "../messaging/waits.ts"
 import { normalize, type ProgramInput } from "./ProgramRef.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
+import { worldContextOf } from "./RunnerProtocol.ts"
 
 /**
  * How a world is started: its size, the transport and its options, the world's codec, output, deadlock detection and the stall watchdog.
@@ -200,6 +201,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
         runner: RUNNER_URL,
         ...(programs === undefined ? {} : { programs }),
         prefixOutput: options.prefixOutput ?? true,
+        worldContext: worldContextOf(nextId),
         ...options.transportOptions
       }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
       const running: Running = { job, programs, scope, exited: new Set(), pictures: [], collecting: false }

@@ -24,10 +24,10 @@ import type * as Protocol from "./RunnerProtocol.ts"
 
 import { LOG_LEVEL_ENV, logLevelOf } from "./logLevel.ts"
 import { waitsOf } from "../messaging/waits.ts"
+import { CONTEXTS_PER_RUN, worldContextOf } from "./RunnerProtocol.ts"
 import { performance } from "node:perf_hooks"
 
-/** Context ids each run may use: the world takes the first two, derived communicators the rest. */
-export const CONTEXTS_PER_RUN = 1 << 16
+export { CONTEXTS_PER_RUN } from "./RunnerProtocol.ts"
 
 const loaded = new Map<string, Program | undefined>()
 
@@ -128,7 +128,7 @@ export const serve = (transport: Transport, control: RankControl): void => {
   let loading: number | undefined
 
   const run = async (cmd: Protocol.Run): Promise<void> => {
-    const base = (cmd.id % CONTEXTS_PER_RUN) * CONTEXTS_PER_RUN
+    const base = worldContextOf(cmd.id)
     const outside = (context: number) => context < base || context >= base + CONTEXTS_PER_RUN
     engine.matching.purge(outside)
     for (const context of engine.comms.keys()) if (outside(context)) engine.comms.delete(context)

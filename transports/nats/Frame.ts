@@ -251,6 +251,12 @@ export interface JoinFields {
   readonly launcher: number
   readonly launcherPid: number
   readonly ranks: string
+  /**
+   * The context id of the world communicator in the job's first program run
+   * (its collectives use the next id), so that a rank written in another
+   * language learns it from the protocol; 0 when the sender does not say.
+   */
+  readonly worldContext: number
 }
 
 /**
@@ -262,7 +268,7 @@ export const encodeJoin = (s: Sender, j: JoinFields, complete: boolean): Uint8Ar
   if (host.length > MAX_HOST_BYTES) host = host.subarray(0, MAX_HOST_BYTES)
   const ranks = encoder.encode(j.ranks)
   if (ranks.length > 0xffff) throw new RangeError(`a launcher's ranks spec of ${ranks.length} bytes is over 65535`)
-  const b = allocate(JOIN, complete ? FLAG_COMPLETE : 0, s, JOIN_HEADER_BYTES + host.length + ranks.length)
+  const b = allocate(JOIN, complete ? FLAG_COMPLETE : 0, s, JOIN_HEADER_BYTES + host.length + ranks.length + 4)
   putU32(b, 24, j.size)
   putU32(b, 28, j.seen)
   putF64(b, 32, j.window)
@@ -274,6 +280,7 @@ export const encodeJoin = (s: Sender, j: JoinFields, complete: boolean): Uint8Ar
   putU32(b, 52, j.launcherPid)
   b.set(host, JOIN_HEADER_BYTES)
   b.set(ranks, JOIN_HEADER_BYTES + host.length)
+  putU32(b, JOIN_HEADER_BYTES + host.length + ranks.length, j.worldContext)
   return b
 }
 
@@ -383,7 +390,8 @@ export const decode = (b: Uint8Array): Frame | string => {
       const ranks = decoder.decode(b.subarray(JOIN_HEADER_BYTES + hostLength, end))
       return {
         kind: "join", type, flags, source, incarnation, run, size: getU32(b, 24), seen: getU32(b, 28), window,
-        pid: getU32(b, 40), host, launcher: getU32(b, 48), launcherPid: getU32(b, 52), ranks
+        pid: getU32(b, 40), host, launcher: getU32(b, 48), launcherPid: getU32(b, 52), ranks,
+        worldContext: b.length >= end + 4 ? getU32(b, end) : 0
       }
     }
     case BUNDLE:

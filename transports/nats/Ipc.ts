@@ -19,6 +19,8 @@ export interface Init {
   readonly data: unknown
   /** The launcher: a random id of this launch, and its process id (the ranks it starts are `config.localRanks`). */
   readonly launcher: { readonly id: number; readonly pid: number }
+  /** `LaunchOptions.worldContext`, announced in the rank's JOINs. */
+  readonly worldContext: number
 }
 
 /** The launcher heard that `rank` failed: fail operations with it, and tell the job. */

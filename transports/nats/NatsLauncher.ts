@@ -182,7 +182,7 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
         env: { ...process.env, ...options.env }
       })
       ranks.set(rank, new RankProcess(rank, child, onEvent, options.prefixOutput ?? true))
-      const init: Ipc.Init = { _tag: "rankflow/nats:Init", rank, config, runner: options.runner, data: options.data, launcher }
+      const init: Ipc.Init = { _tag: "rankflow/nats:Init", rank, config, runner: options.runner, data: options.data, launcher, worldContext: options.worldContext ?? 0 }
       child.send(init)
     }
     const job: NatsJob = {

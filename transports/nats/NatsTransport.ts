@@ -68,6 +68,8 @@ export interface NatsTransportSettings {
   readonly host?: string | undefined
   /** The launcher that started this rank and the ranks it starts (default: this rank alone, as its own launcher). */
   readonly launcher?: LauncherInfo | undefined
+  /** The world communicator's context id in the job's first run, announced in JOINs for foreign ranks (0: not announced). */
+  readonly worldContext?: number | undefined
 }
 
 /**
@@ -1087,7 +1089,8 @@ export class NatsTransport implements Transport {
       { ...this.sender, run },
       {
         size: this.size, seen: r.members.size, window: this.settings.windowBytes, pid: this.settings.pid ?? 0, host: this.settings.host ?? "",
-        launcher: this.launcher.id, launcherPid: this.launcher.pid, ranks: this.launcherRanks
+        launcher: this.launcher.id, launcherPid: this.launcher.pid, ranks: this.launcherRanks,
+        worldContext: this.settings.worldContext ?? 0
       },
       r.complete
     ))

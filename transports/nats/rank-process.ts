@@ -104,7 +104,8 @@ const start = async (init: Ipc.Init): Promise<void> => {
     auth: config.jobKey === undefined ? undefined : FrameAuth.make(Buffer.from(config.jobKey, "hex"), config.job),
     pid: process.pid,
     host: hostname(),
-    launcher: { ...init.launcher, host: hostname(), ranks: config.localRanks }
+    launcher: { ...init.launcher, host: hostname(), ranks: config.localRanks },
+    worldContext: init.worldContext
   }, randomInt(1, 2 ** 32 - 1)).catch(async (e) => {
     await nc.close().catch(() => {})
     throw e

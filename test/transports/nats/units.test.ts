@@ -72,11 +72,14 @@ describe("frames", () => {
 
   it("ACK, JOIN, HEARTBEAT, LEAVE, FAILED and CONFLICT frames round-trip, each with its run", () => {
     expect(Frame.decode(Frame.encodeAck(sender(1, 2, 9), 3, 4096, Frame.FLAG_RESEND))).toMatchObject({ kind: "ack", source: 1, incarnation: 2, run: 9, ack: 3, credit: 4096, flags: 1 })
-    const launcher = { launcher: 0xfeed, launcherPid: 4000, ranks: "0-3, 6" }
+    const launcher = { launcher: 0xfeed, launcherPid: 4000, ranks: "0-3, 6", worldContext: 65536 }
     expect(Frame.decode(Frame.encodeJoin(sender(4, 5, 77), { size: 8, seen: 3, window: 1 << 20, pid: 4242, host: "hôte-a", ...launcher }, true)))
       .toMatchObject({ kind: "join", source: 4, run: 77, size: 8, seen: 3, window: 1 << 20, flags: 1, pid: 4242, host: "hôte-a", ...launcher })
     expect(Frame.decode(Frame.encodeJoin(sender(4, 5), { size: 8, seen: 3, window: 1 << 20, pid: 1, host: "h".repeat(300), ...launcher }, false)))
-      .toMatchObject({ kind: "join", flags: 0, host: "h".repeat(Frame.MAX_HOST_BYTES), ranks: "0-3, 6" })
+      .toMatchObject({ kind: "join", flags: 0, host: "h".repeat(Frame.MAX_HOST_BYTES), ranks: "0-3, 6", worldContext: 65536 })
+    // A JOIN without the world context (it ends after the ranks) says 0: not announced.
+    const short = Frame.encodeJoin(sender(4, 5), { size: 8, seen: 3, window: 1 << 20, pid: 1, host: "h", ...launcher }, false).slice(0, -4)
+    expect(Frame.decode(short)).toMatchObject({ kind: "join", ranks: "0-3, 6", worldContext: 0 })
     expect(Frame.decode(Frame.encodePresence(Frame.HEARTBEAT, sender(6, 7, 3), 8))).toMatchObject({ kind: "heartbeat", source: 6, run: 3, size: 8 })
     expect(Frame.decode(Frame.encodePresence(Frame.LEAVE, sender(6, 7), 8))).toMatchObject({ kind: "leave", source: 6 })
     expect(Frame.decode(Frame.encodeFailed(sender(1, 2), 5, "rank 5 stopped responding"))).toMatchObject({ kind: "failed", rank: 5, reason: "rank 5 stopped responding" })
@@ -537,7 +540,7 @@ describe("rendezvous", () => {
   const join = (source: number, incarnation: number, size = 4, run = 0, pid = 100 + source, host = "h", launcher = incarnation, ranks = String(source)) =>
     ({
       kind: "join", type: Frame.JOIN, flags: run !== 0 ? Frame.FLAG_COMPLETE : 0, source, incarnation, run, size, seen: 1, window: 4096, pid, host,
-      launcher, launcherPid: pid, ranks
+      launcher, launcherPid: pid, ranks, worldContext: 65536
     }) as const
   const self = (incarnation: number) => ({ incarnation, window: 4096, pid: 1, host: "me" })
 
