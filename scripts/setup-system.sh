@@ -2,7 +2,9 @@
 # Installs the system packages rankflow's tests need, when they are missing:
 #   - nats-server (Debian package), for the NATS transport's tests;
 #   - Mesa's Vulkan drivers >= 25 from bookworm-backports (lavapipe), so that
-#     WebGPU (Dawn) runs on the CPU on machines without a GPU.
+#     WebGPU (Dawn) runs on the CPU on machines without a GPU;
+#   - Python 3 with cbor2 and msgpack (python3-cbor2, python3-msgpack), for the
+#     interop tests: a Python rank joins a NATS job, Python reads our CBOR and MessagePack.
 # Where it cannot install (not root, not Debian), it prints what to install and
 # why, and exits 0: the suites that need the missing part fail with advice of
 # their own (the GPU suites with GpuUnavailable, which names the drivers it
@@ -23,7 +25,16 @@ have_lavapipe() {
   [ -n "$major" ] && [ "$major" -ge "$MESA_MIN_MAJOR" ] 2>/dev/null
 }
 
+# Debian's python3 is where python3-cbor2 and python3-msgpack install (a pyenv or venv python3 may come first on PATH).
+have_python_codecs() {
+  for py in /usr/bin/python3 python3; do
+    "$py" -c 'import cbor2, msgpack' >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+
 have_nats || missing+=(nats)
+have_python_codecs || missing+=(python)
 have_lavapipe || missing+=(mesa)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -33,6 +44,9 @@ rankflow: some system packages its tests need are missing.
   - nats-server: the NATS transport's tests start real servers on loopback.
       Debian/Ubuntu:  apt-get install nats-server
       elsewhere:      put a nats-server (2.9 or newer) binary on PATH
+  - Python 3 with the cbor2 and msgpack modules: the interop tests run a Python rank.
+      Debian/Ubuntu:  apt-get install python3 python3-cbor2 python3-msgpack
+      elsewhere:      pip install cbor2 msgpack
   - Mesa's Vulkan drivers, version 25 or newer (lavapipe): WebGPU runs on the CPU
     where there is no GPU. On Debian 12 (bookworm) they come from backports:
       echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bookworm-backports.list
@@ -63,6 +77,9 @@ apt_quiet update || { echo "rankflow: apt-get update failed" >&2; advice; exit 0
 if [[ " ${missing[*]} " == *" nats "* ]]; then
   apt_quiet install -y --no-install-recommends nats-server || { echo "rankflow: could not install nats-server" >&2; advice; }
 fi
+if [[ " ${missing[*]} " == *" python "* ]]; then
+  apt_quiet install -y --no-install-recommends python3 python3-cbor2 python3-msgpack || { echo "rankflow: could not install python3-cbor2 and python3-msgpack" >&2; advice; }
+fi
 if [[ " ${missing[*]} " == *" mesa "* ]]; then
   if [ "$codename" = "bookworm" ]; then
     apt_quiet install -y --no-install-recommends -t bookworm-backports mesa-vulkan-drivers
@@ -71,5 +88,5 @@ if [[ " ${missing[*]} " == *" mesa "* ]]; then
   fi
   have_lavapipe || { echo "rankflow: could not install mesa-vulkan-drivers >= ${MESA_MIN_MAJOR}" >&2; advice; }
 fi
-have_nats && have_lavapipe && echo "rankflow: system packages ready (nats-server, mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers))" >&2
+have_nats && have_lavapipe && have_python_codecs && echo "rankflow: system packages ready (nats-server, python3-cbor2, python3-msgpack, mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers))" >&2
 exit 0
