@@ -34,7 +34,7 @@ ALL = 0xFFFFFFFF
 # Envelope kinds, codec ids, and the raw path's datatypes.
 KIND_DATA, KIND_SYNC, KIND_ACK, KIND_FIN = 0, 1, 2, 3
 CODECS = {"raw": 0, "cbor": 3, "msgpack": 4}
-DATATYPES = {1: "b", 2: "B", 3: "B", 4: "h", 5: "H", 6: "i", 7: "I", 9: "f", 10: "d", 11: "q", 12: "Q"}
+DATATYPES = {1: "b", 2: "B", 3: "B", 4: "h", 5: "H", 6: "i", 7: "I", 8: "e", 9: "f", 10: "d", 11: "q", 12: "Q"}
 WINDOW = 32 << 20  # the credit this peer grants each sender; it takes messages as they arrive
 
 
