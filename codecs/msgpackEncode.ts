@@ -227,6 +227,11 @@ const object = (value: object, depth: number): void => {
   }
   const proto = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) return special(value, depth)
+  properties(value, depth)
+}
+
+/** A map of `value`'s own enumerable string keys. */
+const properties = (value: object, depth: number): void => {
   const keys = Object.keys(value)
   sized(keys.length, 0x80, 16, 0, 0xde, 0xdf)
   for (let i = 0; i < keys.length; i++) {
@@ -267,13 +272,7 @@ const special = (value: object, depth: number): void => {
   }
   if (refusal(value) !== undefined) throw new Refused()
   // A class instance: its own enumerable properties, as a map (as JSON.stringify does).
-  const keys = Object.keys(value)
-  sized(keys.length, 0x80, 16, 0, 0xde, 0xdf)
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
-    string(key)
-    write((value as Record<string, unknown>)[key], depth + 1)
-  }
+  properties(value, depth)
 }
 
 /** An extension head for `length` data bytes: fixext 1/2/4/8/16 where one fits, else ext 8/16/32. */
