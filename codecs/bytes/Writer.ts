@@ -36,17 +36,18 @@ export class Writer {
 
   /**
    * Ends the message and returns a view of its bytes. A message that outgrew
-   * the slab got a slab of its own, up to twice its size: that one is cut to
-   * the message's length (`ArrayBuffer.transfer`, usually without a copy), so
-   * that a message held by a pending send keeps no slack alive (1,000 pending
-   * isends of 1 MiB strings held 2 MiB each before).
+   * the slab got a slab of its own, which goes with it: cut to the message's
+   * length (`ArrayBuffer.transfer`, usually without a copy) when more than an
+   * eighth of it is slack, so that a message held by a pending send keeps no
+   * slack alive (1,000 pending isends of 1 MiB strings held 2 MiB each before).
    */
   finish(): Uint8Array {
     const buf = this.buf
-    if (this.start === 0 && buf.length > SLAB_SIZE && buf.length - this.pos > this.pos / 8) {
-      const exact = new Uint8Array((buf.buffer as ArrayBuffer).transfer(this.pos))
+    if (this.start === 0 && buf.length > SLAB_SIZE) {
+      // The message's own slab goes with it (never reused: the next message starts a fresh one).
+      const out = buf.length - this.pos > this.pos / 8 ? new Uint8Array((buf.buffer as ArrayBuffer).transfer(this.pos)) : buf.subarray(0, this.pos)
       this.replace(SLAB_SIZE, 0)
-      return exact
+      return out
     }
     return buf.subarray(this.start, this.pos)
   }
@@ -63,7 +64,9 @@ export class Writer {
 
   private grow(n: number): void {
     const used = this.pos - this.start
-    this.replace(Math.max(SLAB_SIZE, (used + n) * 2), used)
+    // Doubling what is written keeps many small writes linear; one large write (a typed array's
+    // bytes) gets about its own size, not twice it.
+    this.replace(Math.max(SLAB_SIZE, used * 2 + n + 4096), used)
   }
 
   private replace(size: number, keep: number): void {
