@@ -1,7 +1,8 @@
 /**
  * Datatypes of the raw buffer path: the element types a typed array can hold
  * (MPI's basic datatypes), each with a stable one-byte id that message headers
- * carry.
+ * carry, and the derived datatypes built from them (`vector`, `indexed`,
+ * `subarray`, `struct`, …; DerivedDatatype.ts).
  *
  * `of(array)` discovers the datatype of a typed array, the way mpi4py picks an
  * MPI datatype from a NumPy array's dtype.
@@ -14,6 +15,7 @@
  * Datatype.byName("int32")?.size         // 4
  * ```
  */
+import { setBasicTypes } from "./DerivedDatatype.ts"
 
 export type DatatypeName =
   | "int8"
@@ -211,3 +213,10 @@ export const ofUnknown = (x: unknown): Datatype | undefined => {
   const tag = typedArrayTag.call(x)
   return tag === undefined ? undefined : byClassName.get(tag)
 }
+
+setBasicTypes(byName)
+
+export {
+  contiguous, indexed, indexedBlock, InvalidDatatype, isDerived, resized, struct, subarray, vector
+} from "./DerivedDatatype.ts"
+export type { DerivedDatatype, TypeArgument } from "./DerivedDatatype.ts"

@@ -25,6 +25,7 @@ import * as Codec from "./Codec.ts"
 import type { Frames } from "./Codec.ts"
 import * as Datatype from "./Datatype.ts"
 import type { DatatypeName, TypedArray } from "./Datatype.ts"
+import { type DerivedDatatype, isContiguous, isDerived, itemsThatFit, overrun, pack, unpack } from "./DerivedDatatype.ts"
 import { DatatypeMismatch, EncodeError, Truncated, decodeError } from "./errors.ts"
 import { register } from "./registry.ts"
 import { Reader } from "./bytes/Reader.ts"
@@ -33,17 +34,20 @@ import { Writer } from "./bytes/Writer.ts"
 /**
  * What the buffer path sends: a typed array (its datatype discovered from its
  * class), or `[data, datatype, count?]`: `count` elements of `datatype` read
- * from `data`'s bytes (without `count`, as many whole elements as fit).
+ * from `data`'s bytes (without `count`, as many whole elements as fit). With a
+ * derived datatype (`Datatype.vector`, `subarray`, …), `count` items of its
+ * layout: the data travels packed, and a receive scatters it into place.
  *
  * @example
  * ```ts
  * yield* world.send([grid, "float64", 100], { dest: 1 })   // the first 100 doubles of grid
  * yield* world.send(new Int32Array(8), { dest: 1 })      // a whole typed array
+ * yield* world.send([grid, Datatype.vector(rows, 1, columns, "float64"), 1], { dest: 1 })   // column 0 of a row-major grid
  * ```
  */
 export type BufferSpec =
   | TypedArray
-  | readonly [data: TypedArray | ArrayBufferLike | DataView, datatype: DatatypeName, count?: number]
+  | readonly [data: TypedArray | ArrayBufferLike | DataView, datatype: DatatypeName | DerivedDatatype, count?: number]
 
 /**
  * A buffer spec resolved to its datatype, element count and bytes (a view of the data: no copy).
@@ -57,6 +61,13 @@ export interface Described {
   readonly datatype: Datatype.Datatype
   readonly count: number
   readonly bytes: Uint8Array
+  /**
+   * For a derived datatype whose items are not one run of bytes: the layout,
+   * how many items, and the caller's memory. `bytes` is then the data packed
+   * (`describe`, for a send) or a staging area (`describeTarget`, for a
+   * receive, which `scatter` writes into place).
+   */
+  readonly layout?: { readonly type: DerivedDatatype; readonly items: number; readonly memory: Uint8Array }
 }
 
 const NAME = "raw"
@@ -80,7 +91,7 @@ const isBufferLike = (x: unknown): x is TypedArray | ArrayBufferLike | DataView 
 export const isBufferSpec = (value: unknown): value is BufferSpec => {
   if (Datatype.isTypedArray(value)) return true
   return Array.isArray(value) && (value.length === 2 || value.length === 3) && isBufferLike(value[0]) &&
-    typeof value[1] === "string" && Datatype.byName(value[1]) !== undefined
+    ((typeof value[1] === "string" && Datatype.byName(value[1]) !== undefined) || isDerived(value[1]))
 }
 
 const bytesOf = (data: TypedArray | ArrayBufferLike | DataView): Uint8Array =>
@@ -103,7 +114,37 @@ const describeName = (x: unknown): string =>
  * RawBuffer.describe(new Float32Array(3))   // { datatype: float32, count: 3, bytes: a view of its 12 bytes }
  * ```
  */
-export const describe = (spec: BufferSpec): Described => {
+export const describe = (spec: BufferSpec): Described => describeAs(spec, false)
+
+/**
+ * `describe` for a receive buffer: a derived layout gets a staging area instead
+ * of a packed copy of what the buffer holds now; `scatter` then writes what
+ * arrived into place.
+ *
+ * @example
+ * ```ts
+ * const target = RawBuffer.describeTarget([grid, column, 1])
+ * target.bytes.set(received)                      // the packed elements
+ * RawBuffer.scatter(target, received.byteLength)  // into column 0 of grid
+ * ```
+ */
+export const describeTarget = (spec: BufferSpec): Described => describeAs(spec, true)
+
+/**
+ * Writes the first `bytes` of a receive target's staging area into the
+ * caller's memory along its derived layout; nothing to do for other targets
+ * (the data arrived in place).
+ *
+ * @example
+ * ```ts
+ * RawBuffer.scatter(RawBuffer.describeTarget(new Float64Array(4)), 32)   // a typed array: nothing to do
+ * ```
+ */
+export const scatter = (target: Described, bytes: number): void => {
+  if (target.layout !== undefined) unpack(target.layout.type, target.bytes, bytes, target.layout.memory)
+}
+
+const describeAs = (spec: BufferSpec, forReceive: boolean): Described => {
   const datatype = Datatype.ofUnknown(spec)
   if (datatype !== undefined) {
     const array = spec as TypedArray
@@ -116,6 +157,7 @@ export const describe = (spec: BufferSpec): Described => {
   if (!isBufferLike(data)) {
     throw specError(`data must be a typed array, DataView or ArrayBuffer, got ${describeName(data)}`)
   }
+  if (isDerived(name)) return describeDerived(bytesOf(data), name, count, forReceive)
   const explicit = typeof name === "string" ? Datatype.byName(name) : undefined
   if (explicit === undefined) {
     const known = Datatype.all.map((d) => d.name).join(", ")
@@ -133,6 +175,25 @@ export const describe = (spec: BufferSpec): Described => {
     throw specError(`count ${count} ${explicit.name} needs ${count * explicit.size} bytes but the data has ${all.byteLength}`)
   }
   return { datatype: explicit, count, bytes: all.subarray(0, count * explicit.size) }
+}
+
+/** A derived datatype's items in `all`: packed (a send), staged (a receive), or a view where they are one run of bytes. */
+const describeDerived = (all: Uint8Array, type: DerivedDatatype, count: unknown, forReceive: boolean): Described => {
+  const datatype = type.base ?? Datatype.byName("uint8")!
+  let items: number
+  if (count === undefined) items = itemsThatFit(type, all.byteLength)
+  else if (typeof count !== "number" || !Number.isInteger(count) || count < 0) {
+    throw specError(`count must be a non-negative integer, got ${String(count)}`)
+  } else items = count
+  const over = overrun(type, items, all.byteLength)
+  if (over !== undefined) throw specError(`the layout overruns the buffer: ${over}`)
+  const elements = (items * type.size) / datatype.size
+  if (isContiguous(type, items) || items === 0) {
+    const start = items === 0 ? 0 : type.trueLowerBound
+    return { datatype, count: elements, bytes: all.subarray(start, start + items * type.size) }
+  }
+  const bytes = forReceive ? new Uint8Array(items * type.size) : pack(type, items, all)
+  return { datatype, count: elements, bytes, layout: { type, items, memory: all } }
 }
 
 // One slab for every header: encoding a message allocates only the views (see bytes/Writer.ts).
@@ -213,7 +274,8 @@ export const raw: Codec.Codec = register(Codec.make({ name: NAME, id: Codec.Code
 
 /** The class name of a receive buffer, or its datatype for the `[buffer, datatype]` form, for messages. */
 const receiveBufferName = (target: BufferSpec): string =>
-  Datatype.isTypedArray(target) ? Datatype.of(target).ctor.name : `${String(target[1])} buffer`
+  Datatype.isTypedArray(target) ? Datatype.of(target).ctor.name
+  : isDerived(target[1]) ? `${target[1].name} buffer` : `${String(target[1])} buffer`
 
 /**
  * Copies a raw message into a buffer the caller owns (MPI's `Recv` into a
@@ -235,7 +297,7 @@ const receiveBufferName = (target: BufferSpec): string =>
  */
 export const decodeInto = (frames: Frames, target: BufferSpec): number => {
   const message = checked(frames)
-  const into = describe(target)
+  const into = describeTarget(target)
   if (into.datatype !== message.datatype) {
     throw new DatatypeMismatch({
       expected: into.datatype.name,
@@ -251,5 +313,6 @@ export const decodeInto = (frames: Frames, target: BufferSpec): number => {
     })
   }
   into.bytes.set(message.bytes)
+  scatter(into, message.bytes.byteLength)
   return message.count
 }

@@ -5,7 +5,7 @@
  * differs or it does not fit.
  */
 import { Exit } from "effect"
-import { type BufferSpec, type Described, describe, isBufferSpec, raw } from "../../codecs/buffer.ts"
+import { type BufferSpec, type Described, describeTarget, isBufferSpec, raw, scatter } from "../../codecs/buffer.ts"
 import { DatatypeMismatch, DecodeError, Truncated } from "../../codecs/errors.ts"
 import { TransportError } from "../../transports/Transport.ts"
 import type { CommState } from "../comm/CommState.ts"
@@ -21,7 +21,7 @@ import { acknowledgeIfSync, statusOf } from "./incoming.ts"
 export const takeInto = (c: CommState, m: Incoming, into: BufferSpec, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
   const arrival = m.arrival
   const status = statusOf(c, m)
-  const target = describe(into)
+  const target = describeTarget(into)
   const refusal = refuseInto(c, m, target, status)
   if (refusal !== undefined) {
     c.engine.matching.requeue(m)
@@ -29,6 +29,7 @@ export const takeInto = (c: CommState, m: Incoming, into: BufferSpec, settle: Se
   }
   const bytes = status.count! * target.datatype.size
   arrival.take([target.bytes.subarray(0, bytes)], (r) => {
+    if (!(r instanceof TransportError)) scatter(target, bytes)
     acknowledgeIfSync(c, m)
     settle(r instanceof TransportError ? Exit.fail(r) : Exit.succeed({ value: status.count, status }))
   })
@@ -70,7 +71,7 @@ export const intoError = (into: unknown): InvalidArgument | undefined => {
     return new InvalidArgument({ argument: "buffer", message: "recvInto needs a typed array (or [buffer, datatype, count]) to receive into" })
   }
   try {
-    describe(into)
+    describeTarget(into)
     return undefined
   } catch (e) {
     return new InvalidArgument({ argument: "buffer", message: e instanceof Error ? e.message : String(e) })
