@@ -40,6 +40,7 @@ describe.each(cases)("point-to-point on %s, %i ranks", (transport, size) => {
   }
   it.effect("a schema types messages; a bad one fails its receive only", () => run("schemas"))
   it.effect("recvInto errors leave the message queued", () => run("recvIntoErrors"))
+  it.effect("derived datatypes: a column and a subarray block sent in place, scattered into place, and broadcast", () => run("derivedDatatypes"))
   it.effect("ssend completes only once matched", () => run("synchronousSend"))
   it.effect("bad ranks, tags and values fail with errors that say so", () => run("invalidArguments"))
   it.effect("every codec carries messages", () => run("codecs"))

@@ -4,6 +4,7 @@
  */
 import { Duration, Effect, Fiber, Option, Schema } from "effect"
 import { ANY_SOURCE, ANY_TAG, Comm, PROC_NULL, Request } from "rankflow"
+import { Datatype } from "rankflow/codecs"
 import { check, checkEqual } from "./check.ts"
 
 const world = Comm.World
@@ -536,3 +537,49 @@ export const failing = (how: "error" | "defect" | "exit" | "uncaught") =>
     // Everyone else waits for a message that never comes.
     return yield* w.recv({ source: w.size - 1, tag: 1 })
   })
+
+/**
+ * Derived datatypes: each rank sends column (rank mod 4) of its 5×4 matrix and
+ * the inner 2×2 block of a 4×4 array to the next rank, which scatters the
+ * column into a column of its own (the guards around it stay untouched) and
+ * takes the block both as a plain array and into a block elsewhere.
+ */
+export const derivedDatatypes = Effect.gen(function*() {
+  const w = yield* world
+  const next = (w.rank + 1) % w.size
+  const prev = (w.rank - 1 + w.size) % w.size
+  const column = Datatype.vector(5, 1, 4, "float64")
+  const mine = Float64Array.from({ length: 20 }, (_, i) => w.rank * 100 + i)
+  const block = Datatype.subarray([4, 4], [2, 2], [1, 1], "int32")
+  const grid = Int32Array.from({ length: 16 }, (_, i) => w.rank * 1000 + i)
+  yield* w.send([mine.subarray(w.rank % 4), column, 1], { dest: next, tag: 40 })
+  yield* w.send([grid, block, 1], { dest: next, tag: 41 })
+  yield* w.send([grid, block, 1], { dest: next, tag: 42 })
+
+  const theirs = new Float64Array(20).fill(-1)
+  const status = yield* w.recvInto([theirs.subarray(3), column, 1], { source: prev, tag: 40 })
+  yield* checkEqual(status.count, 5, "elements of the column received")
+  const expected = new Float64Array(20).fill(-1)
+  for (let r = 0; r < 5; r++) expected[r * 4 + 3] = prev * 100 + r * 4 + (prev % 4)
+  yield* checkEqual(Array.from(theirs), Array.from(expected), "the column, scattered into column 3; the rest untouched")
+
+  const plain = yield* w.recv<Int32Array>({ source: prev, tag: 41 })
+  yield* checkEqual(Array.from(plain), [5, 6, 9, 10].map((i) => prev * 1000 + i), "the block as a plain Int32Array")
+  const target = new Int32Array(16)
+  yield* w.recvInto([target, Datatype.subarray([4, 4], [2, 2], [2, 0], "int32"), 1], { source: prev, tag: 42 })
+  yield* checkEqual(Array.from(target), [0, 0, 0, 0, 0, 0, 0, 0, ...[5, 6].map((i) => prev * 1000 + i), 0, 0, ...[9, 10].map((i) => prev * 1000 + i), 0, 0],
+    "the block, received into the bottom-left block")
+
+  // An overrunning layout is refused, as a send and as a receive buffer, and nothing is lost.
+  const tooSmall = new Float64Array(10)
+  const sendError = yield* Effect.flip(w.send([tooSmall, column, 1], { dest: next, tag: 43 }))
+  yield* check(/overruns the buffer/.test(sendError.message), `an overrunning send fails with a message: ${sendError.message}`)
+  const recvError = yield* Effect.flip(w.recvInto([tooSmall, column, 1], { source: prev, tag: 43 }))
+  yield* check(/overruns the buffer/.test(recvError.message), `an overrunning receive buffer fails with a message: ${recvError.message}`)
+
+  // Collectives send derived layouts too: the root's column reaches every rank as its elements.
+  const spec = [mine.subarray(1), column, 1] as const
+  const fromRoot: unknown = yield* w.bcast<unknown>(w.rank === 0 ? spec : undefined, { root: 0 })
+  if (w.rank === 0) yield* check(fromRoot === spec, "the root gets its own buffer spec back")
+  else yield* checkEqual(Array.from(fromRoot as Float64Array), [1, 5, 9, 13, 17], "the root's column 1, broadcast")
+})
