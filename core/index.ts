@@ -14,6 +14,7 @@
  * ```
  */
 export * as Comm from "./comm/Comm.ts"
+export * as File from "./io/File.ts"
 export * as Group from "./comm/Group.ts"
 export * as Op from "./op/Op.ts"
 export * as Pipeline from "./pipeline/Pipeline.ts"

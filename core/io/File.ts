@@ -1,0 +1,483 @@
+/**
+ * Parallel files (MPI-IO, mpi4py's `MPI.File`): every rank of a communicator
+ * opens one file and reads and writes its own parts of it, at explicit
+ * offsets, through its own file pointer, or in rank order, optionally through
+ * a *view* that shows each rank only its blocks (a subarray of a global array).
+ *
+ * Node's `fs` does the I/O: positional reads and writes on a file handle,
+ * never whole-file reads. On NATS the ranks must share a file system; a rank
+ * that cannot open the path fails the open on every rank, naming it.
+ *
+ * Offsets and counts are in *etypes* of the view (bytes by default), relative
+ * to the view's displacement, as in MPI. The collective forms (`…All`,
+ * `…Ordered`, `open`, `close`, `setView`, `setSize`, `preallocate`, `sync`)
+ * must be called by every rank of the communicator, in the same order.
+ *
+ * @example
+ * ```ts
+ * const file = yield* File.open(world, "grid.bin", "w", { create: true })
+ * yield* file.writeAtAll(world.rank * 800, new Float64Array(100).fill(world.rank))
+ * yield* file.close()
+ * ```
+ */
+import { Data, Effect } from "effect"
+import { open as openFile, unlink, type FileHandle } from "node:fs/promises"
+import { constants } from "node:fs"
+import { type BufferSpec, describe, describeTarget, scatter } from "../../codecs/buffer.ts"
+import * as Datatype from "../../codecs/Datatype.ts"
+import type { DatatypeName, DerivedDatatype, TypeArgument } from "../../codecs/Datatype.ts"
+import type { Comm } from "../comm/Comm.ts"
+import type { Group } from "../comm/Group.ts"
+import * as Request from "../messaging/Request.ts"
+
+/**
+ * A file operation failed: which, on which path and rank, and why (the
+ * system's words: `ENOENT`, `EACCES`, …, or the argument that was wrong).
+ *
+ * @example
+ * ```ts
+ * yield* File.open(world, "missing.bin", "r").pipe(
+ *   Effect.catchTag("FileError", (e) => Effect.log(`${e.operation} ${e.path} failed on rank ${e.rank}: ${e.message}`))
+ * )
+ * ```
+ */
+export class FileError extends Data.TaggedError("FileError")<{
+  readonly operation: string
+  readonly path: string
+  readonly rank: number
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** How a file is opened: read only, write only, or both (MPI_MODE_RDONLY, WRONLY, RDWR). */
+export type Mode = "r" | "w" | "rw"
+
+/**
+ * MPI's other open flags.
+ *
+ * @example
+ * ```ts
+ * const flags: File.OpenFlags = { create: true, exclusive: true }   // fail if it exists
+ * ```
+ */
+export interface OpenFlags {
+  /** Create the file if it does not exist (MPI_MODE_CREATE). */
+  readonly create?: boolean
+  /** With `create`: fail if it exists (MPI_MODE_EXCL). */
+  readonly exclusive?: boolean
+  /** Start every file pointer at the end of the file (MPI_MODE_APPEND). */
+  readonly append?: boolean
+  /** Delete the file when it is closed (MPI_MODE_DELETE_ON_CLOSE). */
+  readonly deleteOnClose?: boolean
+}
+
+/**
+ * What the file looks like to this rank: from byte `disp` on, the file is
+ * `filetype` again and again, and only its data (its blocks) is visible;
+ * offsets count `etype`s (MPI_File_set_view).
+ *
+ * @example
+ * ```ts
+ * const view: File.View = { disp: 0, etype: "float64", filetype: Datatype.subarray([8, 8], [4, 4], [0, 4], "float64") }
+ * ```
+ */
+export interface View {
+  readonly disp: number
+  readonly etype: DatatypeName
+  readonly filetype: TypeArgument
+}
+
+/** Where `seek` counts from. */
+export type Whence = "set" | "cur" | "end"
+
+/**
+ * An open parallel file (MPI_File). Every method is an Effect; the `i…`
+ * forms return a `Request`.
+ *
+ * @example
+ * ```ts
+ * const n = yield* file.readAt(0, new Float64Array(4))   // elements read
+ * ```
+ */
+export interface ParallelFile {
+  readonly path: string
+  /** Collective: flushes, waits for every rank, closes (and deletes with `deleteOnClose`). */
+  close(): Effect.Effect<void, FileError>
+  getSize(): Effect.Effect<number, FileError>
+  /** Collective: truncates or extends the file to `bytes`. */
+  setSize(bytes: number): Effect.Effect<void, FileError>
+  /** Collective: makes the file at least `bytes` long. */
+  preallocate(bytes: number): Effect.Effect<void, FileError>
+  /** Collective: writes this rank's data through to the file and waits for every rank. */
+  sync(): Effect.Effect<void, FileError>
+  getAmode(): { readonly mode: Mode } & OpenFlags
+  getGroup(): Group
+  getAtomicity(): boolean
+  /** Collective. Positional writes are atomic per call on one host either way (see docs/io.md). */
+  setAtomicity(flag: boolean): Effect.Effect<void, FileError>
+
+  /** Collective: sets this rank's view (each rank may give its own filetype) and resets its file pointers. */
+  setView(disp: number, etype: DatatypeName, filetype?: TypeArgument): Effect.Effect<void, FileError>
+  getView(): View
+  /** The absolute byte position of view offset `offset` (in etypes). */
+  getByteOffset(offset: number): number
+
+  readAt(offset: number, buffer: BufferSpec): Effect.Effect<number, FileError>
+  writeAt(offset: number, buffer: BufferSpec): Effect.Effect<number, FileError>
+  readAtAll(offset: number, buffer: BufferSpec): Effect.Effect<number, FileError>
+  writeAtAll(offset: number, buffer: BufferSpec): Effect.Effect<number, FileError>
+  ireadAt(offset: number, buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>>
+  iwriteAt(offset: number, buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>>
+
+  seek(offset: number, whence?: Whence): Effect.Effect<void, FileError>
+  getPosition(): number
+  read(buffer: BufferSpec): Effect.Effect<number, FileError>
+  write(buffer: BufferSpec): Effect.Effect<number, FileError>
+  readAll(buffer: BufferSpec): Effect.Effect<number, FileError>
+  writeAll(buffer: BufferSpec): Effect.Effect<number, FileError>
+  /** Starts a read at the file pointer, which moves at once by what the buffer holds. */
+  iread(buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>, FileError>
+  iwrite(buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>, FileError>
+
+  /** Collective: rank by rank, each after the previous ranks' data, from the shared file pointer. */
+  readOrdered(buffer: BufferSpec): Effect.Effect<number, FileError>
+  writeOrdered(buffer: BufferSpec): Effect.Effect<number, FileError>
+  /** Collective: every rank gives the same offset. */
+  seekShared(offset: number, whence?: Whence): Effect.Effect<void, FileError>
+  getPositionShared(): number
+}
+
+const modeFlags = (mode: Mode): number =>
+  mode === "r" ? constants.O_RDONLY : mode === "w" ? constants.O_WRONLY : constants.O_RDWR
+
+const systemMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/** A view's data as byte ranges of the file: the layout of `filetype`, tiled from `disp`. */
+interface Layout {
+  readonly disp: number
+  readonly etypeSize: number
+  readonly type: DerivedDatatype
+  /** Data bytes before block b of one tile. */
+  readonly before: Float64Array
+}
+
+const layoutOf = (disp: number, etype: DatatypeName, filetype: TypeArgument): Layout | string => {
+  const e = Datatype.byName(etype)
+  if (e === undefined) return `unknown etype ${JSON.stringify(etype)}`
+  let type: DerivedDatatype
+  try {
+    type = Datatype.contiguous(1, filetype)
+  } catch (error) {
+    return systemMessage(error)
+  }
+  if (type.size === 0 || type.size % e.size !== 0) return `the filetype holds ${type.size} bytes, not a whole number of ${etype}`
+  if (type.base !== undefined && type.base.size % e.size !== 0) return `the filetype's elements (${type.base.name}) are not made of ${etype}`
+  if (type.trueLowerBound < 0 || type.extent <= 0) return "the filetype must lie at non-negative offsets with a positive extent"
+  const before = new Float64Array(type.offsets.length)
+  for (let b = 1; b < before.length; b++) before[b] = before[b - 1]! + type.lengths[b - 1]!
+  return { disp, etypeSize: e.size, type, before }
+}
+
+/** The file ranges `[position, length]` holding data bytes `start .. start + bytes` of the view. */
+const ranges = (l: Layout, start: number, bytes: number): Array<readonly [number, number]> => {
+  const out: Array<readonly [number, number]> = []
+  const t = l.type
+  let tile = Math.floor(start / t.size)
+  let within = start - tile * t.size
+  let b = 0
+  while (b + 1 < t.offsets.length && l.before[b + 1]! <= within) b++
+  let left = bytes
+  while (left > 0) {
+    const skip = within - l.before[b]!
+    const length = Math.min(t.lengths[b]! - skip, left)
+    const position = l.disp + tile * t.extent + t.offsets[b]! + skip
+    const last = out[out.length - 1]
+    if (last !== undefined && last[0] + last[1] === position) out[out.length - 1] = [last[0], last[1] + length]
+    else out.push([position, length])
+    left -= length
+    within += length
+    if (++b === t.offsets.length) {
+      b = 0
+      tile++
+      within = 0
+    }
+  }
+  return out
+}
+
+/**
+ * Opens `path` on every rank of `comm` (collective). Rank 0 creates it first
+ * when asked; a rank that cannot open it fails the open on every rank with a
+ * `FileError` naming the ranks and the reason.
+ *
+ * @example
+ * ```ts
+ * const file = yield* File.open(world, "out.bin", "w", { create: true })
+ * ```
+ */
+export const open = (comm: Comm, path: string, mode: Mode, flags: OpenFlags = {}): Effect.Effect<ParallelFile, FileError> =>
+  Effect.gen(function*() {
+    const fail = (operation: string, message: string, cause?: unknown) => new FileError({ operation, path, rank: comm.rank, message, cause })
+    if (mode !== "r" && mode !== "w" && mode !== "rw") return yield* fail("open", `mode must be "r", "w" or "rw", got ${String(mode)}`)
+    if (flags.exclusive && !flags.create) return yield* fail("open", "exclusive needs create")
+    const attempt = (creating: boolean) =>
+      Effect.tryPromise({
+        try: () => openFile(path, modeFlags(mode) | (creating && flags.create ? constants.O_CREAT : 0) | (creating && flags.exclusive ? constants.O_EXCL : 0), 0o644),
+        catch: (e) => systemMessage(e)
+      }).pipe(Effect.result)
+    // Rank 0 creates (exclusively, when asked) before the others open what is then there.
+    const first = comm.rank === 0 ? yield* attempt(true) : undefined
+    const firstError = yield* comm.bcast(first === undefined || first._tag === "Success" ? null : first.failure, { root: 0 }).pipe(Effect.orDie)
+    if (firstError !== null) {
+      return yield* fail("open", comm.rank === 0 ? firstError : `rank 0 could not open it: ${firstError}`)
+    }
+    const mine = comm.rank === 0 ? first! : yield* attempt(false)
+    const errors = yield* comm.allgather(mine._tag === "Success" ? null : mine.failure).pipe(Effect.orDie)
+    const failed = errors.flatMap((e, r) => (e === null ? [] : [`rank ${r}: ${e}`]))
+    if (failed.length > 0) {
+      if (mine._tag === "Success") yield* Effect.promise(() => mine.success.close().catch(() => {}))
+      return yield* fail("open", `not every rank could open it (the ranks of a job on NATS must share a file system): ${failed.join("; ")}`)
+    }
+    const handle = (mine as { readonly success: FileHandle }).success
+    const start = flags.append ? (yield* Effect.promise(() => handle.stat())).size : 0
+    return make(comm, path, mode, flags, handle, start)
+  })
+
+/**
+ * Deletes a file (MPI_File_delete); a missing file is a `FileError`.
+ *
+ * @example
+ * ```ts
+ * yield* File.remove("scratch.bin")
+ * ```
+ */
+export const remove = (path: string): Effect.Effect<void, FileError> =>
+  Effect.tryPromise({
+    try: () => unlink(path),
+    catch: (e) => new FileError({ operation: "delete", path, rank: -1, message: systemMessage(e), cause: e })
+  })
+
+const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: FileHandle, startBytes: number): ParallelFile => {
+  const fail = (operation: string, message: string, cause?: unknown) => new FileError({ operation, path, rank: comm.rank, message, cause })
+  const io = <A>(operation: string, f: () => Promise<A>) =>
+    Effect.tryPromise({ try: f, catch: (e) => fail(operation, systemMessage(e), e) })
+  const collective = <A, E>(effect: Effect.Effect<A, E>) => effect.pipe(Effect.orDie)
+  let closed = false
+  let atomicity = false
+  let view: View = { disp: 0, etype: "uint8", filetype: "uint8" }
+  let layout = layoutOf(0, "uint8", "uint8") as Layout
+  let position = startBytes // individual file pointer, in etypes
+  let shared = startBytes // shared file pointer, in etypes (kept alike on every rank by the collectives that move it)
+
+  const check = (operation: string, offset: number, writing: boolean | undefined): FileError | undefined => {
+    if (closed) return fail(operation, "the file is closed")
+    if (writing === true && mode === "r") return fail(operation, "the file is open for reading only")
+    if (writing === false && mode === "w") return fail(operation, "the file is open for writing only")
+    if (!Number.isSafeInteger(offset) || offset < 0) return fail(operation, `offset must be a non-negative integer, got ${offset}`)
+    return undefined
+  }
+
+  /** Writes the packed data of `buffer` at view offset `offset`; returns etypes written. */
+  const writeData = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+    Effect.suspend(() => {
+      const bad = check(operation, offset, true)
+      if (bad !== undefined) return Effect.fail(bad)
+      let data: Uint8Array
+      try {
+        data = describe(buffer).bytes
+      } catch (e) {
+        return Effect.fail(fail(operation, systemMessage(e), e))
+      }
+      if (data.byteLength % layout.etypeSize !== 0) return Effect.fail(fail(operation, `${data.byteLength} bytes is not a whole number of ${view.etype}`))
+      return io(operation, async () => {
+        let at = 0
+        for (const [pos, length] of ranges(layout, offset * layout.etypeSize, data.byteLength)) {
+          await handle.write(data, at, length, pos)
+          at += length
+        }
+        return data.byteLength / layout.etypeSize
+      })
+    })
+
+  /** Reads into `buffer` from view offset `offset`; returns etypes read (fewer at the end of the file). */
+  const readData = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+    Effect.suspend(() => {
+      const bad = check(operation, offset, false)
+      if (bad !== undefined) return Effect.fail(bad)
+      let target: ReturnType<typeof describeTarget>
+      try {
+        target = describeTarget(buffer)
+      } catch (e) {
+        return Effect.fail(fail(operation, systemMessage(e), e))
+      }
+      const wanted = target.count * target.datatype.size
+      return io(operation, async () => {
+        let got = 0
+        for (const [pos, length] of ranges(layout, offset * layout.etypeSize, wanted)) {
+          const { bytesRead } = await handle.read(target.bytes, got, length, pos)
+          got += bytesRead
+          if (bytesRead < length) break // the end of the file
+        }
+        const whole = got - (got % layout.etypeSize)
+        scatter(target, whole)
+        return whole / layout.etypeSize
+      })
+    })
+
+  const elementsOf = (operation: string, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+    Effect.try({
+      try: () => {
+        const d = describe(buffer)
+        return d.bytes.byteLength / layout.etypeSize
+      },
+      catch: (e) => fail(operation, systemMessage(e), e)
+    })
+
+  const all = <A>(effect: Effect.Effect<A, FileError>): Effect.Effect<A, FileError> =>
+    // The collective form: every rank's access, then every rank waits for the others, so that a
+    // failure on one rank does not leave the others waiting in a later collective.
+    Effect.gen(function*() {
+      const result = yield* Effect.result(effect)
+      const errors = yield* collective(comm.allgather(result._tag === "Failure" ? result.failure.message : null))
+      if (result._tag === "Failure") return yield* result.failure
+      const other = errors.findIndex((e) => e !== null)
+      if (other >= 0) return yield* fail("collective access", `rank ${other} failed: ${errors[other]}`)
+      return result.success
+    })
+
+  /** A change to the whole file that rank 0 makes once every rank is done with what came before, and every rank waits for. */
+  const byRankZero = (change: Effect.Effect<void, FileError>): Effect.Effect<void, FileError> =>
+    Effect.andThen(collective(comm.barrier()), all(comm.rank === 0 ? change : Effect.void))
+
+  const moveTo = (operation: string, offset: number, whence: Whence, current: number): Effect.Effect<number, FileError> =>
+    Effect.gen(function*() {
+      const base = whence === "set" ? 0 : whence === "cur" ? current : yield* endInEtypes()
+      const target = base + offset
+      if (!Number.isSafeInteger(target) || target < 0) return yield* fail(operation, `the position would be ${target}, before the start of the view`)
+      return target
+    })
+
+  /** The view offset (in etypes) of the end of the file: the data bytes of the view before the file's end. */
+  const endInEtypes = (): Effect.Effect<number, FileError> =>
+    Effect.map(io("getSize", () => handle.stat()), (s) => {
+      const t = layout.type
+      const bytes = Math.max(0, s.size - layout.disp)
+      const tiles = Math.floor(bytes / t.extent)
+      let data = tiles * t.size
+      const rest = bytes - tiles * t.extent
+      for (let b = 0; b < t.offsets.length; b++) data += Math.max(0, Math.min(t.lengths[b]!, rest - t.offsets[b]!))
+      return Math.floor(data / layout.etypeSize)
+    })
+
+  const file: ParallelFile = {
+    path,
+    close: () =>
+      Effect.gen(function*() {
+        if (closed) return
+        yield* io("close", () => handle.sync().catch(() => undefined))
+        yield* collective(comm.barrier())
+        closed = true
+        yield* io("close", () => handle.close())
+        if (flags.deleteOnClose) {
+          yield* collective(comm.barrier())
+          if (comm.rank === 0) yield* io("delete", () => unlink(path))
+        }
+      }),
+    getSize: () => Effect.map(io("getSize", () => handle.stat()), (s) => s.size),
+    setSize: (bytes) =>
+      Effect.gen(function*() {
+        if (!Number.isSafeInteger(bytes) || bytes < 0) return yield* fail("setSize", `size must be a non-negative integer, got ${bytes}`)
+        yield* byRankZero(io("setSize", () => handle.truncate(bytes)))
+      }),
+    preallocate: (bytes) =>
+      Effect.gen(function*() {
+        if (!Number.isSafeInteger(bytes) || bytes < 0) return yield* fail("preallocate", `size must be a non-negative integer, got ${bytes}`)
+        const grow = io("preallocate", async () => {
+          if ((await handle.stat()).size < bytes) await handle.truncate(bytes)
+        })
+        yield* byRankZero(grow)
+      }),
+    sync: () => all(io("sync", () => handle.sync())),
+    getAmode: () => ({ mode, ...flags }),
+    getGroup: () => comm.group,
+    getAtomicity: () => atomicity,
+    setAtomicity: (flag) =>
+      Effect.map(all(Effect.void), () => {
+        atomicity = flag
+      }),
+
+    setView: (disp, etype, filetype = etype) =>
+      all(Effect.suspend(() => {
+        if (!Number.isSafeInteger(disp) || disp < 0) return Effect.fail(fail("setView", `disp must be a non-negative integer, got ${disp}`))
+        const next = layoutOf(disp, etype, filetype)
+        if (typeof next === "string") return Effect.fail(fail("setView", next))
+        layout = next
+        view = { disp, etype, filetype }
+        position = 0
+        shared = 0
+        return Effect.void
+      })),
+    getView: () => view,
+    getByteOffset: (offset) => ranges(layout, offset * layout.etypeSize, 1)[0]![0],
+
+    readAt: (offset, buffer) => readData("readAt", offset, buffer),
+    writeAt: (offset, buffer) => writeData("writeAt", offset, buffer),
+    readAtAll: (offset, buffer) => all(readData("readAtAll", offset, buffer)),
+    writeAtAll: (offset, buffer) => all(writeData("writeAtAll", offset, buffer)),
+    ireadAt: (offset, buffer) => Request.fromEffect(readData("ireadAt", offset, buffer)),
+    iwriteAt: (offset, buffer) => Request.fromEffect(writeData("iwriteAt", offset, buffer)),
+
+    seek: (offset, whence = "set") => Effect.map(moveTo("seek", offset, whence, position), (p) => {
+      position = p
+    }),
+    getPosition: () => position,
+    read: (buffer) => Effect.tap(readData("read", position, buffer), (n) => Effect.sync(() => (position += n))),
+    write: (buffer) => Effect.tap(writeData("write", position, buffer), (n) => Effect.sync(() => (position += n))),
+    readAll: (buffer) => all(Effect.tap(readData("readAll", position, buffer), (n) => Effect.sync(() => (position += n)))),
+    writeAll: (buffer) => all(Effect.tap(writeData("writeAll", position, buffer), (n) => Effect.sync(() => (position += n)))),
+    iread: (buffer) => {
+      // The pointer moves when the request starts, by what the buffer holds (MPI's rule).
+      return Effect.flatMap(elementsOf("iread", buffer), (n) => {
+        const at = position
+        position += n
+        return Request.fromEffect(readData("iread", at, buffer))
+      })
+    },
+    iwrite: (buffer) =>
+      Effect.flatMap(elementsOf("iwrite", buffer), (n) => {
+        const at = position
+        position += n
+        return Request.fromEffect(writeData("iwrite", at, buffer))
+      }),
+
+    readOrdered: (buffer) => ordered("readOrdered", buffer, readData),
+    writeOrdered: (buffer) => ordered("writeOrdered", buffer, writeData),
+    seekShared: (offset, whence = "set") =>
+      Effect.gen(function*() {
+        const next = yield* moveTo("seekShared", offset, whence, shared)
+        const agreed = yield* collective(comm.allgather(next))
+        if (agreed.some((p) => p !== agreed[0])) return yield* fail("seekShared", `the ranks gave different positions: ${agreed.join(", ")}`)
+        shared = next
+      }),
+    getPositionShared: () => shared
+  }
+
+  /** Each rank's data after the data of the ranks before it, from the shared pointer, which then moves past all of it. */
+  const ordered = (
+    operation: string, buffer: BufferSpec, access: (operation: string, offset: number, buffer: BufferSpec) => Effect.Effect<number, FileError>
+  ): Effect.Effect<number, FileError> =>
+    Effect.gen(function*() {
+      const mine = yield* Effect.result(elementsOf(operation, buffer))
+      const counts = yield* collective(comm.allgather(mine._tag === "Success" ? mine.success : -1))
+      if (mine._tag === "Failure") return yield* all(Effect.fail(mine.failure))
+      if (counts.includes(-1)) return yield* all(Effect.fail(fail(operation, `rank ${counts.indexOf(-1)} gave a buffer it cannot use`)))
+      let before = 0
+      for (let r = 0; r < comm.rank; r++) before += counts[r]!
+      const at = shared + before
+      shared += counts.reduce((a, b) => a + b, 0)
+      return yield* all(access(operation, at, buffer))
+    })
+
+  return file
+}
+

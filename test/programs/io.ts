@@ -1,0 +1,165 @@
+/**
+ * Rank programs for the parallel file suite (test/core/io.test.ts), after
+ * mpi4py's test_io.py and test_file.py. Each runs on every rank of a world of
+ * any size, on a file in `dir`, and checks its rule itself.
+ */
+import { Effect } from "effect"
+import { Comm, File, Request } from "rankflow"
+import { Datatype } from "rankflow/codecs"
+import { check, checkEqual } from "./check.ts"
+
+const world = Comm.World
+
+/** Each rank writes its block at an explicit offset and reads its neighbour's; sizes and modes report what was asked. */
+export const explicitOffsets = (dir: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const file = yield* File.open(w, `${dir}/explicit-${w.size}.bin`, "rw", { create: true, deleteOnClose: true })
+    yield* file.setView(0, "float64")
+    const mine = Float64Array.from({ length: 4 }, (_, i) => w.rank * 10 + i)
+    yield* checkEqual(yield* file.writeAtAll(w.rank * 4, mine), 4, "elements written")
+    yield* file.sync()
+    const next = (w.rank + 1) % w.size
+    const theirs = new Float64Array(4)
+    yield* checkEqual(yield* file.readAtAll(next * 4, theirs), 4, "elements read")
+    yield* checkEqual(Array.from(theirs), [0, 1, 2, 3].map((i) => next * 10 + i), "the next rank's block")
+    yield* checkEqual(yield* file.getSize(), w.size * 32, "the file's size")
+    // Reading past the end gives what is there: nothing.
+    yield* checkEqual(yield* file.readAt(w.size * 4, new Float64Array(2)), 0, "elements read past the end")
+    yield* checkEqual(file.getAmode(), { mode: "rw", create: true, deleteOnClose: true }, "the open mode")
+    yield* checkEqual(file.getGroup().size, w.size, "the file's group")
+    yield* checkEqual(file.getByteOffset(3), 24, "byte offset of element 3")
+    const req = yield* file.iwriteAt(w.rank * 4, Float64Array.of(-1))
+    yield* checkEqual(yield* Request.wait(req), 1, "a non-blocking write")
+    const back = new Float64Array(1)
+    yield* checkEqual(yield* Request.wait(yield* file.ireadAt(w.rank * 4, back)), 1, "a non-blocking read")
+    yield* checkEqual(back[0], -1, "what the non-blocking read read")
+    yield* file.close()
+  })
+
+/** Individual file pointers: seek, write, read, and their collective forms. */
+export const individualPointers = (dir: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const file = yield* File.open(w, `${dir}/pointers-${w.size}.bin`, "rw", { create: true, deleteOnClose: true })
+    yield* file.setView(0, "int32")
+    yield* file.seek(w.rank * 6)
+    yield* file.write(Int32Array.of(w.rank, w.rank + 1, w.rank + 2))
+    yield* checkEqual(file.getPosition(), w.rank * 6 + 3, "the pointer after a write")
+    yield* file.writeAll(Int32Array.of(-w.rank - 10, -w.rank - 11, -w.rank - 12))
+    yield* file.sync()
+    yield* file.seek(-6, "cur")
+    const got = new Int32Array(6)
+    yield* checkEqual(yield* file.readAll(got), 6, "elements read")
+    yield* checkEqual(Array.from(got), [w.rank, w.rank + 1, w.rank + 2, -w.rank - 10, -w.rank - 11, -w.rank - 12], "what this rank wrote")
+    yield* file.seek(0, "end")
+    yield* checkEqual(file.getPosition(), w.size * 6, "the end of the file, in int32")
+    const bad = yield* Effect.flip(file.seek(-1))
+    yield* check(bad._tag === "FileError" && /before the start/.test(bad.message), `a seek before the start fails: ${bad.message}`)
+    yield* file.close()
+  })
+
+/** Ordered access: each rank's data follows the ranks before it, through the shared pointer. */
+export const ordered = (dir: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const file = yield* File.open(w, `${dir}/ordered-${w.size}.bin`, "rw", { create: true, deleteOnClose: true })
+    yield* file.setView(0, "int32")
+    yield* file.writeOrdered(new Int32Array(w.rank + 1).fill(w.rank))
+    const total = (w.size * (w.size + 1)) / 2
+    yield* checkEqual(file.getPositionShared(), total, "the shared pointer after writeOrdered")
+    yield* file.sync()
+    const whole = new Int32Array(total)
+    yield* file.readAtAll(0, whole)
+    yield* checkEqual(Array.from(whole), Array.from({ length: w.size }, (_, r) => new Array(r + 1).fill(r)).flat(), "the ranks' data in rank order")
+    yield* file.seekShared(0)
+    const mine = new Int32Array(w.rank + 1)
+    yield* file.readOrdered(mine)
+    yield* checkEqual(Array.from(mine), new Array(w.rank + 1).fill(w.rank), "this rank's part, read in order")
+    yield* file.close()
+  })
+
+/** Views: each rank writes its column block of a global row-major array through a subarray filetype. */
+export const views = (dir: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const rows = 3
+    const columns = 2 * w.size
+    const path = `${dir}/views-${w.size}.bin`
+    const file = yield* File.open(w, path, "rw", { create: true, deleteOnClose: true })
+    const block = Datatype.subarray([rows, columns], [rows, 2], [0, 2 * w.rank], "float64")
+    yield* file.setView(8, "float64", block) // after an 8-byte header
+    yield* checkEqual(file.getView(), { disp: 8, etype: "float64", filetype: block }, "the view")
+    const mine = Float64Array.from({ length: rows * 2 }, (_, i) => w.rank * 100 + i)
+    yield* file.writeAtAll(0, mine)
+    yield* file.sync()
+    const back = new Float64Array(rows * 2)
+    yield* file.readAtAll(0, back)
+    yield* checkEqual(Array.from(back), Array.from(mine), "this rank's block, read back through its view")
+    // The whole array, seen as plain doubles: row r holds every rank's two columns in rank order.
+    yield* file.setView(8, "float64")
+    const global = new Float64Array(rows * columns)
+    yield* file.readAtAll(0, global)
+    const expected = Array.from({ length: rows * columns }, (_, k) => {
+      const r = Math.floor(k / columns)
+      const c = k % columns
+      return Math.floor(c / 2) * 100 + r * 2 + (c % 2)
+    })
+    yield* checkEqual(Array.from(global), expected, "the global array")
+    // A vector filetype (every size-th double) and a derived buffer (every other double of a 2n array).
+    yield* file.setView(8, "float64", Datatype.resized(Datatype.vector(1, 1, 1, "float64"), 0, 8 * w.size))
+    const strided = new Float64Array(2 * rows * 2)
+    yield* file.readAtAll(0, [strided, Datatype.vector(rows * 2, 1, 2, "float64"), 1])
+    yield* checkEqual(Array.from(strided.filter((_, i) => i % 2 === 0)), Array.from({ length: rows * 2 }, (_, k) => global[k * w.size]!), "every size-th double into every other place")
+    yield* checkEqual(file.getByteOffset(1), 8 + 8 * w.size, "the byte offset of the second element of the view")
+    yield* file.close()
+  })
+
+/** setSize, preallocate, getSize, atomicity; data one rank writes another reads after sync, barrier, sync. */
+export const sizesAndConsistency = (dir: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const file = yield* File.open(w, `${dir}/sizes-${w.size}.bin`, "rw", { create: true, deleteOnClose: true })
+    yield* file.setSize(100)
+    yield* checkEqual(yield* file.getSize(), 100, "after setSize(100)")
+    yield* file.preallocate(50)
+    yield* checkEqual(yield* file.getSize(), 100, "preallocate never shrinks")
+    yield* file.preallocate(4096)
+    yield* checkEqual(yield* file.getSize(), 4096, "after preallocate(4096)")
+    yield* file.setSize(8)
+    yield* checkEqual(yield* file.getSize(), 8, "after setSize(8)")
+    yield* file.setAtomicity(true)
+    yield* check(file.getAtomicity(), "atomicity is on")
+    yield* file.writeAt(w.rank, Uint8Array.of(w.rank + 1))
+    yield* file.sync()
+    yield* w.barrier()
+    yield* file.sync()
+    const seen = new Uint8Array(w.size)
+    yield* file.readAt(0, seen)
+    yield* checkEqual(Array.from(seen), Array.from({ length: w.size }, (_, r) => r + 1), "every rank's byte, after sync, barrier, sync")
+    yield* file.close()
+  })
+
+/** What fails, fails with a FileError naming the operation, and leaves the others usable. */
+export const errors = (dir: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const missing = yield* Effect.flip(File.open(w, `${dir}/missing-${w.size}.bin`, "r"))
+    yield* check(missing._tag === "FileError" && missing.operation === "open" && /ENOENT/.test(missing.message), `opening a missing file: ${missing.message}`)
+    const path = `${dir}/errors-${w.size}.bin`
+    const made = yield* File.open(w, path, "w", { create: true })
+    const twice = yield* Effect.flip(File.open(w, path, "w", { create: true, exclusive: true }))
+    yield* check(/EEXIST/.test(twice.message), `an exclusive create of an existing file: ${twice.message}`)
+    const readOnWrite = yield* Effect.flip(made.readAt(0, new Uint8Array(1)))
+    yield* check(/writing only/.test(readOnWrite.message), `a read of a write-only file: ${readOnWrite.message}`)
+    const negative = yield* Effect.flip(made.writeAt(-1, new Uint8Array(1)))
+    yield* check(/non-negative/.test(negative.message), `a negative offset: ${negative.message}`)
+    const badView = yield* Effect.flip(made.setView(0, "float64", Datatype.contiguous(3, "int8")))
+    yield* check(/not a whole number of float64/.test(badView.message), `a filetype of 3 bytes under a float64 etype: ${badView.message}`)
+    yield* checkEqual(yield* made.writeAt(w.rank, Uint8Array.of(7)), 1, "the file is still usable")
+    yield* made.close()
+    const closed = yield* Effect.flip(made.writeAt(0, Uint8Array.of(1)))
+    yield* check(/closed/.test(closed.message), `a write after close: ${closed.message}`)
+    yield* w.barrier()
+    if (w.rank === 0) yield* File.remove(path)
+  })
