@@ -10,6 +10,7 @@ import { rankflow } from "../support/cli.ts"
 const EXAMPLES: ReadonlyArray<readonly [string, number]> = [
   ["hello.ts", 4],
   ["arrays.ts", 2],
+  ["parallel-write.ts", 4],
   ["ring.ts", 4],
   ["bcast-dict.ts", 4],
   ["pi.ts", 4],

@@ -15,6 +15,12 @@ describe("examples", () => {
       expect(results).toEqual(Array.from({ length: size }, (_, i) => i))
     }))
 
+  it.effect.each([1, 2, 4, 8])("parallel-write.ts on %i ranks: every rank's block lands in its place in one file", (size) =>
+    Effect.gen(function*() {
+      const results = yield* World.run(example("parallel-write.ts"), { size, prefixOutput: false })
+      expect(results).toEqual(new Array(size).fill(true))
+    }))
+
   it.effect("arrays.ts on 2 ranks: explicit and automatic datatypes", () =>
     Effect.gen(function*() {
       const results = yield* World.run(example("arrays.ts"), { size: 2, prefixOutput: false })
