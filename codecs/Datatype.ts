@@ -17,6 +17,15 @@
  */
 import { setBasicTypes } from "./DerivedDatatype.ts"
 
+/**
+ * The name of a basic datatype, as buffer specs take it.
+ *
+ * @example
+ * ```ts
+ * const name: DatatypeName = "float64"
+ * yield* world.send([bytes, name, 10], { dest: 1 })
+ * ```
+ */
 export type DatatypeName =
   | "int8"
   | "uint8"

@@ -68,7 +68,14 @@ export interface DerivedDatatype {
   readonly alignment: number
 }
 
-/** What the constructors take as a type: a basic type (by name or value) or a derived one. */
+/**
+ * What the constructors take as a type: a basic type (by name or value) or a derived one.
+ *
+ * @example
+ * ```ts
+ * const types: Array<TypeArgument> = ["float64", Datatype.byName("int32")!, Datatype.contiguous(2, "int8")]
+ * ```
+ */
 export type TypeArgument = DatatypeName | Datatype | DerivedDatatype
 
 /**

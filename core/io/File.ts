@@ -49,7 +49,14 @@ export class FileError extends Data.TaggedError("FileError")<{
   readonly cause?: unknown
 }> {}
 
-/** How a file is opened: read only, write only, or both (MPI_MODE_RDONLY, WRONLY, RDWR). */
+/**
+ * How a file is opened: read only, write only, or both (MPI_MODE_RDONLY, WRONLY, RDWR).
+ *
+ * @example
+ * ```ts
+ * const mode: File.Mode = "rw"
+ * ```
+ */
 export type Mode = "r" | "w" | "rw"
 
 /**
@@ -87,7 +94,14 @@ export interface View {
   readonly filetype: TypeArgument
 }
 
-/** Where `seek` counts from. */
+/**
+ * Where `seek` counts from: the start of the view, the current position, or the end of the file.
+ *
+ * @example
+ * ```ts
+ * yield* file.seek(-8, "end")   // 8 etypes before the end
+ * ```
+ */
 export type Whence = "set" | "cur" | "end"
 
 /**

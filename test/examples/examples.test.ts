@@ -1,6 +1,9 @@
 /** Every example runs, on the rank counts it is meant for, and computes what it says. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as World from "../../core/launching/World.ts"
 import { corpus } from "../../examples/corpus.ts"
 import { parseSale, salesLines } from "../../examples/etl.ts"
@@ -91,6 +94,15 @@ describe("examples", () => {
         expect(many.sweeps).toBe(one.sweeps)
         expect(many.change).toBe(one.change)
         expect(bytes(many.plate).equals(bytes(one.plate))).toBe(true)
+      }), 60_000)
+
+    it.effect.each([1, 3, 4, 8])("--checkpoint FILE on %i ranks writes exactly the plate, each rank its block through a subarray view", (size) =>
+      Effect.gen(function*() {
+        const one = yield* single()
+        const path = join(mkdtempSync(join(tmpdir(), "rankflow-heat-")), "plate.bin")
+        yield* World.run(example("heat.ts"), { size, prefixOutput: false, argv: ["heat.ts", "--checkpoint", path] })
+        expect(readFileSync(path).equals(bytes(one.plate))).toBe(true)
+        rmSync(path)
       }), 60_000)
   })
 
