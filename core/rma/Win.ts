@@ -1,0 +1,542 @@
+/**
+ * One-sided communication (MPI's RMA, mpi4py's `MPI.Win`): each rank of a
+ * communicator exposes a window of its memory, and any rank puts into, gets
+ * from and accumulates into another rank's window without that rank calling
+ * anything.
+ *
+ * How it moves: every operation is a message to the target rank, where a
+ * *progress fiber* of the window (forked when the window is made, blocked in a
+ * receive when there is nothing to do) applies it to the window's memory and
+ * answers. Operations at one target are applied one at a time, so accumulates
+ * are element-wise atomic with respect to each other, as MPI requires; the
+ * target's program may be busy in a receive, a collective or its own Effects
+ * meanwhile (a long synchronous loop delays them, as it delays everything on
+ * that thread). The same path runs on both transports.
+ *
+ * Synchronisation follows MPI: an operation needs an open *access epoch* to
+ * its target — after `fence`, between `lock`/`unlock` (or `lockAll`), or
+ * between `start` and `complete` — and is complete at the target after the
+ * next `fence`, `unlock`, `flush` or `complete`.
+ *
+ * @example
+ * ```ts
+ * const win = yield* Win.allocate(world, 10, "float64")
+ * yield* win.fence()
+ * yield* win.put(Float64Array.of(world.rank), (world.rank + 1) % world.size, 0)
+ * yield* win.fence()
+ * win.base[0]   // the previous rank's number
+ * ```
+ */
+import { Data, Deferred, Effect, Fiber, type Scope } from "effect"
+import * as Datatype from "../../codecs/Datatype.ts"
+import type { DatatypeName, TypedArray } from "../../codecs/Datatype.ts"
+import type { Comm } from "../comm/Comm.ts"
+import { PROC_NULL } from "../messaging/Matching.ts"
+import * as Op from "../op/Op.ts"
+import * as Request from "../messaging/Request.ts"
+
+/**
+ * A window operation that cannot be done: out of range, no open epoch, a
+ * datatype that does not fit, an unlock without a lock, a target that failed.
+ * The window stays usable.
+ *
+ * @example
+ * ```ts
+ * yield* win.put(data, 1, 1_000_000).pipe(Effect.catchTag("WinError", (e) => Effect.log(e.message)))
+ * ```
+ */
+export class WinError extends Data.TaggedError("WinError")<{
+  readonly operation: string
+  readonly rank: number
+  readonly target: number
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** `fence` assertions (MPI_MODE_*): promises about the epochs around the fence. */
+export const MODE_NOSTORE = 1
+export const MODE_NOPUT = 2
+export const MODE_NOPRECEDE = 4
+/** No operation follows this fence: it closes the access epoch. */
+export const MODE_NOSUCCEED = 8
+/** `lock`/`lockAll`/`post`/`start` assertion: no conflicting lock is held (accepted, not needed here). */
+export const MODE_NOCHECK = 16
+
+/** Where an operation lands at the target: a displacement (in the target's `dispUnit`s), or a displacement with a count and datatype. */
+export type Target = number | { readonly disp: number; readonly count?: number; readonly datatype?: DatatypeName }
+
+/**
+ * A window (MPI_Win). Operations return Effects; the `r…` forms a `Request`.
+ *
+ * @example
+ * ```ts
+ * const old = yield* win.withLock(0, "exclusive", win.fetchAndOp(1, 0, 0, Op.SUM))   // a shared counter
+ * ```
+ */
+export interface Win<T extends TypedArray = TypedArray> {
+  readonly comm: Comm
+  /** This rank's window memory. */
+  readonly base: T
+  /** Its size in bytes. */
+  readonly size: number
+  readonly dispUnit: number
+  readonly flavor: "allocate" | "create"
+
+  put(origin: TypedArray, targetRank: number, target?: Target): Effect.Effect<void, WinError>
+  get(into: TypedArray, targetRank: number, target?: Target): Effect.Effect<void, WinError>
+  accumulate(origin: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<void, WinError>
+  getAccumulate(origin: TypedArray, result: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<void, WinError>
+  fetchAndOp(value: number | bigint, targetRank: number, disp: number, op: Op.Op): Effect.Effect<number | bigint, WinError>
+  compareAndSwap(value: number | bigint, compare: number | bigint, targetRank: number, disp: number): Effect.Effect<number | bigint, WinError>
+  rput(origin: TypedArray, targetRank: number, target?: Target): Effect.Effect<Request.Request<void, WinError>>
+  rget(into: TypedArray, targetRank: number, target?: Target): Effect.Effect<Request.Request<void, WinError>>
+  raccumulate(origin: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<Request.Request<void, WinError>>
+  rgetAccumulate(origin: TypedArray, result: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<Request.Request<void, WinError>>
+
+  /** Collective: completes every operation, then opens an access epoch (unless `MODE_NOSUCCEED`). */
+  fence(assert?: number): Effect.Effect<void, WinError>
+  post(group: ReadonlyArray<number>): Effect.Effect<void, WinError>
+  start(group: ReadonlyArray<number>): Effect.Effect<void, WinError>
+  complete(): Effect.Effect<void, WinError>
+  wait(): Effect.Effect<void, WinError>
+  /** Whether every origin of the exposure epoch has completed (then the epoch ends, as after `wait`). */
+  test(): Effect.Effect<boolean, WinError>
+  lock(rank: number, kind?: "exclusive" | "shared"): Effect.Effect<void, WinError>
+  unlock(rank: number): Effect.Effect<void, WinError>
+  lockAll(): Effect.Effect<void, WinError>
+  unlockAll(): Effect.Effect<void, WinError>
+  flush(rank: number): Effect.Effect<void, WinError>
+  flushAll(): Effect.Effect<void, WinError>
+  flushLocal(rank: number): Effect.Effect<void, WinError>
+  flushLocalAll(): Effect.Effect<void, WinError>
+  /** Synchronises the private and public copies of the window (one copy here: nothing to do). */
+  sync(): Effect.Effect<void>
+  /** `lock`, run `effect`, `unlock` (also when `effect` fails). */
+  withLock<A, E, R>(rank: number, kind: "exclusive" | "shared", effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | WinError, R>
+  /** `fence`, run `effect`, `fence`. */
+  epoch<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | WinError, R>
+  /** Collective: completes everything and stops the window's progress fiber. */
+  free(): Effect.Effect<void, WinError>
+}
+
+const BUILTIN_OPS = new Map([Op.SUM, Op.PROD, Op.MAX, Op.MIN, Op.LAND, Op.LOR, Op.LXOR, Op.BAND, Op.BOR, Op.BXOR, Op.MAXLOC, Op.MINLOC, Op.REPLACE, Op.NO_OP].map((op) => [op.name, op] as const))
+
+/** A request to a target's progress fiber. */
+interface Order {
+  readonly k: "put" | "get" | "acc" | "getacc" | "cas" | "lock" | "unlock" | "post" | "complete"
+  readonly id: number
+  readonly at?: number // byte offset in the target's window
+  readonly dt?: DatatypeName
+  readonly n?: number
+  readonly data?: TypedArray
+  readonly cmp?: TypedArray
+  readonly op?: string
+  readonly shared?: boolean
+}
+
+/** What a target answers: nothing (done), data, or why it refused. */
+type Answer = { readonly ok: true; readonly data?: TypedArray } | { readonly ok: false; readonly error: string }
+
+/**
+ * The typed array class that holds a basic datatype.
+ *
+ * @example
+ * ```ts
+ * const a: Win.ArrayOf<"int32"> = new Int32Array(4)
+ * ```
+ */
+export type ArrayOf<N extends DatatypeName> = N extends "int8" ? Int8Array : N extends "uint8" ? Uint8Array
+  : N extends "uint8clamped" ? Uint8ClampedArray : N extends "int16" ? Int16Array : N extends "uint16" ? Uint16Array
+  : N extends "int32" ? Int32Array : N extends "uint32" ? Uint32Array : N extends "float16" ? Float16Array
+  : N extends "float32" ? Float32Array : N extends "float64" ? Float64Array : N extends "int64" ? BigInt64Array
+  : N extends "uint64" ? BigUint64Array : TypedArray
+
+/**
+ * A window of `count` fresh elements of `datatype` on every rank (collective;
+ * MPI_Win_allocate). The window lives as long as the enclosing scope, or until `free`.
+ *
+ * @example
+ * ```ts
+ * const win = yield* Win.allocate(world, 100, "int32")
+ * ```
+ */
+export const allocate = <N extends DatatypeName>(
+  comm: Comm, count: number, datatype: N, options?: { readonly dispUnit?: number }
+): Effect.Effect<Win<ArrayOf<N>>, WinError, Scope.Scope> =>
+  Effect.suspend(() => {
+    const d = Datatype.byName(datatype)
+    if (d === undefined || !Number.isSafeInteger(count) || count < 0) {
+      return Effect.fail(new WinError({ operation: "allocate", rank: comm.rank, target: comm.rank, message: `a window needs a count ≥ 0 and a known datatype; got ${count} of ${datatype}` }))
+    }
+    return make(comm, new d.ctor(count) as ArrayOf<N>, options?.dispUnit ?? d.size, "allocate")
+  })
+
+/**
+ * A window over memory this rank already has (collective; MPI_Win_create).
+ * `dispUnit` (default: the array's element size) scales displacements.
+ *
+ * @example
+ * ```ts
+ * const data = new Float64Array(64)
+ * const win = yield* Win.create(world, data)
+ * ```
+ */
+export const create = <T extends TypedArray>(comm: Comm, array: T, options?: { readonly dispUnit?: number }) =>
+  make(comm, array, options?.dispUnit ?? array.BYTES_PER_ELEMENT, "create")
+
+const make = <T extends TypedArray>(comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create"): Effect.Effect<Win<T>, WinError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const rank = comm.rank
+    const failure = (operation: string, target: number, message: string, cause?: unknown) => new WinError({ operation, rank, target, message, cause })
+    if (!Number.isSafeInteger(dispUnit) || dispUnit < 1) return yield* failure("create", rank, `dispUnit must be a positive integer, got ${dispUnit}`)
+    // Requests travel on one private message space, answers and the window's collectives on another.
+    const orders = yield* comm.dup().pipe(Effect.orDie)
+    const answers = yield* comm.dup().pipe(Effect.orDie)
+    const sizes = yield* answers.allgather([base.byteLength, dispUnit] as const).pipe(Effect.orDie)
+    const memory = new Uint8Array(base.buffer, base.byteOffset, base.byteLength)
+
+    // ---- the target side: the progress fiber ----------------------------------------------
+    let exclusive = -1 // the rank holding the exclusive lock, or -1
+    let sharedHolders = 0
+    const waiting: Array<{ readonly source: number; readonly order: Order }> = []
+    const posted = new Set<number>() // targets that posted to us (for start)
+    const completed = new Set<number>() // origins that completed to us (for wait)
+    let exposure: ReadonlyArray<number> = []
+    let changed = yield* Deferred.make<void>()
+    const notify = () =>
+      Effect.gen(function*() {
+        const old = changed
+        changed = yield* Deferred.make<void>()
+        yield* Deferred.succeed(old, undefined)
+      })
+
+    const answer = (source: number, id: number, a: Answer) => answers.send(a, { dest: source, tag: id }).pipe(Effect.ignore)
+
+    const view = (dt: DatatypeName, at: number, n: number): TypedArray | string => {
+      const d = Datatype.byName(dt)
+      if (d === undefined) return `unknown datatype ${dt}`
+      if (at < 0 || at + n * d.size > memory.byteLength) {
+        return `bytes ${at}..${at + n * d.size} are outside rank ${rank}'s window of ${memory.byteLength} bytes`
+      }
+      if ((memory.byteOffset + at) % d.size !== 0) {
+        return `byte ${at} of rank ${rank}'s window is not aligned for ${dt}`
+      }
+      return new d.ctor(memory.buffer, memory.byteOffset + at, n)
+    }
+
+    const grant = (source: number, order: Order) =>
+      Effect.gen(function*() {
+        if (order.shared) sharedHolders++
+        else exclusive = source
+        yield* answer(source, order.id, { ok: true })
+      })
+
+    const apply = (source: number, order: Order): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        switch (order.k) {
+          case "lock": {
+            const free = order.shared ? exclusive < 0 : exclusive < 0 && sharedHolders === 0
+            if (free && waiting.length === 0) return yield* grant(source, order)
+            waiting.push({ source, order })
+            return
+          }
+          case "unlock": {
+            if (exclusive === source) exclusive = -1
+            else if (sharedHolders > 0) sharedHolders--
+            else return yield* answer(source, order.id, { ok: false, error: `rank ${source} holds no lock on rank ${rank}'s window` })
+            yield* answer(source, order.id, { ok: true })
+            // Grant what now can be, in order: shared locks together, an exclusive one alone.
+            while (waiting.length > 0) {
+              const next = waiting[0]!
+              const free = next.order.shared ? exclusive < 0 : exclusive < 0 && sharedHolders === 0
+              if (!free) break
+              waiting.shift()
+              yield* grant(next.source, next.order)
+            }
+            return
+          }
+          case "post":
+            posted.add(source)
+            return yield* notify()
+          case "complete":
+            completed.add(source)
+            return yield* notify()
+        }
+        const target = view(order.dt!, order.at!, order.n!)
+        if (typeof target === "string") return yield* answer(source, order.id, { ok: false, error: target })
+        switch (order.k) {
+          case "put":
+            target.set(order.data as never)
+            return yield* answer(source, order.id, { ok: true })
+          case "get":
+            return yield* answer(source, order.id, { ok: true, data: target.slice() })
+          case "acc":
+          case "getacc": {
+            const before = order.k === "getacc" ? target.slice() : undefined
+            const op = BUILTIN_OPS.get(order.op!)
+            if (op === undefined) return yield* answer(source, order.id, { ok: false, error: `accumulate takes a built-in op, not ${order.op}` })
+            try {
+              Op.reduceLocal(op, target, order.data!, target)
+            } catch (e) {
+              return yield* answer(source, order.id, { ok: false, error: e instanceof Error ? e.message : String(e) })
+            }
+            return yield* answer(source, order.id, { ok: true, ...(before === undefined ? {} : { data: before }) })
+          }
+          case "cas": {
+            const before = target.slice()
+            if (target[0] === order.cmp![0]) target.set(order.data as never)
+            return yield* answer(source, order.id, { ok: true, data: before })
+          }
+        }
+      })
+
+    const progress = Effect.forever(
+      Effect.flatMap(orders.recvWithStatus<Order>(), ({ status, value }) => apply(status.source, value))
+    )
+    const fiber = yield* Effect.forkScoped(progress.pipe(Effect.catchCause(() => Effect.void)))
+    let freed = false
+
+    // ---- the origin side ------------------------------------------------------------------
+    let nextId = 0
+    const pending = new Map<number, Array<Request.Request<unknown, WinError>>>()
+    let fenceOpen = false
+    const locked = new Map<number, boolean>() // rank -> shared?
+    let lockedAll = false
+    let started: ReadonlyArray<number> = []
+
+    const hasEpoch = (t: number) => fenceOpen || lockedAll || locked.has(t) || started.includes(t)
+
+    /** Sends an order and returns the Request of its answer. */
+    const order = (operation: string, t: number, o: Omit<Order, "id">): Effect.Effect<Request.Request<Answer, WinError>> =>
+      Effect.gen(function*() {
+        const id = nextId
+        nextId = (nextId + 1) & 0x3fffffff
+        const reply = yield* Request.fromEffect(
+          answers.recv<Answer>({ source: t, tag: id }).pipe(
+            Effect.mapError((e) => failure(operation, t, `rank ${t} did not answer: ${(e as { message?: string }).message ?? String(e)}`, e))
+          )
+        )
+        yield* orders.send({ ...o, id }, { dest: t }).pipe(Effect.catchCause(() => Effect.void))
+        return reply
+      })
+
+    /** Checks an operation's target and lands it: the byte offset and element count at the target. */
+    const locate = (operation: string, t: number, target: Target | undefined, data: TypedArray): { at: number; n: number; dt: DatatypeName } | WinError => {
+      if (t < 0 || t >= comm.size) return failure(operation, t, `target rank ${t} is not in the window's communicator of ${comm.size}`)
+      if (!hasEpoch(t)) return failure(operation, t, `no access epoch to rank ${t} is open: call fence, lock, lockAll or start first`)
+      const disp = typeof target === "object" ? target.disp : target ?? 0
+      const dt = typeof target === "object" && target.datatype !== undefined ? target.datatype : Datatype.of(data).name
+      const n = typeof target === "object" && target.count !== undefined ? target.count : data.length
+      if (dt !== Datatype.of(data).name) return failure(operation, t, `the origin holds ${Datatype.of(data).name} but the target datatype is ${dt}`)
+      if (n !== data.length) return failure(operation, t, `the target count ${n} differs from the origin's ${data.length} elements`)
+      if (!Number.isSafeInteger(disp) || disp < 0) return failure(operation, t, `displacement ${disp} must be a non-negative integer`)
+      const [bytes, unit] = sizes[t]!
+      const at = disp * unit
+      const size = Datatype.byName(dt)!.size
+      if (at + n * size > bytes) {
+        return failure(operation, t, `displacement ${disp} (byte ${at}) and ${n} ${dt} run past rank ${t}'s window of ${bytes} bytes`)
+      }
+      return { at, n, dt }
+    }
+
+    const track = (t: number, r: Request.Request<unknown, WinError>) => {
+      const list = pending.get(t)
+      if (list === undefined) pending.set(t, [r])
+      else list.push(r)
+    }
+
+    /** Starts an operation: its Request completes when the target applied it (with data for the fetching ones). */
+    const start = (operation: string, t: number, target: Target | undefined, data: TypedArray, o: (where: { at: number; n: number; dt: DatatypeName }) => Omit<Order, "id">) =>
+      Effect.gen(function*() {
+        if (t === PROC_NULL) return Request.succeeded<Answer>({ ok: true })
+        const where = locate(operation, t, target, data)
+        if (where instanceof WinError) return yield* where
+        const reply = yield* order(operation, t, o(where))
+        track(t, reply as Request.Request<unknown, WinError>)
+        return reply
+      })
+
+    const settle = (operation: string, t: number, reply: Request.Request<Answer, WinError>) =>
+      Effect.flatMap(Request.wait(reply).pipe(Effect.mapError((e) => (e instanceof WinError ? e : failure(operation, t, String(e))))), (a) =>
+        a.ok ? Effect.succeed(a) : Effect.fail(failure(operation, t, a.error)))
+
+    const into = (result: TypedArray) => (a: Answer) => {
+      if (a.ok && a.data !== undefined) result.set(a.data as never)
+    }
+
+    const flush = (t: number) =>
+      Effect.gen(function*() {
+        const list = pending.get(t)
+        if (list === undefined) return
+        pending.delete(t)
+        for (const r of list) {
+          const a = yield* Request.wait(r).pipe(Effect.mapError((e) => (e instanceof WinError ? e : failure("flush", t, String(e)))))
+          const answered = a as Answer
+          if (!answered.ok) return yield* failure("flush", t, answered.error)
+        }
+      })
+    const flushAll = Effect.suspend(() => Effect.forEach([...pending.keys()], flush, { discard: true }))
+
+    const waitUntil = (ready: () => boolean): Effect.Effect<void> =>
+      Effect.suspend(() => (ready() ? Effect.void : Effect.andThen(Deferred.await(changed), waitUntil(ready))))
+
+    const lockOne = (t: number, shared: boolean) =>
+      Effect.gen(function*() {
+        if (t === PROC_NULL) return
+        if (t < 0 || t >= comm.size) return yield* failure("lock", t, `target rank ${t} is not in the window's communicator of ${comm.size}`)
+        if (locked.has(t)) return yield* failure("lock", t, `this rank already holds a lock on rank ${t}`)
+        const reply = yield* order("lock", t, { k: "lock", shared })
+        yield* settle("lock", t, reply)
+        locked.set(t, shared)
+      })
+    const unlockOne = (t: number) =>
+      Effect.gen(function*() {
+        if (t === PROC_NULL) return
+        if (!locked.has(t)) return yield* failure("unlock", t, `this rank holds no lock on rank ${t}`)
+        yield* flush(t)
+        const reply = yield* order("unlock", t, { k: "unlock" })
+        locked.delete(t)
+        yield* settle("unlock", t, reply)
+      })
+
+    const notifyAll = (kind: "post" | "complete", group: ReadonlyArray<number>) =>
+      Effect.forEach(group, (t) => orders.send({ k: kind, id: -1 } satisfies Order, { dest: t }).pipe(Effect.mapError((e) => failure(kind, t, String(e)))), { discard: true })
+
+    const checkGroup = (operation: string, group: ReadonlyArray<number>) =>
+      Array.isArray(group) && group.every((r) => Number.isInteger(r) && r >= 0 && r < comm.size)
+        ? Effect.void
+        : Effect.fail(failure(operation, -1, `a group is a list of ranks of the window's communicator (0..${comm.size - 1})`))
+
+    const requestOf = <A>(effect: Effect.Effect<Request.Request<Answer, WinError>, WinError>, finish: (a: Answer) => A, operation: string, t: number) =>
+      Effect.flatMap(Effect.result(effect), (r) =>
+        r._tag === "Failure"
+          ? Effect.succeed(Request.failed(r.failure) as Request.Request<A, WinError>)
+          : Request.fromEffect(Effect.map(settle(operation, t, r.success), finish)))
+
+    const win: Win<T> = {
+      comm,
+      base,
+      size: base.byteLength,
+      dispUnit,
+      flavor,
+      put: (origin, t, target) =>
+        Effect.flatMap(start("put", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), (r) => Effect.asVoid(settleLocal(r))),
+      get: (result, t, target) =>
+        Effect.flatMap(start("get", t, target, result, (w) => ({ k: "get", ...w })), (r) => Effect.map(settle("get", t, r), into(result))),
+      accumulate: (origin, t, target, op) =>
+        Effect.flatMap(start("accumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })), (r) => Effect.asVoid(settleLocal(r))),
+      getAccumulate: (origin, result, t, target, op) =>
+        Effect.flatMap(start("getAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (r) =>
+          Effect.map(settle("getAccumulate", t, r), into(result))),
+      fetchAndOp: (value, t, disp, op) =>
+        Effect.gen(function*() {
+          const d = Datatype.of(base)
+          const one = new d.ctor(1)
+          one[0] = value as never
+          if (t === PROC_NULL) return value
+          const r = yield* start("fetchAndOp", t, disp, one, (w) => ({ k: "getacc", ...w, data: one, op: op.name }))
+          const a = yield* settle("fetchAndOp", t, r)
+          return (a.ok ? a.data![0] : value) as number | bigint
+        }),
+      compareAndSwap: (value, compare, t, disp) =>
+        Effect.gen(function*() {
+          const d = Datatype.of(base)
+          const one = new d.ctor(1)
+          one[0] = value as never
+          const cmp = new d.ctor(1)
+          cmp[0] = compare as never
+          if (t === PROC_NULL) return value
+          const r = yield* start("compareAndSwap", t, disp, one, (w) => ({ k: "cas", ...w, data: one, cmp }))
+          const a = yield* settle("compareAndSwap", t, r)
+          return (a.ok ? a.data![0] : value) as number | bigint
+        }),
+      rput: (origin, t, target) => requestOf(start("rput", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), () => undefined, "rput", t),
+      rget: (result, t, target) => requestOf(start("rget", t, target, result, (w) => ({ k: "get", ...w })), (a) => void into(result)(a), "rget", t),
+      raccumulate: (origin, t, target, op) =>
+        requestOf(start("raccumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })), () => undefined, "raccumulate", t),
+      rgetAccumulate: (origin, result, t, target, op) =>
+        requestOf(start("rgetAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (a) => void into(result)(a), "rgetAccumulate", t),
+
+      fence: (assert = 0) =>
+        Effect.gen(function*() {
+          yield* flushAll
+          yield* answers.barrier().pipe(Effect.mapError((e) => failure("fence", -1, String(e), e)))
+          fenceOpen = (assert & MODE_NOSUCCEED) === 0
+        }),
+      post: (group) =>
+        Effect.gen(function*() {
+          yield* checkGroup("post", group)
+          exposure = group
+          for (const r of group) completed.delete(r)
+          yield* notifyAll("post", group)
+        }),
+      start: (group) =>
+        Effect.gen(function*() {
+          yield* checkGroup("start", group)
+          yield* waitUntil(() => group.every((r) => posted.has(r)))
+          for (const r of group) posted.delete(r)
+          started = group
+        }),
+      complete: () =>
+        Effect.gen(function*() {
+          const group = started
+          for (const t of group) yield* flush(t)
+          started = []
+          yield* notifyAll("complete", group)
+        }),
+      wait: () =>
+        Effect.gen(function*() {
+          const group = exposure
+          yield* waitUntil(() => group.every((r) => completed.has(r)))
+          for (const r of group) completed.delete(r)
+          exposure = []
+        }),
+      test: () =>
+        Effect.sync(() => {
+          if (!exposure.every((r) => completed.has(r))) return false
+          for (const r of exposure) completed.delete(r)
+          exposure = []
+          return true
+        }),
+      lock: (t, kind = "exclusive") => lockOne(t, kind === "shared"),
+      unlock: unlockOne,
+      lockAll: () =>
+        Effect.gen(function*() {
+          if (lockedAll) return yield* failure("lockAll", -1, "this rank already holds lockAll")
+          for (let t = 0; t < comm.size; t++) yield* lockOne(t, true)
+          lockedAll = true
+        }),
+      unlockAll: () =>
+        Effect.gen(function*() {
+          if (!lockedAll) return yield* failure("unlockAll", -1, "this rank holds no lockAll")
+          for (let t = 0; t < comm.size; t++) yield* unlockOne(t)
+          lockedAll = false
+        }),
+      flush,
+      flushAll: () => flushAll,
+      // An origin buffer is copied into the order when the operation starts: it is free at once.
+      flushLocal: () => Effect.void,
+      flushLocalAll: () => Effect.void,
+      sync: () => Effect.void,
+      withLock: (t, kind, effect) => Effect.acquireUseRelease(lockOne(t, kind === "shared"), () => effect, () => Effect.ignore(unlockOne(t))),
+      epoch: (effect) => Effect.gen(function*() {
+        yield* win.fence()
+        const a = yield* effect
+        yield* win.fence(MODE_NOSUCCEED)
+        return a
+      }),
+      free: () =>
+        Effect.gen(function*() {
+          if (freed) return
+          yield* flushAll
+          yield* answers.barrier().pipe(Effect.mapError((e) => failure("free", -1, String(e), e)))
+          freed = true
+          yield* Fiber.interrupt(fiber)
+        })
+    }
+
+    /** Operations that only need local completion: started now; their answers are awaited at the next flush, fence or unlock. */
+    const settleLocal = (_r: Request.Request<Answer, WinError>) => Effect.void
+
+    return win
+  })

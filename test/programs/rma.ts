@@ -1,0 +1,151 @@
+/**
+ * Rank programs for the window suite (test/core/rma.test.ts), after mpi4py's
+ * test_rma.py, test_rma_nb.py and test_win.py. Each runs on every rank of a
+ * world of any size and checks its rule itself.
+ */
+import { Effect } from "effect"
+import { Comm, Op, PROC_NULL, Request, Win } from "rankflow"
+import { check, checkEqual } from "./check.ts"
+
+const world = Comm.World
+
+/** Put and get under fence, with guard elements around the target range that must stay untouched. */
+export const putGetFence = Effect.gen(function*() {
+  const w = yield* world
+  const win = yield* Win.allocate(w, 8, "int32")
+  win.base.fill(-1)
+  yield* checkEqual(win.size, 32, "window bytes")
+  const next = (w.rank + 1) % w.size
+  const prev = (w.rank - 1 + w.size) % w.size
+  yield* win.fence(Win.MODE_NOPRECEDE)
+  yield* win.put(Int32Array.of(w.rank, w.rank * 10, w.rank * 100), next, 2)
+  yield* win.fence()
+  yield* checkEqual(Array.from(win.base), [-1, -1, prev, prev * 10, prev * 100, -1, -1, -1], "the previous rank's put, guards untouched")
+  const got = new Int32Array(3)
+  yield* win.get(got, next, { disp: 2, count: 3, datatype: "int32" })
+  yield* win.fence(Win.MODE_NOSUCCEED)
+  yield* checkEqual(Array.from(got), [w.rank, w.rank * 10, w.rank * 100], "what this rank put at the next rank, got back")
+  yield* win.free()
+})
+
+/** Accumulate from every rank into rank 0 with each op, under fence; getAccumulate returns what was there. */
+export const accumulateOps = Effect.gen(function*() {
+  const w = yield* world
+  const win = yield* Win.allocate(w, 4, "float64")
+  const cases = [
+    [Op.SUM, 0, (n: number) => n * (n - 1) / 2 + n],
+    [Op.MAX, -Infinity, (n: number) => n],
+    [Op.MIN, Infinity, () => 1],
+    [Op.PROD, 1, (n: number) => Array.from({ length: n }, (_, r) => r + 1).reduce((a, b) => a * b, 1)]
+  ] as const
+  for (const [op, start, expected] of cases) {
+    win.base.fill(start)
+    yield* win.fence()
+    yield* win.accumulate(Float64Array.of(w.rank + 1, w.rank + 1), 0, 1, op)
+    yield* win.fence()
+    if (w.rank === 0) yield* checkEqual(Array.from(win.base), [start, expected(w.size), expected(w.size), start], `accumulate with ${op.name}`)
+    yield* w.barrier()
+  }
+  win.base.fill(7)
+  yield* win.fence()
+  yield* win.accumulate(Float64Array.of(w.rank), 0, 0, Op.NO_OP)
+  yield* win.fence()
+  if (w.rank === 0) yield* checkEqual(win.base[0], 7, "NO_OP leaves the target as it was")
+  yield* w.barrier()
+  // getAccumulate with REPLACE, one rank at a time under an exclusive lock: each sees the previous rank's number.
+  win.base.fill(-1)
+  yield* w.barrier()
+  for (let r = 0; r < w.size; r++) {
+    if (r === w.rank) {
+      const before = new Float64Array(1)
+      yield* win.withLock(0, "exclusive", win.getAccumulate(Float64Array.of(w.rank), before, 0, 3, Op.REPLACE))
+      yield* checkEqual(before[0], w.rank - 1, "getAccumulate returns the previous value")
+    }
+    yield* w.barrier()
+  }
+  yield* win.free()
+})
+
+/** A shared counter from fetchAndOp under lock (the nxtval pattern) hands out exactly 0..5·size−1. */
+export const counter = Effect.gen(function*() {
+  const w = yield* world
+  const win = yield* Win.allocate(w, w.rank === 0 ? 1 : 0, "int32")
+  yield* w.barrier()
+  const mine: Array<number> = []
+  for (let i = 0; i < 5; i++) {
+    mine.push(Number(yield* win.withLock(0, "exclusive", win.fetchAndOp(1, 0, 0, Op.SUM))))
+  }
+  const all = (yield* w.allgather(mine)).flat().sort((a, b) => a - b)
+  yield* checkEqual(all, Array.from({ length: 5 * w.size }, (_, i) => i), "every number handed out once")
+  // compareAndSwap: only the rank that sees the value it expects swaps.
+  yield* w.barrier()
+  const seen = yield* win.withLock(0, "exclusive", win.compareAndSwap(-w.rank - 1, 5 * w.size, 0, 0))
+  const winners = (yield* w.allgather(seen === 5 * w.size)).filter((x) => x).length
+  yield* checkEqual(winners, 1, "exactly one compareAndSwap wins")
+  yield* win.free()
+})
+
+/** Post/start/complete/wait: rank 0 exposes its window to every other rank, which puts its rank there. */
+export const pscw = Effect.gen(function*() {
+  const w = yield* world
+  const win = yield* Win.allocate(w, w.size, "int32")
+  win.base.fill(-1)
+  const others = Array.from({ length: w.size - 1 }, (_, i) => i + 1)
+  if (w.rank === 0) {
+    yield* win.post(others)
+    yield* win.wait()
+    yield* checkEqual(Array.from(win.base), [-1, ...others], "every origin's put, after wait")
+    yield* check(yield* win.test(), "test after wait: no exposure epoch left")
+  } else {
+    yield* win.start([0])
+    yield* win.put(Int32Array.of(w.rank), 0, w.rank)
+    yield* win.complete()
+  }
+  yield* win.free()
+})
+
+/** PROC_NULL is a no-op; requests complete through Request.wait; lockAll/unlockAll; create over existing memory. */
+export const requestsAndProcNull = Effect.gen(function*() {
+  const w = yield* world
+  const data = new Float64Array(4)
+  const win = yield* Win.create(w, data)
+  yield* checkEqual([win.flavor, win.dispUnit, win.size], ["create", 8, 32], "a window over existing memory")
+  yield* win.put(Float64Array.of(1), PROC_NULL, 0) // no epoch needed, nothing happens
+  yield* win.lockAll()
+  const next = (w.rank + 1) % w.size
+  const put = yield* win.rput(Float64Array.of(w.rank + 0.5), next, w.rank === next ? 0 : 1)
+  yield* Request.wait(put)
+  yield* win.flushAll()
+  yield* win.unlockAll()
+  yield* w.barrier()
+  yield* win.lockAll()
+  const got = new Float64Array(1)
+  yield* Request.wait(yield* win.rget(got, next, w.rank === next ? 0 : 1))
+  yield* win.unlockAll()
+  yield* checkEqual(got[0], w.rank + 0.5, "rput then rget through requests")
+  const prev = (w.rank - 1 + w.size) % w.size
+  yield* checkEqual(data[prev === w.rank ? 0 : 1], prev + 0.5, "the memory the window was made over")
+  yield* win.free()
+})
+
+/** Errors name the window's operation, rank and target, and leave the window usable. */
+export const errors = Effect.gen(function*() {
+  const w = yield* world
+  const win = yield* Win.allocate(w, 4, "int32")
+  const outside = yield* Effect.flip(win.put(Int32Array.of(1), 0, 0))
+  yield* check(/no access epoch to rank 0/.test(outside.message), `an operation outside an epoch: ${outside.message}`)
+  yield* win.fence()
+  const range = yield* Effect.flip(win.put(Int32Array.of(1, 2), 0, 3))
+  yield* check(/displacement 3 \(byte 12\) and 2 int32 run past rank 0's window of 16 bytes/.test(range.message), `out of range: ${range.message}`)
+  const type = yield* Effect.flip(win.put(Float64Array.of(1), 0, { disp: 0, datatype: "int32" }))
+  yield* check(/origin holds float64 but the target datatype is int32/.test(type.message), `a datatype mismatch: ${type.message}`)
+  const rank = yield* Effect.flip(win.get(new Int32Array(1), w.size, 0))
+  yield* check(/not in the window's communicator/.test(rank.message), `a rank outside: ${rank.message}`)
+  yield* win.fence(Win.MODE_NOSUCCEED)
+  const unlock = yield* Effect.flip(win.unlock(0))
+  yield* check(/holds no lock on rank 0/.test(unlock.message), `an unlock without lock: ${unlock.message}`)
+  // Still usable:
+  yield* win.epoch(win.put(Int32Array.of(w.rank), (w.rank + 1) % w.size, 0))
+  yield* checkEqual(win.base[0], (w.rank - 1 + w.size) % w.size, "the window after the errors")
+  yield* win.free()
+})
