@@ -11,6 +11,7 @@ const EXAMPLES: ReadonlyArray<readonly [string, number]> = [
   ["hello.ts", 4],
   ["arrays.ts", 2],
   ["parallel-write.ts", 4],
+  ["rma-counter.ts", 4],
   ["ring.ts", 4],
   ["bcast-dict.ts", 4],
   ["pi.ts", 4],

@@ -24,6 +24,12 @@ describe("examples", () => {
       expect(results).toEqual(new Array(size).fill(true))
     }))
 
+  it.effect.each([1, 2, 4, 8])("rma-counter.ts on %i ranks: the counter hands out every task exactly once", (size) =>
+    Effect.gen(function*() {
+      const results = yield* World.run<Array<number>>(example("rma-counter.ts"), { size, prefixOutput: false })
+      expect(results.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i))
+    }))
+
   it.effect("arrays.ts on 2 ranks: explicit and automatic datatypes", () =>
     Effect.gen(function*() {
       const results = yield* World.run(example("arrays.ts"), { size: 2, prefixOutput: false })
