@@ -20,7 +20,7 @@
  * yield* file.close()
  * ```
  */
-import { Data, Effect } from "effect"
+import { Data, Effect, type Scope } from "effect"
 import { open as openFile, unlink, type FileHandle } from "node:fs/promises"
 import { constants } from "node:fs"
 import { type BufferSpec, describe, describeTarget, scatter } from "../../codecs/buffer.ts"
@@ -28,6 +28,8 @@ import * as Datatype from "../../codecs/Datatype.ts"
 import type { DatatypeName, DerivedDatatype, TypeArgument } from "../../codecs/Datatype.ts"
 import type { Comm } from "../comm/Comm.ts"
 import type { Group } from "../comm/Group.ts"
+import * as Op from "../op/Op.ts"
+import * as Win from "../rma/Win.ts"
 import * as Request from "../messaging/Request.ts"
 
 /**
@@ -153,12 +155,15 @@ export interface ParallelFile {
   iread(buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>, FileError>
   iwrite(buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>, FileError>
 
+  /** At the shared file pointer, which moves by what the buffer holds; ranks take turns, in no set order. */
+  readShared(buffer: BufferSpec): Effect.Effect<number, FileError>
+  writeShared(buffer: BufferSpec): Effect.Effect<number, FileError>
   /** Collective: rank by rank, each after the previous ranks' data, from the shared file pointer. */
   readOrdered(buffer: BufferSpec): Effect.Effect<number, FileError>
   writeOrdered(buffer: BufferSpec): Effect.Effect<number, FileError>
   /** Collective: every rank gives the same offset. */
   seekShared(offset: number, whence?: Whence): Effect.Effect<void, FileError>
-  getPositionShared(): number
+  getPositionShared(): Effect.Effect<number, FileError>
 }
 
 const modeFlags = (mode: Mode): number =>
@@ -229,7 +234,7 @@ const ranges = (l: Layout, start: number, bytes: number): Array<readonly [number
  * const file = yield* File.open(world, "out.bin", "w", { create: true })
  * ```
  */
-export const open = (comm: Comm, path: string, mode: Mode, flags: OpenFlags = {}): Effect.Effect<ParallelFile, FileError> =>
+export const open = (comm: Comm, path: string, mode: Mode, flags: OpenFlags = {}): Effect.Effect<ParallelFile, FileError, Scope.Scope> =>
   Effect.gen(function*() {
     const fail = (operation: string, message: string, cause?: unknown) => new FileError({ operation, path, rank: comm.rank, message, cause })
     if (mode !== "r" && mode !== "w" && mode !== "rw") return yield* fail("open", `mode must be "r", "w" or "rw", got ${String(mode)}`)
@@ -254,7 +259,13 @@ export const open = (comm: Comm, path: string, mode: Mode, flags: OpenFlags = {}
     }
     const handle = (mine as { readonly success: FileHandle }).success
     const start = flags.append ? (yield* Effect.promise(() => handle.stat())).size : 0
-    return make(comm, path, mode, flags, handle, start)
+    // The shared file pointer (in etypes) lives in a window on rank 0: any rank moves it with one fetch-and-add.
+    const pointer = yield* Win.allocate(comm, comm.rank === 0 ? 1 : 0, "float64").pipe(Effect.orDie)
+    if (comm.rank === 0) pointer.base[0] = start
+    const file = make(comm, path, mode, flags, handle, start, pointer)
+    // Leaving the scope without close() (a failure on this rank) still closes the descriptor.
+    yield* Effect.addFinalizer(() => Effect.ignore(file.close(true)))
+    return file
   })
 
 /**
@@ -271,7 +282,12 @@ export const remove = (path: string): Effect.Effect<void, FileError> =>
     catch: (e) => new FileError({ operation: "delete", path, rank: -1, message: systemMessage(e), cause: e })
   })
 
-const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: FileHandle, startBytes: number): ParallelFile => {
+/** The file with close's local form (no collective step), for the scope's finalizer. */
+interface Closable extends ParallelFile {
+  close(locally?: boolean): Effect.Effect<void, FileError>
+}
+
+const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: FileHandle, startBytes: number, pointer: Win.Win<Float64Array>): Closable => {
   const fail = (operation: string, message: string, cause?: unknown) => new FileError({ operation, path, rank: comm.rank, message, cause })
   const io = <A>(operation: string, f: () => Promise<A>) =>
     Effect.tryPromise({ try: f, catch: (e) => fail(operation, systemMessage(e), e) })
@@ -281,7 +297,21 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
   let view: View = { disp: 0, etype: "uint8", filetype: "uint8" }
   let layout = layoutOf(0, "uint8", "uint8") as Layout
   let position = startBytes // individual file pointer, in etypes
-  let shared = startBytes // shared file pointer, in etypes (kept alike on every rank by the collectives that move it)
+
+  const pointerError = (operation: string) => (e: Win.WinError) => fail(operation, `the shared file pointer: ${e.message}`, e)
+  /** Moves the shared pointer by `n` etypes; returns where it was. */
+  const takeShared = (operation: string, n: number) =>
+    pointer.withLock(0, "exclusive", pointer.fetchAndOp(n, 0, 0, Op.SUM)).pipe(Effect.map(Number), Effect.mapError(pointerError(operation)))
+  /** Collective: every rank's earlier shared accesses are done, then rank 0 sets the pointer to `at` (a function of where it is). */
+  const setShared = (at: (current: number) => number) =>
+    Effect.gen(function*() {
+      yield* collective(comm.barrier())
+      const current = yield* collective(comm.bcast(comm.rank === 0 ? pointer.base[0]! : undefined, { root: 0 }))
+      const next = at(current as number)
+      if (comm.rank === 0) pointer.base[0] = next
+      yield* collective(comm.barrier())
+      return current as number
+    })
 
   const check = (operation: string, offset: number, writing: boolean | undefined): FileError | undefined => {
     if (closed) return fail(operation, "the file is closed")
@@ -383,13 +413,17 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       return Math.floor(data / layout.etypeSize)
     })
 
-  const file: ParallelFile = {
+  const file: Closable = {
     path,
-    close: () =>
+    close: (locally = false) =>
       Effect.gen(function*() {
         if (closed) return
+        if (locally) {
+          closed = true
+          return yield* io("close", () => handle.close())
+        }
         yield* io("close", () => handle.sync().catch(() => undefined))
-        yield* collective(comm.barrier())
+        yield* pointer.free().pipe(Effect.mapError(pointerError("close")))
         closed = true
         yield* io("close", () => handle.close())
         if (flags.deleteOnClose) {
@@ -421,16 +455,18 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       }),
 
     setView: (disp, etype, filetype = etype) =>
-      all(Effect.suspend(() => {
-        if (!Number.isSafeInteger(disp) || disp < 0) return Effect.fail(fail("setView", `disp must be a non-negative integer, got ${disp}`))
-        const next = layoutOf(disp, etype, filetype)
-        if (typeof next === "string") return Effect.fail(fail("setView", next))
-        layout = next
-        view = { disp, etype, filetype }
-        position = 0
-        shared = 0
-        return Effect.void
-      })),
+      Effect.andThen(
+        all(Effect.suspend(() => {
+          if (!Number.isSafeInteger(disp) || disp < 0) return Effect.fail(fail("setView", `disp must be a non-negative integer, got ${disp}`))
+          const next = layoutOf(disp, etype, filetype)
+          if (typeof next === "string") return Effect.fail(fail("setView", next))
+          layout = next
+          view = { disp, etype, filetype }
+          position = 0
+          return Effect.void
+        })),
+        setShared(() => 0)
+      ),
     getView: () => view,
     getByteOffset: (offset) => ranges(layout, offset * layout.etypeSize, 1)[0]![0],
 
@@ -464,16 +500,38 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
         return Request.fromEffect(writeData("iwrite", at, buffer))
       }),
 
+    readShared: (buffer) =>
+      Effect.gen(function*() {
+        const n = yield* elementsOf("readShared", buffer)
+        return yield* readData("readShared", yield* takeShared("readShared", n), buffer)
+      }),
+    writeShared: (buffer) =>
+      Effect.gen(function*() {
+        const n = yield* elementsOf("writeShared", buffer)
+        return yield* writeData("writeShared", yield* takeShared("writeShared", n), buffer)
+      }),
     readOrdered: (buffer) => ordered("readOrdered", buffer, readData),
     writeOrdered: (buffer) => ordered("writeOrdered", buffer, writeData),
     seekShared: (offset, whence = "set") =>
       Effect.gen(function*() {
-        const next = yield* moveTo("seekShared", offset, whence, shared)
-        const agreed = yield* collective(comm.allgather(next))
-        if (agreed.some((p) => p !== agreed[0])) return yield* fail("seekShared", `the ranks gave different positions: ${agreed.join(", ")}`)
-        shared = next
+        const agreed = yield* collective(comm.allgather([offset, whence] as const))
+        if (agreed.some(([o, w]) => o !== offset || w !== whence)) {
+          return yield* fail("seekShared", `the ranks gave different positions: ${agreed.map(([o, w]) => `${o} from ${w}`).join(", ")}`)
+        }
+        const end = whence === "end" ? yield* endInEtypes() : 0
+        const target = (current: number) => (whence === "set" ? 0 : whence === "cur" ? current : end) + offset
+        let bad: number | undefined
+        yield* setShared((current) => {
+          const next = target(current)
+          if (!Number.isSafeInteger(next) || next < 0) {
+            bad = next
+            return current
+          }
+          return next
+        })
+        if (bad !== undefined) return yield* fail("seekShared", `the position would be ${bad}, before the start of the view`)
       }),
-    getPositionShared: () => shared
+    getPositionShared: () => takeShared("getPositionShared", 0)
   }
 
   /** Each rank's data after the data of the ranks before it, from the shared pointer, which then moves past all of it. */
@@ -487,9 +545,8 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       if (counts.includes(-1)) return yield* all(Effect.fail(fail(operation, `rank ${counts.indexOf(-1)} gave a buffer it cannot use`)))
       let before = 0
       for (let r = 0; r < comm.rank; r++) before += counts[r]!
-      const at = shared + before
-      shared += counts.reduce((a, b) => a + b, 0)
-      return yield* all(access(operation, at, buffer))
+      const start = yield* setShared((current) => current + counts.reduce((a, b) => a + b, 0))
+      return yield* all(access(operation, start + before, buffer))
     })
 
   return file

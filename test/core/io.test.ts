@@ -22,6 +22,7 @@ describe.each(cases)("parallel files on %s, %i ranks", (transport, size) => {
   it.effect("explicit offsets: writeAt/readAt, their All and i forms, sizes and the open mode", () => run("explicitOffsets"))
   it.effect("individual file pointers: seek, write, read, writeAll, readAll", () => run("individualPointers"))
   it.effect("ordered access through the shared pointer: writeOrdered, seekShared, readOrdered", () => run("ordered"))
+  it.effect("the shared pointer's independent forms: writeShared never interleaves, readShared hands out each element once", () => run("sharedPointer"))
   it.effect("views: a subarray block per rank of a global array, vector filetypes, derived buffers", () => run("views"))
   it.effect("setSize, preallocate, atomicity, and sync-barrier-sync consistency", () => run("sizesAndConsistency"))
   it.effect("errors are FileErrors naming the operation, and the file stays usable", () => run("errors"))

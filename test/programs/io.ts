@@ -4,7 +4,7 @@
  * any size, on a file in `dir`, and checks its rule itself.
  */
 import { Effect } from "effect"
-import { Comm, File, Request } from "rankflow"
+import { Comm, File, Op, Request } from "rankflow"
 import { Datatype } from "rankflow/codecs"
 import { check, checkEqual } from "./check.ts"
 
@@ -67,7 +67,7 @@ export const ordered = (dir: string) =>
     yield* file.setView(0, "int32")
     yield* file.writeOrdered(new Int32Array(w.rank + 1).fill(w.rank))
     const total = (w.size * (w.size + 1)) / 2
-    yield* checkEqual(file.getPositionShared(), total, "the shared pointer after writeOrdered")
+    yield* checkEqual(yield* file.getPositionShared(), total, "the shared pointer after writeOrdered")
     yield* file.sync()
     const whole = new Int32Array(total)
     yield* file.readAtAll(0, whole)
@@ -76,6 +76,39 @@ export const ordered = (dir: string) =>
     const mine = new Int32Array(w.rank + 1)
     yield* file.readOrdered(mine)
     yield* checkEqual(Array.from(mine), new Array(w.rank + 1).fill(w.rank), "this rank's part, read in order")
+    yield* file.close()
+  })
+
+/** Independent shared-pointer access: every rank's data lands whole, in some order, and the pointer counts it all. */
+export const sharedPointer = (dir: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const file = yield* File.open(w, `${dir}/shared-${w.size}.bin`, "rw", { create: true, deleteOnClose: true })
+    yield* file.setView(0, "int32")
+    for (let round = 0; round < 3; round++) yield* file.writeShared(new Int32Array(w.rank + 1).fill(w.rank))
+    yield* file.sync()
+    const total = (3 * w.size * (w.size + 1)) / 2
+    yield* checkEqual(yield* file.getPositionShared(), total, "the shared pointer after every rank's writes")
+    const whole = new Int32Array(total)
+    yield* file.readAtAll(0, whole)
+    // Runs: each write is rank+1 copies of the rank, never interleaved with another write.
+    const runs: Array<number> = []
+    for (let i = 0; i < total;) {
+      const r = whole[i]!
+      for (let k = 0; k < r + 1; k++) yield* check(whole[i + k] === r, `a write of rank ${r} interleaved at ${i + k}: ${whole.join(",")}`)
+      runs.push(r)
+      i += r + 1
+    }
+    yield* checkEqual(runs.sort((a, b) => a - b), Array.from({ length: w.size }, (_, r) => [r, r, r]).flat(), "three writes of every rank")
+    yield* file.seekShared(0)
+    let read = 0
+    for (;;) {
+      const n = yield* file.readShared(new Int32Array(2))
+      read += n
+      if (n < 2) break
+    }
+    const reads = yield* w.allreduce(read, Op.SUM)
+    yield* checkEqual(reads, total, "readShared hands out every element once")
     yield* file.close()
   })
 
