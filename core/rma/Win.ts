@@ -53,16 +53,62 @@ export class WinError extends Data.TaggedError("WinError")<{
   readonly cause?: unknown
 }> {}
 
-/** `fence` assertions (MPI_MODE_*): promises about the epochs around the fence. */
+/**
+ * `fence` assertion: the window was not updated locally since the last fence (accepted; nothing to skip here).
+ *
+ * @example
+ * ```ts
+ * yield* win.fence(Win.MODE_NOSTORE | Win.MODE_NOPUT)
+ * ```
+ */
 export const MODE_NOSTORE = 1
+/**
+ * `fence` assertion: no put or accumulate will target this window until the next fence (accepted).
+ *
+ * @example
+ * ```ts
+ * yield* win.fence(Win.MODE_NOPUT)
+ * ```
+ */
 export const MODE_NOPUT = 2
+/**
+ * `fence` assertion: no operation precedes this fence, e.g. the first one (accepted).
+ *
+ * @example
+ * ```ts
+ * yield* win.fence(Win.MODE_NOPRECEDE)
+ * ```
+ */
 export const MODE_NOPRECEDE = 4
-/** No operation follows this fence: it closes the access epoch. */
+/**
+ * `fence` assertion: no operation follows this fence: it closes the access epoch.
+ *
+ * @example
+ * ```ts
+ * yield* win.fence(Win.MODE_NOSUCCEED)   // a put after this fails until the next fence
+ * ```
+ */
 export const MODE_NOSUCCEED = 8
-/** `lock`/`lockAll`/`post`/`start` assertion: no conflicting lock is held (accepted, not needed here). */
+/**
+ * `lock`/`post`/`start` assertion of MPI: no conflicting lock is held. Kept for ported code; nothing here reads it.
+ *
+ * @example
+ * ```ts
+ * const assertion = Win.MODE_NOCHECK
+ * ```
+ */
 export const MODE_NOCHECK = 16
 
-/** Where an operation lands at the target: a displacement (in the target's `dispUnit`s), or a displacement with a count and datatype. */
+/**
+ * Where an operation lands at the target: a displacement (in the target's
+ * `dispUnit`s), or a displacement with a count and datatype, which must agree
+ * with the origin array.
+ *
+ * @example
+ * ```ts
+ * yield* win.get(into, 1, { disp: 4, count: into.length, datatype: "float64" })
+ * ```
+ */
 export type Target = number | { readonly disp: number; readonly count?: number; readonly datatype?: DatatypeName }
 
 /**
