@@ -123,8 +123,18 @@ const integer = (n: unknown, what: string, where: string): number => {
   return n
 }
 
-/** Copies of `child` placed at byte `shifts` (in typemap order), as one derived type. */
-const place = (name: string, pieces: ReadonlyArray<readonly [shift: number, child: DerivedDatatype]>, bounds?: { lb: number; extent: number }): DerivedDatatype => {
+/**
+ * A run of `count` copies of `child`, one extent apart, starting at byte `shift`.
+ * A run of a dense child (one block that fills its extent, a basic type) is one
+ * block however long it is, so a 1000×1000 subarray is 1000 runs, not a million pieces.
+ */
+type Run = readonly [shift: number, child: DerivedDatatype, count: number]
+
+const isDense = (t: DerivedDatatype): boolean =>
+  t.offsets.length === 1 && t.offsets[0] === 0 && t.lengths[0] === t.extent && t.lowerBound === 0
+
+/** Runs of copies of children placed at byte shifts (in typemap order), as one derived type. */
+const place = (name: string, pieces: ReadonlyArray<Run>, bounds?: { lb: number; extent: number }): DerivedDatatype => {
   const offsets: Array<number> = []
   const lengths: Array<number> = []
   let lb = Infinity
@@ -132,24 +142,35 @@ const place = (name: string, pieces: ReadonlyArray<readonly [shift: number, chil
   let size = 0
   let alignment = 1
   let base: Datatype | undefined | null = null // null: no element seen yet
-  for (const [shift, child] of pieces) {
-    lb = Math.min(lb, shift + child.lowerBound)
-    ub = Math.max(ub, shift + child.lowerBound + child.extent)
-    size += child.size
-    alignment = Math.max(alignment, child.alignment)
-    if (child.size > 0) base = base === null ? child.base : base === child.base ? base : undefined
-    for (let b = 0; b < child.offsets.length; b++) {
-      const off = shift + child.offsets[b]!
-      const len = child.lengths[b]!
-      const last = offsets.length - 1
-      if (last >= 0 && offsets[last]! + lengths[last]! === off) lengths[last]! += len
-      else {
-        offsets.push(off)
-        lengths.push(len)
-      }
+  const add = (off: number, len: number) => {
+    if (len === 0) return
+    const last = offsets.length - 1
+    if (last >= 0 && offsets[last]! + lengths[last]! === off) lengths[last]! += len
+    else {
+      offsets.push(off)
+      lengths.push(len)
     }
   }
-  if (pieces.length === 0) lb = ub = 0
+  let any = false
+  for (const [shift, child, count] of pieces) {
+    if (count === 0) continue
+    any = true
+    const lastShift = shift + (count - 1) * child.extent
+    lb = Math.min(lb, shift + child.lowerBound, lastShift + child.lowerBound)
+    ub = Math.max(ub, shift + child.lowerBound + child.extent, lastShift + child.lowerBound + child.extent)
+    size += count * child.size
+    alignment = Math.max(alignment, child.alignment)
+    if (child.size > 0) base = base === null ? child.base : base === child.base ? base : undefined
+    if (isDense(child) && child.extent > 0) {
+      add(shift, count * child.extent)
+      continue
+    }
+    for (let k = 0; k < count; k++) {
+      const origin = shift + k * child.extent
+      for (let b = 0; b < child.offsets.length; b++) add(origin + child.offsets[b]!, child.lengths[b]!)
+    }
+  }
+  if (!any) lb = ub = 0
   let trueLb = Infinity
   let trueUb = -Infinity
   for (let b = 0; b < offsets.length; b++) {
@@ -177,7 +198,7 @@ export const contiguous = (n: number, type: TypeArgument): DerivedDatatype => {
   const where = "Datatype.contiguous"
   const child = layoutOf(type, where)
   count(n, "count", where)
-  return place(`contiguous(${n}, ${nameOf(type)})`, Array.from({ length: n }, (_, i) => [i * child.extent, child] as const))
+  return place(`contiguous(${n}, ${nameOf(type)})`, [[0, child, n]])
 }
 
 /**
@@ -196,8 +217,8 @@ export const vector = (n: number, blocklength: number, stride: number, type: Typ
   count(n, "count", where)
   count(blocklength, "blocklength", where)
   integer(stride, "stride", where)
-  const pieces: Array<readonly [number, DerivedDatatype]> = []
-  for (let i = 0; i < n; i++) for (let j = 0; j < blocklength; j++) pieces.push([(i * stride + j) * child.extent, child])
+  const pieces: Array<Run> = []
+  for (let i = 0; i < n; i++) pieces.push([i * stride * child.extent, child, blocklength])
   return place(`vector(${n}, ${blocklength}, ${stride}, ${nameOf(type)})`, pieces)
 }
 
@@ -205,11 +226,11 @@ const indexedPieces = (blocklengths: ReadonlyArray<number>, displacements: Reado
   if (!Array.isArray(blocklengths) || !Array.isArray(displacements) || blocklengths.length !== displacements.length) {
     throw invalid(`${where}: blocklengths and displacements must be arrays of the same length`)
   }
-  const pieces: Array<readonly [number, DerivedDatatype]> = []
+  const pieces: Array<Run> = []
   for (let i = 0; i < blocklengths.length; i++) {
     const length = count(blocklengths[i], `blocklengths[${i}]`, where)
     const disp = integer(displacements[i], `displacements[${i}]`, where)
-    for (let j = 0; j < length; j++) pieces.push([(disp + j) * child.extent, child])
+    pieces.push([disp * child.extent, child, length])
   }
   return pieces
 }
@@ -286,13 +307,14 @@ export const subarray = (
     stride *= sizes[axes[k]!]!
   }
   const total = stride
-  const pieces: Array<readonly [number, DerivedDatatype]> = []
+  const pieces: Array<Run> = []
   const index = new Array<number>(dims).fill(0)
+  const fastest = axes[axes.length - 1]!
   for (;;) {
     let item = 0
     for (let d = 0; d < dims; d++) item += (starts[d]! + index[d]!) * strides[d]!
-    pieces.push([item * child.extent, child])
-    let k = axes.length - 1
+    pieces.push([item * child.extent, child, subsizes[fastest]!]) // a row along the fastest dimension
+    let k = axes.length - 2
     while (k >= 0) {
       const d = axes[k]!
       if (++index[d]! < subsizes[d]!) break
@@ -323,12 +345,12 @@ export const struct = (blocklengths: ReadonlyArray<number>, displacements: Reado
     blocklengths.length !== displacements.length || types.length !== displacements.length) {
     throw invalid(`${where}: blocklengths, displacements and types must be arrays of the same length`)
   }
-  const pieces: Array<readonly [number, DerivedDatatype]> = []
+  const pieces: Array<Run> = []
   for (let i = 0; i < types.length; i++) {
     const child = layoutOf(types[i]!, where)
     const length = count(blocklengths[i], `blocklengths[${i}]`, where)
     const disp = integer(displacements[i], `displacements[${i}]`, where)
-    for (let j = 0; j < length; j++) pieces.push([disp + j * child.extent, child])
+    pieces.push([disp, child, length])
   }
   const placed = place(`struct([${blocklengths}], [${displacements}], [${types.map(nameOf)}])`, pieces)
   const a = placed.alignment

@@ -117,7 +117,7 @@ export type Whence = "set" | "cur" | "end"
  */
 export interface ParallelFile {
   readonly path: string
-  /** Collective: flushes, waits for every rank, closes (and deletes with `deleteOnClose`). */
+  /** Collective: waits for every rank, closes (and deletes with `deleteOnClose`); `sync` first to push the data to the device. */
   close(): Effect.Effect<void, FileError>
   getSize(): Effect.Effect<number, FileError>
   /** Collective: truncates or extends the file to `bytes`. */
@@ -422,7 +422,8 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
           closed = true
           return yield* io("close", () => handle.close())
         }
-        yield* io("close", () => handle.sync().catch(() => undefined))
+        // Every rank's writes are done (they completed before its free's barrier): no fsync needed for
+        // the others to see them; `sync()` is the explicit flush to the device.
         yield* pointer.free().pipe(Effect.mapError(pointerError("close")))
         closed = true
         yield* io("close", () => handle.close())
@@ -473,7 +474,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
     readAt: (offset, buffer) => readData("readAt", offset, buffer),
     writeAt: (offset, buffer) => writeData("writeAt", offset, buffer),
     readAtAll: (offset, buffer) => all(readData("readAtAll", offset, buffer)),
-    writeAtAll: (offset, buffer) => all(writeData("writeAtAll", offset, buffer)),
+    writeAtAll: (offset, buffer) => writeCollective("writeAtAll", offset, buffer),
     ireadAt: (offset, buffer) => Request.fromEffect(readData("ireadAt", offset, buffer)),
     iwriteAt: (offset, buffer) => Request.fromEffect(writeData("iwriteAt", offset, buffer)),
 
@@ -484,7 +485,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
     read: (buffer) => Effect.tap(readData("read", position, buffer), (n) => Effect.sync(() => (position += n))),
     write: (buffer) => Effect.tap(writeData("write", position, buffer), (n) => Effect.sync(() => (position += n))),
     readAll: (buffer) => all(Effect.tap(readData("readAll", position, buffer), (n) => Effect.sync(() => (position += n)))),
-    writeAll: (buffer) => all(Effect.tap(writeData("writeAll", position, buffer), (n) => Effect.sync(() => (position += n)))),
+    writeAll: (buffer) => Effect.tap(writeCollective("writeAll", position, buffer), (n) => Effect.sync(() => (position += n))),
     iread: (buffer) => {
       // The pointer moves when the request starts, by what the buffer holds (MPI's rule).
       return Effect.flatMap(elementsOf("iread", buffer), (n) => {
@@ -533,6 +534,134 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       }),
     getPositionShared: () => takeShared("getPositionShared", 0)
   }
+
+  /**
+   * A collective write (two-phase I/O, as ROMIO does it): where the ranks'
+   * accesses are fragmented (a subarray view makes one piece per row), the
+   * pieces travel to aggregators that each own one contiguous file domain and
+   * write it in a few large calls, instead of every rank making one call per
+   * piece. Where every rank's access is one piece, each writes its own.
+   */
+  const writeCollective = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+    Effect.gen(function*() {
+      const prepared = yield* Effect.result(Effect.suspend(() => {
+        const bad = check(operation, offset, true)
+        if (bad !== undefined) return Effect.fail(bad)
+        return Effect.try({
+          try: () => {
+            const data = describe(buffer).bytes
+            if (data.byteLength % layout.etypeSize !== 0) throw new Error(`${data.byteLength} bytes is not a whole number of ${view.etype}`)
+            return { data, pieces: ranges(layout, offset * layout.etypeSize, data.byteLength) }
+          },
+          catch: (e) => fail(operation, systemMessage(e), e)
+        })
+      }))
+      const mine = prepared._tag === "Success" ? prepared.success : undefined
+      const first = mine?.pieces[0]
+      const last = mine?.pieces[mine.pieces.length - 1]
+      const shapes = yield* collective(comm.allgather(mine === undefined ? null : [mine.pieces.length, first?.[0] ?? 0, last === undefined ? 0 : last[0] + last[1]] as const))
+      if (prepared._tag === "Failure") return yield* all(Effect.fail(prepared.failure))
+      const bad = shapes.indexOf(null)
+      if (bad >= 0) return yield* all(Effect.fail(fail(operation, `rank ${bad} could not start its part`)))
+      const { data, pieces } = mine!
+      const written = data.byteLength / layout.etypeSize
+      if (shapes.every((s) => s![0] <= 1)) return yield* all(Effect.as(writeData(operation, offset, buffer), written))
+
+      // File domains: [start, end) split evenly among the ranks.
+      let low = Infinity
+      let high = -Infinity
+      for (const s of shapes) if (s![0] > 0) {
+        low = Math.min(low, s![1])
+        high = Math.max(high, s![2])
+      }
+      const span = Math.ceil((high - low) / comm.size / 4096) * 4096 || 4096
+      const domainOf = (p: number) => Math.min(comm.size - 1, Math.floor((p - low) / span))
+      // This rank's pieces, cut at domain boundaries; they come in file order, so each domain's bytes
+      // are one stretch of `data` (no repacking; a view that is not in file order is repacked).
+      const positions: Array<Array<number>> = Array.from({ length: comm.size }, () => [])
+      const lengths: Array<Array<number>> = Array.from({ length: comm.size }, () => [])
+      const sendCounts = new Array<number>(comm.size).fill(0)
+      const sendDispls = new Array<number>(comm.size).fill(-1)
+      let ordered = true
+      let at = 0
+      let previous = -1
+      for (const [pos, length] of pieces) {
+        let p = pos
+        let left = length
+        while (left > 0) {
+          const domain = domainOf(p)
+          const end = domain === comm.size - 1 ? Infinity : low + (domain + 1) * span
+          const take = Math.min(left, end - p)
+          if (domain < previous) ordered = false
+          previous = domain
+          if (sendDispls[domain] === -1) sendDispls[domain] = at
+          positions[domain]!.push(p)
+          lengths[domain]!.push(take)
+          sendCounts[domain]! += take
+          p += take
+          at += take
+          left -= take
+        }
+      }
+      let send = data
+      if (!ordered) {
+        // Repack by domain (a filetype whose blocks go back and forth in the file).
+        send = new Uint8Array(data.byteLength)
+        let q = 0
+        let from = 0
+        const starts = new Array<number>(comm.size)
+        for (let d = 0; d < comm.size; d++) {
+          starts[d] = q
+          q += sendCounts[d]!
+        }
+        const cursor = [...starts]
+        for (const [pos, length] of pieces) {
+          let p = pos
+          let left = length
+          while (left > 0) {
+            const domain = domainOf(p)
+            const end = domain === comm.size - 1 ? Infinity : low + (domain + 1) * span
+            const take = Math.min(left, end - p)
+            send.set(data.subarray(from, from + take), cursor[domain]!)
+            cursor[domain]! += take
+            p += take
+            from += take
+            left -= take
+          }
+        }
+        for (let d = 0; d < comm.size; d++) sendDispls[d] = starts[d]!
+      }
+      for (let d = 0; d < comm.size; d++) if (sendDispls[d] === -1) sendDispls[d] = 0
+      // Where the pieces go, then the bytes themselves in one buffer exchange.
+      const maps = yield* collective(comm.alltoall(positions.map((ps, d) => [Float64Array.from(ps), Float64Array.from(lengths[d]!)] as const)))
+      const recvCounts = maps.map(([, ls]) => ls.reduce((a, b) => a + b, 0))
+      const received = yield* collective(comm.alltoallv(send, { sendCounts, sendDispls, recvCounts }))
+      // This rank's domain: every piece sorted by position; each run of adjacent pieces is one writev.
+      const domainPieces: Array<readonly [number, number, number]> = []
+      let offsetIn = 0
+      for (const [ps, ls] of maps) {
+        for (let i = 0; i < ps.length; i++) {
+          domainPieces.push([ps[i]!, ls[i]!, offsetIn])
+          offsetIn += ls[i]!
+        }
+      }
+      domainPieces.sort((x, y) => x[0] - y[0])
+      return yield* all(Effect.as(io(operation, async () => {
+        let i = 0
+        while (i < domainPieces.length) {
+          const start = domainPieces[i]![0]
+          const parts: Array<Uint8Array> = []
+          let end = start
+          while (i < domainPieces.length && domainPieces[i]![0] === end && parts.length < 1024) {
+            const [, length, from] = domainPieces[i]!
+            parts.push(received.subarray(from, from + length))
+            end += length
+            i++
+          }
+          await handle.writev(parts, start)
+        }
+      }), written))
+    })
 
   /** Each rank's data after the data of the ranks before it, from the shared pointer, which then moves past all of it. */
   const ordered = (
