@@ -126,7 +126,7 @@ export interface Win<T extends TypedArray = TypedArray> {
   /** Its size in bytes. */
   readonly size: number
   readonly dispUnit: number
-  readonly flavor: "allocate" | "create"
+  readonly flavor: "allocate" | "create" | "shared"
 
   put(origin: TypedArray, targetRank: number, target?: Target): Effect.Effect<void, WinError>
   get(into: TypedArray, targetRank: number, target?: Target): Effect.Effect<void, WinError>
@@ -230,7 +230,74 @@ export const allocate = <N extends DatatypeName>(
 export const create = <T extends TypedArray>(comm: Comm, array: T, options?: { readonly dispUnit?: number }) =>
   make(comm, array, options?.dispUnit ?? array.BYTES_PER_ELEMENT, "create")
 
-const make = <T extends TypedArray>(comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create"): Effect.Effect<Win<T>, WinError, Scope.Scope> =>
+/**
+ * A window whose ranks' memory is one shared array (`Win.allocateShared`): besides
+ * the operations, any rank reads and writes another rank's part directly.
+ *
+ * @example
+ * ```ts
+ * const left = win.sharedQuery(world.rank - 1)   // a view of the left neighbour's part
+ * left[0] = 1                                      // a plain store into its memory
+ * ```
+ */
+export interface SharedWin<T extends TypedArray = TypedArray> extends Win<T> {
+  /** A view of rank `rank`'s part of the window (MPI_Win_shared_query). */
+  sharedQuery(rank: number): T
+}
+
+/**
+ * A window of `count` elements per rank in memory that every rank of it
+ * shares (collective; MPI_Win_allocate_shared): on shm, one array in the
+ * shared arena, of which each rank's part is its `base` and `sharedQuery(r)`
+ * gives rank r's. Plain loads and stores reach the other ranks' parts (order
+ * them with `fence`, a barrier or `Atomics`); the window's operations work
+ * too. Where the transport has no shared memory (NATS) it fails with a
+ * `WinError` that says so.
+ *
+ * @example
+ * ```ts
+ * const win = yield* Win.allocateShared(world, 4, "float64")
+ * win.base.fill(world.rank)
+ * yield* world.barrier()
+ * win.sharedQuery(0)[0]   // rank 0's 0, read directly
+ * ```
+ */
+export const allocateShared = <N extends DatatypeName>(
+  comm: Comm, count: number, datatype: N, options?: { readonly dispUnit?: number }
+): Effect.Effect<SharedWin<ArrayOf<N>>, WinError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const failure = (message: string, cause?: unknown) => new WinError({ operation: "allocateShared", rank: comm.rank, target: comm.rank, message, cause })
+    const d = Datatype.byName(datatype)
+    if (d === undefined || !Number.isSafeInteger(count) || count < 0) {
+      return yield* failure(`a window needs a count ≥ 0 and a known datatype; got ${count} of ${datatype}`)
+    }
+    const counts = yield* comm.allgather(count).pipe(Effect.orDie)
+    const starts = counts.map((_, r) => counts.slice(0, r).reduce((a, b) => a + b, 0))
+    const total = counts.reduce((a, b) => a + b, 0)
+    const setup = yield* comm.dup().pipe(Effect.orDie)
+    // Rank 0 takes the whole window from the shared arena and hands every rank the same memory.
+    const made = comm.rank === 0 ? yield* Effect.result(comm.alloc(d.ctor as never, Math.max(1, total))) : undefined
+    const refusal = yield* setup.bcast(made === undefined || made._tag === "Success" ? null : made.failure.message, { root: 0 }).pipe(Effect.orDie)
+    if (refusal !== null) {
+      return yield* failure(`allocateShared needs memory that every rank shares (the shm transport); here: ${refusal}. Use Win.allocate instead`)
+    }
+    let whole: ArrayOf<N>
+    if (comm.rank === 0) {
+      whole = (made as unknown as { readonly success: ArrayOf<N> }).success
+      for (let r = 1; r < comm.size; r++) yield* setup.send(whole, { dest: r }).pipe(Effect.orDie)
+    } else whole = yield* setup.recv<ArrayOf<N>>({ source: 0 }).pipe(Effect.orDie)
+    yield* Effect.addFinalizer(() => comm.release(whole))
+    const part = (r: number) => whole.subarray(starts[r]!, starts[r]! + counts[r]!) as ArrayOf<N>
+    const win = yield* make(comm, part(comm.rank), options?.dispUnit ?? d.size, "shared")
+    return Object.assign(win, {
+      sharedQuery: (r: number) => {
+        if (!Number.isInteger(r) || r < 0 || r >= comm.size) throw new RangeError(`sharedQuery: rank ${r} is not in the window's communicator of ${comm.size}`)
+        return part(r)
+      }
+    })
+  })
+
+const make = <T extends TypedArray>(comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create" | "shared"): Effect.Effect<Win<T>, WinError, Scope.Scope> =>
   Effect.gen(function*() {
     const rank = comm.rank
     const failure = (operation: string, target: number, message: string, cause?: unknown) => new WinError({ operation, rank, target, message, cause })

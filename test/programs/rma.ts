@@ -149,3 +149,32 @@ export const errors = Effect.gen(function*() {
   yield* checkEqual(win.base[0], (w.rank - 1 + w.size) % w.size, "the window after the errors")
   yield* win.free()
 })
+
+/** allocateShared: on shm every rank stores into its part and reads the others' directly; elsewhere a WinError says why. */
+export const sharedWindow = (sharedMemory: boolean) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    if (!sharedMemory) {
+      const e = yield* Effect.flip(Win.allocateShared(w, 4, "int32"))
+      yield* check(e._tag === "WinError" && /needs memory that every rank shares/.test(e.message), `allocateShared without shared memory: ${e.message}`)
+      return
+    }
+    const win = yield* Win.allocateShared(w, w.rank + 1, "int32")
+    yield* checkEqual([win.flavor, win.base.length], ["shared", w.rank + 1], "this rank's part")
+    win.base.fill(w.rank * 10)
+    yield* w.barrier()
+    for (let r = 0; r < w.size; r++) {
+      yield* checkEqual(Array.from(win.sharedQuery(r)), new Array(r + 1).fill(r * 10), `rank ${r}'s part, read directly`)
+    }
+    yield* w.barrier()
+    // A store into the next rank's part shows there, and the window's operations reach the same memory.
+    const next = (w.rank + 1) % w.size
+    win.sharedQuery(next)[0] = 1000 + w.rank
+    yield* w.barrier()
+    yield* checkEqual(win.base[0], 1000 + (w.rank - 1 + w.size) % w.size, "the previous rank's direct store")
+    yield* win.fence()
+    yield* win.accumulate(Int32Array.of(1), next, 0, Op.SUM)
+    yield* win.fence()
+    yield* checkEqual(win.base[0], 1001 + (w.rank - 1 + w.size) % w.size, "an accumulate into the shared memory")
+    yield* win.free()
+  })
