@@ -1,7 +1,8 @@
 /**
  * The RMA benchmark: put+flush and get latency against another rank's window
  * next to the same transfer by send/recv (the bytes out, 8 bytes back), on
- * 2 ranks, and the rate of a fetchAndOp counter on rank 0 hammered by every
+ * 2 ranks (and through a shared window on shm, where put and get are copies by
+ * the origin itself), and the rate of a fetchAndOp counter on rank 0 hammered by every
  * rank, on 2, 4 and 8 ranks; on shm and on NATS (a nats-server on loopback).
  * mpi4py with Open MPI runs the same programs in the same run
  * (bench/baselines/mpi4py/rma.py) where `mpiexec` and `python3-mpi4py` are
@@ -55,11 +56,14 @@ const main = Effect.gen(function*() {
     for (const [transport, transportOptions] of transports) {
       for (const bytes of SIZES) {
         progress(`latency ${transport} ${bytes} B`)
-        const [r] = yield* World.run<{ put: number; get: number; pingPong: number }>(
+        const [r] = yield* World.run<{ put: number; get: number; pingPong: number; sharedPut?: number; sharedGet?: number }>(
           { module: programs, export: "latency", args: [bytes, SECONDS] },
           { size: 2, transport, transportOptions, prefixOutput: false }
         )
-        latency.push({ transport, bytes, putFlushMicros: r!.put, getMicros: r!.get, sendRecvMicros: r!.pingPong, putVsSendRecv: r!.put / r!.pingPong })
+        latency.push({
+          transport, bytes, putFlushMicros: r!.put, getMicros: r!.get, sendRecvMicros: r!.pingPong, putVsSendRecv: r!.put / r!.pingPong,
+          ...(r!.sharedPut === undefined ? {} : { sharedPutFlushMicros: r!.sharedPut, sharedGetMicros: r!.sharedGet })
+        })
       }
       for (const n of RANKS) {
         progress(`counter ${transport} ${n} ranks`)
@@ -93,6 +97,8 @@ const main = Effect.gen(function*() {
     "get µs": formatNumber(r.getMicros as number),
     "send/recv µs": formatNumber(r.sendRecvMicros as number),
     "put / send-recv": formatNumber(r.putVsSendRecv as number),
+    "shared put µs": r.sharedPutFlushMicros === undefined ? "" : formatNumber(r.sharedPutFlushMicros as number),
+    "shared get µs": r.sharedGetMicros === undefined ? "" : formatNumber(r.sharedGetMicros as number),
     "Open MPI put µs": r.transport === "shm" && mpiLatency(r.bytes as number) ? formatNumber(mpiLatency(r.bytes as number)!.putFlushMicros as number) : "",
     "put / Open MPI": r.transport === "shm" && mpiLatency(r.bytes as number)
       ? formatNumber((r.putFlushMicros as number) / (mpiLatency(r.bytes as number)!.putFlushMicros as number))

@@ -58,7 +58,21 @@ export const latency = (bytes: number, seconds: number) =>
         yield* w.send(ack, { dest: 0 })
       }
     }
-    return { put, get, pingPong }
+    // A shared window (shm only): put and get are copies by the origin itself.
+    let sharedPut: number | undefined
+    let sharedGet: number | undefined
+    const shared = yield* Effect.result(Win.allocateShared(w, bytes, "uint8"))
+    if (shared._tag === "Success") {
+      const s = shared.success
+      yield* s.lockAll()
+      if (w.rank === 0) {
+        sharedPut = yield* timed(Effect.andThen(s.put(data, 1, 0), s.flush(1)))
+        sharedGet = yield* timed(s.get(data, 1, 0))
+      }
+      yield* s.unlockAll()
+      yield* s.free()
+    }
+    return { put, get, pingPong, sharedPut, sharedGet }
   })
 
 /** fetchAndOp(1, rank 0) operations per second, all ranks together, for `seconds`. */

@@ -288,7 +288,7 @@ export const allocateShared = <N extends DatatypeName>(
     } else whole = yield* setup.recv<ArrayOf<N>>({ source: 0 }).pipe(Effect.orDie)
     yield* Effect.addFinalizer(() => comm.release(whole))
     const part = (r: number) => whole.subarray(starts[r]!, starts[r]! + counts[r]!) as ArrayOf<N>
-    const win = yield* make(comm, part(comm.rank), options?.dispUnit ?? d.size, "shared")
+    const win = yield* make(comm, part(comm.rank), options?.dispUnit ?? d.size, "shared", part)
     return Object.assign(win, {
       sharedQuery: (r: number) => {
         if (!Number.isInteger(r) || r < 0 || r >= comm.size) throw new RangeError(`sharedQuery: rank ${r} is not in the window's communicator of ${comm.size}`)
@@ -297,7 +297,14 @@ export const allocateShared = <N extends DatatypeName>(
     })
   })
 
-const make = <T extends TypedArray>(comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create" | "shared"): Effect.Effect<Win<T>, WinError, Scope.Scope> =>
+/**
+ * `shared`: every rank's part of a shared window, so that put and get are
+ * copies by the origin itself (accumulates still go to the target, which
+ * applies them one at a time).
+ */
+const make = <T extends TypedArray>(
+  comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create" | "shared", shared?: (rank: number) => TypedArray
+): Effect.Effect<Win<T>, WinError, Scope.Scope> =>
   Effect.gen(function*() {
     const rank = comm.rank
     const failure = (operation: string, target: number, message: string, cause?: unknown) => new WinError({ operation, rank, target, message, cause })
@@ -533,9 +540,13 @@ const make = <T extends TypedArray>(comm: Comm, base: T, dispUnit: number, flavo
       dispUnit,
       flavor,
       put: (origin, t, target) =>
-        Effect.flatMap(start("put", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), (r) => Effect.asVoid(settleLocal(r))),
+        shared !== undefined && t !== PROC_NULL
+          ? direct("put", t, target, origin, (memory) => memory.set(origin as never))
+          : Effect.flatMap(start("put", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), (r) => Effect.asVoid(settleLocal(r))),
       get: (result, t, target) =>
-        Effect.flatMap(start("get", t, target, result, (w) => ({ k: "get", ...w })), (r) => Effect.map(settle("get", t, r), into(result))),
+        shared !== undefined && t !== PROC_NULL
+          ? direct("get", t, target, result, (memory) => result.set(memory as never))
+          : Effect.flatMap(start("get", t, target, result, (w) => ({ k: "get", ...w })), (r) => Effect.map(settle("get", t, r), into(result))),
       accumulate: (origin, t, target, op) =>
         Effect.flatMap(start("accumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })), (r) => Effect.asVoid(settleLocal(r))),
       getAccumulate: (origin, result, t, target, op) =>
@@ -647,6 +658,19 @@ const make = <T extends TypedArray>(comm: Comm, base: T, dispUnit: number, flavo
           yield* Fiber.interrupt(fiber)
         })
     }
+
+    /** A put or get on a shared window: checked like any operation, then a copy through the shared memory. */
+    const direct = (operation: string, t: number, target: Target | undefined, data: TypedArray, copy: (memory: TypedArray) => void) =>
+      Effect.suspend(() => {
+        const where = locate(operation, t, target, data)
+        if (where instanceof WinError) return Effect.fail(where)
+        const part = shared!(t)
+        const d = Datatype.byName(where.dt)!
+        const byte = part.byteOffset + where.at
+        if (byte % d.size !== 0) return Effect.fail(failure(operation, t, `byte ${where.at} of rank ${t}'s window is not aligned for ${where.dt}`))
+        copy(new d.ctor(part.buffer, byte, where.n))
+        return Effect.void
+      })
 
     /** Operations that only need local completion: started now; their answers are awaited at the next flush, fence or unlock. */
     const settleLocal = (_r: Request.Request<Answer, WinError>) => Effect.void

@@ -176,5 +176,18 @@ export const sharedWindow = (sharedMemory: boolean) =>
     yield* win.accumulate(Int32Array.of(1), next, 0, Op.SUM)
     yield* win.fence()
     yield* checkEqual(win.base[0], 1001 + (w.rank - 1 + w.size) % w.size, "an accumulate into the shared memory")
+    // put and get copy through the shared memory themselves, with the same checks as any operation.
+    yield* w.barrier() // every rank has read its part before the next epoch's puts land
+    yield* win.put(Int32Array.of(-7 - w.rank), next, 0)
+    yield* win.fence()
+    yield* checkEqual(win.base[0], -7 - (w.rank - 1 + w.size) % w.size, "a put by the origin itself")
+    const got = new Int32Array(1)
+    yield* win.get(got, next, 0)
+    yield* checkEqual(got[0], -7 - w.rank, "a get by the origin itself")
+    const range = yield* Effect.flip(win.put(Int32Array.of(1, 2, 3), next, next + 1))
+    yield* check(/run past rank/.test(range.message), `an out-of-range put on a shared window: ${range.message}`)
+    yield* win.fence(Win.MODE_NOSUCCEED)
+    const outside = yield* Effect.flip(win.get(got, next, 0))
+    yield* check(/no access epoch/.test(outside.message), `a get outside an epoch: ${outside.message}`)
     yield* win.free()
   })
