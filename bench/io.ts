@@ -12,42 +12,22 @@
  * Writes bench/results/io.json.
  */
 import { Effect } from "effect"
-import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { World } from "rankflow"
 import { formatNumber, machine, printTable, progress, writeResults } from "./support/results.ts"
+import { openMpiMissing, runMpi4py } from "./support/openmpi.ts"
 
 const quick = process.argv.includes("--quick")
 const ROWS = quick ? 512 : 2048
 const COLS = quick ? 512 : 2048
 const REPEATS = quick ? 2 : 5
 const RANKS = [1, 2, 4, 8]
-const IO_PY = fileURLToPath(new URL("./baselines/mpi4py/io.py", import.meta.url))
 
-const PYTHON = [process.env.RANKFLOW_PYTHON, "python3", "/usr/bin/python3"]
-  .filter((p): p is string => p !== undefined && p !== "")
-  .find((p) => spawnSync(p, ["-c", "import mpi4py, numpy"], { encoding: "utf8" }).status === 0)
-const mpiMissing = spawnSync("mpiexec", ["--version"], { encoding: "utf8" }).status !== 0
-  ? "mpiexec (Open MPI) is not installed"
-  : PYTHON === undefined ? "no python3 has mpi4py and numpy" : undefined
-
-const openMpi = (n: number, path: string): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const root = process.getuid?.() === 0 ? ["--allow-run-as-root"] : []
-    const child = spawn("mpiexec", [...root, "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(n), PYTHON!, IO_PY, path, String(ROWS), String(COLS), String(REPEATS)], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1" }
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => (out += d))
-    child.stderr.on("data", (d) => (err += d))
-    child.on("error", reject)
-    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!).viaFile) : reject(new Error(`mpiexec io.py: ${code}\n${err}`))))
-  })
+const mpiMissing = openMpiMissing()
+const openMpi = (n: number, path: string) =>
+  runMpi4py<{ viaFile: number }>(n, "io.py", [path, String(ROWS), String(COLS), String(REPEATS)]).then((lines) => lines.at(-1)!.viaFile)
 
 const main = Effect.gen(function*() {
   const dir = mkdtempSync(join(tmpdir(), "rankflow-bench-io-"))

@@ -14,12 +14,11 @@
  * Run: npm run bench:mpi [-- --quick] [-- --ranks 2,4]
  * Writes bench/results/vs-openmpi.json.
  */
-import { spawn, spawnSync } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { World } from "rankflow"
 import type { Figure } from "./programs/osu.ts"
 import { formatNumber, printTable, progress, writeResults } from "./support/results.ts"
+import { openMpiMissing as baselineMissing, runMpi4py, versions } from "./support/openmpi.ts"
 
 const listArg = (name: string): Array<string> | undefined => {
   const i = process.argv.indexOf(`--${name}`)
@@ -29,44 +28,9 @@ const listArg = (name: string): Array<string> | undefined => {
 const quick = process.argv.includes("--quick")
 const SCALE = quick ? 0.1 : 1
 const RANKS = listArg("ranks")?.map(Number) ?? [2, 4, 8]
-const OSU_PY = fileURLToPath(new URL("./baselines/mpi4py/osu.py", import.meta.url))
-
-/** A Python with mpi4py and numpy: RANKFLOW_PYTHON, the python3 on PATH, or Debian's (where its packages go). */
-const PYTHON = [process.env.RANKFLOW_PYTHON, "python3", "/usr/bin/python3"]
-  .filter((p): p is string => p !== undefined && p !== "")
-  .find((p) => spawnSync(p, ["-c", "import mpi4py, numpy"], { encoding: "utf8" }).status === 0)
-
-const baselineMissing = (): string | undefined => {
-  const mpiexec = spawnSync("mpiexec", ["--version"], { encoding: "utf8" })
-  if (mpiexec.error !== undefined || mpiexec.status !== 0) return "mpiexec (Open MPI) is not installed"
-  if (PYTHON === undefined) return "no python3 has mpi4py and numpy (set RANKFLOW_PYTHON to one that has)"
-  return undefined
-}
-
-const versions = (): Record<string, string> => ({
-  openmpi: spawnSync("mpiexec", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0]?.trim() ?? "",
-  mpi4py: spawnSync(PYTHON!, ["-c", "import mpi4py; print(mpi4py.__version__)"], { encoding: "utf8" }).stdout.trim(),
-  python: spawnSync(PYTHON!, ["--version"], { encoding: "utf8" }).stdout.trim()
-})
 
 /** Runs osu.py on `n` processes of Open MPI's shared-memory transport; its figures. */
-const runOpenMpi = (n: number): Promise<Array<Figure>> =>
-  new Promise((resolve, reject) => {
-    const root = process.getuid?.() === 0 ? ["--allow-run-as-root"] : []
-    const child = spawn("mpiexec", [...root, "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(n), PYTHON!, OSU_PY, String(SCALE)], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1" }
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => (out += d))
-    child.stderr.on("data", (d) => (err += d))
-    child.on("error", reject)
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`mpiexec -n ${n} osu.py exited with ${code}:\n${err}`))
-      resolve(out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Figure))
-    })
-  })
+const runOpenMpi = (n: number): Promise<Array<Figure>> => runMpi4py<Figure>(n, "osu.py", [String(SCALE)])
 
 const runRankflow = (n: number): Promise<ReadonlyArray<Figure>> =>
   Effect.runPromise(

@@ -12,40 +12,19 @@
  * Writes bench/results/rma.json.
  */
 import { Effect } from "effect"
-import { spawn, spawnSync } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { World } from "rankflow"
 import { formatNumber, machine, printTable, progress, writeResults } from "./support/results.ts"
+import { openMpiMissing, runMpi4py } from "./support/openmpi.ts"
 import { startServer } from "../test/support/nats-server.ts"
 
 const quick = process.argv.includes("--quick")
 const SECONDS = quick ? 0.3 : 1
 const SIZES = [8, 4096, 1 << 20]
 const RANKS = [2, 4, 8]
-const RMA_PY = fileURLToPath(new URL("./baselines/mpi4py/rma.py", import.meta.url))
 const programs = new URL("./programs/rma.ts", import.meta.url)
 
-const PYTHON = [process.env.RANKFLOW_PYTHON, "python3", "/usr/bin/python3"]
-  .filter((p): p is string => p !== undefined && p !== "")
-  .find((p) => spawnSync(p, ["-c", "import mpi4py, numpy"], { encoding: "utf8" }).status === 0)
-const mpiMissing = spawnSync("mpiexec", ["--version"], { encoding: "utf8" }).status !== 0
-  ? "mpiexec (Open MPI) is not installed"
-  : PYTHON === undefined ? "no python3 has mpi4py and numpy" : undefined
-
-const openMpi = (n: number, args: ReadonlyArray<string>): Promise<Record<string, number>> =>
-  new Promise((resolve, reject) => {
-    const root = process.getuid?.() === 0 ? ["--allow-run-as-root"] : []
-    const child = spawn("mpiexec", [...root, "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(n), PYTHON!, RMA_PY, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1" }
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => (out += d))
-    child.stderr.on("data", (d) => (err += d))
-    child.on("error", reject)
-    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`mpiexec rma.py ${args.join(" ")}: ${code}\n${err}`))))
-  })
+const mpiMissing = openMpiMissing()
+const openMpi = (n: number, args: ReadonlyArray<string>) => runMpi4py<Record<string, number>>(n, "rma.py", args).then((lines) => lines.at(-1)!)
 
 const main = Effect.gen(function*() {
   const server = yield* Effect.promise(() => startServer())

@@ -31,14 +31,13 @@
  */
 import { Tag } from "cbor-x"
 import * as Datatype from "./Datatype.ts"
+import { Refused } from "./unencodable.ts"
 import type { DatatypeName } from "./Datatype.ts"
 import { type Writer, writeWtf8Short, wtf8Encode } from "./bytes/Writer.ts"
 
 /** Containers (and tags) nested deeper than this are refused. */
 export const MAX_DEPTH = 1000
 
-/** Thrown when a value has no CBOR form here; `cbor.ts` finds its path afterwards. */
-export class Refused extends Error {}
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 

@@ -29,6 +29,7 @@
  */
 import { encodeDateToTimeSpec, encodeTimeSpecToTimestamp, ExtData } from "@msgpack/msgpack"
 import * as Datatype from "./Datatype.ts"
+import { Refused } from "./unencodable.ts"
 import type { DatatypeName } from "./Datatype.ts"
 import { type Writer, writeWtf8Short, wtf8Encode } from "./bytes/Writer.ts"
 
@@ -64,8 +65,6 @@ export const CODE_DATA_VIEW = 17
 const MAX_UINT64 = (1n << 64n) - 1n
 const MIN_INT64 = -(1n << 63n)
 
-/** Thrown when a value has no MessagePack form here; `msgpack.ts` finds its path afterwards. */
-export class Refused extends Error {}
 
 /** Why `value` itself has no MessagePack form in this codec, or undefined when it has one. */
 export const refusal = (value: unknown): string | undefined => {

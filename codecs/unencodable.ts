@@ -6,6 +6,13 @@
  */
 import { EncodeError, encodeError } from "./errors.ts"
 
+/**
+ * Thrown by the encoders of this package (cbor, msgpack) at the first part of
+ * a value that has no form in their format; the codec then finds the part's
+ * path with `findUnencodable` and says why, off the hot path.
+ */
+export class Refused extends Error {}
+
 /** Where a value stops being encodable, and why. */
 export interface Unencodable {
   readonly path: string

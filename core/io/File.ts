@@ -192,6 +192,12 @@ const layoutOf = (disp: number, etype: DatatypeName, filetype: TypeArgument): La
   if (type.size === 0 || type.size % e.size !== 0) return `the filetype holds ${type.size} bytes, not a whole number of ${etype}`
   if (type.base !== undefined && type.base.size % e.size !== 0) return `the filetype's elements (${type.base.name}) are not made of ${etype}`
   if (type.trueLowerBound < 0 || type.extent <= 0) return "the filetype must lie at non-negative offsets with a positive extent"
+  for (let b = 1; b < type.offsets.length; b++) {
+    if (type.offsets[b]! < type.offsets[b - 1]! + type.lengths[b - 1]!) {
+      return "the filetype's blocks must go forward through the file, without overlapping (MPI requires non-decreasing displacements)"
+    }
+  }
+  if (type.trueUpperBound > type.lowerBound + type.extent) return "the filetype's data must lie within its extent, so that its tiles do not overlap"
   const before = new Float64Array(type.offsets.length)
   for (let b = 1; b < before.length; b++) before[b] = before[b - 1]! + type.lengths[b - 1]!
   return { disp, etypeSize: e.size, type, before }
@@ -576,45 +582,9 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       }
       const span = Math.ceil((high - low) / comm.size / 4096) * 4096 || 4096
       const domainOf = (p: number) => Math.min(comm.size - 1, Math.floor((p - low) / span))
-      // This rank's pieces, cut at domain boundaries; they come in file order, so each domain's bytes
-      // are one stretch of `data` (no repacking; a view that is not in file order is repacked).
-      const positions: Array<Array<number>> = Array.from({ length: comm.size }, () => [])
-      const lengths: Array<Array<number>> = Array.from({ length: comm.size }, () => [])
-      const sendCounts = new Array<number>(comm.size).fill(0)
-      const sendDispls = new Array<number>(comm.size).fill(-1)
-      let ordered = true
-      let at = 0
-      let previous = -1
-      for (const [pos, length] of pieces) {
-        let p = pos
-        let left = length
-        while (left > 0) {
-          const domain = domainOf(p)
-          const end = domain === comm.size - 1 ? Infinity : low + (domain + 1) * span
-          const take = Math.min(left, end - p)
-          if (domain < previous) ordered = false
-          previous = domain
-          if (sendDispls[domain] === -1) sendDispls[domain] = at
-          positions[domain]!.push(p)
-          lengths[domain]!.push(take)
-          sendCounts[domain]! += take
-          p += take
-          at += take
-          left -= take
-        }
-      }
-      let send = data
-      if (!ordered) {
-        // Repack by domain (a filetype whose blocks go back and forth in the file).
-        send = new Uint8Array(data.byteLength)
-        let q = 0
+      /** Calls `visit` for each part of this rank's pieces cut at domain boundaries, in data order. */
+      const cut = (visit: (domain: number, position: number, length: number, from: number) => void) => {
         let from = 0
-        const starts = new Array<number>(comm.size)
-        for (let d = 0; d < comm.size; d++) {
-          starts[d] = q
-          q += sendCounts[d]!
-        }
-        const cursor = [...starts]
         for (const [pos, length] of pieces) {
           let p = pos
           let left = length
@@ -622,20 +592,30 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
             const domain = domainOf(p)
             const end = domain === comm.size - 1 ? Infinity : low + (domain + 1) * span
             const take = Math.min(left, end - p)
-            send.set(data.subarray(from, from + take), cursor[domain]!)
-            cursor[domain]! += take
+            visit(domain, p, take, from)
             p += take
             from += take
             left -= take
           }
         }
-        for (let d = 0; d < comm.size; d++) sendDispls[d] = starts[d]!
       }
+      // The pieces come in file order (setView requires it, as MPI does), so each domain's bytes are
+      // one stretch of `data`: no repacking.
+      const positions: Array<Array<number>> = Array.from({ length: comm.size }, () => [])
+      const lengths: Array<Array<number>> = Array.from({ length: comm.size }, () => [])
+      const sendCounts = new Array<number>(comm.size).fill(0)
+      const sendDispls = new Array<number>(comm.size).fill(-1)
+      cut((domain, position, length, from) => {
+        if (sendDispls[domain] === -1) sendDispls[domain] = from
+        positions[domain]!.push(position)
+        lengths[domain]!.push(length)
+        sendCounts[domain]! += length
+      })
       for (let d = 0; d < comm.size; d++) if (sendDispls[d] === -1) sendDispls[d] = 0
       // Where the pieces go, then the bytes themselves in one buffer exchange.
       const maps = yield* collective(comm.alltoall(positions.map((ps, d) => [Float64Array.from(ps), Float64Array.from(lengths[d]!)] as const)))
       const recvCounts = maps.map(([, ls]) => ls.reduce((a, b) => a + b, 0))
-      const received = yield* collective(comm.alltoallv(send, { sendCounts, sendDispls, recvCounts }))
+      const received = yield* collective(comm.alltoallv(data, { sendCounts, sendDispls, recvCounts }))
       // This rank's domain: every piece sorted by position; each run of adjacent pieces is one writev.
       const domainPieces: Array<readonly [number, number, number]> = []
       let offsetIn = 0

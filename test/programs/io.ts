@@ -189,6 +189,8 @@ export const errors = (dir: string) =>
     yield* check(/non-negative/.test(negative.message), `a negative offset: ${negative.message}`)
     const badView = yield* Effect.flip(made.setView(0, "float64", Datatype.contiguous(3, "int8")))
     yield* check(/not a whole number of float64/.test(badView.message), `a filetype of 3 bytes under a float64 etype: ${badView.message}`)
+    const backwards = yield* Effect.flip(made.setView(0, "float64", Datatype.indexed([1, 1], [1, 0], "float64")))
+    yield* check(/must go forward through the file/.test(backwards.message), `a filetype that goes backwards: ${backwards.message}`)
     yield* checkEqual(yield* made.writeAt(w.rank, Uint8Array.of(7)), 1, "the file is still usable")
     yield* made.close()
     const closed = yield* Effect.flip(made.writeAt(0, Uint8Array.of(1)))
