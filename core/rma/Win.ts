@@ -27,7 +27,7 @@
  * win.base[0]   // the previous rank's number
  * ```
  */
-import { Data, Deferred, Effect, Fiber, type Scope } from "effect"
+import { Data, Deferred, Effect, Exit, Fiber, type Scope } from "effect"
 import * as Datatype from "../../codecs/Datatype.ts"
 import type { DatatypeName, TypedArray } from "../../codecs/Datatype.ts"
 import type { Comm } from "../comm/Comm.ts"
@@ -126,7 +126,7 @@ export interface Win<T extends TypedArray = TypedArray> {
   /** Its size in bytes. */
   readonly size: number
   readonly dispUnit: number
-  readonly flavor: "allocate" | "create" | "shared"
+  readonly flavor: "allocate" | "create" | "shared" | "dynamic"
 
   put(origin: TypedArray, targetRank: number, target?: Target): Effect.Effect<void, WinError>
   get(into: TypedArray, targetRank: number, target?: Target): Effect.Effect<void, WinError>
@@ -298,12 +298,80 @@ export const allocateShared = <N extends DatatypeName>(
   })
 
 /**
+ * A window with no memory of its own yet (collective; MPI_Win_create_dynamic):
+ * each rank `attach`es arrays to it, which gives each an address, and hands
+ * the addresses to the ranks that will target them (with a send, as in MPI).
+ * Displacements are these addresses, in bytes. An operation that lands
+ * outside every attached array fails at the target; `detach` takes an array
+ * out again.
+ *
+ * @example
+ * ```ts
+ * const win = yield* Win.createDynamic(world)
+ * const address = yield* win.attach(new Float64Array(16))
+ * const addresses = yield* world.allgather(address)
+ * yield* win.lockAll()
+ * yield* win.put(Float64Array.of(1), 1, addresses[1]!)
+ * ```
+ */
+export interface DynamicWin extends Win<Uint8Array> {
+  /** Exposes `array` through the window; returns its address (the displacement that reaches its first byte). */
+  attach(array: TypedArray): Effect.Effect<number, WinError>
+  /** Takes an attached array out of the window. */
+  detach(array: TypedArray): Effect.Effect<void, WinError>
+}
+
+/**
+ * A dynamic window (collective; MPI_Win_create_dynamic): memory comes and goes with `attach` and `detach`.
+ *
+ * @example
+ * ```ts
+ * const win = yield* Win.createDynamic(world)
+ * const mine = new Int32Array(8)
+ * const addresses = yield* world.allgather(yield* win.attach(mine))   // every rank's address of its array
+ * ```
+ */
+export const createDynamic = (comm: Comm): Effect.Effect<DynamicWin, WinError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const regions = new Map<number, Uint8Array>()
+    let next = 64 // addresses start above 0 and stay 64-byte aligned, so that any element type lines up
+    const win = yield* make(comm, new Uint8Array(0), 1, "dynamic", undefined, regions)
+    const failure = (operation: string, message: string) => new WinError({ operation, rank: comm.rank, target: comm.rank, message })
+    return Object.assign(win, {
+      attach: (array: TypedArray) =>
+        Effect.suspend(() => {
+          if (!Datatype.isTypedArray(array)) return Effect.fail(failure("attach", "attach takes a typed array"))
+          for (const region of regions.values()) {
+            if (region.buffer === array.buffer && region.byteOffset === array.byteOffset && region.byteLength === array.byteLength) {
+              return Effect.fail(failure("attach", "this array is attached already"))
+            }
+          }
+          const address = next
+          regions.set(address, new Uint8Array(array.buffer, array.byteOffset, array.byteLength))
+          next += Math.ceil(Math.max(array.byteLength, 1) / 64) * 64
+          return Effect.succeed(address)
+        }),
+      detach: (array: TypedArray) =>
+        Effect.suspend(() => {
+          for (const [address, region] of regions) {
+            if (region.buffer === array.buffer && region.byteOffset === array.byteOffset && region.byteLength === array.byteLength) {
+              regions.delete(address)
+              return Effect.void
+            }
+          }
+          return Effect.fail(failure("detach", "this array is not attached to the window"))
+        })
+    }) as DynamicWin
+  })
+
+/**
  * `shared`: every rank's part of a shared window, so that put and get are
  * copies by the origin itself (accumulates still go to the target, which
  * applies them one at a time).
  */
 const make = <T extends TypedArray>(
-  comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create" | "shared", shared?: (rank: number) => TypedArray
+  comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create" | "shared" | "dynamic", shared?: (rank: number) => TypedArray,
+  regions?: Map<number, Uint8Array>
 ): Effect.Effect<Win<T>, WinError, Scope.Scope> =>
   Effect.gen(function*() {
     const rank = comm.rank
@@ -312,7 +380,8 @@ const make = <T extends TypedArray>(
     // Requests travel on one private message space, answers and the window's collectives on another.
     const orders = yield* comm.dup().pipe(Effect.orDie)
     const answers = yield* comm.dup().pipe(Effect.orDie)
-    const sizes = yield* answers.allgather([base.byteLength, dispUnit] as const).pipe(Effect.orDie)
+    // A dynamic window's extent is whatever is attached when an operation arrives: the target checks it.
+    const sizes = yield* answers.allgather([regions === undefined ? base.byteLength : Infinity, dispUnit] as const).pipe(Effect.orDie)
     const memory = new Uint8Array(base.buffer, base.byteOffset, base.byteLength)
 
     // ---- the target side: the progress fiber ----------------------------------------------
@@ -332,9 +401,24 @@ const make = <T extends TypedArray>(
 
     const answer = (source: number, id: number, a: Answer) => answers.send(a, { dest: source, tag: id }).pipe(Effect.ignore)
 
+    /** In a dynamic window: the attached array holding bytes `at .. at + bytes`, as its memory and the offset in it. */
+    const attached = (at: number, bytes: number): readonly [Uint8Array, number] | string => {
+      for (const [address, region] of regions!) {
+        if (at >= address && at + bytes <= address + region.byteLength) return [region, at - address]
+      }
+      return `bytes ${at}..${at + bytes} are in no array attached to rank ${rank}'s dynamic window`
+    }
+
     const view = (dt: DatatypeName, at: number, n: number): TypedArray | string => {
       const d = Datatype.byName(dt)
       if (d === undefined) return `unknown datatype ${dt}`
+      if (regions !== undefined) {
+        const found = attached(at, n * d.size)
+        if (typeof found === "string") return found
+        const [region, offset] = found
+        if ((region.byteOffset + offset) % d.size !== 0) return `address ${at} of rank ${rank}'s window is not aligned for ${dt}`
+        return new d.ctor(region.buffer, region.byteOffset + offset, n)
+      }
       if (at < 0 || at + n * d.size > memory.byteLength) {
         return `bytes ${at}..${at + n * d.size} are outside rank ${rank}'s window of ${memory.byteLength} bytes`
       }
@@ -513,10 +597,12 @@ const make = <T extends TypedArray>(
       Effect.gen(function*() {
         if (t === PROC_NULL) return
         if (!locked.has(t)) return yield* failure("unlock", t, `this rank holds no lock on rank ${t}`)
-        yield* flush(t)
+        // The lock is released even when an operation of the epoch failed; that failure is reported after.
+        const flushed = yield* Effect.exit(flush(t))
         const reply = yield* order("unlock", t, { k: "unlock" })
         locked.delete(t)
         yield* settle("unlock", t, reply)
+        if (Exit.isFailure(flushed)) return yield* Effect.failCause(flushed.cause)
       })
 
     const notifyAll = (kind: "post" | "complete", group: ReadonlyArray<number>) =>
@@ -642,7 +728,19 @@ const make = <T extends TypedArray>(
       flushLocal: () => Effect.void,
       flushLocalAll: () => Effect.void,
       sync: () => Effect.void,
-      withLock: (t, kind, effect) => Effect.acquireUseRelease(lockOne(t, kind === "shared"), () => effect, () => Effect.ignore(unlockOne(t))),
+      // The unlock runs whatever the effect does, and its own failure (an operation the target
+      // refused, found by the unlock's flush) is reported when the effect succeeded.
+      withLock: (t, kind, effect) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            yield* lockOne(t, kind === "shared")
+            const result = yield* Effect.exit(restore(effect))
+            const unlocked = yield* Effect.exit(unlockOne(t))
+            if (Exit.isFailure(result)) return yield* Effect.failCause(result.cause)
+            if (Exit.isFailure(unlocked)) return yield* Effect.failCause(unlocked.cause)
+            return result.value
+          })
+        ),
       epoch: (effect) => Effect.gen(function*() {
         yield* win.fence()
         const a = yield* effect

@@ -18,6 +18,7 @@ describe.each(cases)("windows on %s, %i ranks", (transport, size) => {
   it.effect("post/start/complete/wait", () => run("pscw"))
   it.effect("rput/rget requests, lockAll, PROC_NULL, a window over existing memory", () => run("requestsAndProcNull"))
   it.effect("errors name the operation and target, and the window stays usable", () => run("errors"))
+  it.effect("a dynamic window: attach, addresses, put and get through them, errors outside them and after detach", () => run("dynamicWindow"))
   it.effect(transport === "shm" ? "allocateShared: direct loads and stores into every rank's part" : "allocateShared says it needs shared memory", () =>
     worlds.run(size, program("rma.ts", "sharedWindow", transport === "shm")))
 })

@@ -191,3 +191,33 @@ export const sharedWindow = (sharedMemory: boolean) =>
     yield* check(/no access epoch/.test(outside.message), `a get outside an epoch: ${outside.message}`)
     yield* win.free()
   })
+
+/** A dynamic window: arrays attached, their addresses exchanged, puts and gets through them, errors outside them and after detach. */
+export const dynamicWindow = Effect.gen(function*() {
+  const w = yield* world
+  const win = yield* Win.createDynamic(w)
+  const mine = new Float64Array(4).fill(-1)
+  const addresses = yield* w.allgather(yield* win.attach(mine))
+  const next = (w.rank + 1) % w.size
+  const prev = (w.rank - 1 + w.size) % w.size
+  yield* win.lockAll()
+  yield* win.put(Float64Array.of(w.rank + 0.25), next, addresses[next]! + 8)
+  yield* win.flushAll()
+  yield* win.unlockAll()
+  yield* w.barrier()
+  yield* checkEqual(Array.from(mine), [-1, prev + 0.25, -1, -1], "a put through the next rank's attached array")
+  const got = new Float64Array(1)
+  yield* win.withLock(next, "shared", win.get(got, next, addresses[next]! + 8))
+  yield* checkEqual(got[0], w.rank + 0.25, "a get through it")
+  const missed = yield* Effect.flip(win.withLock(next, "exclusive", win.put(Float64Array.of(1), next, addresses[next]! + 32)))
+  yield* check(/in no array attached/.test(missed.message), `a put past the attached array: ${missed.message}`)
+  yield* w.barrier()
+  yield* win.detach(mine)
+  yield* w.barrier()
+  const gone = yield* Effect.flip(win.withLock(next, "exclusive", win.get(got, next, addresses[next]!)))
+  yield* check(/in no array attached/.test(gone.message), `a get after detach: ${gone.message}`)
+  const twice = yield* Effect.flip(win.detach(mine))
+  yield* check(/not attached/.test(twice.message), `a second detach: ${twice.message}`)
+  yield* checkEqual(win.flavor, "dynamic", "the flavor")
+  yield* win.free()
+})
