@@ -9,7 +9,7 @@ import { check, checkEqual } from "./check.ts"
 
 const world = Comm.World
 
-/** Put and get under fence, with guard elements around the target range that must stay untouched. */
+/** Put and get under fence (with every fence assertion), with guard elements around the target range that must stay untouched. */
 export const putGetFence = Effect.gen(function*() {
   const w = yield* world
   const win = yield* Win.allocate(w, 8, "int32")
@@ -23,6 +23,7 @@ export const putGetFence = Effect.gen(function*() {
   yield* checkEqual(Array.from(win.base), [-1, -1, prev, prev * 10, prev * 100, -1, -1, -1], "the previous rank's put, guards untouched")
   const got = new Int32Array(3)
   yield* win.get(got, next, { disp: 2, count: 3, datatype: "int32" })
+  yield* win.fence(Win.MODE_NOSTORE | Win.MODE_NOPUT) // no local stores, no puts in the next epoch
   yield* win.fence(Win.MODE_NOSUCCEED)
   yield* checkEqual(Array.from(got), [w.rank, w.rank * 10, w.rank * 100], "what this rank put at the next rank, got back")
   yield* win.free()
