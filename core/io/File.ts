@@ -327,27 +327,35 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
     return undefined
   }
 
-  /** Writes the packed data of `buffer` at view offset `offset`; returns etypes written. */
-  const writeData = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+  /** A write's data (packed once) and the file ranges it goes to, or why it cannot be written. */
+  const prepareWrite = (operation: string, offset: number, buffer: BufferSpec) =>
     Effect.suspend(() => {
       const bad = check(operation, offset, true)
       if (bad !== undefined) return Effect.fail(bad)
-      let data: Uint8Array
-      try {
-        data = describe(buffer).bytes
-      } catch (e) {
-        return Effect.fail(fail(operation, systemMessage(e), e))
-      }
-      if (data.byteLength % layout.etypeSize !== 0) return Effect.fail(fail(operation, `${data.byteLength} bytes is not a whole number of ${view.etype}`))
-      return io(operation, async () => {
-        let at = 0
-        for (const [pos, length] of ranges(layout, offset * layout.etypeSize, data.byteLength)) {
-          await handle.write(data, at, length, pos)
-          at += length
-        }
-        return data.byteLength / layout.etypeSize
+      return Effect.try({
+        try: () => {
+          const data = describe(buffer).bytes
+          if (data.byteLength % layout.etypeSize !== 0) throw new Error(`${data.byteLength} bytes is not a whole number of ${view.etype}`)
+          return { data, pieces: ranges(layout, offset * layout.etypeSize, data.byteLength) }
+        },
+        catch: (e) => fail(operation, systemMessage(e), e)
       })
     })
+
+  /** Writes prepared data, one positional write per range; returns etypes written. */
+  const writePieces = (operation: string, data: Uint8Array, pieces: ReadonlyArray<readonly [number, number]>) =>
+    io(operation, async () => {
+      let at = 0
+      for (const [pos, length] of pieces) {
+        await handle.write(data, at, length, pos)
+        at += length
+      }
+      return data.byteLength / layout.etypeSize
+    })
+
+  /** Writes the packed data of `buffer` at view offset `offset`; returns etypes written. */
+  const writeData = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+    Effect.flatMap(prepareWrite(operation, offset, buffer), ({ data, pieces }) => writePieces(operation, data, pieces))
 
   /** Reads into `buffer` from view offset `offset`; returns etypes read (fewer at the end of the file). */
   const readData = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
@@ -374,12 +382,10 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       })
     })
 
+  /** How many etypes `buffer` holds (as a receive target: a derived layout is not packed just to count it). */
   const elementsOf = (operation: string, buffer: BufferSpec): Effect.Effect<number, FileError> =>
     Effect.try({
-      try: () => {
-        const d = describe(buffer)
-        return d.bytes.byteLength / layout.etypeSize
-      },
+      try: () => describeTarget(buffer).bytes.byteLength / layout.etypeSize,
       catch: (e) => fail(operation, systemMessage(e), e)
     })
 
@@ -550,18 +556,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
    */
   const writeCollective = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
     Effect.gen(function*() {
-      const prepared = yield* Effect.result(Effect.suspend(() => {
-        const bad = check(operation, offset, true)
-        if (bad !== undefined) return Effect.fail(bad)
-        return Effect.try({
-          try: () => {
-            const data = describe(buffer).bytes
-            if (data.byteLength % layout.etypeSize !== 0) throw new Error(`${data.byteLength} bytes is not a whole number of ${view.etype}`)
-            return { data, pieces: ranges(layout, offset * layout.etypeSize, data.byteLength) }
-          },
-          catch: (e) => fail(operation, systemMessage(e), e)
-        })
-      }))
+      const prepared = yield* Effect.result(prepareWrite(operation, offset, buffer))
       const mine = prepared._tag === "Success" ? prepared.success : undefined
       const first = mine?.pieces[0]
       const last = mine?.pieces[mine.pieces.length - 1]
@@ -571,7 +566,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       if (bad >= 0) return yield* all(Effect.fail(fail(operation, `rank ${bad} could not start its part`)))
       const { data, pieces } = mine!
       const written = data.byteLength / layout.etypeSize
-      if (shapes.every((s) => s![0] <= 1)) return yield* all(Effect.as(writeData(operation, offset, buffer), written))
+      if (shapes.every((s) => s![0] <= 1)) return yield* all(writePieces(operation, data, pieces))
 
       // File domains: [start, end) split evenly among the ranks.
       let low = Infinity

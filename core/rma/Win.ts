@@ -27,7 +27,7 @@
  * win.base[0]   // the previous rank's number
  * ```
  */
-import { Data, Deferred, Effect, Exit, Fiber, type Scope } from "effect"
+import { Cause, Data, Deferred, Effect, Exit, Fiber, type Scope } from "effect"
 import * as Datatype from "../../codecs/Datatype.ts"
 import type { DatatypeName, TypedArray } from "../../codecs/Datatype.ts"
 import type { Comm } from "../comm/Comm.ts"
@@ -132,8 +132,9 @@ export interface Win<T extends TypedArray = TypedArray> {
   get(into: TypedArray, targetRank: number, target?: Target): Effect.Effect<void, WinError>
   accumulate(origin: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<void, WinError>
   getAccumulate(origin: TypedArray, result: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<void, WinError>
-  fetchAndOp(value: number | bigint, targetRank: number, disp: number, op: Op.Op): Effect.Effect<number | bigint, WinError>
-  compareAndSwap(value: number | bigint, compare: number | bigint, targetRank: number, disp: number): Effect.Effect<number | bigint, WinError>
+  /** One element at `target` (its datatype: the target spec's, else the window's elements; a dynamic window needs the spec's). */
+  fetchAndOp(value: number | bigint, targetRank: number, target: Target, op: Op.Op): Effect.Effect<number | bigint, WinError>
+  compareAndSwap(value: number | bigint, compare: number | bigint, targetRank: number, target: Target): Effect.Effect<number | bigint, WinError>
   rput(origin: TypedArray, targetRank: number, target?: Target): Effect.Effect<Request.Request<void, WinError>>
   rget(into: TypedArray, targetRank: number, target?: Target): Effect.Effect<Request.Request<void, WinError>>
   raccumulate(origin: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<Request.Request<void, WinError>>
@@ -494,8 +495,15 @@ const make = <T extends TypedArray>(
         }
       })
 
+    // An order that cannot be applied (one this window did not send, data that does not fit) is
+    // answered with why, and the fiber goes on serving the others.
     const progress = Effect.forever(
-      Effect.flatMap(orders.recvWithStatus<Order>(), ({ status, value }) => apply(status.source, value))
+      Effect.flatMap(orders.recvWithStatus<Order>(), ({ status, value }) =>
+        apply(status.source, value).pipe(Effect.catchCause((cause) =>
+          typeof value?.id === "number" && value.id >= 0
+            ? answer(status.source, value.id, { ok: false, error: `rank ${rank} could not apply a ${String(value.k)}: ${Cause.pretty(cause)}` })
+            : Effect.logWarning(`rankflow: window on rank ${rank} dropped an order from rank ${status.source}: ${Cause.pretty(cause)}`)
+        )))
     )
     const fiber = yield* Effect.forkScoped(progress.pipe(Effect.catchCause(() => Effect.void)))
     let freed = false
@@ -511,17 +519,17 @@ const make = <T extends TypedArray>(
     const hasEpoch = (t: number) => fenceOpen || lockedAll || locked.has(t) || started.includes(t)
 
     /** Sends an order and returns the Request of its answer. */
-    const order = (operation: string, t: number, o: Omit<Order, "id">): Effect.Effect<Request.Request<Answer, WinError>> =>
+    const order = (operation: string, t: number, o: Omit<Order, "id">): Effect.Effect<Request.Request<Answer, WinError>, WinError> =>
       Effect.gen(function*() {
         const id = nextId
         nextId = (nextId + 1) & 0x3fffffff
-        const reply = yield* Request.fromEffect(
+        yield* orders.send({ ...o, id }, { dest: t }).pipe(Effect.mapError((e) => failure(operation, t, `the order could not reach rank ${t}: ${e.message}`, e)))
+        // The answer waits in the matching engine until it is received here, however soon it comes.
+        return yield* Request.fromEffect(
           answers.recv<Answer>({ source: t, tag: id }).pipe(
-            Effect.mapError((e) => failure(operation, t, `rank ${t} did not answer: ${(e as { message?: string }).message ?? String(e)}`, e))
+            Effect.mapError((e) => failure(operation, t, `rank ${t} did not answer: ${e.message}`, e))
           )
         )
-        yield* orders.send({ ...o, id }, { dest: t }).pipe(Effect.catchCause(() => Effect.void))
-        return reply
       })
 
     /** Checks an operation's target and lands it: the byte offset and element count at the target. */
@@ -563,6 +571,22 @@ const make = <T extends TypedArray>(
     const settle = (operation: string, t: number, reply: Request.Request<Answer, WinError>) =>
       Effect.flatMap(Request.wait(reply).pipe(Effect.mapError((e) => (e instanceof WinError ? e : failure(operation, t, String(e))))), (a) =>
         a.ok ? Effect.succeed(a) : Effect.fail(failure(operation, t, a.error)))
+
+    /** `value` as a one-element array of the target's datatype: the target spec's, else the window's elements. */
+    const element = (operation: string, t: number, target: Target, value: number | bigint) =>
+      Effect.suspend(() => {
+        const name = typeof target === "object" && target.datatype !== undefined ? target.datatype : flavor === "dynamic" ? undefined : Datatype.of(base).name
+        if (name === undefined) return Effect.fail(failure(operation, t, "a dynamic window has no element type of its own: give the target as { disp, datatype }"))
+        const d = Datatype.byName(name)
+        if (d === undefined) return Effect.fail(failure(operation, t, `unknown datatype ${name}`))
+        const one = new d.ctor(1)
+        try {
+          one[0] = value as never
+        } catch (e) {
+          return Effect.fail(failure(operation, t, `${String(value)} is not a ${name} element: ${e instanceof Error ? e.message : String(e)}`))
+        }
+        return Effect.succeed(one)
+      })
 
     const into = (result: TypedArray) => (a: Answer) => {
       if (a.ok && a.data !== undefined) result.set(a.data as never)
@@ -628,37 +652,32 @@ const make = <T extends TypedArray>(
       put: (origin, t, target) =>
         shared !== undefined && t !== PROC_NULL
           ? direct("put", t, target, origin, (memory) => memory.set(origin as never))
-          : Effect.flatMap(start("put", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), (r) => Effect.asVoid(settleLocal(r))),
+          : Effect.asVoid(start("put", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() }))),
       get: (result, t, target) =>
         shared !== undefined && t !== PROC_NULL
           ? direct("get", t, target, result, (memory) => result.set(memory as never))
           : Effect.flatMap(start("get", t, target, result, (w) => ({ k: "get", ...w })), (r) => Effect.map(settle("get", t, r), into(result))),
+      // Put and accumulate complete locally at once (the origin is copied into the order); their
+      // answers are awaited by the next flush, fence, unlock or complete.
       accumulate: (origin, t, target, op) =>
-        Effect.flatMap(start("accumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })), (r) => Effect.asVoid(settleLocal(r))),
+        Effect.asVoid(start("accumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name }))),
       getAccumulate: (origin, result, t, target, op) =>
         Effect.flatMap(start("getAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (r) =>
           Effect.map(settle("getAccumulate", t, r), into(result))),
-      fetchAndOp: (value, t, disp, op) =>
+      fetchAndOp: (value, t, target, op) =>
         Effect.gen(function*() {
-          const d = Datatype.of(base)
-          const one = new d.ctor(1)
-          one[0] = value as never
           if (t === PROC_NULL) return value
-          const r = yield* start("fetchAndOp", t, disp, one, (w) => ({ k: "getacc", ...w, data: one, op: op.name }))
-          const a = yield* settle("fetchAndOp", t, r)
-          return (a.ok ? a.data![0] : value) as number | bigint
+          const one = yield* element("fetchAndOp", t, target, value)
+          const a = yield* settle("fetchAndOp", t, yield* start("fetchAndOp", t, target, one, (w) => ({ k: "getacc", ...w, data: one, op: op.name })))
+          return a.data![0] as number | bigint
         }),
-      compareAndSwap: (value, compare, t, disp) =>
+      compareAndSwap: (value, compare, t, target) =>
         Effect.gen(function*() {
-          const d = Datatype.of(base)
-          const one = new d.ctor(1)
-          one[0] = value as never
-          const cmp = new d.ctor(1)
-          cmp[0] = compare as never
           if (t === PROC_NULL) return value
-          const r = yield* start("compareAndSwap", t, disp, one, (w) => ({ k: "cas", ...w, data: one, cmp }))
-          const a = yield* settle("compareAndSwap", t, r)
-          return (a.ok ? a.data![0] : value) as number | bigint
+          const one = yield* element("compareAndSwap", t, target, value)
+          const cmp = yield* element("compareAndSwap", t, target, compare)
+          const a = yield* settle("compareAndSwap", t, yield* start("compareAndSwap", t, target, one, (w) => ({ k: "cas", ...w, data: one, cmp })))
+          return a.data![0] as number | bigint
         }),
       rput: (origin, t, target) => requestOf(start("rput", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), () => undefined, "rput", t),
       rget: (result, t, target) => requestOf(start("rget", t, target, result, (w) => ({ k: "get", ...w })), (a) => void into(result)(a), "rget", t),
@@ -769,9 +788,6 @@ const make = <T extends TypedArray>(
         copy(new d.ctor(part.buffer, byte, where.n))
         return Effect.void
       })
-
-    /** Operations that only need local completion: started now; their answers are awaited at the next flush, fence or unlock. */
-    const settleLocal = (_r: Request.Request<Answer, WinError>) => Effect.void
 
     return win
   })
