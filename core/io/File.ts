@@ -293,6 +293,11 @@ interface Closable extends ParallelFile {
   close(locally?: boolean): Effect.Effect<void, FileError>
 }
 
+/** Pieces of a collective read at most this far apart are read in one call, the gap with them (data sieving). */
+const SIEVE_GAP = 64 * 1024
+/** …up to this many bytes in one call. */
+const SIEVE_LIMIT = 16 * 1024 * 1024
+
 const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: FileHandle, startBytes: number, pointer: Win.Win<Float64Array>): Closable => {
   const fail = (operation: string, message: string, cause?: unknown) => new FileError({ operation, path, rank: comm.rank, message, cause })
   const io = <A>(operation: string, f: () => Promise<A>) =>
@@ -357,21 +362,26 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
   const writeData = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
     Effect.flatMap(prepareWrite(operation, offset, buffer), ({ data, pieces }) => writePieces(operation, data, pieces))
 
-  /** Reads into `buffer` from view offset `offset`; returns etypes read (fewer at the end of the file). */
-  const readData = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+  /** A read's target (its packed bytes, scattered into `buffer` after) and the file ranges it reads, or why it cannot be read. */
+  const prepareRead = (operation: string, offset: number, buffer: BufferSpec) =>
     Effect.suspend(() => {
       const bad = check(operation, offset, false)
       if (bad !== undefined) return Effect.fail(bad)
-      let target: ReturnType<typeof describeTarget>
-      try {
-        target = describeTarget(buffer)
-      } catch (e) {
-        return Effect.fail(fail(operation, systemMessage(e), e))
-      }
-      const wanted = target.count * target.datatype.size
-      return io(operation, async () => {
+      return Effect.try({
+        try: () => {
+          const target = describeTarget(buffer)
+          return { target, pieces: ranges(layout, offset * layout.etypeSize, target.count * target.datatype.size) }
+        },
+        catch: (e) => fail(operation, systemMessage(e), e)
+      })
+    })
+
+  /** Reads into `buffer` from view offset `offset`; returns etypes read (fewer at the end of the file). */
+  const readData = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+    Effect.flatMap(prepareRead(operation, offset, buffer), ({ target, pieces }) =>
+      io(operation, async () => {
         let got = 0
-        for (const [pos, length] of ranges(layout, offset * layout.etypeSize, wanted)) {
+        for (const [pos, length] of pieces) {
           const { bytesRead } = await handle.read(target.bytes, got, length, pos)
           got += bytesRead
           if (bytesRead < length) break // the end of the file
@@ -379,8 +389,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
         const whole = got - (got % layout.etypeSize)
         scatter(target, whole)
         return whole / layout.etypeSize
-      })
-    })
+      }))
 
   /** How many etypes `buffer` holds (as a receive target: a derived layout is not packed just to count it). */
   const elementsOf = (operation: string, buffer: BufferSpec): Effect.Effect<number, FileError> =>
@@ -485,7 +494,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
 
     readAt: (offset, buffer) => readData("readAt", offset, buffer),
     writeAt: (offset, buffer) => writeData("writeAt", offset, buffer),
-    readAtAll: (offset, buffer) => all(readData("readAtAll", offset, buffer)),
+    readAtAll: (offset, buffer) => readCollective("readAtAll", offset, buffer),
     writeAtAll: (offset, buffer) => writeCollective("writeAtAll", offset, buffer),
     ireadAt: (offset, buffer) => Request.fromEffect(readData("ireadAt", offset, buffer)),
     iwriteAt: (offset, buffer) => Request.fromEffect(writeData("iwriteAt", offset, buffer)),
@@ -496,7 +505,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
     getPosition: () => position,
     read: (buffer) => Effect.tap(readData("read", position, buffer), (n) => Effect.sync(() => (position += n))),
     write: (buffer) => Effect.tap(writeData("write", position, buffer), (n) => Effect.sync(() => (position += n))),
-    readAll: (buffer) => all(Effect.tap(readData("readAll", position, buffer), (n) => Effect.sync(() => (position += n)))),
+    readAll: (buffer) => Effect.tap(readCollective("readAll", position, buffer), (n) => Effect.sync(() => (position += n))),
     writeAll: (buffer) => Effect.tap(writeCollective("writeAll", position, buffer), (n) => Effect.sync(() => (position += n))),
     iread: (buffer) => {
       // The pointer moves when the request starts, by what the buffer holds (MPI's rule).
@@ -547,6 +556,137 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
     getPositionShared: () => takeShared("getPositionShared", 0)
   }
 
+  /** Each rank's access as [pieces, first byte, end byte], for the two-phase decision and its file domains. */
+  type Shape = readonly [number, number, number] | null
+  const shapeOf = (pieces: ReadonlyArray<readonly [number, number]>): Shape => {
+    const first = pieces[0]
+    const last = pieces[pieces.length - 1]
+    return [pieces.length, first?.[0] ?? 0, last === undefined ? 0 : last[0] + last[1]]
+  }
+
+  /**
+   * Two-phase I/O's first step: the file range that the ranks' accesses span
+   * is split evenly into one contiguous domain per rank (the aggregators), this
+   * rank's pieces are cut at domain boundaries, and every aggregator learns
+   * which pieces of its domain each rank accesses (`maps[r]`: positions and
+   * lengths from rank r). The pieces come in file order (setView requires it,
+   * as MPI does), so each domain's bytes are one stretch of this rank's data:
+   * `sendCounts`/`sendDispls` give the stretches, in bytes.
+   */
+  const exchangeMaps = (shapes: ReadonlyArray<Shape>, pieces: ReadonlyArray<readonly [number, number]>) =>
+    Effect.gen(function*() {
+      let low = Infinity
+      let high = -Infinity
+      for (const s of shapes) if (s![0] > 0) {
+        low = Math.min(low, s![1])
+        high = Math.max(high, s![2])
+      }
+      const span = Math.ceil((high - low) / comm.size / 4096) * 4096 || 4096
+      const domainOf = (p: number) => Math.min(comm.size - 1, Math.floor((p - low) / span))
+      const positions: Array<Array<number>> = Array.from({ length: comm.size }, () => [])
+      const lengths: Array<Array<number>> = Array.from({ length: comm.size }, () => [])
+      const sendCounts = new Array<number>(comm.size).fill(0)
+      const sendDispls = new Array<number>(comm.size).fill(-1)
+      let from = 0
+      for (const [pos, length] of pieces) {
+        let p = pos
+        let left = length
+        while (left > 0) {
+          const domain = domainOf(p)
+          const end = domain === comm.size - 1 ? Infinity : low + (domain + 1) * span
+          const take = Math.min(left, end - p)
+          if (sendDispls[domain] === -1) sendDispls[domain] = from
+          positions[domain]!.push(p)
+          lengths[domain]!.push(take)
+          sendCounts[domain]! += take
+          p += take
+          from += take
+          left -= take
+        }
+      }
+      for (let d = 0; d < comm.size; d++) if (sendDispls[d] === -1) sendDispls[d] = 0
+      const maps = yield* collective(comm.alltoall(positions.map((ps, d) => [Float64Array.from(ps), Float64Array.from(lengths[d]!)] as const)))
+      return { sendCounts, sendDispls, maps }
+    })
+
+  /** An aggregator's domain: every rank's pieces as [position, length, offset in the ranks' data in rank order], sorted by position. */
+  const piecesOfDomain = (maps: ReadonlyArray<readonly [Float64Array, Float64Array]>) => {
+    const domainPieces: Array<readonly [number, number, number]> = []
+    let offsetIn = 0
+    for (const [ps, ls] of maps) {
+      for (let i = 0; i < ps.length; i++) {
+        domainPieces.push([ps[i]!, ls[i]!, offsetIn])
+        offsetIn += ls[i]!
+      }
+    }
+    return domainPieces.sort((x, y) => x[0] - y[0])
+  }
+
+  /**
+   * A collective read (two-phase I/O, the mirror of `writeCollective`): where
+   * the ranks' accesses are fragmented, each aggregator reads the stretches of
+   * its domain that anyone wants in a few large reads (pieces less than
+   * `SIEVE_GAP` apart are read as one, gap included: data sieving), and the
+   * pieces travel to the ranks that want them in one buffer exchange. Where
+   * every rank's access is one piece, each reads its own. A read that reaches
+   * the end of the file returns fewer etypes, as an independent read does.
+   */
+  const readCollective = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+    Effect.gen(function*() {
+      const prepared = yield* Effect.result(prepareRead(operation, offset, buffer))
+      const mine = prepared._tag === "Success" ? prepared.success : undefined
+      const shapes = yield* collective(comm.allgather(mine === undefined ? null : shapeOf(mine.pieces)))
+      if (prepared._tag === "Failure") return yield* all(Effect.fail(prepared.failure))
+      const bad = shapes.indexOf(null)
+      if (bad >= 0) return yield* all(Effect.fail(fail(operation, `rank ${bad} could not start its part`)))
+      if (shapes.every((s) => s![0] <= 1)) return yield* all(readData(operation, offset, buffer))
+      const { target, pieces } = mine!
+      const { sendCounts: wantCounts, sendDispls: wantDispls, maps } = yield* exchangeMaps(shapes, pieces)
+      // This rank as an aggregator: read what the ranks want of its domain, laid out in rank order.
+      const domainPieces = piecesOfDomain(maps)
+      const outgoing = new Uint8Array(domainPieces.reduce((n, [, length]) => n + length, 0))
+      const read = yield* Effect.result(io(operation, async () => {
+        let i = 0
+        while (i < domainPieces.length) {
+          const start = domainPieces[i]![0]
+          let end = start + domainPieces[i]![1]
+          let j = i + 1
+          while (j < domainPieces.length && domainPieces[j]![0] - end <= SIEVE_GAP && domainPieces[j]![0] + domainPieces[j]![1] - start <= SIEVE_LIMIT) {
+            end = Math.max(end, domainPieces[j]![0] + domainPieces[j]![1])
+            j++
+          }
+          const stretch = new Uint8Array(end - start)
+          let got = 0
+          while (got < stretch.byteLength) {
+            const { bytesRead } = await handle.read(stretch, got, stretch.byteLength - got, start + got)
+            if (bytesRead === 0) break // the end of the file: the rest stays zero (and is not counted, below)
+            got += bytesRead
+          }
+          for (; i < j; i++) {
+            const [pos, length, into] = domainPieces[i]!
+            outgoing.set(stretch.subarray(pos - start, pos - start + length), into)
+          }
+        }
+      }))
+      // The bytes back to the ranks that want them, into this rank's packed buffer in data order.
+      const sendCounts = maps.map(([, ls]) => ls.reduce((a, b) => a + b, 0))
+      yield* collective(comm.alltoallv(outgoing, { sendCounts, recvCounts: wantCounts, recvDispls: wantDispls, into: target.bytes }))
+      if (read._tag === "Failure") return yield* all(Effect.fail(read.failure))
+      return yield* all(io(operation, async () => {
+        // Where the file ends, the read ends, as an independent read's does.
+        const size = (await handle.stat()).size
+        let got = 0
+        for (const [pos, length] of pieces) {
+          const here = Math.max(0, Math.min(length, size - pos))
+          got += here
+          if (here < length) break
+        }
+        const whole = got - (got % layout.etypeSize)
+        scatter(target, whole)
+        return whole / layout.etypeSize
+      }))
+    })
+
   /**
    * A collective write (two-phase I/O, as ROMIO does it): where the ranks'
    * accesses are fragmented (a subarray view makes one piece per row), the
@@ -558,9 +698,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
     Effect.gen(function*() {
       const prepared = yield* Effect.result(prepareWrite(operation, offset, buffer))
       const mine = prepared._tag === "Success" ? prepared.success : undefined
-      const first = mine?.pieces[0]
-      const last = mine?.pieces[mine.pieces.length - 1]
-      const shapes = yield* collective(comm.allgather(mine === undefined ? null : [mine.pieces.length, first?.[0] ?? 0, last === undefined ? 0 : last[0] + last[1]] as const))
+      const shapes = yield* collective(comm.allgather(mine === undefined ? null : shapeOf(mine.pieces)))
       if (prepared._tag === "Failure") return yield* all(Effect.fail(prepared.failure))
       const bad = shapes.indexOf(null)
       if (bad >= 0) return yield* all(Effect.fail(fail(operation, `rank ${bad} could not start its part`)))
@@ -568,59 +706,10 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       const written = data.byteLength / layout.etypeSize
       if (shapes.every((s) => s![0] <= 1)) return yield* all(writePieces(operation, data, pieces))
 
-      // File domains: [start, end) split evenly among the ranks.
-      let low = Infinity
-      let high = -Infinity
-      for (const s of shapes) if (s![0] > 0) {
-        low = Math.min(low, s![1])
-        high = Math.max(high, s![2])
-      }
-      const span = Math.ceil((high - low) / comm.size / 4096) * 4096 || 4096
-      const domainOf = (p: number) => Math.min(comm.size - 1, Math.floor((p - low) / span))
-      /** Calls `visit` for each part of this rank's pieces cut at domain boundaries, in data order. */
-      const cut = (visit: (domain: number, position: number, length: number, from: number) => void) => {
-        let from = 0
-        for (const [pos, length] of pieces) {
-          let p = pos
-          let left = length
-          while (left > 0) {
-            const domain = domainOf(p)
-            const end = domain === comm.size - 1 ? Infinity : low + (domain + 1) * span
-            const take = Math.min(left, end - p)
-            visit(domain, p, take, from)
-            p += take
-            from += take
-            left -= take
-          }
-        }
-      }
-      // The pieces come in file order (setView requires it, as MPI does), so each domain's bytes are
-      // one stretch of `data`: no repacking.
-      const positions: Array<Array<number>> = Array.from({ length: comm.size }, () => [])
-      const lengths: Array<Array<number>> = Array.from({ length: comm.size }, () => [])
-      const sendCounts = new Array<number>(comm.size).fill(0)
-      const sendDispls = new Array<number>(comm.size).fill(-1)
-      cut((domain, position, length, from) => {
-        if (sendDispls[domain] === -1) sendDispls[domain] = from
-        positions[domain]!.push(position)
-        lengths[domain]!.push(length)
-        sendCounts[domain]! += length
-      })
-      for (let d = 0; d < comm.size; d++) if (sendDispls[d] === -1) sendDispls[d] = 0
-      // Where the pieces go, then the bytes themselves in one buffer exchange.
-      const maps = yield* collective(comm.alltoall(positions.map((ps, d) => [Float64Array.from(ps), Float64Array.from(lengths[d]!)] as const)))
+      const { sendCounts, sendDispls, maps } = yield* exchangeMaps(shapes, pieces)
       const recvCounts = maps.map(([, ls]) => ls.reduce((a, b) => a + b, 0))
       const received = yield* collective(comm.alltoallv(data, { sendCounts, sendDispls, recvCounts }))
-      // This rank's domain: every piece sorted by position; each run of adjacent pieces is one writev.
-      const domainPieces: Array<readonly [number, number, number]> = []
-      let offsetIn = 0
-      for (const [ps, ls] of maps) {
-        for (let i = 0; i < ps.length; i++) {
-          domainPieces.push([ps[i]!, ls[i]!, offsetIn])
-          offsetIn += ls[i]!
-        }
-      }
-      domainPieces.sort((x, y) => x[0] - y[0])
+      const domainPieces = piecesOfDomain(maps)
       return yield* all(Effect.as(io(operation, async () => {
         let i = 0
         while (i < domainPieces.length) {

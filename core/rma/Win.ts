@@ -4,14 +4,24 @@
  * from and accumulates into another rank's window without that rank calling
  * anything.
  *
- * How it moves: every operation is a message to the target rank, where a
- * *progress fiber* of the window (forked when the window is made, blocked in a
- * receive when there is nothing to do) applies it to the window's memory and
- * answers. Operations at one target are applied one at a time, so accumulates
- * are element-wise atomic with respect to each other, as MPI requires; the
- * target's program may be busy in a receive, a collective or its own Effects
- * meanwhile (a long synchronous loop delays them, as it delays everything on
- * that thread). The same path runs on both transports.
+ * How it moves depends on where the memory is. Where every rank can address
+ * every rank's window (the shm transport, for `allocate`, `allocateShared`,
+ * and `create` over arrays from `comm.alloc`), the origin does each operation
+ * itself on the target's memory: put and get are copies, accumulates run
+ * under the target's mutex in shared memory, and locks are words there, so
+ * passive target needs nothing from the target's thread (SharedAccess.ts).
+ * Elsewhere (NATS; `create` over a rank's private array; dynamic windows)
+ * every operation is a message to the target rank, where a *progress fiber*
+ * of the window (one receive per origin, forked when the window is made)
+ * applies it to the window's memory and answers. Operations at one target
+ * are applied one at a time, so accumulates are element-wise atomic with
+ * respect to each other, as MPI requires; the target's program may be busy
+ * in a receive, a collective or its own Effects meanwhile (a long synchronous
+ * loop delays them, as it delays everything on that thread).
+ *
+ * A rank that fails has the locks it held released (what it wrote stays);
+ * operations on its window fail with a `WinError` whose cause is its
+ * `RankFailed`.
  *
  * Synchronisation follows MPI: an operation needs an open *access epoch* to
  * its target — after `fence`, between `lock`/`unlock` (or `lockAll`), or
@@ -31,9 +41,11 @@ import { Cause, Data, Deferred, Effect, Exit, Fiber, type Scope } from "effect"
 import * as Datatype from "../../codecs/Datatype.ts"
 import type { DatatypeName, TypedArray } from "../../codecs/Datatype.ts"
 import type { Comm } from "../comm/Comm.ts"
+import { stateOf } from "../comm/communicators.ts"
 import { PROC_NULL } from "../messaging/Matching.ts"
 import * as Op from "../op/Op.ts"
 import * as Request from "../messaging/Request.ts"
+import * as SharedAccess from "./SharedAccess.ts"
 
 /**
  * A window operation that cannot be done: out of range, no open epoch, a
@@ -210,12 +222,39 @@ export type ArrayOf<N extends DatatypeName> = N extends "int8" ? Int8Array : N e
 export const allocate = <N extends DatatypeName>(
   comm: Comm, count: number, datatype: N, options?: { readonly dispUnit?: number }
 ): Effect.Effect<Win<ArrayOf<N>>, WinError, Scope.Scope> =>
-  Effect.suspend(() => {
+  Effect.gen(function*() {
     const d = Datatype.byName(datatype)
     if (d === undefined || !Number.isSafeInteger(count) || count < 0) {
-      return Effect.fail(new WinError({ operation: "allocate", rank: comm.rank, target: comm.rank, message: `a window needs a count ≥ 0 and a known datatype; got ${count} of ${datatype}` }))
+      return yield* new WinError({ operation: "allocate", rank: comm.rank, target: comm.rank, message: `a window needs a count ≥ 0 and a known datatype; got ${count} of ${datatype}` })
     }
-    return make(comm, new d.ctor(count) as ArrayOf<N>, options?.dispUnit ?? d.size, "allocate")
+    // Where the ranks share memory, the window lives there and operations are done by the origin itself.
+    const memory = yield* sharedParts(comm, count, d)
+    if (typeof memory === "string") return yield* make(comm, new d.ctor(count) as ArrayOf<N>, options?.dispUnit ?? d.size, "allocate")
+    return yield* make(comm, memory(comm.rank) as ArrayOf<N>, options?.dispUnit ?? d.size, "allocate", memory)
+  })
+
+/**
+ * One array in the shared arena holding every rank's `count` elements, as
+ * each rank's part (collective), or why there is none (the transport has no
+ * shared memory, or too little of it): every rank gets the same answer.
+ */
+const sharedParts = (comm: Comm, count: number, d: Datatype.Datatype): Effect.Effect<((rank: number) => TypedArray) | string, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const counts = yield* comm.allgather(count).pipe(Effect.orDie)
+    const starts = counts.map((_, r) => counts.slice(0, r).reduce((a, b) => a + b, 0))
+    const total = counts.reduce((a, b) => a + b, 0)
+    const setup = yield* comm.dup().pipe(Effect.orDie)
+    // Rank 0 takes the whole window from the shared arena and hands every rank the same memory.
+    const made = comm.rank === 0 ? yield* Effect.result(comm.alloc(d.ctor as never, Math.max(1, total))) : undefined
+    const refusal = yield* setup.bcast(made === undefined || made._tag === "Success" ? null : made.failure.message, { root: 0 }).pipe(Effect.orDie)
+    if (refusal !== null) return refusal
+    let whole: TypedArray
+    if (comm.rank === 0) {
+      whole = (made as unknown as { readonly success: TypedArray }).success
+      for (let r = 1; r < comm.size; r++) yield* setup.send(whole, { dest: r }).pipe(Effect.orDie)
+    } else whole = yield* setup.recv<TypedArray>({ source: 0 }).pipe(Effect.orDie)
+    yield* Effect.addFinalizer(() => comm.release(whole))
+    return (r: number) => whole.subarray(starts[r]!, starts[r]! + counts[r]!)
   })
 
 /**
@@ -228,8 +267,23 @@ export const allocate = <N extends DatatypeName>(
  * const win = yield* Win.create(world, data)
  * ```
  */
-export const create = <T extends TypedArray>(comm: Comm, array: T, options?: { readonly dispUnit?: number }) =>
-  make(comm, array, options?.dispUnit ?? array.BYTES_PER_ELEMENT, "create")
+export const create = <T extends TypedArray>(comm: Comm, array: T, options?: { readonly dispUnit?: number }): Effect.Effect<Win<T>, WinError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dispUnit = options?.dispUnit ?? array?.BYTES_PER_ELEMENT
+    // Arrays from `comm.alloc` on every rank: each rank gets views of the others' (the zero-copy
+    // path shares them), and operations are done by the origin itself. Any other memory only its
+    // own thread can reach: operations go to the target's progress fiber.
+    const alloc = stateOf(comm)?.engine.transport.alloc
+    const mine = alloc !== undefined && Datatype.isTypedArray(array) && alloc.owns(array)
+    const everywhere = (yield* comm.allgather(mine).pipe(Effect.orDie)).every((m) => m)
+    if (!everywhere) return yield* make(comm, array, dispUnit, "create")
+    const setup = yield* comm.dup().pipe(Effect.orDie)
+    for (let r = 0; r < comm.size; r++) if (r !== comm.rank) yield* setup.send(array, { dest: r }).pipe(Effect.orDie)
+    const views: Array<TypedArray> = []
+    for (let r = 0; r < comm.size; r++) views.push(r === comm.rank ? array : yield* setup.recv<TypedArray>({ source: r }).pipe(Effect.orDie))
+    yield* Effect.addFinalizer(() => Effect.forEach(views.filter((v) => v !== array), (v) => comm.release(v), { discard: true }))
+    return yield* make(comm, array, dispUnit, "create", (r) => views[r]!)
+  })
 
 /**
  * A window whose ranks' memory is one shared array (`Win.allocateShared`): besides
@@ -272,23 +326,11 @@ export const allocateShared = <N extends DatatypeName>(
     if (d === undefined || !Number.isSafeInteger(count) || count < 0) {
       return yield* failure(`a window needs a count ≥ 0 and a known datatype; got ${count} of ${datatype}`)
     }
-    const counts = yield* comm.allgather(count).pipe(Effect.orDie)
-    const starts = counts.map((_, r) => counts.slice(0, r).reduce((a, b) => a + b, 0))
-    const total = counts.reduce((a, b) => a + b, 0)
-    const setup = yield* comm.dup().pipe(Effect.orDie)
-    // Rank 0 takes the whole window from the shared arena and hands every rank the same memory.
-    const made = comm.rank === 0 ? yield* Effect.result(comm.alloc(d.ctor as never, Math.max(1, total))) : undefined
-    const refusal = yield* setup.bcast(made === undefined || made._tag === "Success" ? null : made.failure.message, { root: 0 }).pipe(Effect.orDie)
-    if (refusal !== null) {
-      return yield* failure(`allocateShared needs memory that every rank shares (the shm transport); here: ${refusal}. Use Win.allocate instead`)
+    const memory = yield* sharedParts(comm, count, d)
+    if (typeof memory === "string") {
+      return yield* failure(`allocateShared needs memory that every rank shares (the shm transport); here: ${memory}. Use Win.allocate instead`)
     }
-    let whole: ArrayOf<N>
-    if (comm.rank === 0) {
-      whole = (made as unknown as { readonly success: ArrayOf<N> }).success
-      for (let r = 1; r < comm.size; r++) yield* setup.send(whole, { dest: r }).pipe(Effect.orDie)
-    } else whole = yield* setup.recv<ArrayOf<N>>({ source: 0 }).pipe(Effect.orDie)
-    yield* Effect.addFinalizer(() => comm.release(whole))
-    const part = (r: number) => whole.subarray(starts[r]!, starts[r]! + counts[r]!) as ArrayOf<N>
+    const part = (r: number) => memory(r) as ArrayOf<N>
     const win = yield* make(comm, part(comm.rank), options?.dispUnit ?? d.size, "shared", part)
     return Object.assign(win, {
       sharedQuery: (r: number) => {
@@ -366,12 +408,12 @@ export const createDynamic = (comm: Comm): Effect.Effect<DynamicWin, WinError, S
   })
 
 /**
- * `shared`: every rank's part of a shared window, so that put and get are
- * copies by the origin itself (accumulates still go to the target, which
- * applies them one at a time).
+ * `parts`: every rank's window memory, where every rank can address it (shm):
+ * then operations and passive-target locks take the direct path
+ * (SharedAccess.ts), and the progress fiber serves only post and complete.
  */
 const make = <T extends TypedArray>(
-  comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create" | "shared" | "dynamic", shared?: (rank: number) => TypedArray,
+  comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create" | "shared" | "dynamic", parts?: (rank: number) => TypedArray,
   regions?: Map<number, Uint8Array>
 ): Effect.Effect<Win<T>, WinError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -384,9 +426,15 @@ const make = <T extends TypedArray>(
     // A dynamic window's extent is whatever is attached when an operation arrives: the target checks it.
     const sizes = yield* answers.allgather([regions === undefined ? base.byteLength : Infinity, dispUnit] as const).pipe(Effect.orDie)
     const memory = new Uint8Array(base.buffer, base.byteOffset, base.byteLength)
+    const access = parts === undefined ? undefined : yield* SharedAccess.open(answers, stateOf(answers)!, (r) => {
+      const part = parts(r)
+      return new Uint8Array(part.buffer, part.byteOffset, part.byteLength)
+    })
+    if (access !== undefined) yield* Effect.addFinalizer(() => Effect.sync(() => access.close()))
 
     // ---- the target side: the progress fiber ----------------------------------------------
     let exclusive = -1 // the rank holding the exclusive lock, or -1
+    const sharedBy = new Map<number, number>() // origin -> shared locks it holds here
     let sharedHolders = 0
     const waiting: Array<{ readonly source: number; readonly order: Order }> = []
     const posted = new Set<number>() // targets that posted to us (for start)
@@ -431,9 +479,42 @@ const make = <T extends TypedArray>(
 
     const grant = (source: number, order: Order) =>
       Effect.gen(function*() {
-        if (order.shared) sharedHolders++
-        else exclusive = source
+        if (order.shared) {
+          sharedHolders++
+          sharedBy.set(source, (sharedBy.get(source) ?? 0) + 1)
+        } else exclusive = source
         yield* answer(source, order.id, { ok: true })
+      })
+
+    const releaseShared = (source: number, n: number) => {
+      const held = sharedBy.get(source) ?? 0
+      sharedHolders -= Math.min(n, held)
+      if (held <= n) sharedBy.delete(source)
+      else sharedBy.set(source, held - n)
+    }
+
+    /** Grants what now can be, in order: shared locks together, an exclusive one alone. */
+    const grantWaiting = Effect.gen(function*() {
+      while (waiting.length > 0) {
+        const next = waiting[0]!
+        const free = next.order.shared ? exclusive < 0 : exclusive < 0 && sharedHolders === 0
+        if (!free) break
+        waiting.shift()
+        yield* grant(next.source, next.order)
+      }
+    })
+
+    /**
+     * An origin that failed (or finished) is gone: the locks it held here are
+     * released (what it wrote stays), its queued lock requests dropped, and the
+     * others waiting for the lock get it.
+     */
+    const forget = (source: number) =>
+      Effect.suspend(() => {
+        if (exclusive === source) exclusive = -1
+        releaseShared(source, Infinity)
+        for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i]!.source === source) waiting.splice(i, 1)
+        return grantWaiting
       })
 
     const apply = (source: number, order: Order): Effect.Effect<void> =>
@@ -447,18 +528,10 @@ const make = <T extends TypedArray>(
           }
           case "unlock": {
             if (exclusive === source) exclusive = -1
-            else if (sharedHolders > 0) sharedHolders--
+            else if ((sharedBy.get(source) ?? 0) > 0) releaseShared(source, 1)
             else return yield* answer(source, order.id, { ok: false, error: `rank ${source} holds no lock on rank ${rank}'s window` })
             yield* answer(source, order.id, { ok: true })
-            // Grant what now can be, in order: shared locks together, an exclusive one alone.
-            while (waiting.length > 0) {
-              const next = waiting[0]!
-              const free = next.order.shared ? exclusive < 0 : exclusive < 0 && sharedHolders === 0
-              if (!free) break
-              waiting.shift()
-              yield* grant(next.source, next.order)
-            }
-            return
+            return yield* grantWaiting
           }
           case "post":
             posted.add(source)
@@ -497,15 +570,19 @@ const make = <T extends TypedArray>(
 
     // An order that cannot be applied (one this window did not send, data that does not fit) is
     // answered with why, and the fiber goes on serving the others.
-    const progress = Effect.forever(
-      Effect.flatMap(orders.recvWithStatus<Order>(), ({ status, value }) =>
-        apply(status.source, value).pipe(Effect.catchCause((cause) =>
-          typeof value?.id === "number" && value.id >= 0
-            ? answer(status.source, value.id, { ok: false, error: `rank ${rank} could not apply a ${String(value.k)}: ${Cause.pretty(cause)}` })
-            : Effect.logWarning(`rankflow: window on rank ${rank} dropped an order from rank ${status.source}: ${Cause.pretty(cause)}`)
-        )))
-    )
-    const fiber = yield* Effect.forkScoped(progress.pipe(Effect.catchCause(() => Effect.void)))
+    // One receive per origin (not one from any source, which fails for good once any rank has
+    // failed): an origin that fails ends only its own loop, and the window goes on serving the others.
+    const serve = (source: number) =>
+      Effect.forever(
+        Effect.flatMap(orders.recv<Order>({ source }), (value) =>
+          apply(source, value).pipe(Effect.catchCause((cause) =>
+            typeof value?.id === "number" && value.id >= 0
+              ? answer(source, value.id, { ok: false, error: `rank ${rank} could not apply a ${String(value.k)}: ${Cause.pretty(cause)}` })
+              : Effect.logWarning(`rankflow: window on rank ${rank} dropped an order from rank ${source}: ${Cause.pretty(cause)}`)
+          )))
+      ).pipe(Effect.catchCause(() => forget(source)))
+    const progress = Effect.forEach(Array.from({ length: comm.size }, (_, r) => r), serve, { concurrency: "unbounded", discard: true })
+    const fiber = yield* Effect.forkScoped(progress)
     let freed = false
 
     // ---- the origin side ------------------------------------------------------------------
@@ -613,6 +690,11 @@ const make = <T extends TypedArray>(
         if (t === PROC_NULL) return
         if (t < 0 || t >= comm.size) return yield* failure("lock", t, `target rank ${t} is not in the window's communicator of ${comm.size}`)
         if (locked.has(t)) return yield* failure("lock", t, `this rank already holds a lock on rank ${t}`)
+        if (access !== undefined) {
+          yield* access.lock(t, shared).pipe(Effect.mapError((why) => failure("lock", t, why.message, why.cause)))
+          locked.set(t, shared)
+          return
+        }
         const reply = yield* order("lock", t, { k: "lock", shared })
         yield* settle("lock", t, reply)
         locked.set(t, shared)
@@ -621,6 +703,12 @@ const make = <T extends TypedArray>(
       Effect.gen(function*() {
         if (t === PROC_NULL) return
         if (!locked.has(t)) return yield* failure("unlock", t, `this rank holds no lock on rank ${t}`)
+        if (access !== undefined) {
+          // Operations on the direct path are complete when they return: nothing to flush.
+          locked.delete(t)
+          access.unlock(t)
+          return
+        }
         // The lock is released even when an operation of the epoch failed; that failure is reported after.
         const flushed = yield* Effect.exit(flush(t))
         const reply = yield* order("unlock", t, { k: "unlock" })
@@ -650,24 +738,31 @@ const make = <T extends TypedArray>(
       dispUnit,
       flavor,
       put: (origin, t, target) =>
-        shared !== undefined && t !== PROC_NULL
-          ? direct("put", t, target, origin, (memory) => memory.set(origin as never))
-          : Effect.asVoid(start("put", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() }))),
+        access !== undefined ? inMemory.put("put", origin, t, target) : Effect.asVoid(start("put", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() }))),
       get: (result, t, target) =>
-        shared !== undefined && t !== PROC_NULL
-          ? direct("get", t, target, result, (memory) => result.set(memory as never))
+        access !== undefined
+          ? inMemory.get("get", result, t, target)
           : Effect.flatMap(start("get", t, target, result, (w) => ({ k: "get", ...w })), (r) => Effect.map(settle("get", t, r), into(result))),
       // Put and accumulate complete locally at once (the origin is copied into the order); their
       // answers are awaited by the next flush, fence, unlock or complete.
       accumulate: (origin, t, target, op) =>
-        Effect.asVoid(start("accumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name }))),
+        access !== undefined
+          ? inMemory.accumulate("accumulate", origin, undefined, t, target, op)
+          : Effect.asVoid(start("accumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name }))),
       getAccumulate: (origin, result, t, target, op) =>
-        Effect.flatMap(start("getAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (r) =>
-          Effect.map(settle("getAccumulate", t, r), into(result))),
+        access !== undefined
+          ? inMemory.accumulate("getAccumulate", origin, result, t, target, op)
+          : Effect.flatMap(start("getAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (r) =>
+            Effect.map(settle("getAccumulate", t, r), into(result))),
       fetchAndOp: (value, t, target, op) =>
         Effect.gen(function*() {
           if (t === PROC_NULL) return value
           const one = yield* element("fetchAndOp", t, target, value)
+          if (access !== undefined) {
+            const before = one.slice()
+            yield* inMemory.accumulate("fetchAndOp", one, before, t, target, op)
+            return before[0] as number | bigint
+          }
           const a = yield* settle("fetchAndOp", t, yield* start("fetchAndOp", t, target, one, (w) => ({ k: "getacc", ...w, data: one, op: op.name })))
           return a.data![0] as number | bigint
         }),
@@ -676,15 +771,26 @@ const make = <T extends TypedArray>(
           if (t === PROC_NULL) return value
           const one = yield* element("compareAndSwap", t, target, value)
           const cmp = yield* element("compareAndSwap", t, target, compare)
+          if (access !== undefined) return yield* inMemory.compareAndSwap(one, cmp, t, target)
           const a = yield* settle("compareAndSwap", t, yield* start("compareAndSwap", t, target, one, (w) => ({ k: "cas", ...w, data: one, cmp })))
           return a.data![0] as number | bigint
         }),
-      rput: (origin, t, target) => requestOf(start("rput", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), () => undefined, "rput", t),
-      rget: (result, t, target) => requestOf(start("rget", t, target, result, (w) => ({ k: "get", ...w })), (a) => void into(result)(a), "rget", t),
+      rput: (origin, t, target) =>
+        access !== undefined
+          ? done(inMemory.put("rput", origin, t, target))
+          : requestOf(start("rput", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), () => undefined, "rput", t),
+      rget: (result, t, target) =>
+        access !== undefined
+          ? done(inMemory.get("rget", result, t, target))
+          : requestOf(start("rget", t, target, result, (w) => ({ k: "get", ...w })), (a) => void into(result)(a), "rget", t),
       raccumulate: (origin, t, target, op) =>
-        requestOf(start("raccumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })), () => undefined, "raccumulate", t),
+        access !== undefined
+          ? done(inMemory.accumulate("raccumulate", origin, undefined, t, target, op))
+          : requestOf(start("raccumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })), () => undefined, "raccumulate", t),
       rgetAccumulate: (origin, result, t, target, op) =>
-        requestOf(start("rgetAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (a) => void into(result)(a), "rgetAccumulate", t),
+        access !== undefined
+          ? done(inMemory.accumulate("rgetAccumulate", origin, result, t, target, op))
+          : requestOf(start("rgetAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (a) => void into(result)(a), "rgetAccumulate", t),
 
       fence: (assert = 0) =>
         Effect.gen(function*() {
@@ -772,22 +878,94 @@ const make = <T extends TypedArray>(
           yield* flushAll
           yield* answers.barrier().pipe(Effect.mapError((e) => failure("free", -1, String(e), e)))
           freed = true
+          access?.close()
           yield* Fiber.interrupt(fiber)
         })
     }
 
-    /** A put or get on a shared window: checked like any operation, then a copy through the shared memory. */
-    const direct = (operation: string, t: number, target: Target | undefined, data: TypedArray, copy: (memory: TypedArray) => void) =>
-      Effect.suspend(() => {
+    /** An operation done at once on the direct path, as a settled Request. */
+    const done = <A>(effect: Effect.Effect<A, WinError>): Effect.Effect<Request.Request<A, WinError>> =>
+      Effect.map(Effect.result(effect), (r) => (r._tag === "Failure" ? Request.failed(r.failure) : Request.succeeded(r.success)))
+
+    /** The direct path's operations (where every rank's memory is addressable): checked like any operation, then done by this rank. */
+    const inMemory = (() => {
+      /** The operation's elements in rank t's memory. */
+      const place = (operation: string, t: number, target: Target | undefined, data: TypedArray): TypedArray | WinError => {
         const where = locate(operation, t, target, data)
-        if (where instanceof WinError) return Effect.fail(where)
-        const part = shared!(t)
+        if (where instanceof WinError) return where
+        const gone = access!.goneReason(t)
+        if (gone !== undefined) return failure(operation, t, `${gone.message}: its window can no longer be reached`, gone.cause)
+        const part = access!.memoryOf(t)
         const d = Datatype.byName(where.dt)!
         const byte = part.byteOffset + where.at
-        if (byte % d.size !== 0) return Effect.fail(failure(operation, t, `byte ${where.at} of rank ${t}'s window is not aligned for ${where.dt}`))
-        copy(new d.ctor(part.buffer, byte, where.n))
-        return Effect.void
-      })
+        if (byte % d.size !== 0) return failure(operation, t, `byte ${where.at} of rank ${t}'s window is not aligned for ${where.dt}`)
+        return new d.ctor(part.buffer, byte, where.n)
+      }
+      /** `step` under rank t's accumulate mutex; a throw (an op that does not fit the datatype) is the operation's failure. */
+      const atomically = <A>(operation: string, t: number, step: () => A): Effect.Effect<A, WinError> =>
+        Effect.suspend(() => {
+          let thrown: unknown
+          let threw = false
+          const r = access!.atomically(t, () => {
+            try {
+              return step()
+            } catch (e) {
+              threw = true
+              thrown = e
+              return undefined
+            }
+          })
+          if (typeof r === "object" && r !== null && "refused" in r) {
+            const { refused } = r as { readonly refused: SharedAccess.Refusal }
+            return Effect.fail(failure(operation, t, refused.message, refused.cause))
+          }
+          if (threw) return Effect.fail(failure(operation, t, thrown instanceof Error ? thrown.message : String(thrown), thrown))
+          return Effect.succeed(r as A)
+        })
+      return {
+        put: (operation: string, origin: TypedArray, t: number, target: Target | undefined) =>
+          Effect.suspend(() => {
+            if (t === PROC_NULL) return Effect.void
+            const view = place(operation, t, target, origin)
+            if (view instanceof WinError) return Effect.fail(view)
+            view.set(origin as never)
+            return Effect.void
+          }),
+        get: (operation: string, result: TypedArray, t: number, target: Target | undefined) =>
+          Effect.suspend(() => {
+            if (t === PROC_NULL) return Effect.void
+            const view = place(operation, t, target, result)
+            if (view instanceof WinError) return Effect.fail(view)
+            result.set(view as never)
+            return Effect.void
+          }),
+        /** accumulate (no `result`) or getAccumulate: the target's elements before go to `result`. */
+        accumulate: (operation: string, origin: TypedArray, result: TypedArray | undefined, t: number, target: Target | undefined, op: Op.Op) =>
+          Effect.suspend(() => {
+            if (t === PROC_NULL) return Effect.void
+            if (BUILTIN_OPS.get(op.name) !== op) return Effect.fail(failure(operation, t, `accumulate takes a built-in op, not ${op.name}`))
+            const view = place(operation, t, target, origin)
+            if (view instanceof WinError) return Effect.fail(view)
+            if (result !== undefined && (Datatype.of(result) !== Datatype.of(origin) || result.length !== origin.length)) {
+              return Effect.fail(failure(operation, t, `the result buffer must hold ${origin.length} ${Datatype.of(origin).name} like the origin`))
+            }
+            return atomically(operation, t, () => {
+              result?.set(view as never)
+              Op.reduceLocal(op, view, origin, view)
+            })
+          }),
+        compareAndSwap: (one: TypedArray, cmp: TypedArray, t: number, target: Target) =>
+          Effect.suspend(() => {
+            const view = place("compareAndSwap", t, target, one)
+            if (view instanceof WinError) return Effect.fail(view)
+            return atomically("compareAndSwap", t, () => {
+              const before = view[0] as number | bigint
+              if (before === cmp[0]) view[0] = one[0] as never
+              return before
+            })
+          })
+      }
+    })()
 
     return win
   })

@@ -2,7 +2,11 @@
  * Windows on shm and NATS, on 1, 2, 3, 4 and 8 ranks: each test runs a rank
  * program from test/programs/rma.ts that checks its rule on every rank.
  */
-import { describe, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { program, TRANSPORTS, useWorlds } from "../support/worlds.ts"
 
 const SIZES = [1, 2, 3, 4, 8] as const
@@ -21,4 +25,28 @@ describe.each(cases)("windows on %s, %i ranks", (transport, size) => {
   it.effect("a dynamic window: attach, addresses, put and get through them, errors outside them and after detach", () => run("dynamicWindow"))
   it.effect(transport === "shm" ? "allocateShared: direct loads and stores into every rank's part" : "allocateShared says it needs shared memory", () =>
     worlds.run(size, program("rma.ts", "sharedWindow", transport === "shm")))
+})
+
+describe.each(SIZES.filter((size) => size > 1))("the direct path on shm, %i ranks", (size) => {
+  const worlds = useWorlds({ transport: "shm" })
+  it.effect("passive target while the target's thread is busy: Win.allocate", () => worlds.run(size, program("rma.ts", "passiveWhileBusy", "allocate")))
+  it.effect("passive target while the target's thread is busy: Win.create over comm.alloc memory", () =>
+    worlds.run(size, program("rma.ts", "passiveWhileBusy", "create")))
+})
+
+const deadCases = TRANSPORTS.flatMap((transport) => [2, 4].map((size) => [transport, size] as const))
+
+describe.each(deadCases)("a rank that fails, on %s, %i ranks", (transport, size) => {
+  const worlds = useWorlds({ transport })
+  it.effect("releases the lock it held, and operations on its window fail with its RankFailed", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "rankflow-rma-"))
+      const file = join(dir, "seen.json")
+      const error = yield* Effect.flip(worlds.run(size, program("rma.ts", "deadPeer", file)))
+      expect((error as { _tag: string })._tag).toBe("RankFailed")
+      expect((error as { rank: number }).rank).toBe(1)
+      const seen = JSON.parse(readFileSync(file, "utf8"))
+      rmSync(dir, { recursive: true, force: true })
+      expect(seen).toMatchObject({ tag: "WinError", target: 1, cause: "RankFailed", causeRank: 1 })
+    }), 60_000)
 })

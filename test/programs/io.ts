@@ -145,6 +145,10 @@ export const views = (dir: string) =>
     yield* file.readAtAll(0, [strided, Datatype.vector(rows * 2, 1, 2, "float64"), 1])
     yield* checkEqual(Array.from(strided.filter((_, i) => i % 2 === 0)), Array.from({ length: rows * 2 }, (_, k) => global[k * w.size]!), "every size-th double into every other place")
     yield* checkEqual(file.getByteOffset(1), 8 + 8 * w.size, "the byte offset of the second element of the view")
+    // A collective read through the strided view that runs past the end of the file: fewer etypes, as an independent read.
+    const tail = new Float64Array(3).fill(-1)
+    yield* checkEqual(yield* file.readAtAll(rows * 2 - 1, tail), 1, "etypes read up to the end of the file")
+    yield* checkEqual(tail[0], global[(rows * 2 - 1) * w.size], "the last element of the view")
     yield* file.close()
   })
 

@@ -4,6 +4,7 @@
  * world of any size and checks its rule itself.
  */
 import { Effect } from "effect"
+import { writeFileSync } from "node:fs"
 import { Comm, Op, PROC_NULL, Request, Win } from "rankflow"
 import { check, checkEqual } from "./check.ts"
 
@@ -229,3 +230,62 @@ export const dynamicWindow = Effect.gen(function*() {
   yield* checkEqual(win.flavor, "dynamic", "the flavor")
   yield* win.free()
 })
+
+/**
+ * shm: passive target needs nothing from the target's thread. Rank 0 spins in
+ * a synchronous loop (none of its fibers runs) while every other rank takes
+ * the lock on its window, draws a ticket with fetchAndOp, accumulates, and
+ * unlocks; over memory from `Win.allocate` or from `comm.alloc` through `Win.create`.
+ */
+export const passiveWhileBusy = (over: "allocate" | "create") =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const win = over === "allocate" ? yield* Win.allocate(w, 2, "int32") : yield* Win.create(w, yield* w.alloc(Int32Array, 2))
+    yield* w.barrier()
+    if (w.rank === 0) {
+      const deadline = Date.now() + 60_000 // a safety net against a hang, not a measurement
+      while (Atomics.load(win.base, 0) < w.size - 1 && Date.now() < deadline) {
+        // busy: this thread runs nothing else until the loop ends
+      }
+      yield* checkEqual(Atomics.load(win.base, 0), w.size - 1, "every other rank's accumulate, applied while rank 0 never yielded")
+    } else {
+      const ticket = yield* win.withLock(0, "exclusive", Effect.gen(function*() {
+        const t = yield* win.fetchAndOp(1, 0, 1, Op.SUM)
+        yield* win.accumulate(Int32Array.of(1), 0, 0, Op.SUM)
+        return t
+      }))
+      yield* check(typeof ticket === "number" && ticket >= 0 && ticket < w.size - 1, `a ticket in 0..${w.size - 2}: ${ticket}`)
+    }
+    if (w.rank === 0) yield* checkEqual(win.base[1], w.size - 1, "tickets drawn")
+    yield* win.free()
+  })
+
+/**
+ * A rank that fails while holding the exclusive lock on rank 0's window: the
+ * lock is released (rank 0 gets it), and an operation on the failed rank's
+ * window fails with a WinError whose cause is its RankFailed. Rank 0 writes
+ * what it saw to `file` (the run itself fails, blaming rank 1).
+ */
+export const deadPeer = (file: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const win = yield* Win.allocate(w, 4, "int32")
+    if (w.rank === 1) {
+      yield* win.lock(0, "exclusive")
+      // A synchronous send: it completes once rank 0 has the message (an exit may drop what is still buffered).
+      yield* w.ssend("locked", { dest: 0 })
+      return yield* Effect.sync(() => process.exit(3))
+    }
+    if (w.rank !== 0) return yield* Effect.never
+    yield* w.recv({ source: 1 })
+    // Uninterruptible: the launcher stops the other ranks when rank 1 fails; rank 0 finishes its account first.
+    yield* Effect.uninterruptible(Effect.gen(function*() {
+      yield* win.lock(0, "exclusive")
+      yield* win.unlock(0)
+      const e = yield* Effect.flip(win.withLock(1, "shared", win.fetchAndOp(1, 1, 0, Op.SUM)))
+      const cause = e.cause as { _tag?: string; rank?: number } | undefined
+      yield* Effect.sync(() =>
+        writeFileSync(file, JSON.stringify({ tag: e._tag, operation: e.operation, target: e.target, cause: cause?._tag, causeRank: cause?.rank }))
+      )
+    }))
+  })
