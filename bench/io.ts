@@ -3,7 +3,8 @@
  * decomposition written to one file by 1, 2, 4 and 8 ranks (shm): through
  * rankflow's `File` (a subarray view per rank, one `writeAtAll`), against
  * every rank writing its rows with its own `fs` calls, and against rank 0
- * gathering the array and writing it in one call; mpi4py with Open MPI's
+ * gathering the array and writing it in one call; then `readAtAll` of the
+ * blocks against each rank reading its rows with its own calls; mpi4py with Open MPI's
  * MPI-IO (bench/baselines/mpi4py/io.py) where `mpiexec` and `python3-mpi4py`
  * are installed, else skipped with a note. Best of several repeats, the
  * slowest rank's time, from open to close.
@@ -27,7 +28,7 @@ const RANKS = [1, 2, 4, 8]
 
 const mpiMissing = openMpiMissing()
 const openMpi = (n: number, path: string) =>
-  runMpi4py<{ viaFile: number }>(n, "io.py", [path, String(ROWS), String(COLS), String(REPEATS)]).then((lines) => lines.at(-1)!.viaFile)
+  runMpi4py<{ viaFile: number; readViaFile: number }>(n, "io.py", [path, String(ROWS), String(COLS), String(REPEATS)]).then((lines) => lines.at(-1)!)
 
 const main = Effect.gen(function*() {
   const dir = mkdtempSync(join(tmpdir(), "rankflow-bench-io-"))
@@ -36,12 +37,15 @@ const main = Effect.gen(function*() {
     for (const n of RANKS) {
       progress(`${n} ranks`)
       const path = join(dir, `array-${n}.bin`)
-      const [r] = yield* World.run<{ viaFile: number; ownCalls: number; gathered: number; dims: Array<number> }>(
+      const [r] = yield* World.run<{ viaFile: number; ownCalls: number; gathered: number; readViaFile: number; readOwnCalls: number; dims: Array<number> }>(
         { module: new URL("./programs/io.ts", import.meta.url), export: "write", args: [path, ROWS, COLS, REPEATS] },
         { size: n, prefixOutput: false }
       )
       const mpi = mpiMissing === undefined ? yield* Effect.promise(() => openMpi(n, join(dir, `mpi-${n}.bin`))) : undefined
-      rows.push({ ranks: n, grid: r!.dims.join("×"), fileMs: r!.viaFile, ownCallsMs: r!.ownCalls, gatheredMs: r!.gathered, openMpiMs: mpi })
+      rows.push({
+        ranks: n, grid: r!.dims.join("×"), fileMs: r!.viaFile, ownCallsMs: r!.ownCalls, gatheredMs: r!.gathered, openMpiMs: mpi?.viaFile,
+        readFileMs: r!.readViaFile, readOwnCallsMs: r!.readOwnCalls, readOpenMpiMs: mpi?.readViaFile
+      })
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -58,6 +62,14 @@ const main = Effect.gen(function*() {
     "File / own calls": formatNumber((r.fileMs as number) / (r.ownCallsMs as number)),
     "File / gather": formatNumber((r.fileMs as number) / (r.gatheredMs as number)),
     "File / Open MPI": r.openMpiMs === undefined ? "" : formatNumber((r.fileMs as number) / (r.openMpiMs as number))
+  })))
+  printTable(rows.map((r) => ({
+    ranks: r.ranks as number,
+    "File.readAtAll ms": formatNumber(r.readFileMs as number),
+    "own fs reads ms": formatNumber(r.readOwnCallsMs as number),
+    "Open MPI ms": r.readOpenMpiMs === undefined ? "" : formatNumber(r.readOpenMpiMs as number),
+    "File / own reads": formatNumber((r.readFileMs as number) / (r.readOwnCallsMs as number)),
+    "File / Open MPI": r.readOpenMpiMs === undefined ? "" : formatNumber((r.readFileMs as number) / (r.readOpenMpiMs as number))
   })))
   if (mpiMissing !== undefined) console.log(`Open MPI baseline skipped: ${mpiMissing}`)
   console.log(`wrote ${writeResults("io", { machine: machine(), rows: ROWS, cols: COLS, repeats: REPEATS, results: rows, ...(mpiMissing === undefined ? {} : { openMpiSkipped: mpiMissing }) })}`)

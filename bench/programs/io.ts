@@ -1,7 +1,7 @@
 /**
  * Rank programs of the I/O benchmark: a ROWS×COLS array of doubles in a 2-D
- * block decomposition, written to one file three ways; rank 0 returns the
- * milliseconds of each (the slowest rank's, from open to close).
+ * block decomposition, written to one file three ways and read back two; rank 0
+ * returns the milliseconds of each (the slowest rank's, from open to close).
  */
 import { Effect, Option } from "effect"
 import { Comm, File, Op } from "rankflow"
@@ -62,6 +62,22 @@ export const write = (path: string, rows: number, cols: number, repeats: number)
       })
     }))
 
+    // Reading the blocks back: rankflow's collective read through the view, against each rank's own reads of its rows.
+    const back = new Float64Array(mine.length)
+    const readViaFile = yield* time(Effect.scoped(Effect.gen(function*() {
+      const file = yield* File.open(grid, path, "r")
+      yield* file.setView(0, "float64", Datatype.subarray([rows, cols], [r1 - r0, c1 - c0], [r0, c0], "float64"))
+      yield* file.readAtAll(0, back)
+      yield* file.close()
+    })))
+    if (!back.every((x, i) => x === mine[i])) return yield* Effect.die(new Error("readAtAll did not give this rank's block"))
+    const readOwnCalls = yield* time(Effect.promise(async () => {
+      const fh = await open(path, "r")
+      const width = c1 - c0
+      for (let r = 0; r < r1 - r0; r++) await fh.read(back, r * width * 8, width * 8, ((r0 + r) * cols + c0) * 8)
+      await fh.close()
+    }))
+
     // Check: the file holds the array (rank 0, after the last method).
     if (grid.rank === 0) {
       const fh = yield* Effect.promise(() => open(path, "r"))
@@ -70,5 +86,5 @@ export const write = (path: string, rows: number, cols: number, repeats: number)
       yield* Effect.promise(() => fh.close())
       if (!back.every((x, i) => x === i)) return yield* Effect.die(new Error("the file does not hold the array"))
     }
-    return { viaFile, ownCalls, gathered, dims }
+    return { viaFile, ownCalls, gathered, readViaFile, readOwnCalls, dims }
   })

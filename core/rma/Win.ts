@@ -39,7 +39,8 @@
  */
 import { Cause, Data, Deferred, Effect, Exit, Fiber, type Scope } from "effect"
 import * as Datatype from "../../codecs/Datatype.ts"
-import type { DatatypeName, TypedArray } from "../../codecs/Datatype.ts"
+import type { DatatypeName, DerivedDatatype, TypedArray } from "../../codecs/Datatype.ts"
+import { type BufferSpec, describe, describeTarget, scatter } from "../../codecs/buffer.ts"
 import type { Comm } from "../comm/Comm.ts"
 import { stateOf } from "../comm/communicators.ts"
 import { PROC_NULL } from "../messaging/Matching.ts"
@@ -121,7 +122,7 @@ export const MODE_NOCHECK = 16
  * yield* win.get(into, 1, { disp: 4, count: into.length, datatype: "float64" })
  * ```
  */
-export type Target = number | { readonly disp: number; readonly count?: number; readonly datatype?: DatatypeName }
+export type Target = number | { readonly disp: number; readonly count?: number; readonly datatype?: DatatypeName | DerivedDatatype }
 
 /**
  * A window (MPI_Win). Operations return Effects; the `r…` forms a `Request`.
@@ -140,17 +141,20 @@ export interface Win<T extends TypedArray = TypedArray> {
   readonly dispUnit: number
   readonly flavor: "allocate" | "create" | "shared" | "dynamic"
 
-  put(origin: TypedArray, targetRank: number, target?: Target): Effect.Effect<void, WinError>
-  get(into: TypedArray, targetRank: number, target?: Target): Effect.Effect<void, WinError>
-  accumulate(origin: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<void, WinError>
-  getAccumulate(origin: TypedArray, result: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<void, WinError>
+  /** Origins and results are typed arrays, or buffer specs (`[data, datatype, count]`) whose derived layout is packed and unpacked. */
+  put(origin: TypedArray | BufferSpec, targetRank: number, target?: Target): Effect.Effect<void, WinError>
+  get(into: TypedArray | BufferSpec, targetRank: number, target?: Target): Effect.Effect<void, WinError>
+  accumulate(origin: TypedArray | BufferSpec, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<void, WinError>
+  getAccumulate(origin: TypedArray | BufferSpec, result: TypedArray | BufferSpec, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<void, WinError>
   /** One element at `target` (its datatype: the target spec's, else the window's elements; a dynamic window needs the spec's). */
   fetchAndOp(value: number | bigint, targetRank: number, target: Target, op: Op.Op): Effect.Effect<number | bigint, WinError>
   compareAndSwap(value: number | bigint, compare: number | bigint, targetRank: number, target: Target): Effect.Effect<number | bigint, WinError>
-  rput(origin: TypedArray, targetRank: number, target?: Target): Effect.Effect<Request.Request<void, WinError>>
-  rget(into: TypedArray, targetRank: number, target?: Target): Effect.Effect<Request.Request<void, WinError>>
-  raccumulate(origin: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<Request.Request<void, WinError>>
-  rgetAccumulate(origin: TypedArray, result: TypedArray, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<Request.Request<void, WinError>>
+  rput(origin: TypedArray | BufferSpec, targetRank: number, target?: Target): Effect.Effect<Request.Request<void, WinError>>
+  rget(into: TypedArray | BufferSpec, targetRank: number, target?: Target): Effect.Effect<Request.Request<void, WinError>>
+  raccumulate(origin: TypedArray | BufferSpec, targetRank: number, target: Target | undefined, op: Op.Op): Effect.Effect<Request.Request<void, WinError>>
+  rgetAccumulate(
+    origin: TypedArray | BufferSpec, result: TypedArray | BufferSpec, targetRank: number, target: Target | undefined, op: Op.Op
+  ): Effect.Effect<Request.Request<void, WinError>>
 
   /** Collective: completes every operation, then opens an access epoch (unless `MODE_NOSUCCEED`). */
   fence(assert?: number): Effect.Effect<void, WinError>
@@ -185,6 +189,8 @@ interface Order {
   readonly k: "put" | "get" | "acc" | "getacc" | "cas" | "lock" | "unlock" | "post" | "complete"
   readonly id: number
   readonly at?: number // byte offset in the target's window
+  /** A derived target layout: [byte offset, elements] pairs, in layout order (instead of `at` and `n`). */
+  readonly pieces?: Float64Array
   readonly dt?: DatatypeName
   readonly n?: number
   readonly data?: TypedArray
@@ -195,6 +201,63 @@ interface Order {
 
 /** What a target answers: nothing (done), data, or why it refused. */
 type Answer = { readonly ok: true; readonly data?: TypedArray } | { readonly ok: false; readonly error: string }
+
+/** Where an operation lands: its basic datatype, its element count, and [byte offset, elements] pairs at the target (one pair for a basic target). */
+interface Landing {
+  readonly dt: DatatypeName
+  readonly n: number
+  readonly pieces: ReadonlyArray<number>
+}
+
+/** An order's placement fields for a landing. */
+const placement = (w: Landing): Pick<Order, "dt" | "at" | "n" | "pieces"> =>
+  w.pieces.length === 2 ? { dt: w.dt, at: w.pieces[0]!, n: w.n } : { dt: w.dt, pieces: Float64Array.from(w.pieces) }
+
+/** `data`'s elements into the views, in order. */
+const putInto = (views: ReadonlyArray<TypedArray>, data: TypedArray) => {
+  let o = 0
+  for (const v of views) {
+    v.set(data.subarray(o, o + v.length) as never)
+    o += v.length
+  }
+}
+
+/** The views' elements, in order, in one new array. */
+const copyOut = (views: ReadonlyArray<TypedArray>, like: TypedArray, n: number): TypedArray => {
+  if (views.length === 1) return views[0]!.slice()
+  const out = new (Datatype.of(like).ctor)(n)
+  let o = 0
+  for (const v of views) {
+    out.set(v as never, o)
+    o += v.length
+  }
+  return out
+}
+
+/** `view = view op data` for each view, with `data`'s elements in order. */
+const combine = (op: Op.Op, views: ReadonlyArray<TypedArray>, data: TypedArray) => {
+  let o = 0
+  for (const v of views) {
+    Op.reduceLocal(op, v, data.subarray(o, o + v.length), v)
+    o += v.length
+  }
+}
+
+/** An origin buffer as one typed array of its elements (a derived layout packed). */
+const originArray = (spec: TypedArray | BufferSpec): TypedArray => {
+  if (Datatype.isTypedArray(spec)) return spec
+  const d = describe(spec)
+  const aligned = d.bytes.byteOffset % d.datatype.size === 0 ? d.bytes : d.bytes.slice()
+  return new d.datatype.ctor(aligned.buffer, aligned.byteOffset, d.count)
+}
+
+/** A result buffer as a typed array to fill, and what puts it in place after (a derived layout's scatter). */
+const resultArray = (spec: TypedArray | BufferSpec): { readonly array: TypedArray; readonly finish: () => void } => {
+  if (Datatype.isTypedArray(spec)) return { array: spec, finish: () => {} }
+  const d = describeTarget(spec)
+  const array = new d.datatype.ctor(d.bytes.buffer, d.bytes.byteOffset, d.count)
+  return { array, finish: () => scatter(d, d.bytes.byteLength) }
+}
 
 /**
  * The typed array class that holds a basic datatype.
@@ -540,21 +603,29 @@ const make = <T extends TypedArray>(
             completed.add(source)
             return yield* notify()
         }
-        const target = view(order.dt!, order.at!, order.n!)
-        if (typeof target === "string") return yield* answer(source, order.id, { ok: false, error: target })
+        const pieces = order.pieces ?? [order.at!, order.n!]
+        const views: Array<TypedArray> = []
+        let n = 0
+        for (let i = 0; i < pieces.length; i += 2) {
+          const v = view(order.dt!, pieces[i]!, pieces[i + 1]!)
+          if (typeof v === "string") return yield* answer(source, order.id, { ok: false, error: v })
+          views.push(v)
+          n += v.length
+        }
+        const target = views[0]!
         switch (order.k) {
           case "put":
-            target.set(order.data as never)
+            putInto(views, order.data!)
             return yield* answer(source, order.id, { ok: true })
           case "get":
-            return yield* answer(source, order.id, { ok: true, data: target.slice() })
+            return yield* answer(source, order.id, { ok: true, data: copyOut(views, target, n) })
           case "acc":
           case "getacc": {
-            const before = order.k === "getacc" ? target.slice() : undefined
+            const before = order.k === "getacc" ? copyOut(views, target, n) : undefined
             const op = BUILTIN_OPS.get(order.op!)
             if (op === undefined) return yield* answer(source, order.id, { ok: false, error: `accumulate takes a built-in op, not ${order.op}` })
             try {
-              Op.reduceLocal(op, target, order.data!, target)
+              combine(op, views, order.data!)
             } catch (e) {
               return yield* answer(source, order.id, { ok: false, error: e instanceof Error ? e.message : String(e) })
             }
@@ -610,22 +681,43 @@ const make = <T extends TypedArray>(
       })
 
     /** Checks an operation's target and lands it: the byte offset and element count at the target. */
-    const locate = (operation: string, t: number, target: Target | undefined, data: TypedArray): { at: number; n: number; dt: DatatypeName } | WinError => {
+    const locate = (operation: string, t: number, target: Target | undefined, data: TypedArray): Landing | WinError => {
       if (t < 0 || t >= comm.size) return failure(operation, t, `target rank ${t} is not in the window's communicator of ${comm.size}`)
       if (!hasEpoch(t)) return failure(operation, t, `no access epoch to rank ${t} is open: call fence, lock, lockAll or start first`)
       const disp = typeof target === "object" ? target.disp : target ?? 0
-      const dt = typeof target === "object" && target.datatype !== undefined ? target.datatype : Datatype.of(data).name
-      const n = typeof target === "object" && target.count !== undefined ? target.count : data.length
-      if (dt !== Datatype.of(data).name) return failure(operation, t, `the origin holds ${Datatype.of(data).name} but the target datatype is ${dt}`)
-      if (n !== data.length) return failure(operation, t, `the target count ${n} differs from the origin's ${data.length} elements`)
       if (!Number.isSafeInteger(disp) || disp < 0) return failure(operation, t, `displacement ${disp} must be a non-negative integer`)
+      const origin = Datatype.of(data).name
       const [bytes, unit] = sizes[t]!
       const at = disp * unit
+      const type = typeof target === "object" ? target.datatype : undefined
+      if (type !== undefined && typeof type === "object") {
+        // A derived target layout: `count` items of it (default: as many as the origin's elements fill).
+        if (!Datatype.isDerived(type)) return failure(operation, t, `the target datatype must be a datatype name or a derived datatype`)
+        if (type.base === undefined) return failure(operation, t, `a target layout must hold one basic type; ${type.name} mixes several`)
+        if (type.base.name !== origin) return failure(operation, t, `the origin holds ${origin} but the target layout ${type.name} holds ${type.base.name}`)
+        const perItem = type.size / type.base.size
+        const count = typeof target === "object" && target.count !== undefined ? target.count : perItem === 0 ? 0 : data.length / perItem
+        if (!Number.isSafeInteger(count) || count < 0 || count * perItem !== data.length) {
+          return failure(operation, t, `${typeof target === "object" && target.count !== undefined ? count : "whole"} items of ${type.name} (${perItem} ${origin} each) do not match the origin's ${data.length} elements`)
+        }
+        if (count > 0 && (at + type.trueLowerBound < 0 || at + (count - 1) * type.extent + type.trueUpperBound > bytes)) {
+          return failure(operation, t, `displacement ${disp} (byte ${at}) and ${count} items of ${type.name} run past rank ${t}'s window of ${bytes} bytes`)
+        }
+        const pieces: Array<number> = []
+        for (let i = 0; i < count; i++) {
+          for (let j = 0; j < type.offsets.length; j++) pieces.push(at + i * type.extent + type.offsets[j]!, type.lengths[j]! / type.base.size)
+        }
+        return { dt: origin, n: data.length, pieces: pieces.length === 0 ? [at, 0] : pieces }
+      }
+      const dt = type ?? origin
+      const n = typeof target === "object" && target.count !== undefined ? target.count : data.length
+      if (dt !== origin) return failure(operation, t, `the origin holds ${origin} but the target datatype is ${dt}`)
+      if (n !== data.length) return failure(operation, t, `the target count ${n} differs from the origin's ${data.length} elements`)
       const size = Datatype.byName(dt)!.size
       if (at + n * size > bytes) {
         return failure(operation, t, `displacement ${disp} (byte ${at}) and ${n} ${dt} run past rank ${t}'s window of ${bytes} bytes`)
       }
-      return { at, n, dt }
+      return { dt, n, pieces: [at, n] }
     }
 
     const track = (t: number, r: Request.Request<unknown, WinError>) => {
@@ -635,12 +727,12 @@ const make = <T extends TypedArray>(
     }
 
     /** Starts an operation: its Request completes when the target applied it (with data for the fetching ones). */
-    const start = (operation: string, t: number, target: Target | undefined, data: TypedArray, o: (where: { at: number; n: number; dt: DatatypeName }) => Omit<Order, "id">) =>
+    const start = (operation: string, t: number, target: Target | undefined, data: TypedArray, o: (where: Pick<Order, "dt" | "at" | "n" | "pieces">) => Omit<Order, "id">) =>
       Effect.gen(function*() {
         if (t === PROC_NULL) return Request.succeeded<Answer>({ ok: true })
         const where = locate(operation, t, target, data)
         if (where instanceof WinError) return yield* where
-        const reply = yield* order(operation, t, o(where))
+        const reply = yield* order(operation, t, o(placement(where)))
         track(t, reply as Request.Request<unknown, WinError>)
         return reply
       })
@@ -652,7 +744,11 @@ const make = <T extends TypedArray>(
     /** `value` as a one-element array of the target's datatype: the target spec's, else the window's elements. */
     const element = (operation: string, t: number, target: Target, value: number | bigint) =>
       Effect.suspend(() => {
-        const name = typeof target === "object" && target.datatype !== undefined ? target.datatype : flavor === "dynamic" ? undefined : Datatype.of(base).name
+        const given = typeof target === "object" ? target.datatype : undefined
+        if (typeof given === "object") {
+          return Effect.fail(failure(operation, t, "fetchAndOp and compareAndSwap take one element of a basic datatype, not a derived layout"))
+        }
+        const name = given ?? (flavor === "dynamic" ? undefined : Datatype.of(base).name)
         if (name === undefined) return Effect.fail(failure(operation, t, "a dynamic window has no element type of its own: give the target as { disp, datatype }"))
         const d = Datatype.byName(name)
         if (d === undefined) return Effect.fail(failure(operation, t, `unknown datatype ${name}`))
@@ -731,29 +827,78 @@ const make = <T extends TypedArray>(
           ? Effect.succeed(Request.failed(r.failure) as Request.Request<A, WinError>)
           : Request.fromEffect(Effect.map(settle(operation, t, r.success), finish)))
 
+    /** The origin buffer as one array of its elements; a spec that is not a buffer fails the operation. */
+    const originOf = (operation: string, t: number, spec: TypedArray | BufferSpec): TypedArray | WinError => {
+      try {
+        return originArray(spec)
+      } catch (e) {
+        return failure(operation, t, `the origin is not a buffer this window can use: ${e instanceof Error ? e.message : String(e)}`, e)
+      }
+    }
+    const resultOf = (operation: string, t: number, spec: TypedArray | BufferSpec) => {
+      try {
+        return resultArray(spec)
+      } catch (e) {
+        return failure(operation, t, `the result is not a buffer this window can use: ${e instanceof Error ? e.message : String(e)}`, e)
+      }
+    }
+    const withOrigin = <A>(operation: string, t: number, spec: TypedArray | BufferSpec, f: (origin: TypedArray) => Effect.Effect<A, WinError>) =>
+      Effect.suspend(() => {
+        const origin = originOf(operation, t, spec)
+        return origin instanceof WinError ? Effect.fail(origin) : f(origin)
+      })
+    const withResult = <A>(operation: string, t: number, spec: TypedArray | BufferSpec, f: (result: TypedArray, finish: () => void) => Effect.Effect<A, WinError>) =>
+      Effect.suspend(() => {
+        const r = resultOf(operation, t, spec)
+        return r instanceof WinError ? Effect.fail(r) : f(r.array, r.finish)
+      })
+    const requestWithOrigin = <A>(operation: string, t: number, spec: TypedArray | BufferSpec, f: (origin: TypedArray) => Effect.Effect<Request.Request<A, WinError>>) =>
+      Effect.suspend(() => {
+        const origin = originOf(operation, t, spec)
+        return origin instanceof WinError ? Effect.succeed(Request.failed(origin) as Request.Request<A, WinError>) : f(origin)
+      })
+    const requestWithResult = <A>(
+      operation: string, t: number, spec: TypedArray | BufferSpec, f: (result: TypedArray, finish: () => void) => Effect.Effect<Request.Request<A, WinError>>
+    ) =>
+      Effect.suspend(() => {
+        const r = resultOf(operation, t, spec)
+        return r instanceof WinError ? Effect.succeed(Request.failed(r) as Request.Request<A, WinError>) : f(r.array, r.finish)
+      })
+
     const win: Win<T> = {
       comm,
       base,
       size: base.byteLength,
       dispUnit,
       flavor,
-      put: (origin, t, target) =>
-        access !== undefined ? inMemory.put("put", origin, t, target) : Effect.asVoid(start("put", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() }))),
-      get: (result, t, target) =>
-        access !== undefined
-          ? inMemory.get("get", result, t, target)
-          : Effect.flatMap(start("get", t, target, result, (w) => ({ k: "get", ...w })), (r) => Effect.map(settle("get", t, r), into(result))),
+      put: (spec, t, target) =>
+        withOrigin("put", t, spec, (origin) =>
+          access !== undefined ? inMemory.put("put", origin, t, target) : Effect.asVoid(start("put", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })))),
+      get: (spec, t, target) =>
+        withResult("get", t, spec, (result, finish) =>
+          access !== undefined
+            ? Effect.map(inMemory.get("get", result, t, target), finish)
+            : Effect.flatMap(start("get", t, target, result, (w) => ({ k: "get", ...w })), (r) => Effect.map(settle("get", t, r), (a) => {
+                  into(result)(a)
+                  finish()
+                }))),
       // Put and accumulate complete locally at once (the origin is copied into the order); their
       // answers are awaited by the next flush, fence, unlock or complete.
-      accumulate: (origin, t, target, op) =>
-        access !== undefined
-          ? inMemory.accumulate("accumulate", origin, undefined, t, target, op)
-          : Effect.asVoid(start("accumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name }))),
-      getAccumulate: (origin, result, t, target, op) =>
-        access !== undefined
-          ? inMemory.accumulate("getAccumulate", origin, result, t, target, op)
-          : Effect.flatMap(start("getAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (r) =>
-            Effect.map(settle("getAccumulate", t, r), into(result))),
+      accumulate: (spec, t, target, op) =>
+        withOrigin("accumulate", t, spec, (origin) =>
+          access !== undefined
+            ? inMemory.accumulate("accumulate", origin, undefined, t, target, op)
+            : Effect.asVoid(start("accumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })))),
+      getAccumulate: (spec, resultSpec, t, target, op) =>
+        withOrigin("getAccumulate", t, spec, (origin) =>
+          withResult("getAccumulate", t, resultSpec, (result, finish) =>
+            access !== undefined
+              ? Effect.map(inMemory.accumulate("getAccumulate", origin, result, t, target, op), finish)
+              : Effect.flatMap(start("getAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (r) =>
+                Effect.map(settle("getAccumulate", t, r), (a) => {
+                  into(result)(a)
+                  finish()
+                })))),
       fetchAndOp: (value, t, target, op) =>
         Effect.gen(function*() {
           if (t === PROC_NULL) return value
@@ -775,22 +920,33 @@ const make = <T extends TypedArray>(
           const a = yield* settle("compareAndSwap", t, yield* start("compareAndSwap", t, target, one, (w) => ({ k: "cas", ...w, data: one, cmp })))
           return a.data![0] as number | bigint
         }),
-      rput: (origin, t, target) =>
-        access !== undefined
-          ? done(inMemory.put("rput", origin, t, target))
-          : requestOf(start("rput", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), () => undefined, "rput", t),
-      rget: (result, t, target) =>
-        access !== undefined
-          ? done(inMemory.get("rget", result, t, target))
-          : requestOf(start("rget", t, target, result, (w) => ({ k: "get", ...w })), (a) => void into(result)(a), "rget", t),
-      raccumulate: (origin, t, target, op) =>
-        access !== undefined
-          ? done(inMemory.accumulate("raccumulate", origin, undefined, t, target, op))
-          : requestOf(start("raccumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })), () => undefined, "raccumulate", t),
-      rgetAccumulate: (origin, result, t, target, op) =>
-        access !== undefined
-          ? done(inMemory.accumulate("rgetAccumulate", origin, result, t, target, op))
-          : requestOf(start("rgetAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (a) => void into(result)(a), "rgetAccumulate", t),
+      rput: (spec, t, target) =>
+        requestWithOrigin("rput", t, spec, (origin) =>
+          access !== undefined
+            ? done(inMemory.put("rput", origin, t, target))
+            : requestOf(start("rput", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), () => undefined, "rput", t)),
+      rget: (spec, t, target) =>
+        requestWithResult("rget", t, spec, (result, finish) =>
+          access !== undefined
+            ? done(Effect.map(inMemory.get("rget", result, t, target), finish))
+            : requestOf(start("rget", t, target, result, (w) => ({ k: "get", ...w })), (a) => {
+                  into(result)(a)
+                  finish()
+                }, "rget", t)),
+      raccumulate: (spec, t, target, op) =>
+        requestWithOrigin("raccumulate", t, spec, (origin) =>
+          access !== undefined
+            ? done(inMemory.accumulate("raccumulate", origin, undefined, t, target, op))
+            : requestOf(start("raccumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })), () => undefined, "raccumulate", t)),
+      rgetAccumulate: (spec, resultSpec, t, target, op) =>
+        requestWithOrigin("rgetAccumulate", t, spec, (origin) =>
+          requestWithResult("rgetAccumulate", t, resultSpec, (result, finish) =>
+            access !== undefined
+              ? done(Effect.map(inMemory.accumulate("rgetAccumulate", origin, result, t, target, op), finish))
+              : requestOf(start("rgetAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (a) => {
+                  into(result)(a)
+                  finish()
+                }, "rgetAccumulate", t))),
 
       fence: (assert = 0) =>
         Effect.gen(function*() {
@@ -889,17 +1045,22 @@ const make = <T extends TypedArray>(
 
     /** The direct path's operations (where every rank's memory is addressable): checked like any operation, then done by this rank. */
     const inMemory = (() => {
-      /** The operation's elements in rank t's memory. */
-      const place = (operation: string, t: number, target: Target | undefined, data: TypedArray): TypedArray | WinError => {
+      /** The operation's elements in rank t's memory: one view per piece of the target layout. */
+      const place = (operation: string, t: number, target: Target | undefined, data: TypedArray): Array<TypedArray> | WinError => {
         const where = locate(operation, t, target, data)
         if (where instanceof WinError) return where
         const gone = access!.goneReason(t)
         if (gone !== undefined) return failure(operation, t, `${gone.message}: its window can no longer be reached`, gone.cause)
         const part = access!.memoryOf(t)
         const d = Datatype.byName(where.dt)!
-        const byte = part.byteOffset + where.at
-        if (byte % d.size !== 0) return failure(operation, t, `byte ${where.at} of rank ${t}'s window is not aligned for ${where.dt}`)
-        return new d.ctor(part.buffer, byte, where.n)
+        const views: Array<TypedArray> = []
+        for (let i = 0; i < where.pieces.length; i += 2) {
+          const at = where.pieces[i]!
+          const byte = part.byteOffset + at
+          if (byte % d.size !== 0) return failure(operation, t, `byte ${at} of rank ${t}'s window is not aligned for ${where.dt}`)
+          views.push(new d.ctor(part.buffer, byte, where.pieces[i + 1]!))
+        }
+        return views
       }
       /** `step` under rank t's accumulate mutex; a throw (an op that does not fit the datatype) is the operation's failure. */
       const atomically = <A>(operation: string, t: number, step: () => A): Effect.Effect<A, WinError> =>
@@ -926,17 +1087,21 @@ const make = <T extends TypedArray>(
         put: (operation: string, origin: TypedArray, t: number, target: Target | undefined) =>
           Effect.suspend(() => {
             if (t === PROC_NULL) return Effect.void
-            const view = place(operation, t, target, origin)
-            if (view instanceof WinError) return Effect.fail(view)
-            view.set(origin as never)
+            const views = place(operation, t, target, origin)
+            if (views instanceof WinError) return Effect.fail(views)
+            putInto(views, origin)
             return Effect.void
           }),
         get: (operation: string, result: TypedArray, t: number, target: Target | undefined) =>
           Effect.suspend(() => {
             if (t === PROC_NULL) return Effect.void
-            const view = place(operation, t, target, result)
-            if (view instanceof WinError) return Effect.fail(view)
-            result.set(view as never)
+            const views = place(operation, t, target, result)
+            if (views instanceof WinError) return Effect.fail(views)
+            let o = 0
+            for (const v of views) {
+              result.set(v as never, o)
+              o += v.length
+            }
             return Effect.void
           }),
         /** accumulate (no `result`) or getAccumulate: the target's elements before go to `result`. */
@@ -944,20 +1109,27 @@ const make = <T extends TypedArray>(
           Effect.suspend(() => {
             if (t === PROC_NULL) return Effect.void
             if (BUILTIN_OPS.get(op.name) !== op) return Effect.fail(failure(operation, t, `accumulate takes a built-in op, not ${op.name}`))
-            const view = place(operation, t, target, origin)
-            if (view instanceof WinError) return Effect.fail(view)
+            const views = place(operation, t, target, origin)
+            if (views instanceof WinError) return Effect.fail(views)
             if (result !== undefined && (Datatype.of(result) !== Datatype.of(origin) || result.length !== origin.length)) {
               return Effect.fail(failure(operation, t, `the result buffer must hold ${origin.length} ${Datatype.of(origin).name} like the origin`))
             }
             return atomically(operation, t, () => {
-              result?.set(view as never)
-              Op.reduceLocal(op, view, origin, view)
+              if (result !== undefined) {
+                let o = 0
+                for (const v of views) {
+                  result.set(v as never, o)
+                  o += v.length
+                }
+              }
+              combine(op, views, origin)
             })
           }),
         compareAndSwap: (one: TypedArray, cmp: TypedArray, t: number, target: Target) =>
           Effect.suspend(() => {
-            const view = place("compareAndSwap", t, target, one)
-            if (view instanceof WinError) return Effect.fail(view)
+            const views = place("compareAndSwap", t, target, one)
+            if (views instanceof WinError) return Effect.fail(views)
+            const view = views[0]!
             return atomically("compareAndSwap", t, () => {
               const before = view[0] as number | bigint
               if (before === cmp[0]) view[0] = one[0] as never

@@ -14,7 +14,7 @@ const cases = TRANSPORTS.flatMap((transport) => SIZES.map((size) => [transport, 
 
 describe.each(cases)("windows on %s, %i ranks", (transport, size) => {
   const worlds = useWorlds({ transport })
-  const run = (name: string) => worlds.run(size, program("rma.ts", name))
+  const run = (name: string, ...args: ReadonlyArray<unknown>) => worlds.run(size, program("rma.ts", name, ...args))
 
   it.effect("put and get under fence, guards untouched, fence assertions", () => run("putGetFence"))
   it.effect("accumulate with SUM, MAX, MIN, PROD, NO_OP; getAccumulate with REPLACE under lock", () => run("accumulateOps"))
@@ -23,6 +23,8 @@ describe.each(cases)("windows on %s, %i ranks", (transport, size) => {
   it.effect("rput/rget requests, lockAll, PROC_NULL, a window over existing memory", () => run("requestsAndProcNull"))
   it.effect("errors name the operation and target, and the window stays usable", () => run("errors"))
   it.effect("a dynamic window: attach, addresses, put and get through them, errors outside them and after detach", () => run("dynamicWindow"))
+  it.effect("derived datatypes as target layouts, origins and results (window memory from allocate)", () => run("derivedLayouts", "allocate"))
+  it.effect("derived datatypes as target layouts, origins and results (a window over private memory)", () => run("derivedLayouts", "private"))
   it.effect(transport === "shm" ? "allocateShared: direct loads and stores into every rank's part" : "allocateShared says it needs shared memory", () =>
     worlds.run(size, program("rma.ts", "sharedWindow", transport === "shm")))
 })

@@ -6,6 +6,7 @@
 import { Effect } from "effect"
 import { writeFileSync } from "node:fs"
 import { Comm, Op, PROC_NULL, Request, Win } from "rankflow"
+import { Datatype } from "rankflow/codecs"
 import { check, checkEqual } from "./check.ts"
 
 const world = Comm.World
@@ -288,4 +289,57 @@ export const deadPeer = (file: string) =>
         writeFileSync(file, JSON.stringify({ tag: e._tag, operation: e.operation, target: e.target, cause: cause?._tag, causeRank: cause?.rank }))
       )
     }))
+  })
+
+/**
+ * Derived datatypes as target layouts and as origin/result buffers: each rank
+ * puts a column of its 4×3 grid into a column of the next rank's grid (a
+ * vector target layout), gets it back through a strided result, accumulates
+ * into a subarray block and reads it with getAccumulate; guards stay
+ * untouched; a layout that overruns the window and one that mixes types fail.
+ * `over`: the window's memory (`"private"`: Win.create over the rank's own
+ * array, which takes the message path on shm too).
+ */
+export const derivedLayouts = (over: "allocate" | "private") =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const rows = 4
+    const cols = 3
+    const win = over === "allocate" ? yield* Win.allocate(w, rows * cols, "float64") : yield* Win.create(w, new Float64Array(rows * cols))
+    win.base.fill(-1)
+    const next = (w.rank + 1) % w.size
+    const prev = (w.rank - 1 + w.size) % w.size
+    const column = Datatype.vector(rows, 1, cols, "float64")
+    const mine = Float64Array.from({ length: rows * cols }, (_, i) => w.rank * 100 + i)
+    yield* win.fence()
+    // Column 0 of this rank's grid (a strided origin) into column 2 of the next rank's (a strided target).
+    yield* win.put([mine, column, 1], next, { disp: 2, datatype: column })
+    yield* win.fence()
+    const expected = Array.from({ length: rows * cols }, (_, i) => (i % cols === 2 ? prev * 100 + (i - 2) : -1))
+    yield* checkEqual(Array.from(win.base), expected, "the previous rank's column 0 in column 2, the rest untouched")
+    // Back through a strided result: column 2 of the next rank's grid into column 1 of a local grid.
+    const back = new Float64Array(rows * cols).fill(-2)
+    yield* win.get([back.subarray(1), column, 1], next, { disp: 2, count: 1, datatype: column })
+    yield* win.fence()
+    yield* checkEqual(Array.from(back), Array.from({ length: rows * cols }, (_, i) => (i % cols === 1 ? w.rank * 100 + (i - 1) : -2)), "this rank's column, got back into column 1")
+    // Accumulate 1 into the 2×2 block at rows 1–2, columns 1–2 of the next rank's grid; getAccumulate reads it.
+    const block = Datatype.subarray([rows, cols], [2, 2], [1, 1], "float64")
+    yield* win.accumulate(new Float64Array(4).fill(1), next, { disp: 0, datatype: block }, Op.SUM)
+    yield* win.fence()
+    const seen = new Float64Array(4)
+    yield* win.getAccumulate(new Float64Array(4), seen, next, { disp: 0, datatype: block }, Op.NO_OP)
+    yield* win.fence()
+    const at = (r: number, c: number) => r * cols + c
+    // The next rank's grid holds this rank's column 0 in its column 2.
+    const theirs = (i: number) => (i % cols === 2 ? w.rank * 100 + (i - 2) : -1)
+    yield* checkEqual(Array.from(seen), [at(1, 1), at(1, 2), at(2, 1), at(2, 2)].map((i) => theirs(i) + 1), "the block after the accumulate")
+    // Errors: a layout that runs past the window, a struct that mixes types, a count that does not match.
+    const overrun = yield* Effect.flip(win.put(new Float64Array(rows), next, { disp: 3, datatype: column }))
+    yield* check(/run past rank/.test(overrun.message), `a layout past the window: ${overrun.message}`)
+    const mixed = yield* Effect.flip(win.put(new Float64Array(2), next, { disp: 0, datatype: Datatype.struct([1, 1], [0, 8], ["float64", "int32"]) }))
+    yield* check(/mixes several/.test(mixed.message), `a mixed struct: ${mixed.message}`)
+    const count = yield* Effect.flip(win.put(new Float64Array(3), next, { disp: 0, datatype: column }))
+    yield* check(/do not match the origin's 3 elements/.test(count.message), `a count that does not match: ${count.message}`)
+    yield* win.fence(Win.MODE_NOSUCCEED)
+    yield* win.free()
   })
