@@ -20,7 +20,7 @@
  * yield* file.close()
  * ```
  */
-import { Data, Effect, type Scope } from "effect"
+import { Data, Deferred, Effect, type Result, type Scope } from "effect"
 import { open as openFile, unlink, type FileHandle } from "node:fs/promises"
 import { constants } from "node:fs"
 import { type BufferSpec, describe, describeTarget, scatter } from "../../codecs/buffer.ts"
@@ -144,6 +144,9 @@ export interface ParallelFile {
   writeAtAll(offset: number, buffer: BufferSpec): Effect.Effect<number, FileError>
   ireadAt(offset: number, buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>>
   iwriteAt(offset: number, buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>>
+  /** Collective, non-blocking: every rank starts it in the same order among its collective calls on the file. */
+  ireadAtAll(offset: number, buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>>
+  iwriteAtAll(offset: number, buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>>
 
   seek(offset: number, whence?: Whence): Effect.Effect<void, FileError>
   getPosition(): number
@@ -154,10 +157,15 @@ export interface ParallelFile {
   /** Starts a read at the file pointer, which moves at once by what the buffer holds. */
   iread(buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>, FileError>
   iwrite(buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>, FileError>
+  ireadAll(buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>, FileError>
+  iwriteAll(buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>, FileError>
 
   /** At the shared file pointer, which moves by what the buffer holds; ranks take turns, in no set order. */
   readShared(buffer: BufferSpec): Effect.Effect<number, FileError>
   writeShared(buffer: BufferSpec): Effect.Effect<number, FileError>
+  /** Takes its place at the shared pointer now; the access goes on in the background. */
+  ireadShared(buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>, FileError>
+  iwriteShared(buffer: BufferSpec): Effect.Effect<Request.Request<number, FileError>, FileError>
   /** Collective: rank by rank, each after the previous ranks' data, from the shared file pointer. */
   readOrdered(buffer: BufferSpec): Effect.Effect<number, FileError>
   writeOrdered(buffer: BufferSpec): Effect.Effect<number, FileError>
@@ -378,7 +386,10 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
 
   /** Reads into `buffer` from view offset `offset`; returns etypes read (fewer at the end of the file). */
   const readData = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
-    Effect.flatMap(prepareRead(operation, offset, buffer), ({ target, pieces }) =>
+    Effect.flatMap(prepareRead(operation, offset, buffer), (prepared) => readPrepared(operation, prepared))
+
+  /** Reads prepared ranges into their target; returns etypes read (fewer at the end of the file). */
+  const readPrepared = (operation: string, { target, pieces }: Effect.Success<ReturnType<typeof prepareRead>>): Effect.Effect<number, FileError> =>
       io(operation, async () => {
         let got = 0
         for (const [pos, length] of pieces) {
@@ -389,7 +400,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
         const whole = got - (got % layout.etypeSize)
         scatter(target, whole)
         return whole / layout.etypeSize
-      }))
+      })
 
   /** How many etypes `buffer` holds (as a receive target: a derived layout is not packed just to count it). */
   const elementsOf = (operation: string, buffer: BufferSpec): Effect.Effect<number, FileError> =>
@@ -434,10 +445,28 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       return Math.floor(data / layout.etypeSize)
     })
 
+  /**
+   * Collective accesses in call order: a non-blocking one runs in the
+   * background, and every later collective call on this file waits for the
+   * ones before it, so that the ranks' collectives meet in the same order
+   * (MPI's rule for non-blocking collectives). The slot is taken when the call
+   * runs; a non-blocking call also fixes its file ranges then.
+   */
+  let lastCollective: Effect.Effect<void> = Effect.void
+  const reserve = () => {
+    const before = lastCollective
+    const done = Deferred.makeUnsafe<void>()
+    lastCollective = Deferred.await(done)
+    return <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      before.pipe(Effect.andThen(effect), Effect.ensuring(Deferred.succeed(done, undefined)))
+  }
+  const inOrder = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => Effect.suspend(() => reserve()(effect))
+  const inBackground = <A>(effect: Effect.Effect<A, FileError>) => Effect.suspend(() => Request.fromEffect(reserve()(effect)))
+
   const file: Closable = {
     path,
     close: (locally = false) =>
-      Effect.gen(function*() {
+      inOrder(Effect.gen(function*() {
         if (closed) return
         if (locally) {
           closed = true
@@ -452,12 +481,12 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
           yield* collective(comm.barrier())
           if (comm.rank === 0) yield* io("delete", () => unlink(path))
         }
-      }),
+      })),
     getSize: () => Effect.map(io("getSize", () => handle.stat()), (s) => s.size),
     setSize: (bytes) =>
       Effect.gen(function*() {
         if (!Number.isSafeInteger(bytes) || bytes < 0) return yield* fail("setSize", `size must be a non-negative integer, got ${bytes}`)
-        yield* byRankZero(io("setSize", () => handle.truncate(bytes)))
+        yield* inOrder(byRankZero(io("setSize", () => handle.truncate(bytes))))
       }),
     preallocate: (bytes) =>
       Effect.gen(function*() {
@@ -465,19 +494,19 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
         const grow = io("preallocate", async () => {
           if ((await handle.stat()).size < bytes) await handle.truncate(bytes)
         })
-        yield* byRankZero(grow)
+        yield* inOrder(byRankZero(grow))
       }),
-    sync: () => all(io("sync", () => handle.sync())),
+    sync: () => inOrder(all(io("sync", () => handle.sync()))),
     getAmode: () => ({ mode, ...flags }),
     getGroup: () => comm.group,
     getAtomicity: () => atomicity,
     setAtomicity: (flag) =>
-      Effect.map(all(Effect.void), () => {
+      Effect.map(inOrder(all(Effect.void)), () => {
         atomicity = flag
       }),
 
     setView: (disp, etype, filetype = etype) =>
-      Effect.andThen(
+      inOrder(Effect.andThen(
         all(Effect.suspend(() => {
           if (!Number.isSafeInteger(disp) || disp < 0) return Effect.fail(fail("setView", `disp must be a non-negative integer, got ${disp}`))
           const next = layoutOf(disp, etype, filetype)
@@ -488,16 +517,23 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
           return Effect.void
         })),
         setShared(() => 0)
-      ),
+      )),
     getView: () => view,
     getByteOffset: (offset) => ranges(layout, offset * layout.etypeSize, 1)[0]![0],
 
     readAt: (offset, buffer) => readData("readAt", offset, buffer),
     writeAt: (offset, buffer) => writeData("writeAt", offset, buffer),
-    readAtAll: (offset, buffer) => readCollective("readAtAll", offset, buffer),
-    writeAtAll: (offset, buffer) => writeCollective("writeAtAll", offset, buffer),
-    ireadAt: (offset, buffer) => Request.fromEffect(readData("ireadAt", offset, buffer)),
-    iwriteAt: (offset, buffer) => Request.fromEffect(writeData("iwriteAt", offset, buffer)),
+    readAtAll: (offset, buffer) => inOrder(readCollective("readAtAll", offset, buffer)),
+    writeAtAll: (offset, buffer) => inOrder(writeCollective("writeAtAll", offset, buffer)),
+    // The ranges are fixed when the call runs (a later setView does not move a started access).
+    ireadAt: (offset, buffer) => Effect.flatMap(Effect.result(prepareRead("ireadAt", offset, buffer)), (p) =>
+      Request.fromEffect(p._tag === "Success" ? readPrepared("ireadAt", p.success) : Effect.fail(p.failure))),
+    iwriteAt: (offset, buffer) => Effect.flatMap(Effect.result(prepareWrite("iwriteAt", offset, buffer)), (p) =>
+      Request.fromEffect(p._tag === "Success" ? writePieces("iwriteAt", p.success.data, p.success.pieces) : Effect.fail(p.failure))),
+    ireadAtAll: (offset, buffer) =>
+      Effect.flatMap(Effect.result(prepareRead("ireadAtAll", offset, buffer)), (p) => inBackground(readCollectiveFrom("ireadAtAll", p))),
+    iwriteAtAll: (offset, buffer) =>
+      Effect.flatMap(Effect.result(prepareWrite("iwriteAtAll", offset, buffer)), (p) => inBackground(writeCollectiveFrom("iwriteAtAll", p))),
 
     seek: (offset, whence = "set") => Effect.map(moveTo("seek", offset, whence, position), (p) => {
       position = p
@@ -505,21 +541,36 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
     getPosition: () => position,
     read: (buffer) => Effect.tap(readData("read", position, buffer), (n) => Effect.sync(() => (position += n))),
     write: (buffer) => Effect.tap(writeData("write", position, buffer), (n) => Effect.sync(() => (position += n))),
-    readAll: (buffer) => Effect.tap(readCollective("readAll", position, buffer), (n) => Effect.sync(() => (position += n))),
-    writeAll: (buffer) => Effect.tap(writeCollective("writeAll", position, buffer), (n) => Effect.sync(() => (position += n))),
+    readAll: (buffer) => inOrder(Effect.suspend(() => Effect.tap(readCollective("readAll", position, buffer), (n) => Effect.sync(() => (position += n))))),
+    writeAll: (buffer) => inOrder(Effect.suspend(() => Effect.tap(writeCollective("writeAll", position, buffer), (n) => Effect.sync(() => (position += n))))),
+    // The pointer moves when the call runs, by what the buffer holds (MPI's rule), as for iread.
+    ireadAll: (buffer) =>
+      Effect.flatMap(elementsOf("ireadAll", buffer), (n) => {
+        const at = position
+        position += n
+        return Effect.flatMap(Effect.result(prepareRead("ireadAll", at, buffer)), (p) => inBackground(readCollectiveFrom("ireadAll", p)))
+      }),
+    iwriteAll: (buffer) =>
+      Effect.flatMap(elementsOf("iwriteAll", buffer), (n) => {
+        const at = position
+        position += n
+        return Effect.flatMap(Effect.result(prepareWrite("iwriteAll", at, buffer)), (p) => inBackground(writeCollectiveFrom("iwriteAll", p)))
+      }),
     iread: (buffer) => {
       // The pointer moves when the request starts, by what the buffer holds (MPI's rule).
       return Effect.flatMap(elementsOf("iread", buffer), (n) => {
         const at = position
         position += n
-        return Request.fromEffect(readData("iread", at, buffer))
+        return Effect.flatMap(Effect.result(prepareRead("iread", at, buffer)), (p) =>
+          Request.fromEffect(p._tag === "Success" ? readPrepared("iread", p.success) : Effect.fail(p.failure)))
       })
     },
     iwrite: (buffer) =>
       Effect.flatMap(elementsOf("iwrite", buffer), (n) => {
         const at = position
         position += n
-        return Request.fromEffect(writeData("iwrite", at, buffer))
+        return Effect.flatMap(Effect.result(prepareWrite("iwrite", at, buffer)), (p) =>
+          Request.fromEffect(p._tag === "Success" ? writePieces("iwrite", p.success.data, p.success.pieces) : Effect.fail(p.failure)))
       }),
 
     readShared: (buffer) =>
@@ -532,10 +583,23 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
         const n = yield* elementsOf("writeShared", buffer)
         return yield* writeData("writeShared", yield* takeShared("writeShared", n), buffer)
       }),
-    readOrdered: (buffer) => ordered("readOrdered", buffer, readData),
-    writeOrdered: (buffer) => ordered("writeOrdered", buffer, writeData),
-    seekShared: (offset, whence = "set") =>
+    // The shared pointer moves when the call runs; the access goes on in the background.
+    ireadShared: (buffer) =>
       Effect.gen(function*() {
+        const n = yield* elementsOf("ireadShared", buffer)
+        const p = yield* Effect.result(prepareRead("ireadShared", yield* takeShared("ireadShared", n), buffer))
+        return yield* Request.fromEffect(p._tag === "Success" ? readPrepared("ireadShared", p.success) : Effect.fail(p.failure))
+      }),
+    iwriteShared: (buffer) =>
+      Effect.gen(function*() {
+        const n = yield* elementsOf("iwriteShared", buffer)
+        const p = yield* Effect.result(prepareWrite("iwriteShared", yield* takeShared("iwriteShared", n), buffer))
+        return yield* Request.fromEffect(p._tag === "Success" ? writePieces("iwriteShared", p.success.data, p.success.pieces) : Effect.fail(p.failure))
+      }),
+    readOrdered: (buffer) => inOrder(ordered("readOrdered", buffer, readData)),
+    writeOrdered: (buffer) => inOrder(ordered("writeOrdered", buffer, writeData)),
+    seekShared: (offset, whence = "set") =>
+      inOrder(Effect.gen(function*() {
         const agreed = yield* collective(comm.allgather([offset, whence] as const))
         if (agreed.some(([o, w]) => o !== offset || w !== whence)) {
           return yield* fail("seekShared", `the ranks gave different positions: ${agreed.map(([o, w]) => `${o} from ${w}`).join(", ")}`)
@@ -552,7 +616,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
           return next
         })
         if (bad !== undefined) return yield* fail("seekShared", `the position would be ${bad}, before the start of the view`)
-      }),
+      })),
     getPositionShared: () => takeShared("getPositionShared", 0)
   }
 
@@ -632,14 +696,16 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
    * the end of the file returns fewer etypes, as an independent read does.
    */
   const readCollective = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+    Effect.flatMap(Effect.result(prepareRead(operation, offset, buffer)), (prepared) => readCollectiveFrom(operation, prepared))
+
+  const readCollectiveFrom = (operation: string, prepared: Result.Result<Effect.Success<ReturnType<typeof prepareRead>>, FileError>): Effect.Effect<number, FileError> =>
     Effect.gen(function*() {
-      const prepared = yield* Effect.result(prepareRead(operation, offset, buffer))
       const mine = prepared._tag === "Success" ? prepared.success : undefined
       const shapes = yield* collective(comm.allgather(mine === undefined ? null : shapeOf(mine.pieces)))
       if (prepared._tag === "Failure") return yield* all(Effect.fail(prepared.failure))
       const bad = shapes.indexOf(null)
       if (bad >= 0) return yield* all(Effect.fail(fail(operation, `rank ${bad} could not start its part`)))
-      if (shapes.every((s) => s![0] <= 1)) return yield* all(readData(operation, offset, buffer))
+      if (shapes.every((s) => s![0] <= 1)) return yield* all(readPrepared(operation, mine!))
       const { target, pieces } = mine!
       const { sendCounts: wantCounts, sendDispls: wantDispls, maps } = yield* exchangeMaps(shapes, pieces)
       // This rank as an aggregator: read what the ranks want of its domain, laid out in rank order.
@@ -695,8 +761,10 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
    * piece. Where every rank's access is one piece, each writes its own.
    */
   const writeCollective = (operation: string, offset: number, buffer: BufferSpec): Effect.Effect<number, FileError> =>
+    Effect.flatMap(Effect.result(prepareWrite(operation, offset, buffer)), (prepared) => writeCollectiveFrom(operation, prepared))
+
+  const writeCollectiveFrom = (operation: string, prepared: Result.Result<Effect.Success<ReturnType<typeof prepareWrite>>, FileError>): Effect.Effect<number, FileError> =>
     Effect.gen(function*() {
-      const prepared = yield* Effect.result(prepareWrite(operation, offset, buffer))
       const mine = prepared._tag === "Success" ? prepared.success : undefined
       const shapes = yield* collective(comm.allgather(mine === undefined ? null : shapeOf(mine.pieces)))
       if (prepared._tag === "Failure") return yield* all(Effect.fail(prepared.failure))

@@ -202,3 +202,50 @@ export const errors = (dir: string) =>
     yield* w.barrier()
     if (w.rank === 0) yield* File.remove(path)
   })
+
+/**
+ * Non-blocking collective and shared-pointer accesses: two `iwriteAtAll` of
+ * each rank's block (through a subarray view: two-phase) outstanding at once,
+ * read back with two outstanding `ireadAtAll`; `iwriteAll`/`ireadAll` move the
+ * individual pointer when they start; `iwriteShared`/`ireadShared` take their
+ * place at the shared pointer when they start.
+ */
+export const nonBlocking = (dir: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const rows = 3
+    const file = yield* File.open(w, `${dir}/nonblocking-${w.size}.bin`, "rw", { create: true, deleteOnClose: true })
+    yield* file.setView(0, "int32", Datatype.subarray([rows, 2 * w.size], [rows, 2], [0, 2 * w.rank], "int32"))
+    const first = Int32Array.from({ length: rows * 2 }, (_, i) => w.rank * 100 + i)
+    const second = first.map((x) => -x - 1)
+    const writes = [yield* file.iwriteAtAll(0, first), yield* file.iwriteAtAll(rows * 2, second)] as const
+    yield* checkEqual(yield* Request.waitAll(writes), [rows * 2, rows * 2], "etypes written by both")
+    yield* file.sync()
+    const a = new Int32Array(rows * 2)
+    const b = new Int32Array(rows * 2)
+    const reads = [yield* file.ireadAtAll(rows * 2, b), yield* file.ireadAtAll(0, a)] as const
+    yield* checkEqual(yield* Request.waitAll(reads), [rows * 2, rows * 2], "etypes read by both")
+    yield* checkEqual([Array.from(a), Array.from(b)], [Array.from(first), Array.from(second)], "both blocks back")
+    // The individual pointer moves when the call starts.
+    yield* file.seek(0)
+    const c = new Int32Array(rows * 2)
+    const pending = yield* file.ireadAll(c)
+    yield* checkEqual(file.getPosition(), rows * 2, "the pointer, moved as ireadAll started")
+    yield* Request.wait(pending)
+    yield* checkEqual(Array.from(c), Array.from(first), "ireadAll's block")
+    const rewrite = yield* file.iwriteAll(first.map((x) => x + 1))
+    yield* checkEqual(file.getPosition(), rows * 4, "the pointer, moved as iwriteAll started")
+    yield* Request.wait(rewrite)
+    // Shared pointer: each rank's two int32 land whole somewhere, and every element is read once.
+    yield* file.setView(0, "int32")
+    yield* file.seekShared(0)
+    yield* Request.wait(yield* file.iwriteShared(Int32Array.of(w.rank, w.rank)))
+    yield* file.sync()
+    yield* file.seekShared(0)
+    const got = new Int32Array(2)
+    yield* checkEqual(yield* Request.wait(yield* file.ireadShared(got)), 2, "ireadShared's count")
+    yield* check(got[0] === got[1] && got[0]! >= 0 && got[0]! < w.size, `a whole write of one rank: ${Array.from(got)}`)
+    const everyone = yield* w.allgather(got[0]!)
+    yield* checkEqual([...everyone].sort((x, y) => x - y), Array.from({ length: w.size }, (_, r) => r), "every rank's write read once")
+    yield* file.close()
+  })
