@@ -29,6 +29,7 @@ import type { DatatypeName, DerivedDatatype, TypeArgument } from "../../codecs/D
 import type { Comm } from "../comm/Comm.ts"
 import type { Group } from "../comm/Group.ts"
 import * as Op from "../op/Op.ts"
+import * as Scratch from "../collectives/scratch.ts"
 import * as Win from "../rma/Win.ts"
 import * as Request from "../messaging/Request.ts"
 
@@ -300,6 +301,8 @@ export const remove = (path: string): Effect.Effect<void, FileError> =>
 interface Closable extends ParallelFile {
   close(locally?: boolean): Effect.Effect<void, FileError>
 }
+
+const UINT8 = Datatype.byName("uint8")!
 
 /** Pieces of a collective read at most this far apart are read in one call, the gap with them (data sieving). */
 const SIEVE_GAP = 64 * 1024
@@ -710,7 +713,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       const { sendCounts: wantCounts, sendDispls: wantDispls, maps } = yield* exchangeMaps(shapes, pieces)
       // This rank as an aggregator: read what the ranks want of its domain, laid out in rank order.
       const domainPieces = piecesOfDomain(maps)
-      const outgoing = new Uint8Array(domainPieces.reduce((n, [, length]) => n + length, 0))
+      const outgoing = Scratch.borrow(UINT8, domainPieces.reduce((n, [, length]) => n + length, 0)) as Uint8Array
       const read = yield* Effect.result(io(operation, async () => {
         let i = 0
         while (i < domainPieces.length) {
@@ -721,22 +724,25 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
             end = Math.max(end, domainPieces[j]![0] + domainPieces[j]![1])
             j++
           }
-          const stretch = new Uint8Array(end - start)
+          const stretch = Scratch.borrow(UINT8, end - start) as Uint8Array
           let got = 0
           while (got < stretch.byteLength) {
             const { bytesRead } = await handle.read(stretch, got, stretch.byteLength - got, start + got)
-            if (bytesRead === 0) break // the end of the file: the rest stays zero (and is not counted, below)
+            if (bytesRead === 0) break // the end of the file: the rest reads as zeros (and is not counted, below)
             got += bytesRead
           }
+          stretch.fill(0, got)
           for (; i < j; i++) {
             const [pos, length, into] = domainPieces[i]!
             outgoing.set(stretch.subarray(pos - start, pos - start + length), into)
           }
+          Scratch.giveBack(stretch)
         }
       }))
       // The bytes back to the ranks that want them, into this rank's packed buffer in data order.
       const sendCounts = maps.map(([, ls]) => ls.reduce((a, b) => a + b, 0))
       yield* collective(comm.alltoallv(outgoing, { sendCounts, recvCounts: wantCounts, recvDispls: wantDispls, into: target.bytes }))
+      Scratch.giveBack(outgoing)
       if (read._tag === "Failure") return yield* all(Effect.fail(read.failure))
       return yield* all(io(operation, async () => {
         // Where the file ends, the read ends, as an independent read's does.
@@ -776,9 +782,11 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
 
       const { sendCounts, sendDispls, maps } = yield* exchangeMaps(shapes, pieces)
       const recvCounts = maps.map(([, ls]) => ls.reduce((a, b) => a + b, 0))
-      const received = yield* collective(comm.alltoallv(data, { sendCounts, sendDispls, recvCounts }))
+      // Into a reused private buffer: a fresh one of this size costs its page faults on every call.
+      const scratch = Scratch.borrow(UINT8, recvCounts.reduce((a, b) => a + b, 0)) as Uint8Array
+      const received = yield* collective(comm.alltoallv(data, { sendCounts, sendDispls, recvCounts, into: scratch }))
       const domainPieces = piecesOfDomain(maps)
-      return yield* all(Effect.as(io(operation, async () => {
+      return yield* all(Effect.as(Effect.ensuring(io(operation, async () => {
         let i = 0
         while (i < domainPieces.length) {
           const start = domainPieces[i]![0]
@@ -792,7 +800,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
           }
           await handle.writev(parts, start)
         }
-      }), written))
+      }), Effect.sync(() => Scratch.giveBack(scratch))), written))
     })
 
   /** Each rank's data after the data of the ranks before it, from the shared pointer, which then moves past all of it. */
