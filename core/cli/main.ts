@@ -45,6 +45,10 @@ const stallAction = Flag.Literals("stall-action", ["report", "fail"]).pipe(
   Flag.withDescription("what a stall does: report (print what each rank waits for; the default) or fail (stop the job, exit code 4)"),
   Flag.withDefault("report" as const)
 )
+const pool = Flag.Boolean("pool").pipe(
+  Flag.withDescription("run the script on rank 0 with the other ranks as its PoolExecutor's workers (like python -m mpi4py.futures)"),
+  Flag.withDefault(false)
+)
 const callSites = Flag.Boolean("call-sites").pipe(
   Flag.withDescription("every rankflow error names the line of the call that failed, also errors that show only while the call runs (Truncated, EncodeError, a collective's); costs about 4 µs per call"),
   Flag.withDefault(false)
@@ -123,7 +127,7 @@ const checkNp = (own: ReadonlyArray<string>): string | undefined => {
 
 const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
-const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, script, size, transportFlags }, (o) =>
+const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, pool, script, size, transportFlags }, (o) =>
   Effect.gen(function*() {
     const flags: Record<string, string | number | undefined> = {}
     for (const [name, v] of Object.entries(o.transportFlags)) flags[name] = value(v as Option.Option<string | number>)
@@ -140,6 +144,7 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
     // The ranks (threads, or processes started from here) inherit the environment.
     if (o.progress) process.env[PIPELINE_PROGRESS_ENV] = "1"
     if (o.callSites) process.env[CALL_SITES_ENV] = "1"
+    if (o.pool) process.env.RANKFLOW_POOL = "1"
     const level = yield* GlobalFlag.LogLevel
     if (Option.isSome(level)) process.env[LOG_LEVEL_ENV] = level.value
     const size = value(o.size) ?? o.np

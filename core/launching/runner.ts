@@ -28,6 +28,7 @@ import { CONTEXTS_PER_RUN, worldContextOf } from "./RunnerProtocol.ts"
 import { performance } from "node:perf_hooks"
 
 export { CONTEXTS_PER_RUN } from "./RunnerProtocol.ts"
+import * as PoolExecutor from "../futures/worker.ts"
 
 const loaded = new Map<string, Program | undefined>()
 
@@ -137,8 +138,10 @@ export const serve = (transport: Transport, control: RankControl): void => {
     engine.runSpan = CONTEXTS_PER_RUN
     let program: Program
     loading = cmd.id
+    // `rankflow run --pool`: rank 0 runs the program, the others serve its pool's tasks (they never load it as a program).
+    const poolWorker = PoolExecutor.poolMode() && transport.rank !== 0
     try {
-      program = await findProgram(cmd)
+      program = poolWorker ? Effect.void : await findProgram(cmd)
     } catch (e) {
       loading = undefined
       const message = e instanceof Error ? e.message : String(e)
@@ -151,7 +154,12 @@ export const serve = (transport: Transport, control: RankControl): void => {
     const world = fromState(worldState)
     // `rankflow --log-level <level>` reaches the ranks through the environment.
     const level = logLevelOf(process.env[LOG_LEVEL_ENV])
-    const withWorld = Effect.andThen(enable(worldState), Effect.scoped(program)).pipe(Effect.provideService(World, world)) as Effect.Effect<unknown, unknown>
+    const scoped = poolWorker
+      ? PoolExecutor.serve(world, 0)
+      : PoolExecutor.poolMode()
+      ? Effect.ensuring(Effect.scoped(program), PoolExecutor.stopWorkers(world))
+      : Effect.scoped(program)
+    const withWorld = Effect.andThen(enable(worldState), scoped).pipe(Effect.provideService(World, world)) as Effect.Effect<unknown, unknown>
     loading = undefined
     const stopWatch = cmd.stallMillis !== undefined && cmd.stallMillis > 0 ? watch(cmd.id, cmd.stallMillis) : undefined
     baseline = resources()

@@ -1,0 +1,87 @@
+/**
+ * The worker side of the pool executor, and what master and workers say to
+ * each other (internal: PoolExecutor.ts and the runner use it). Orders go to
+ * a worker on tag TASKS, replies come back on RESULTS, both through pickle.
+ */
+import { Effect, Exit, Option } from "effect"
+import type { Comm } from "../comm/Comm.ts"
+import type { World } from "../comm/Comm.ts"
+import { call, resolve } from "./resolve.ts"
+
+export const TASKS = 32_001
+export const RESULTS = 32_002
+
+export type Order =
+  | { readonly k: "init"; readonly module: string; readonly name: string }
+  | { readonly k: "run"; readonly id: number; readonly module: string; readonly name: string; readonly chunk: ReadonlyArray<ReadonlyArray<unknown>> }
+  | { readonly k: "stop" }
+
+export interface RemoteError {
+  readonly name: string
+  readonly message: string
+  readonly stack?: string
+  readonly encoding?: boolean
+}
+export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: RemoteError }
+export interface Reply {
+  readonly id: number
+  readonly outcomes: ReadonlyArray<Outcome>
+}
+
+const remoteError = (e: unknown): RemoteError => {
+  if (e instanceof Error) return { name: e.name, message: e.message, ...(e.stack === undefined ? {} : { stack: e.stack }) }
+  const tagged = e as { _tag?: unknown; message?: unknown } | undefined
+  if (typeof tagged?._tag === "string") return { name: tagged._tag, message: typeof tagged.message === "string" ? tagged.message : String(e) }
+  return { name: "Error", message: String(e) }
+}
+
+export const taskName = (t: { readonly module: string; readonly name: string }) => `${t.name} (${t.module})`
+
+/**
+ * A worker's side: serves orders from `master` on `comm` until told to stop
+ * (or the master's rank is gone). Internal: CommExecutor and `--pool` runs use it.
+ */
+export const serve = (comm: Comm, master: number): Effect.Effect<void, never, World> =>
+  Effect.gen(function*() {
+    for (;;) {
+      const got = yield* Effect.result(comm.recv<Order>({ source: master, tag: TASKS }))
+      if (got._tag === "Failure") return // the master is gone: nothing left to serve
+      const order = got.success
+      if (order.k === "stop") return
+      const outcomes: Array<Outcome> = []
+      const chunk = order.k === "init" ? [[]] : order.chunk
+      const task = yield* Effect.result(resolve(order.module, order.name))
+      for (const args of chunk) {
+        if (task._tag === "Failure") {
+          outcomes.push({ ok: false, error: remoteError(task.failure) })
+          continue
+        }
+        const r = yield* Effect.exit(call(task.success, args))
+        if (Exit.isSuccess(r)) outcomes.push({ ok: true, value: order.k === "init" ? null : r.value })
+        else {
+          const error = Option.getOrElse(Exit.findErrorOption(r), () => r.cause)
+          outcomes.push({ ok: false, error: remoteError(error) })
+        }
+      }
+      const id = order.k === "init" ? -1 : order.id
+      const sent = yield* Effect.result(comm.send({ id, outcomes } satisfies Reply, { dest: master, tag: RESULTS, codec: "pickle" }))
+      if (sent._tag === "Failure") {
+        // A result that cannot be encoded: every item of the chunk fails with why (the worker goes on).
+        const error: RemoteError = { name: "EncodeError", message: `a result could not be encoded: ${sent.failure.message}`, encoding: true }
+        const fallback: Reply = { id, outcomes: outcomes.map((o) => (o.ok ? { ok: false, error } : o)) }
+        const again = yield* Effect.result(comm.send(fallback, { dest: master, tag: RESULTS, codec: "pickle" }))
+        if (again._tag === "Failure") return
+      }
+    }
+  })
+
+/** Whether this job was started with `rankflow run --pool` (rank 0 the master, the others serving). */
+export const poolMode = (): boolean => globalThis.process?.env?.RANKFLOW_POOL === "1"
+
+/**
+ * The `--pool` job's end, at rank 0: tells every worker to stop. Internal (the runner).
+ */
+export const stopWorkers = (world: Comm): Effect.Effect<void> =>
+  Effect.forEach(Array.from({ length: world.size - 1 }, (_, i) => i + 1), (w) =>
+    Effect.ignore(world.send({ k: "stop" } satisfies Order, { dest: w, tag: TASKS, codec: "pickle" })), { discard: true })
+
