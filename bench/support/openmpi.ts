@@ -27,12 +27,14 @@ export const versions = (): Record<string, string> => ({
   python: spawnSync(PYTHON!, ["--version"], { encoding: "utf8" }).stdout.trim()
 })
 
-/** Runs bench/baselines/mpi4py/<script> on `n` processes; resolves with the JSON lines it printed. */
-export const runMpi4py = <A>(n: number, script: string, args: ReadonlyArray<string>): Promise<Array<A>> =>
+/** Runs bench/baselines/mpi4py/<script> on `n` processes (as an mpi4py.futures program with `futures`); resolves with the JSON lines it printed. */
+export const runMpi4py = <A>(n: number, script: string, args: ReadonlyArray<string>, options: { readonly futures?: boolean } = {}): Promise<Array<A>> =>
   new Promise((resolve, reject) => {
     const path = fileURLToPath(new URL(`../baselines/mpi4py/${script}`, import.meta.url))
     const root = process.getuid?.() === 0 ? ["--allow-run-as-root"] : []
-    const child = spawn("mpiexec", [...root, "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(n), PYTHON!, path, ...args], {
+    // `futures`: run it as `python -m mpi4py.futures script` (rank 0 the master, the others its workers).
+    const python = options.futures === true ? [PYTHON!, "-m", "mpi4py.futures", path] : [PYTHON!, path]
+    const child = spawn("mpiexec", [...root, "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(n), ...python, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1" }
     })

@@ -25,7 +25,7 @@ import type { Comm } from "../comm/Comm.ts"
 import { World } from "../comm/Comm.ts"
 import * as Task from "./Task.ts"
 import type { Task as TaskT } from "./Task.ts"
-import { type Order, poolMode, type Reply, RESULTS, serve, TASKS, taskName } from "./worker.ts"
+import { type Order, poolMode, type Reply, RESULTS, serve, TASKS, taskName, type WorkReply } from "./worker.ts"
 
 /**
  * A task raised an error on its worker: its name, message and stack as the worker saw them.
@@ -192,21 +192,23 @@ interface Work {
   readonly items: ReadonlyArray<Item>
 }
 
+/** Messages of work a worker may have unanswered: one runs while the next travels. */
+const MESSAGES_IN_FLIGHT = 2
+/** Pieces of work in one message at most. */
+const MAX_BATCH = 64
+
 /** The master over `workers` (ranks of `comm`), sending on TASKS and taking replies on RESULTS. */
 const master = (comm: Comm, workers: ReadonlyArray<number>, options: ExecutorOptions): Effect.Effect<Executor, never, Scope.Scope> =>
   Effect.gen(function*() {
     const queue: Array<Work> = []
-    const idle: Array<number> = []
+    /** Messages of work sent to each live worker and not yet answered. */
+    const inFlight = new Map<number, number>()
     const running = new Map<number, { readonly work: Work; readonly worker: number }>()
     let nextId = 0
     let broken: BrokenPool | undefined
     let closed = false
     let started: Deferred.Deferred<void, BrokenPool> | undefined
     const lock = yield* Semaphore.make(1)
-    const changed = { waiters: [] as Array<() => void> }
-    const notify = () => {
-      for (const w of changed.waiters.splice(0)) w()
-    }
 
     const settle = (item: Item, exit: Exit.Exit<unknown, TaskError>) => {
       if (item.state === "done") return Effect.void
@@ -221,33 +223,65 @@ const master = (comm: Comm, workers: ReadonlyArray<number>, options: ExecutorOpt
         for (const w of queue.splice(0)) yield* failWork(w, error)
       })
 
-    /** Sends queued work to idle workers (one piece each). */
-    // Uninterruptible: a caller interrupted mid-way (a map stream that failed) must not leave a worker taken but its work untracked.
+    /**
+     * Sends queued work to the workers: at most MESSAGES_IN_FLIGHT messages
+     * unanswered per worker, to the least busy first; when much waits, several
+     * pieces go in one message (a fair share, at most MAX_BATCH), which is
+     * what makes tiny tasks cheap.
+     */
+    // Uninterruptible: a caller interrupted mid-way (a map stream that failed) must not leave work sent but untracked.
     const dispatch: Effect.Effect<void> = Effect.uninterruptible(lock.withPermits(1)(Effect.gen(function*() {
-      while (idle.length > 0 && queue.length > 0) {
-        const work = queue.shift()!
-        if (work.items.every((i) => i.state === "done")) continue // every item was cancelled
-        const worker = idle.shift()!
-        for (const i of work.items) if (i.state === "queued") i.state = "running"
-        const order: Order = { k: "run", id: work.id, module: work.task.module, name: work.task.name, chunk: work.chunk }
-        const sent = yield* Effect.result(comm.send(order, { dest: worker, tag: TASKS, codec: "pickle" }))
-        if (sent._tag === "Failure") {
-          idle.unshift(worker)
-          const e = sent.failure as { _tag?: string; message?: string }
-          if (e._tag === "RankFailed") {
-            idle.shift()
-            yield* failWork(work, new WorkerDied({ worker, message: e.message ?? String(e) }))
-          } else yield* failWork(work, new TaskEncodeError({ task: taskName(work.task), message: `the arguments could not be encoded: ${e.message ?? String(e)}`, cause: e }))
+      for (;;) {
+        while (queue.length > 0 && queue[0]!.items.every((i) => i.state === "done")) queue.shift() // cancelled
+        if (queue.length === 0) return
+        let worker = -1
+        for (const [w, n] of inFlight) if (n < MESSAGES_IN_FLIGHT && (worker < 0 || n < inFlight.get(worker)!)) worker = w
+        if (worker < 0) return
+        const share = Math.min(MAX_BATCH, Math.max(1, Math.ceil(queue.length / (MESSAGES_IN_FLIGHT * inFlight.size))))
+        const batch: Array<Work> = []
+        while (batch.length < share && queue.length > 0) {
+          const work = queue.shift()!
+          if (work.items.every((i) => i.state === "done")) continue
+          batch.push(work)
+        }
+        if (batch.length === 0) continue
+        const orderOf = (works: ReadonlyArray<Work>): Order => ({
+          k: "run",
+          works: works.map((w) => ({ id: w.id, module: w.task.module, name: w.task.name, chunk: w.chunk }))
+        })
+        const sendWorks = (works: ReadonlyArray<Work>) =>
+          Effect.gen(function*() {
+            for (const w of works) for (const i of w.items) if (i.state === "queued") i.state = "running"
+            const sent = yield* Effect.result(comm.send(orderOf(works), { dest: worker, tag: TASKS, codec: "pickle" }))
+            if (sent._tag === "Success") {
+              inFlight.set(worker, inFlight.get(worker)! + 1)
+              for (const w of works) running.set(w.id, { work: w, worker })
+            }
+            return sent
+          })
+        const sent = yield* sendWorks(batch)
+        if (sent._tag === "Success") continue
+        const e = sent.failure as { _tag?: string; message?: string }
+        if (e._tag === "RankFailed") {
+          inFlight.delete(worker)
+          for (const w of batch) yield* failWork(w, new WorkerDied({ worker, message: e.message ?? String(e) }))
           continue
         }
-        running.set(work.id, { work, worker })
+        // Something in the batch cannot be encoded: each piece alone, so that only those fail.
+        for (const w of batch) {
+          const alone = yield* sendWorks([w])
+          if (alone._tag === "Failure") {
+            const why = alone.failure as { message?: string }
+            yield* failWork(w, new TaskEncodeError({ task: taskName(w.task), message: `the arguments could not be encoded: ${why.message ?? String(why)}`, cause: why }))
+          }
+        }
       }
     })))
 
-    const applyReply = (worker: number, reply: Reply) =>
+    const applyReply = (worker: number, reply: WorkReply) =>
       Effect.gen(function*() {
         const entry = running.get(reply.id)
-        if (entry === undefined) return
+        if (entry === undefined || entry.worker !== worker) return
         running.delete(reply.id)
         const { work } = entry
         for (let i = 0; i < work.items.length; i++) {
@@ -260,8 +294,6 @@ const master = (comm: Comm, workers: ReadonlyArray<number>, options: ExecutorOpt
             yield* settle(item, Exit.fail(new TaskFailed({ task: taskName(work.task), name: o.error.name, message: o.error.message, ...(o.error.stack === undefined ? {} : { stack: o.error.stack }) })))
           }
         }
-        idle.push(worker)
-        notify()
       })
 
     /** One loop per worker: its replies, until it stops or dies (then its running work fails with WorkerDied). */
@@ -276,12 +308,13 @@ const master = (comm: Comm, workers: ReadonlyArray<number>, options: ExecutorOpt
               running.delete(id)
               yield* failWork(entry.work, new WorkerDied({ worker, message }))
             }
-            const at = idle.indexOf(worker)
-            if (at >= 0) idle.splice(at, 1)
-            notify()
+            inFlight.delete(worker)
             return
           }
-          yield* applyReply(worker, got.success)
+          for (const reply of got.success.replies) yield* applyReply(worker, reply)
+          // One message answered. (Pieces whose results could not be encoded together come back one message
+          // each: the count may then fall below the truth for a moment, never below 0.)
+          inFlight.set(worker, Math.max(0, (inFlight.get(worker) ?? 1) - 1))
           yield* dispatch
         }
       })
@@ -302,7 +335,7 @@ const master = (comm: Comm, workers: ReadonlyArray<number>, options: ExecutorOpt
           for (const w of workers) yield* comm.send({ k: "init", module: init.module, name: init.name } satisfies Order, { dest: w, tag: TASKS, codec: "pickle" }).pipe(Effect.orDie)
           for (const w of workers) {
             const got = yield* Effect.result(comm.recv<Reply>({ source: w, tag: RESULTS }))
-            const failure = got._tag === "Failure" ? got.failure.message : got.success.outcomes.find((o) => !o.ok)
+            const failure = got._tag === "Failure" ? got.failure.message : got.success.replies[0]?.outcomes.find((o) => !o.ok)
             if (failure !== undefined) {
               const why = typeof failure === "string" ? failure : failure.ok ? "" : `${failure.error.name}: ${failure.error.message}`
               const error = new BrokenPool({ message: `the initializer ${taskName(init)} failed on worker ${w}: ${why}` })
@@ -311,7 +344,7 @@ const master = (comm: Comm, workers: ReadonlyArray<number>, options: ExecutorOpt
             }
           }
         }
-        idle.push(...workers)
+        for (const w of workers) inFlight.set(w, 0)
         for (const w of workers) yield* Effect.forkIn(listen(w), listeners)
         yield* Deferred.succeed(ready, undefined)
         yield* dispatch

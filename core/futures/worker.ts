@@ -11,9 +11,18 @@ import { call, resolve } from "./resolve.ts"
 export const TASKS = 32_001
 export const RESULTS = 32_002
 
+/** One piece of work: a task on a chunk of argument lists. */
+export interface WorkOrder {
+  readonly id: number
+  readonly module: string
+  readonly name: string
+  readonly chunk: ReadonlyArray<ReadonlyArray<unknown>>
+}
+
+/** What the master sends: the initializer (id −1), pieces of work (several per message when many wait), stop. */
 export type Order =
   | { readonly k: "init"; readonly module: string; readonly name: string }
-  | { readonly k: "run"; readonly id: number; readonly module: string; readonly name: string; readonly chunk: ReadonlyArray<ReadonlyArray<unknown>> }
+  | { readonly k: "run"; readonly works: ReadonlyArray<WorkOrder> }
   | { readonly k: "stop" }
 
 export interface RemoteError {
@@ -23,9 +32,14 @@ export interface RemoteError {
   readonly encoding?: boolean
 }
 export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: RemoteError }
-export interface Reply {
+/** A piece of work's outcomes, one per item of its chunk. */
+export interface WorkReply {
   readonly id: number
   readonly outcomes: ReadonlyArray<Outcome>
+}
+/** What a worker answers to one message: the replies of its pieces of work, in order. */
+export interface Reply {
+  readonly replies: ReadonlyArray<WorkReply>
 }
 
 const remoteError = (e: unknown): RemoteError => {
@@ -43,33 +57,36 @@ export const taskName = (t: { readonly module: string; readonly name: string }) 
  */
 export const serve = (comm: Comm, master: number): Effect.Effect<void, never, World> =>
   Effect.gen(function*() {
+    const send = (reply: Reply) => Effect.result(comm.send(reply, { dest: master, tag: RESULTS, codec: "pickle" }))
     for (;;) {
       const got = yield* Effect.result(comm.recv<Order>({ source: master, tag: TASKS }))
       if (got._tag === "Failure") return // the master is gone: nothing left to serve
       const order = got.success
       if (order.k === "stop") return
-      const outcomes: Array<Outcome> = []
-      const chunk = order.k === "init" ? [[]] : order.chunk
-      const task = yield* Effect.result(resolve(order.module, order.name))
-      for (const args of chunk) {
-        if (task._tag === "Failure") {
-          outcomes.push({ ok: false, error: remoteError(task.failure) })
-          continue
+      const works: ReadonlyArray<WorkOrder> = order.k === "init" ? [{ id: -1, module: order.module, name: order.name, chunk: [[]] }] : order.works
+      const replies: Array<WorkReply> = []
+      for (const work of works) {
+        const outcomes: Array<Outcome> = []
+        const task = yield* Effect.result(resolve(work.module, work.name))
+        for (const args of work.chunk) {
+          if (task._tag === "Failure") {
+            outcomes.push({ ok: false, error: remoteError(task.failure) })
+            continue
+          }
+          const r = yield* Effect.exit(call(task.success, args))
+          if (Exit.isSuccess(r)) outcomes.push({ ok: true, value: work.id === -1 ? null : r.value })
+          else outcomes.push({ ok: false, error: remoteError(Option.getOrElse(Exit.findErrorOption(r), () => r.cause)) })
         }
-        const r = yield* Effect.exit(call(task.success, args))
-        if (Exit.isSuccess(r)) outcomes.push({ ok: true, value: order.k === "init" ? null : r.value })
-        else {
-          const error = Option.getOrElse(Exit.findErrorOption(r), () => r.cause)
-          outcomes.push({ ok: false, error: remoteError(error) })
-        }
+        replies.push({ id: work.id, outcomes })
       }
-      const id = order.k === "init" ? -1 : order.id
-      const sent = yield* Effect.result(comm.send({ id, outcomes } satisfies Reply, { dest: master, tag: RESULTS, codec: "pickle" }))
-      if (sent._tag === "Failure") {
-        // A result that cannot be encoded: every item of the chunk fails with why (the worker goes on).
-        const error: RemoteError = { name: "EncodeError", message: `a result could not be encoded: ${sent.failure.message}`, encoding: true }
-        const fallback: Reply = { id, outcomes: outcomes.map((o) => (o.ok ? { ok: false, error } : o)) }
-        const again = yield* Effect.result(comm.send(fallback, { dest: master, tag: RESULTS, codec: "pickle" }))
+      if ((yield* send({ replies }))._tag === "Success") continue
+      // A result that cannot be encoded: the pieces go back one by one, and the items of a piece that
+      // still cannot fail with why (the worker goes on).
+      for (const reply of replies) {
+        const alone = yield* send({ replies: [reply] })
+        if (alone._tag === "Success") continue
+        const error: RemoteError = { name: "EncodeError", message: `a result could not be encoded: ${alone.failure.message}`, encoding: true }
+        const again = yield* send({ replies: [{ id: reply.id, outcomes: reply.outcomes.map((o) => (o.ok ? { ok: false, error } : o)) }] })
         if (again._tag === "Failure") return
       }
     }

@@ -110,8 +110,8 @@ export const timeoutsAndShutdown = atRoot({}, (pool, size) =>
     if (yield* needsWorkers(pool, size)) return
     const late = yield* Effect.flip(Stream.runDrain(pool.map(sleepy, [300], { timeout: "5 millis" })))
     yield* checkEqual(late._tag, "TaskTimeout", "a result later than the timeout")
-    // More tasks than workers: the last ones wait in the queue and can be cancelled.
-    const futures = yield* Effect.forEach(Array.from({ length: pool.numWorkers + 3 }, () => 100), (ms) => pool.submit(sleepy, ms))
+    // Many more tasks than workers (each takes a few at a time): the last ones wait in the queue and can be cancelled.
+    const futures = yield* Effect.forEach(Array.from({ length: 4 * pool.numWorkers + 8 }, () => 30), (ms) => pool.submit(sleepy, ms))
     const last = futures[futures.length - 1]!
     yield* checkEqual(yield* last.cancel, true, "cancel a queued task")
     yield* checkEqual((yield* Effect.flip(last.await))._tag, "TaskCancelled", "its result")
