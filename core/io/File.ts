@@ -632,6 +632,20 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
   }
 
   /**
+   * A collective access's first step: every rank's shape; a rank whose part
+   * could not even start (a bad buffer, a closed file) fails it on every rank.
+   */
+  const agree = <P extends { readonly pieces: ReadonlyArray<readonly [number, number]> }>(operation: string, prepared: Result.Result<P, FileError>) =>
+    Effect.gen(function*() {
+      const mine = prepared._tag === "Success" ? prepared.success : undefined
+      const shapes = yield* collective(comm.allgather(mine === undefined ? null : shapeOf(mine.pieces)))
+      if (prepared._tag === "Failure") return yield* all(Effect.fail(prepared.failure))
+      const bad = shapes.indexOf(null)
+      if (bad >= 0) return yield* all(Effect.fail(fail(operation, `rank ${bad} could not start its part`)))
+      return { mine: mine!, shapes }
+    })
+
+  /**
    * Two-phase I/O's first step: the file range that the ranks' accesses span
    * is split evenly into one contiguous domain per rank (the aggregators), this
    * rank's pieces are cut at domain boundaries, and every aggregator learns
@@ -703,13 +717,9 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
 
   const readCollectiveFrom = (operation: string, prepared: Result.Result<Effect.Success<ReturnType<typeof prepareRead>>, FileError>): Effect.Effect<number, FileError> =>
     Effect.gen(function*() {
-      const mine = prepared._tag === "Success" ? prepared.success : undefined
-      const shapes = yield* collective(comm.allgather(mine === undefined ? null : shapeOf(mine.pieces)))
-      if (prepared._tag === "Failure") return yield* all(Effect.fail(prepared.failure))
-      const bad = shapes.indexOf(null)
-      if (bad >= 0) return yield* all(Effect.fail(fail(operation, `rank ${bad} could not start its part`)))
-      if (shapes.every((s) => s![0] <= 1)) return yield* all(readPrepared(operation, mine!))
-      const { target, pieces } = mine!
+      const { mine, shapes } = yield* agree(operation, prepared)
+      if (shapes.every((s) => s![0] <= 1)) return yield* all(readPrepared(operation, mine))
+      const { target, pieces } = mine
       const { sendCounts: wantCounts, sendDispls: wantDispls, maps } = yield* exchangeMaps(shapes, pieces)
       // This rank as an aggregator: read what the ranks want of its domain, laid out in rank order.
       const domainPieces = piecesOfDomain(maps)
@@ -771,12 +781,8 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
 
   const writeCollectiveFrom = (operation: string, prepared: Result.Result<Effect.Success<ReturnType<typeof prepareWrite>>, FileError>): Effect.Effect<number, FileError> =>
     Effect.gen(function*() {
-      const mine = prepared._tag === "Success" ? prepared.success : undefined
-      const shapes = yield* collective(comm.allgather(mine === undefined ? null : shapeOf(mine.pieces)))
-      if (prepared._tag === "Failure") return yield* all(Effect.fail(prepared.failure))
-      const bad = shapes.indexOf(null)
-      if (bad >= 0) return yield* all(Effect.fail(fail(operation, `rank ${bad} could not start its part`)))
-      const { data, pieces } = mine!
+      const { mine, shapes } = yield* agree(operation, prepared)
+      const { data, pieces } = mine
       const written = data.byteLength / layout.etypeSize
       if (shapes.every((s) => s![0] <= 1)) return yield* all(writePieces(operation, data, pieces))
 

@@ -25,6 +25,7 @@ describe.each(cases)("parallel files on %s, %i ranks", (transport, size) => {
   it.effect("the shared pointer's independent forms: writeShared never interleaves, readShared hands out each element once", () => run("sharedPointer"))
   it.effect("non-blocking collective and shared-pointer forms: ireadAtAll/iwriteAtAll outstanding together, ireadAll/iwriteAll, ireadShared/iwriteShared", () =>
     run("nonBlocking"))
+  it.effect("indexed and contiguous filetypes: interleaved pairs per rank, read back in blocks", () => run("indexedViews"))
   it.effect("views: a subarray block per rank of a global array, vector filetypes, derived buffers", () => run("views"))
   it.effect("setSize, preallocate, atomicity, and sync-barrier-sync consistency", () => run("sizesAndConsistency"))
   it.effect("errors are FileErrors naming the operation, and the file stays usable", () => run("errors"))

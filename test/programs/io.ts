@@ -249,3 +249,37 @@ export const nonBlocking = (dir: string) =>
     yield* checkEqual([...everyone].sort((x, y) => x - y), Array.from({ length: w.size }, (_, r) => r), "every rank's write read once")
     yield* file.close()
   })
+
+/**
+ * Contiguous and indexed filetypes: with an indexed filetype (resized to
+ * tile) each rank owns every size-th pair of int32 and writes its pairs with
+ * one collective call; a contiguous filetype reads them back in blocks.
+ */
+export const indexedViews = (dir: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const file = yield* File.open(w, `${dir}/indexed-${w.size}.bin`, "rw", { create: true, deleteOnClose: true })
+    // Rank r's pairs: elements 2r, 2r+1 of every tile of 2·size int32.
+    const mine = Datatype.resized(Datatype.indexed([2], [2 * w.rank], "int32"), 0, 8 * w.size)
+    yield* file.setView(0, "int32", mine)
+    const tiles = 3
+    const data = Int32Array.from({ length: 2 * tiles }, (_, i) => w.rank * 1000 + i)
+    yield* checkEqual(yield* file.writeAtAll(0, data), 2 * tiles, "etypes written through the indexed view")
+    yield* file.sync()
+    // Read back with a contiguous filetype of two int32: the whole file, pair by pair.
+    yield* file.setView(0, "int32", Datatype.contiguous(2, "int32"))
+    const whole = new Int32Array(2 * w.size * tiles)
+    yield* checkEqual(yield* file.readAtAll(0, whole), whole.length, "etypes read through the contiguous view")
+    const expected = Array.from({ length: whole.length }, (_, k) => {
+      const tile = Math.floor(k / (2 * w.size))
+      const r = Math.floor((k % (2 * w.size)) / 2)
+      return r * 1000 + tile * 2 + (k % 2)
+    })
+    yield* checkEqual(Array.from(whole), expected, "every rank's pairs in their places")
+    // And back through the indexed view: this rank's pairs only.
+    yield* file.setView(0, "int32", mine)
+    const back = new Int32Array(2 * tiles)
+    yield* file.readAtAll(0, back)
+    yield* checkEqual(Array.from(back), Array.from(data), "this rank's pairs through its indexed view")
+    yield* file.close()
+  })
