@@ -16,6 +16,7 @@
 export * as Comm from "./comm/Comm.ts"
 export * as File from "./io/File.ts"
 export * as Group from "./comm/Group.ts"
+export * as Intercomm from "./comm/Intercomm.ts"
 export * as Op from "./op/Op.ts"
 export * as Pipeline from "./pipeline/Pipeline.ts"
 export * as PoolExecutor from "./futures/PoolExecutor.ts"

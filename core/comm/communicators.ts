@@ -31,6 +31,9 @@ import type { CollectiveError } from "../collectives/Collectives.ts"
 import * as Contexts from "./contexts.ts"
 import { InvalidArgument, InvalidCommunicator } from "../errors.ts"
 import * as Groups from "./Group.ts"
+import type * as Intercomm from "./Intercomm.ts"
+import { IntercommError } from "./Intercomm.ts"
+import * as Intercomms from "./intercomms.ts"
 import type { Comparison, Group } from "./Group.ts"
 import { type CodecChoice, resolveCodec } from "../messaging/Message.ts"
 
@@ -142,6 +145,20 @@ export interface Communicators {
    * be freed; the world cannot.
    */
   free(): Effect.Effect<void, InvalidCommunicator>
+
+  /**
+   * An intercommunicator between this communicator's group and the group led
+   * by `remoteLeader` of `peerComm` (MPI_Intercomm_create; collective over
+   * both groups). The two leaders (`localLeader` here) exchange the groups
+   * over `peerComm` with `tag`. See `Intercomm`.
+   *
+   * @example
+   * ```ts
+   * const half = Option.getOrThrow(yield* world.split(world.rank % 2))
+   * const inter = yield* half.createIntercomm(0, world, world.rank % 2 === 0 ? 1 : 0, 7)
+   * ```
+   */
+  createIntercomm(localLeader: number, peerComm: Comm, remoteLeader: number, tag: number): Effect.Effect<Intercomm.Intercomm, Intercomm.IntercommError>
 }
 
 const STATE = Symbol.for("rankflow/Comm/state")
@@ -213,6 +230,9 @@ export const make = (c: CommState, build: Build): Communicators & { readonly [ST
           Effect.fail(new InvalidArgument({ argument: "group", message: `createFromGroup: world rank ${outside} of the group is not a member of this communicator; the group must be a subset of comm.group` })))
       })),
   createCart: (dims, periods, reorder) => createCart(c, build, dims, periods, reorder),
+  createIntercomm: (localLeader, peerComm, remoteLeader, tag) =>
+    Effect.flatMap(Effect.mapError(checkUsable(c), (e) => new IntercommError({ message: e.message, cause: e })), () =>
+      Intercomms.create(build(c), localLeader, peerComm, remoteLeader, tag, build)),
   free: () =>
     Effect.suspend(() => {
       if (c.freed) return Effect.fail(new InvalidCommunicator({ message: "free: this communicator was already freed" }))
