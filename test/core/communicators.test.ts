@@ -30,6 +30,11 @@ describe.each([1, 2, 3, 4, 8])("communicators on %i ranks", (size) => {
   it.effect("compare gives IDENT, CONGRUENT, SIMILAR and UNEQUAL", () => run("compareOutcomes"))
   it.effect("a freed communicator fails later calls with InvalidCommunicator; started requests complete; the world cannot be freed", () =>
     run("freeing"))
+  // Intercommunicators need two groups: 2 ranks and up (on NATS: test/core/intercomm.test.ts).
+  it.effect.skipIf(size < 2)("an intercommunicator of the even and odd ranks: p2p by remote rank, every collective, reduce, merge both ways, disconnect", () =>
+    Effect.gen(function*() {
+      for (const name of ["basics", "reduceToRoot", "mergeAndDisconnect"]) yield* worlds.run(size, program("intercomm.ts", name))
+    }))
 })
 
 // The world's own conformance run covers every size; here a dup (3 and 8 ranks) and the halves of a split (1, 2 and 4 ranks).

@@ -1,15 +1,14 @@
 /**
- * Intercommunicators on shm and NATS, on 2, 3, 4 and 8 ranks (the world split
- * into its even and odd ranks): each test runs a rank program from
- * test/programs/intercomm.ts that checks its rule on every rank.
+ * Intercommunicators on NATS, on 2, 4 and 8 ranks (the world split into its
+ * even and odd ranks): each test runs a rank program from
+ * test/programs/intercomm.ts that checks its rule on every rank. On shm the
+ * same programs run in test/core/communicators.test.ts, on its worlds.
  */
 import { describe, it } from "@effect/vitest"
-import { program, TRANSPORTS, useWorlds } from "../support/worlds.ts"
+import { program, useWorlds } from "../support/worlds.ts"
 
-const cases = TRANSPORTS.flatMap((transport) => [2, 3, 4, 8].map((size) => [transport, size] as const))
-
-describe.each(cases)("intercommunicators on %s, %i ranks", (transport, size) => {
-  const worlds = useWorlds({ transport })
+describe.each([2, 4, 8])("intercommunicators on nats, %i ranks", (size) => {
+  const worlds = useWorlds({ transport: "nats" })
   const run = (name: string) => worlds.run(size, program("intercomm.ts", name))
   it.effect("sizes, point-to-point by remote rank, barrier, bcast, gather, scatter, allgather, allreduce, alltoall, a bad root", () => run("basics"))
   it.effect("reduce at the root of one group of the other group's values", () => run("reduceToRoot"))

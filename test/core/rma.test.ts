@@ -25,15 +25,11 @@ describe.each(cases)("windows on %s, %i ranks", (transport, size) => {
   it.effect("a dynamic window: attach, addresses, put and get through them, errors outside them and after detach", () => run("dynamicWindow"))
   it.effect("derived datatypes as target layouts, origins and results (window memory from allocate)", () => run("derivedLayouts", "allocate"))
   it.effect("derived datatypes as target layouts, origins and results (a window over private memory)", () => run("derivedLayouts", "private"))
+  // The direct path (shm): passive target needs nothing from the target's thread.
+  it.effect.skipIf(transport !== "shm" || size < 2)("passive target while the target's thread is busy, over Win.allocate and over Win.create of comm.alloc memory", () =>
+    Effect.andThen(run("passiveWhileBusy", "allocate"), run("passiveWhileBusy", "create")))
   it.effect(transport === "shm" ? "allocateShared: direct loads and stores into every rank's part" : "allocateShared says it needs shared memory", () =>
     worlds.run(size, program("rma.ts", "sharedWindow", transport === "shm")))
-})
-
-describe.each(SIZES.filter((size) => size > 1))("the direct path on shm, %i ranks", (size) => {
-  const worlds = useWorlds({ transport: "shm" })
-  it.effect("passive target while the target's thread is busy: Win.allocate", () => worlds.run(size, program("rma.ts", "passiveWhileBusy", "allocate")))
-  it.effect("passive target while the target's thread is busy: Win.create over comm.alloc memory", () =>
-    worlds.run(size, program("rma.ts", "passiveWhileBusy", "create")))
 })
 
 const deadCases = TRANSPORTS.flatMap((transport) => [2, 4].map((size) => [transport, size] as const))
