@@ -14,6 +14,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, vi } from "vitest"
 import { singleFrameLength, writeSingleFrame } from "../../../transports/nats/Chunking.ts"
 import * as Frame from "../../../transports/nats/Frame.ts"
+import type { NatsJob } from "../../../transports/nats/NatsLauncher.ts"
 import { type NatsServer, startServer } from "../../support/nats-server.ts"
 import { type FixtureOutcome, runFixture } from "./fixture.ts"
 
@@ -117,13 +118,34 @@ describe("one job id, two runs", () => {
     Effect.gen(function*() {
       for (let i = 0; i < 5; i++) {
         const job = `twins-${Date.now()}-${i}`
-        // Paced so that each run lasts two seconds: the two overlap however unevenly their processes start.
-        const run = (token: string) =>
+        // Each run holds its last round until the other has ended or holds too: the two surely overlap,
+        // however unevenly their processes start (a fixed pace assumed they would).
+        const held = { A: false, B: false }
+        const ended = { A: false, B: false }
+        const released = { A: false, B: false }
+        const jobs: { A?: NatsJob; B?: NatsJob } = {}
+        const releaseWhatCan = () => {
+          for (const [me, other] of [["A", "B"], ["B", "A"]] as const) {
+            if (held[me] && !released[me] && (held[other] || ended[other])) {
+              released[me] = true
+              jobs[me]?.post(0, { _tag: "Release" })
+            }
+          }
+        }
+        const run = (me: "A" | "B") =>
           Effect.exit(runFixture({
             size: 2, servers: server.url, job, jobKeyFile: keyFile, allowExit: true, stopOnError: true, prefixOutput: false, joinTimeout: 20_000,
-            scenario: { scenario: "tokens", token, rounds: 50, paceMs: 40 }
-          }))
-        const [a, b] = yield* Effect.all([run("job A"), run("job B")], { concurrency: 2 })
+            scenario: { scenario: "tokens", token: `job ${me}`, rounds: 20, paceMs: 5, holdLastRound: true },
+            onEvent: (event, running) => {
+              jobs[me] = running
+              if (event._tag === "Message" && (event.message as { _tag?: string })._tag === "Held") held[me] = true
+              releaseWhatCan()
+            }
+          })).pipe(Effect.ensuring(Effect.sync(() => {
+            ended[me] = true
+            releaseWhatCan()
+          })))
+        const [a, b] = yield* Effect.all([run("A"), run("B")], { concurrency: 2 })
         const all = [...outcomes(a), ...outcomes(b)]
         // Nothing of one run reached the other: no rank failed on a foreign token.
         for (const o of all) expect(o.error ?? "").not.toMatch(/of another job/)
@@ -131,7 +153,7 @@ describe("one job id, two runs", () => {
         // one, which found the other running), or completed its own run whole.
         for (const o of all) {
           if (o.error !== undefined) expect(o.error).toMatch(/two processes claim rank \d of job twins-[\d-]+: (the launcher )?pid \d+ on .+ and (the launcher )?pid \d+ on |is already running|found a conflict/)
-          else expect(o.rounds).toBe(50)
+          else expect(o.rounds).toBe(20)
         }
         expect(all.some((o) => o.error !== undefined)).toBe(true)
       }
