@@ -164,11 +164,13 @@ describe("rankflow run", () => {
   }, 120_000)
 
   for (const [file, expected] of [
+    ["rma-counter.ts", /\[0\] .*40 tasks shared out as \d+ \+ \d+ \+ \d+ \+ \d+/],
+    ["parallel-write.ts", /\[0\] .*rank 0 read \d+ doubles: every block in its place/],
     ["wordcount.ts", /\[0\] .*1164 distinct words; most frequent: /],
     ["etl.ts", /\[0\] .*103 bad lines skipped/],
     ["tiles.ts", /\[0\] .*histogram of 64 blurred tiles: /]
   ] as const) {
-    it(`runs the pipeline example ${file} on 4 ranks (threads)`, async () => {
+    it(`runs the example ${file} on 4 ranks (threads)`, async () => {
       const r = await rankflow(["run", "-n", "4", `examples/${file}`])
       expect(r.code).toBe(0)
       expect(r.stdout).toMatch(expected)
