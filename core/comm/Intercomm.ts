@@ -55,6 +55,8 @@ export interface Intercomm {
   readonly sendrecv: Comm["sendrecv"]
   readonly probe: Comm["probe"]
   readonly iprobe: Comm["iprobe"]
+  readonly recvInto: Comm["recvInto"]
+  readonly irecvInto: Comm["irecvInto"]
   /** Every rank of one group may leave once every rank of the other has entered. */
   barrier(): Effect.Effect<void, IntercommError>
   /** `root`: `ROOT` on the sending rank, `PROC_NULL` on the rest of its group, the sender's rank on the receiving group (which gets the value). */

@@ -113,6 +113,8 @@ const make = (localComm: Comm, context: number, remoteGroup: ReadonlyArray<numbe
     sendrecv: p2p.sendrecv,
     probe: p2p.probe,
     iprobe: p2p.iprobe,
+    recvInto: p2p.recvInto,
+    irecvInto: p2p.irecvInto,
     barrier: () =>
       live("barrier", (tag) =>
         Effect.gen(function*() {

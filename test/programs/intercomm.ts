@@ -27,6 +27,11 @@ export const basics = Effect.gen(function*() {
     const got = yield* inter.sendrecv<string>(`from world ${w.rank}`, { dest: inter.rank, source: inter.rank, tag: 3 })
     const partner = color === 0 ? 2 * inter.rank + 1 : 2 * inter.rank
     yield* checkEqual(got, `from world ${partner}`, "a message from the same rank of the other half")
+    // The buffer path: a typed array into a buffer, the status naming the remote rank.
+    yield* inter.send(Float64Array.of(w.rank, 0.5), { dest: inter.rank, tag: 4 })
+    const into = new Float64Array(2)
+    const status = yield* inter.recvInto(into, { source: inter.rank, tag: 4 })
+    yield* checkEqual([Array.from(into), status.source], [[partner, 0.5], inter.rank], "recvInto from the remote rank")
   }
   yield* inter.barrier()
   // bcast from the even half's rank 0 to the odd half.
