@@ -52,6 +52,9 @@ export const basics = Effect.gen(function*() {
   yield* checkEqual(sum, all.reduce((a, b) => a + b, 0), "allreduce: the other half's sum")
   const toEach = yield* inter.alltoall(Array.from({ length: inter.remoteSize }, (_, j) => `${w.rank}->${j}`))
   yield* checkEqual(toEach, Array.from({ length: inter.remoteSize }, (_, i) => `${2 * i + (1 - color)}->${inter.rank}`), "alltoall")
+  // A leader that is not a rank of the local communicator fails at once, on every rank.
+  const badLeader = yield* Effect.flip(half.createIntercomm(99, w, color === 0 ? 1 : 0, 18))
+  yield* check(badLeader._tag === "IntercommError" && /localLeader 99 is not a rank/.test(badLeader.message), `a bad local leader: ${badLeader.message}`)
   // A bad root is an IntercommError; the intercommunicator stays usable.
   const bad = yield* Effect.flip(inter.bcast(1, { root: 99 }))
   yield* check(bad._tag === "IntercommError" && /root must be ROOT/.test(bad.message), `a bad root: ${bad.message}`)
