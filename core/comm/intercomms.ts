@@ -30,10 +30,16 @@ const agreeContext = (local: Comm, exchange: (mine: number) => Effect.Effect<num
     const mine = yield* wrap("agreeing on a context", local.allreduce(state.engine.contextCounter, Op.MAX))
     const theirs = local.rank === 0 ? yield* wrap("agreeing on a context", exchange(mine)) : 0
     const agreed = yield* wrap("agreeing on a context", local.bcast(Math.max(mine, theirs), { root: 0 }))
-    const first = state.engine.reserveContexts(agreed, 4)
-    if (first !== agreed) return yield* failure(`communicator creation calls overlapped on rank ${state.engine.rank}: make them one at a time`)
-    return first
+    return yield* reserve(state, agreed)
   })
+
+/** Takes the agreed ids (an intercommunicator's four) on this rank. */
+const reserve = (state: CommState, agreed: number): Effect.Effect<number, IntercommError> => {
+  const first = state.engine.reserveContexts(agreed, 4)
+  return first === agreed
+    ? Effect.succeed(first)
+    : Effect.fail(failure(`communicator creation calls overlapped on rank ${state.engine.rank}: make them one at a time`))
+}
 
 /** The point-to-point state of one side: addresses the remote group, ranked in the local one. */
 const addressing = (local: CommState, context: number, remote: ReadonlyArray<number>, name: string): CommState => {
@@ -57,22 +63,20 @@ export const create = (
     if (!Number.isInteger(localLeader) || localLeader < 0 || localLeader >= local.size) {
       return yield* failure(`localLeader ${localLeader} is not a rank of the local communicator of ${local.size}`)
     }
-    // The leader learns the remote group (world ranks) and its largest next-free context; everyone gets both.
-    const leads = local.rank === localLeader
-    if (leads && (!Number.isInteger(remoteLeader) || remoteLeader < 0 || remoteLeader >= peerComm.size || remoteLeader === peerComm.rank)) {
-      return yield* failure(`remoteLeader ${remoteLeader} is not another rank of the peer communicator of ${peerComm.size}`)
-    }
+    // The leader learns the remote group (world ranks) and its largest next-free context, and hands both
+    // (or why it could not) to its whole group, so that every rank of it succeeds or fails alike.
     const counter = yield* wrap("create", local.allreduce(localState.engine.contextCounter, Op.MAX))
-    const mine = { group: localState.group, counter }
-    const theirs = leads
-      ? yield* wrap("create", peerComm.sendrecv<{ group: ReadonlyArray<number>; counter: number }>(mine, { dest: remoteLeader, source: remoteLeader, tag }))
-      : undefined
+    type Remote = { readonly group: ReadonlyArray<number>; readonly counter: number } | { readonly error: string }
+    let theirs: Remote | undefined
+    if (local.rank === localLeader) {
+      theirs = !Number.isInteger(remoteLeader) || remoteLeader < 0 || remoteLeader >= peerComm.size || remoteLeader === peerComm.rank
+        ? { error: `remoteLeader ${remoteLeader} is not another rank of the peer communicator of ${peerComm.size}` }
+        : yield* wrap("create", peerComm.sendrecv<Remote>({ group: localState.group, counter }, { dest: remoteLeader, source: remoteLeader, tag }))
+    }
     const remote = yield* wrap("create", local.bcast(theirs, { root: localLeader }))
-    if (remote === undefined) return yield* failure("the leaders did not exchange their groups")
+    if (remote === undefined || "error" in remote) return yield* failure(remote?.error ?? "the leaders did not exchange their groups")
     if (remote.group.some((w) => localState.group.includes(w))) return yield* failure("the two groups overlap: an intercommunicator joins disjoint groups")
-    const agreed = Math.max(counter, remote.counter)
-    const context = localState.engine.reserveContexts(agreed, 4)
-    if (context !== agreed) return yield* failure(`communicator creation calls overlapped on rank ${localState.engine.rank}: make them one at a time`)
+    const context = yield* reserve(localState, Math.max(counter, remote.counter))
     const localComm = yield* wrap("create", local.dup())
     return make(localComm, context, remote.group, fromState)
   })

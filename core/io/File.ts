@@ -466,6 +466,30 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
   const inOrder = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => Effect.suspend(() => reserve()(effect))
   const inBackground = <A>(effect: Effect.Effect<A, FileError>) => Effect.suspend(() => Request.fromEffect(reserve()(effect)))
 
+  /**
+   * The non-blocking forms: the file ranges are fixed when the call runs (a
+   * later setView does not move a started access), the access goes on in the
+   * background, and a refusal is the Request's failure. The collective ones
+   * keep their place among the file's collective calls.
+   */
+  const startRead = (operation: string, offset: number, buffer: BufferSpec) =>
+    Effect.flatMap(Effect.result(prepareRead(operation, offset, buffer)), (p) =>
+      Request.fromEffect(p._tag === "Success" ? readPrepared(operation, p.success) : Effect.fail(p.failure)))
+  const startWrite = (operation: string, offset: number, buffer: BufferSpec) =>
+    Effect.flatMap(Effect.result(prepareWrite(operation, offset, buffer)), (p) =>
+      Request.fromEffect(p._tag === "Success" ? writePieces(operation, p.success.data, p.success.pieces) : Effect.fail(p.failure)))
+  const startReadAll = (operation: string, offset: number, buffer: BufferSpec) =>
+    Effect.flatMap(Effect.result(prepareRead(operation, offset, buffer)), (p) => inBackground(readCollectiveFrom(operation, p)))
+  const startWriteAll = (operation: string, offset: number, buffer: BufferSpec) =>
+    Effect.flatMap(Effect.result(prepareWrite(operation, offset, buffer)), (p) => inBackground(writeCollectiveFrom(operation, p)))
+  /** The individual pointer, moved now by what `buffer` holds (MPI's rule for the non-blocking forms); where it was. */
+  const advance = (operation: string, buffer: BufferSpec) =>
+    Effect.map(elementsOf(operation, buffer), (n) => {
+      const at = position
+      position += n
+      return at
+    })
+
   const file: Closable = {
     path,
     close: (locally = false) =>
@@ -528,15 +552,10 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
     writeAt: (offset, buffer) => writeData("writeAt", offset, buffer),
     readAtAll: (offset, buffer) => inOrder(readCollective("readAtAll", offset, buffer)),
     writeAtAll: (offset, buffer) => inOrder(writeCollective("writeAtAll", offset, buffer)),
-    // The ranges are fixed when the call runs (a later setView does not move a started access).
-    ireadAt: (offset, buffer) => Effect.flatMap(Effect.result(prepareRead("ireadAt", offset, buffer)), (p) =>
-      Request.fromEffect(p._tag === "Success" ? readPrepared("ireadAt", p.success) : Effect.fail(p.failure))),
-    iwriteAt: (offset, buffer) => Effect.flatMap(Effect.result(prepareWrite("iwriteAt", offset, buffer)), (p) =>
-      Request.fromEffect(p._tag === "Success" ? writePieces("iwriteAt", p.success.data, p.success.pieces) : Effect.fail(p.failure))),
-    ireadAtAll: (offset, buffer) =>
-      Effect.flatMap(Effect.result(prepareRead("ireadAtAll", offset, buffer)), (p) => inBackground(readCollectiveFrom("ireadAtAll", p))),
-    iwriteAtAll: (offset, buffer) =>
-      Effect.flatMap(Effect.result(prepareWrite("iwriteAtAll", offset, buffer)), (p) => inBackground(writeCollectiveFrom("iwriteAtAll", p))),
+    ireadAt: (offset, buffer) => startRead("ireadAt", offset, buffer),
+    iwriteAt: (offset, buffer) => startWrite("iwriteAt", offset, buffer),
+    ireadAtAll: (offset, buffer) => startReadAll("ireadAtAll", offset, buffer),
+    iwriteAtAll: (offset, buffer) => startWriteAll("iwriteAtAll", offset, buffer),
 
     seek: (offset, whence = "set") => Effect.map(moveTo("seek", offset, whence, position), (p) => {
       position = p
@@ -546,35 +565,10 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
     write: (buffer) => Effect.tap(writeData("write", position, buffer), (n) => Effect.sync(() => (position += n))),
     readAll: (buffer) => inOrder(Effect.suspend(() => Effect.tap(readCollective("readAll", position, buffer), (n) => Effect.sync(() => (position += n))))),
     writeAll: (buffer) => inOrder(Effect.suspend(() => Effect.tap(writeCollective("writeAll", position, buffer), (n) => Effect.sync(() => (position += n))))),
-    // The pointer moves when the call runs, by what the buffer holds (MPI's rule), as for iread.
-    ireadAll: (buffer) =>
-      Effect.flatMap(elementsOf("ireadAll", buffer), (n) => {
-        const at = position
-        position += n
-        return Effect.flatMap(Effect.result(prepareRead("ireadAll", at, buffer)), (p) => inBackground(readCollectiveFrom("ireadAll", p)))
-      }),
-    iwriteAll: (buffer) =>
-      Effect.flatMap(elementsOf("iwriteAll", buffer), (n) => {
-        const at = position
-        position += n
-        return Effect.flatMap(Effect.result(prepareWrite("iwriteAll", at, buffer)), (p) => inBackground(writeCollectiveFrom("iwriteAll", p)))
-      }),
-    iread: (buffer) => {
-      // The pointer moves when the request starts, by what the buffer holds (MPI's rule).
-      return Effect.flatMap(elementsOf("iread", buffer), (n) => {
-        const at = position
-        position += n
-        return Effect.flatMap(Effect.result(prepareRead("iread", at, buffer)), (p) =>
-          Request.fromEffect(p._tag === "Success" ? readPrepared("iread", p.success) : Effect.fail(p.failure)))
-      })
-    },
-    iwrite: (buffer) =>
-      Effect.flatMap(elementsOf("iwrite", buffer), (n) => {
-        const at = position
-        position += n
-        return Effect.flatMap(Effect.result(prepareWrite("iwrite", at, buffer)), (p) =>
-          Request.fromEffect(p._tag === "Success" ? writePieces("iwrite", p.success.data, p.success.pieces) : Effect.fail(p.failure)))
-      }),
+    ireadAll: (buffer) => Effect.flatMap(advance("ireadAll", buffer), (at) => startReadAll("ireadAll", at, buffer)),
+    iwriteAll: (buffer) => Effect.flatMap(advance("iwriteAll", buffer), (at) => startWriteAll("iwriteAll", at, buffer)),
+    iread: (buffer) => Effect.flatMap(advance("iread", buffer), (at) => startRead("iread", at, buffer)),
+    iwrite: (buffer) => Effect.flatMap(advance("iwrite", buffer), (at) => startWrite("iwrite", at, buffer)),
 
     readShared: (buffer) =>
       Effect.gen(function*() {
@@ -588,17 +582,9 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       }),
     // The shared pointer moves when the call runs; the access goes on in the background.
     ireadShared: (buffer) =>
-      Effect.gen(function*() {
-        const n = yield* elementsOf("ireadShared", buffer)
-        const p = yield* Effect.result(prepareRead("ireadShared", yield* takeShared("ireadShared", n), buffer))
-        return yield* Request.fromEffect(p._tag === "Success" ? readPrepared("ireadShared", p.success) : Effect.fail(p.failure))
-      }),
+      Effect.flatMap(Effect.flatMap(elementsOf("ireadShared", buffer), (n) => takeShared("ireadShared", n)), (at) => startRead("ireadShared", at, buffer)),
     iwriteShared: (buffer) =>
-      Effect.gen(function*() {
-        const n = yield* elementsOf("iwriteShared", buffer)
-        const p = yield* Effect.result(prepareWrite("iwriteShared", yield* takeShared("iwriteShared", n), buffer))
-        return yield* Request.fromEffect(p._tag === "Success" ? writePieces("iwriteShared", p.success.data, p.success.pieces) : Effect.fail(p.failure))
-      }),
+      Effect.flatMap(Effect.flatMap(elementsOf("iwriteShared", buffer), (n) => takeShared("iwriteShared", n)), (at) => startWrite("iwriteShared", at, buffer)),
     readOrdered: (buffer) => inOrder(ordered("readOrdered", buffer, readData)),
     writeOrdered: (buffer) => inOrder(ordered("writeOrdered", buffer, writeData)),
     seekShared: (offset, whence = "set") =>

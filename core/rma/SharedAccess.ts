@@ -61,14 +61,14 @@ export class SharedAccess {
   private readonly state: CommState
   private readonly segment: SharedSegment
   private readonly segments: SharedSegments
-  /** Rank r's window memory, as bytes. */
-  readonly memoryOf: (rank: number) => Uint8Array
+  /** Each rank's window memory, as bytes, by rank. */
+  readonly memories: ReadonlyArray<Uint8Array>
 
-  constructor(state: CommState, segment: SharedSegment, segments: SharedSegments, memoryOf: (rank: number) => Uint8Array) {
+  constructor(state: CommState, segment: SharedSegment, segments: SharedSegments, memories: ReadonlyArray<Uint8Array>) {
     this.state = state
     this.segment = segment
     this.segments = segments
-    this.memoryOf = memoryOf
+    this.memories = memories
     const bytes = segment.bytes
     this.words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2)
     const self = this
@@ -144,35 +144,30 @@ export class SharedAccess {
     return Effect.callback<void, Refusal>((resume) => {
       const waitersAt = t * LINE_WORDS + WAITERS
       Atomics.add(this.words, waitersAt, 1)
-      let timer: ReturnType<typeof setInterval> | undefined
-      let stopWatching: (() => void) | undefined
       let done = false
-      const finish = (outcome: Effect.Effect<void, Refusal>) => {
-        if (done) return
+      /** Stops waiting (once: a grant, a refusal or an interruption). */
+      const stop = () => {
+        if (done) return false
         done = true
         Atomics.sub(this.words, waitersAt, 1)
         this.lockWaits.delete(entry)
-        stopWatching?.()
+        stopWatching()
         clearInterval(timer)
-        resume(outcome)
+        return true
       }
       const retry = () => {
         if (done) return
-        if (this.tryLock(t, shared) || (this.releaseGone(t) && this.tryLock(t, shared))) return finish(Effect.void)
-        if (this.closed) finish(Effect.fail({ message: "the window was freed" }))
+        if (this.tryLock(t, shared) || (this.releaseGone(t) && this.tryLock(t, shared))) {
+          if (stop()) resume(Effect.void)
+        } else if (this.closed && stop()) resume(Effect.fail({ message: "the window was freed" }))
       }
       const entry = { target: t, since: Date.now(), retry }
       this.lockWaits.add(entry)
-      stopWatching = this.segments.watch(retry)
-      timer = setInterval(retry, TICK_MS)
+      const stopWatching = this.segments.watch(retry)
+      // The tick also keeps the thread alive while it waits (a pending waitAsync does not).
+      const timer = setInterval(retry, TICK_MS)
       retry()
-      return Effect.sync(() => {
-        done = true
-        Atomics.sub(this.words, waitersAt, 1)
-        this.lockWaits.delete(entry)
-        stopWatching?.()
-        clearInterval(timer)
-      })
+      return Effect.sync(() => void stop())
     })
   }
 
@@ -181,6 +176,7 @@ export class SharedAccess {
     const at = t * LINE_WORDS + LOCK
     const me = this.state.rank
     const kind = Atomics.exchange(this.words, this.holder(t, me), 0)
+    if (kind === 0) return // not held (the window checks before it calls)
     if (kind === 2) Atomics.store(this.words, at, 0)
     else Atomics.sub(this.words, at, 1)
     if (Atomics.load(this.words, t * LINE_WORDS + WAITERS) > 0) {
@@ -189,8 +185,12 @@ export class SharedAccess {
     }
   }
 
-  /** Runs `step` (synchronous) holding `t`'s accumulate mutex: atomic with respect to every other such step on `t`. */
-  atomically<A>(t: number, step: () => A): A | { readonly refused: Refusal } {
+  /**
+   * Runs `step` (synchronous) holding `t`'s accumulate mutex: atomic with
+   * respect to every other such step on `t`. What it throws is thrown (the
+   * mutex is released either way).
+   */
+  atomically<A>(t: number, step: () => A): { readonly value: A; readonly refused?: undefined } | { readonly refused: Refusal } {
     const at = t * LINE_WORDS + MUTEX
     const mine = 1 + this.state.rank
     let spins = 0
@@ -204,7 +204,7 @@ export class SharedAccess {
       }
     }
     try {
-      return step()
+      return { value: step() }
     } finally {
       Atomics.store(this.words, at, 0)
     }
@@ -224,12 +224,12 @@ export class SharedAccess {
 const controlBytes = (size: number) => Math.ceil((size * LINE_WORDS * 4 + size * size * 4) / 64) * 64
 
 /**
- * A window's direct path over every rank's memory (`memoryOf`), or undefined
- * where the transport has no shared segments (collective over `comm`: every
- * rank gets one, or none does).
+ * A window's direct path over every rank's memory (`memories`, by rank), or
+ * undefined where the transport has no shared segments (collective over
+ * `comm`: every rank gets one, or none does).
  */
 export const open = (
-  comm: Comm, state: CommState, memoryOf: (rank: number) => Uint8Array
+  comm: Comm, state: CommState, memories: ReadonlyArray<Uint8Array>
 ): Effect.Effect<SharedAccess | undefined> =>
   Effect.gen(function*() {
     const segments = state.engine.transport.segments
@@ -238,5 +238,5 @@ export const open = (
     const handle = yield* comm.bcast(made?.handle ?? -1, { root: 0 }).pipe(Effect.orDie)
     if (handle < 0 || segments === undefined) return undefined
     const segment = made ?? segments.attach(handle, bytes)
-    return new SharedAccess(state, segment, segments, memoryOf)
+    return new SharedAccess(state, segment, segments, memories)
   })

@@ -222,15 +222,20 @@ const putInto = (views: ReadonlyArray<TypedArray>, data: TypedArray) => {
   }
 }
 
-/** The views' elements, in order, in one new array. */
-const copyOut = (views: ReadonlyArray<TypedArray>, like: TypedArray, n: number): TypedArray => {
-  if (views.length === 1) return views[0]!.slice()
-  const out = new (Datatype.of(like).ctor)(n)
+/** The views' elements, in order, into `out`. */
+const copyInto = (views: ReadonlyArray<TypedArray>, out: TypedArray) => {
   let o = 0
   for (const v of views) {
     out.set(v as never, o)
     o += v.length
   }
+}
+
+/** The views' elements, in order, in one new array. */
+const copyOut = (views: ReadonlyArray<TypedArray>, like: TypedArray, n: number): TypedArray => {
+  if (views.length === 1) return views[0]!.slice()
+  const out = new (Datatype.of(like).ctor)(n)
+  copyInto(views, out)
   return out
 }
 
@@ -291,9 +296,9 @@ export const allocate = <N extends DatatypeName>(
       return yield* new WinError({ operation: "allocate", rank: comm.rank, target: comm.rank, message: `a window needs a count ≥ 0 and a known datatype; got ${count} of ${datatype}` })
     }
     // Where the ranks share memory, the window lives there and operations are done by the origin itself.
-    const memory = yield* sharedParts(comm, count, d)
-    if (typeof memory === "string") return yield* make(comm, new d.ctor(count) as ArrayOf<N>, options?.dispUnit ?? d.size, "allocate")
-    return yield* make(comm, memory(comm.rank) as ArrayOf<N>, options?.dispUnit ?? d.size, "allocate", memory)
+    const parts = yield* sharedParts(comm, count, d)
+    if (typeof parts === "string") return yield* make(comm, new d.ctor(count) as ArrayOf<N>, options?.dispUnit ?? d.size, "allocate")
+    return yield* make(comm, parts[comm.rank] as ArrayOf<N>, options?.dispUnit ?? d.size, "allocate", parts)
   })
 
 /**
@@ -301,7 +306,7 @@ export const allocate = <N extends DatatypeName>(
  * each rank's part (collective), or why there is none (the transport has no
  * shared memory, or too little of it): every rank gets the same answer.
  */
-const sharedParts = (comm: Comm, count: number, d: Datatype.Datatype): Effect.Effect<((rank: number) => TypedArray) | string, never, Scope.Scope> =>
+const sharedParts = (comm: Comm, count: number, d: Datatype.Datatype): Effect.Effect<ReadonlyArray<TypedArray> | string, never, Scope.Scope> =>
   Effect.gen(function*() {
     const counts = yield* comm.allgather(count).pipe(Effect.orDie)
     const starts = counts.map((_, r) => counts.slice(0, r).reduce((a, b) => a + b, 0))
@@ -317,7 +322,7 @@ const sharedParts = (comm: Comm, count: number, d: Datatype.Datatype): Effect.Ef
       for (let r = 1; r < comm.size; r++) yield* setup.send(whole, { dest: r }).pipe(Effect.orDie)
     } else whole = yield* setup.recv<TypedArray>({ source: 0 }).pipe(Effect.orDie)
     yield* Effect.addFinalizer(() => comm.release(whole))
-    return (r: number) => whole.subarray(starts[r]!, starts[r]! + counts[r]!)
+    return counts.map((n, r) => whole.subarray(starts[r]!, starts[r]! + n))
   })
 
 /**
@@ -345,7 +350,7 @@ export const create = <T extends TypedArray>(comm: Comm, array: T, options?: { r
     const views: Array<TypedArray> = []
     for (let r = 0; r < comm.size; r++) views.push(r === comm.rank ? array : yield* setup.recv<TypedArray>({ source: r }).pipe(Effect.orDie))
     yield* Effect.addFinalizer(() => Effect.forEach(views.filter((v) => v !== array), (v) => comm.release(v), { discard: true }))
-    return yield* make(comm, array, dispUnit, "create", (r) => views[r]!)
+    return yield* make(comm, array, dispUnit, "create", views)
   })
 
 /**
@@ -389,16 +394,15 @@ export const allocateShared = <N extends DatatypeName>(
     if (d === undefined || !Number.isSafeInteger(count) || count < 0) {
       return yield* failure(`a window needs a count ≥ 0 and a known datatype; got ${count} of ${datatype}`)
     }
-    const memory = yield* sharedParts(comm, count, d)
-    if (typeof memory === "string") {
-      return yield* failure(`allocateShared needs memory that every rank shares (the shm transport); here: ${memory}. Use Win.allocate instead`)
+    const parts = yield* sharedParts(comm, count, d)
+    if (typeof parts === "string") {
+      return yield* failure(`allocateShared needs memory that every rank shares (the shm transport); here: ${parts}. Use Win.allocate instead`)
     }
-    const part = (r: number) => memory(r) as ArrayOf<N>
-    const win = yield* make(comm, part(comm.rank), options?.dispUnit ?? d.size, "shared", part)
+    const win = yield* make(comm, parts[comm.rank] as ArrayOf<N>, options?.dispUnit ?? d.size, "shared", parts)
     return Object.assign(win, {
       sharedQuery: (r: number) => {
         if (!Number.isInteger(r) || r < 0 || r >= comm.size) throw new RangeError(`sharedQuery: rank ${r} is not in the window's communicator of ${comm.size}`)
-        return part(r)
+        return parts[r] as ArrayOf<N>
       }
     })
   })
@@ -476,7 +480,7 @@ export const createDynamic = (comm: Comm): Effect.Effect<DynamicWin, WinError, S
  * (SharedAccess.ts), and the progress fiber serves only post and complete.
  */
 const make = <T extends TypedArray>(
-  comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create" | "shared" | "dynamic", parts?: (rank: number) => TypedArray,
+  comm: Comm, base: T, dispUnit: number, flavor: "allocate" | "create" | "shared" | "dynamic", parts?: ReadonlyArray<TypedArray>,
   regions?: Map<number, Uint8Array>
 ): Effect.Effect<Win<T>, WinError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -489,10 +493,9 @@ const make = <T extends TypedArray>(
     // A dynamic window's extent is whatever is attached when an operation arrives: the target checks it.
     const sizes = yield* answers.allgather([regions === undefined ? base.byteLength : Infinity, dispUnit] as const).pipe(Effect.orDie)
     const memory = new Uint8Array(base.buffer, base.byteOffset, base.byteLength)
-    const access = parts === undefined ? undefined : yield* SharedAccess.open(answers, stateOf(answers)!, (r) => {
-      const part = parts(r)
-      return new Uint8Array(part.buffer, part.byteOffset, part.byteLength)
-    })
+    const access = parts === undefined
+      ? undefined
+      : yield* SharedAccess.open(answers, stateOf(answers)!, parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength)))
     if (access !== undefined) yield* Effect.addFinalizer(() => Effect.sync(() => access.close()))
 
     // ---- the target side: the progress fiber ----------------------------------------------
@@ -827,43 +830,19 @@ const make = <T extends TypedArray>(
           ? Effect.succeed(Request.failed(r.failure) as Request.Request<A, WinError>)
           : Request.fromEffect(Effect.map(settle(operation, t, r.success), finish)))
 
-    /** The origin buffer as one array of its elements; a spec that is not a buffer fails the operation. */
-    const originOf = (operation: string, t: number, spec: TypedArray | BufferSpec): TypedArray | WinError => {
-      try {
-        return originArray(spec)
-      } catch (e) {
-        return failure(operation, t, `the origin is not a buffer this window can use: ${e instanceof Error ? e.message : String(e)}`, e)
-      }
-    }
-    const resultOf = (operation: string, t: number, spec: TypedArray | BufferSpec) => {
-      try {
-        return resultArray(spec)
-      } catch (e) {
-        return failure(operation, t, `the result is not a buffer this window can use: ${e instanceof Error ? e.message : String(e)}`, e)
-      }
-    }
+    /** A buffer spec made into what an operation uses (`make`); a spec that is not a buffer fails the operation. */
+    const bufferOf = <B>(operation: string, t: number, role: "origin" | "result", spec: TypedArray | BufferSpec, make: (spec: TypedArray | BufferSpec) => B) =>
+      Effect.try({
+        try: () => make(spec),
+        catch: (e) => failure(operation, t, `the ${role} is not a buffer this window can use: ${e instanceof Error ? e.message : String(e)}`, e)
+      })
     const withOrigin = <A>(operation: string, t: number, spec: TypedArray | BufferSpec, f: (origin: TypedArray) => Effect.Effect<A, WinError>) =>
-      Effect.suspend(() => {
-        const origin = originOf(operation, t, spec)
-        return origin instanceof WinError ? Effect.fail(origin) : f(origin)
-      })
+      Effect.flatMap(bufferOf(operation, t, "origin", spec, originArray), f)
     const withResult = <A>(operation: string, t: number, spec: TypedArray | BufferSpec, f: (result: TypedArray, finish: () => void) => Effect.Effect<A, WinError>) =>
-      Effect.suspend(() => {
-        const r = resultOf(operation, t, spec)
-        return r instanceof WinError ? Effect.fail(r) : f(r.array, r.finish)
-      })
-    const requestWithOrigin = <A>(operation: string, t: number, spec: TypedArray | BufferSpec, f: (origin: TypedArray) => Effect.Effect<Request.Request<A, WinError>>) =>
-      Effect.suspend(() => {
-        const origin = originOf(operation, t, spec)
-        return origin instanceof WinError ? Effect.succeed(Request.failed(origin) as Request.Request<A, WinError>) : f(origin)
-      })
-    const requestWithResult = <A>(
-      operation: string, t: number, spec: TypedArray | BufferSpec, f: (result: TypedArray, finish: () => void) => Effect.Effect<Request.Request<A, WinError>>
-    ) =>
-      Effect.suspend(() => {
-        const r = resultOf(operation, t, spec)
-        return r instanceof WinError ? Effect.succeed(Request.failed(r) as Request.Request<A, WinError>) : f(r.array, r.finish)
-      })
+      Effect.flatMap(bufferOf(operation, t, "result", spec, resultArray), (r) => f(r.array, r.finish))
+    /** The request forms: a buffer that cannot be used gives a failed Request, as any refused operation does. */
+    const asRequest = <A>(effect: Effect.Effect<Request.Request<A, WinError>, WinError>): Effect.Effect<Request.Request<A, WinError>> =>
+      Effect.catch(effect, (e) => Effect.succeed(Request.failed(e) as Request.Request<A, WinError>))
 
     const win: Win<T> = {
       comm,
@@ -921,32 +900,32 @@ const make = <T extends TypedArray>(
           return a.data![0] as number | bigint
         }),
       rput: (spec, t, target) =>
-        requestWithOrigin("rput", t, spec, (origin) =>
+        asRequest(withOrigin("rput", t, spec, (origin) =>
           access !== undefined
             ? done(inMemory.put("rput", origin, t, target))
-            : requestOf(start("rput", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), () => undefined, "rput", t)),
+            : requestOf(start("rput", t, target, origin, (w) => ({ k: "put", ...w, data: origin.slice() })), () => undefined, "rput", t))),
       rget: (spec, t, target) =>
-        requestWithResult("rget", t, spec, (result, finish) =>
+        asRequest(withResult("rget", t, spec, (result, finish) =>
           access !== undefined
             ? done(Effect.map(inMemory.get("rget", result, t, target), finish))
             : requestOf(start("rget", t, target, result, (w) => ({ k: "get", ...w })), (a) => {
                   into(result)(a)
                   finish()
-                }, "rget", t)),
+                }, "rget", t))),
       raccumulate: (spec, t, target, op) =>
-        requestWithOrigin("raccumulate", t, spec, (origin) =>
+        asRequest(withOrigin("raccumulate", t, spec, (origin) =>
           access !== undefined
             ? done(inMemory.accumulate("raccumulate", origin, undefined, t, target, op))
-            : requestOf(start("raccumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })), () => undefined, "raccumulate", t)),
+            : requestOf(start("raccumulate", t, target, origin, (w) => ({ k: "acc", ...w, data: origin.slice(), op: op.name })), () => undefined, "raccumulate", t))),
       rgetAccumulate: (spec, resultSpec, t, target, op) =>
-        requestWithOrigin("rgetAccumulate", t, spec, (origin) =>
-          requestWithResult("rgetAccumulate", t, resultSpec, (result, finish) =>
+        asRequest(withOrigin("rgetAccumulate", t, spec, (origin) =>
+          withResult("rgetAccumulate", t, resultSpec, (result, finish) =>
             access !== undefined
               ? done(Effect.map(inMemory.accumulate("rgetAccumulate", origin, result, t, target, op), finish))
               : requestOf(start("rgetAccumulate", t, target, origin, (w) => ({ k: "getacc", ...w, data: origin.slice(), op: op.name })), (a) => {
                   into(result)(a)
                   finish()
-                }, "rgetAccumulate", t))),
+                }, "rgetAccumulate", t)))),
 
       fence: (assert = 0) =>
         Effect.gen(function*() {
@@ -1051,7 +1030,7 @@ const make = <T extends TypedArray>(
         if (where instanceof WinError) return where
         const gone = access!.goneReason(t)
         if (gone !== undefined) return failure(operation, t, `${gone.message}: its window can no longer be reached`, gone.cause)
-        const part = access!.memoryOf(t)
+        const part = access!.memories[t]!
         const d = Datatype.byName(where.dt)!
         const views: Array<TypedArray> = []
         for (let i = 0; i < where.pieces.length; i += 2) {
@@ -1064,25 +1043,10 @@ const make = <T extends TypedArray>(
       }
       /** `step` under rank t's accumulate mutex; a throw (an op that does not fit the datatype) is the operation's failure. */
       const atomically = <A>(operation: string, t: number, step: () => A): Effect.Effect<A, WinError> =>
-        Effect.suspend(() => {
-          let thrown: unknown
-          let threw = false
-          const r = access!.atomically(t, () => {
-            try {
-              return step()
-            } catch (e) {
-              threw = true
-              thrown = e
-              return undefined
-            }
-          })
-          if (typeof r === "object" && r !== null && "refused" in r) {
-            const { refused } = r as { readonly refused: SharedAccess.Refusal }
-            return Effect.fail(failure(operation, t, refused.message, refused.cause))
-          }
-          if (threw) return Effect.fail(failure(operation, t, thrown instanceof Error ? thrown.message : String(thrown), thrown))
-          return Effect.succeed(r as A)
-        })
+        Effect.flatMap(
+          Effect.try({ try: () => access!.atomically(t, step), catch: (e) => failure(operation, t, e instanceof Error ? e.message : String(e), e) }),
+          (r) => (r.refused === undefined ? Effect.succeed(r.value as A) : Effect.fail(failure(operation, t, r.refused.message, r.refused.cause)))
+        )
       return {
         put: (operation: string, origin: TypedArray, t: number, target: Target | undefined) =>
           Effect.suspend(() => {
@@ -1097,11 +1061,7 @@ const make = <T extends TypedArray>(
             if (t === PROC_NULL) return Effect.void
             const views = place(operation, t, target, result)
             if (views instanceof WinError) return Effect.fail(views)
-            let o = 0
-            for (const v of views) {
-              result.set(v as never, o)
-              o += v.length
-            }
+            copyInto(views, result)
             return Effect.void
           }),
         /** accumulate (no `result`) or getAccumulate: the target's elements before go to `result`. */
@@ -1115,13 +1075,7 @@ const make = <T extends TypedArray>(
               return Effect.fail(failure(operation, t, `the result buffer must hold ${origin.length} ${Datatype.of(origin).name} like the origin`))
             }
             return atomically(operation, t, () => {
-              if (result !== undefined) {
-                let o = 0
-                for (const v of views) {
-                  result.set(v as never, o)
-                  o += v.length
-                }
-              }
+              if (result !== undefined) copyInto(views, result)
               combine(op, views, origin)
             })
           }),

@@ -55,6 +55,9 @@ export const basics = Effect.gen(function*() {
   // A leader that is not a rank of the local communicator fails at once, on every rank.
   const badLeader = yield* Effect.flip(half.createIntercomm(99, w, color === 0 ? 1 : 0, 18))
   yield* check(badLeader._tag === "IntercommError" && /localLeader 99 is not a rank/.test(badLeader.message), `a bad local leader: ${badLeader.message}`)
+  // A remote leader outside the peer communicator: its leader says so, and every rank of the group fails alike.
+  const badRemote = yield* Effect.flip(half.createIntercomm(0, w, 99, 19))
+  yield* check(badRemote._tag === "IntercommError" && /remoteLeader 99 is not another rank/.test(badRemote.message), `a bad remote leader: ${badRemote.message}`)
   // A bad root is an IntercommError; the intercommunicator stays usable.
   const bad = yield* Effect.flip(inter.bcast(1, { root: 99 }))
   yield* check(bad._tag === "IntercommError" && /root must be ROOT/.test(bad.message), `a bad root: ${bad.message}`)
