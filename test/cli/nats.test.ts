@@ -132,7 +132,7 @@ describe("rankflow run --transport nats", () => {
   }, 120_000)
 
   it("reports a killed rank and exits non-zero", async () => {
-    const r = await rankflow(["run", "-n", "3", "--transport", "nats", "--nats", server.url, "test/programs/killed.ts"])
+    const r = await rankflow(["run", "-n", "3", "--transport", "nats", "--nats", server.url, "--heartbeat-timeout", "4", "test/programs/killed.ts"])
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/rank 1 failed/)
   }, 120_000)

@@ -278,7 +278,7 @@ describe("pipelines: a dead rank", () => {
     const server = await startServer()
     try {
       const job = `${tag}-${process.pid}`
-      const common = ["run", "--transport", "nats", "--nats", server.url, "--job", job, "--size", "3"]
+      const common = ["run", "--transport", "nats", "--nats", server.url, "--job", job, "--size", "3", "--heartbeat-timeout", "4"]
       return await Promise.all([rankflow([...common, "--ranks", "0-1", file]), rankflow([...common, "--ranks", "2", file])])
     } finally {
       await server.stop()

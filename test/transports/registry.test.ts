@@ -16,6 +16,8 @@ describe("the transport registry", () => {
     expect(registrationOf("shm")!.decidesDeadlocks).toBe(true)
     expect((await registrationOf("shm")!.launcher({})).kind).toBe("shm")
     expect(await registrationOf("nats")!.optionsFromFlags({ nats: "nats://127.0.0.1:4222", "join-timeout": 5 })).toEqual({ servers: "nats://127.0.0.1:4222", joinTimeout: 5000 })
+    expect(await registrationOf("nats")!.optionsFromFlags({ "heartbeat-timeout": 30 })).toEqual({ heartbeat: { timeout: 30_000, interval: 1000 } })
+    expect(await registrationOf("nats")!.optionsFromFlags({ "heartbeat-timeout": 2 })).toEqual({ heartbeat: { timeout: 2000, interval: 500 } })
   })
 
   it.effect("World.make refuses a transport that is not registered with a TransportError naming the known ones", () =>

@@ -15,7 +15,14 @@ export interface HeartbeatSettings {
   readonly timeoutMs: number
 }
 
-export const DEFAULT_HEARTBEAT: HeartbeatSettings = { intervalMs: 1000, timeoutMs: 4000 }
+/**
+ * One heartbeat a second; ten seconds of silence to be taken for dead. Ten,
+ * not four: a rank process starved of CPU on a loaded host (eight ranks on two
+ * cores, a garbage collection of a large heap) can go quiet for seconds while
+ * alive, and taking it for dead fails the whole job (Ray's node health check
+ * allows a similar margin).
+ */
+export const DEFAULT_HEARTBEAT: HeartbeatSettings = { intervalMs: 1000, timeoutMs: 10_000 }
 
 /** Why `settings` cannot be used, or `undefined`. */
 export const checkSettings = (s: HeartbeatSettings): string | undefined => {

@@ -66,6 +66,8 @@ export interface NatsFlags {
   readonly ranks?: string | undefined
   /** `--join-timeout`, in seconds. */
   readonly joinTimeout?: number | undefined
+  /** `--heartbeat-timeout`, in seconds (heartbeats go every second, or four times per timeout when it is shorter than 4 s). */
+  readonly heartbeatTimeout?: number | undefined
   readonly creds?: string | undefined
   readonly user?: string | undefined
   readonly password?: string | undefined
@@ -93,6 +95,10 @@ export const optionsFromFlags = (flags: NatsFlags): NatsOptions => {
   if (flags.job !== undefined) options.job = flags.job
   if (flags.ranks !== undefined) options.ranks = flags.ranks
   if (flags.joinTimeout !== undefined) options.joinTimeout = flags.joinTimeout * 1000
+  if (flags.heartbeatTimeout !== undefined) {
+    const timeout = flags.heartbeatTimeout * 1000
+    options.heartbeat = { timeout, interval: Math.min(1000, timeout / 4) }
+  }
   if (flags.creds !== undefined) options.creds = flags.creds
   if (flags.user !== undefined) options.user = flags.user
   if (flags.password !== undefined) options.password = flags.password

@@ -60,7 +60,7 @@ export interface NatsOptions {
   readonly token?: string
   /** TLS files; a `tls://` server URL or a server that requires TLS also turns TLS on. */
   readonly tls?: NatsTlsOptions
-  /** Heartbeats: a rank silent for `timeout` is declared failed. Default 1 s and 4 s. */
+  /** Heartbeats: a rank silent for `timeout` is declared failed. Default 1 s and 10 s (`--heartbeat-timeout` on the CLI). */
   readonly heartbeat?: { readonly interval?: Duration.Input; readonly timeout?: Duration.Input }
   /**
    * The credit window each rank grants each peer, in bytes: the most a peer

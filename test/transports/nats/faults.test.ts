@@ -96,6 +96,8 @@ describe("one server", () => {
       const out = yield* runFixture({
         size: 3,
         servers: server.url,
+        // Short, so that the test does not wait out the 10 s default.
+        heartbeat: { interval: 1000, timeout: 4000 },
         scenario: { scenario: "watchFailures", expect: 1 },
         allowExit: true,
         timeoutMs: 30_000,

@@ -695,13 +695,13 @@ describe("frame authentication", () => {
 })
 
 describe("options", () => {
-  it("defaults: one local server, every rank, a fresh job id, 30 s to join, 1 s / 4 s heartbeats", () => {
+  it("defaults: one local server, every rank, a fresh job id, 30 s to join, 1 s / 10 s heartbeats", () => {
     const c = resolve({}, 4) as NatsConfig
     expect(c.servers).toEqual(["nats://127.0.0.1:4222"])
     expect(c.localRanks).toEqual([0, 1, 2, 3])
     expect(Subjects.checkJobId(c.job)).toBeUndefined()
     expect(c.joinTimeoutMs).toBe(30_000)
-    expect(c.heartbeat).toEqual({ intervalMs: 1000, timeoutMs: 4000 })
+    expect(c.heartbeat).toEqual({ intervalMs: 1000, timeoutMs: 10_000 })
     expect(c.reliable).toBe(true)
   })
 
