@@ -99,6 +99,19 @@ export interface Job {
   readonly decidesDeadlocks?: boolean
   /** Tells every other rank's transport that `rank` failed, so their pending operations with it fail. */
   declareFailed(rank: number, reason: string): void
+  /**
+   * Ranks the transport addresses (`LaunchOptions.universe`): ranks `size`
+   * and up are free slots until `start` starts them. Equal to `size` (no free
+   * slot) when absent.
+   */
+  readonly universe?: number
+  /**
+   * Starts the rank of a free slot (`size <= rank < universe`), for spawn: it
+   * joins `localRanks` and reports `Ready` like the others. `modules` are the
+   * programs it will run (the launcher starts it from the job's bundle when
+   * they are all in it). Absent where the transport cannot start ranks later.
+   */
+  start?(rank: number, modules: ReadonlyArray<string>): Effect.Effect<void, TransportError>
 }
 
 /**
@@ -133,6 +146,12 @@ export interface LaunchOptions {
   readonly prefixOutput?: boolean
   /** Extra environment variables for the ranks. */
   readonly env?: Record<string, string>
+  /**
+   * Ranks the transport makes room for (default `size`): ranks `size` and up
+   * are free slots that `Job.start` fills later (comm.spawn). On shm every
+   * slot has its rings from the start.
+   */
+  readonly universe?: number
 }
 
 /**

@@ -53,6 +53,10 @@ const callSites = Flag.Boolean("call-sites").pipe(
   Flag.withDescription("every rankflow error names the line of the call that failed, also errors that show only while the call runs (Truncated, EncodeError, a collective's); costs about 4 µs per call"),
   Flag.withDefault(false)
 )
+const universe = Flag.Int("universe").pipe(
+  Flag.withDescription("room for this many ranks, so that the program can start the ones beyond -n with comm.spawn (MPI's universe size; default -n; shm)"),
+  Flag.optional
+)
 /** `--size`: ranks of the whole job when it is split over hosts (`--ranks` of a transport says which run here). */
 const size = Flag.Int("size").pipe(Flag.withDescription("ranks in the whole job, when hosts each run some (default: -n)"), Flag.optional)
 /** Every registered transport's own flags (transports/registry.ts). */
@@ -66,7 +70,7 @@ const script = Argument.String("script").pipe(Argument.withDescription("the rank
 
 /** Flags of `run` that take a value, so that the script is the first other word. */
 const VALUE_FLAGS = new Set([
-  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--stall-timeout", "--stall-action", "--size",
+  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--stall-timeout", "--stall-action", "--size", "--universe",
   ...registrations.flatMap((r) => r.flags.map((f) => `--${f.name}`))
 ])
 
@@ -127,7 +131,7 @@ const checkNp = (own: ReadonlyArray<string>): string | undefined => {
 
 const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
-const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, pool, script, size, transportFlags }, (o) =>
+const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, pool, script, size, universe, transportFlags }, (o) =>
   Effect.gen(function*() {
     const flags: Record<string, string | number | undefined> = {}
     for (const [name, v] of Object.entries(o.transportFlags)) flags[name] = value(v as Option.Option<string | number>)
@@ -148,6 +152,12 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
     const level = yield* GlobalFlag.LogLevel
     if (Option.isSome(level)) process.env[LOG_LEVEL_ENV] = level.value
     const size = value(o.size) ?? o.np
+    const room = value(o.universe)
+    if (room !== undefined && room < size) {
+      process.stderr.write(`rankflow: --universe ${room} is smaller than the job (${size} ranks): give at least ${size}, plus a rank for each one the program spawns\n`)
+      process.exitCode = 2
+      return
+    }
     const limitText = value(o.maxDecodedBytes)
     const limit = limitText === undefined ? undefined : parseBytes(limitText)
     if (limitText !== undefined && limit === undefined) {
@@ -178,7 +188,7 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
     }
     // A transport's code is loaded only for its jobs.
     const transportOptions = registration!.flags.length > 0 ? yield* Effect.promise(() => registration!.optionsFromFlags(flags)) : undefined
-    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall })
+    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall, universe: room })
     process.exitCode = code
   })).pipe(Command.withDescription("run a rank program on N ranks"))
 

@@ -18,6 +18,8 @@ export interface JobSpec {
   readonly transportOptions?: object | undefined
   /** The stall watchdog (`--stall-timeout`, `--stall-action`); the transport's default when absent. */
   readonly stall?: World.WorldOptions["stall"]
+  /** `--universe`: room for ranks that the program spawns. */
+  readonly universe?: number | undefined
 }
 
 /** The exit code of a job stopped by a deadlock or a stall. */
@@ -33,7 +35,8 @@ export const runJob = (spec: JobSpec): Effect.Effect<number> =>
       codec: spec.codec,
       maxDecodedBytes: spec.maxDecodedBytes,
       transportOptions: spec.transportOptions,
-      ...(spec.stall === undefined ? {} : { stall: spec.stall })
+      ...(spec.stall === undefined ? {} : { stall: spec.stall }),
+      ...(spec.universe === undefined ? {} : { universe: spec.universe })
     })
     // kill -QUIT <pid>: the picture, as a Java thread dump (the job goes on).
     const onQuit = () =>

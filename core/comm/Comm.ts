@@ -14,8 +14,7 @@
  * })
  * ```
  */
-import type { Effect } from "effect"
-import { Context } from "effect"
+import { Context, Effect, Option } from "effect"
 import type { BufferSpec } from "../../codecs/buffer.ts"
 import type { EncodeError } from "../../codecs/errors.ts"
 import type { SharedArrayConstructor, SharedArrayLike } from "../../transports/Transport.ts"
@@ -26,6 +25,7 @@ import type { Request } from "../messaging/Request.ts"
 import type { Status } from "./Status.ts"
 import type * as Collectives from "../collectives/Collectives.ts"
 import type * as Communicators from "./communicators.ts"
+import type { Intercomm } from "./Intercomm.ts"
 
 export { ANY_SOURCE, ANY_TAG, PROC_NULL } from "../messaging/Matching.ts"
 export { TAG_UB } from "../messaging/PointToPoint.ts"
@@ -49,6 +49,7 @@ export type * from "../collectives/options.ts"
 export type { NeighborCollectives, NeighborOptions } from "../collectives/neighbor.ts"
 export type { CartComm, Shift } from "./Cart.ts"
 export type { Communicators, CreateError, DupOptions } from "./communicators.ts"
+export type { SpawnOptions, SpawnSpec } from "../dynamic/Spawn.ts"
 export { CONGRUENT, compare, computeDims, IDENT, SIMILAR, UNDEFINED, UNEQUAL, type Comparison } from "./communicators.ts"
 
 /**
@@ -116,3 +117,29 @@ export interface Comm extends Collectives.Collectives, Communicators.Communicato
  * ```
  */
 export class World extends Context.Service<World, Comm>()("rankflow/Comm/World") {}
+
+/**
+ * In a rank started by `comm.spawn`, the intercommunicator to the ranks that
+ * spawned it (their group is the remote one); none elsewhere. Read it
+ * through `Comm.parent`.
+ *
+ * @example
+ * ```ts
+ * const parent = yield* Comm.parent
+ * if (Option.isSome(parent)) yield* parent.value.barrier()
+ * ```
+ */
+export class Parent extends Context.Service<Parent, Option.Option<Intercomm>>()("rankflow/Comm/Parent") {}
+
+/**
+ * The intercommunicator to this rank's parents (MPI_Comm_get_parent): some
+ * in a rank started by `comm.spawn`, none otherwise.
+ *
+ * @example
+ * ```ts
+ * const parent = yield* Comm.parent
+ * if (Option.isNone(parent)) yield* world.spawn(import.meta.url, { maxprocs: 4 })   // the master
+ * else yield* parent.value.send(yield* work(), { dest: 0 })                          // a worker
+ * ```
+ */
+export const parent: Effect.Effect<Option.Option<Intercomm>> = Effect.map(Effect.serviceOption(Parent), Option.flatten)

@@ -34,6 +34,10 @@ import * as Groups from "./Group.ts"
 import type * as Intercomm from "./Intercomm.ts"
 import { IntercommError } from "./Intercomm.ts"
 import * as Intercomms from "./intercomms.ts"
+import type * as Spawn from "../dynamic/Spawn.ts"
+import { SpawnError } from "../dynamic/Spawn.ts"
+import * as Spawns from "../dynamic/spawns.ts"
+import type { ProgramInput } from "../launching/ProgramRef.ts"
 import type { Comparison, Group } from "./Group.ts"
 import { type CodecChoice, resolveCodec } from "../messaging/Message.ts"
 
@@ -159,6 +163,33 @@ export interface Communicators {
    * ```
    */
   createIntercomm(localLeader: number, peerComm: Comm, remoteLeader: number, tag: number): Effect.Effect<Intercomm.Intercomm, Intercomm.IntercommError>
+
+  /**
+   * Starts `maxprocs` new ranks running `program` and returns an
+   * intercommunicator to them (MPI_Comm_spawn; collective over this
+   * communicator; `program`, `args` and `maxprocs` count at `root` only). In
+   * the new ranks, `Comm.parent` is the other side. The job needs free slots
+   * (`--universe`); see core/dynamic/Spawn.ts.
+   *
+   * @example
+   * ```ts
+   * const children = yield* world.spawn("worker.ts", { maxprocs: 4 })
+   * yield* children.bcast(100, { root: Intercomm.ROOT })
+   * ```
+   */
+  spawn(program: ProgramInput, options?: Spawn.SpawnOptions): Effect.Effect<Intercomm.Intercomm, Spawn.SpawnError>
+
+  /**
+   * Starts the ranks of several programs at once (MPI_Comm_spawn_multiple):
+   * one intercommunicator whose remote group holds each program's ranks in turn.
+   *
+   * @example
+   * ```ts
+   * const inter = yield* world.spawnMultiple([{ program: "a.ts", maxprocs: 1 }, { program: "b.ts", maxprocs: 2 }])
+   * inter.remoteSize   // 3: rank 0 runs a.ts, ranks 1 and 2 run b.ts
+   * ```
+   */
+  spawnMultiple(programs: ReadonlyArray<Spawn.SpawnSpec>, options?: { readonly root?: number }): Effect.Effect<Intercomm.Intercomm, Spawn.SpawnError>
 }
 
 const STATE = Symbol.for("rankflow/Comm/state")
@@ -233,6 +264,12 @@ export const make = (c: CommState, build: Build): Communicators & { readonly [ST
   createIntercomm: (localLeader, peerComm, remoteLeader, tag) =>
     Effect.flatMap(Effect.mapError(checkUsable(c), (e) => new IntercommError({ message: e.message, cause: e })), () =>
       Intercomms.create(build(c), localLeader, peerComm, remoteLeader, tag, build)),
+  spawn: (program, options) =>
+    Effect.flatMap(Effect.mapError(checkUsable(c), (e) => new SpawnError({ message: e.message, errors: [], cause: e })), () =>
+      Spawns.spawnMultiple(build(c), [{ program, ...(options?.maxprocs === undefined ? {} : { maxprocs: options.maxprocs }), ...(options?.args === undefined ? {} : { args: options.args }) }], options?.root ?? 0, build)),
+  spawnMultiple: (programs, options) =>
+    Effect.flatMap(Effect.mapError(checkUsable(c), (e) => new SpawnError({ message: e.message, errors: [], cause: e })), () =>
+      Spawns.spawnMultiple(build(c), programs, options?.root ?? 0, build)),
   free: () =>
     Effect.suspend(() => {
       if (c.freed) return Effect.fail(new InvalidCommunicator({ message: "free: this communicator was already freed" }))

@@ -33,9 +33,9 @@ const agreeContext = (local: Comm, exchange: (mine: number) => Effect.Effect<num
     return yield* reserve(state, agreed)
   })
 
-/** Takes the agreed ids (an intercommunicator's four) on this rank. */
-const reserve = (state: CommState, agreed: number): Effect.Effect<number, IntercommError> => {
-  const first = state.engine.reserveContexts(agreed, 4)
+/** Takes the agreed ids (an intercommunicator's four, or `n`) on this rank. */
+export const reserve = (state: CommState, agreed: number, n = 4): Effect.Effect<number, IntercommError> => {
+  const first = state.engine.reserveContexts(agreed, n)
   return first === agreed
     ? Effect.succeed(first)
     : Effect.fail(failure(`communicator creation calls overlapped on rank ${state.engine.rank}: make them one at a time`))
@@ -82,7 +82,7 @@ export const create = (
   })
 
 /** The intercommunicator over an agreed context (points 0–1: point-to-point, 2–3: its collectives). */
-const make = (localComm: Comm, context: number, remoteGroup: ReadonlyArray<number>, fromState: (c: CommState) => Comm): Intercomm => {
+export const make = (localComm: Comm, context: number, remoteGroup: ReadonlyArray<number>, fromState: (c: CommState) => Comm): Intercomm => {
   const local = stateOf(localComm)!
   const name = `an intercommunicator to world ranks ${remoteGroup.join(",")}`
   const p2p = fromState(addressing(local, context, remoteGroup, name))

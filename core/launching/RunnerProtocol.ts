@@ -28,6 +28,58 @@ export interface Run {
   readonly argv: ReadonlyArray<string> | undefined
   /** Report a rank that waits this long without any progress (milliseconds; off when absent). */
   readonly stallMillis?: number | undefined
+  /** The world communicator's ranks are 0..worldSize-1 (the transport may address more: free slots for spawn). */
+  readonly worldSize?: number | undefined
+  /** Set for a rank started by comm.spawn: its world and its parents. */
+  readonly spawned?: SpawnedRun | undefined
+}
+
+/** What a spawned rank needs to build its world and `Comm.parent`. */
+export interface SpawnedRun {
+  /** The spawned ranks of the call (every program of a spawnMultiple), as transport ranks: the child world. */
+  readonly world: ReadonlyArray<number>
+  /** The spawning communicator's group (transport ranks). */
+  readonly parents: ReadonlyArray<number>
+  /** The first of the SPAWN_CONTEXTS context ids both sides reserved for the intercommunicator. */
+  readonly context: number
+}
+
+/** Context ids a spawn reserves: the intercommunicator's four, then two for the spawned ranks' own group. */
+export const SPAWN_CONTEXTS = 6
+
+/** One program of a spawn request. */
+export interface SpawnProgram {
+  readonly module: string
+  readonly export: string | undefined
+  readonly args: ReadonlyArray<unknown>
+  readonly argv: ReadonlyArray<string> | undefined
+  readonly maxprocs: number
+}
+
+/** A rank (the root of comm.spawn) asks the launcher to start ranks. */
+export interface Spawn {
+  readonly _tag: "Spawn"
+  readonly request: number
+  readonly programs: ReadonlyArray<SpawnProgram>
+  readonly parents: ReadonlyArray<number>
+  readonly context: number
+}
+
+/** The launcher's answer to `Spawn`: the ranks started (by program), or why each slot could not be. */
+export type Spawned =
+  | { readonly _tag: "Spawned"; readonly request: number; readonly ok: true; readonly ranks: ReadonlyArray<ReadonlyArray<number>> }
+  | { readonly _tag: "Spawned"; readonly request: number; readonly ok: false; readonly message: string; readonly errors: ReadonlyArray<ReadonlyArray<string | undefined>> }
+
+/** A spawned rank loaded its program; it runs it on `Go` (every rank of the spawn loaded), or exits. */
+export interface Started {
+  readonly _tag: "Started"
+  readonly id: number
+}
+
+/** Every rank of its spawn loaded its program: run it. */
+export interface Go {
+  readonly _tag: "Go"
+  readonly id: number
 }
 
 /** Asks a rank what it is doing (answered with a `Status` of the same round). */
@@ -45,7 +97,7 @@ export interface Exit {
   readonly _tag: "Exit"
 }
 
-export type ToRank = Run | Interrupt | Exit | StatusQuery
+export type ToRank = Run | Interrupt | Exit | StatusQuery | Spawned | Go
 
 export interface Ready {
   readonly _tag: "Ready"
@@ -91,4 +143,4 @@ export interface Stalled {
   readonly waits: ReadonlyArray<Wait>
 }
 
-export type FromRank = Ready | Done | Status | Stalled
+export type FromRank = Ready | Done | Status | Stalled | Spawn | Started

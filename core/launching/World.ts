@@ -30,6 +30,7 @@ import { describeWait } from "../messaging/waits.ts"
 import { normalize, type ProgramInput } from "./ProgramRef.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 import { worldContextOf } from "./RunnerProtocol.ts"
+import { Spawns } from "./Spawns.ts"
 
 /**
  * How a world is started: its size, the transport and its options, the world's codec, output, deadlock detection and the stall watchdog.
@@ -86,6 +87,13 @@ export interface WorldOptions {
    * ranks from their files. Bundling is off with `RANKFLOW_BUNDLE=0`.
    */
   readonly programs?: ReadonlyArray<ProgramInput>
+  /**
+   * Ranks the job makes room for (default `size`): the ranks beyond `size`
+   * are free slots that `comm.spawn` starts ranks into (MPI's universe
+   * size). A run that spawned ranks is the last on its ranks: the next run
+   * starts fresh ones, with every slot free again.
+   */
+  readonly universe?: number
 }
 
 /**
@@ -146,6 +154,8 @@ interface Running {
   /** Picture requests for the run in progress (its collector hands them to its watch). */
   readonly pictures: Array<(picture: string) => void>
   collecting: boolean
+  /** A run on these ranks spawned some: the slots are used, so the next run starts fresh ranks. */
+  spawned: boolean
 }
 
 /**
@@ -202,9 +212,10 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
         ...(programs === undefined ? {} : { programs }),
         prefixOutput: options.prefixOutput ?? true,
         worldContext: worldContextOf(nextId),
+        ...(options.universe === undefined ? {} : { universe: options.universe }),
         ...options.transportOptions
       }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
-      const running: Running = { job, programs, scope, exited: new Set(), pictures: [], collecting: false }
+      const running: Running = { job, programs, scope, exited: new Set(), pictures: [], collecting: false, spawned: false }
       let ready = 0
       while (ready < job.localRanks.length) {
         const event = yield* Queue.take(job.events)
@@ -225,7 +236,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
     const run = <A>(program: ProgramInput, runOptions?: RunOptions): Effect.Effect<ReadonlyArray<A>, RankFailed | Deadlock | TransportError> =>
       Effect.gen(function*() {
         const ref = normalize(program)
-        const fits = (r: Running) => r.exited.size === 0 && (r.programs === undefined || r.programs.includes(ref.module))
+        const fits = (r: Running) => r.exited.size === 0 && !r.spawned && (r.programs === undefined || r.programs.includes(ref.module))
         if (programs !== undefined && !programs.includes(ref.module)) programs = undefined
         const running = current !== undefined && fits(current) ? current : yield* Effect.andThen(stop(), start)
         const { job } = running
@@ -239,10 +250,11 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
           codec: options.codec,
           maxDecodedBytes: options.maxDecodedBytes,
           argv: runOptions?.argv,
-          stallMillis: stall?.timeoutMillis
+          stallMillis: stall?.timeoutMillis,
+          worldSize: options.size
         }
         for (const r of job.localRanks) job.post(r, cmd)
-        const outcome = yield* collect(job, running, id, options, stall)
+        const outcome = yield* collect(job, running, cmd, options, stall)
         if (outcome.failure !== undefined) {
           const stuck = job.localRanks.filter((r) => outcome.responsive !== undefined && !outcome.responsive.has(r))
           if (stuck.length > 0) {
@@ -334,8 +346,9 @@ const snapshot = (running: Running): Effect.Effect<string> =>
   })
 
 /** Gathers every rank's outcome of run `id`; on the first failure, tells the others and stops them. */
-const collect = (job: Job, running: Running, id: number, options: WorldOptions, stall: Stall | undefined) =>
+const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOptions, stall: Stall | undefined) =>
   Effect.gen(function*() {
+    const id = cmd.id
     const results: Array<unknown> = new Array(options.size)
     const settled = new Set<number>()
     let failure: RankFailed | Deadlock | undefined
@@ -345,6 +358,7 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions, 
     /** The rank the failure was put on by another rank's report, while its own account has not come. */
     let blamed: number | undefined
     let deadline: number | undefined
+    const spawns = new Spawns(job, cmd, settled, () => (running.spawned = true))
 
     const fail = (rank: number, report: FailureReport) => {
       if (failure !== undefined) {
@@ -373,6 +387,7 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions, 
         job.declareFailed(rank, report.message)
       }
       for (const r of job.localRanks) if (!settled.has(r)) job.post(r, { _tag: "Interrupt", id } satisfies Protocol.Interrupt)
+      spawns.release()
       deadline = Date.now() + (options.stopGraceMillis ?? 5000)
     }
 
@@ -381,6 +396,7 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions, 
       if (failure !== undefined) return
       failure = error
       for (const r of job.localRanks) if (!settled.has(r)) job.post(r, { _tag: "Interrupt", id } satisfies Protocol.Interrupt)
+      spawns.release()
       deadline = Date.now() + (options.stopGraceMillis ?? 5000)
     }
 
@@ -411,9 +427,10 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions, 
       if (event._tag === "Exited") {
         running.exited.add(event.rank)
         if (settled.has(event.rank)) continue
-        settled.add(event.rank)
         const own = event.error === undefined || event.error.trim() === "" ? undefined : event.error
         const how = own ?? `it exited with code ${event.code} before its program finished`
+        if (spawns.failedToStart(event.rank, firstLine(how))) continue
+        settled.add(event.rank)
         fail(event.rank, { tag: "Exited", message: own === undefined ? how : firstLine(how), details: how })
         // A rank that ended by exiting passes its code on (as mpiexec does), when its failure is the job's.
         if (event.code > 0 && failure?._tag === "RankFailed" && failure.rank === event.rank && failure.exitCode === undefined) {
@@ -449,7 +466,16 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions, 
         }
         continue
       }
+      if (msg._tag === "Spawn") {
+        yield* spawns.request(event.rank, msg)
+        continue
+      }
+      if (msg._tag === "Started") {
+        if (msg.id === id) spawns.started(event.rank)
+        continue
+      }
       if (msg._tag !== "Done" || msg.id !== id || settled.has(event.rank)) continue
+      if (!msg.ok && spawns.failedToStart(event.rank, msg.failure.message)) continue
       settled.add(event.rank)
       if (!msg.ok) {
         // A rank stopped because another failed reports an interruption or RankFailed: the first failure is the cause.
@@ -463,7 +489,8 @@ const collect = (job: Job, running: Running, id: number, options: WorldOptions, 
         fail(event.rank, { tag: "DecodeError", message: why, details: why })
       } else results[event.rank] = decoded.value
     }
-    return { results, failure, responsive: failure === undefined ? undefined : settled } satisfies Outcome
+    // The spawned ranks' results are theirs to send their parents; the run's are the world's.
+    return { results: results.slice(0, options.size), failure, responsive: failure === undefined ? undefined : settled } satisfies Outcome
   }).pipe(Effect.scoped)
 
 const firstLine = (s: string): string => s.split("\n", 1)[0]!

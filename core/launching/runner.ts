@@ -6,13 +6,15 @@
  * range of context ids so that nothing left over from one run can match the
  * next.
  */
-import { Effect, Exit, type Fiber, References } from "effect"
+import { Effect, Exit, type Fiber, Option, References } from "effect"
 import { pickle } from "../../codecs/pickle/Pickle.ts"
 import type { RankControl } from "../../transports/Launcher.ts"
 import type { Transport } from "../../transports/Transport.ts"
 import { importModule } from "../../transports/preloaded.ts"
 import { enable } from "../collectives/shared/setup.ts"
-import { World } from "../comm/Comm.ts"
+import { Parent, World } from "../comm/Comm.ts"
+import * as LauncherChannel from "../dynamic/launcherChannel.ts"
+import { spawnedSide } from "../dynamic/spawns.ts"
 import { fromState } from "../internal/facade.ts"
 import { mainSlot } from "../internal/mainSlot.ts"
 import * as CommState from "../comm/CommState.ts"
@@ -127,6 +129,9 @@ export const serve = (transport: Transport, control: RankControl): void => {
 
   /** A run whose program is still being loaded (its module imported): it counts as running, and busy. */
   let loading: number | undefined
+  /** A spawned rank's run, loaded and waiting for every rank of its spawn to load too (`Go`). */
+  let held: { readonly id: number; readonly go: () => void } | undefined
+  LauncherChannel.install(control)
 
   const run = async (cmd: Protocol.Run): Promise<void> => {
     const base = worldContextOf(cmd.id)
@@ -147,11 +152,22 @@ export const serve = (transport: Transport, control: RankControl): void => {
       const message = e instanceof Error ? e.message : String(e)
       return control.post({ _tag: "Done", id: cmd.id, ok: false, failure: { tag: "ProgramNotFound", message, details: e instanceof Error && e.stack ? e.stack : message } } satisfies Protocol.Done)
     }
+    if (cmd.spawned !== undefined) {
+      // Its spawn starts all or nothing: run only once every rank of it loaded its program (an Exit comes otherwise).
+      const id = cmd.id
+      await new Promise<void>((go) => {
+        held = { id, go }
+        control.post({ _tag: "Started", id } satisfies Protocol.Started)
+      })
+      held = undefined
+    }
     if (cmd.argv !== undefined) process.argv.splice(1, process.argv.length - 1, ...cmd.argv)
     const codec = resolveCodec(cmd.codec ?? "pickle")
-    const group = Array.from({ length: transport.size }, (_, i) => i)
+    const group = cmd.spawned?.world ?? Array.from({ length: cmd.worldSize ?? transport.size }, (_, i) => i)
+    engine.reach = new Set(group)
     const worldState = CommState.make(engine, base, group, codec, cmd.maxDecodedBytes === undefined ? undefined : { maxDecodedBytes: cmd.maxDecodedBytes }, "world")
     const world = fromState(worldState)
+    const spawned = cmd.spawned === undefined ? undefined : spawnedSide(worldState, cmd.spawned, fromState)
     // `rankflow --log-level <level>` reaches the ranks through the environment.
     const level = logLevelOf(process.env[LOG_LEVEL_ENV])
     const scoped = poolWorker
@@ -159,7 +175,11 @@ export const serve = (transport: Transport, control: RankControl): void => {
       : PoolExecutor.poolMode()
       ? Effect.ensuring(Effect.scoped(program), PoolExecutor.stopWorkers(world))
       : Effect.scoped(program)
-    const withWorld = Effect.andThen(enable(worldState), scoped).pipe(Effect.provideService(World, world)) as Effect.Effect<unknown, unknown>
+    const setup = spawned === undefined ? enable(worldState) : Effect.andThen(enable(worldState), enable(spawned.local))
+    const withWorld = Effect.andThen(setup, scoped).pipe(
+      Effect.provideService(World, world),
+      Effect.provideService(Parent, spawned === undefined ? Option.none() : Option.some(spawned.parent))
+    ) as Effect.Effect<unknown, unknown>
     loading = undefined
     const stopWatch = cmd.stallMillis !== undefined && cmd.stallMillis > 0 ? watch(cmd.id, cmd.stallMillis) : undefined
     baseline = resources()
@@ -185,6 +205,12 @@ export const serve = (transport: Transport, control: RankControl): void => {
     switch (cmd._tag) {
       case "Run":
         void run(cmd)
+        break
+      case "Spawned":
+        LauncherChannel.answer(cmd)
+        break
+      case "Go":
+        if (held?.id === cmd.id) held.go()
         break
       case "Interrupt":
         if (running?.id === cmd.id) running.fiber.interruptUnsafe()

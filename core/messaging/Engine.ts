@@ -59,6 +59,12 @@ export class Engine {
   runSpan = 0
   /** Waiters outside the matching engine (see `Waiter`). */
   readonly waiters = new Set<Waiter>()
+  /**
+   * The ranks of the current run (the world, and the ranks it spawned or was
+   * spawned by): the ranks told when this one finishes. All the transport's
+   * ranks when undefined; fewer where the transport keeps free slots for spawn.
+   */
+  reach: Set<number> | undefined
   /** Called for messages that are not rankflow's (logged and dropped). */
   onForeign: (source: number, why: string) => void = () => {}
 
@@ -115,7 +121,7 @@ export class Engine {
   }
 
   private peerFinished(rank: number, base: number): void {
-    this.matching.peerFinished(rank, base, this.runSpan, this.size - 1)
+    this.matching.peerFinished(rank, base, this.runSpan, (this.reach?.size ?? this.size) - 1)
     // A synchronous send to it in that run was never matched: it never will be.
     for (const [seq, w] of this.acks) {
       if (w.dest !== rank || w.context < base || w.context >= base + this.runSpan) continue
@@ -153,7 +159,7 @@ export class Engine {
    */
   finish(): void {
     const envelope = Envelope.encode(Envelope.KIND_FIN, 0, this.runBase, 0, 0)
-    for (let dest = 0; dest < this.size; dest++) {
+    for (const dest of this.reach ?? Array.from({ length: this.size }, (_, r) => r)) {
       if (dest === this.rank) continue
       this.sent++
       this.transport.send(dest, { envelope, frames: EMPTY_FRAMES }, () => {})

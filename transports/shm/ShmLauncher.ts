@@ -70,8 +70,12 @@ const youngGenerationOf = (options: ShmOptions, size: number, cores: number): nu
 /** Starts a job's workers; the finalizer terminates them. */
 const start = (options: LaunchOptions & ShmLaunchOptions) =>
   Effect.gen(function*() {
+    const universe = options.universe ?? options.size
+    if (!Number.isInteger(universe) || universe < options.size) {
+      return yield* launchError(`the universe (${universe}) must be a whole number of ranks, at least the job's size (${options.size})`)
+    }
     const g = yield* Effect.try({
-      try: () => geometry(options.size, options, availableParallelism()),
+      try: () => geometry(universe, options, availableParallelism()),
       catch: (e) => launchError(e instanceof Error ? e.message : String(e), e)
     })
     const regions = yield* Effect.try({
@@ -84,7 +88,9 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
     const stderr = options.stderr ?? process.stderr
     const prefix = options.prefixOutput ?? true
     const env = options.env === undefined ? process.env : { ...process.env, ...options.env }
-    const ranks: Array<Rank> = []
+    /** By rank; free slots not started are holes. */
+    const ranks: Array<Rank | undefined> = []
+    const localRanks: Array<number> = []
     const young = youngGenerationOf(options, g.size, availableParallelism())
     const bundled = options.programs === undefined
       ? undefined
@@ -92,7 +98,7 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
     if (bundled?._tag === "Unbundled") yield* Effect.logDebug(`rankflow: ranks start from their files: ${bundled.reason}`)
     const entry = bundled?._tag === "Bundled" ? bundled.path : WORKER_URL
 
-    const spawn = (rank: number): Rank => {
+    const spawn = (rank: number, entry: string | URL): Rank => {
       const data: WorkerData = { rank, regions, runner: options.runner, data: options.data }
       const worker = new Worker(entry, { workerData: data, stdout: true, stderr: true, env, ...(young === undefined ? {} : { resourceLimits: { maxYoungGenerationSizeMb: young } }) })
       const state: Rank = { worker, exited: false }
@@ -129,20 +135,24 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
       return state
     }
 
-    const stop = Effect.promise(() => Promise.all(ranks.map((r) => r.worker.terminate()))).pipe(
+    const stop = Effect.promise(() => Promise.all(ranks.filter((r) => r !== undefined).map((r) => r.worker.terminate()))).pipe(
       Effect.andThen(Queue.shutdown(events))
     )
 
     yield* Effect.try({
       try: () => {
-        for (let r = 0; r < g.size; r++) ranks.push(spawn(r))
+        for (let r = 0; r < options.size; r++) {
+          ranks.push(spawn(r, entry))
+          localRanks.push(r)
+        }
       },
       catch: (e) => launchError(`cannot start the rank workers: ${describe(e)}`, e)
     }).pipe(Effect.onError(() => stop))
 
     const job: Job = {
-      size: g.size,
-      localRanks: ranks.map((_, r) => r),
+      size: options.size,
+      universe: g.size,
+      localRanks,
       decidesDeadlocks: true,
       events,
       post: (rank, body) => {
@@ -150,8 +160,20 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
         if (r !== undefined && !r.exited) r.worker.postMessage({ t: "message", body } satisfies ToRank)
       },
       declareFailed: (rank, reason) => {
-        for (const r of ranks) if (!r.exited) r.worker.postMessage({ t: "peerFailed", rank, reason } satisfies ToRank)
-      }
+        for (const r of ranks) if (r !== undefined && !r.exited) r.worker.postMessage({ t: "peerFailed", rank, reason } satisfies ToRank)
+      },
+      start: (rank, modules) =>
+        Effect.try({
+          try: () => {
+            if (!Number.isInteger(rank) || rank < options.size || rank >= g.size) throw new RangeError(`rank ${rank} is not a free slot (ranks ${options.size}..${g.size - 1} are)`)
+            if (ranks[rank] !== undefined) throw new RangeError(`rank ${rank} was started already`)
+            // A rank for programs outside the bundle starts from its files (the bundle may hold no other program).
+            const inBundle = options.programs !== undefined && modules.every((m) => options.programs!.includes(m))
+            ranks[rank] = spawn(rank, inBundle ? entry : WORKER_URL)
+            localRanks.push(rank)
+          },
+          catch: (e) => launchError(`cannot start rank ${rank}: ${describe(e)}`, e)
+        })
     }
     return { job, stop }
   })
