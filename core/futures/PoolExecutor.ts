@@ -11,6 +11,8 @@
  *   other rank of it serves as a worker until the root's executor closes.
  * - `make()` in a job started with `rankflow run -n N --pool script.ts`:
  *   rank 0 runs the script, ranks 1..N−1 serve (like `python -m mpi4py.futures`).
+ * - `make()` elsewhere: the calling rank spawns its workers into the job's
+ *   free slots (`rankflow run --universe`; like mpi4py's `MPIPoolExecutor`).
  *
  * @example
  * ```ts
@@ -23,9 +25,12 @@
 import { Data, Deferred, Duration, Effect, Exit, Option, Scope, Semaphore, Stream } from "effect"
 import type { Comm } from "../comm/Comm.ts"
 import { World } from "../comm/Comm.ts"
+import * as CommStates from "../comm/CommState.ts"
+import { stateOf } from "../comm/communicators.ts"
+import { fromState } from "../internal/facade.ts"
 import * as Task from "./Task.ts"
 import type { Task as TaskT } from "./Task.ts"
-import { type Order, poolMode, type Reply, RESULTS, serve, TASKS, taskName, type WorkReply } from "./worker.ts"
+import { type Messenger, type Order, poolMode, type Reply, RESULTS, serve, TASKS, taskName, type WorkReply } from "./worker.ts"
 
 /**
  * A task raised an error on its worker: its name, message and stack as the worker saw them.
@@ -197,9 +202,26 @@ const MESSAGES_IN_FLIGHT = 2
 /** Pieces of work in one message at most. */
 const MAX_BATCH = 64
 
-/** The master over `workers` (ranks of `comm`), sending on TASKS and taking replies on RESULTS. */
-const master = (comm: Comm, workers: ReadonlyArray<number>, options: ExecutorOptions): Effect.Effect<Executor, never, Scope.Scope> =>
+/** The messenger of a pool whose workers have not started: it never sends, as no work goes anywhere yet. */
+const idle: Messenger = {
+  send: () => Effect.die(new Error("a pool sent work before its workers started")),
+  recv: () => Effect.die(new Error("a pool waited for a reply before its workers started"))
+} as unknown as Messenger
+
+/** Where the master's workers are: ranks of a communicator, or of an intercommunicator's remote group. */
+interface Crew {
+  readonly comm: Messenger
+  readonly workers: ReadonlyArray<number>
+}
+
+/**
+ * The master over a crew of `count` workers (or one that `hire` starts when
+ * the pool starts), sending on TASKS and taking replies on RESULTS.
+ */
+const master = (hire: Crew | Effect.Effect<Crew, BrokenPool>, count: number, options: ExecutorOptions): Effect.Effect<Executor, never, Scope.Scope> =>
   Effect.gen(function*() {
+    // Set once the pool starts (at once for a crew given): work goes only to started workers.
+    let { comm, workers }: Crew = Effect.isEffect(hire) ? { comm: idle, workers: [] } : hire
     const queue: Array<Work> = []
     /** Messages of work sent to each live worker and not yet answered. */
     const inFlight = new Map<number, number>()
@@ -325,6 +347,15 @@ const master = (comm: Comm, workers: ReadonlyArray<number>, options: ExecutorOpt
       const ready = Deferred.makeUnsafe<void, BrokenPool>()
       started = ready
       return Effect.gen(function*() {
+        if (Effect.isEffect(hire)) {
+          const crew = yield* Effect.result(hire)
+          if (crew._tag === "Failure") {
+            yield* breakPool(crew.failure)
+            return yield* Deferred.fail(ready, crew.failure)
+          }
+          comm = crew.success.comm
+          workers = crew.success.workers
+        }
         if (workers.length === 0) {
           const error = new BrokenPool({ message: "the pool has no workers" })
           yield* breakPool(error)
@@ -380,7 +411,7 @@ const master = (comm: Comm, workers: ReadonlyArray<number>, options: ExecutorOpt
 
     const mapChunks = <R>(task: TaskT<ReadonlyArray<unknown>, R>, items: Iterable<ReadonlyArray<unknown>>, o: MapOptions | undefined): Stream.Stream<R, TaskError | TaskTimeout> => {
       const chunksize = o?.chunksize ?? 1
-      const bufferSize = o?.bufferSize ?? Math.max(1, 2 * workers.length)
+      const bufferSize = o?.bufferSize ?? Math.max(1, 2 * count)
       if (!Number.isSafeInteger(chunksize) || chunksize < 1) return Stream.fail(new BrokenPool({ message: `chunksize must be a positive integer, got ${chunksize}` }))
       if (!Number.isSafeInteger(bufferSize) || bufferSize < 1) return Stream.fail(new BrokenPool({ message: `bufferSize must be a positive integer, got ${bufferSize}` }))
       const limit = o?.timeout === undefined ? undefined : Duration.toMillis(o.timeout)
@@ -425,7 +456,7 @@ const master = (comm: Comm, workers: ReadonlyArray<number>, options: ExecutorOpt
     if (options.bootup === true) yield* Effect.ignore(start)
 
     const executor: Executor = {
-      numWorkers: workers.length,
+      numWorkers: count,
       submit: (task, ...args) => Effect.map(enqueue(task as TaskT<ReadonlyArray<unknown>, unknown>, [args]), (work) => futureOf(work, 0)),
       map: (task, items, o) => mapChunks(task as never, { [Symbol.iterator]: () => wrap(items) }, o),
       starmap: (task, items, o) => mapChunks(task as never, items, o),
@@ -440,11 +471,12 @@ function* wrap<A>(items: Iterable<A>): Iterator<ReadonlyArray<unknown>> {
   for (const x of items) yield [x]
 }
 
-const maxWorkersOf = (given: number | undefined, available: number): number | BrokenPool => {
+/** The pool's size: `given`, else RANKFLOW_MAX_WORKERS, else `available`; at most `available` unless the workers are spawned (`beyond`). */
+const maxWorkersOf = (given: number | undefined, available: number, beyond = false): number | BrokenPool => {
   const fromEnv = globalThis.process?.env?.RANKFLOW_MAX_WORKERS
   const n = given ?? (fromEnv !== undefined && fromEnv !== "" ? Number(fromEnv) : available)
   if (!Number.isSafeInteger(n) || n <= 0) return new BrokenPool({ message: `maxWorkers must be a positive integer, got ${given ?? fromEnv}` })
-  return Math.min(n, available)
+  return beyond ? n : Math.min(n, available)
 }
 
 /**
@@ -481,16 +513,18 @@ export const CommExecutor = (
     yield* Effect.addFinalizer(() =>
       Effect.forEach(available, (w) => Effect.ignore(own.send({ k: "stop" } satisfies Order, { dest: w, tag: TASKS, codec: "pickle" })), { discard: true })
     )
-    return Option.some(yield* master(own, workers, options))
+    return Option.some(yield* master({ comm: own, workers }, workers.length, options))
   })
 
 /**
  * A pool executor for this rank program (scoped: it shuts down when the scope
  * ends). In a job started with `rankflow run -n N --pool script.ts` it uses
  * the job's ranks 1..N−1 as workers (at most `maxWorkers`; by default
- * `RANKFLOW_MAX_WORKERS`, then all of them); elsewhere it fails with
- * `BrokenPool` saying how to get workers (spawning them on demand needs
- * `Comm.spawn`, not built yet). `maxWorkers` ≤ 0 is an error.
+ * `RANKFLOW_MAX_WORKERS`, then all of them). Elsewhere this rank spawns its
+ * workers (`comm.spawn`) into the job's free slots (`--universe`), on the
+ * first submission or at once with `bootup`: by default as many as there
+ * are free slots; a pool that cannot spawn them is broken (`BrokenPool`
+ * saying why). `maxWorkers` ≤ 0 is an error.
  *
  * @example
  * ```ts
@@ -505,12 +539,8 @@ export const make = (options: ExecutorOptions = {}): Effect.Effect<Executor, Bro
       return yield* new BrokenPool({ message: `maxWorkers must be a positive integer, got ${options.maxWorkers}` })
     }
     const world = yield* World
-    if (!poolMode() || world.rank !== 0) {
-      return yield* new BrokenPool({
-        message: "PoolExecutor.make needs worker ranks: start the job with `rankflow run -n N --pool script.ts` (rank 0 runs the script, " +
-          "the others serve), or use PoolExecutor.CommExecutor(comm, { root }) inside a job"
-      })
-    }
+    if (!poolMode()) return yield* spawned(world, options)
+    if (world.rank !== 0) return yield* new BrokenPool({ message: "in a --pool job only rank 0 runs the script and makes the executor" })
     if (inUse) return yield* new BrokenPool({ message: "this --pool job's workers serve one executor at a time: shut the other down first" })
     const available = Array.from({ length: world.size - 1 }, (_, i) => i + 1)
     const n = maxWorkersOf(options.maxWorkers, Math.max(1, available.length))
@@ -518,8 +548,40 @@ export const make = (options: ExecutorOptions = {}): Effect.Effect<Executor, Bro
     inUse = true
     yield* Effect.addFinalizer(() => Effect.sync(() => (inUse = false)))
     // The workers serve on the world itself (they run nothing else), with the executor's own tags.
-    return yield* master(world, available.slice(0, n), options)
+    return yield* master({ comm: world, workers: available.slice(0, n) }, n, options)
   })
 
 let inUse = false
+
+/** A communicator of this rank alone (MPI's COMM_SELF), on context ids that only this rank uses. */
+const selfOf = (world: Comm): Comm => {
+  const w = stateOf(world)!
+  const context = w.engine.reserveContexts(w.engine.contextCounter, 2)
+  return fromState(CommStates.make(w.engine, context, [w.engine.rank], w.codec, w.decodeOptions, "this rank alone"))
+}
+
+/** The workers' program: serve the parent (the rank that spawned them) until it says stop. */
+const SPAWNED_WORKER = { module: new URL("./worker.ts", import.meta.url).href, export: "spawnedWorker" }
+
+/** A pool whose workers this rank spawns (on the first submission, or at once with `bootup`), and stops with the pool. */
+const spawned = (world: Comm, options: ExecutorOptions): Effect.Effect<Executor, BrokenPool, Scope.Scope> =>
+  Effect.gen(function*() {
+    // By default as many workers as the job has free slots (its universe beyond its ranks), at least one.
+    const room = stateOf(world)!.engine.size - world.size
+    const n = maxWorkersOf(options.maxWorkers, Math.max(1, room), true)
+    if (n instanceof BrokenPool) return yield* n
+    // Told to stop once the pool has shut down (this finalizer runs after the master's).
+    let crew: Crew | undefined
+    yield* Effect.addFinalizer(() =>
+      crew === undefined ? Effect.void : Effect.forEach(crew.workers, (w) =>
+        Effect.ignore(crew!.comm.send({ k: "stop" } satisfies Order, { dest: w, tag: TASKS, codec: "pickle" })), { discard: true }))
+    const hire = Effect.gen(function*() {
+      const inter = yield* selfOf(world).spawn(SPAWNED_WORKER, { maxprocs: n }).pipe(
+        Effect.mapError((e) => new BrokenPool({ message: `the pool could not start its ${n} worker${n === 1 ? "" : "s"}: ${e.message}` }))
+      )
+      crew = { comm: inter, workers: Array.from({ length: n }, (_, i) => i) }
+      return crew
+    })
+    return yield* master(hire, n, options)
+  })
 

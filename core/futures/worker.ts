@@ -6,6 +6,7 @@
 import { Effect, Exit, Option } from "effect"
 import type { Comm } from "../comm/Comm.ts"
 import type { World } from "../comm/Comm.ts"
+import * as ParentComm from "../comm/Comm.ts"
 import { call, resolve } from "./resolve.ts"
 
 export const TASKS = 32_001
@@ -55,7 +56,7 @@ export const taskName = (t: { readonly module: string; readonly name: string }) 
  * A worker's side: serves orders from `master` on `comm` until told to stop
  * (or the master's rank is gone). Internal: CommExecutor and `--pool` runs use it.
  */
-export const serve = (comm: Comm, master: number): Effect.Effect<void, never, World> =>
+export const serve = (comm: Messenger, master: number): Effect.Effect<void, never, World> =>
   Effect.gen(function*() {
     const send = (reply: Reply) => Effect.result(comm.send(reply, { dest: master, tag: RESULTS, codec: "pickle" }))
     for (;;) {
@@ -91,6 +92,19 @@ export const serve = (comm: Comm, master: number): Effect.Effect<void, never, Wo
       }
     }
   })
+
+/** What the pool's messages go over: a communicator, or an intercommunicator to spawned workers. */
+export type Messenger = Pick<Comm, "send" | "recv">
+
+/**
+ * The program of workers that `PoolExecutor.make` spawns: serve the rank that
+ * spawned them until it says stop. Internal (spawned by module and export).
+ */
+export const spawnedWorker: Effect.Effect<void, Error, World> = Effect.gen(function*() {
+  const parent = yield* ParentComm.parent
+  if (Option.isNone(parent)) return yield* Effect.fail(new Error("spawnedWorker serves a pool that spawned it; it was not spawned"))
+  yield* serve(parent.value, 0)
+})
 
 /** Whether this job was started with `rankflow run --pool` (rank 0 the master, the others serving). */
 export const poolMode = (): boolean => globalThis.process?.env?.RANKFLOW_POOL === "1"

@@ -45,8 +45,11 @@ describe.each(transports)("rankflow run --pool on %s", (transport) => {
   }, 120_000)
 })
 
-it("PoolExecutor.make outside a --pool job says how to get workers", async () => {
-  const r = await rankflow(["run", "-n", "2", "examples/pool-primes.ts", "1000"])
-  expect(r.code).not.toBe(0)
-  expect(r.stderr).toMatch(/PoolExecutor\.make needs worker ranks: start the job with `rankflow run -n N --pool script\.ts`/)
+it("PoolExecutor.make outside a --pool job spawns its workers into the free slots (--universe), and says how to make room when there are none", async () => {
+  const r = await rankflow(["run", "-n", "1", "--universe", "4", "examples/pool-primes.ts", "1000000"])
+  expect(r.code).toBe(0)
+  expect(r.stdout).toContain("78498 primes below 1000000, counted in 4 blocks by 3 workers")
+  const none = await rankflow(["run", "-n", "1", "examples/pool-primes.ts", "1000"])
+  expect(none.code).not.toBe(0)
+  expect(none.stderr).toMatch(/BrokenPool: the pool could not start its 1 worker: spawn: 1 rank wanted but 0 free slots left; start the job with a larger universe \(rankflow run --universe <n>/)
 }, 120_000)

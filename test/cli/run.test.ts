@@ -18,6 +18,22 @@ describe("rankflow run", () => {
     expect(r.stdout.match(/sum over 1048576 elements = 3145728/g)).toHaveLength(2)
   }, 120_000)
 
+  it("runs examples/cpi-spawn.ts: one master spawns four workers (--universe 5) that compute π with it", async () => {
+    const r = await rankflow(["run", "-n", "1", "--universe", "5", "examples/cpi-spawn.ts", "4"])
+    expect(r.stderr).toBe("")
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^\[0\] .*π ≈ 3\.14159265359\d* \(error .*\) from 4 spawned workers/m)
+  })
+
+  it("refuses a --universe smaller than the job, and says why a spawn finds no free slot", async () => {
+    const small = await rankflow(["run", "-n", "2", "--universe", "1", "examples/cpi-spawn.ts"])
+    expect(small.code).toBe(2)
+    expect(small.stderr).toMatch(/--universe 1 is smaller than the job \(2 ranks\)/)
+    const full = await rankflow(["run", "-n", "1", "examples/cpi-spawn.ts", "2"])
+    expect(full.code).toBe(1)
+    expect(full.stderr).toMatch(/SpawnError: spawn: 2 ranks wanted but 0 free slots left; start the job with a larger universe \(rankflow run --universe <n>/)
+  })
+
   it("passes the script its own arguments", async () => {
     const r = await rankflow(["run", "-n", "2", "test/programs/argv.ts", "--flag", "value"])
     expect(r.code).toBe(0)

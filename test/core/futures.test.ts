@@ -20,3 +20,8 @@ describe.each(cases)("the pool executor on %s, %i ranks", (transport, size) => {
   it.effect("a failing initializer breaks the pool", () => run("brokenInitializer"))
   it.effect("maxWorkers 0 is an error on every rank", () => run("badOptions"))
 })
+
+describe("PoolExecutor.make outside a --pool job (shm)", () => {
+  const worlds = useWorlds({ universe: 4 })
+  it.effect("spawns its workers on the first submission, or at once with bootup, into the job's free slots", () => worlds.run(1, program("futures.ts", "spawnedPool")))
+})

@@ -62,8 +62,10 @@ describe("the docs' snippets", () => {
     if (s.code.includes("Rank.main(")) {
       // A snippet that needs a number of ranks says so in a comment (`run -n 8`); 4 otherwise.
       const ranks = /run -n (\d+)/.exec(s.code)?.[1] ?? "4"
+      // …and room for the ranks it spawns (`--universe 5`).
+      const universe = /run -n \d+ --universe (\d+)/.exec(s.code)?.[1]
       it(`${s.doc}: the rank program runs on ${ranks} ranks through the CLI (${s.file})`, async () => {
-        const r = await rankflow(["run", "-n", ranks, `test/docs/snippets/${s.file}`])
+        const r = await rankflow(["run", "-n", ranks, ...(universe === undefined ? [] : ["--universe", universe]), `test/docs/snippets/${s.file}`])
         expect(r.stderr).not.toContain("failed")
         expect(r.code).toBe(0)
       }, 120_000)

@@ -152,3 +152,25 @@ export const badOptions = Effect.scoped(Effect.gen(function*() {
   // The other ranks serve until the root's executor closes; with maxWorkers 0 the root never makes one.
   if (w.rank === 0) yield* check(e._tag === "BrokenPool" && /maxWorkers must be a positive integer/.test(e.message), `maxWorkers 0: ${e.message}`)
 }))
+
+/** PoolExecutor.make outside a --pool job (run on one rank with a universe of 4): workers spawned on demand, into the free slots. */
+export const spawnedPool = Effect.gen(function*() {
+  yield* Effect.scoped(Effect.gen(function*() {
+    const pool = yield* PoolExecutor.make({ maxWorkers: 2 })
+    yield* checkEqual(pool.numWorkers, 2, "maxWorkers")
+    yield* checkEqual(yield* Effect.flatMap(pool.submit(pow, 2, 8), (f) => f.await), 256, "pow(2, 8) on a spawned worker")
+    const items = Array.from({ length: 20 }, (_, i) => i)
+    yield* checkEqual(Array.from(yield* Stream.runCollect(pool.map(square, items, { chunksize: 3 }))), items.map((x) => x * x), "map")
+    const e = yield* Effect.flip(Effect.flatMap(pool.submit(failOn3, 3), (f) => f.await))
+    yield* checkEqual(e._tag, "TaskFailed", "a throwing task")
+  }))
+  // The third free slot: a pool started at once, with an initializer.
+  yield* Effect.scoped(Effect.gen(function*() {
+    const pool = yield* PoolExecutor.make({ initializer: init, bootup: true, maxWorkers: 1 })
+    const counts = yield* Stream.runCollect(pool.map(initCount, Array.from({ length: 3 }, () => undefined as never)))
+    yield* check(counts.every((c) => c === 1), `the initializer ran once: ${Array.from(counts)}`)
+  }))
+  // No slot left: the pool breaks, saying how to make room.
+  const full = yield* Effect.flip(Effect.scoped(Effect.flatMap(PoolExecutor.make({ maxWorkers: 1 }), (p) => p.submit(pow, 1, 1))))
+  yield* check(full._tag === "BrokenPool" && /free slot/.test(full.message) && /--universe/.test(full.message), `no slot left: ${full.message}`)
+})
