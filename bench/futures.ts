@@ -5,7 +5,9 @@
  * and `python3-mpi4py` are installed (else skipped with a note). For 1, 2 and
  * 4 workers: tiny tasks (the identity) per second, submitted at once and
  * awaited; and the time of CPU-bound tasks (fib(n)), as a speed-up over
- * running them inline. Best of several repeats.
+ * running them inline. Best of several repeats. Then the time to spawn 1
+ * and 4 ranks on shm and meet them in a barrier, against mpi4py's
+ * COMM_SELF.Spawn on Open MPI.
  *
  * Run: npm run bench:futures [-- --quick]
  * Writes bench/results/futures.json.
@@ -81,6 +83,22 @@ const main = Effect.gen(function*() {
     rows.push({ workers, rankflow: r, piscina: p, openMpi: mpi })
   }
   delete process.env.RANKFLOW_POOL
+  // Spawn: one rank starts `maxprocs` more (worker threads on shm) and meets them in a barrier.
+  const spawnRepeats = quick ? 2 : 5
+  const spawns: Array<{ maxprocs: number; bestMs: number; medianMs: number; openMpi?: { bestMs: number; medianMs: number } }> = []
+  for (const maxprocs of [1, 4]) {
+    progress(`spawn of ${maxprocs} on shm`)
+    const [s] = yield* World.run<{ maxprocs: number; bestMs: number; medianMs: number }>(
+      { module: new URL("./programs/futures.ts", import.meta.url), export: "spawnTimes", args: [maxprocs, spawnRepeats] },
+      { size: 1, universe: 1 + maxprocs * spawnRepeats, prefixOutput: false }
+    )
+    let mpi: { bestMs: number; medianMs: number } | undefined
+    if (mpiMissing === undefined) {
+      progress(`mpi4py spawn of ${maxprocs}`)
+      mpi = (yield* Effect.promise(() => runMpi4py<{ bestMs: number; medianMs: number }>(1, "spawn.py", [String(maxprocs), String(spawnRepeats)], { spawns: true })))[0]
+    }
+    spawns.push({ ...s!, ...(mpi === undefined ? {} : { openMpi: mpi }) })
+  }
   printTable(rows.map((row) => {
     const r = row.rankflow as Measured
     const p = row.piscina as Measured
@@ -99,9 +117,16 @@ const main = Effect.gen(function*() {
   }))
   console.log(`(CPU-bound: ${CPU_TASKS} × fib(${N}); inline ${formatNumber(inlineMs)} ms in this process; mpi4py's speed-up is against Python running them inline)`)
   if (mpiMissing !== undefined) console.log(`mpi4py.futures baseline skipped: ${mpiMissing}`)
-  console.log("spawn times: not measured (Comm.spawn is not built yet)")
+  printTable(spawns.map((s) => ({
+    "spawned ranks (shm)": s.maxprocs,
+    "best ms": formatNumber(s.bestMs),
+    "median ms": formatNumber(s.medianMs),
+    "mpi4py Spawn best ms": s.openMpi === undefined ? "" : formatNumber(s.openMpi.bestMs),
+    "mpi4py / rankflow": s.openMpi === undefined ? "" : formatNumber(s.openMpi.bestMs / s.bestMs)
+  })))
+  console.log("(spawn: from comm.spawn until a barrier with the new ranks is through; on NATS spawn is not built)")
   console.log(`wrote ${writeResults("futures", {
-    machine: machine(), count: COUNT, repeats: REPEATS, cpuTasks: CPU_TASKS, n: N, inlineMs, results: rows,
+    machine: machine(), count: COUNT, repeats: REPEATS, cpuTasks: CPU_TASKS, n: N, inlineMs, results: rows, spawnShm: spawns,
     ...(mpiMissing === undefined ? { versions: versions() } : { openMpiSkipped: mpiMissing })
   })}`)
 })

@@ -2,8 +2,8 @@
  * Rank programs and tasks of the futures benchmark (bench/futures.ts): run
  * with RANKFLOW_POOL=1, rank 0 times a pool of the other ranks, which serve.
  */
-import { Effect, Stream } from "effect"
-import { PoolExecutor, Task } from "rankflow"
+import { Effect, Option, Stream } from "effect"
+import { Comm, PoolExecutor, Task } from "rankflow"
 import { fib } from "./fib.ts"
 
 export const identity = Task.define(import.meta.url, "identity", (x: number) => x)
@@ -36,3 +36,27 @@ export const measure = (count: number, repeats: number, cpuTasks: number, n: num
     }
     return { workers: pool.numWorkers, submitPerSecond: count / (tinyBest / 1000), mapChunkedPerSecond: count / (mapBest / 1000), cpuMs: cpuBest }
   }))
+
+/** A spawned rank of `spawnTimes`: meets its parent in a barrier and leaves. */
+export const spawnedIdle = Effect.gen(function*() {
+  const parent = yield* Comm.parent
+  if (Option.isNone(parent)) return
+  yield* parent.value.barrier()
+  yield* parent.value.disconnect()
+})
+
+/** Milliseconds from `spawn` of `maxprocs` ranks until a barrier with them is through (best and median of `repeats`). */
+export const spawnTimes = (maxprocs: number, repeats: number) =>
+  Effect.gen(function*() {
+    const world = yield* Comm.World
+    const times: Array<number> = []
+    for (let r = 0; r < repeats; r++) {
+      times.push(yield* time(Effect.gen(function*() {
+        const inter = yield* world.spawn({ module: import.meta.url, export: "spawnedIdle" }, { maxprocs })
+        yield* inter.barrier()
+        yield* inter.disconnect()
+      })))
+    }
+    times.sort((a, b) => a - b)
+    return { maxprocs, bestMs: times[0]!, medianMs: times[Math.floor(times.length / 2)]! }
+  })

@@ -28,13 +28,15 @@ export const versions = (): Record<string, string> => ({
 })
 
 /** Runs bench/baselines/mpi4py/<script> on `n` processes (as an mpi4py.futures program with `futures`); resolves with the JSON lines it printed. */
-export const runMpi4py = <A>(n: number, script: string, args: ReadonlyArray<string>, options: { readonly futures?: boolean } = {}): Promise<Array<A>> =>
+export const runMpi4py = <A>(n: number, script: string, args: ReadonlyArray<string>, options: { readonly futures?: boolean; readonly spawns?: boolean } = {}): Promise<Array<A>> =>
   new Promise((resolve, reject) => {
     const path = fileURLToPath(new URL(`../baselines/mpi4py/${script}`, import.meta.url))
     const root = process.getuid?.() === 0 ? ["--allow-run-as-root"] : []
     // `futures`: run it as `python -m mpi4py.futures script` (rank 0 the master, the others its workers).
     const python = options.futures === true ? [PYTHON!, "-m", "mpi4py.futures", path] : [PYTHON!, path]
-    const child = spawn("mpiexec", [...root, "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(n), ...python, ...args], {
+    // `spawns`: processes it spawns are another job, which shared memory (vader) does not reach: TCP on loopback too.
+    const btl = options.spawns === true ? ["--mca", "btl", "self,vader,tcp", "--mca", "btl_tcp_if_include", "lo"] : ["--mca", "btl", "self,vader"]
+    const child = spawn("mpiexec", [...root, "--oversubscribe", ...btl, "-n", String(n), ...python, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1" }
     })
