@@ -60,9 +60,9 @@ describe("deadlocks on shm", () => {
     expect(ssend.stderr).toContain("rankflow: rank 0 waits for rank 1, which has finished: ssend(dest 1, tag 2) on world (not yet received) can never complete")
   })
 
-  it("no report for slow jobs: a rank computing 10 s without yielding, computing in slices, sleeping, or a ring that pauses at each hop", async () => {
+  it("no report for slow jobs: a rank computing 4 s without yielding (four times a round's patience), computing in slices, sleeping, or a ring that pauses at each hop", async () => {
     const runs = await Promise.all([
-      rankflow(["run", "-n", "2", PROGRAM, "compute", "10"]),
+      rankflow(["run", "-n", "2", PROGRAM, "compute", "4"]),
       rankflow(["run", "-n", "3", PROGRAM, "yielding", "3"]),
       rankflow(["run", "-n", "2", PROGRAM, "sleeping", "3"]),
       rankflow(["run", "-n", "4", PROGRAM, "slow", "3"])

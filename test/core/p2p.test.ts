@@ -25,10 +25,12 @@ describe.each(cases)("point-to-point on %s, %i ranks", (transport, size) => {
   it.effect("a rank can send to itself", () => run("selfSend"))
   it.effect("PROC_NULL: sends complete at once, receives give undefined", () => run("procNull"))
   it.effect("wildcard receives report source, tag, size and codec", () => run("wildcards"))
-  it.effect("messages from one sender on one tag never overtake each other (100,000 mixed sizes)", () =>
+  // Fewer on NATS, where each message costs ten times as much CPU (the ordering rule is the same).
+  const messages = transport === "shm" ? 100_000 : 40_000
+  it.effect(`messages from one sender on one tag never overtake each other (${messages.toLocaleString("en")} mixed sizes)`, () =>
     Effect.gen(function*() {
-      const received = yield* run("nonOvertaking", 100_000)
-      expect((received as Array<number>).reduce((a, b) => a + b, 0)).toBe(Math.floor(100_000 / size) * size)
+      const received = yield* run("nonOvertaking", messages)
+      expect((received as Array<number>).reduce((a, b) => a + b, 0)).toBe(Math.floor(messages / size) * size)
     }), 120_000)
   it.effect("requests complete through every wait and test variant, and cancel", () => run("requestVariants"))
   it.effect("probe and iprobe see a message without taking it", () => run("probes"))

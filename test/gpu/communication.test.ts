@@ -18,7 +18,8 @@ describe.each(cases)("GPU arrays through the communicator on %s, %i ranks", (tra
   }
   it.effect("a GPU array of 1.2 M floats (two chunks) goes around a ring of sends and receives", () =>
     Effect.map(worlds.run(size, program("gpu.ts", "ring", 1_200_001)), (r) => expect(r).toEqual(new Array(size).fill("ok"))), 120_000)
-  if (size === 4) {
+  // Two chunks per array through every collective: on shm (the NATS worlds carry two chunks in the ring above).
+  if (size === 4 && transport === "shm") {
     it.effect("large GPU collectives (two chunks per array) equal the host collectives", () =>
       Effect.map(worlds.run(size, program("gpu.ts", "collectives", 1_200_001)), (r) => expect(r).toEqual(new Array(size).fill("ok"))), 240_000)
   }
