@@ -50,6 +50,7 @@ export type { NeighborCollectives, NeighborOptions } from "../collectives/neighb
 export type { CartComm, Shift } from "./Cart.ts"
 export type { Communicators, CreateError, DupOptions } from "./communicators.ts"
 export type { SpawnOptions, SpawnSpec } from "../dynamic/Spawn.ts"
+export { closePort, lookupName, openPort, PortError, publishName, unpublishName } from "../dynamic/Port.ts"
 export { CONGRUENT, compare, computeDims, IDENT, SIMILAR, UNDEFINED, UNEQUAL, type Comparison } from "./communicators.ts"
 
 /**

@@ -37,6 +37,8 @@ import * as Intercomms from "./intercomms.ts"
 import type * as Spawn from "../dynamic/Spawn.ts"
 import { SpawnError } from "../dynamic/Spawn.ts"
 import * as Spawns from "../dynamic/spawns.ts"
+import { PortError } from "../dynamic/Port.ts"
+import * as Ports from "../dynamic/ports.ts"
 import type { ProgramInput } from "../launching/ProgramRef.ts"
 import type { Comparison, Group } from "./Group.ts"
 import { type CodecChoice, resolveCodec } from "../messaging/Message.ts"
@@ -190,6 +192,31 @@ export interface Communicators {
    * ```
    */
   spawnMultiple(programs: ReadonlyArray<Spawn.SpawnSpec>, options?: { readonly root?: number }): Effect.Effect<Intercomm.Intercomm, Spawn.SpawnError>
+
+  /**
+   * Waits for a group to `connect` to `port` and returns an intercommunicator
+   * to it (MPI_Comm_accept; collective over this communicator; `port` counts
+   * at `root`, default 0). See core/dynamic/Port.ts.
+   *
+   * @example
+   * ```ts
+   * const port = yield* Comm.openPort
+   * const clients = yield* group.accept(port)
+   * ```
+   */
+  accept(port: string, options?: { readonly root?: number }): Effect.Effect<Intercomm.Intercomm, PortError>
+
+  /**
+   * Joins the group that accepts on `port` and returns an intercommunicator
+   * to it (MPI_Comm_connect; collective over this communicator; `port`
+   * counts at `root`, default 0).
+   *
+   * @example
+   * ```ts
+   * const server = yield* group.connect(yield* Comm.lookupName("solver"))
+   * ```
+   */
+  connect(port: string, options?: { readonly root?: number }): Effect.Effect<Intercomm.Intercomm, PortError>
 }
 
 const STATE = Symbol.for("rankflow/Comm/state")
@@ -267,6 +294,12 @@ export const make = (c: CommState, build: Build): Communicators & { readonly [ST
   spawn: (program, options) =>
     Effect.flatMap(Effect.mapError(checkUsable(c), (e) => new SpawnError({ message: e.message, errors: [], cause: e })), () =>
       Spawns.spawnMultiple(build(c), [{ program, ...(options?.maxprocs === undefined ? {} : { maxprocs: options.maxprocs }), ...(options?.args === undefined ? {} : { args: options.args }) }], options?.root ?? 0, build)),
+  accept: (port, options) =>
+    Effect.flatMap(Effect.mapError(checkUsable(c), (e) => new PortError({ message: e.message, cause: e })), () =>
+      Ports.join("accept", build(c), port, options?.root ?? 0, build)),
+  connect: (port, options) =>
+    Effect.flatMap(Effect.mapError(checkUsable(c), (e) => new PortError({ message: e.message, cause: e })), () =>
+      Ports.join("connect", build(c), port, options?.root ?? 0, build)),
   spawnMultiple: (programs, options) =>
     Effect.flatMap(Effect.mapError(checkUsable(c), (e) => new SpawnError({ message: e.message, errors: [], cause: e })), () =>
       Spawns.spawnMultiple(build(c), programs, options?.root ?? 0, build)),

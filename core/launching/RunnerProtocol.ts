@@ -76,6 +76,32 @@ export interface Started {
   readonly id: number
 }
 
+/** A question to the launcher's port and name service (comm.accept/connect, Comm.openPort, …). */
+export type Question =
+  | { readonly q: "openPort" }
+  | { readonly q: "closePort"; readonly port: string }
+  | { readonly q: "publishName"; readonly service: string; readonly port: string }
+  | { readonly q: "unpublishName"; readonly service: string }
+  | { readonly q: "lookupName"; readonly service: string }
+  /** One side of accept/connect: its group (transport ranks) and its largest next-free context id. */
+  | { readonly q: "accept" | "connect"; readonly port: string; readonly group: ReadonlyArray<number>; readonly counter: number }
+
+/** What a port question gives: a port name, the other side of an accept/connect, or nothing. */
+export type AnswerValue =
+  | { readonly port: string }
+  | { readonly remote: ReadonlyArray<number>; readonly context: number }
+  | null
+
+export interface Ask {
+  readonly _tag: "Ask"
+  readonly request: number
+  readonly question: Question
+}
+
+export type Answer =
+  | { readonly _tag: "Answer"; readonly request: number; readonly ok: true; readonly value: AnswerValue }
+  | { readonly _tag: "Answer"; readonly request: number; readonly ok: false; readonly message: string }
+
 /** Every rank of its spawn loaded its program: run it. */
 export interface Go {
   readonly _tag: "Go"
@@ -97,7 +123,7 @@ export interface Exit {
   readonly _tag: "Exit"
 }
 
-export type ToRank = Run | Interrupt | Exit | StatusQuery | Spawned | Go
+export type ToRank = Run | Interrupt | Exit | StatusQuery | Spawned | Go | Answer
 
 export interface Ready {
   readonly _tag: "Ready"
@@ -143,4 +169,4 @@ export interface Stalled {
   readonly waits: ReadonlyArray<Wait>
 }
 
-export type FromRank = Ready | Done | Status | Stalled | Spawn | Started
+export type FromRank = Ready | Done | Status | Stalled | Spawn | Started | Ask

@@ -30,6 +30,7 @@ import { describeWait } from "../messaging/waits.ts"
 import { normalize, type ProgramInput } from "./ProgramRef.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 import { worldContextOf } from "./RunnerProtocol.ts"
+import { Ports } from "./Ports.ts"
 import { Spawns } from "./Spawns.ts"
 
 /**
@@ -359,6 +360,7 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
     let blamed: number | undefined
     let deadline: number | undefined
     const spawns = new Spawns(job, cmd, settled, () => (running.spawned = true))
+    const ports = new Ports(job)
 
     const fail = (rank: number, report: FailureReport) => {
       if (failure !== undefined) {
@@ -464,6 +466,10 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
         } else if (stalled.size === 1) {
           watch.picture((text) => say(`rankflow: what each rank${here} is doing:\n${indent(text)}\n`))
         }
+        continue
+      }
+      if (msg._tag === "Ask") {
+        ports.ask(event.rank, msg)
         continue
       }
       if (msg._tag === "Spawn") {

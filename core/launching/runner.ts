@@ -209,6 +209,9 @@ export const serve = (transport: Transport, control: RankControl): void => {
       case "Spawned":
         LauncherChannel.answer(cmd)
         break
+      case "Answer":
+        LauncherChannel.answered(cmd)
+        break
       case "Go":
         if (held?.id === cmd.id) held.go()
         break
