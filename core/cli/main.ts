@@ -1,6 +1,7 @@
 /**
  * The `rankflow` command line: `rankflow run -n 4 script.ts [args…]`.
  */
+import { TRACE_ENV } from "../observe/recorder.ts"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { constants as osConstants } from "node:os"
 import { Cause, Effect, Exit, Option, Runtime } from "effect"
@@ -53,6 +54,10 @@ const callSites = Flag.Boolean("call-sites").pipe(
   Flag.withDescription("every rankflow error names the line of the call that failed, also errors that show only while the call runs (Truncated, EncodeError, a collective's); costs about 4 µs per call"),
   Flag.withDefault(false)
 )
+const trace = Flag.String("trace").pipe(
+  Flag.withDescription("write a Chrome/Perfetto trace of the run to this file: a track per rank, communicator calls as spans, messages as flows (open it in ui.perfetto.dev)"),
+  Flag.optional
+)
 const universe = Flag.Int("universe").pipe(
   Flag.withDescription("room for this many ranks, so that the program can start the ones beyond -n with comm.spawn (MPI's universe size; default -n; shm)"),
   Flag.optional
@@ -70,7 +75,7 @@ const script = Argument.String("script").pipe(Argument.withDescription("the rank
 
 /** Flags of `run` that take a value, so that the script is the first other word. */
 const VALUE_FLAGS = new Set([
-  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--stall-timeout", "--stall-action", "--size", "--universe",
+  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--stall-timeout", "--stall-action", "--size", "--universe", "--trace",
   ...registrations.flatMap((r) => r.flags.map((f) => `--${f.name}`))
 ])
 
@@ -131,7 +136,7 @@ const checkNp = (own: ReadonlyArray<string>): string | undefined => {
 
 const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
-const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, pool, script, size, universe, transportFlags }, (o) =>
+const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, pool, script, size, universe, trace, transportFlags }, (o) =>
   Effect.gen(function*() {
     const flags: Record<string, string | number | undefined> = {}
     for (const [name, v] of Object.entries(o.transportFlags)) flags[name] = value(v as Option.Option<string | number>)
@@ -149,6 +154,8 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
     if (o.progress) process.env[PIPELINE_PROGRESS_ENV] = "1"
     if (o.callSites) process.env[CALL_SITES_ENV] = "1"
     if (o.pool) process.env.RANKFLOW_POOL = "1"
+    const traceFile = value(o.trace)
+    if (traceFile !== undefined) process.env[TRACE_ENV] = "1"
     const level = yield* GlobalFlag.LogLevel
     if (Option.isSome(level)) process.env[LOG_LEVEL_ENV] = level.value
     const size = value(o.size) ?? o.np
@@ -188,7 +195,7 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
     }
     // A transport's code is loaded only for its jobs.
     const transportOptions = registration!.flags.length > 0 ? yield* Effect.promise(() => registration!.optionsFromFlags(flags)) : undefined
-    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall, universe: room })
+    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall, universe: room, trace: traceFile })
     process.exitCode = code
   })).pipe(Command.withDescription("run a rank program on N ranks"))
 

@@ -20,6 +20,8 @@ export interface JobSpec {
   readonly stall?: World.WorldOptions["stall"]
   /** `--universe`: room for ranks that the program spawns. */
   readonly universe?: number | undefined
+  /** `--trace`: where the run's Chrome trace goes. */
+  readonly trace?: string | undefined
 }
 
 /** The exit code of a job stopped by a deadlock or a stall. */
@@ -36,7 +38,8 @@ export const runJob = (spec: JobSpec): Effect.Effect<number> =>
       maxDecodedBytes: spec.maxDecodedBytes,
       transportOptions: spec.transportOptions,
       ...(spec.stall === undefined ? {} : { stall: spec.stall }),
-      ...(spec.universe === undefined ? {} : { universe: spec.universe })
+      ...(spec.universe === undefined ? {} : { universe: spec.universe }),
+      ...(spec.trace === undefined ? {} : { trace: spec.trace })
     })
     // kill -QUIT <pid>: the picture, as a Java thread dump (the job goes on).
     const onQuit = () =>
@@ -45,7 +48,9 @@ export const runJob = (spec: JobSpec): Effect.Effect<number> =>
       )
     process.on("SIGQUIT", onQuit)
     yield* Effect.addFinalizer(() => Effect.sync(() => process.off("SIGQUIT", onQuit)))
-    return yield* world.run(spec.script, { argv: [spec.script, ...spec.args], pictureOnInterrupt: true })
+    const results = yield* world.run(spec.script, { argv: [spec.script, ...spec.args], pictureOnInterrupt: true })
+    if (spec.trace !== undefined) process.stderr.write(`rankflow: trace written to ${spec.trace} (open it in https://ui.perfetto.dev)\n`)
+    return results
   }).pipe(
     Effect.scoped,
     Effect.as(0),

@@ -6,6 +6,7 @@
 import { Effect } from "effect"
 import type { BufferSpec } from "../../codecs/buffer.ts"
 import { located, traceMethods } from "../callSites.ts"
+import { spanMethods } from "../observe/spans.ts"
 import * as Collectives from "../collectives/Collectives.ts"
 import type { Comm } from "../comm/Comm.ts"
 import type { CommState } from "../comm/CommState.ts"
@@ -92,7 +93,7 @@ export const fromState = (c: CommState): Comm => {
     }),
   release: (array) => Effect.sync(() => void c.engine.transport.alloc?.release(array))
   }
-  return traceMethods(comm)
+  return spanMethods(traceMethods(comm), c.engine.rank, c.engine.comms.get(c.context)?.name ?? `context ${c.context}`)
 }
 
 const sendCheck = (c: CommState, options: P2P.SendOptions<any>): P2P.InvalidCall | undefined =>

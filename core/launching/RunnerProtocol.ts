@@ -4,6 +4,7 @@
  */
 import type { FailureReport } from "../Failure.ts"
 import type { Wait } from "../messaging/waits.ts"
+import type { TraceEvent } from "../observe/recorder.ts"
 
 /** Context ids each run may use: the world takes the first two, derived communicators the rest. */
 export const CONTEXTS_PER_RUN = 1 << 16
@@ -169,4 +170,11 @@ export interface Stalled {
   readonly waits: ReadonlyArray<Wait>
 }
 
-export type FromRank = Ready | Done | Status | Stalled | Spawn | Started | Ask
+/** The trace events a rank recorded during a run (`--trace`), sent before its `Done`. */
+export interface Trace {
+  readonly _tag: "Trace"
+  readonly id: number
+  readonly events: ReadonlyArray<TraceEvent>
+}
+
+export type FromRank = Ready | Done | Status | Stalled | Spawn | Started | Ask | Trace

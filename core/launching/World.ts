@@ -32,6 +32,8 @@ import type * as Protocol from "./RunnerProtocol.ts"
 import { worldContextOf } from "./RunnerProtocol.ts"
 import { Ports } from "./Ports.ts"
 import { Spawns } from "./Spawns.ts"
+import { writeTrace } from "../observe/ChromeTrace.ts"
+import type { TraceEvent } from "../observe/recorder.ts"
 
 /**
  * How a world is started: its size, the transport and its options, the world's codec, output, deadlock detection and the stall watchdog.
@@ -95,6 +97,13 @@ export interface WorldOptions {
    * starts fresh ones, with every slot free again.
    */
   readonly universe?: number
+  /**
+   * Write a Chrome/Perfetto trace of each run here (rank tracks with the
+   * communicator calls as spans, and each message as a flow from its send
+   * to its arrival). The ranks record only where `RANKFLOW_TRACE=1` is in
+   * their environment (`rankflow run --trace` sets both).
+   */
+  readonly trace?: string
 }
 
 /**
@@ -361,6 +370,7 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
     let deadline: number | undefined
     const spawns = new Spawns(job, cmd, settled, () => (running.spawned = true))
     const ports = new Ports(job)
+    const traced: Array<TraceEvent> = []
 
     const fail = (rank: number, report: FailureReport) => {
       if (failure !== undefined) {
@@ -468,6 +478,10 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
         }
         continue
       }
+      if (msg._tag === "Trace") {
+        if (msg.id === id) for (const e of msg.events) traced.push(e)
+        continue
+      }
       if (msg._tag === "Ask") {
         ports.ask(event.rank, msg)
         continue
@@ -495,6 +509,7 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
         fail(event.rank, { tag: "DecodeError", message: why, details: why })
       } else results[event.rank] = decoded.value
     }
+    if (options.trace !== undefined) yield* Effect.sync(() => writeTrace(options.trace!, traced, job.localRanks))
     // The spawned ranks' results are theirs to send their parents; the run's are the world's.
     return { results: results.slice(0, options.size), failure, responsive: failure === undefined ? undefined : settled } satisfies Outcome
   }).pipe(Effect.scoped)

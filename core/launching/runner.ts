@@ -14,6 +14,7 @@ import { importModule } from "../../transports/preloaded.ts"
 import { enable } from "../collectives/shared/setup.ts"
 import { Parent, World } from "../comm/Comm.ts"
 import * as LauncherChannel from "../dynamic/launcherChannel.ts"
+import * as Trace from "../observe/recorder.ts"
 import { spawnedSide } from "../dynamic/spawns.ts"
 import { fromState } from "../internal/facade.ts"
 import { mainSlot } from "../internal/mainSlot.ts"
@@ -193,6 +194,7 @@ export const serve = (transport: Transport, control: RankControl): void => {
       // The other ranks' receives from this one can never complete now: they fail instead of hanging.
       if (Exit.isSuccess(exit)) engine.finish()
       engine.endRun()
+      if (Trace.tracing) control.post({ _tag: "Trace", id: cmd.id, events: Trace.drain() } satisfies Protocol.Trace)
       const done: Protocol.Done = Exit.isSuccess(exit)
         ? { ...encodeResult(exit.value), id: cmd.id }
         : { _tag: "Done", id: cmd.id, ok: false, failure: Failure.fromCause(exit.cause) }

@@ -3,6 +3,7 @@
  * the acknowledgements of synchronous sends. Every communicator of the rank
  * shares it.
  */
+import * as Trace from "../observe/recorder.ts"
 import type { Frames } from "../../codecs/Codec.ts"
 import type { Arrival, PeerFailure, Transport, TransportError } from "../../transports/Transport.ts"
 import * as Envelope from "./Envelope.ts"
@@ -107,6 +108,7 @@ export class Engine {
       this.peerFinished(a.source, Envelope.context(env))
       return
     }
+    if (Trace.tracing) Trace.arrived(this.rank, a.source, Envelope.tag(env), a.header.byteLength + a.sizes.reduce((n, b) => n + b, 0))
     this.matching.arrive(a.source, Envelope.context(env), Envelope.tag(env), a)
   }
 
@@ -134,6 +136,7 @@ export class Engine {
   /** Sends a packet; `done` reports when the caller's buffers may be reused. */
   send(dest: number, envelope: Uint8Array, frames: Frames, done: (error?: TransportError | PeerFailure) => void): void {
     this.sent++
+    if (Trace.tracing) Trace.sent(this.rank, dest, Envelope.tag(envelope), frames.header.byteLength + frames.buffers.reduce((n, b) => n + b.byteLength, 0))
     this.transport.send(dest, { envelope, frames }, done)
   }
 

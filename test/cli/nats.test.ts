@@ -5,6 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startCluster, startServer, type NatsCluster, type NatsServer } from "../support/nats-server.ts"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { checkTrace } from "../support/chromeTrace.ts"
 import { rankflow } from "../support/cli.ts"
 
 const EXAMPLES: ReadonlyArray<readonly [string, number]> = [
@@ -51,6 +55,18 @@ describe("rankflow run --transport nats", () => {
       expect(r.code).toBe(0)
     }, 120_000)
   }
+
+  it("--trace writes one Chrome trace of the rank processes: a track each, every message's send paired with its arrival", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rankflow-trace-"))
+    try {
+      const file = join(dir, "ring.json")
+      const r = await rankflow(["run", "-n", "3", "--transport", "nats", "--nats", server.url, "--trace", file, "examples/ring.ts"])
+      expect(r.code).toBe(0)
+      checkTrace(file, 3)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
 
   it("--log-level filters the logs of rank processes too", async () => {
     const r = await rankflow(["run", "--log-level", "none", "-n", "2", "--transport", "nats", "--nats", server.url, "examples/hello.ts"])

@@ -1,4 +1,8 @@
 import { describe, expect, it } from "vitest"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { checkTrace } from "../support/chromeTrace.ts"
 import { rankflow } from "../support/cli.ts"
 
 describe("rankflow run", () => {
@@ -32,6 +36,21 @@ describe("rankflow run", () => {
     const full = await rankflow(["run", "-n", "1", "examples/cpi-spawn.ts", "2"])
     expect(full.code).toBe(1)
     expect(full.stderr).toMatch(/SpawnError: spawn: 2 ranks wanted but 0 free slots left; start the job with a larger universe \(rankflow run --universe <n>/)
+  })
+
+  it("--trace writes a Chrome trace: a track per rank, the calls as spans, each message a flow from its send to its arrival", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rankflow-trace-"))
+    try {
+      const file = join(dir, "ring.json")
+      const r = await rankflow(["run", "-n", "4", "--trace", file, "examples/ring.ts"])
+      expect(r.code).toBe(0)
+      expect(r.stderr).toContain(`rankflow: trace written to ${file}`)
+      const events = checkTrace(file, 4)
+      // ring.ts: each rank's four sendrecv calls on its track.
+      for (let rank = 0; rank < 4; rank++) expect(events.filter((e) => e.ph === "X" && e.name === "sendrecv" && e.tid === rank).length).toBeGreaterThanOrEqual(3)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it("passes the script its own arguments", async () => {

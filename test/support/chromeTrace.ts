@@ -1,0 +1,33 @@
+/** Checks on a Chrome trace written by `rankflow run --trace` (test/cli). */
+import { readFileSync } from "node:fs"
+import { expect } from "vitest"
+
+interface Event {
+  readonly name: string
+  readonly ph: string
+  readonly ts: number
+  readonly dur?: number
+  readonly tid: number
+  readonly id?: number
+  readonly args?: Record<string, unknown>
+}
+
+/** The trace at `path` parses, names a track per rank, and pairs every message's send with its arrival; returns its events. */
+export const checkTrace = (path: string, ranks: number): ReadonlyArray<Event> => {
+  const trace = JSON.parse(readFileSync(path, "utf8")) as { traceEvents: Array<Event> }
+  const events = trace.traceEvents
+  const tracks = events.filter((e) => e.ph === "M" && e.name === "thread_name").map((e) => e.args?.name)
+  expect(tracks).toEqual(Array.from({ length: ranks }, (_, r) => `rank ${r}`))
+  const starts = new Map(events.filter((e) => e.ph === "s").map((e) => [e.id, e]))
+  const finishes = events.filter((e) => e.ph === "f")
+  expect(finishes.length).toBeGreaterThan(0)
+  expect(finishes.length).toBe(starts.size)
+  for (const f of finishes) {
+    const s = starts.get(f.id)
+    expect(s, `the flow ${f.id} has its send`).toBeDefined()
+    expect(s!.tid).not.toBe(f.tid)
+    expect(s!.ts).toBeLessThanOrEqual(f.ts)
+  }
+  for (const e of events.filter((e) => e.ph === "X")) expect(e.dur).toBeGreaterThan(0)
+  return events
+}
