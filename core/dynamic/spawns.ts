@@ -56,7 +56,9 @@ export const spawnMultiple = (
   comm: Comm,
   specs: ReadonlyArray<SpawnSpec>,
   root: number,
-  fromState: (c: CommState) => Comm
+  fromState: (c: CommState) => Comm,
+  /** Ranks whose death fails only their peers' calls with them, not the run (a pool's workers). */
+  detached = false
 ): Effect.Effect<Intercomm, SpawnError> =>
   Effect.gen(function*() {
     if (stateOf(comm) === undefined) return yield* failure("spawn takes a communicator of this job")
@@ -71,7 +73,7 @@ export const spawnMultiple = (
       const programs = programsOf(specs)
       if (typeof programs === "string") outcome = { ok: false, message: programs, errors: [] }
       else {
-        const answer = yield* Effect.promise(() => requestSpawn({ programs, parents: local.group, context }))
+        const answer = yield* Effect.promise(() => requestSpawn({ programs, parents: local.group, context, detached }))
         outcome = answer.ok
           ? { ok: true, ranks: answer.ranks.flat() }
           : { ok: false, message: answer.message, errors: answer.errors.flat() }

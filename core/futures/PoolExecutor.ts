@@ -28,6 +28,7 @@ import { World } from "../comm/Comm.ts"
 import * as CommStates from "../comm/CommState.ts"
 import { stateOf } from "../comm/communicators.ts"
 import { fromState } from "../internal/facade.ts"
+import * as Spawns from "../dynamic/spawns.ts"
 import * as Task from "./Task.ts"
 import type { Task as TaskT } from "./Task.ts"
 import { type Messenger, type Order, poolMode, type Reply, RESULTS, serve, TASKS, taskName, type WorkReply } from "./worker.ts"
@@ -202,26 +203,48 @@ const MESSAGES_IN_FLIGHT = 2
 /** Pieces of work in one message at most. */
 const MAX_BATCH = 64
 
-/** The messenger of a pool whose workers have not started: it never sends, as no work goes anywhere yet. */
-const idle: Messenger = {
-  send: () => Effect.die(new Error("a pool sent work before its workers started")),
-  recv: () => Effect.die(new Error("a pool waited for a reply before its workers started"))
-} as unknown as Messenger
-
 /** Where the master's workers are: ranks of a communicator, or of an intercommunicator's remote group. */
 interface Crew {
   readonly comm: Messenger
   readonly workers: ReadonlyArray<number>
 }
 
+/** How the master reaches one worker. */
+interface Link {
+  readonly comm: Messenger
+  readonly rank: number
+}
+
 /**
  * The master over a crew of `count` workers (or one that `hire` starts when
- * the pool starts), sending on TASKS and taking replies on RESULTS.
+ * the pool starts), sending on TASKS and taking replies on RESULTS. With
+ * `replace`, a worker that dies is replaced by a new one.
  */
-const master = (hire: Crew | Effect.Effect<Crew, BrokenPool>, count: number, options: ExecutorOptions): Effect.Effect<Executor, never, Scope.Scope> =>
+const master = (
+  hire: Crew | Effect.Effect<Crew, BrokenPool>,
+  count: number,
+  options: ExecutorOptions,
+  replace?: Effect.Effect<Link, BrokenPool>
+): Effect.Effect<Executor, never, Scope.Scope> =>
   Effect.gen(function*() {
-    // Set once the pool starts (at once for a crew given): work goes only to started workers.
-    let { comm, workers }: Crew = Effect.isEffect(hire) ? { comm: idle, workers: [] } : hire
+    // Filled once the pool starts (at once for a crew given): work goes only to started workers.
+    const links = new Map<number, Link>()
+    /** Replacements being started for workers that died. */
+    let replacing = 0
+    let nextWorker = 0
+    const enlist = (link: Link): number => {
+      const id = nextWorker++
+      links.set(id, link)
+      return id
+    }
+    const sendTo = (worker: number, order: Order) => {
+      const link = links.get(worker)!
+      return link.comm.send(order, { dest: link.rank, tag: TASKS, codec: "pickle" })
+    }
+    const recvFrom = (worker: number) => {
+      const link = links.get(worker)!
+      return link.comm.recv<Reply>({ source: link.rank, tag: RESULTS })
+    }
     const queue: Array<Work> = []
     /** Messages of work sent to each live worker and not yet answered. */
     const inFlight = new Map<number, number>()
@@ -274,7 +297,7 @@ const master = (hire: Crew | Effect.Effect<Crew, BrokenPool>, count: number, opt
         const sendWorks = (works: ReadonlyArray<Work>) =>
           Effect.gen(function*() {
             for (const w of works) for (const i of w.items) if (i.state === "queued") i.state = "running"
-            const sent = yield* Effect.result(comm.send(orderOf(works), { dest: worker, tag: TASKS, codec: "pickle" }))
+            const sent = yield* Effect.result(sendTo(worker, orderOf(works)))
             if (sent._tag === "Success") {
               inFlight.set(worker, inFlight.get(worker)! + 1)
               for (const w of works) running.set(w.id, { work: w, worker })
@@ -285,8 +308,14 @@ const master = (hire: Crew | Effect.Effect<Crew, BrokenPool>, count: number, opt
         if (sent._tag === "Success") continue
         const e = sent.failure as { _tag?: string; message?: string }
         if (e._tag === "RankFailed") {
+          // The worker is gone and the work never reached it: it goes back to the head of the queue for the others.
           inFlight.delete(worker)
-          for (const w of batch) yield* failWork(w, new WorkerDied({ worker, message: e.message ?? String(e) }))
+          for (const w of batch) for (const i of w.items) if (i.state === "running") i.state = "queued"
+          queue.unshift(...batch)
+          if (inFlight.size === 0 && replacing === 0) {
+            yield* breakPool(new BrokenPool({ message: `every worker of the pool died (the last: ${e.message ?? String(e)})` }))
+            return
+          }
           continue
         }
         // Something in the batch cannot be encoded: each piece alone, so that only those fail.
@@ -319,18 +348,25 @@ const master = (hire: Crew | Effect.Effect<Crew, BrokenPool>, count: number, opt
       })
 
     /** One loop per worker: its replies, until it stops or dies (then its running work fails with WorkerDied). */
-    const listen = (worker: number) =>
+    const listen = (worker: number): Effect.Effect<void> =>
       Effect.gen(function*() {
         for (;;) {
-          const got = yield* Effect.result(comm.recv<Reply>({ source: worker, tag: RESULTS }))
+          const got = yield* Effect.result(recvFrom(worker))
           if (got._tag === "Failure") {
+            // Out of the rotation first, so that no work goes to it while its running work fails.
+            inFlight.delete(worker)
+            links.delete(worker)
+            if (replace !== undefined && !closed) {
+              replacing++
+              yield* Effect.forkIn(replaceWorker, listeners)
+            }
             const message = got.failure.message
             for (const [id, entry] of running) {
               if (entry.worker !== worker) continue
               running.delete(id)
               yield* failWork(entry.work, new WorkerDied({ worker, message }))
             }
-            inFlight.delete(worker)
+            if (inFlight.size === 0 && replacing === 0) yield* breakPool(new BrokenPool({ message: `every worker of the pool died (the last: ${message})` }))
             return
           }
           for (const reply of got.success.replies) yield* applyReply(worker, reply)
@@ -341,39 +377,68 @@ const master = (hire: Crew | Effect.Effect<Crew, BrokenPool>, count: number, opt
         }
       })
 
+    /** Runs the initializer (if any) on `workers`: why it failed on one of them, or undefined. */
+    const initialize = (workers: ReadonlyArray<number>) =>
+      Effect.gen(function*() {
+        const init = options.initializer
+        if (init === undefined) return undefined
+        for (const w of workers) yield* sendTo(w, { k: "init", module: init.module, name: init.name }).pipe(Effect.orDie)
+        for (const w of workers) {
+          const got = yield* Effect.result(recvFrom(w))
+          const failure = got._tag === "Failure" ? got.failure.message : got.success.replies[0]?.outcomes.find((o) => !o.ok)
+          if (failure !== undefined) {
+            const why = typeof failure === "string" ? failure : failure.ok ? "" : `${failure.error.name}: ${failure.error.message}`
+            return new BrokenPool({ message: `the initializer ${taskName(init)} failed on worker ${w}: ${why}` })
+          }
+        }
+        return undefined
+      })
+
+    /** A new worker for one that died: started, initialized, then given work (if it cannot be had, the pool goes on with the others). */
+    const replaceWorker: Effect.Effect<void> = Effect.gen(function*() {
+      // Uninterruptible: a spawn the launcher carries out must end with a worker the pool knows (and stops at its end).
+      const link = yield* Effect.uninterruptible(Effect.result(replace!))
+      const w = link._tag === "Success" ? enlist(link.success) : undefined
+      const ok = w !== undefined && (yield* initialize([w])) === undefined
+      replacing--
+      if (!ok) {
+        if (w !== undefined) links.delete(w)
+        if (inFlight.size === 0 && replacing === 0) {
+          const why = link._tag === "Failure" ? link.failure.message : "its initializer failed"
+          yield* breakPool(new BrokenPool({ message: `every worker of the pool died, and no new one could start: ${why}` }))
+        }
+        return
+      }
+      inFlight.set(w, 0)
+      yield* Effect.forkIn(listen(w), listeners)
+      yield* dispatch
+    })
+
     /** Starts the workers: each runs the initializer first (if any); the pool is ready when all have. */
     const start = Effect.suspend(() => {
       if (started !== undefined) return Deferred.await(started)
       const ready = Deferred.makeUnsafe<void, BrokenPool>()
       started = ready
       return Effect.gen(function*() {
+        let crew: Crew
         if (Effect.isEffect(hire)) {
-          const crew = yield* Effect.result(hire)
-          if (crew._tag === "Failure") {
-            yield* breakPool(crew.failure)
-            return yield* Deferred.fail(ready, crew.failure)
+          const hired = yield* Effect.result(hire)
+          if (hired._tag === "Failure") {
+            yield* breakPool(hired.failure)
+            return yield* Deferred.fail(ready, hired.failure)
           }
-          comm = crew.success.comm
-          workers = crew.success.workers
-        }
+          crew = hired.success
+        } else crew = hire
+        const workers = crew.workers.map((rank) => enlist({ comm: crew.comm, rank }))
         if (workers.length === 0) {
           const error = new BrokenPool({ message: "the pool has no workers" })
           yield* breakPool(error)
           return yield* Deferred.fail(ready, error)
         }
-        if (options.initializer !== undefined) {
-          const init = options.initializer
-          for (const w of workers) yield* comm.send({ k: "init", module: init.module, name: init.name } satisfies Order, { dest: w, tag: TASKS, codec: "pickle" }).pipe(Effect.orDie)
-          for (const w of workers) {
-            const got = yield* Effect.result(comm.recv<Reply>({ source: w, tag: RESULTS }))
-            const failure = got._tag === "Failure" ? got.failure.message : got.success.replies[0]?.outcomes.find((o) => !o.ok)
-            if (failure !== undefined) {
-              const why = typeof failure === "string" ? failure : failure.ok ? "" : `${failure.error.name}: ${failure.error.message}`
-              const error = new BrokenPool({ message: `the initializer ${taskName(init)} failed on worker ${w}: ${why}` })
-              yield* breakPool(error)
-              return yield* Deferred.fail(ready, error)
-            }
-          }
+        const failed = yield* initialize(workers)
+        if (failed !== undefined) {
+          yield* breakPool(failed)
+          return yield* Deferred.fail(ready, failed)
         }
         for (const w of workers) inFlight.set(w, 0)
         for (const w of workers) yield* Effect.forkIn(listen(w), listeners)
@@ -570,18 +635,21 @@ const spawned = (world: Comm, options: ExecutorOptions): Effect.Effect<Executor,
     const room = stateOf(world)!.engine.size - world.size
     const n = maxWorkersOf(options.maxWorkers, Math.max(1, room), true)
     if (n instanceof BrokenPool) return yield* n
-    // Told to stop once the pool has shut down (this finalizer runs after the master's).
-    let crew: Crew | undefined
+    // Every worker spawned is told to stop once the pool has shut down (this finalizer runs after the master's).
+    const hired: Array<Link> = []
     yield* Effect.addFinalizer(() =>
-      crew === undefined ? Effect.void : Effect.forEach(crew.workers, (w) =>
-        Effect.ignore(crew!.comm.send({ k: "stop" } satisfies Order, { dest: w, tag: TASKS, codec: "pickle" })), { discard: true }))
-    const hire = Effect.gen(function*() {
-      const inter = yield* selfOf(world).spawn(SPAWNED_WORKER, { maxprocs: n }).pipe(
-        Effect.mapError((e) => new BrokenPool({ message: `the pool could not start its ${n} worker${n === 1 ? "" : "s"}: ${e.message}` }))
+      Effect.forEach(hired, (l) => Effect.ignore(l.comm.send({ k: "stop" } satisfies Order, { dest: l.rank, tag: TASKS, codec: "pickle" })), { discard: true }))
+    // Pool workers are spawned detached: one that dies fails its tasks, not the job.
+    const spawnWorkers = (count: number) =>
+      Spawns.spawnMultiple(selfOf(world), [{ program: SPAWNED_WORKER, maxprocs: count }], 0, fromState, true).pipe(
+        Effect.mapError((e) => new BrokenPool({ message: `the pool could not start ${count === n ? "its" : "a new"} ${count} worker${count === 1 ? "" : "s"}: ${e.message}` })),
+        Effect.map((inter) => {
+          const ranks = Array.from({ length: count }, (_, i) => i)
+          for (const rank of ranks) hired.push({ comm: inter, rank })
+          return { comm: inter as Messenger, workers: ranks }
+        })
       )
-      crew = { comm: inter, workers: Array.from({ length: n }, (_, i) => i) }
-      return crew
-    })
-    return yield* master(hire, n, options)
+    const replace = Effect.map(spawnWorkers(1), (crew): Link => ({ comm: crew.comm, rank: 0 }))
+    return yield* master(spawnWorkers(n), n, options, replace)
   })
 

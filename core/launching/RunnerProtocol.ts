@@ -64,6 +64,8 @@ export interface Spawn {
   readonly programs: ReadonlyArray<SpawnProgram>
   readonly parents: ReadonlyArray<number>
   readonly context: number
+  /** The ranks' death fails their peers' calls with them, not the run (a pool's workers). */
+  readonly detached: boolean
 }
 
 /** The launcher's answer to `Spawn`: the ranks started (by program), or why each slot could not be. */

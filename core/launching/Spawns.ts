@@ -22,6 +22,8 @@ interface Pending {
 
 export class Spawns {
   private readonly pending = new Map<number, Pending>()
+  /** Spawned ranks whose death is not the run's failure (a pool's workers). */
+  private readonly detached = new Set<number>()
   /** Whether a run that failed let its held ranks go (they run only to be interrupted). */
   private released = false
 
@@ -76,6 +78,7 @@ export class Spawns {
       for (const [i, p] of m.programs.entries()) {
         for (const rank of ranks[i]!) {
           self.pending.set(rank, pending)
+          if (m.detached) self.detached.add(rank)
           const started = yield* Effect.exit(job.start!(rank, [p.module]))
           if (started._tag === "Failure") {
             pending.errors.set(rank, `could not start: ${started.cause}`)
@@ -117,6 +120,18 @@ export class Spawns {
     p.errors.set(rank, why)
     this.settled.add(rank)
     this.settle(p)
+    return true
+  }
+
+  /**
+   * A detached rank ended (its program finished, failed or its thread
+   * died): its peers' calls with it fail (when it failed), and the run goes
+   * on. False for every other rank.
+   */
+  endedDetached(rank: number, failure: string | undefined): boolean {
+    if (!this.detached.has(rank)) return false
+    this.settled.add(rank)
+    if (failure !== undefined) this.job.declareFailed(rank, failure)
     return true
   }
 

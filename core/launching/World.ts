@@ -442,6 +442,7 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
         const own = event.error === undefined || event.error.trim() === "" ? undefined : event.error
         const how = own ?? `it exited with code ${event.code} before its program finished`
         if (spawns.failedToStart(event.rank, firstLine(how))) continue
+        if (spawns.endedDetached(event.rank, `rank ${event.rank} (a pool worker) died: ${firstLine(how)}`)) continue
         settled.add(event.rank)
         fail(event.rank, { tag: "Exited", message: own === undefined ? how : firstLine(how), details: how })
         // A rank that ended by exiting passes its code on (as mpiexec does), when its failure is the job's.
@@ -496,6 +497,7 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
       }
       if (msg._tag !== "Done" || msg.id !== id || settled.has(event.rank)) continue
       if (!msg.ok && spawns.failedToStart(event.rank, msg.failure.message)) continue
+      if (spawns.endedDetached(event.rank, msg.ok ? undefined : `rank ${event.rank} (a pool worker) failed: ${msg.failure.message}`)) continue
       settled.add(event.rank)
       if (!msg.ok) {
         // A rank stopped because another failed reports an interruption or RankFailed: the first failure is the cause.

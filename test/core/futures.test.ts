@@ -22,6 +22,7 @@ describe.each(cases)("the pool executor on %s, %i ranks", (transport, size) => {
 })
 
 describe("PoolExecutor.make outside a --pool job (shm)", () => {
-  const worlds = useWorlds({ universe: 4 })
-  it.effect("spawns its workers on the first submission, or at once with bootup, into the job's free slots", () => worlds.run(1, program("futures.ts", "spawnedPool")))
+  const worlds = useWorlds({ universe: 6 })
+  it.effect("spawns its workers on the first submission, or at once with bootup, into the job's free slots; a worker that dies is replaced", () =>
+    worlds.run(1, program("futures.ts", "spawnedPool")))
 })

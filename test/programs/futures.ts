@@ -27,6 +27,8 @@ export const init = Task.define(import.meta.url, "init", () => {
 })
 export const initCount = Task.define(import.meta.url, "initCount", () => initialized)
 export const whoAmI = Task.define(import.meta.url, "whoAmI", () => Effect.map(Comm.World, (w) => w.rank))
+/** Ends the worker's thread (or process) mid-task. */
+export const dies = Task.define(import.meta.url, "dies", () => process.exit(7))
 
 /** Runs `check` at the root with its executor; the other ranks serve. */
 const atRoot = (options: PoolExecutor.ExecutorOptions, body: (pool: PoolExecutor.Executor, size: number) => Effect.Effect<void, unknown>) =>
@@ -153,7 +155,7 @@ export const badOptions = Effect.scoped(Effect.gen(function*() {
   if (w.rank === 0) yield* check(e._tag === "BrokenPool" && /maxWorkers must be a positive integer/.test(e.message), `maxWorkers 0: ${e.message}`)
 }))
 
-/** PoolExecutor.make outside a --pool job (run on one rank with a universe of 4): workers spawned on demand, into the free slots. */
+/** PoolExecutor.make outside a --pool job (run on one rank with a universe of 6): workers spawned on demand into the free slots, and replaced when they die. */
 export const spawnedPool = Effect.gen(function*() {
   yield* Effect.scoped(Effect.gen(function*() {
     const pool = yield* PoolExecutor.make({ maxWorkers: 2 })
@@ -163,14 +165,18 @@ export const spawnedPool = Effect.gen(function*() {
     yield* checkEqual(Array.from(yield* Stream.runCollect(pool.map(square, items, { chunksize: 3 }))), items.map((x) => x * x), "map")
     const e = yield* Effect.flip(Effect.flatMap(pool.submit(failOn3, 3), (f) => f.await))
     yield* checkEqual(e._tag, "TaskFailed", "a throwing task")
+    // A worker that dies fails its task with WorkerDied; a new worker takes its place, and later tasks run.
+    const died = yield* Effect.flip(Effect.flatMap(pool.submit(dies), (f) => f.await))
+    yield* check(died._tag === "WorkerDied", `a task whose worker died: ${died._tag}: ${died.message}`)
+    yield* checkEqual(Array.from(yield* Stream.runCollect(pool.map(square, items, { chunksize: 1 }))), items.map((x) => x * x), "map after the death")
   }))
-  // The third free slot: a pool started at once, with an initializer.
+  // The fourth free slot (the replacement took the third): a pool started at once, with an initializer.
   yield* Effect.scoped(Effect.gen(function*() {
     const pool = yield* PoolExecutor.make({ initializer: init, bootup: true, maxWorkers: 1 })
     const counts = yield* Stream.runCollect(pool.map(initCount, Array.from({ length: 3 }, () => undefined as never)))
     yield* check(counts.every((c) => c === 1), `the initializer ran once: ${Array.from(counts)}`)
   }))
-  // No slot left: the pool breaks, saying how to make room.
-  const full = yield* Effect.flip(Effect.scoped(Effect.flatMap(PoolExecutor.make({ maxWorkers: 1 }), (p) => p.submit(pow, 1, 1))))
+  // One slot left, two wanted: the pool breaks, saying how to make room.
+  const full = yield* Effect.flip(Effect.scoped(Effect.flatMap(PoolExecutor.make({ maxWorkers: 2 }), (p) => p.submit(pow, 1, 1))))
   yield* check(full._tag === "BrokenPool" && /free slot/.test(full.message) && /--universe/.test(full.message), `no slot left: ${full.message}`)
 })
