@@ -71,6 +71,11 @@ export class Engine {
 
   constructor(transport: Transport) {
     this.transport = transport
+    // A communicator's collectives use the context after its own, which is not registered by itself.
+    this.matching.canSend = (context, rank) => {
+      const group = (this.comms.get(context) ?? this.comms.get(context - 1))?.group
+      return group === undefined || group.includes(rank)
+    }
     transport.onArrival((a) => this.arrive(a))
     transport.onPeerFailure((f) => this.peerFailed(f))
   }

@@ -107,6 +107,12 @@ export class Matching {
   private readonly finishedRanks = new Map<number, number>()
   private finishSpan = 0
   private otherRanks = Number.POSITIVE_INFINITY
+  /**
+   * Whether `rank` can send on `context` (is in the group its receives take
+   * from): a receive from any source fails only for a failed rank that could
+   * have sent to it. Every rank may, unless the engine says otherwise.
+   */
+  canSend: (context: number, rank: number) => boolean = () => true
 
   private queuesOf(context: number): Queues {
     let q = this.queues.get(context)
@@ -182,7 +188,7 @@ export class Matching {
         return p
       }
     }
-    const failure = this.failureFor(source)
+    const failure = this.failureFor(source, context)
     if (failure !== undefined) {
       p.failed = failure[1]
       p.failedRank = failure[0]
@@ -244,7 +250,7 @@ export class Matching {
     let failed: Array<Posted> | undefined
     for (const q of this.queues.values()) {
       q.posted.retain((p) => {
-        if (p.source !== rank && p.source !== ANY_SOURCE) return true
+        if (p.source !== rank && (p.source !== ANY_SOURCE || !this.canSend(p.context, rank))) return true
         p.queued = false
         p.failed = reason
         p.failedRank = rank
@@ -313,11 +319,11 @@ export class Matching {
     return this.failedRanks.get(rank)
   }
 
-  private failureFor(source: number): [number, string] | undefined {
+  private failureFor(source: number, context: number): [number, string] | undefined {
     if (this.failedRanks.size === 0) return undefined
     if (source === ANY_SOURCE) {
-      const first = this.failedRanks.entries().next().value
-      return first
+      for (const [rank, reason] of this.failedRanks) if (this.canSend(context, rank)) return [rank, reason]
+      return undefined
     }
     const reason = this.failedRanks.get(source)
     return reason === undefined ? undefined : [source, reason]

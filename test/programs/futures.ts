@@ -3,8 +3,8 @@
  * after mpi4py's futures tests. Every program runs on every rank of a world
  * through `CommExecutor(world, { root: 0 })`: rank 0 checks, the others serve.
  */
-import { Effect, Exit, Option, Stream } from "effect"
-import { Comm, PoolExecutor, Task } from "rankflow"
+import { Effect, Exit, Fiber, Option, Stream } from "effect"
+import { ANY_SOURCE, Comm, PoolExecutor, Task } from "rankflow"
 import { check, checkEqual } from "./check.ts"
 
 const world = Comm.World
@@ -166,8 +166,13 @@ export const spawnedPool = Effect.gen(function*() {
     const e = yield* Effect.flip(Effect.flatMap(pool.submit(failOn3, 3), (f) => f.await))
     yield* checkEqual(e._tag, "TaskFailed", "a throwing task")
     // A worker that dies fails its task with WorkerDied; a new worker takes its place, and later tasks run.
+    // A receive from any source on the world, posted before, is not the worker's concern: it still completes.
+    const w = yield* world
+    const pending = yield* Effect.forkChild(w.recv<string>({ source: ANY_SOURCE, tag: 99 }))
     const died = yield* Effect.flip(Effect.flatMap(pool.submit(dies), (f) => f.await))
     yield* check(died._tag === "WorkerDied", `a task whose worker died: ${died._tag}: ${died.message}`)
+    yield* w.send("to myself", { dest: w.rank, tag: 99 })
+    yield* checkEqual(yield* Fiber.join(pending), "to myself", "a receive from any source on the world, across a pool worker's death")
     yield* checkEqual(Array.from(yield* Stream.runCollect(pool.map(square, items, { chunksize: 1 }))), items.map((x) => x * x), "map after the death")
   }))
   // The fourth free slot (the replacement took the third): a pool started at once, with an initializer.
