@@ -19,6 +19,7 @@ import { World } from "rankflow"
 import { fib } from "./programs/fib.ts"
 import { formatNumber, machine, printTable, progress, writeResults } from "./support/results.ts"
 import { openMpiMissing, runMpi4py, versions } from "./support/openmpi.ts"
+import { startServer } from "../test/support/nats-server.ts"
 
 const quick = process.argv.includes("--quick")
 const COUNT = quick ? 2_000 : 10_000
@@ -83,22 +84,33 @@ const main = Effect.gen(function*() {
     rows.push({ workers, rankflow: r, piscina: p, openMpi: mpi })
   }
   delete process.env.RANKFLOW_POOL
-  // Spawn: one rank starts `maxprocs` more (worker threads on shm) and meets them in a barrier.
+  // Spawn: one rank starts `maxprocs` more (worker threads on shm; on NATS spare rank processes started with the job) and meets them in a barrier.
   const spawnRepeats = quick ? 2 : 5
-  const spawns: Array<{ maxprocs: number; bestMs: number; medianMs: number; openMpi?: { bestMs: number; medianMs: number } }> = []
+  const spawnTimes = (maxprocs: number, transport: "shm" | "nats") =>
+    World.run<{ maxprocs: number; bestMs: number; medianMs: number }>(
+      { module: new URL("./programs/futures.ts", import.meta.url), export: "spawnTimes", args: [maxprocs, spawnRepeats] },
+      {
+        size: 1,
+        universe: 1 + maxprocs * spawnRepeats,
+        prefixOutput: false,
+        ...(transport === "nats" ? { transport: "nats", transportOptions: { servers: nats.url } } : {})
+      }
+    )
+  const nats = yield* Effect.promise(() => startServer())
+  const spawns: Array<{ maxprocs: number; bestMs: number; medianMs: number; natsBestMs?: number; openMpi?: { bestMs: number; medianMs: number } }> = []
   for (const maxprocs of [1, 4]) {
     progress(`spawn of ${maxprocs} on shm`)
-    const [s] = yield* World.run<{ maxprocs: number; bestMs: number; medianMs: number }>(
-      { module: new URL("./programs/futures.ts", import.meta.url), export: "spawnTimes", args: [maxprocs, spawnRepeats] },
-      { size: 1, universe: 1 + maxprocs * spawnRepeats, prefixOutput: false }
-    )
+    const [s] = yield* spawnTimes(maxprocs, "shm")
+    progress(`spawn of ${maxprocs} on nats`)
+    const [n] = yield* spawnTimes(maxprocs, "nats")
     let mpi: { bestMs: number; medianMs: number } | undefined
     if (mpiMissing === undefined) {
       progress(`mpi4py spawn of ${maxprocs}`)
       mpi = (yield* Effect.promise(() => runMpi4py<{ bestMs: number; medianMs: number }>(1, "spawn.py", [String(maxprocs), String(spawnRepeats)], { spawns: true })))[0]
     }
-    spawns.push({ ...s!, ...(mpi === undefined ? {} : { openMpi: mpi }) })
+    spawns.push({ ...s!, natsBestMs: n!.bestMs, ...(mpi === undefined ? {} : { openMpi: mpi }) })
   }
+  yield* Effect.promise(() => nats.stop())
   printTable(rows.map((row) => {
     const r = row.rankflow as Measured
     const p = row.piscina as Measured
@@ -118,13 +130,14 @@ const main = Effect.gen(function*() {
   console.log(`(CPU-bound: ${CPU_TASKS} × fib(${N}); inline ${formatNumber(inlineMs)} ms in this process; mpi4py's speed-up is against Python running them inline)`)
   if (mpiMissing !== undefined) console.log(`mpi4py.futures baseline skipped: ${mpiMissing}`)
   printTable(spawns.map((s) => ({
-    "spawned ranks (shm)": s.maxprocs,
-    "best ms": formatNumber(s.bestMs),
-    "median ms": formatNumber(s.medianMs),
+    "spawned ranks": s.maxprocs,
+    "shm best ms": formatNumber(s.bestMs),
+    "shm median ms": formatNumber(s.medianMs),
+    "nats best ms": formatNumber(s.natsBestMs!),
     "mpi4py Spawn best ms": s.openMpi === undefined ? "" : formatNumber(s.openMpi.bestMs),
     "mpi4py / rankflow": s.openMpi === undefined ? "" : formatNumber(s.openMpi.bestMs / s.bestMs)
   })))
-  console.log("(spawn: from comm.spawn until a barrier with the new ranks is through; on NATS spawn is not built)")
+  console.log("(spawn: from comm.spawn until a barrier with the new ranks is through; on NATS into spare rank processes started with the job)")
   console.log(`wrote ${writeResults("futures", {
     machine: machine(), count: COUNT, repeats: REPEATS, cpuTasks: CPU_TASKS, n: N, inlineMs, results: rows, spawnShm: spawns,
     ...(mpiMissing === undefined ? { versions: versions() } : { openMpiSkipped: mpiMissing })

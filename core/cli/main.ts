@@ -59,7 +59,7 @@ const trace = Flag.String("trace").pipe(
   Flag.optional
 )
 const universe = Flag.Int("universe").pipe(
-  Flag.withDescription("room for this many ranks, so that the program can start the ones beyond -n with comm.spawn (MPI's universe size; default -n; shm)"),
+  Flag.withDescription("room for this many ranks, so that the program can start the ones beyond -n with comm.spawn (MPI's universe size; default -n; on nats the spare ranks are processes started with the job)"),
   Flag.optional
 )
 /** `--size`: ranks of the whole job when it is split over hosts (`--ranks` of a transport says which run here). */

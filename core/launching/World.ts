@@ -236,7 +236,8 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
             message: `rank ${event.rank} could not start: ${event.error ?? `it exited with code ${event.code}`}`
           })
         }
-        if ((event.message as Protocol.FromRank)._tag === "Ready") ready++
+        // (Spare ranks of the universe, where the transport starts them at once, say Ready too: not counted.)
+        if ((event.message as Protocol.FromRank)._tag === "Ready" && job.localRanks.includes(event.rank)) ready++
       }
       current = running
       return running

@@ -68,6 +68,24 @@ describe("rankflow run --transport nats", () => {
     }
   }, 120_000)
 
+  it("runs examples/cpi-spawn.ts: one master spawns four workers into the spare rank processes of --universe 5", async () => {
+    const r = await rankflow(["run", "-n", "1", "--universe", "5", "--transport", "nats", "--nats", server.url, "examples/cpi-spawn.ts", "4"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/π ≈ 3\.14159265359\d* \(error .*\) from 4 spawned workers/)
+  }, 120_000)
+
+  it("PoolExecutor.make spawns its workers into the spare rank processes (examples/pool-primes.ts)", async () => {
+    const r = await rankflow(["run", "-n", "1", "--universe", "4", "--transport", "nats", "--nats", server.url, "examples/pool-primes.ts", "1000000"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("78498 primes below 1000000, counted in 4 blocks by 3 workers")
+  }, 120_000)
+
+  it("refuses a universe larger than the job on a launcher of part of it (--ranks)", async () => {
+    const r = await rankflow(["run", "--transport", "nats", "--nats", server.url, "--job", `universe-${process.pid}`, "--size", "2", "--ranks", "0", "--universe", "3", "examples/hello.ts"])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain("a universe larger than the job needs one launcher for the whole job (no --ranks)")
+  }, 120_000)
+
   it("--log-level filters the logs of rank processes too", async () => {
     const r = await rankflow(["run", "--log-level", "none", "-n", "2", "--transport", "nats", "--nats", server.url, "examples/hello.ts"])
     expect(r.code).toBe(0)

@@ -21,8 +21,8 @@ describe.each(cases)("the pool executor on %s, %i ranks", (transport, size) => {
   it.effect("maxWorkers 0 is an error on every rank", () => run("badOptions"))
 })
 
-describe("PoolExecutor.make outside a --pool job (shm)", () => {
-  const worlds = useWorlds({ universe: 6 })
+describe.each(TRANSPORTS)("PoolExecutor.make outside a --pool job (%s)", (transport) => {
+  const worlds = useWorlds({ transport, universe: 6 })
   it.effect("spawns its workers on the first submission, or at once with bootup, into the job's free slots; a worker that dies is replaced", () =>
     worlds.run(1, program("futures.ts", "spawnedPool")))
 })

@@ -1,8 +1,8 @@
 /**
- * comm.spawn on shm, on 1, 2 and 4 parent ranks in a universe of 12: each
- * test runs a rank program of test/programs/spawn.ts that checks its rule on
- * every parent and every spawned rank. (A run that spawned restarts the
- * world's ranks for the next, so each test gets every free slot.)
+ * comm.spawn on shm, on 1, 2 and 4 parent ranks in a universe of 12, and on
+ * NATS: each test runs a rank program of test/programs/spawn.ts that checks
+ * its rule on every parent and every spawned rank. (A run that spawned
+ * restarts the world's ranks for the next, so each test gets every free slot.)
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -37,7 +37,11 @@ describe("spawn failures", () => {
     }))
 })
 
-describe("spawn on nats", () => {
-  const worlds = useWorlds({ transport: "nats" })
-  it.effect("says that the transport cannot start ranks while the job runs", () => worlds.run(2, spawn("refused")))
+// On NATS the spare ranks of the universe are processes started with the job, which wait until a spawn gives them a program.
+describe("spawn on nats, 2 parent ranks in a universe of 7", () => {
+  const worlds = useWorlds({ transport: "nats", universe: 7 })
+  const run = (name: string, ...args: ReadonlyArray<unknown>) => worlds.run(2, spawn(name, ...args))
+  it.effect("maxprocs 1 and 3: sizes, a barrier through the intercomm, the root's arguments only, disconnect", () => run("basics"))
+  it.effect("the cpi master/worker: bcast n with ROOT, reduce π back", () => run("cpi"))
+  it.effect("bad arguments, a missing program, one that fails to load, too many ranks: SpawnError on every rank", () => run("errors", 7))
 })

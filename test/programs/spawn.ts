@@ -142,11 +142,3 @@ export const childFails = Effect.gen(function*() {
   const inter = yield* w.spawn(childRef("fails"), { maxprocs: 2 })
   yield* inter.barrier()
 })
-
-/** On a transport that cannot start ranks later: SpawnError saying so. */
-export const refused = Effect.gen(function*() {
-  const w = yield* Comm.World
-  const e = yield* spawnError(w.spawn(childRef("basics"), { maxprocs: 1 }))
-  yield* check(/cannot start ranks while the job runs/.test(e.message), e.message)
-  yield* checkEqual(e.errors.length, 1, "one error per requested rank")
-})

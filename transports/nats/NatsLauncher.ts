@@ -157,7 +157,15 @@ const probe = (config: NatsConfig) =>
 
 const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
-    const config = resolve(options, options.size)
+    // A universe larger than the job: its spare ranks are processes started now that wait, joined, until a spawn gives them a program.
+    const universe = options.universe ?? options.size
+    if (!Number.isInteger(universe) || universe < options.size) {
+      return yield* new TransportError({ transport: "nats", message: `the universe (${universe}) must be a whole number of ranks, at least the job's size (${options.size})` })
+    }
+    if (universe > options.size && options.ranks !== undefined) {
+      return yield* new TransportError({ transport: "nats", message: "a universe larger than the job needs one launcher for the whole job (no --ranks): its spare ranks run on the launcher's host" })
+    }
+    const config = resolve(options, universe)
     if (config instanceof TransportError) return yield* config
     yield* probe(config)
     const events = yield* Queue.unbounded<JobEvent>()
@@ -174,7 +182,8 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
     if (bundled?._tag === "Unbundled") yield* Effect.logDebug(`rankflow: ranks start from their files: ${bundled.reason}`)
     const entry = bundled?._tag === "Bundled" ? bundled.path : RANK_PROCESS
     for (const rank of config.localRanks) {
-      const child = fork(entry, [], {
+      // Spare ranks may run any program, so they start from their files (a bundle may hold no other program).
+      const child = fork(rank < options.size ? entry : RANK_PROCESS, [], {
         execPath: process.execPath,
         execArgv: [],
         serialization: "advanced",
@@ -185,9 +194,11 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
       const init: Ipc.Init = { _tag: "rankflow/nats:Init", rank, config, runner: options.runner, data: options.data, launcher, worldContext: options.worldContext ?? 0 }
       child.send(init)
     }
+    const started = config.localRanks.filter((r) => r < options.size)
     const job: NatsJob = {
-      size: config.size,
-      localRanks: config.localRanks,
+      size: options.size,
+      universe,
+      localRanks: started,
       job: config.job,
       config,
       events,
@@ -195,6 +206,18 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
       declareFailed: (rank, reason) => {
         for (const r of ranks.values()) r.send({ _tag: "rankflow/nats:DeclareFailed", rank, reason } satisfies Ipc.DeclareFailed)
       },
+      // A spare rank's process runs already: starting it is giving it to the job.
+      start: (rank) =>
+        Effect.suspend(() => {
+          if (!Number.isInteger(rank) || rank < options.size || rank >= universe) {
+            return Effect.fail(new TransportError({ transport: "nats", message: `rank ${rank} is not a spare rank (ranks ${options.size}..${universe - 1} are)` }))
+          }
+          if (started.includes(rank)) return Effect.fail(new TransportError({ transport: "nats", message: `rank ${rank} was started already` }))
+          const r = ranks.get(rank)
+          if (r === undefined || r.exited) return Effect.fail(new TransportError({ transport: "nats", message: `the process of spare rank ${rank} has ended` }))
+          started.push(rank)
+          return Effect.void
+        }),
       pid: (rank) => {
         const r = ranks.get(rank)
         return r === undefined || r.exited ? undefined : r.child.pid
