@@ -149,7 +149,8 @@ export interface LaunchOptions {
   /**
    * Ranks the transport makes room for (default `size`): ranks `size` and up
    * are free slots that `Job.start` fills later (comm.spawn). On shm every
-   * slot has its rings from the start.
+   * slot has its rings from the start; on NATS every slot is a rank process
+   * started with the job, which waits until it is given a program.
    */
   readonly universe?: number
 }
