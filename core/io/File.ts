@@ -32,6 +32,8 @@ import * as Op from "../op/Op.ts"
 import * as Scratch from "../collectives/scratch.ts"
 import * as Win from "../rma/Win.ts"
 import * as Request from "../messaging/Request.ts"
+import { stateOf } from "../comm/communicators.ts"
+import { spanMethods } from "../observe/spans.ts"
 
 /**
  * A file operation failed: which, on which path and rank, and why (the
@@ -810,6 +812,7 @@ const make = (comm: Comm, path: string, mode: Mode, flags: OpenFlags, handle: Fi
       return yield* all(access(operation, start + before, buffer))
     })
 
-  return file
+  // Traced runs (--trace) show each call on the file as a span.
+  return spanMethods(file, stateOf(comm)?.engine.rank ?? comm.rank, `file ${path}`, "file")
 }
 

@@ -19,20 +19,24 @@ const argsOf = (options: unknown): Record<string, unknown> | undefined => {
   return Object.keys(args).length > 0 ? args : undefined
 }
 
-/** Wraps `comm`'s methods in spans on `rank`'s track (world rank), when the job traces. */
-export const spanMethods = <T extends object>(target: T, rank: number, label: string): T => {
+/**
+ * Wraps `target`'s methods (a communicator's, a file's) in spans on `rank`'s
+ * track (world rank), when the job traces; `category` names their kind
+ * (default: point-to-point or collective, by the method).
+ */
+export const spanMethods = <T extends object>(target: T, rank: number, label: string, category?: string): T => {
   if (!tracing) return target
   for (const key of Object.keys(target) as Array<keyof T & string>) {
     const f = target[key]
     if (typeof f !== "function" || UNTRACED.has(key)) continue
-    const cat = POINT_TO_POINT.has(key) ? "point-to-point" : "collective"
+    const cat = category ?? (POINT_TO_POINT.has(key) ? "point-to-point" : "collective")
     target[key] = ((...params: Array<unknown>) => {
       const result = (f as (...a: Array<unknown>) => unknown).apply(target, params)
       if (!Effect.isEffect(result)) return result
       const options = params[params.length - 1]
       return Effect.suspend(() => {
         const start = now()
-        return Effect.ensuring(result as Effect.Effect<unknown, unknown>, Effect.sync(() => span(rank, key, cat, start, now(), { comm: label, ...argsOf(options) })))
+        return Effect.ensuring(result as Effect.Effect<unknown, unknown>, Effect.sync(() => span(rank, key, cat, start, now(), { on: label, ...argsOf(options) })))
       })
     }) as T[keyof T & string]
   }

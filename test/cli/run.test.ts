@@ -46,8 +46,13 @@ describe("rankflow run", () => {
       expect(r.code).toBe(0)
       expect(r.stderr).toContain(`rankflow: trace written to ${file}`)
       const events = checkTrace(file, 4)
-      // ring.ts: each rank's four sendrecv calls on its track.
+      // ring.ts: each rank's three sendrecv calls on its track.
       for (let rank = 0; rank < 4; rank++) expect(events.filter((e) => e.ph === "X" && e.name === "sendrecv" && e.tid === rank).length).toBeGreaterThanOrEqual(3)
+      // A parallel file's calls are spans too.
+      const files = join(dir, "write.json")
+      expect((await rankflow(["run", "-n", "2", "--trace", files, "examples/parallel-write.ts"])).code).toBe(0)
+      const fileSpans = checkTrace(files, 2).filter((e) => e.ph === "X" && (e as { cat?: string }).cat === "file")
+      for (let rank = 0; rank < 2; rank++) expect(fileSpans.filter((e) => e.name === "writeAtAll" && e.tid === rank)).toHaveLength(1)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
