@@ -41,8 +41,8 @@ const lines = (title: string, rows: ReadonlyArray<Row>, x: string, y: string, se
     }
 }
 
-/** Grouped dots (bars cannot start on a log scale): `value` per `group`, one dot per `series`, a rule from the axis. */
-const bars = (title: string, rows: ReadonlyArray<Row>, group: string, value: string, series: string, o: { logX?: boolean; xTitle?: string } = {}): TopLevelSpec => ({
+/** Grouped dots (bars cannot start on a log scale): `value` per `group`, one dot per `series`. */
+const dots = (title: string, rows: ReadonlyArray<Row>, group: string, value: string, series: string, o: { logX?: boolean; xTitle?: string } = {}): TopLevelSpec => ({
   $schema: "https://vega.github.io/schema/vega-lite/v5.json",
   title,
   width: WIDTH,
@@ -118,7 +118,7 @@ const vsOpenMpi = (j: Json): Array<Figure> => {
 
 const codecs = (j: Json): Array<Figure> => [{
   name: "codecs",
-  spec: bars("Codecs: round trips per second by payload", (j.rows as Array<Row>).filter((r) => typeof r.roundTripOps === "number"), "payload", "roundTripOps", "subject", { logX: true, xTitle: "round trips / s" })
+  spec: dots("Codecs: round trips per second by payload", (j.rows as Array<Row>).filter((r) => typeof r.roundTripOps === "number"), "payload", "roundTripOps", "subject", { logX: true, xTitle: "round trips / s" })
 }]
 
 const futures = (j: Json): Array<Figure> => {
@@ -192,7 +192,7 @@ const startup = (j: Json): Array<Figure> => {
 const gpu = (j: Json): Array<Figure> => {
   const rows: Array<Row> = []
   for (const k of j.kernels as Array<Json>) rows.push({ kernel: `${k.kernel} (${k.size})`, ms: k.gpuMs, series: `GPU (${j.adapter?.description ?? j.adapter?.architecture ?? "adapter"})` }, { kernel: `${k.kernel} (${k.size})`, ms: k.cpuMs, series: "plain JS" })
-  return [{ name: "gpu-kernels", spec: bars("GPU kernels against plain JS", positive(rows, "ms"), "kernel", "ms", "series", { logX: true, xTitle: "ms" }) }]
+  return [{ name: "gpu-kernels", spec: dots("GPU kernels against plain JS", positive(rows, "ms"), "kernel", "ms", "series", { logX: true, xTitle: "ms" }) }]
 }
 
 /** The figures of one results file, by its name (without `.json`); undefined when there is no plot for it. */

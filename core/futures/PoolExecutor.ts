@@ -31,7 +31,7 @@ import { fromState } from "../internal/facade.ts"
 import * as Spawns from "../dynamic/spawns.ts"
 import * as Task from "./Task.ts"
 import type { Task as TaskT } from "./Task.ts"
-import { type Messenger, type Order, poolMode, type Reply, RESULTS, serve, TASKS, taskName, type WorkReply } from "./worker.ts"
+import { type Messenger, type Order, poolMode, stopServing, type Reply, RESULTS, serve, TASKS, taskName, type WorkReply } from "./worker.ts"
 
 /**
  * A task raised an error on its worker: its name, message and stack as the worker saw them.
@@ -575,9 +575,7 @@ export const CommExecutor = (
     }
     const workers = available.slice(0, n)
     // Workers beyond maxWorkers, and all of them at the end: told to stop when the executor closes.
-    yield* Effect.addFinalizer(() =>
-      Effect.forEach(available, (w) => Effect.ignore(own.send({ k: "stop" } satisfies Order, { dest: w, tag: TASKS, codec: "pickle" })), { discard: true })
-    )
+    yield* Effect.addFinalizer(() => stopServing(own, available))
     return Option.some(yield* master({ comm: own, workers }, workers.length, options))
   })
 
@@ -613,7 +611,8 @@ export const make = (options: ExecutorOptions = {}): Effect.Effect<Executor, Bro
     inUse = true
     yield* Effect.addFinalizer(() => Effect.sync(() => (inUse = false)))
     // The workers serve on the world itself (they run nothing else), with the executor's own tags.
-    return yield* master({ comm: world, workers: available.slice(0, n) }, n, options)
+    const workers = available.slice(0, n)
+    return yield* master({ comm: world, workers }, workers.length, options)
   })
 
 let inUse = false
@@ -637,19 +636,18 @@ const spawned = (world: Comm, options: ExecutorOptions): Effect.Effect<Executor,
     if (n instanceof BrokenPool) return yield* n
     // Every worker spawned is told to stop once the pool has shut down (this finalizer runs after the master's).
     const hired: Array<Link> = []
-    yield* Effect.addFinalizer(() =>
-      Effect.forEach(hired, (l) => Effect.ignore(l.comm.send({ k: "stop" } satisfies Order, { dest: l.rank, tag: TASKS, codec: "pickle" })), { discard: true }))
+    yield* Effect.addFinalizer(() => Effect.forEach(hired, (l) => stopServing(l.comm, [l.rank]), { discard: true }))
     // Pool workers are spawned detached: one that dies fails its tasks, not the job.
-    const spawnWorkers = (count: number) =>
+    const spawnWorkers = (count: number, what: string) =>
       Spawns.spawnMultiple(selfOf(world), [{ program: SPAWNED_WORKER, maxprocs: count }], 0, fromState, true).pipe(
-        Effect.mapError((e) => new BrokenPool({ message: `the pool could not start ${count === n ? "its" : "a new"} ${count} worker${count === 1 ? "" : "s"}: ${e.message}` })),
+        Effect.mapError((e) => new BrokenPool({ message: `the pool could not start ${what}: ${e.message}` })),
         Effect.map((inter) => {
           const ranks = Array.from({ length: count }, (_, i) => i)
           for (const rank of ranks) hired.push({ comm: inter, rank })
           return { comm: inter as Messenger, workers: ranks }
         })
       )
-    const replace = Effect.map(spawnWorkers(1), (crew): Link => ({ comm: crew.comm, rank: 0 }))
-    return yield* master(spawnWorkers(n), n, options, replace)
+    const replace = Effect.map(spawnWorkers(1, "a worker in place of one that died"), (crew): Link => ({ comm: crew.comm, rank: 0 }))
+    return yield* master(spawnWorkers(n, `its ${n} worker${n === 1 ? "" : "s"}`), n, options, replace)
   })
 

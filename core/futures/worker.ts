@@ -109,10 +109,12 @@ export const spawnedWorker: Effect.Effect<void, Error, World> = Effect.gen(funct
 /** Whether this job was started with `rankflow run --pool` (rank 0 the master, the others serving). */
 export const poolMode = (): boolean => globalThis.process?.env?.RANKFLOW_POOL === "1"
 
+/** Tells the workers `ranks` of `comm` to stop serving (one that is gone already is passed over). */
+export const stopServing = (comm: Messenger, ranks: ReadonlyArray<number>): Effect.Effect<void> =>
+  Effect.forEach(ranks, (w) => Effect.ignore(comm.send({ k: "stop" } satisfies Order, { dest: w, tag: TASKS, codec: "pickle" })), { discard: true })
+
 /**
  * The `--pool` job's end, at rank 0: tells every worker to stop. Internal (the runner).
  */
-export const stopWorkers = (world: Comm): Effect.Effect<void> =>
-  Effect.forEach(Array.from({ length: world.size - 1 }, (_, i) => i + 1), (w) =>
-    Effect.ignore(world.send({ k: "stop" } satisfies Order, { dest: w, tag: TASKS, codec: "pickle" })), { discard: true })
+export const stopWorkers = (world: Comm): Effect.Effect<void> => stopServing(world, Array.from({ length: world.size - 1 }, (_, i) => i + 1))
 

@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { Effect } from "effect"
+import { Cause, Effect } from "effect"
 import type { Job } from "../../transports/Launcher.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 
@@ -81,7 +81,8 @@ export class Spawns {
           if (m.detached) self.detached.add(rank)
           const started = yield* Effect.exit(job.start!(rank, [p.module]))
           if (started._tag === "Failure") {
-            pending.errors.set(rank, `could not start: ${started.cause}`)
+            const why = Cause.squash(started.cause)
+            pending.errors.set(rank, `could not start: ${why instanceof Error ? why.message : String(why)}`)
             self.settled.add(rank)
             continue
           }

@@ -209,10 +209,8 @@ export const serve = (transport: Transport, control: RankControl): void => {
         void run(cmd)
         break
       case "Spawned":
-        LauncherChannel.answer(cmd)
-        break
       case "Answer":
-        LauncherChannel.answered(cmd)
+        LauncherChannel.reply(cmd)
         break
       case "Go":
         if (held?.id === cmd.id) held.go()

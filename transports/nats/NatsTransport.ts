@@ -1182,7 +1182,8 @@ export class NatsTransport implements Transport {
     const silent = this.liveness.expired(now, (r) => r !== this.rank && this.peers[r]!.failure === undefined)
     for (const r of silent) {
       const seconds = (this.liveness.silentFor(r, now) / 1000).toFixed(1)
-      this.declareFailed(r, `rank ${r} stopped responding (nothing heard from it for ${seconds} s): its process died, hangs, or lost its connection`, true)
+      this.declareFailed(r, `rank ${r} stopped responding (nothing heard from it for ${seconds} s): its process died, hangs, or lost its connection ` +
+        `(a rank that computes that long without yielding looks the same: give it more with --heartbeat-timeout)`, true)
     }
     if (!this.rendezvous.settled && this.settlePacer.due(now)) this.announceJoin()
   }
