@@ -286,11 +286,13 @@ export const open = (comm: Comm, path: string, mode: Mode, flags: OpenFlags = {}
   })
 
 /**
- * Deletes a file (MPI_File_delete); a missing file is a `FileError`.
+ * Deletes a file (MPI_File_delete); a missing file is a `FileError`. Reached
+ * as `File.delete` (MPI's name) or `File.remove` (the same function, for code
+ * that destructures the namespace, where `delete` cannot be a binding).
  *
  * @example
  * ```ts
- * yield* File.remove("scratch.bin")
+ * yield* File.delete("scratch.bin")
  * ```
  */
 export const remove = (path: string): Effect.Effect<void, FileError> =>
@@ -298,6 +300,8 @@ export const remove = (path: string): Effect.Effect<void, FileError> =>
     try: () => unlink(path),
     catch: (e) => new FileError({ operation: "delete", path, rank: -1, message: systemMessage(e), cause: e })
   })
+
+export { remove as delete }
 
 /** The file with close's local form (no collective step), for the scope's finalizer. */
 interface Closable extends ParallelFile {

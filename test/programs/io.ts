@@ -200,7 +200,11 @@ export const errors = (dir: string) =>
     const closed = yield* Effect.flip(made.writeAt(0, Uint8Array.of(1)))
     yield* check(/closed/.test(closed.message), `a write after close: ${closed.message}`)
     yield* w.barrier()
-    if (w.rank === 0) yield* File.remove(path)
+    if (w.rank === 0) {
+      yield* File.delete(path)
+      const again = yield* Effect.flip(File.delete(path))
+      yield* check(again.operation === "delete" && /ENOENT/.test(again.message), `deleting a missing file: ${again.message}`)
+    }
   })
 
 /**
