@@ -112,6 +112,37 @@ export interface Job {
    * they are all in it). Absent where the transport cannot start ranks later.
    */
   start?(rank: number, modules: ReadonlyArray<string>): Effect.Effect<void, TransportError>
+  /**
+   * Names that launchers of other jobs on the same medium can reach (NATS:
+   * subjects of the server), for ports and names shared between jobs.
+   * Absent where a job reaches no other (shm).
+   */
+  readonly directory?: Directory
+}
+
+/**
+ * Request and answer between launchers of different jobs, by name (NATS:
+ * request/reply on the server). Values are JSON.
+ *
+ * @example
+ * ```ts
+ * const stop = await job.directory?.serve("port.p1", async (request) => ({ seen: request }))
+ * const answer = await job.directory?.request("port.p1", { hello: 1 }, 2000)   // undefined: nobody serves it
+ * stop?.()
+ * ```
+ */
+export interface Directory {
+  /**
+   * Answers the requests sent to `name` until the returned function is
+   * called; resolves once other launchers can reach it.
+   */
+  serve(name: string, answer: (request: unknown) => Promise<unknown>): Promise<() => void>
+  /**
+   * Sends one request to `name`: resolves with the answer, or `undefined` at
+   * once when nobody serves the name; rejects with a `TransportError` when no
+   * answer comes within `timeoutMs`.
+   */
+  request(name: string, request: unknown, timeoutMs: number): Promise<unknown>
 }
 
 /**

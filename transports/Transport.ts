@@ -133,6 +133,18 @@ export interface Transport {
    * unchanged count over a while means nothing moved.
    */
   activity?(): number
+  /**
+   * Joins a *link*: a further transport between `size` ranks that may belong
+   * to different jobs on the same medium (NATS: jobs on one server or
+   * cluster), all of which call `link` with the same `name`, each with its
+   * own `rank` in `0..size-1`. `key` (at least 16 bytes, the same at every
+   * rank) authenticates the link's frames where the medium signs them.
+   * Resolves once every rank joined; rejects with a `TransportError` when
+   * they do not within the join timeout. The link closes with this
+   * transport, or earlier with its own `close`. Absent where the medium
+   * reaches no other job (shm: a job is one process).
+   */
+  link?(name: string, rank: number, size: number, key: Uint8Array): Promise<Transport>
   /** Releases everything the transport holds; pending sends fail. */
   close(): void
 }

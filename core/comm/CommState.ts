@@ -35,7 +35,7 @@ export const make = (
   decodeOptions?: DecodeOptions,
   name?: string
 ): CommState => {
-  const worldToComm = new Int32Array(engine.size).fill(-1)
+  const worldToComm = new Int32Array(engine.extent).fill(-1)
   group.forEach((w, r) => (worldToComm[w] = r))
   engine.comms.set(context, { name: name ?? `the communicator of world ranks ${ranges(group)}`, group })
   return { engine, context, rank: worldToComm[engine.rank]!, size: group.length, group, worldToComm, codec, decodeOptions, freed: false, collectiveSeq: 0, shared: undefined }

@@ -81,14 +81,28 @@ export const create = (
     return make(localComm, context, remote.group, fromState)
   })
 
-/** The intercommunicator over an agreed context (points 0–1: point-to-point, 2–3: its collectives). */
-export const make = (localComm: Comm, context: number, remoteGroup: ReadonlyArray<number>, fromState: (c: CommState) => Comm): Intercomm => {
+/** How an intercommunicator between jobs differs (see `make`). */
+export interface Across {
+  /** Whether the local group comes first where both groups pass the same `high` to merge (rank numbers differ between jobs). */
+  readonly localFirst: boolean
+  /** Called once `disconnect` completed, unless a merge still uses what joins the groups. */
+  readonly disconnected: () => void
+}
+
+/**
+ * The intercommunicator over an agreed context (points 0–1: point-to-point,
+ * 2–3: its collectives); `across` where the remote group is in another job.
+ */
+export const make = (
+  localComm: Comm, context: number, remoteGroup: ReadonlyArray<number>, fromState: (c: CommState) => Comm, across?: Across
+): Intercomm => {
   const local = stateOf(localComm)!
   const name = `an intercommunicator to world ranks ${remoteGroup.join(",")}`
   const p2p = fromState(addressing(local, context, remoteGroup, name))
   const coll = fromState(addressing(local, context + 2, remoteGroup, `${name} (its collectives)`))
   let seq = 0
   let disconnected = false
+  let merged = false
   const remoteSize = remoteGroup.length
   /** Each collective call's tag: the calls run in the same order on every rank of both groups. */
   const nextTag = () => (seq = (seq + 1) & 0xffff)
@@ -203,17 +217,19 @@ export const make = (localComm: Comm, context: number, remoteGroup: ReadonlyArra
           const context = yield* agreeContext(localComm, (mine) => leaderSwap(tag, mine))
           const theirHigh = local.rank === 0 ? yield* leaderSwap(tag, high) : undefined
           const remoteHigh = (yield* localComm.bcast(theirHigh, { root: 0 })) as boolean
-          const localFirst = high !== remoteHigh ? !high : local.group[0]! < remoteGroup[0]!
+          const localFirst = high !== remoteHigh ? !high : across?.localFirst ?? local.group[0]! < remoteGroup[0]!
           const group = localFirst ? [...local.group, ...remoteGroup] : [...remoteGroup, ...local.group]
           const state = CommStates.make(local.engine, context, group, local.codec, local.decodeOptions)
-          const merged = fromState(state)
+          merged = true
+          const comm = fromState(state)
           yield* enable(state)
-          return merged
+          return comm
         })),
     disconnect: () =>
       Effect.flatMap(self.barrier(), () =>
         Effect.sync(() => {
           disconnected = true
+          if (!merged) across?.disconnected()
         }))
   }
   return self

@@ -93,7 +93,27 @@ export type Question =
 export type AnswerValue =
   | { readonly port: string }
   | { readonly remote: ReadonlyArray<number>; readonly context: number }
+  | CrossJob
   | null
+
+/**
+ * The other side of an accept/connect in another job: both groups join the
+ * link `name` of `size` ranks (this group as ranks `first..`, in rank order;
+ * the other as `remoteFirst..remoteFirst + remoteSize - 1`). `acceptor`: this
+ * is the accepting side (its group comes first where the two are ordered).
+ * The launchers agree it through the directory (`Job.directory`).
+ */
+export interface CrossJob {
+  readonly link: string
+  /** The link's key (hex), made by the accepting side's launcher for this link alone. */
+  readonly key: string
+  readonly size: number
+  readonly first: number
+  readonly remoteFirst: number
+  readonly remoteSize: number
+  readonly context: number
+  readonly acceptor: boolean
+}
 
 export interface Ask {
   readonly _tag: "Ask"

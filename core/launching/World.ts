@@ -417,6 +417,7 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         running.collecting = false
+        ports.close()
         // A picture asked for as the run ends: answered by `snapshot` instead.
         for (const p of running.pictures.splice(0)) p("")
       })

@@ -5,7 +5,7 @@
  */
 import * as Trace from "../observe/recorder.ts"
 import type { Frames } from "../../codecs/Codec.ts"
-import type { Arrival, PeerFailure, Transport, TransportError } from "../../transports/Transport.ts"
+import { type Arrival, PeerFailure, type Transport, TransportError } from "../../transports/Transport.ts"
 import * as Envelope from "./Envelope.ts"
 import { Matching } from "./Matching.ts"
 import type { Wait } from "./waits.ts"
@@ -68,9 +68,17 @@ export class Engine {
   reach: Set<number> | undefined
   /** Called for messages that are not rankflow's (logged and dropped). */
   onForeign: (source: number, why: string) => void = () => {}
+  /**
+   * Links to ranks of other jobs (see `attach`), by their first rank number:
+   * ranks `first .. first + transport.size - 1` are that link's ranks.
+   */
+  private readonly links: Array<{ readonly first: number; readonly transport: Transport; closed: boolean }> = []
+  /** Rank numbers in use: the transport's, then every attached link's. */
+  private extentOf: number
 
   constructor(transport: Transport) {
     this.transport = transport
+    this.extentOf = transport.size
     // A communicator's collectives use the context after its own, which is not registered by itself.
     this.matching.canSend = (context, rank) => {
       const group = (this.comms.get(context) ?? this.comms.get(context - 1))?.group
@@ -86,6 +94,34 @@ export class Engine {
 
   get size(): number {
     return this.transport.size
+  }
+
+  /** Rank numbers this engine addresses: the transport's (`size`), then those of attached links. */
+  get extent(): number {
+    return this.extentOf
+  }
+
+  /**
+   * Takes `link` (a transport to ranks of other jobs, `Transport.link`) into
+   * this engine: its rank `r` becomes rank `first + r` here, for sends,
+   * arrivals and failures alike. Returns `first`.
+   */
+  attach(link: Transport): number {
+    const first = this.extentOf
+    this.extentOf += link.size
+    this.links.push({ first, transport: link, closed: false })
+    link.onArrival((a) => this.arrive(relabel(a, first + a.source)))
+    link.onPeerFailure((f) => this.peerFailed(new PeerFailure({ rank: first + f.rank, reason: f.reason })))
+    return first
+  }
+
+  /** The link that carries rank `dest` (at or beyond `size`), and its number there. */
+  private route(dest: number): readonly [Transport, number] | string {
+    for (const l of this.links) {
+      if (dest < l.first || dest >= l.first + l.transport.size) continue
+      return l.closed ? `rank ${dest} was reached through a link to another job, which is disconnected` : [l.transport, dest - l.first]
+    }
+    return `cannot send to rank ${dest}: the job has ranks 0-${this.size - 1}, and no link to another job has it`
   }
 
   private arrive(a: Arrival): void {
@@ -142,7 +178,10 @@ export class Engine {
   send(dest: number, envelope: Uint8Array, frames: Frames, done: (error?: TransportError | PeerFailure) => void): void {
     this.sent++
     if (Trace.tracing) Trace.sent(this.rank, dest, Envelope.tag(envelope), frames.header.byteLength + frames.buffers.reduce((n, b) => n + b.byteLength, 0))
-    this.transport.send(dest, { envelope, frames }, done)
+    if (dest < this.transport.size) return this.transport.send(dest, { envelope, frames }, done)
+    const route = this.route(dest)
+    if (typeof route === "string") return done(new TransportError({ transport: this.transport.kind, message: route }))
+    route[0].send(route[1], { envelope, frames }, done)
   }
 
   /**
@@ -174,15 +213,28 @@ export class Engine {
     }
   }
 
-  /** Ends the current run for the waiters outside the matching engine. */
+  /** Ends the current run for the waiters outside the matching engine, and closes its links to other jobs. */
   endRun(): void {
     for (const w of [...this.waiters]) w.end()
+    this.closeLinks()
   }
 
   /** Acknowledges a matched synchronous send. */
   acknowledge(dest: number, seq: number): void {
     this.sent++
-    this.transport.send(dest, { envelope: Envelope.encode(Envelope.KIND_ACK, 0, 0, 0, seq), frames: EMPTY_FRAMES }, () => {})
+    const packet = { envelope: Envelope.encode(Envelope.KIND_ACK, 0, 0, 0, seq), frames: EMPTY_FRAMES }
+    if (dest < this.transport.size) return this.transport.send(dest, packet, () => {})
+    const route = this.route(dest)
+    if (typeof route !== "string") route[0].send(route[1], packet, () => {})
+  }
+
+  /** Closes `link` (one from `attach`), or every link: their ranks then fail as gone at the other side. */
+  closeLinks(link?: Transport): void {
+    for (const l of this.links) {
+      if (l.closed || (link !== undefined && l.transport !== link)) continue
+      l.closed = true
+      l.transport.close()
+    }
   }
 
   /** Reserves `n` consecutive context ids at or above `atLeast` and returns the first. */
@@ -192,3 +244,13 @@ export class Engine {
     return first
   }
 }
+
+/** An arrival of a link, numbered as the engine numbers its source. */
+const relabel = (a: Arrival, source: number): Arrival => ({
+  source,
+  envelope: a.envelope,
+  header: a.header,
+  sizes: a.sizes,
+  take: (into, done) => a.take(into, done),
+  discard: () => a.discard()
+})

@@ -23,6 +23,7 @@ import { type Job, type JobEvent, type LaunchOptions, type Launcher, outOfMemory
 import { bundle } from "../Bundle.ts"
 import { TransportError } from "../Transport.ts"
 import { connect } from "./Connection.ts"
+import * as Directory from "./Directory.ts"
 import type * as Ipc from "./Ipc.ts"
 import { isInternal } from "./Ipc.ts"
 import { type NatsConfig, type NatsOptions, resolve } from "./Options.ts"
@@ -195,7 +196,11 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
       child.send(init)
     }
     const started = config.localRanks.filter((r) => r < options.size)
+    // Ports and names reach other jobs on the same servers through it (connects on first use).
+    const directory = Directory.make(config)
+    yield* Effect.addFinalizer(() => Effect.promise(() => directory.close()))
     const job: NatsJob = {
+      directory,
       size: options.size,
       universe,
       localRanks: started,

@@ -23,11 +23,11 @@ import { Slab } from "../Slab.ts"
 import { FramePool } from "./Memory.ts"
 import { Outbox } from "./Outbox.ts"
 import * as Frame from "./Frame.ts"
-import { ALL, type FrameAuth, TAG_BYTES } from "./FrameAuth.ts"
+import { ALL, type FrameAuth, make as makeAuth, MIN_KEY_BYTES, TAG_BYTES } from "./FrameAuth.ts"
 import { type HeartbeatSettings, Liveness, Pacer } from "./Heartbeats.ts"
 import { DUPLICATE, GAP, ReceiveSequence, SendWindow } from "./Reliability.ts"
 import { describeProcess, formatRanks, type JoinOutcome, type LauncherInfo, Rendezvous } from "./Rendezvous.ts"
-import type { Subjects } from "./Subjects.ts"
+import { checkJobId, make as subjectsOf, type Subjects } from "./Subjects.ts"
 
 /**
  * What one rank's NATS transport runs with: its rank in the job, the subjects, credit window, frame limits, heartbeats and key.
@@ -402,8 +402,14 @@ export class NatsTransport implements Transport {
   private disconnects = 0
   private reconnects = 0
 
-  private constructor(nc: NatsConnection, settings: NatsTransportSettings, incarnation: number) {
+  /** Whether this transport's connection is its own (a link shares its parent's, see `link`). */
+  private readonly ownsConnection: boolean
+  /** Links joined through this transport: they close with it. */
+  private readonly links = new Set<NatsTransport>()
+
+  private constructor(nc: NatsConnection, settings: NatsTransportSettings, incarnation: number, ownsConnection = true) {
     this.nc = nc
+    this.ownsConnection = ownsConnection
     this.settings = settings
     this.subjects = settings.subjects
     this.rank = settings.rank
@@ -518,6 +524,35 @@ export class NatsTransport implements Transport {
     void this.shutdown()
   }
 
+  /**
+   * Joins the link `name` as `rank` of `size` (see `Transport.link`): a job
+   * of its own on the same connection, with the subjects of job `name`, this
+   * rank's heartbeats and credit window, its frames signed under `key`, that
+   * every rank of the link joins through the usual rendezvous. Closes with
+   * this transport.
+   */
+  async link(name: string, rank: number, size: number, key: Uint8Array): Promise<Transport> {
+    const bad = checkJobId(name)
+    if (bad !== undefined) throw transportError(`cannot link: ${bad}`)
+    if (!Number.isInteger(size) || size < 1 || !Number.isInteger(rank) || rank < 0 || rank >= size) {
+      throw transportError(`cannot link: rank ${rank} is not one of ${size} ranks`)
+    }
+    if (this.closing !== undefined) throw transportError(`rank ${this.rank} closed its transport: it cannot link`)
+    if (!(key instanceof Uint8Array) || key.length < MIN_KEY_BYTES) throw transportError(`cannot link: the link's key needs at least ${MIN_KEY_BYTES} bytes`)
+    const settings: NatsTransportSettings = {
+      ...this.settings, subjects: subjectsOf(name), rank, size, launcher: undefined, worldContext: 0, auth: makeAuth(key, name)
+    }
+    const t = new NatsTransport(this.nc, settings, this.incarnation, false)
+    this.links.add(t)
+    try {
+      await t.start()
+    } catch (e) {
+      this.links.delete(t)
+      throw e
+    }
+    return t
+  }
+
   /** Counters for tests and benchmarks. */
   stats(): NatsTransportStats {
     let unacked = 0
@@ -554,6 +589,7 @@ export class NatsTransport implements Transport {
   shutdown(lingerMs = this.settings.lingerMs): Promise<void> {
     if (this.closing !== undefined) return this.closing
     this.closing = (async () => {
+      await Promise.all([...this.links].map((l) => l.shutdown(lingerMs)))
       const closedError = transportError(`rank ${this.rank} closed its transport before the message was sent`)
       for (const p of this.peers) {
         while (p.queued > 0) p.shiftQueue().done(closedError)
@@ -576,6 +612,10 @@ export class NatsTransport implements Transport {
         }
       } catch {
         // The connection is already gone: nothing to say goodbye on.
+      }
+      if (!this.ownsConnection) {
+        for (const sub of this.subscriptions) sub.unsubscribe()
+        return
       }
       await this.nc.close().catch(() => {})
     })()
