@@ -146,6 +146,8 @@ export const serve = (transport: Transport, control: RankControl): void => {
     loading = cmd.id
     // `rankflow run --pool`: rank 0 runs the program, the others serve its pool's tasks (they never load it as a program).
     const poolWorker = PoolExecutor.poolMode() && transport.rank !== 0
+    // Before the program's module is imported: a script that reads its arguments at the top level sees them.
+    if (cmd.argv !== undefined) process.argv.splice(1, process.argv.length - 1, ...cmd.argv)
     try {
       program = poolWorker ? Effect.void : await findProgram(cmd)
     } catch (e) {
@@ -162,7 +164,6 @@ export const serve = (transport: Transport, control: RankControl): void => {
       })
       held = undefined
     }
-    if (cmd.argv !== undefined) process.argv.splice(1, process.argv.length - 1, ...cmd.argv)
     const codec = resolveCodec(cmd.codec ?? "pickle")
     const group = cmd.spawned?.world ?? Array.from({ length: cmd.worldSize ?? transport.size }, (_, i) => i)
     engine.reach = new Set(group)

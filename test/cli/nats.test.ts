@@ -74,6 +74,14 @@ describe("rankflow run --transport nats", () => {
     expect(r.stdout).toMatch(/π ≈ 3\.14159265359\d* \(error .*\) from 4 spawned workers/)
   }, 120_000)
 
+  it("runs examples/client-server.ts: two jobs meet through a published name and talk through their link", async () => {
+    const run = (n: number, role: string) => rankflow(["run", "-n", String(n), "--transport", "nats", "--nats", server.url, "examples/client-server.ts", role])
+    const [s, c] = await Promise.all([run(2, "server"), run(3, "client")])
+    expect([s.code, c.code]).toEqual([0, 0])
+    expect(s.stdout).toContain("served 3 clients: their numbers add up to 6")
+    for (const r of [0, 1, 2]) expect(c.stdout).toContain(`client ${r}: the server job says the sum is 6`)
+  }, 120_000)
+
   it("PoolExecutor.make spawns its workers into the spare rank processes (examples/pool-primes.ts)", async () => {
     const r = await rankflow(["run", "-n", "1", "--universe", "4", "--transport", "nats", "--nats", server.url, "examples/pool-primes.ts", "1000000"])
     expect(r.code).toBe(0)

@@ -58,11 +58,11 @@ describe("rankflow run", () => {
     }
   })
 
-  it("passes the script its own arguments", async () => {
+  it("passes the script its own arguments, already when its module loads", async () => {
     const r = await rankflow(["run", "-n", "2", "test/programs/argv.ts", "--flag", "value"])
     expect(r.code).toBe(0)
-    expect(r.stdout).toContain("[0] args: --flag value")
-    expect(r.stdout).toContain("[1] args: --flag value")
+    expect(r.stdout).toContain("[0] args: --flag value; at load: --flag value")
+    expect(r.stdout).toContain("[1] args: --flag value; at load: --flag value")
   })
 
   it("reports a failing rank with its error and stack and exits non-zero", async () => {
