@@ -14,6 +14,7 @@
  * ```
  */
 export * as Comm from "./comm/Comm.ts"
+export * as Dashboard from "./dashboard/Dashboard.ts"
 export * as File from "./io/File.ts"
 export * as Group from "./comm/Group.ts"
 export * as Intercomm from "./comm/Intercomm.ts"

@@ -184,6 +184,8 @@ export interface LaunchOptions {
    * started with the job, which waits until it is given a program.
    */
   readonly universe?: number
+  /** Told everything a rank prints (whole lines, as forwarded), beside writing it out. */
+  readonly onOutput?: (rank: number, text: string) => void
 }
 
 /**

@@ -15,6 +15,7 @@ import { resolveCodec } from "../messaging/Message.ts"
 import { PIPELINE_PROGRESS_ENV } from "../pipeline/Stats.ts"
 import { kinds, registrationOf, registrations } from "../../transports/registry.ts"
 import { runJob } from "./runJob.ts"
+import { TOKEN_ENV } from "../dashboard/Dashboard.ts"
 import { parseBytes, parseDuration } from "./sizes.ts"
 
 const np = Flag.Int("np").pipe(
@@ -71,20 +72,64 @@ const transportFlags = Object.fromEntries(
     return [f.name, (flag as Flag.Flag<string | number>).pipe(Flag.withDescription(f.description), Flag.optional)] as const
   })
 )
+const dashboard = Flag.Boolean("dashboard").pipe(
+  Flag.withDescription("serve a live dashboard of the job in the browser (its URL is printed): --dashboard [HOST:PORT], default 127.0.0.1:8787; any address but loopback needs --dashboard-token"),
+  Flag.withDefault(false)
+)
+const dashboardToken = Flag.String("dashboard-token").pipe(
+  Flag.withDescription(`the token every request to the dashboard must carry (also from ${TOKEN_ENV}); required where it serves an address other than loopback`),
+  Flag.optional
+)
+const dashboardKeep = Flag.String("dashboard-keep").pipe(
+  Flag.withDescription("keep the dashboard up this long after the job ended, showing how it ended (30s, 5m; Ctrl-C ends it sooner)"),
+  Flag.optional
+)
 const script = Argument.String("script").pipe(Argument.withDescription("the rank program file (.ts or .js), then its own arguments"))
 
 /** Flags of `run` that take a value, so that the script is the first other word. */
 const VALUE_FLAGS = new Set([
   "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--stall-timeout", "--stall-action", "--size", "--universe", "--trace",
+  "--dashboard-token", "--dashboard-keep",
   ...registrations.flatMap((r) => r.flags.map((f) => `--${f.name}`))
 ])
+
+/** What may follow `--dashboard` as its address: `HOST:PORT`, `:PORT`, `PORT`, `[IPv6]:PORT`. */
+const DASHBOARD_ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*)?:?\d{1,5}$/
+
+/**
+ * Takes `--dashboard`'s address out of `run`'s own arguments (the flag stays,
+ * a boolean for the parser): where to listen, or `undefined` for the default.
+ */
+export const dashboardAddress = (own: ReadonlyArray<string>): { readonly own: Array<string>; readonly host?: string; readonly port?: number } => {
+  const rest: Array<string> = []
+  let host: string | undefined
+  let port: number | undefined
+  for (let i = 0; i < own.length; i++) {
+    const a = own[i]!
+    if (VALUE_FLAGS.has(a)) {
+      rest.push(a, ...own.slice(i + 1, i + 2))
+      i++
+      continue
+    }
+    const inline = a.startsWith("--dashboard=") ? a.slice("--dashboard=".length) : undefined
+    const address = inline ?? (a === "--dashboard" && DASHBOARD_ADDRESS.test(own[i + 1] ?? "") ? own[++i] : undefined)
+    if (a === "--dashboard" || inline !== undefined) rest.push("--dashboard")
+    else rest.push(a)
+    if (address === undefined) continue
+    const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d+)$/.exec(address)
+    if (m === null) continue
+    if (m[1] !== undefined && m[1] !== "") host = m[1].replace(/^\[|\]$/g, "")
+    port = Number(m[2])
+  }
+  return { own: rest, ...(host === undefined ? {} : { host }), ...(port === undefined ? {} : { port }) }
+}
 
 /** Splits `run`'s own arguments from the script's, which are passed through untouched. */
 export const splitScriptArgs = (args: ReadonlyArray<string>): { readonly own: Array<string>; readonly scriptArgs: Array<string> } => {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
     if (a === "--") return { own: [...args.slice(0, i), ...args.slice(i + 1, i + 2)], scriptArgs: args.slice(i + 2) }
-    if (VALUE_FLAGS.has(a)) {
+    if (VALUE_FLAGS.has(a) || (a === "--dashboard" && DASHBOARD_ADDRESS.test(args[i + 1] ?? ""))) {
       i++
       continue
     }
@@ -136,7 +181,7 @@ const checkNp = (own: ReadonlyArray<string>): string | undefined => {
 
 const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
-const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, pool, script, size, universe, trace, transportFlags }, (o) =>
+const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, pool, script, size, universe, trace, dashboard, dashboardToken, dashboardKeep, transportFlags }, (o) =>
   Effect.gen(function*() {
     const flags: Record<string, string | number | undefined> = {}
     for (const [name, v] of Object.entries(o.transportFlags)) flags[name] = value(v as Option.Option<string | number>)
@@ -195,7 +240,18 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
     }
     // A transport's code is loaded only for its jobs.
     const transportOptions = registration!.flags.length > 0 ? yield* Effect.promise(() => registration!.optionsFromFlags(flags)) : undefined
-    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall, universe: room, trace: traceFile })
+    const keepText = value(o.dashboardKeep)
+    const keepMillis = keepText === undefined ? 0 : parseDuration(keepText)
+    if (keepMillis === undefined) {
+      process.stderr.write(`rankflow: --dashboard-keep ${keepText} is not a duration: give 30s, 5m\n`)
+      process.exitCode = 2
+      return
+    }
+    const token = value(o.dashboardToken) ?? process.env[TOKEN_ENV]
+    const board = o.dashboard
+      ? { ...(dashboardAt.host === undefined ? {} : { host: dashboardAt.host }), ...(dashboardAt.port === undefined ? {} : { port: dashboardAt.port }), ...(token === undefined ? {} : { token }), keepMillis }
+      : undefined
+    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall, universe: room, trace: traceFile, dashboard: board })
     process.exitCode = code
   })).pipe(Command.withDescription("run a rank program on N ranks"))
 
@@ -207,7 +263,8 @@ const rankflow = Command.make("rankflow").pipe(
 const argv = process.argv.slice(2)
 const split = argv[0] === "run" ? splitScriptArgs(argv.slice(1)) : { own: argv.slice(1), scriptArgs: [] }
 scriptArgs = split.scriptArgs
-const cliArgs = argv[0] === "run" ? ["run", ...split.own] : argv
+const dashboardAt = dashboardAddress(split.own)
+const cliArgs = argv[0] === "run" ? ["run", ...dashboardAt.own] : argv
 const npProblem = argv[0] === "run" ? checkNp(split.own) : undefined
 if (npProblem !== undefined) {
   process.stderr.write(`rankflow: ${npProblem}\n`)

@@ -6,6 +6,7 @@
  */
 import { Effect } from "effect"
 import * as World from "../launching/World.ts"
+import * as Dashboard from "../dashboard/Dashboard.ts"
 
 export interface JobSpec {
   readonly script: string
@@ -22,6 +23,8 @@ export interface JobSpec {
   readonly universe?: number | undefined
   /** `--trace`: where the run's Chrome trace goes. */
   readonly trace?: string | undefined
+  /** `--dashboard`: where it listens, its token, and how long it stays up after the job (ms). */
+  readonly dashboard?: Dashboard.DashboardOptions & { readonly keepMillis: number } | undefined
 }
 
 /** The exit code of a job stopped by a deadlock or a stall. */
@@ -30,6 +33,8 @@ export const DEADLOCK_EXIT_CODE = 4
 /** Runs the job; succeeds with the process exit code (0 when every rank succeeded). */
 export const runJob = (spec: JobSpec): Effect.Effect<number> =>
   Effect.gen(function*() {
+    const dashboard = spec.dashboard === undefined ? undefined : yield* Dashboard.make(spec.dashboard)
+    if (dashboard !== undefined) process.stderr.write(`rankflow: dashboard at ${dashboard.url}\n`)
     const world = yield* World.make({
       size: spec.size,
       programs: [spec.script],
@@ -39,7 +44,8 @@ export const runJob = (spec: JobSpec): Effect.Effect<number> =>
       transportOptions: spec.transportOptions,
       ...(spec.stall === undefined ? {} : { stall: spec.stall }),
       ...(spec.universe === undefined ? {} : { universe: spec.universe }),
-      ...(spec.trace === undefined ? {} : { trace: spec.trace })
+      ...(spec.trace === undefined ? {} : { trace: spec.trace }),
+      ...(dashboard === undefined ? {} : { observer: dashboard.observer })
     })
     // kill -QUIT <pid>: the picture, as a Java thread dump (the job goes on).
     const onQuit = () =>
@@ -48,21 +54,29 @@ export const runJob = (spec: JobSpec): Effect.Effect<number> =>
       )
     process.on("SIGQUIT", onQuit)
     yield* Effect.addFinalizer(() => Effect.sync(() => process.off("SIGQUIT", onQuit)))
-    const results = yield* world.run(spec.script, { argv: [spec.script, ...spec.args], pictureOnInterrupt: true })
+    const ran = yield* Effect.result(world.run(spec.script, { argv: [spec.script, ...spec.args], pictureOnInterrupt: true }))
     if (spec.trace !== undefined) process.stderr.write(`rankflow: trace written to ${spec.trace} (open it in https://ui.perfetto.dev)\n`)
-    return results
+    // How the job ended is said at once, also where the dashboard stays up after it.
+    const code = ran._tag === "Success" ? 0 : failed(ran.failure)
+    const keep = spec.dashboard?.keepMillis ?? 0
+    if (dashboard !== undefined && keep > 0) {
+      process.stderr.write(`rankflow: the job has ended; the dashboard stays up for ${Math.round(keep / 1000)} s (Ctrl-C ends it)\n`)
+      yield* Effect.sleep(keep)
+    }
+    return code
   }).pipe(
     Effect.scoped,
-    Effect.as(0),
-    Effect.catch((error) =>
-      Effect.sync(() => {
-        const details = error._tag === "RankFailed" && error.details !== undefined && error.details !== error.message && !error.message.endsWith(error.details)
-          ? `\n${error.details}`
-          : ""
-        process.stderr.write(`rankflow: ${error.message}${details}\n`)
-        if (error._tag === "Deadlock") return DEADLOCK_EXIT_CODE
-        // A rank's own exit code passes through (as mpiexec passes it); any other failure is 1.
-        return error._tag === "RankFailed" && error.exitCode !== undefined && error.exitCode > 0 && error.exitCode < 256 ? error.exitCode : 1
-      })
-    )
+    Effect.catch((error) => Effect.sync(() => failed(error)))
   )
+
+/** Says why the job failed on stderr; gives its exit code. */
+const failed = (error: { readonly _tag: string; readonly message: string; readonly details?: string | undefined; readonly exitCode?: number | undefined }): number => {
+  const details = error._tag === "RankFailed" && error.details !== undefined && error.details !== error.message && !error.message.endsWith(error.details)
+    ? `\n${error.details}`
+    : ""
+  process.stderr.write(`rankflow: ${error.message}${details}\n`)
+  if (error._tag === "Deadlock") return DEADLOCK_EXIT_CODE
+  if (error._tag === "DashboardError") return 2
+  // A rank's own exit code passes through (as mpiexec passes it); any other failure is 1.
+  return error._tag === "RankFailed" && error.exitCode !== undefined && error.exitCode > 0 && error.exitCode < 256 ? error.exitCode : 1
+}

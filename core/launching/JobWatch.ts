@@ -27,6 +27,12 @@ export class JobWatch {
   /** The last round every rank answered. */
   private complete: Map<number, Protocol.Status> | undefined
   private pictures: Array<(picture: string) => void> = []
+  /**
+   * Given every round's answers while set (a dashboard watches): rounds then
+   * run every ROUND_MILLIS, and a round some rank did not answer in time is
+   * given as far as it got.
+   */
+  observer: ((replies: ReadonlyMap<number, Protocol.Status>) => void) | undefined
 
   /** The ranks this launcher runs. */
   private readonly ranks: ReadonlyArray<number>
@@ -49,7 +55,7 @@ export class JobWatch {
    * rank has not answered is given up after ROUND_PATIENCE_MILLIS.
    */
   wait(now: number): number {
-    if (!this.decides && this.pictures.length === 0) return Number.POSITIVE_INFINITY
+    if (!this.decides && this.pictures.length === 0 && this.observer === undefined) return Number.POSITIVE_INFINITY
     const outstanding = this.round > 0 && this.replies.size < this.ranks.length
     if (outstanding) return Math.max(0, this.started + ROUND_PATIENCE_MILLIS - now)
     return this.pictures.length > 0 ? 0 : Math.max(0, this.started + ROUND_MILLIS - now)
@@ -57,7 +63,10 @@ export class JobWatch {
 
   /** Starts a round: the query to post to every rank. */
   next(now: number): Protocol.StatusQuery {
-    if (this.replies.size < this.ranks.length && this.pictures.length > 0 && this.round > 0) this.deliver()
+    if (this.replies.size < this.ranks.length && this.round > 0) {
+      if (this.pictures.length > 0) this.deliver()
+      this.observer?.(this.replies)
+    }
     this.round++
     this.started = now
     this.replies = new Map()
@@ -77,6 +86,7 @@ export class JobWatch {
     const previous = this.complete
     this.complete = this.replies
     if (this.pictures.length > 0) this.deliver()
+    this.observer?.(this.replies)
     return this.decides && previous !== undefined ? deadlock(previous, this.replies) : undefined
   }
 

@@ -181,6 +181,27 @@ export interface Status {
   readonly arrived: number
   readonly activity: number
   readonly waits: ReadonlyArray<Wait>
+  /** Bytes of messages sent and arrived so far (for rates). */
+  readonly bytesSent: number
+  readonly bytesArrived: number
+  /** The rank's V8 heap in use (bytes), and how busy its event loop was since the last query (0–1). */
+  readonly heapUsed: number
+  readonly utilization: number
+  /** The actors of its running pipelines: their counts, and the stages each feeds. */
+  readonly actors: ReadonlyArray<ActorReport>
+}
+
+/** One pipeline actor as a rank reports it (see core/pipeline/Stats.ts). */
+export interface ActorReport {
+  readonly stage: string
+  readonly replica: number
+  readonly itemsIn: number
+  readonly itemsOut: number
+  readonly busyMillis: number
+  readonly blockedMillis: number
+  readonly mailboxDepth: number
+  readonly mailboxBound: number
+  readonly downstream: ReadonlyArray<string>
 }
 
 /** A rank waited `stallMillis` without progress (reported once per stall). */

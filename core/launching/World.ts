@@ -104,6 +104,39 @@ export interface WorldOptions {
    * their environment (`rankflow run --trace` sets both).
    */
   readonly trace?: string
+  /**
+   * Told what the runs do while they run (a dashboard): the ranks' status
+   * every ROUND_MILLIS (what each waits for, counters, memory, pipeline
+   * actors), every line they print, and how each ends.
+   */
+  readonly observer?: RunObserver
+}
+
+/**
+ * What a run tells an observer (`WorldOptions.observer`; the dashboard is one).
+ *
+ * @example
+ * ```ts
+ * const observer: RunObserver = {
+ *   started: (run) => console.log(`run ${run.id} on ranks ${run.ranks.join(",")}`),
+ *   round: (_at, replies) => console.log(`${replies.size} ranks answered`),
+ *   settled: (rank, failure) => failure !== undefined && console.log(`rank ${rank}: ${failure}`),
+ *   output: () => {},
+ *   ended: () => {}
+ * }
+ * ```
+ */
+export interface RunObserver {
+  /** A run started: its id, the job's size and the ranks this launcher runs. */
+  started(run: { readonly id: number; readonly size: number; readonly ranks: ReadonlyArray<number> }): void
+  /** One round of the ranks' answers (`Date.now()` when it was given). */
+  round(at: number, replies: ReadonlyMap<number, Protocol.Status>): void
+  /** A rank's program ended: `failure` says why where it failed; `stopped`: it was stopped because another rank failed. */
+  settled(rank: number, failure?: string, stopped?: boolean): void
+  /** What a rank printed (whole lines, each ending in a newline, with the `[rank] ` prefix where output is prefixed). */
+  output(rank: number, text: string): void
+  /** The run ended: `failure` is the run's failure where it failed. */
+  ended(failure?: string): void
 }
 
 /**
@@ -223,6 +256,7 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
         prefixOutput: options.prefixOutput ?? true,
         worldContext: worldContextOf(nextId),
         ...(options.universe === undefined ? {} : { universe: options.universe }),
+        ...(options.observer === undefined ? {} : { onOutput: (rank: number, text: string) => options.observer!.output(rank, text) }),
         ...options.transportOptions
       }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
       const running: Running = { job, programs, scope, exited: new Set(), pictures: [], collecting: false, spawned: false }
@@ -364,6 +398,11 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
     const settled = new Set<number>()
     let failure: RankFailed | Deadlock | undefined
     const watch = new JobWatch(job.localRanks, job.decidesDeadlocks === true && options.deadlockDetection !== false)
+    const observer = options.observer
+    if (observer !== undefined) {
+      observer.started({ id, size: options.size, ranks: job.localRanks })
+      watch.observer = (replies) => observer.round(Date.now(), replies)
+    }
     const say = report(options)
     const stalled = new Set<number>()
     /** The rank the failure was put on by another rank's report, while its own account has not come. */
@@ -374,6 +413,8 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
     const traced: Array<TraceEvent> = []
 
     const fail = (rank: number, report: FailureReport) => {
+      // A rank stopped because another failed (interrupted, or its call failed on that rank) did not fail itself.
+      observer?.settled(rank, report.message, report.tag === "Interrupted" || (report.peer !== undefined && report.peer.rank !== rank))
       if (failure !== undefined) {
         // The rank others stopped on has now failed in its own words (a crash, running out of memory): say that.
         if (rank === blamed && report.tag !== "Interrupted" && report.tag !== "RankFailed") {
@@ -511,8 +552,12 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
       if (Exit.isFailure(decoded)) {
         const why = `its result could not be decoded in the launcher (register its classes there too): ${Cause.pretty(decoded.cause)}`
         fail(event.rank, { tag: "DecodeError", message: why, details: why })
-      } else results[event.rank] = decoded.value
+      } else {
+        results[event.rank] = decoded.value
+        observer?.settled(event.rank)
+      }
     }
+    observer?.ended(failure?.message)
     if (options.trace !== undefined) yield* Effect.sync(() => writeTrace(options.trace!, traced, job.localRanks))
     // The spawned ranks' results are theirs to send their parents; the run's are the world's.
     return { results: results.slice(0, options.size), failure, responsive: failure === undefined ? undefined : settled } satisfies Outcome

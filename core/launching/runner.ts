@@ -27,6 +27,8 @@ import type * as Protocol from "./RunnerProtocol.ts"
 
 import { LOG_LEVEL_ENV, logLevelOf } from "./logLevel.ts"
 import { waitsOf } from "../messaging/waits.ts"
+import * as PipelineStats from "../pipeline/Stats.ts"
+import { getHeapStatistics } from "node:v8"
 import { CONTEXTS_PER_RUN, worldContextOf } from "./RunnerProtocol.ts"
 import { performance } from "node:perf_hooks"
 
@@ -238,7 +240,15 @@ export const serve = (transport: Transport, control: RankControl): void => {
           sent: engine.sent,
           arrived: engine.arrived,
           activity: transport.activity?.() ?? 0,
-          waits: waitsOf(engine)
+          waits: waitsOf(engine),
+          bytesSent: engine.bytesSent,
+          bytesArrived: engine.bytesArrived,
+          heapUsed: getHeapStatistics().used_heap_size,
+          utilization: used,
+          actors: [...PipelineStats.live].map(([a, downstream]) => ({
+            stage: a.stage, replica: a.replica, itemsIn: a.itemsIn, itemsOut: a.itemsOut, busyMillis: a.busyMillis,
+            blockedMillis: a.blockedMillis, mailboxDepth: a.mailboxDepth, mailboxBound: a.mailboxBound, downstream
+          }))
         } satisfies Protocol.Status)
         break
       }

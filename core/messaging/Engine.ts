@@ -53,6 +53,9 @@ export class Engine {
   /** Packets sent and arrived (every kind): equal sums over all ranks mean nothing is in flight. */
   sent = 0
   arrived = 0
+  /** Bytes of the messages sent and arrived (codec header and buffers), for a dashboard's rates. */
+  bytesSent = 0
+  bytesArrived = 0
   /** Communicators by point-to-point context (collectives use context + 1). */
   readonly comms = new Map<number, CommInfo>()
   /** Contexts of the current run: `[runBase, runBase + runSpan)`. */
@@ -149,7 +152,10 @@ export class Engine {
       this.peerFinished(a.source, Envelope.context(env))
       return
     }
-    if (Trace.tracing) Trace.arrived(this.rank, a.source, Envelope.tag(env), a.header.byteLength + a.sizes.reduce((n, b) => n + b, 0))
+    let bytes = a.header.byteLength
+    for (let i = 0; i < a.sizes.length; i++) bytes += a.sizes[i]!
+    this.bytesArrived += bytes
+    if (Trace.tracing) Trace.arrived(this.rank, a.source, Envelope.tag(env), bytes)
     this.matching.arrive(a.source, Envelope.context(env), Envelope.tag(env), a)
   }
 
@@ -177,7 +183,10 @@ export class Engine {
   /** Sends a packet; `done` reports when the caller's buffers may be reused. */
   send(dest: number, envelope: Uint8Array, frames: Frames, done: (error?: TransportError | PeerFailure) => void): void {
     this.sent++
-    if (Trace.tracing) Trace.sent(this.rank, dest, Envelope.tag(envelope), frames.header.byteLength + frames.buffers.reduce((n, b) => n + b.byteLength, 0))
+    let bytes = frames.header.byteLength
+    for (let i = 0; i < frames.buffers.length; i++) bytes += frames.buffers[i]!.byteLength
+    this.bytesSent += bytes
+    if (Trace.tracing) Trace.sent(this.rank, dest, Envelope.tag(envelope), bytes)
     if (dest < this.transport.size) return this.transport.send(dest, { envelope, frames }, done)
     const route = this.route(dest)
     if (typeof route === "string") return done(new TransportError({ transport: this.transport.kind, message: route }))

@@ -286,6 +286,7 @@ const run = (
       const producers = a.stage.inputs.reduce((n, e) => n + e.producer.actors.length, 0)
       const s = Stats.make(a.stage.stage.name, a.replica, me, settings.window * producers)
       stats.set(a.id, s)
+      Stats.live.set(s, a.stage.outputs.map((e) => e.consumer.stage.name))
       metrics.set(a.id, Stats.metricsOf(s))
       if (a.stage.outputs.length > 0) emitters.set(a.id, new Emitter(a, link, settings, s))
       if (a.stage.inputs.length > 0) {
@@ -412,6 +413,10 @@ const run = (
         : Effect.ignore(send(printer, [PROGRESS, snapshot()], local[0] ?? placement.actors[0]!))
       yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep("1 second"), tick)), progressScope)
     }
+    // A dashboard sees this rank's actors while the pipeline runs (however it ends).
+    yield* Scope.addFinalizer(metricsScope, Effect.sync(() => {
+      for (const s of stats.values()) Stats.live.delete(s)
+    }))
     const updateMetrics = Effect.forEach([...metrics.values()], (m) => m, { discard: true })
     yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep("1 second"), updateMetrics)), metricsScope)
 

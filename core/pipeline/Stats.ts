@@ -62,6 +62,12 @@ export const make = (stage: string, replica: number, rank: number, mailboxBound:
   inFlightPeak: 0
 })
 
+/**
+ * The actors of this rank's running pipelines, each with the stages it feeds:
+ * what the rank reports to a dashboard (Runtime adds and removes them).
+ */
+export const live = new Map<ActorStats, ReadonlyArray<string>>()
+
 const itemsIn = Metric.counter("rankflow_pipeline_items_in", { description: "Items a pipeline stage's replica took in" })
 const itemsOut = Metric.counter("rankflow_pipeline_items_out", { description: "Items a pipeline stage's replica emitted" })
 const skipped = Metric.counter("rankflow_pipeline_items_skipped", { description: "Items skipped by onError: \"skip\"" })

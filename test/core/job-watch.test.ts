@@ -20,8 +20,13 @@ const status = (round: number, over: Partial<Protocol.Status> = {}): Protocol.St
   arrived: 1,
   activity: 5,
   waits: [],
+  bytesSent: 8,
+  bytesArrived: 8,
+  heapUsed: 1 << 20,
+  utilization: 0,
+  actors: [],
   ...over
-})
+} as Protocol.Status)
 
 /** Runs two rounds with the given answers per rank; returns what the second round decided. */
 const twoRounds = (first: ReadonlyArray<Partial<Protocol.Status>>, second: ReadonlyArray<Partial<Protocol.Status>> = first) => {

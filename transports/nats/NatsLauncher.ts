@@ -24,6 +24,7 @@ import { bundle } from "../Bundle.ts"
 import { TransportError } from "../Transport.ts"
 import { connect } from "./Connection.ts"
 import * as Directory from "./Directory.ts"
+import { observed, type OutputSink } from "../Output.ts"
 import type * as Ipc from "./Ipc.ts"
 import { isInternal } from "./Ipc.ts"
 import { type NatsConfig, type NatsOptions, resolve } from "./Options.ts"
@@ -64,12 +65,13 @@ const STOP_GRACE_MS = 1000
 const OUT_OF_MEMORY = /Reached heap limit|JavaScript heap out of memory/
 
 /** Writes a rank's output line by line, each line prefixed; `seen` gets every chunk too. */
-const forward = (stream: Readable | null, out: NodeJS.WriteStream, prefix: string | undefined, seen?: (text: string) => void): Promise<void> =>
+const forward = (stream: Readable | null, out: OutputSink, prefix: string | undefined, seen?: (text: string) => void): Promise<void> =>
   new Promise((resolve) => {
     if (stream === null) return resolve()
     if (seen !== undefined) stream.on("data", (chunk: Buffer | string) => seen(String(chunk)))
     if (prefix === undefined) {
-      stream.on("data", (chunk: Buffer) => out.write(chunk))
+      stream.setEncoding("utf8")
+      stream.on("data", (chunk: string) => out.write(chunk))
       stream.on("end", resolve)
       stream.on("error", () => resolve())
       return
@@ -97,15 +99,17 @@ class RankProcess {
   exited = false
   readonly closed: Promise<void>
 
-  constructor(rank: number, child: ChildProcess, onEvent: (event: JobEvent) => void, prefixOutput: boolean) {
+  constructor(
+    rank: number, child: ChildProcess, onEvent: (event: JobEvent) => void, prefixOutput: boolean, onOutput?: (rank: number, text: string) => void
+  ) {
     this.rank = rank
     this.child = child
     const prefix = prefixOutput ? `[${rank}] ` : undefined
     // The end of what the rank printed on stderr: how a rank that aborted says why (V8 prints its fatal errors there).
     let stderrTail = ""
     const output = Promise.all([
-      forward(child.stdout, process.stdout, prefix),
-      forward(child.stderr, process.stderr, prefix, (text) => (stderrTail = (stderrTail + text).slice(-4096)))
+      forward(child.stdout, observed(process.stdout, rank, onOutput), prefix),
+      forward(child.stderr, observed(process.stderr, rank, onOutput), prefix, (text) => (stderrTail = (stderrTail + text).slice(-4096)))
     ])
     let spawnError: Error | undefined
     child.on("error", (e) => (spawnError = e))
@@ -191,7 +195,7 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
         stdio: ["ignore", "pipe", "pipe", "ipc"],
         env: { ...process.env, ...options.env }
       })
-      ranks.set(rank, new RankProcess(rank, child, onEvent, options.prefixOutput ?? true))
+      ranks.set(rank, new RankProcess(rank, child, onEvent, options.prefixOutput ?? true, options.onOutput))
       const init: Ipc.Init = { _tag: "rankflow/nats:Init", rank, config, runner: options.runner, data: options.data, launcher, worldContext: options.worldContext ?? 0 }
       child.send(init)
     }

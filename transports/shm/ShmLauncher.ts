@@ -17,7 +17,7 @@ import { TransportError } from "../Transport.ts"
 import { bundle } from "../Bundle.ts"
 import * as Arena from "./Arena.ts"
 import { allocate, geometry, type ShmOptions } from "./Layout.ts"
-import { forward, type OutputSink } from "./Output.ts"
+import { forward, observed, type OutputSink } from "../Output.ts"
 import type { FromRank, ToRank, WorkerData } from "./protocol.ts"
 
 /**
@@ -130,8 +130,8 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
         if (open === 0) report()
         else setTimeout(report, OUTPUT_GRACE_MS).unref()
       })
-      forward(worker.stdout, stdout, prefix ? `[${rank}] ` : undefined, streamEnded)
-      forward(worker.stderr, stderr, prefix ? `[${rank}] ` : undefined, streamEnded)
+      forward(worker.stdout, observed(stdout, rank, options.onOutput), prefix ? `[${rank}] ` : undefined, streamEnded)
+      forward(worker.stderr, observed(stderr, rank, options.onOutput), prefix ? `[${rank}] ` : undefined, streamEnded)
       return state
     }
 

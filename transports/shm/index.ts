@@ -6,4 +6,4 @@
 export { ShmLauncher, type ShmLaunchOptions } from "./ShmLauncher.ts"
 export { ShmTransport } from "./ShmTransport.ts"
 export type { ShmOptions } from "./Layout.ts"
-export type { OutputSink } from "./Output.ts"
+export type { OutputSink } from "../Output.ts"

@@ -43,3 +43,12 @@ export const forward = (stream: Readable, sink: OutputSink, prefix: string | und
     ended()
   })
 }
+
+/** `sink`, with `onOutput` told each text written to it for `rank` (where given). */
+export const observed = (sink: OutputSink, rank: number, onOutput: ((rank: number, text: string) => void) | undefined): OutputSink =>
+  onOutput === undefined ? sink : {
+    write: (text) => {
+      onOutput(rank, text)
+      return sink.write(text)
+    }
+  }
