@@ -4,7 +4,9 @@
 #   - Mesa's Vulkan drivers >= 25 from bookworm-backports (lavapipe), so that
 #     WebGPU (Dawn) runs on the CPU on machines without a GPU;
 #   - Python 3 with cbor2 and msgpack (python3-cbor2, python3-msgpack), for the
-#     interop tests: a Python rank joins a NATS job, Python reads our CBOR and MessagePack.
+#     interop tests: a Python rank joins a NATS job, Python reads our CBOR and MessagePack;
+#   - Chromium (Debian's chromium), for the dashboard's browser tests (driven by
+#     playwright-core, which downloads no browser).
 # Where it cannot install (not root, not Debian), it prints what to install and
 # why, and exits 0: the suites that need the missing part fail with advice of
 # their own (the GPU suites with GpuUnavailable, which names the drivers it
@@ -33,7 +35,10 @@ have_python_codecs() {
   return 1
 }
 
+have_chromium() { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }
+
 have_nats || missing+=(nats)
+have_chromium || missing+=(chromium)
 have_python_codecs || missing+=(python)
 have_lavapipe || missing+=(mesa)
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -47,6 +52,9 @@ rankflow: some system packages its tests need are missing.
   - Python 3 with the cbor2 and msgpack modules: the interop tests run a Python rank.
       Debian/Ubuntu:  apt-get install python3 python3-cbor2 python3-msgpack
       elsewhere:      pip install cbor2 msgpack
+  - Chromium: the dashboard's tests open its page in a headless browser.
+      Debian:         apt-get install chromium
+      Ubuntu:         apt-get install chromium-browser (or a chromium on PATH)
   - Mesa's Vulkan drivers, version 25 or newer (lavapipe): WebGPU runs on the CPU
     where there is no GPU. On Debian 12 (bookworm) they come from backports:
       echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bookworm-backports.list
@@ -80,6 +88,9 @@ fi
 if [[ " ${missing[*]} " == *" python "* ]]; then
   apt_quiet install -y --no-install-recommends python3 python3-cbor2 python3-msgpack || { echo "rankflow: could not install python3-cbor2 and python3-msgpack" >&2; advice; }
 fi
+if [[ " ${missing[*]} " == *" chromium "* ]]; then
+  apt_quiet install -y --no-install-recommends chromium || { echo "rankflow: could not install chromium" >&2; advice; }
+fi
 if [[ " ${missing[*]} " == *" mesa "* ]]; then
   if [ "$codename" = "bookworm" ]; then
     apt_quiet install -y --no-install-recommends -t bookworm-backports mesa-vulkan-drivers
@@ -88,5 +99,5 @@ if [[ " ${missing[*]} " == *" mesa "* ]]; then
   fi
   have_lavapipe || { echo "rankflow: could not install mesa-vulkan-drivers >= ${MESA_MIN_MAJOR}" >&2; advice; }
 fi
-have_nats && have_lavapipe && have_python_codecs && echo "rankflow: system packages ready (nats-server, python3-cbor2, python3-msgpack, mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers))" >&2
+have_nats && have_lavapipe && have_python_codecs && have_chromium && echo "rankflow: system packages ready (nats-server, python3-cbor2, python3-msgpack, chromium, mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers))" >&2
 exit 0
