@@ -195,6 +195,12 @@ const gpu = (j: Json): Array<Figure> => {
   return [{ name: "gpu-kernels", spec: dots("GPU kernels against plain JS", positive(rows, "ms"), "kernel", "ms", "series", { logX: true, xTitle: "ms" }) }]
 }
 
+const dashboard = (j: Json): Array<Figure> => {
+  const rows: Array<Row> = []
+  for (const r of j.rows as Array<Json>) rows.push({ figure: r.figure, value: r.off, series: "dashboard off" }, { figure: r.figure, value: r.on, series: "dashboard open" })
+  return [{ name: "dashboard-overhead", spec: dots("What an open dashboard costs (2 shm ranks, best of each)", positive(rows, "value"), "figure", "value", "series", { logX: true, xTitle: "µs or items/s" }) }]
+}
+
 /** The figures of one results file, by its name (without `.json`); undefined when there is no plot for it. */
 export const figuresOf = (file: string, j: Json): Array<Figure> | undefined => {
   if (file === "p2p") return p2p(j, "shm")
@@ -207,6 +213,7 @@ export const figuresOf = (file: string, j: Json): Array<Figure> | undefined => {
   if (file === "rma") return rma(j)
   if (file === "io") return io(j)
   if (file === "startup") return startup(j)
+  if (file === "dashboard") return dashboard(j)
   if (file.startsWith("gpu")) return gpu(j)
   return undefined
 }
