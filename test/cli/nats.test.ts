@@ -5,11 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startCluster, startServer, type NatsCluster, type NatsServer } from "../support/nats-server.ts"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { checkTrace } from "../support/chromeTrace.ts"
-import { rankflow } from "../support/cli.ts"
+import { rankflow, startRankflow } from "../support/cli.ts"
 
 const EXAMPLES: ReadonlyArray<readonly [string, number]> = [
   ["hello.ts", 4],
@@ -80,6 +80,37 @@ describe("rankflow run --transport nats", () => {
     expect([s.code, c.code]).toEqual([0, 0])
     expect(s.stdout).toContain("served 3 clients: their numbers add up to 6")
     for (const r of [0, 1, 2]) expect(c.stdout).toContain(`client ${r}: the server job says the sum is 6`)
+  }, 120_000)
+
+  it("--dashboard shows the rank processes: what each waits for, a pipeline's stages, then the failed rank (its /api/state)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rankflow-nats-dashboard-"))
+    const job = startRankflow(["run", "-n", "4", "--transport", "nats", "--nats", server.url, "--dashboard", "127.0.0.1:0", "--dashboard-keep", "60s", "test/programs/dashboard.ts", dir], { timeoutMs: 120_000 })
+    type State = { state: string; failure?: string; ranks: Array<{ rank: number; activity: string; doing: string }>; stages: Array<{ name: string }> }
+    const until = async (url: string, ok: (s: State) => boolean): Promise<State> => {
+      for (;;) {
+        const s = (await (await fetch(url)).json()) as State
+        if (ok(s)) return s
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    try {
+      await job.waitFor(/dashboard at http:\/\/127\.0\.0\.1:\d+\//)
+      const url = new URL("api/state", /dashboard at (\S+)/.exec(job.stderr())![1]!).href
+      // The pipeline runs until the dashboard has shown all its stages.
+      await until(url, (s) => s.stages.length === 4)
+      writeFileSync(join(dir, "pipeline-seen"), "")
+      const waiting = await until(url, (s) => /^recv\(source 3, tag 7\) on world/.test(s.ranks.find((r) => r.rank === 2)?.doing ?? ""))
+      expect(waiting.ranks.map((r) => r.rank)).toEqual([0, 1, 2, 3])
+      expect(waiting.stages.map((s) => s.name).sort()).toEqual(["numbers", "slow", "square", "total"])
+      writeFileSync(join(dir, "fail"), "")
+      const failed = await until(url, (s) => s.state === "failed")
+      expect(failed.failure).toContain("rank 3 gives up on purpose")
+      expect(failed.ranks.find((r) => r.rank === 3)!.activity).toBe("failed")
+    } finally {
+      job.kill("SIGINT")
+      await job.done
+      rmSync(dir, { recursive: true, force: true })
+    }
   }, 120_000)
 
   it("PoolExecutor.make spawns its workers into the spare rank processes (examples/pool-primes.ts)", async () => {
