@@ -118,6 +118,43 @@ export interface Job {
    * Absent where a job reaches no other (shm).
    */
   readonly directory?: Directory
+  /**
+   * The job's stats channel, where the transport has one (NATS: a subject
+   * of the job), through which dashboards on any host watch every launcher
+   * of the job. Launchers publish on it only while someone watches.
+   */
+  readonly stats?: StatsChannel
+}
+
+/**
+ * A job-wide channel for what its launchers see of their ranks (see `Job.stats`).
+ *
+ * @example
+ * ```ts
+ * if (job.stats?.watched()) job.stats.publish({ t: "round", replies })
+ * ```
+ */
+export interface StatsChannel {
+  /** Whether a watcher asked for the job's stats within the last few seconds. */
+  watched(): boolean
+  /** Sends one message (JSON) to the watchers. */
+  publish(message: unknown): void
+}
+
+/**
+ * Reads a job's stats channel from anywhere (`Registration.watch`): asks the
+ * launchers to publish, and hands over what they do.
+ *
+ * @example
+ * ```ts
+ * const watcher = await registration.watch!(options, "heat-42")
+ * watcher.onMessage((m) => console.log(m))
+ * await watcher.close()
+ * ```
+ */
+export interface JobWatcher {
+  onMessage(handler: (message: unknown) => void): void
+  close(): Promise<void>
 }
 
 /**

@@ -21,7 +21,7 @@
  * }
  * ```
  */
-import type { Launcher } from "./Launcher.ts"
+import type { JobWatcher, Launcher } from "./Launcher.ts"
 
 /** One flag of `rankflow run` that a transport reads. */
 export interface TransportFlag {
@@ -50,4 +50,10 @@ export interface Registration {
    * exactly; elsewhere a stall watchdog runs by default (30 s, report).
    */
   readonly decidesDeadlocks: boolean
+  /**
+   * Watches the stats channel of job `job` with these transport options (a
+   * dashboard on any host: `rankflow dashboard`). Absent where jobs have no
+   * stats channel.
+   */
+  readonly watch?: (options: object, job: string) => Promise<JobWatcher>
 }

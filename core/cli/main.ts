@@ -15,6 +15,7 @@ import { resolveCodec } from "../messaging/Message.ts"
 import { PIPELINE_PROGRESS_ENV } from "../pipeline/Stats.ts"
 import { kinds, registrationOf, registrations } from "../../transports/registry.ts"
 import { runJob } from "./runJob.ts"
+import * as Dashboard from "../dashboard/Dashboard.ts"
 import { TOKEN_ENV } from "../dashboard/Dashboard.ts"
 import { parseBytes, parseDuration } from "./sizes.ts"
 
@@ -251,13 +252,58 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
     const board = o.dashboard
       ? { ...(dashboardAt.host === undefined ? {} : { host: dashboardAt.host }), ...(dashboardAt.port === undefined ? {} : { port: dashboardAt.port }), ...(token === undefined ? {} : { token }), keepMillis }
       : undefined
-    const code = yield* runJob({ script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall, universe: room, trace: traceFile, dashboard: board })
+    // A job over several launchers: the dashboard follows the job's stats channel, so that it shows every launcher's ranks.
+    const split = flags["ranks"] !== undefined && flags["job"] !== undefined && registration!.watch !== undefined
+    const follow = board !== undefined && split ? yield* Effect.promise(() => registration!.watch!(transportOptions ?? {}, String(flags["job"]))) : undefined
+    const code = yield* runJob({
+      script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall, universe: room, trace: traceFile,
+      dashboard: board === undefined ? undefined : { ...board, follow }
+    })
     process.exitCode = code
   })).pipe(Command.withDescription("run a rank program on N ranks"))
 
+const listen = Flag.String("listen").pipe(
+  Flag.withDescription("where the dashboard listens: HOST:PORT (default 127.0.0.1:8787); any address but loopback needs --dashboard-token"),
+  Flag.withDefault("127.0.0.1:8787")
+)
+const watchTransport = Flag.String("transport").pipe(Flag.withDescription("the job's transport (one with a stats channel: nats)"), Flag.withDefault("nats"))
+
+/** `rankflow dashboard --nats URL --job ID`: one page for a job running anywhere on the servers, until Ctrl-C. */
+const dashboardCommand = Command.make("dashboard", { listen, dashboardToken, transport: watchTransport, transportFlags }, (o) =>
+  Effect.gen(function*() {
+    const flags: Record<string, string | number | undefined> = {}
+    for (const [name, v] of Object.entries(o.transportFlags)) flags[name] = value(v as Option.Option<string | number>)
+    const registration = registrationOf(o.transport)
+    const refusal = registration?.watch === undefined
+      ? `--transport ${o.transport}: jobs on it have no stats channel to watch (nats has)`
+      : flags["job"] === undefined
+      ? "give the job to watch: --job ID (the --job its launchers were given)"
+      : undefined
+    const at = /^(?:(\[[^\]]+\]|[^:]*):)?(\d+)$/.exec(o.listen)
+    if (refusal !== undefined || at === null) {
+      process.stderr.write(`rankflow: ${refusal ?? `--listen ${o.listen} is not HOST:PORT`}\n`)
+      process.exitCode = 2
+      return
+    }
+    const token = value(o.dashboardToken) ?? process.env[TOKEN_ENV]
+    const transportOptions = yield* Effect.promise(() => registration!.optionsFromFlags(flags))
+    const code = yield* Effect.scoped(Effect.gen(function*() {
+      const dashboard = yield* Dashboard.make({ ...(at[1] ? { host: at[1].replace(/^\[|\]$/g, "") } : {}), port: Number(at[2]), ...(token === undefined ? {} : { token }) })
+      const watcher = yield* Effect.tryPromise(() => registration!.watch!(transportOptions, String(flags["job"])))
+      yield* Effect.addFinalizer(() => Effect.promise(() => watcher.close()))
+      dashboard.follow(watcher)
+      process.stderr.write(`rankflow: dashboard of job ${flags["job"]} at ${dashboard.url} (Ctrl-C ends it)\n`)
+      return yield* Effect.never
+    })).pipe(Effect.catch((e) => Effect.sync(() => {
+      process.stderr.write(`rankflow: ${(e as { message?: string }).message ?? String(e)}\n`)
+      return 2
+    })))
+    process.exitCode = code
+  })).pipe(Command.withDescription("serve a live dashboard of a job that runs on NATS, from any host (rankflow dashboard --nats URL --job ID)"))
+
 const rankflow = Command.make("rankflow").pipe(
   Command.withDescription("MPI-style parallel programs in TypeScript"),
-  Command.withSubcommands([run])
+  Command.withSubcommands([run, dashboardCommand])
 )
 
 const argv = process.argv.slice(2)

@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import * as World from "../launching/World.ts"
 import * as Dashboard from "../dashboard/Dashboard.ts"
+import type { JobWatcher } from "../../transports/Launcher.ts"
 
 export interface JobSpec {
   readonly script: string
@@ -23,8 +24,12 @@ export interface JobSpec {
   readonly universe?: number | undefined
   /** `--trace`: where the run's Chrome trace goes. */
   readonly trace?: string | undefined
-  /** `--dashboard`: where it listens, its token, and how long it stays up after the job (ms). */
-  readonly dashboard?: Dashboard.DashboardOptions & { readonly keepMillis: number } | undefined
+  /**
+   * `--dashboard`: where it listens, its token, and how long it stays up
+   * after the job (ms); `follow`: a watcher of the job's stats channel, for a
+   * job over several launchers (the page then shows all of them).
+   */
+  readonly dashboard?: Dashboard.DashboardOptions & { readonly keepMillis: number; readonly follow?: JobWatcher | undefined } | undefined
 }
 
 /** The exit code of a job stopped by a deadlock or a stall. */
@@ -34,6 +39,11 @@ export const DEADLOCK_EXIT_CODE = 4
 export const runJob = (spec: JobSpec): Effect.Effect<number> =>
   Effect.gen(function*() {
     const dashboard = spec.dashboard === undefined ? undefined : yield* Dashboard.make(spec.dashboard)
+    const follow = spec.dashboard?.follow
+    if (follow !== undefined) {
+      dashboard!.follow(follow)
+      yield* Effect.addFinalizer(() => Effect.promise(() => follow.close()))
+    }
     if (dashboard !== undefined) process.stderr.write(`rankflow: dashboard at ${dashboard.url}\n`)
     const world = yield* World.make({
       size: spec.size,
@@ -45,7 +55,8 @@ export const runJob = (spec: JobSpec): Effect.Effect<number> =>
       ...(spec.stall === undefined ? {} : { stall: spec.stall }),
       ...(spec.universe === undefined ? {} : { universe: spec.universe }),
       ...(spec.trace === undefined ? {} : { trace: spec.trace }),
-      ...(dashboard === undefined ? {} : { observer: dashboard.observer })
+      // A dashboard that follows the job's stats channel hears this launcher there too.
+      ...(dashboard === undefined || follow !== undefined ? {} : { observer: dashboard.observer })
     })
     // kill -QUIT <pid>: the picture, as a Java thread dump (the job goes on).
     const onQuit = () =>

@@ -159,8 +159,21 @@ export class Board implements RunObserver {
     }]))
   }
 
-  round(at: number, replies: ReadonlyMap<number, Protocol.Status>): void {
-    for (const r of this.ranks.values()) {
+  /** More ranks of the run (another launcher's, seen on the job's stats channel). */
+  addRanks(ranks: ReadonlyArray<number>): void {
+    const now = this.now()
+    for (const rank of ranks) {
+      if (this.ranks.has(rank)) continue
+      const r = this.placeholder(rank)
+      r.activity = "compute"
+      r.doing = "starting"
+      r.timeline.push({ activity: "compute", start: now, end: now })
+    }
+  }
+
+  /** One round of answers; `only`: the ranks it is about (one launcher's), default every rank. */
+  round(at: number, replies: ReadonlyMap<number, Protocol.Status>, only?: ReadonlyArray<number>): void {
+    for (const r of only === undefined ? this.ranks.values() : only.flatMap((rank) => this.ranks.get(rank) ?? [])) {
       if (r.failure !== undefined || r.activity === "stopped") {
         this.mark(r, r.activity, at)
         continue
@@ -214,11 +227,14 @@ export class Board implements RunObserver {
     if (r.logs.length > LOG_LINES) r.logs.splice(0, r.logs.length - LOG_LINES)
   }
 
-  ended(failure?: string): void {
-    this.state = failure === undefined ? "finished" : "failed"
-    this.failure = failure
+  /** The run ended; `only`: for these ranks (one launcher's of several), the others go on unless it failed. */
+  ended(failure?: string, only?: ReadonlyArray<number>): void {
+    if (failure !== undefined) {
+      this.state = "failed"
+      this.failure ??= failure
+    } else if (only === undefined && this.state !== "failed") this.state = "finished"
     const at = this.now()
-    for (const r of this.ranks.values()) {
+    for (const r of only === undefined ? this.ranks.values() : only.flatMap((rank) => this.ranks.get(rank) ?? [])) {
       if (r.activity !== "failed" && r.activity !== "finished" && r.activity !== "stopped") this.mark(r, r.failure === undefined ? "finished" : "failed", at)
     }
   }

@@ -21,7 +21,9 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { timingSafeEqual } from "node:crypto"
 import type { RunObserver } from "../launching/World.ts"
+import type { JobWatcher } from "../../transports/Launcher.ts"
 import { Board } from "./Board.ts"
+import { feeder } from "./feed.ts"
 import { page } from "./page.ts"
 
 /**
@@ -65,6 +67,12 @@ export interface DashboardOptions {
 export interface Dashboard {
   readonly url: string
   readonly observer: RunObserver
+  /**
+   * Shows what a job's stats channel says (`Registration.watch`: a NATS job
+   * over several launchers, or one started elsewhere) instead of, or beside,
+   * what `observer` is told.
+   */
+  readonly follow: (watcher: JobWatcher) => void
 }
 
 /** How often the page gets the state (milliseconds). */
@@ -161,5 +169,5 @@ export const make = (options: DashboardOptions = {}): Effect.Effect<Dashboard, D
     const shownPort = "port" in address ? address.port : port
     const shownHost = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host
     const url = `http://${shownHost}:${shownPort}/${token === undefined ? "" : `?token=${encodeURIComponent(token)}`}`
-    return { url, observer: board }
+    return { url, observer: board, follow: (watcher) => watcher.onMessage(feeder(board)) }
   })

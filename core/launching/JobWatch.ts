@@ -33,6 +33,8 @@ export class JobWatch {
    * given as far as it got.
    */
   observer: ((replies: ReadonlyMap<number, Protocol.Status>) => void) | undefined
+  /** Whether the observer wants rounds now (default: always, while one is set). */
+  observing: () => boolean = () => true
 
   /** The ranks this launcher runs. */
   private readonly ranks: ReadonlyArray<number>
@@ -55,7 +57,7 @@ export class JobWatch {
    * rank has not answered is given up after ROUND_PATIENCE_MILLIS.
    */
   wait(now: number): number {
-    if (!this.decides && this.pictures.length === 0 && this.observer === undefined) return Number.POSITIVE_INFINITY
+    if (!this.decides && this.pictures.length === 0 && (this.observer === undefined || !this.observing())) return Number.POSITIVE_INFINITY
     const outstanding = this.round > 0 && this.replies.size < this.ranks.length
     if (outstanding) return Math.max(0, this.started + ROUND_PATIENCE_MILLIS - now)
     return this.pictures.length > 0 ? 0 : Math.max(0, this.started + ROUND_MILLIS - now)

@@ -31,6 +31,7 @@ import { normalize, type ProgramInput } from "./ProgramRef.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 import { worldContextOf } from "./RunnerProtocol.ts"
 import { Ports } from "./Ports.ts"
+import { both, publisher } from "./StatsPublisher.ts"
 import { Spawns } from "./Spawns.ts"
 import { writeTrace } from "../observe/ChromeTrace.ts"
 import type { TraceEvent } from "../observe/recorder.ts"
@@ -199,6 +200,10 @@ interface Running {
   collecting: boolean
   /** A run on these ranks spawned some: the slots are used, so the next run starts fresh ranks. */
   spawned: boolean
+  /** Who is told what the runs do: `WorldOptions.observer`, and the job's stats channel where it has one. */
+  readonly observer: RunObserver | undefined
+  /** Whether the observer wants the ranks' status rounds now. */
+  readonly observing: () => boolean
 }
 
 /**
@@ -247,6 +252,8 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
 
     // Later runs of other programs start plain ranks, which can import any module.
     let programs = options.programs?.map((p) => normalize(p).module)
+    /** The current run's observers, for what the ranks print. */
+    const output: { current: RunObserver | undefined } = { current: undefined }
     const start = Effect.gen(function*() {
       const scope = yield* Scope.make()
       const job = yield* launcher.launch({
@@ -256,10 +263,18 @@ export const make = (options: WorldOptions): Effect.Effect<World, TransportError
         prefixOutput: options.prefixOutput ?? true,
         worldContext: worldContextOf(nextId),
         ...(options.universe === undefined ? {} : { universe: options.universe }),
-        ...(options.observer === undefined ? {} : { onOutput: (rank: number, text: string) => options.observer!.output(rank, text) }),
+        // What ranks print goes to the run's observers (a dashboard here, or watchers of the job's stats channel).
+        onOutput: (rank: number, text: string) => output.current?.output(rank, text),
         ...options.transportOptions
       }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
-      const running: Running = { job, programs, scope, exited: new Set(), pictures: [], collecting: false, spawned: false }
+      const channel = job.stats === undefined ? undefined : publisher(job.stats)
+      const observers = [...(options.observer === undefined ? [] : [options.observer]), ...(channel === undefined ? [] : [channel])]
+      const running: Running = {
+        job, programs, scope, exited: new Set(), pictures: [], collecting: false, spawned: false,
+        observer: observers.length === 0 ? undefined : observers.length === 1 ? observers[0] : both(observers),
+        observing: () => options.observer !== undefined || channel?.watched() === true
+      }
+      output.current = running.observer
       let ready = 0
       while (ready < job.localRanks.length) {
         const event = yield* Queue.take(job.events)
@@ -391,6 +406,9 @@ const snapshot = (running: Running): Effect.Effect<string> =>
   })
 
 /** Gathers every rank's outcome of run `id`; on the first failure, tells the others and stops them. */
+/** How often a run on a job with a stats channel looks whether someone started watching. */
+const STATS_LOOK_MILLIS = 1000
+
 const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOptions, stall: Stall | undefined) =>
   Effect.gen(function*() {
     const id = cmd.id
@@ -398,10 +416,11 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
     const settled = new Set<number>()
     let failure: RankFailed | Deadlock | undefined
     const watch = new JobWatch(job.localRanks, job.decidesDeadlocks === true && options.deadlockDetection !== false)
-    const observer = options.observer
+    const observer = running.observer
     if (observer !== undefined) {
       observer.started({ id, size: options.size, ranks: job.localRanks })
       watch.observer = (replies) => observer.round(Date.now(), replies)
+      watch.observing = running.observing
     }
     const say = report(options)
     const stalled = new Set<number>()
@@ -470,7 +489,12 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
         const query = watch.next(now)
         for (const r of job.localRanks) job.post(r, query)
       }
-      const wait = Math.min(deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, deadline - now), failure === undefined ? watch.wait(Date.now()) : Number.POSITIVE_INFINITY)
+      const wait = Math.min(
+        deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, deadline - now),
+        failure === undefined ? watch.wait(Date.now()) : Number.POSITIVE_INFINITY,
+        // A watcher of the job's stats channel may come at any time: look every second.
+        job.stats === undefined ? Number.POSITIVE_INFINITY : STATS_LOOK_MILLIS
+      )
       const event: JobEvent | undefined | "tick" = wait === Number.POSITIVE_INFINITY
         ? yield* Queue.take(job.events)
         : Option.getOrElse(yield* Effect.timeoutOption(Queue.take(job.events), wait), () => "tick" as const)

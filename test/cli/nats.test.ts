@@ -113,6 +113,43 @@ describe("rankflow run --transport nats", () => {
     }
   }, 120_000)
 
+  it("a job over two launchers has one dashboard: the launchers publish on the job's stats channel, read by --dashboard and by `rankflow dashboard --job`", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rankflow-split-dashboard-"))
+    const job = `dash-${process.pid}`
+    const common = ["run", "--transport", "nats", "--nats", server.url, "--job", job, "--size", "4"]
+    const first = startRankflow([...common, "--ranks", "0-1", "--dashboard", "127.0.0.1:0", "--dashboard-keep", "60s", "test/programs/dashboard.ts", dir], { timeoutMs: 120_000 })
+    const second = startRankflow([...common, "--ranks", "2-3", "test/programs/dashboard.ts", dir], { timeoutMs: 120_000 })
+    const watcher = startRankflow(["dashboard", "--nats", server.url, "--job", job, "--listen", "127.0.0.1:0"], { timeoutMs: 120_000 })
+    type State = { state: string; failure?: string; ranks: Array<{ rank: number; activity: string; doing: string }>; stages: Array<{ name: string }> }
+    const until = async (url: string, ok: (s: State) => boolean): Promise<State> => {
+      for (;;) {
+        const s = (await (await fetch(url)).json()) as State
+        if (ok(s)) return s
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    try {
+      await first.waitFor(/dashboard at http:\/\/127\.0\.0\.1:\d+\//)
+      await watcher.waitFor(/dashboard of job .* at http:\/\/127\.0\.0\.1:\d+\//)
+      const urls = [first.stderr(), watcher.stderr()].map((text) => new URL("api/state", /at (http:\S+)/.exec(text)![1]!).href)
+      for (const url of urls) await until(url, (s) => s.stages.length === 4)
+      writeFileSync(join(dir, "pipeline-seen"), "")
+      for (const url of urls) {
+        const s = await until(url, (s) => /^recv\(source 3, tag 7\) on world/.test(s.ranks.find((r) => r.rank === 2)?.doing ?? ""))
+        expect(s.ranks.map((r) => r.rank)).toEqual([0, 1, 2, 3])
+      }
+      writeFileSync(join(dir, "fail"), "")
+      for (const url of urls) {
+        const s = await until(url, (s) => s.state === "failed")
+        expect(s.failure).toContain("rank 3 gives up on purpose")
+      }
+    } finally {
+      for (const p of [first, second, watcher]) p.kill("SIGINT")
+      await Promise.all([first.done, second.done, watcher.done])
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
+
   it("PoolExecutor.make spawns its workers into the spare rank processes (examples/pool-primes.ts)", async () => {
     const r = await rankflow(["run", "-n", "1", "--universe", "4", "--transport", "nats", "--nats", server.url, "examples/pool-primes.ts", "1000000"])
     expect(r.code).toBe(0)

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { Board } from "../../core/dashboard/Board.ts"
+import { feeder } from "../../core/dashboard/feed.ts"
 import type * as Protocol from "../../core/launching/RunnerProtocol.ts"
 import type { Wait } from "../../core/messaging/waits.ts"
 
@@ -94,5 +95,28 @@ describe("the dashboard's board", () => {
     // Once the actors are gone (the pipeline ended), the graph stays with its counts.
     board.round(tick(500), new Map([[0, status()], [1, status()], [2, status()]]))
     expect(board.view().stages.map((s) => s.name)).toEqual(["source", "map", "sink"])
+  })
+
+  it("fed from a job's stats channel: two launchers' ranks on one board; the run ends when both say so", () => {
+    const board = new Board(() => 5_000)
+    const feed = feeder(board)
+    const round = (launcher: number, ranks: Array<number>, run = 2) =>
+      feed({ t: "round", launcher, run, size: 4, ranks, at: 5_000, replies: ranks.map((r) => [r, status({ waits: r === 2 ? [recv(3, 7)] : [] })]) })
+    round(11, [0, 1])
+    round(22, [2, 3])
+    feed({ t: "output", launcher: 22, run: 2, rank: 3, text: "[3] hello\n" })
+    feed({ t: "garbage" })
+    feed({ t: "round", launcher: 11, run: 1, size: 4, ranks: [0, 1], at: 1, replies: [] })
+    let v = board.view()
+    expect(v.ranks.map((r) => r.rank)).toEqual([0, 1, 2, 3])
+    expect(v.ranks[2]!.doing).toMatch(/^recv\(source 3, tag 7\)/)
+    expect(v.ranks[3]!.logs).toEqual(["[3] hello"])
+    feed({ t: "settled", launcher: 22, run: 2, rank: 2 })
+    feed({ t: "settled", launcher: 22, run: 2, rank: 3 })
+    feed({ t: "ended", launcher: 22, run: 2 })
+    v = board.view()
+    expect([v.state, v.ranks.map((r) => r.activity)]).toEqual(["running", ["compute", "compute", "finished", "finished"]])
+    feed({ t: "ended", launcher: 11, run: 2 })
+    expect(board.view().state).toBe("finished")
   })
 })

@@ -4,7 +4,7 @@
  * that launchers of different jobs on one server or cluster find each
  * other's ports and names. Names are any strings: they travel base64url
  * encoded as one subject token. The connection is made on first use and
- * closed with the launcher.
+ * closed with the launcher (the job's stats channel shares it).
  */
 import type { NatsConnection } from "@nats-io/transport-node"
 import { Buffer } from "node:buffer"
@@ -22,11 +22,12 @@ const decode = (bytes: Uint8Array): unknown => (bytes.length === 0 ? null : JSON
 const failure = (message: string, cause?: unknown) => new TransportError({ transport: "nats", message, ...(cause === undefined ? {} : { cause }) })
 
 /** A directory over the job's NATS servers, and how to close it. */
-export const make = (config: NatsConfig): Directory & { readonly close: () => Promise<void> } => {
+export const make = (config: NatsConfig): Directory & { readonly connection: () => Promise<NatsConnection>; readonly close: () => Promise<void> } => {
   let connection: Promise<NatsConnection> | undefined
   let closed = false
   const nc = () => (connection ??= connect(config, -1))
   return {
+    connection: nc,
     serve: async (name, answer) => {
       if (closed) throw failure(`the directory is closed (its job ended)`)
       const c = await nc()

@@ -24,6 +24,7 @@ import { bundle } from "../Bundle.ts"
 import { TransportError } from "../Transport.ts"
 import { connect } from "./Connection.ts"
 import * as Directory from "./Directory.ts"
+import * as JobStats from "./JobStats.ts"
 import { observed, type OutputSink } from "../Output.ts"
 import type * as Ipc from "./Ipc.ts"
 import { isInternal } from "./Ipc.ts"
@@ -202,9 +203,11 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
     const started = config.localRanks.filter((r) => r < options.size)
     // Ports and names reach other jobs on the same servers through it (connects on first use).
     const directory = Directory.make(config)
-    yield* Effect.addFinalizer(() => Effect.promise(() => directory.close()))
+    const stats = JobStats.channel(directory.connection, config.job)
+    yield* Effect.addFinalizer(() => Effect.promise(() => (stats.close(), directory.close())))
     const job: NatsJob = {
       directory,
+      stats,
       size: options.size,
       universe,
       localRanks: started,

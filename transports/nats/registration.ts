@@ -39,5 +39,11 @@ export const registration: Registration = {
       tlsKey: str(flags, "tls-key"),
       jobKeyFile: str(flags, "job-key-file")
     }),
-  decidesDeadlocks: false
+  decidesDeadlocks: false,
+  watch: async (options, job) => {
+    const [{ resolve }, { watch }, { TransportError }] = await Promise.all([import("./Options.ts"), import("./JobStats.ts"), import("../Transport.ts")])
+    const config = resolve({ ...options, job, ranks: "0" }, 1)
+    if (config instanceof TransportError) throw config
+    return watch(config, job)
+  }
 }
