@@ -60,6 +60,10 @@ const trace = Flag.String("trace").pipe(
   Flag.withDescription("write a Chrome/Perfetto trace of the run to this file: a track per rank, communicator calls as spans, messages as flows (open it in ui.perfetto.dev)"),
   Flag.optional
 )
+const otlp = Flag.String("otlp").pipe(
+  Flag.withDescription("send the run's trace to an OpenTelemetry collector (OTLP over HTTP): its URL, e.g. http://127.0.0.1:4318"),
+  Flag.optional
+)
 const universe = Flag.Int("universe").pipe(
   Flag.withDescription("room for this many ranks, so that the program can start the ones beyond -n with comm.spawn (MPI's universe size; default -n; on nats the spare ranks are processes started with the job)"),
   Flag.optional
@@ -89,7 +93,7 @@ const script = Argument.String("script").pipe(Argument.withDescription("the rank
 
 /** Flags of `run` that take a value, so that the script is the first other word. */
 const VALUE_FLAGS = new Set([
-  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--stall-timeout", "--stall-action", "--size", "--universe", "--trace",
+  "--log-level", "-n", "--np", "--transport", "--codec", "--max-decoded-bytes", "--stall-timeout", "--stall-action", "--size", "--universe", "--trace", "--otlp",
   "--dashboard-token", "--dashboard-keep",
   ...registrations.flatMap((r) => r.flags.map((f) => `--${f.name}`))
 ])
@@ -182,7 +186,7 @@ const checkNp = (own: ReadonlyArray<string>): string | undefined => {
 
 const value = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
-const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, pool, script, size, universe, trace, dashboard, dashboardToken, dashboardKeep, transportFlags }, (o) =>
+const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progress, stallTimeout, stallAction, callSites, pool, script, size, universe, trace, otlp, dashboard, dashboardToken, dashboardKeep, transportFlags }, (o) =>
   Effect.gen(function*() {
     const flags: Record<string, string | number | undefined> = {}
     for (const [name, v] of Object.entries(o.transportFlags)) flags[name] = value(v as Option.Option<string | number>)
@@ -201,7 +205,8 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
     if (o.callSites) process.env[CALL_SITES_ENV] = "1"
     if (o.pool) process.env.RANKFLOW_POOL = "1"
     const traceFile = value(o.trace)
-    if (traceFile !== undefined) process.env[TRACE_ENV] = "1"
+    const otlpUrl = value(o.otlp)
+    if (traceFile !== undefined || otlpUrl !== undefined) process.env[TRACE_ENV] = "1"
     const level = yield* GlobalFlag.LogLevel
     if (Option.isSome(level)) process.env[LOG_LEVEL_ENV] = level.value
     const size = value(o.size) ?? o.np
@@ -256,7 +261,7 @@ const run = Command.make("run", { np, transport, codec, maxDecodedBytes, progres
     const split = flags["ranks"] !== undefined && flags["job"] !== undefined && registration!.watch !== undefined
     const follow = board !== undefined && split ? yield* Effect.promise(() => registration!.watch!(transportOptions ?? {}, String(flags["job"]))) : undefined
     const code = yield* runJob({
-      script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall, universe: room, trace: traceFile,
+      script: o.script, args: scriptArgs, size, transport: o.transport, codec: value(o.codec), maxDecodedBytes: limit, transportOptions, stall, universe: room, trace: traceFile, otlp: otlpUrl,
       dashboard: board === undefined ? undefined : { ...board, follow }
     })
     process.exitCode = code

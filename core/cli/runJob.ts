@@ -24,6 +24,8 @@ export interface JobSpec {
   readonly universe?: number | undefined
   /** `--trace`: where the run's Chrome trace goes. */
   readonly trace?: string | undefined
+  /** `--otlp`: the OpenTelemetry collector the run's spans go to. */
+  readonly otlp?: string | undefined
   /**
    * `--dashboard`: where it listens, its token, and how long it stays up
    * after the job (ms); `follow`: a watcher of the job's stats channel, for a
@@ -55,6 +57,7 @@ export const runJob = (spec: JobSpec): Effect.Effect<number> =>
       ...(spec.stall === undefined ? {} : { stall: spec.stall }),
       ...(spec.universe === undefined ? {} : { universe: spec.universe }),
       ...(spec.trace === undefined ? {} : { trace: spec.trace }),
+      ...(spec.otlp === undefined ? {} : { otlp: spec.otlp }),
       // A dashboard that follows the job's stats channel hears this launcher there too.
       ...(dashboard === undefined || follow !== undefined ? {} : { observer: dashboard.observer })
     })

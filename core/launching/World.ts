@@ -34,6 +34,7 @@ import { Ports } from "./Ports.ts"
 import { both, publisher } from "./StatsPublisher.ts"
 import { Spawns } from "./Spawns.ts"
 import { writeTrace } from "../observe/ChromeTrace.ts"
+import { exportSpans } from "../observe/Otlp.ts"
 import type { TraceEvent } from "../observe/recorder.ts"
 
 /**
@@ -105,6 +106,14 @@ export interface WorldOptions {
    * their environment (`rankflow run --trace` sets both).
    */
   readonly trace?: string
+  /**
+   * Send each run's trace (the spans `trace` writes) to an OpenTelemetry
+   * collector: OTLP over HTTP, JSON, to `<url>/v1/traces` (or to `url` as
+   * given where it ends so). Also needs `RANKFLOW_TRACE=1` in the ranks'
+   * environment (`rankflow run --otlp` sets both). A collector that cannot
+   * be reached is reported, and the run's outcome stands.
+   */
+  readonly otlp?: string
   /**
    * Told what the runs do while they run (a dashboard): the ranks' status
    * every ROUND_MILLIS (what each waits for, counters, memory, pipeline
@@ -583,6 +592,11 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
     }
     observer?.ended(failure?.message)
     if (options.trace !== undefined) yield* Effect.sync(() => writeTrace(options.trace!, traced, job.localRanks))
+    if (options.otlp !== undefined) {
+      yield* exportSpans(options.otlp, traced, { size: options.size, run: id }).pipe(
+        Effect.catch((e) => Effect.sync(() => say(`rankflow: ${e.message}\n`)))
+      )
+    }
     // The spawned ranks' results are theirs to send their parents; the run's are the world's.
     return { results: results.slice(0, options.size), failure, responsive: failure === undefined ? undefined : settled } satisfies Outcome
   }).pipe(Effect.scoped)

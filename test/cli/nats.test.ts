@@ -10,6 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { checkTrace } from "../support/chromeTrace.ts"
 import { rankflow, startRankflow } from "../support/cli.ts"
+import { checkOtlp, startCollector } from "../support/otlpCollector.ts"
 
 const EXAMPLES: ReadonlyArray<readonly [string, number]> = [
   ["hello.ts", 4],
@@ -65,6 +66,18 @@ describe("rankflow run --transport nats", () => {
       checkTrace(file, 3)
     } finally {
       rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
+
+  it("--otlp sends the rank processes' spans to an OpenTelemetry collector, each arrival linked to its send", async () => {
+    const collector = await startCollector()
+    try {
+      const r = await rankflow(["run", "-n", "3", "--transport", "nats", "--nats", server.url, "--otlp", `${collector.url}/v1/traces`, "examples/ring.ts"])
+      expect(r.code).toBe(0)
+      expect(collector.received.map((x) => x.path)).toEqual(["/v1/traces"])
+      checkOtlp(collector.received[0]!.body, 3)
+    } finally {
+      await collector.close()
     }
   }, 120_000)
 

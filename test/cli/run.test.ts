@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { checkTrace } from "../support/chromeTrace.ts"
 import { rankflow } from "../support/cli.ts"
+import { checkOtlp, startCollector } from "../support/otlpCollector.ts"
 
 describe("rankflow run", () => {
   it("runs examples/hello.ts on 4 ranks: four hellos, each prefixed with its rank, exit code 0", async () => {
@@ -36,6 +37,22 @@ describe("rankflow run", () => {
     const full = await rankflow(["run", "-n", "1", "examples/cpi-spawn.ts", "2"])
     expect(full.code).toBe(1)
     expect(full.stderr).toMatch(/SpawnError: spawn: 2 ranks wanted but 0 free slots left; start the job with a larger universe \(rankflow run --universe <n>/)
+  })
+
+  it("--otlp sends the run's spans to an OpenTelemetry collector (OTLP/HTTP JSON): one trace, each arrival linked to its send; an unreachable collector is reported and the run stands", async () => {
+    const collector = await startCollector()
+    try {
+      const r = await rankflow(["run", "-n", "4", "--otlp", collector.url, "examples/ring.ts"])
+      expect(r.code).toBe(0)
+      expect(collector.received.map((x) => x.path)).toEqual(["/v1/traces"])
+      const spans = checkOtlp(collector.received[0]!.body, 4)
+      expect(spans.some((s) => s.name === "sendrecv")).toBe(true)
+    } finally {
+      await collector.close()
+    }
+    const gone = await rankflow(["run", "-n", "2", "--otlp", collector.url, "examples/hello.ts"])
+    expect(gone.code).toBe(0)
+    expect(gone.stderr).toContain(`could not send the trace to ${collector.url}/v1/traces`)
   })
 
   it("--trace writes a Chrome trace: a track per rank, the calls as spans, each message a flow from its send to its arrival", async () => {
