@@ -99,6 +99,7 @@ const encodeResult = (value: unknown): Protocol.Done => {
 
 export const serve = (transport: Transport, control: RankControl): void => {
   const engine = new Engine(transport)
+  Trace.setSelfRank(transport.rank)
   engine.onForeign = (source, why) => console.warn(`rankflow: dropped a message from rank ${source}: ${why}`)
   let running: { id: number; fiber: Fiber.Fiber<unknown, unknown> } | undefined
   const pendingInterrupts = new Set<number>()

@@ -3,6 +3,7 @@
  * path (through a codec) and the buffer path (typed arrays through the raw
  * codec, no encoding), plus the optional Schema on either side.
  */
+import * as Trace from "../observe/recorder.ts"
 import { Result, Schema } from "effect"
 import type { Codec, DecodeOptions, Frames } from "../../codecs/Codec.ts"
 import { isBufferSpec, raw } from "../../codecs/buffer.ts"
@@ -50,8 +51,14 @@ export const encode = (value: unknown, fallback: Codec, choice: CodecChoice | un
   }
   if (choice === undefined && isBufferSpec(value)) return { codec: raw.id, frames: raw.encodeSync(value) }
   const codec = choice === undefined ? fallback : resolveCodec(choice)
-  return { codec: codec.id, frames: codec.encodeSync(value) }
+  if (!Trace.tracing) return { codec: codec.id, frames: codec.encodeSync(value) }
+  const t0 = Trace.now()
+  const frames = codec.encodeSync(value)
+  Trace.span(Trace.selfRank, "encode", "codec", t0, Trace.now(), { codec: codec.name, bytes: byteLength(frames) })
+  return { codec: codec.id, frames }
 }
+
+const byteLength = (frames: Frames): number => frames.buffers.reduce((n, b) => n + b.byteLength, frames.header.byteLength)
 
 /** The codec a message names in its envelope; throws `DecodeError` for an unknown id. */
 export const codecOf = (id: number): Codec => {
@@ -69,7 +76,13 @@ export const decode = (
   tag: number,
   options?: DecodeOptions
 ): unknown => {
-  const value = codecOf(codecId).decodeSync(frames, options)
+  const codec = codecOf(codecId)
+  let value: unknown
+  if (Trace.tracing && codec.id !== raw.id) {
+    const t0 = Trace.now()
+    value = codec.decodeSync(frames, options)
+    Trace.span(Trace.selfRank, "decode", "codec", t0, Trace.now(), { codec: codec.name, bytes: byteLength(frames) })
+  } else value = codec.decodeSync(frames, options)
   if (schema === undefined) return value
   const r = Schema.decodeUnknownResult(schema)(value)
   if (Result.isFailure(r)) {

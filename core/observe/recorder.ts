@@ -38,6 +38,15 @@ const origin = performance.timeOrigin
 /** Now, in microseconds since the epoch. */
 export const now = (): number => (origin + performance.now()) * 1000
 
+/** A `performance.now()` reading, in the trace's microseconds since the epoch. */
+export const at = (performanceMillis: number): number => (origin + performanceMillis) * 1000
+
+/** This thread's or process's rank, for spans recorded where no communicator is at hand (codecs). */
+export let selfRank = 0
+export const setSelfRank = (rank: number): void => {
+  selfRank = rank
+}
+
 /** Records a finished span of `rank`'s track. */
 export const span = (rank: number, name: string, cat: string, start: number, end: number, args?: Record<string, unknown>): void => {
   events.push({ name, cat, ph: "X", ts: start, dur: Math.max(0.001, end - start), pid: TRACE_PID, tid: rank, ...(args === undefined ? {} : { args }) })

@@ -12,6 +12,7 @@
  */
 import { Cause, Effect, Option, Queue, Schedule, Schema, Stream } from "effect"
 import { StageFailed } from "../errors.ts"
+import * as Trace from "../observe/recorder.ts"
 import type { MessageSchema } from "../messaging/Message.ts"
 import type { Emitter } from "./Emitter.ts"
 import type { ErrorPolicy, Transformer } from "./Graph.ts"
@@ -264,7 +265,11 @@ const batchHandler = <E>(env: ActorEnv<E>) =>
       /** Closes the handling of `entry`, begun at `t0`. */
       finish: (entry: Entry, t0: number): Effect.Effect<void, E> =>
         Effect.gen(function*() {
-          stats.busyMillis += performance.now() - t0
+          const t1 = performance.now()
+          stats.busyMillis += t1 - t0
+          if (Trace.tracing) {
+            Trace.span(env.actor.rank, env.actor.stage.stage.name, "pipeline", Trace.at(t0), Trace.at(t1), { replica: env.actor.replica, items: entry.items.length })
+          }
           yield* env.creditBack(entry.credits)
           if (emitter !== undefined && (mailbox!.depth === 0 || emitter.overdue)) yield* emitter.flushAll
           yield* slice()

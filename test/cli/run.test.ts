@@ -70,6 +70,16 @@ describe("rankflow run", () => {
       expect((await rankflow(["run", "-n", "2", "--trace", files, "examples/parallel-write.ts"])).code).toBe(0)
       const fileSpans = checkTrace(files, 2).filter((e) => e.ph === "X" && (e as { cat?: string }).cat === "file")
       for (let rank = 0; rank < 2; rank++) expect(fileSpans.filter((e) => e.name === "writeAtAll" && e.tid === rank)).toHaveLength(1)
+      // Codec work and a pipeline's stages are spans too: wordcount's values go through pickle, each stage's batches on its rank.
+      const counts = join(dir, "wordcount.json")
+      expect((await rankflow(["run", "-n", "3", "--trace", counts, "examples/wordcount.ts", "20000"])).code).toBe(0)
+      const spans = checkTrace(counts, 3).filter((e) => e.ph === "X") as ReadonlyArray<{ name: string; cat?: string; tid: number; args?: Record<string, unknown> }>
+      const codec = spans.filter((e) => e.cat === "codec")
+      expect(new Set(codec.map((e) => e.name))).toEqual(new Set(["encode", "decode"]))
+      expect(codec.every((e) => e.args?.["codec"] === "pickle" && Number(e.args?.["bytes"]) > 0)).toBe(true)
+      const stages = spans.filter((e) => e.cat === "pipeline")
+      expect(new Set(stages.map((e) => e.name))).toEqual(new Set(["split", "count", "result"]))
+      expect(stages.reduce((n, e) => n + Number(e.args?.["items"]), 0)).toBeGreaterThan(20000)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
