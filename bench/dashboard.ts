@@ -13,7 +13,7 @@
  */
 import { Effect, Scope, Exit } from "effect"
 import { Dashboard, World } from "rankflow"
-import { formatNumber, machine, printTable, progress, writeResults } from "./support/results.ts"
+import { formatNumber, machine, plan, printTable, progress, writeResults } from "./support/results.ts"
 
 const quick = process.argv.includes("--quick")
 const RUNS = quick ? 1 : 3
@@ -57,6 +57,7 @@ const main = Effect.gen(function*() {
   const off: Array<Effect.Success<ReturnType<typeof measure>>> = []
   const on: Array<Effect.Success<ReturnType<typeof measure>>> = []
   let events = 0
+  plan(2 * RUNS)
   for (let i = 0; i < RUNS; i++) {
     progress(`run ${i + 1}/${RUNS}: no dashboard`)
     off.push(yield* measure(undefined))

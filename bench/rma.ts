@@ -13,7 +13,7 @@
  */
 import { Effect } from "effect"
 import { World } from "rankflow"
-import { formatNumber, machine, printTable, progress, writeResults } from "./support/results.ts"
+import { formatNumber, machine, plan, printTable, progress, writeResults } from "./support/results.ts"
 import { openMpiMissing, runMpi4py } from "./support/openmpi.ts"
 import { startServer } from "../test/support/nats-server.ts"
 
@@ -27,6 +27,7 @@ const mpiMissing = openMpiMissing()
 const openMpi = (n: number, args: ReadonlyArray<string>) => runMpi4py<Record<string, number>>(n, "rma.py", args).then((lines) => lines.at(-1)!)
 
 const main = Effect.gen(function*() {
+  plan(2 * (SIZES.length + RANKS.length) + (mpiMissing === undefined ? SIZES.length + RANKS.length : 0))
   const server = yield* Effect.promise(() => startServer())
   const transports = [["shm", {}], ["nats", { servers: server.url }]] as const
   const latency: Array<Record<string, unknown>> = []

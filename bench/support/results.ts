@@ -47,7 +47,36 @@ export const printTable = (rows: ReadonlyArray<Record<string, string | number>>)
 export const formatNumber = (v: number): string =>
   !Number.isFinite(v) ? String(v) : Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3)
 
-/** One line of progress on stderr, so that long runs show they are alive. */
+const started = performance.now()
+let step = 0
+let total: number | undefined
+let current = ""
+let since = 0
+let ticker: ReturnType<typeof setInterval> | undefined
+const clock = (ms: number) => {
+  const s = Math.floor(ms / 1000)
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`
+}
+const line = () => `… [${clock(performance.now() - started)}] ${total === undefined ? `step ${step}` : `${step}/${total}`}: ${current}`
+
+/** How many `progress` steps the benchmark will take, where it knows: its lines then say how far it is (`3/18`). */
+export const plan = (steps: number): void => {
+  total = steps
+}
+
+/**
+ * A line of progress on stderr: what runs now, its step (of the planned
+ * ones), and the time since the benchmark started. While a step runs, a line
+ * says so every second on a terminal, every 10 s elsewhere (logs, CI).
+ */
 export const progress = (message: string): void => {
-  process.stderr.write(`… ${message}\n`)
+  step++
+  current = message
+  since = performance.now()
+  process.stderr.write(`${line()}\n`)
+  ticker ??= setInterval(() => {
+    const running = Math.round((performance.now() - since) / 1000)
+    if (running > 0 && (process.stderr.isTTY || running % 10 === 0)) process.stderr.write(`${line()}: running for ${running} s\n`)
+  }, 1000)
+  ticker.unref?.()
 }
