@@ -165,6 +165,8 @@ export interface SharedAllocator {
   release(array: ArrayBufferView): boolean
   /** Whether `array` lives in the shared arena. */
   owns(array: ArrayBufferView): boolean
+  /** Bytes of the arena in use now (every rank's blocks), and its size, where the allocator counts them. */
+  usage?(): { readonly used: number; readonly size: number }
 }
 
 /**

@@ -80,6 +80,8 @@ export interface View {
   readonly size: number
   readonly state: "waiting for a run" | "running" | "finished" | "failed"
   readonly failure: string | undefined
+  /** The job's shared arena (shm): bytes in use and its size; 0 where there is none. */
+  readonly arena: { readonly used: number; readonly size: number }
   readonly ranks: ReadonlyArray<{
     readonly rank: number
     readonly activity: Activity
@@ -257,6 +259,7 @@ export class Board implements RunObserver {
       size: this.size,
       state: this.state,
       failure: this.failure,
+      arena: [...this.ranks.values()].reduce((a, r) => (r.last !== undefined && r.last.arenaSize > 0 ? { used: r.last.arenaUsed, size: r.last.arenaSize } : a), { used: 0, size: 0 }),
       ranks: [...this.ranks.values()].sort((a, b) => a.rank - b.rank).map((r) => ({
         rank: r.rank,
         activity: r.activity,

@@ -96,7 +96,8 @@ const series = (view, pick) => view.ranks.map((r, i) => ({
 }));
 
 const draw = (view) => {
-  el("job").textContent = "run " + view.run + " · " + view.size + " ranks · " + view.state;
+  el("job").textContent = "run " + view.run + " · " + view.size + " ranks · " + view.state +
+    (view.arena.size > 0 ? " · shared arena " + (view.arena.used / 1048576).toFixed(1) + " of " + (view.arena.size / 1048576).toFixed(0) + " MB in use" : "");
   el("failure").textContent = view.failure === undefined ? "" : view.failure;
   const body = el("ranks").tBodies[0];
   body.replaceChildren(...view.ranks.map((r) => {

@@ -187,6 +187,9 @@ export interface Status {
   /** The rank's V8 heap in use (bytes), and how busy its event loop was since the last query (0–1). */
   readonly heapUsed: number
   readonly utilization: number
+  /** The job's shared arena: bytes in use and its size (0 and 0 where the transport has none). */
+  readonly arenaUsed: number
+  readonly arenaSize: number
   /** The actors of its running pipelines: their counts, and the stages each feeds. */
   readonly actors: ReadonlyArray<ActorReport>
 }

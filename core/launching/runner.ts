@@ -246,6 +246,8 @@ export const serve = (transport: Transport, control: RankControl): void => {
           bytesArrived: engine.bytesArrived,
           heapUsed: getHeapStatistics().used_heap_size,
           utilization: used,
+          arenaUsed: transport.alloc?.usage?.().used ?? 0,
+          arenaSize: transport.alloc?.usage?.().size ?? 0,
           actors: [...PipelineStats.live].map(([a, downstream]) => ({
             stage: a.stage, replica: a.replica, itemsIn: a.itemsIn, itemsOut: a.itemsOut, busyMillis: a.busyMillis,
             blockedMillis: a.blockedMillis, mailboxDepth: a.mailboxDepth, mailboxBound: a.mailboxBound, downstream

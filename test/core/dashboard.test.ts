@@ -12,7 +12,7 @@ import type { Wait } from "../../core/messaging/waits.ts"
 
 const status = (over: Partial<Protocol.Status> = {}): Protocol.Status => ({
   _tag: "Status", round: 1, run: 1, quiet: false, pending: [], sent: 0, arrived: 0, activity: 0, waits: [],
-  bytesSent: 0, bytesArrived: 0, heapUsed: 1 << 20, utilization: 0.5, actors: [], ...over
+  bytesSent: 0, bytesArrived: 0, heapUsed: 1 << 20, utilization: 0.5, arenaUsed: 0, arenaSize: 0, actors: [], ...over
 })
 const recv = (peer: number, tag: number): Wait => ({ op: "recv", comm: "world", rank: 0, peer, worldPeer: peer, tag, since: 0 })
 const actor = (stage: string, over: Partial<Protocol.ActorReport> = {}): Protocol.ActorReport => ({
@@ -31,8 +31,9 @@ describe("the dashboard's board", () => {
     const { board, tick } = setup()
     board.round(tick(0), new Map([[0, status()], [1, status({ waits: [recv(2, 7)] })], [2, status({ quiet: true })]]))
     const t = tick(500)
-    board.round(t, new Map([[0, status({ sent: 100, bytesSent: 800 })], [1, status({ waits: [recv(2, 7)] })], [2, status({ quiet: true })]]))
+    board.round(t, new Map([[0, status({ sent: 100, bytesSent: 800, arenaUsed: 4096, arenaSize: 1 << 20 })], [1, status({ waits: [recv(2, 7)] })], [2, status({ quiet: true })]]))
     const v = board.view()
+    expect(v.arena).toEqual({ used: 4096, size: 1 << 20 })
     expect(v.ranks.map((r) => r.activity)).toEqual(["compute", "receive", "idle"])
     expect(v.ranks[1]!.doing).toMatch(/^recv\(source 2, tag 7\) on world/)
     expect(v.ranks[0]!.samples.at(-1)).toMatchObject({ msgsOut: 200, bytesOut: 1600 })

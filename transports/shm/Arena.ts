@@ -69,6 +69,11 @@ export class Arena implements SharedAllocator {
   private readonly handles = new WeakMap<SharedArrayBuffer, Handle>()
   private readonly finalizer = new FinalizationRegistry<Handle>((h) => this.drop(h))
 
+  /** Bytes in use (read without the lock: a reading for a dashboard, not for decisions). */
+  usage(): { readonly used: number; readonly size: number } {
+    return { used: this.meta[ARENA_USED_F64]!, size: this.bytes }
+  }
+
   constructor(regions: SharedRegions) {
     this.master = regions.arena
     this.bytes = regions.arena.byteLength
