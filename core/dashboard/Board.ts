@@ -12,10 +12,12 @@ import type * as Protocol from "../launching/RunnerProtocol.ts"
 import { describeWait } from "../messaging/waits.ts"
 
 /** What a rank is doing, as the timeline colours it. */
-export type Activity = "compute" | "send" | "receive" | "collective" | "window" | "io" | "idle" | "finished" | "stopped" | "failed"
+export type Activity = "compute" | "codec" | "send" | "receive" | "collective" | "window" | "io" | "idle" | "finished" | "stopped" | "failed"
 
 /** How much history the page gets (milliseconds). */
 const HISTORY_MS = 60_000
+/** The share of a round's time in codec work from which a computing rank shows as doing codec work. */
+const CODEC_SHARE = 0.3
 /** Lines of output kept per rank. */
 const LOG_LINES = 20
 
@@ -181,6 +183,8 @@ export class Board implements RunObserver {
         continue
       }
       const s = replies.get(r.rank)
+      const before = r.last
+      const beforeAt = r.lastAt
       if (s !== undefined && r.last !== undefined && r.last.run === s.run) {
         const dt = Math.max(1, at - r.lastAt) / 1000
         r.samples.push({
@@ -196,8 +200,12 @@ export class Board implements RunObserver {
         r.last = s
         r.lastAt = at
       }
-      r.doing = doingOf(s)
-      this.mark(r, activityOf(s), at)
+      // Computing, but mostly encoding and decoding values since the last round: codec work.
+      const codecShare = s !== undefined && before !== undefined && before.run === s.run ? (s.codecMillis - before.codecMillis) / Math.max(1, at - beforeAt) : 0
+      const activity = activityOf(s)
+      const shown = activity === "compute" && codecShare >= CODEC_SHARE ? "codec" : activity
+      r.doing = shown === "codec" ? `encoding and decoding values (${Math.round(codecShare * 100)} % of the time)` : doingOf(s)
+      this.mark(r, shown, at)
       while (r.samples.length > 0 && r.samples[0]!.t < at - HISTORY_MS) r.samples.shift()
       while (r.timeline.length > 1 && r.timeline[0]!.end < at - HISTORY_MS) r.timeline.shift()
     }

@@ -9,6 +9,7 @@
 /** The colour of each activity, on the timeline and the rank badges. */
 const COLOURS = {
   compute: "#2e7d32",
+  codec: "#9ccc65",
   send: "#f9a825",
   receive: "#c62828",
   collective: "#6a1b9a",

@@ -72,7 +72,7 @@ export class JobWatch {
     this.round++
     this.started = now
     this.replies = new Map()
-    return { _tag: "Status", round: this.round }
+    return this.observer !== undefined && this.observing() ? { _tag: "Status", round: this.round, watched: true } : { _tag: "Status", round: this.round }
   }
 
   /** Asks for the picture at the end of the next round. */

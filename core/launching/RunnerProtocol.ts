@@ -135,6 +135,8 @@ export interface Go {
 export interface StatusQuery {
   readonly _tag: "Status"
   readonly round: number
+  /** Someone watches (a dashboard): the rank also times its codec work, for `codecMillis`. */
+  readonly watched?: boolean
 }
 
 export interface Interrupt {
@@ -187,6 +189,8 @@ export interface Status {
   /** The rank's V8 heap in use (bytes), and how busy its event loop was since the last query (0–1). */
   readonly heapUsed: number
   readonly utilization: number
+  /** Milliseconds spent encoding and decoding values since the rank was first asked with `watched` (0 before). */
+  readonly codecMillis: number
   /** The job's shared arena: bytes in use and its size (0 and 0 where the transport has none). */
   readonly arenaUsed: number
   readonly arenaSize: number

@@ -21,7 +21,7 @@ import { mainSlot } from "../internal/mainSlot.ts"
 import * as CommState from "../comm/CommState.ts"
 import { Engine } from "../messaging/Engine.ts"
 import * as Failure from "../Failure.ts"
-import { resolveCodec } from "../messaging/Message.ts"
+import { codecTiming, resolveCodec } from "../messaging/Message.ts"
 import type { Program } from "./Rank.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 
@@ -228,6 +228,7 @@ export const serve = (transport: Transport, control: RankControl): void => {
         control.exit(0)
         break
       case "Status": {
+        if (cmd.watched === true) codecTiming.on = true
         const now = performance.eventLoopUtilization()
         const used = performance.eventLoopUtilization(now, loop).utilization
         loop = now
@@ -246,6 +247,7 @@ export const serve = (transport: Transport, control: RankControl): void => {
           bytesArrived: engine.bytesArrived,
           heapUsed: getHeapStatistics().used_heap_size,
           utilization: used,
+          codecMillis: codecTiming.millis,
           arenaUsed: transport.alloc?.usage?.().used ?? 0,
           arenaSize: transport.alloc?.usage?.().size ?? 0,
           actors: [...PipelineStats.live].map(([a, downstream]) => ({

@@ -12,7 +12,7 @@ import type { Wait } from "../../core/messaging/waits.ts"
 
 const status = (over: Partial<Protocol.Status> = {}): Protocol.Status => ({
   _tag: "Status", round: 1, run: 1, quiet: false, pending: [], sent: 0, arrived: 0, activity: 0, waits: [],
-  bytesSent: 0, bytesArrived: 0, heapUsed: 1 << 20, utilization: 0.5, arenaUsed: 0, arenaSize: 0, actors: [], ...over
+  bytesSent: 0, bytesArrived: 0, heapUsed: 1 << 20, utilization: 0.5, codecMillis: 0, arenaUsed: 0, arenaSize: 0, actors: [], ...over
 })
 const recv = (peer: number, tag: number): Wait => ({ op: "recv", comm: "world", rank: 0, peer, worldPeer: peer, tag, since: 0 })
 const actor = (stage: string, over: Partial<Protocol.ActorReport> = {}): Protocol.ActorReport => ({
@@ -49,6 +49,15 @@ describe("the dashboard's board", () => {
     expect(board.view().ranks.map((r) => r.activity)).toEqual(["compute", "collective", "send"])
     board.round(tick(200), new Map([[0, status({ pending: ["FSReqPromise"] })], [1, status({ run: 0 })], [2, status({ quiet: true })]]))
     expect(board.view().ranks.map((r) => r.activity)).toEqual(["io", "finished", "idle"])
+  })
+
+  it("a computing rank that spent most of the round encoding and decoding shows as codec work", () => {
+    const { board, tick } = setup()
+    board.round(tick(200), new Map([[0, status({ codecMillis: 10 })], [1, status({ codecMillis: 10 })]]))
+    board.round(tick(200), new Map([[0, status({ codecMillis: 150 })], [1, status({ codecMillis: 20 })]]))
+    const v = board.view()
+    expect(v.ranks.map((r) => r.activity)).toEqual(["codec", "compute", "compute"])
+    expect(v.ranks[0]!.doing).toBe("encoding and decoding values (70 % of the time)")
   })
 
   it("the timeline keeps one segment per change of activity", () => {

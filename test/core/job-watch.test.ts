@@ -24,6 +24,7 @@ const status = (round: number, over: Partial<Protocol.Status> = {}): Protocol.St
   bytesArrived: 8,
   heapUsed: 1 << 20,
   utilization: 0,
+  codecMillis: 0,
   arenaUsed: 0,
   arenaSize: 0,
   actors: [],
