@@ -29,6 +29,19 @@ const EXAMPLES: ReadonlyArray<readonly [string, number]> = [
   ["heat-gpu.ts", 4]
 ]
 
+
+/** What a dashboard's /api/state says, as far as these tests read it. */
+type DashboardState = { state: string; failure?: string; ranks: Array<{ rank: number; activity: string; doing: string }>; stages: Array<{ name: string }> }
+
+/** Reads a dashboard's state at `url` until `ok` holds (the test's own timeout bounds it). */
+const until = async (url: string, ok: (s: DashboardState) => boolean): Promise<DashboardState> => {
+  for (;;) {
+    const s = (await (await fetch(url)).json()) as DashboardState
+    if (ok(s)) return s
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
 describe("rankflow run --transport nats", () => {
   let server: NatsServer
   let cluster: NatsCluster
@@ -98,14 +111,6 @@ describe("rankflow run --transport nats", () => {
   it("--dashboard shows the rank processes: what each waits for, a pipeline's stages, then the failed rank (its /api/state)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rankflow-nats-dashboard-"))
     const job = startRankflow(["run", "-n", "4", "--transport", "nats", "--nats", server.url, "--dashboard", "127.0.0.1:0", "--dashboard-keep", "60s", "test/programs/dashboard.ts", dir], { timeoutMs: 120_000 })
-    type State = { state: string; failure?: string; ranks: Array<{ rank: number; activity: string; doing: string }>; stages: Array<{ name: string }> }
-    const until = async (url: string, ok: (s: State) => boolean): Promise<State> => {
-      for (;;) {
-        const s = (await (await fetch(url)).json()) as State
-        if (ok(s)) return s
-        await new Promise((r) => setTimeout(r, 100))
-      }
-    }
     try {
       await job.waitFor(/dashboard at http:\/\/127\.0\.0\.1:\d+\//)
       const url = new URL("api/state", /dashboard at (\S+)/.exec(job.stderr())![1]!).href
@@ -133,14 +138,6 @@ describe("rankflow run --transport nats", () => {
     const first = startRankflow([...common, "--ranks", "0-1", "--dashboard", "127.0.0.1:0", "--dashboard-keep", "60s", "test/programs/dashboard.ts", dir], { timeoutMs: 120_000 })
     const second = startRankflow([...common, "--ranks", "2-3", "test/programs/dashboard.ts", dir], { timeoutMs: 120_000 })
     const watcher = startRankflow(["dashboard", "--nats", server.url, "--job", job, "--listen", "127.0.0.1:0"], { timeoutMs: 120_000 })
-    type State = { state: string; failure?: string; ranks: Array<{ rank: number; activity: string; doing: string }>; stages: Array<{ name: string }> }
-    const until = async (url: string, ok: (s: State) => boolean): Promise<State> => {
-      for (;;) {
-        const s = (await (await fetch(url)).json()) as State
-        if (ok(s)) return s
-        await new Promise((r) => setTimeout(r, 100))
-      }
-    }
     try {
       await first.waitFor(/dashboard at http:\/\/127\.0\.0\.1:\d+\//)
       await watcher.waitFor(/dashboard of job .* at http:\/\/127\.0\.0\.1:\d+\//)
