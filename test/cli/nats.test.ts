@@ -29,7 +29,6 @@ const EXAMPLES: ReadonlyArray<readonly [string, number]> = [
   ["heat-gpu.ts", 4]
 ]
 
-
 /** What a dashboard's /api/state says, as far as these tests read it. */
 type DashboardState = { state: string; failure?: string; ranks: Array<{ rank: number; activity: string; doing: string }>; stages: Array<{ name: string }> }
 
