@@ -19,6 +19,7 @@
  * }).pipe(Effect.provide(Gpu.layer()))
  * ```
  */
+import * as DeviceMemory from "../core/observe/deviceMemory.ts"
 import { Context, Effect, Layer } from "effect"
 import { type StageRunner, StageDevices } from "../core/comm/DeviceArray.ts"
 import { InvalidArgument } from "../core/errors.ts"
@@ -263,13 +264,21 @@ const make = (adapter: GPUAdapter, state: DeviceState): GpuDevice => {
 export const layer = (options: LayerOptions = {}): Layer.Layer<Device | StageDevices, GpuUnavailable> =>
   Layer.effectContext(
     Effect.map(
-      Effect.acquireRelease(acquire(options), ({ entry, state }) =>
-        Effect.promise(async () => {
-          state.close()
-          // Let Dawn run the destruction before the instance may be collected.
-          await new Promise((resolve) => setTimeout(resolve, 0))
-          reachable.delete(entry.gpu)
+      Effect.acquireRelease(
+        Effect.map(acquire(options), (acquired) => ({
+          ...acquired,
+          // The dashboard shows what the device holds (core/observe/deviceMemory.ts).
+          unregister: DeviceMemory.register(() => acquired.state.pool.liveBytes + acquired.state.pool.pooledBytes)
         })),
+        ({ entry, state, unregister }) =>
+          Effect.promise(async () => {
+            unregister()
+            state.close()
+            // Let Dawn run the destruction before the instance may be collected.
+            await new Promise((resolve) => setTimeout(resolve, 0))
+            reachable.delete(entry.gpu)
+          })
+      ),
       ({ adapter, state }) => {
         const device = make(adapter, state)
         return Context.make(Device, device).pipe(Context.add(StageDevices, stageRunner(device)))

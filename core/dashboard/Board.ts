@@ -94,6 +94,8 @@ export interface View {
     readonly bytesSent: number
     readonly bytesArrived: number
     readonly heap: number
+    /** Bytes it holds on a GPU (0 without one). */
+    readonly gpu: number
     readonly samples: ReadonlyArray<Sample>
     readonly timeline: ReadonlyArray<Segment>
     readonly logs: ReadonlyArray<string>
@@ -278,6 +280,7 @@ export class Board implements RunObserver {
         bytesSent: r.last?.bytesSent ?? 0,
         bytesArrived: r.last?.bytesArrived ?? 0,
         heap: r.last?.heapUsed ?? 0,
+        gpu: r.last?.deviceBytes ?? 0,
         samples: r.samples,
         timeline: r.timeline.map((s) => ({ ...s, end: s === r.timeline[r.timeline.length - 1] && this.state === "running" ? now : s.end })),
         logs: r.partialLog === "" ? r.logs : [...r.logs, r.partialLog]

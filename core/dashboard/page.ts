@@ -56,7 +56,7 @@ export const page = `<!doctype html>
 <header><h1>rankflow</h1><span id="job">connecting…</span><span id="failure" class="failure"></span></header>
 <main>
   <section class="wide"><h2>Ranks</h2>
-    <table id="ranks"><thead><tr><th>rank</th><th>state</th><th>doing</th><th>messages out / in</th><th>msgs/s out</th><th>msgs/s in</th><th>bytes/s out</th><th>bytes/s in</th><th>heap</th></tr></thead><tbody></tbody></table>
+    <table id="ranks"><thead><tr><th>rank</th><th>state</th><th>doing</th><th>messages out / in</th><th>msgs/s out</th><th>msgs/s in</th><th>bytes/s out</th><th>bytes/s in</th><th>heap</th><th>GPU</th></tr></thead><tbody></tbody></table>
   </section>
   <section class="wide"><h2>Task stream (last minute)</h2><div class="legend" id="legend"></div><canvas id="timeline"></canvas></section>
   <section><h2>Messages sent per second</h2><canvas id="messages"></canvas></section>
@@ -107,7 +107,7 @@ const draw = (view) => {
     tr.dataset.activity = r.activity;
     const last = r.samples[r.samples.length - 1];
     const cells = [r.rank, r.activity, r.failure === undefined ? r.doing : "failed: " + r.failure, r.sent + " / " + r.arrived,
-      last ? human(last.msgsOut) : "–", last ? human(last.msgsIn) : "–", last ? human(last.bytesOut) : "–", last ? human(last.bytesIn) : "–", (r.heap / 1048576).toFixed(1) + " MB"];
+      last ? human(last.msgsOut) : "–", last ? human(last.msgsIn) : "–", last ? human(last.bytesOut) : "–", last ? human(last.bytesIn) : "–", (r.heap / 1048576).toFixed(1) + " MB", r.gpu > 0 ? (r.gpu / 1048576).toFixed(1) + " MB" : "–"];
     cells.forEach((c, i) => {
       const td = document.createElement("td");
       if (i === 1) {

@@ -191,6 +191,8 @@ export interface Status {
   readonly utilization: number
   /** Milliseconds spent encoding and decoding values since the rank was first asked with `watched` (0 before). */
   readonly codecMillis: number
+  /** Bytes the rank holds on a GPU (its device's live and pooled buffers; 0 without one). */
+  readonly deviceBytes: number
   /** The job's shared arena: bytes in use and its size (0 and 0 where the transport has none). */
   readonly arenaUsed: number
   readonly arenaSize: number

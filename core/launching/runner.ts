@@ -28,6 +28,7 @@ import type * as Protocol from "./RunnerProtocol.ts"
 import { LOG_LEVEL_ENV, logLevelOf } from "./logLevel.ts"
 import { waitsOf } from "../messaging/waits.ts"
 import * as PipelineStats from "../pipeline/Stats.ts"
+import * as DeviceMemory from "../observe/deviceMemory.ts"
 import { getHeapStatistics } from "node:v8"
 import { CONTEXTS_PER_RUN, worldContextOf } from "./RunnerProtocol.ts"
 import { performance } from "node:perf_hooks"
@@ -248,6 +249,7 @@ export const serve = (transport: Transport, control: RankControl): void => {
           heapUsed: getHeapStatistics().used_heap_size,
           utilization: used,
           codecMillis: codecTiming.millis,
+          deviceBytes: DeviceMemory.held(),
           arenaUsed: transport.alloc?.usage?.().used ?? 0,
           arenaSize: transport.alloc?.usage?.().size ?? 0,
           actors: [...PipelineStats.live].map(([a, downstream]) => ({

@@ -7,12 +7,13 @@
 import { describe, expect, it } from "vitest"
 import { Board } from "../../core/dashboard/Board.ts"
 import { feeder } from "../../core/dashboard/feed.ts"
+import * as DeviceMemory from "../../core/observe/deviceMemory.ts"
 import type * as Protocol from "../../core/launching/RunnerProtocol.ts"
 import type { Wait } from "../../core/messaging/waits.ts"
 
 const status = (over: Partial<Protocol.Status> = {}): Protocol.Status => ({
   _tag: "Status", round: 1, run: 1, quiet: false, pending: [], sent: 0, arrived: 0, activity: 0, waits: [],
-  bytesSent: 0, bytesArrived: 0, heapUsed: 1 << 20, utilization: 0.5, codecMillis: 0, arenaUsed: 0, arenaSize: 0, actors: [], ...over
+  bytesSent: 0, bytesArrived: 0, heapUsed: 1 << 20, utilization: 0.5, codecMillis: 0, deviceBytes: 0, arenaUsed: 0, arenaSize: 0, actors: [], ...over
 })
 const recv = (peer: number, tag: number): Wait => ({ op: "recv", comm: "world", rank: 0, peer, worldPeer: peer, tag, since: 0 })
 const actor = (stage: string, over: Partial<Protocol.ActorReport> = {}): Protocol.ActorReport => ({
@@ -34,6 +35,7 @@ describe("the dashboard's board", () => {
     board.round(t, new Map([[0, status({ sent: 100, bytesSent: 800, arenaUsed: 4096, arenaSize: 1 << 20 })], [1, status({ waits: [recv(2, 7)] })], [2, status({ quiet: true })]]))
     const v = board.view()
     expect(v.arena).toEqual({ used: 4096, size: 1 << 20 })
+    expect(v.ranks.map((r) => r.gpu)).toEqual([0, 0, 0])
     expect(v.ranks.map((r) => r.activity)).toEqual(["compute", "receive", "idle"])
     expect(v.ranks[1]!.doing).toMatch(/^recv\(source 2, tag 7\) on world/)
     expect(v.ranks[0]!.samples.at(-1)).toMatchObject({ msgsOut: 200, bytesOut: 1600 })
@@ -49,6 +51,19 @@ describe("the dashboard's board", () => {
     expect(board.view().ranks.map((r) => r.activity)).toEqual(["compute", "collective", "send"])
     board.round(tick(200), new Map([[0, status({ pending: ["FSReqPromise"] })], [1, status({ run: 0 })], [2, status({ quiet: true })]]))
     expect(board.view().ranks.map((r) => r.activity)).toEqual(["io", "finished", "idle"])
+  })
+
+  it("device memory: what registered readers hold, while they are registered; a rank reports it and the board shows it", () => {
+    expect(DeviceMemory.held()).toBe(0)
+    const stop = DeviceMemory.register(() => 3 << 20)
+    const stop2 = DeviceMemory.register(() => 1 << 20)
+    expect(DeviceMemory.held()).toBe(4 << 20)
+    stop()
+    stop2()
+    expect(DeviceMemory.held()).toBe(0)
+    const { board, tick } = setup()
+    board.round(tick(200), new Map([[1, status({ deviceBytes: 4 << 20 })]]))
+    expect(board.view().ranks.map((r) => r.gpu)).toEqual([0, 4 << 20, 0])
   })
 
   it("a computing rank that spent most of the round encoding and decoding shows as codec work", () => {

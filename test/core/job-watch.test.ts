@@ -25,6 +25,7 @@ const status = (round: number, over: Partial<Protocol.Status> = {}): Protocol.St
   heapUsed: 1 << 20,
   utilization: 0,
   codecMillis: 0,
+  deviceBytes: 0,
   arenaUsed: 0,
   arenaSize: 0,
   actors: [],

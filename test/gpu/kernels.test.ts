@@ -10,6 +10,7 @@ import { Effect, Exit, Layer } from "effect"
 import { Gpu, GpuArray, GpuUnavailable, Kernel, Kernels } from "../../gpu/index.ts"
 import type { HostArray } from "../../gpu/Dtype.ts"
 import { randoms, useGpu } from "../support/gpu.ts"
+import * as DeviceMemory from "../../core/observe/deviceMemory.ts"
 
 const device = useGpu()
 const SIZES = [0, 1, 255, 256, 257, 1000, 70_001]
@@ -237,6 +238,18 @@ describe("GPU arrays", () => {
       // 1,000 cycles allocate 2,000 arrays of ~270 KiB (0.54 GB in all): without pooling and submits it would show.
       expect(after.created).toBe(before.created)
       expect(after.rss - before.rss).toBeLessThan(54 * 1024 * 1024)
+    })))
+
+  it.effect("the device's buffers count in the rank's device memory (what the dashboard shows)", () =>
+    device.provide(Effect.gen(function*() {
+      const gpu = yield* Gpu.Device
+      const before = DeviceMemory.held()
+      expect(before).toBe(gpu.stats().liveBytes + gpu.stats().pooledBytes)
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* gpu.zeros("f32", 1 << 20)
+        expect(DeviceMemory.held()).toBeGreaterThanOrEqual(before + 4 * (1 << 20) - gpu.stats().pooledBytes)
+        expect(DeviceMemory.held()).toBe(gpu.stats().liveBytes + gpu.stats().pooledBytes)
+      }))
     })))
 
   it.effect("arrays made inside a Scope are released when it closes", () =>
