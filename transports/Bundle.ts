@@ -193,6 +193,7 @@ const entryCode = (request: BundleRequest): string => {
 
 const build = async (request: BundleRequest, outputPath: string): Promise<{ code: string; map: string; inputs: Array<string> }> => {
   const { rolldown } = await import("rolldown")
+  const CORE_DIR = fileURLToPath(new URL("../core/", import.meta.url))
   const { parseSync } = await import("rolldown/utils")
   const bundler = await rolldown({
     input: ENTRY_ID,
@@ -212,8 +213,11 @@ const build = async (request: BundleRequest, outputPath: string): Promise<{ code
           if (/^(\.|\/|node:|\0)/.test(source) || importer === undefined) return null
           const resolved = await this.resolve(source, importer, { ...options, skipSelf: true })
           if (resolved === null || resolved.external !== false) return resolved
-          // The bundler itself is reachable (a rank may launch a job) but never worth carrying.
-          return source === "rolldown" || source.startsWith("rolldown/") || hasNativeAddon(resolved.id) ? { id: resolved.id, external: "absolute" } : resolved
+          // The bundler itself is reachable (a rank may launch a job) but never worth carrying; nor are the
+          // packages rankflow's core imports lazily for launcher-side tools (the dashboard's HTTP server, OTLP):
+          // a rank reaches them only if it runs those tools, and then loads them from their own paths.
+          const lazyTool = options.kind === "dynamic-import" && importer.startsWith(CORE_DIR)
+          return source === "rolldown" || source.startsWith("rolldown/") || lazyTool || hasNativeAddon(resolved.id) ? { id: resolved.id, external: "absolute" } : resolved
         }
       },
       {

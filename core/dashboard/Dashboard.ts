@@ -12,14 +12,11 @@
  * serves its page, Chart.js and the job's state, nothing else (no files, no
  * environment).
  */
-import { NodeHttpServer } from "@effect/platform-node"
 import { Data, Effect, Schedule, type Scope, Stream } from "effect"
-import { HttpServerRequest, HttpServerResponse } from "effect/http"
-import { readFile } from "node:fs/promises"
-import { createServer } from "node:http"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { timingSafeEqual } from "node:crypto"
+import { readFile } from "node:fs/promises"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
 import type { RunObserver } from "../launching/World.ts"
 import type { JobWatcher } from "../../transports/Launcher.ts"
 import { Board } from "./Board.ts"
@@ -102,7 +99,10 @@ export const TOKEN_ENV = "RANKFLOW_DASHBOARD_TOKEN"
 
 /** Chart.js's browser build, read once. */
 let chartSource: Promise<string> | undefined
-const chartJs = Effect.promise(() => (chartSource ??= readFile(join(dirname(fileURLToPath(import.meta.resolve("chart.js"))), "chart.umd.min.js"), "utf8")))
+const chartJs = Effect.promise(() => (chartSource ??= readFile(join(dirname(createRequire(import.meta.url).resolve("chart.js")), "chart.umd.min.js"), "utf8")))
+
+/** The HTTP server's modules, loaded when a dashboard starts (ranks, which import rankflow, never load them). */
+const http = Effect.promise(() => Promise.all([import("@effect/platform-node/NodeHttpServer"), import("effect/http"), import("node:http")]))
 
 const sameToken = (given: string | null | undefined, token: string): boolean => {
   if (given === null || given === undefined) return false
@@ -132,6 +132,7 @@ export const make = (options: DashboardOptions = {}): Effect.Effect<Dashboard, D
     if (!Number.isInteger(port) || port < 0 || port > 65535) return yield* new DashboardError({ message: `the dashboard's port must be 0–65535, got ${port}` })
     const board = new Board()
     const chart = yield* chartJs
+    const [NodeHttpServer, { HttpServerRequest, HttpServerResponse }, { createServer }] = yield* http
     const server = yield* NodeHttpServer.make(() => createServer(), { port, host }).pipe(
       Effect.mapError((e) => new DashboardError({ message: `the dashboard cannot listen on ${host}:${port}: ${(e as { message?: string }).message ?? String(e)}`, cause: e }))
     )

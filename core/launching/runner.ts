@@ -29,7 +29,6 @@ import { LOG_LEVEL_ENV, logLevelOf } from "./logLevel.ts"
 import { waitsOf } from "../messaging/waits.ts"
 import * as PipelineStats from "../pipeline/Stats.ts"
 import * as DeviceMemory from "../observe/deviceMemory.ts"
-import { getHeapStatistics } from "node:v8"
 import { CONTEXTS_PER_RUN, worldContextOf } from "./RunnerProtocol.ts"
 import { performance } from "node:perf_hooks"
 
@@ -246,7 +245,7 @@ export const serve = (transport: Transport, control: RankControl): void => {
           waits: waitsOf(engine),
           bytesSent: engine.bytesSent,
           bytesArrived: engine.bytesArrived,
-          heapUsed: getHeapStatistics().used_heap_size,
+          heapUsed: process.memoryUsage().heapUsed,
           utilization: used,
           codecMillis: codecTiming.millis,
           deviceBytes: DeviceMemory.held(),

@@ -8,8 +8,7 @@
  * calls it when the run ends.
  */
 import { Data, Effect } from "effect"
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
-import { OtlpResource, type OtlpTracer } from "effect/observability"
+import type { OtlpTracer } from "effect/observability"
 import { randomBytes } from "node:crypto"
 import type { TraceEvent } from "./recorder.ts"
 
@@ -32,8 +31,15 @@ const nanos = (micros: number): string => (BigInt(Math.round(micros * 1000))).to
 
 type Span = OtlpTracer.ScopeSpan["spans"][number]
 
-/** The run's recorded events as OTLP spans of one trace (flows become links). */
-export const toTraceData = (events: ReadonlyArray<TraceEvent>, info: { readonly size: number; readonly run: number }): OtlpTracer.TraceData => {
+/** Effect's HTTP client and OTLP resource, loaded when a run exports (ranks never load them). */
+const modules = Effect.promise(() => Promise.all([import("effect/http"), import("effect/observability")]))
+
+/** The run's recorded events as OTLP spans of one trace (flows become links); `OtlpResource` is Effect's. */
+export const toTraceData = (
+  OtlpResource: typeof import("effect/observability").OtlpResource,
+  events: ReadonlyArray<TraceEvent>,
+  info: { readonly size: number; readonly run: number }
+): OtlpTracer.TraceData => {
   const traceId = hex(16)
   const spans: Array<Span & { links: Array<Span["links"][number]> }> = []
   /** The last span of each rank's track: a flow event follows the message slice it belongs to. */
@@ -91,14 +97,17 @@ export const toTraceData = (events: ReadonlyArray<TraceEvent>, info: { readonly 
  */
 export const exportSpans = (url: string, events: ReadonlyArray<TraceEvent>, info: { readonly size: number; readonly run: number }): Effect.Effect<void, OtlpError> =>
   Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
-    const request = HttpClientRequest.post(tracesUrl(url)).pipe(HttpClientRequest.bodyJsonUnsafe(toTraceData(events, info)))
-    const response = yield* client.execute(request)
-    if (response.status >= 300) {
-      const body = yield* Effect.orElseSucceed(response.text, () => "")
-      return yield* new OtlpError({ message: `the collector at ${tracesUrl(url)} answered ${response.status}${body === "" ? "" : `: ${body.slice(0, 200)}`}` })
-    }
+    const [{ FetchHttpClient, HttpClient, HttpClientRequest }, { OtlpResource }] = yield* modules
+    const send = Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const request = HttpClientRequest.post(tracesUrl(url)).pipe(HttpClientRequest.bodyJsonUnsafe(toTraceData(OtlpResource, events, info)))
+      const response = yield* client.execute(request)
+      if (response.status >= 300) {
+        const body = yield* Effect.orElseSucceed(response.text, () => "")
+        return yield* new OtlpError({ message: `the collector at ${tracesUrl(url)} answered ${response.status}${body === "" ? "" : `: ${body.slice(0, 200)}`}` })
+      }
+    })
+    yield* Effect.provide(send, FetchHttpClient.layer)
   }).pipe(
-    Effect.provide(FetchHttpClient.layer),
     Effect.mapError((e) => (e instanceof OtlpError ? e : new OtlpError({ message: `could not send the trace to ${tracesUrl(url)}: ${(e as { message?: string }).message ?? String(e)}`, cause: e })))
   )
