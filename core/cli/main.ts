@@ -273,8 +273,11 @@ const listen = Flag.String("listen").pipe(
 )
 const watchTransport = Flag.String("transport").pipe(Flag.withDescription("the job's transport (one with a stats channel: nats)"), Flag.withDefault("nats"))
 
+/** The transport flags that say where a job is and how to reach it (a watcher needs no others). */
+const reachFlags = Object.fromEntries(Object.entries(transportFlags).filter(([name]) => !["ranks", "join-timeout", "heartbeat-timeout", "job-key-file"].includes(name)))
+
 /** `rankflow dashboard --nats URL --job ID`: one page for a job running anywhere on the servers, until Ctrl-C. */
-const dashboardCommand = Command.make("dashboard", { listen, dashboardToken, transport: watchTransport, transportFlags }, (o) =>
+const dashboardCommand = Command.make("dashboard", { listen, dashboardToken, transport: watchTransport, transportFlags: reachFlags }, (o) =>
   Effect.gen(function*() {
     const flags: Record<string, string | number | undefined> = {}
     for (const [name, v] of Object.entries(o.transportFlags)) flags[name] = value(v as Option.Option<string | number>)

@@ -42,7 +42,7 @@ describe("ports between two jobs on one NATS server", () => {
     Scope.provide(World.make({ size, transport: "nats", transportOptions: { servers: server!.url } }), scope!)
   const both = (a: Effect.Effect<unknown, unknown>, b: Effect.Effect<unknown, unknown>) => Effect.all([a, b], { concurrency: 2, discard: true })
 
-  it.live.each([[1, 1], [2, 3], [4, 2]] as const)("a job of %i accepts, a job of %i connects: messages, collectives, merge, disconnect", ([servers, clients]) =>
+  it.live.each([[1, 1], [2, 3], [4, 2], [1, 8]] as const)("a job of %i accepts, a job of %i connects: messages, collectives, merge, disconnect", ([servers, clients]) =>
     Effect.gen(function*() {
       const [a, b] = yield* Effect.all([job(servers), job(clients)], { concurrency: 2 })
       const service = `solver-${servers}-${clients}`
