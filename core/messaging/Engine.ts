@@ -155,7 +155,7 @@ export class Engine {
     let bytes = a.header.byteLength
     for (let i = 0; i < a.sizes.length; i++) bytes += a.sizes[i]!
     this.bytesArrived += bytes
-    if (Trace.tracing) Trace.arrived(this.rank, a.source, Envelope.tag(env), bytes)
+    if (Trace.tracing) Trace.arrived(this.rank, a.source, Envelope.tag(env), bytes, a)
     this.matching.arrive(a.source, Envelope.context(env), Envelope.tag(env), a)
   }
 

@@ -7,6 +7,7 @@
 import { peek, raw } from "../../codecs/buffer.ts"
 import type { CommState } from "../comm/CommState.ts"
 import * as Envelope from "./Envelope.ts"
+import * as Trace from "../observe/recorder.ts"
 import type { Incoming } from "./Matching.ts"
 import * as Message from "./Message.ts"
 import type { Status } from "../comm/Status.ts"
@@ -37,7 +38,8 @@ export const statusOf = (c: CommState, m: Incoming): Status => {
   return { source: c.worldToComm[m.source]!, tag: m.tag, byteCount, codec, count, datatype }
 }
 
-/** Answers a synchronous send once its message is taken (its sender completes then). */
+/** Answers a synchronous send once its message is taken (its sender completes then); a trace marks the take. */
 export const acknowledgeIfSync = (c: CommState, m: Incoming): void => {
+  if (Trace.tracing) Trace.taken(c.engine.rank, m.arrival)
   if (Envelope.kind(m.arrival.envelope) === Envelope.KIND_SYNC) c.engine.acknowledge(m.source, Envelope.seq(m.arrival.envelope))
 }

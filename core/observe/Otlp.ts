@@ -4,7 +4,8 @@
  * OTLP/HTTP JSON request to a collector's `/v1/traces`, built with Effect's
  * OTLP models and resource and sent with Effect's HTTP client. One trace per
  * run; each rank's spans carry `rankflow.rank`; a message's arrival span
- * links to its send span (the flows of the Chrome trace). Internal: World
+ * links to its send span, and the call that took the message (a receive, a
+ * collective) links to its arrival (the flows of the Chrome trace). Internal: World
  * calls it when the run ends.
  */
 import { Data, Effect } from "effect"
@@ -46,7 +47,18 @@ export const toTraceData = (
   const lastOf = new Map<number, Span & { links: Array<Span["links"][number]> }>()
   const outOf = new Map<number, string>()
   const arrivals: Array<{ readonly span: Span & { links: Array<Span["links"][number]> }; readonly flow: number }> = []
+  /** Calls by track (start, end), for the receive that took a message: the call enclosing the take. */
+  const calls = new Map<number, Array<{ readonly start: number; readonly end: number; readonly span: Span & { links: Array<Span["links"][number]> } }>>()
+  const takes: Array<{ readonly tid: number; readonly ts: number; readonly flow: number }> = []
   for (const e of events) {
+    if (e.cat === "taken") {
+      // The flow from an arrival (its "message in" span, the last span of the track then) to the call that took it.
+      if (e.ph === "s" && e.id !== undefined) {
+        const span = lastOf.get(e.tid)
+        if (span !== undefined) outOf.set(e.id, span.spanId)
+      } else if (e.ph === "f" && e.id !== undefined) takes.push({ tid: e.tid, ts: e.ts, flow: e.id })
+      continue
+    }
     if (e.ph === "X") {
       const span = {
         traceId,
@@ -66,6 +78,11 @@ export const toTraceData = (
       }
       spans.push(span)
       lastOf.set(e.tid, span)
+      if (e.cat !== "message" && e.cat !== "codec") {
+        const track = calls.get(e.tid) ?? []
+        track.push({ start: e.ts, end: e.ts + (e.dur ?? 0), span })
+        calls.set(e.tid, track)
+      }
     } else if (e.ph === "s" && e.id !== undefined) {
       const span = lastOf.get(e.tid)
       if (span !== undefined) outOf.set(e.id, span.spanId)
@@ -78,6 +95,14 @@ export const toTraceData = (
   for (const { span, flow } of arrivals) {
     const out = outOf.get(flow)
     if (out !== undefined) span.links.push({ traceId, spanId: out, attributes: OtlpResource.entriesToAttributes([["rankflow.link", "message sent"]]), droppedAttributesCount: 0 })
+  }
+  // The innermost call enclosing each take links to the arrival it took.
+  for (const { tid, ts, flow } of takes) {
+    const arrival = outOf.get(flow)
+    const call = (calls.get(tid) ?? []).filter((c) => c.start <= ts && ts <= c.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0]
+    if (arrival !== undefined && call !== undefined) {
+      call.span.links.push({ traceId, spanId: arrival, attributes: OtlpResource.entriesToAttributes([["rankflow.link", "message taken"]]), droppedAttributesCount: 0 })
+    }
   }
   return {
     resourceSpans: [{

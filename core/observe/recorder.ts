@@ -67,13 +67,32 @@ export const sent = (rank: number, dest: number, tag: number, bytes: number): vo
   events.push({ name: "message", cat: "message", ph: "s", ts, pid: TRACE_PID, tid: rank, id: flowId(rank, dest, k) })
 }
 
-/** A message from `source` arrived at `rank`: a short slice with the end of its flow. */
-export const arrived = (rank: number, source: number, tag: number, bytes: number): void => {
+/** A message from `source` arrived at `rank`: a short slice with the end of its flow, and the start of the flow to the receive that takes it. */
+export const arrived = (rank: number, source: number, tag: number, bytes: number, arrival: object): void => {
   const k = arrivedFrom.get(source) ?? 0
   arrivedFrom.set(source, k + 1)
   const ts = now()
+  const id = flowId(source, rank, k)
   span(rank, "message in", "message", ts, ts, { source, tag, bytes })
-  events.push({ name: "message", cat: "message", ph: "f", bp: "e", ts, pid: TRACE_PID, tid: rank, id: flowId(source, rank, k) })
+  events.push({ name: "message", cat: "message", ph: "f", bp: "e", ts, pid: TRACE_PID, tid: rank, id })
+  events.push({ name: "taken", cat: "taken", ph: "s", ts, pid: TRACE_PID, tid: rank, id: id + TAKEN })
+  arrivals.set(arrival, id + TAKEN)
+}
+
+/** Flows from an arrival to the receive that took it have ids of their own. */
+const TAKEN = 2 ** 52
+const arrivals = new WeakMap<object, number>()
+
+/**
+ * A receive on `rank` took the message that arrived as `arrival`: the end of
+ * the flow from its arrival, bound to the slice that encloses this moment
+ * (the `recv`, `sendrecv` or collective call that took it).
+ */
+export const taken = (rank: number, arrival: object): void => {
+  const id = arrivals.get(arrival)
+  if (id === undefined) return
+  arrivals.delete(arrival)
+  events.push({ name: "taken", cat: "taken", ph: "f", bp: "e", ts: now(), pid: TRACE_PID, tid: rank, id })
 }
 
 /** The events recorded since the last drain. */

@@ -55,7 +55,7 @@ describe("rankflow run", () => {
     expect(gone.stderr).toContain(`could not send the trace to ${collector.url}/v1/traces`)
   })
 
-  it("--trace writes a Chrome trace: a track per rank, the calls as spans, each message a flow from its send to its arrival", async () => {
+  it("--trace writes a Chrome trace: a track per rank, the calls as spans, each message a flow from its send to its arrival and on to the call that took it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rankflow-trace-"))
     try {
       const file = join(dir, "ring.json")

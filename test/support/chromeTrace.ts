@@ -4,6 +4,7 @@ import { expect } from "vitest"
 
 interface Event {
   readonly name: string
+  readonly cat?: string
   readonly ph: string
   readonly ts: number
   readonly dur?: number
@@ -18,8 +19,8 @@ export const checkTrace = (path: string, ranks: number): ReadonlyArray<Event> =>
   const events = trace.traceEvents
   const tracks = events.filter((e) => e.ph === "M" && e.name === "thread_name").map((e) => e.args?.name)
   expect(tracks).toEqual(Array.from({ length: ranks }, (_, r) => `rank ${r}`))
-  const starts = new Map(events.filter((e) => e.ph === "s").map((e) => [e.id, e]))
-  const finishes = events.filter((e) => e.ph === "f")
+  const starts = new Map(events.filter((e) => e.ph === "s" && e.cat === "message").map((e) => [e.id, e]))
+  const finishes = events.filter((e) => e.ph === "f" && e.cat === "message")
   expect(finishes.length).toBeGreaterThan(0)
   expect(finishes.length).toBe(starts.size)
   for (const f of finishes) {
@@ -29,5 +30,16 @@ export const checkTrace = (path: string, ranks: number): ReadonlyArray<Event> =>
     expect(s!.ts).toBeLessThanOrEqual(f.ts)
   }
   for (const e of events.filter((e) => e.ph === "X")) expect(e.dur).toBeGreaterThan(0)
+  // From each arrival a flow goes on to the receive that took it, inside that call's span on the same track.
+  const arrivals = new Map(events.filter((e) => e.ph === "s" && e.cat === "taken").map((e) => [e.id, e]))
+  const takes = events.filter((e) => e.ph === "f" && e.cat === "taken")
+  expect(takes.length).toBeGreaterThan(0)
+  for (const t of takes) {
+    const a = arrivals.get(t.id)
+    expect(a, `the take ${t.id} has its arrival`).toBeDefined()
+    expect([a!.tid, a!.ts <= t.ts]).toEqual([t.tid, true])
+    const call = events.find((e) => e.ph === "X" && e.cat !== "message" && e.cat !== "codec" && e.tid === t.tid && e.ts <= t.ts && t.ts <= e.ts + (e.dur ?? 0))
+    expect(call, `the take ${t.id} happens inside a call on rank ${t.tid}`).toBeDefined()
+  }
   return events
 }

@@ -62,5 +62,14 @@ export const checkOtlp = (body: any, ranks: number): ReadonlyArray<Span> => {
     expect(rankOf(sent!)).not.toBe(rankOf(a))
     expect(BigInt(sent!.startTimeUnixNano) <= BigInt(a.endTimeUnixNano)).toBe(true)
   }
+  // The calls that took messages link to their arrivals, on their own rank.
+  const takers = spans.filter((s) => s.name !== "message in" && s.links.length > 0)
+  expect(takers.length).toBeGreaterThan(0)
+  for (const call of takers) {
+    for (const link of call.links) {
+      const arrival = byId.get(link.spanId)
+      expect([arrival?.name, rankOf(arrival!)]).toEqual(["message in", rankOf(call)])
+    }
+  }
   return spans
 }
