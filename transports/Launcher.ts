@@ -118,6 +118,14 @@ export interface Job {
    * Absent where a job reaches no other (shm).
    */
   readonly directory?: Directory
+  /** The job's id on its medium (NATS: `--job`), where it has one: what its launchers share in the directory. */
+  readonly id?: string
+  /**
+   * The free slots this launcher can start (`start`), where that is not all
+   * of `size..universe-1`: on NATS, the spare ranks of its own `--ranks`. A
+   * spawn that wants more asks the job's other launchers (`directory`).
+   */
+  readonly slots?: ReadonlyArray<number>
   /**
    * The job's stats channel, where the transport has one (NATS: a subject
    * of the job), through which dashboards on any host watch every launcher
@@ -139,6 +147,8 @@ export interface StatsChannel {
   watched(): boolean
   /** Sends one message (JSON) to the watchers. */
   publish(message: unknown): void
+  /** Watches the channel from this launcher (over its connection): what the job's launchers publish. */
+  follow(): Promise<JobWatcher>
 }
 
 /**
@@ -171,7 +181,8 @@ export interface JobWatcher {
 export interface Directory {
   /**
    * Answers the requests sent to `name` until the returned function is
-   * called; resolves once other launchers can reach it.
+   * called (an answer of `undefined` is no answer: the request goes to
+   * whoever else serves the name); resolves once other launchers can reach it.
    */
   serve(name: string, answer: (request: unknown) => Promise<unknown>): Promise<() => void>
   /**

@@ -7,12 +7,14 @@
  */
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { Cause, Effect } from "effect"
+import { Cause, Effect, type Scope } from "effect"
+import { randomBytes } from "node:crypto"
 import type { Job } from "../../transports/Launcher.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 
 interface Pending {
-  readonly from: number
+  /** Where the answer goes: the asking rank, or another launcher that asked for it. */
+  readonly answer: (body: Protocol.Spawned) => void
   readonly request: number
   /** The started ranks, by program. */
   readonly ranks: ReadonlyArray<ReadonlyArray<number>>
@@ -42,10 +44,14 @@ export class Spawns {
     this.used = used
   }
 
-  /** A `Spawn` request from rank `from`: starts its ranks, or answers why not. */
-  request(from: number, m: Protocol.Spawn): Effect.Effect<void> {
+  /**
+   * A `Spawn` request from rank `from`: starts its ranks, or answers why not.
+   * Where this launcher has too few free slots and the job's other launchers
+   * can be asked (`Job.directory`), one of them that has enough does the
+   * spawn. `answer`: where the answer goes (default: rank `from`).
+   */
+  request(from: number, m: Protocol.Spawn, answer: (body: Protocol.Spawned) => void = (body) => this.job.post(from, body), forwarded = false): Effect.Effect<void> {
     const job = this.job
-    const answer = (body: Protocol.Spawned) => job.post(from, body)
     const refuse = (message: string, errors: ReadonlyArray<ReadonlyArray<string | undefined>>) =>
       Effect.sync(() => answer({ _tag: "Spawned", request: m.request, ok: false, message, errors }))
     const wanted = m.programs.reduce((n, p) => n + p.maxprocs, 0)
@@ -55,9 +61,11 @@ export class Spawns {
       return refuse(`spawn: ${why}`, each(() => why))
     }
     const universe = job.universe ?? job.size
-    const inUse = new Set(job.localRanks)
-    const free: Array<number> = []
-    for (let r = job.size; r < universe; r++) if (!inUse.has(r)) free.push(r)
+    const free = this.free()
+    if (free.length < wanted && !forwarded && job.directory !== undefined && job.id !== undefined && (job.slots?.length ?? 0) < universe - job.size) {
+      // Some of the job's slots belong to other launchers: one with enough free ones does the spawn.
+      return Effect.sync(() => void this.forward(m, wanted, answer))
+    }
     if (free.length < wanted) {
       const why = `no free slot: the job has room for ${universe} ranks (its universe), ${job.size} started with it and ${universe - job.size - free.length} spawned`
       return refuse(`spawn: ${wanted} rank${wanted === 1 ? "" : "s"} wanted but ${free.length} free slot${free.length === 1 ? "" : "s"} left; ` +
@@ -73,7 +81,7 @@ export class Spawns {
       let next = 0
       const ranks = m.programs.map((p) => free.slice(next, (next += p.maxprocs)))
       const world = ranks.flat()
-      const pending: Pending = { from, request: m.request, ranks, loaded: new Set(), errors: new Map() }
+      const pending: Pending = { answer, request: m.request, ranks, loaded: new Set(), errors: new Map() }
       self.used()
       for (const [i, p] of m.programs.entries()) {
         for (const rank of ranks[i]!) {
@@ -148,7 +156,7 @@ export class Spawns {
     for (const r of all) this.pending.delete(r)
     if (p.errors.size === 0) {
       for (const r of all) this.job.post(r, { _tag: "Go", id: this.run.id } satisfies Protocol.Go)
-      this.job.post(p.from, { _tag: "Spawned", request: p.request, ok: true, ranks: p.ranks } satisfies Protocol.Spawned)
+      p.answer({ _tag: "Spawned", request: p.request, ok: true, ranks: p.ranks })
       return
     }
     // All or nothing: the ranks that did load are stopped, and need not report.
@@ -159,12 +167,74 @@ export class Spawns {
     const errors = p.ranks.map((rs) => rs.map((r) => p.errors.get(r)))
     const first = errors.flat().find((e) => e !== undefined)!
     const count = p.errors.size
-    this.job.post(p.from, {
+    p.answer({
       _tag: "Spawned",
       request: p.request,
       ok: false,
       message: `spawn: ${count} of ${all.length} rank${all.length === 1 ? "" : "s"} could not start: ${first}`,
       errors
-    } satisfies Protocol.Spawned)
+    })
+  }
+
+  /** This launcher's free slots now. */
+  private free(): Array<number> {
+    const inUse = new Set(this.job.localRanks)
+    const slots = this.job.slots ?? Array.from({ length: (this.job.universe ?? this.job.size) - this.job.size }, (_, i) => this.job.size + i)
+    return slots.filter((r) => !inUse.has(r))
+  }
+
+  /** The directory names of this run's spawns (`Job.id` and the run's id: launchers of one job run the same runs). */
+  private name(suffix = ""): string {
+    return `spawn.${this.job.id}.${this.run.id}${suffix}`
+  }
+
+  /**
+   * Serves the other launchers' spawns while the run lasts, where this
+   * launcher has free slots: an offer to anyone whose spawn fits them, then
+   * the spawn itself, answered once its ranks loaded (or could not).
+   */
+  serveOthers(): Effect.Effect<void, never, Scope.Scope> {
+    const directory = this.job.directory
+    if (directory === undefined || this.job.id === undefined || (this.job.slots?.length ?? 0) === 0) return Effect.void
+    const token = randomBytes(6).toString("hex")
+    const self = this
+    const offer = async (request: unknown) => {
+      const wanted = typeof request === "object" && request !== null ? (request as { wanted?: unknown }).wanted : undefined
+      return Number.isInteger(wanted) && self.free().length >= (wanted as number) ? { token } : undefined
+    }
+    const spawn = (request: unknown) =>
+      new Promise<unknown>((resolve) => {
+        const m = request as Protocol.Spawn
+        if (typeof m !== "object" || m === null || !Array.isArray(m.programs)) return resolve({ refused: "a malformed spawn request" })
+        Effect.runFork(self.request(-1, m, resolve, true))
+      })
+    return Effect.gen(function*() {
+      const stops = yield* Effect.promise(() => Promise.all([directory.serve(self.name(), offer), directory.serve(self.name(`.${token}`), spawn)]))
+      yield* Effect.addFinalizer(() => Effect.sync(() => stops.forEach((stop) => stop())))
+    })
+  }
+
+  /** Asks the job's other launchers for one with `wanted` free slots, and has it do the spawn. */
+  private async forward(m: Protocol.Spawn, wanted: number, answer: (body: Protocol.Spawned) => void): Promise<void> {
+    const refuse = (message: string) =>
+      answer({ _tag: "Spawned", request: m.request, ok: false, message, errors: m.programs.map((p) => Array.from({ length: p.maxprocs }, () => message)) })
+    const directory = this.job.directory!
+    try {
+      const offer = await directory.request(this.name(), { wanted }, OFFER_MS).catch(() => undefined)
+      const token = typeof offer === "object" && offer !== null ? (offer as { token?: unknown }).token : undefined
+      if (typeof token !== "string") {
+        return refuse(`spawn: ${wanted} rank${wanted === 1 ? "" : "s"} wanted, but neither this launcher nor another of the job has that many free slots; ` +
+          `start the job with a larger universe (--universe) and its spare ranks in some launcher's --ranks`)
+      }
+      const body = await directory.request(this.name(`.${token}`), m, SPAWN_MS) as Protocol.Spawned | { refused: string } | undefined
+      if (body === undefined || "refused" in body) return refuse(`spawn: the launcher that offered its slots ${body === undefined ? "is gone" : `refused: ${body.refused}`}`)
+      answer({ ...body, request: m.request })
+    } catch (e) {
+      refuse(`spawn: ${e instanceof Error ? e.message : String(e)}`)
+    }
   }
 }
+
+/** How long a launcher waits for another's offer of slots, and for a spawn it asked another to do (ms). */
+const OFFER_MS = 3000
+const SPAWN_MS = 120_000

@@ -20,7 +20,7 @@
 import { Cause, Effect, Exit, Option, Queue, Scope } from "effect"
 import { checkLimit } from "../../codecs/DecodeBudget.ts"
 import { pickle } from "../../codecs/pickle/Pickle.ts"
-import type { Job, JobEvent, Launcher } from "../../transports/Launcher.ts"
+import type { Job, JobEvent, Launcher, StatsChannel } from "../../transports/Launcher.ts"
 import { TransportError } from "../../transports/Transport.ts"
 import { kinds, registrationOf } from "../../transports/registry.ts"
 import { Deadlock, RankFailed } from "../errors.ts"
@@ -31,7 +31,7 @@ import { normalize, type ProgramInput } from "./ProgramRef.ts"
 import type * as Protocol from "./RunnerProtocol.ts"
 import { worldContextOf } from "./RunnerProtocol.ts"
 import { Ports } from "./Ports.ts"
-import { both, publisher } from "./StatsPublisher.ts"
+import { both, publisher, type StatsMessage } from "./StatsPublisher.ts"
 import { Spawns } from "./Spawns.ts"
 import { writeTrace } from "../observe/ChromeTrace.ts"
 import { exportSpans } from "../observe/Otlp.ts"
@@ -415,6 +415,37 @@ const snapshot = (running: Running): Effect.Effect<string> =>
   })
 
 /** Gathers every rank's outcome of run `id`; on the first failure, tells the others and stops them. */
+/** How long the launchers of a run may be silent on its stats channel before a spare-ranks launcher takes the run for ended. */
+const SILENT_MILLIS = 10_000
+
+/**
+ * Follows run `id` on the job's stats channel (which makes its launchers
+ * publish): ended once the launchers that said so cover ranks `0..size-1`,
+ * or once they have been silent for SILENT_MILLIS after being heard.
+ */
+const followRun = (stats: StatsChannel, id: number, size: number) =>
+  Effect.gen(function*() {
+    const watcher = yield* Effect.promise(() => stats.follow())
+    yield* Effect.addFinalizer(() => Effect.promise(() => watcher.close()))
+    const ranksOf = new Map<number, ReadonlyArray<number>>()
+    const ended = new Set<number>()
+    let heard = 0
+    watcher.onMessage((m) => {
+      const msg = m as StatsMessage
+      if (typeof msg !== "object" || msg === null || msg.run !== id) return
+      if (msg.t === "round" && msg.ranks.length > 0) {
+        heard = Date.now()
+        ranksOf.set(msg.launcher, msg.ranks)
+      } else if (msg.t === "ended" && ranksOf.has(msg.launcher)) ended.add(msg.launcher)
+    })
+    return {
+      ended: (): boolean => {
+        const covered = new Set([...ended].flatMap((l) => ranksOf.get(l) ?? []))
+        return Array.from({ length: size }, (_, r) => r).every((r) => covered.has(r)) || (heard > 0 && Date.now() - heard > SILENT_MILLIS)
+      }
+    }
+  })
+
 /** How often a run on a job with a stats channel looks whether someone started watching. */
 const STATS_LOOK_MILLIS = 1000
 
@@ -437,6 +468,12 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
     let blamed: number | undefined
     let deadline: number | undefined
     const spawns = new Spawns(job, cmd, settled, () => (running.spawned = true))
+    // Where this launcher has free slots, the job's other launchers may spawn into them (NATS).
+    yield* spawns.serveOthers()
+    // A launcher of only spare ranks has no program ranks of its own: it serves spawns until the launchers that have them end the run.
+    const others = job.localRanks.length === 0 && (job.slots?.length ?? 0) > 0 && job.stats !== undefined
+      ? yield* followRun(job.stats, id, options.size)
+      : undefined
     const ports = new Ports(job)
     const traced: Array<TraceEvent> = []
 
@@ -491,7 +528,7 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
         for (const p of running.pictures.splice(0)) p("")
       })
     )
-    while (settled.size < job.localRanks.length) {
+    while (settled.size < job.localRanks.length || (others !== undefined && !others.ended())) {
       const now = Date.now()
       for (const p of running.pictures.splice(0)) watch.picture(p)
       if (failure === undefined && watch.due(now)) {

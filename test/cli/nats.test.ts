@@ -165,10 +165,25 @@ describe("rankflow run --transport nats", () => {
     expect(r.stdout).toContain("78498 primes below 1000000, counted in 4 blocks by 3 workers")
   }, 120_000)
 
-  it("refuses a universe larger than the job on a launcher of part of it (--ranks)", async () => {
-    const r = await rankflow(["run", "--transport", "nats", "--nats", server.url, "--job", `universe-${process.pid}`, "--size", "2", "--ranks", "0", "--universe", "3", "examples/hello.ts"])
-    expect(r.code).not.toBe(0)
-    expect(r.stderr).toContain("a universe larger than the job needs one launcher for the whole job (no --ranks)")
+  it("spawns into another launcher's spare ranks: a job over two hosts, the second holding only spare ranks (cpi-spawn.ts)", async () => {
+    const common = ["run", "--transport", "nats", "--nats", server.url, "--job", `spares-${process.pid}`, "--size", "1", "--universe", "4"]
+    const [master, spares] = await Promise.all([
+      rankflow([...common, "--ranks", "0", "examples/cpi-spawn.ts", "3"]),
+      rankflow([...common, "--ranks", "1-3", "examples/cpi-spawn.ts"])
+    ])
+    expect([master.code, spares.code]).toEqual([0, 0])
+    expect(master.stdout).toMatch(/π ≈ 3\.14159265359\d* \(error .*\) from 3 spawned workers/)
+  }, 120_000)
+
+  it("a spawn that no launcher of the job has room for is refused with SpawnError, and says how to make room", async () => {
+    const common = ["run", "--transport", "nats", "--nats", server.url, "--job", `no-room-${process.pid}`, "--size", "1", "--universe", "3"]
+    const [master, spares] = await Promise.all([
+      rankflow([...common, "--ranks", "0", "examples/cpi-spawn.ts", "4"]),
+      rankflow([...common, "--ranks", "1-2", "examples/cpi-spawn.ts"])
+    ])
+    expect(master.code).not.toBe(0)
+    expect(master.stderr).toContain("4 ranks wanted, but neither this launcher nor another of the job has that many free slots")
+    expect(spares.code).toBe(0)
   }, 120_000)
 
   it("--log-level filters the logs of rank processes too", async () => {

@@ -40,7 +40,7 @@ export const make = (config: NatsConfig): Directory & { readonly connection: () 
             return void msg.respond(encode({ refused: "the request is not JSON" }))
           }
           void answer(request).then(
-            (value) => void msg.respond(encode(value)),
+            (value) => (value === undefined ? undefined : void msg.respond(encode(value))),
             (e) => void msg.respond(encode({ refused: e instanceof Error ? e.message : String(e) }))
           )
         }

@@ -42,6 +42,7 @@ export const channel = (connection: () => Promise<NatsConnection>, job: string):
         // A stats message lost to a closing connection: the next round says it again.
       }
     },
+    follow: () => connection().then((c) => watchOver(c, job, false)),
     close: () => {
       closed = true
       sub?.unsubscribe()
@@ -50,11 +51,13 @@ export const channel = (connection: () => Promise<NatsConnection>, job: string):
 }
 
 /** A watcher of `job`'s stats: its own connection, asking every ASK_MS. */
-export const watch = async (config: NatsConfig, job: string): Promise<JobWatcher> => {
+export const watch = async (config: NatsConfig, job: string): Promise<JobWatcher> => watchOver(await connect(config, -1), job, true)
+
+/** A watcher over connection `nc` (closed with the watcher where `owned`). */
+const watchOver = async (nc: NatsConnection, job: string, owned: boolean): Promise<JobWatcher> => {
   const { stats, watch: ask } = subjects(job)
-  const nc = await connect(config, -1)
   const handlers: Array<(message: unknown) => void> = []
-  nc.subscribe(stats, {
+  const sub = nc.subscribe(stats, {
     callback: (_err, msg) => {
       let message: unknown
       try {
@@ -75,7 +78,8 @@ export const watch = async (config: NatsConfig, job: string): Promise<JobWatcher
     onMessage: (handler) => void handlers.push(handler),
     close: async () => {
       clearInterval(timer)
-      await nc.drain().catch(() => nc.close())
+      if (owned) await nc.drain().catch(() => nc.close())
+      else sub.unsubscribe()
     }
   }
 }

@@ -168,9 +168,6 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
     if (!Number.isInteger(universe) || universe < options.size) {
       return yield* new TransportError({ transport: "nats", message: `the universe (${universe}) must be a whole number of ranks, at least the job's size (${options.size})` })
     }
-    if (universe > options.size && options.ranks !== undefined) {
-      return yield* new TransportError({ transport: "nats", message: "a universe larger than the job needs one launcher for the whole job (no --ranks): its spare ranks run on the launcher's host" })
-    }
     const config = resolve(options, universe)
     if (config instanceof TransportError) return yield* config
     yield* probe(config)
@@ -205,9 +202,13 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
     const directory = Directory.make(config)
     const stats = JobStats.channel(directory.connection, config.job)
     yield* Effect.addFinalizer(() => Effect.promise(() => (stats.close(), directory.close())))
+    // The spare ranks of this launcher's --ranks: the slots it can start for a spawn (the others' slots are theirs).
+    const slots = config.localRanks.filter((r) => r >= options.size)
     const job: NatsJob = {
       directory,
       stats,
+      id: config.job,
+      slots,
       size: options.size,
       universe,
       localRanks: started,
@@ -221,8 +222,8 @@ const launch = (options: NatsLaunchOptions): Effect.Effect<NatsJob, TransportErr
       // A spare rank's process runs already: starting it is giving it to the job.
       start: (rank) =>
         Effect.suspend(() => {
-          if (!Number.isInteger(rank) || rank < options.size || rank >= universe) {
-            return Effect.fail(new TransportError({ transport: "nats", message: `rank ${rank} is not a spare rank (ranks ${options.size}..${universe - 1} are)` }))
+          if (!Number.isInteger(rank) || !slots.includes(rank)) {
+            return Effect.fail(new TransportError({ transport: "nats", message: `rank ${rank} is not a spare rank of this launcher (its spare ranks: ${slots.join(", ") || "none"})` }))
           }
           if (started.includes(rank)) return Effect.fail(new TransportError({ transport: "nats", message: `rank ${rank} was started already` }))
           const r = ranks.get(rank)
