@@ -220,8 +220,14 @@ export class Spawns {
       answer({ _tag: "Spawned", request: m.request, ok: false, message, errors: m.programs.map((p) => Array.from({ length: p.maxprocs }, () => message)) })
     const directory = this.job.directory!
     try {
-      const offer = await directory.request(this.name(), { wanted }, OFFER_MS).catch(() => undefined)
-      const token = typeof offer === "object" && offer !== null ? (offer as { token?: unknown }).token : undefined
+      // The other launchers may not serve this run yet (their ranks start it a little later): ask until OFFER_MS passed.
+      const deadline = Date.now() + OFFER_MS
+      let token: unknown
+      while (typeof token !== "string" && Date.now() < deadline) {
+        const offer = await directory.request(this.name(), { wanted }, Math.max(1, Math.min(1000, deadline - Date.now()))).catch(() => undefined)
+        token = typeof offer === "object" && offer !== null ? (offer as { token?: unknown }).token : undefined
+        if (typeof token !== "string") await new Promise((r) => setTimeout(r, 100))
+      }
       if (typeof token !== "string") {
         return refuse(`spawn: ${wanted} rank${wanted === 1 ? "" : "s"} wanted, but neither this launcher nor another of the job has that many free slots; ` +
           `start the job with a larger universe (--universe) and its spare ranks in some launcher's --ranks`)
@@ -235,6 +241,6 @@ export class Spawns {
   }
 }
 
-/** How long a launcher waits for another's offer of slots, and for a spawn it asked another to do (ms). */
-const OFFER_MS = 3000
+/** How long a launcher looks for another's offer of slots, and waits for a spawn it asked another to do (ms). */
+const OFFER_MS = 5000
 const SPAWN_MS = 120_000

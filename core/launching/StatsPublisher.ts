@@ -15,7 +15,7 @@ export type StatsMessage =
   | { readonly t: "round"; readonly launcher: number; readonly run: number; readonly size: number; readonly ranks: ReadonlyArray<number>; readonly at: number; readonly replies: ReadonlyArray<readonly [number, Protocol.Status]> }
   | { readonly t: "output"; readonly launcher: number; readonly run: number; readonly rank: number; readonly text: string }
   | { readonly t: "settled"; readonly launcher: number; readonly run: number; readonly rank: number; readonly failure?: string; readonly stopped?: boolean }
-  | { readonly t: "ended"; readonly launcher: number; readonly run: number; readonly failure?: string }
+  | { readonly t: "ended"; readonly launcher: number; readonly run: number; readonly ranks?: ReadonlyArray<number>; readonly failure?: string }
 
 export const publisher = (channel: StatsChannel): RunObserver & { readonly watched: () => boolean } => {
   const launcher = randomInt(1, 2 ** 31)
@@ -36,7 +36,8 @@ export const publisher = (channel: StatsChannel): RunObserver & { readonly watch
     output: (rank, text) => send({ t: "output", launcher, run, rank, text }),
     settled: (rank, failure, stopped) =>
       send({ t: "settled", launcher, run, rank, ...(failure === undefined ? {} : { failure }), ...(stopped === true ? { stopped } : {}) }),
-    ended: (failure) => send({ t: "ended", launcher, run, ...(failure === undefined ? {} : { failure }) })
+    // The end goes out even unwatched: a launcher of spare ranks that has just begun to follow the run must not miss it.
+    ended: (failure) => channel.publish({ t: "ended", launcher, run, ranks, ...(failure === undefined ? {} : { failure }) } satisfies StatsMessage)
   }
 }
 

@@ -417,6 +417,8 @@ const snapshot = (running: Running): Effect.Effect<string> =>
 /** Gathers every rank's outcome of run `id`; on the first failure, tells the others and stops them. */
 /** How long the launchers of a run may be silent on its stats channel before a spare-ranks launcher takes the run for ended. */
 const SILENT_MILLIS = 10_000
+/** How long it waits to hear of the run at all (launchers that run it answer a watcher within about a second). */
+const NEVER_HEARD_MILLIS = 30_000
 
 /**
  * Follows run `id` on the job's stats channel (which makes its launchers
@@ -436,12 +438,19 @@ const followRun = (stats: StatsChannel, id: number, size: number) =>
       if (msg.t === "round" && msg.ranks.length > 0) {
         heard = Date.now()
         ranksOf.set(msg.launcher, msg.ranks)
-      } else if (msg.t === "ended" && ranksOf.has(msg.launcher)) ended.add(msg.launcher)
+      } else if (msg.t === "ended") {
+        if (msg.ranks !== undefined && msg.ranks.length > 0) ranksOf.set(msg.launcher, msg.ranks)
+        if (ranksOf.has(msg.launcher)) ended.add(msg.launcher)
+      }
     })
+    const since = Date.now()
     return {
       ended: (): boolean => {
         const covered = new Set([...ended].flatMap((l) => ranksOf.get(l) ?? []))
-        return Array.from({ length: size }, (_, r) => r).every((r) => covered.has(r)) || (heard > 0 && Date.now() - heard > SILENT_MILLIS)
+        const now = Date.now()
+        // Silence: the launchers went away after being heard, or were never heard (the run ended before this one followed it).
+        return Array.from({ length: size }, (_, r) => r).every((r) => covered.has(r)) ||
+          (heard > 0 ? now - heard > SILENT_MILLIS : now - since > NEVER_HEARD_MILLIS)
       }
     }
   })
