@@ -477,12 +477,13 @@ const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOp
     let blamed: number | undefined
     let deadline: number | undefined
     const spawns = new Spawns(job, cmd, settled, () => (running.spawned = true))
-    // Where this launcher has free slots, the job's other launchers may spawn into them (NATS).
-    yield* spawns.serveOthers()
-    // A launcher of only spare ranks has no program ranks of its own: it serves spawns until the launchers that have them end the run.
+    // A launcher of only spare ranks has no program ranks of its own: it serves spawns until the launchers that have them end the run
+    // (followed before it serves, so that no end of a run it took part in can pass unseen).
     const others = job.localRanks.length === 0 && (job.slots?.length ?? 0) > 0 && job.stats !== undefined
       ? yield* followRun(job.stats, id, options.size)
       : undefined
+    // Where this launcher has free slots, the job's other launchers may spawn into them (NATS).
+    yield* spawns.serveOthers()
     const ports = new Ports(job)
     const traced: Array<TraceEvent> = []
 
