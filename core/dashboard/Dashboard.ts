@@ -137,7 +137,8 @@ export const make = (options: DashboardOptions = {}): Effect.Effect<Dashboard, D
       Effect.mapError((e) => new DashboardError({ message: `the dashboard cannot listen on ${host}:${port}: ${(e as { message?: string }).message ?? String(e)}`, cause: e }))
     )
     const encoder = new TextEncoder()
-    const events = Stream.fromSchedule(Schedule.spaced(PUSH_MS)).pipe(
+    // One event at once, then one every PUSH_MS.
+    const events = Stream.concat(Stream.make(0), Stream.fromSchedule(Schedule.spaced(PUSH_MS))).pipe(
       Stream.map(() => encoder.encode(`data: ${JSON.stringify(board.view())}\n\n`))
     )
     const app = Effect.gen(function*() {
@@ -157,7 +158,7 @@ export const make = (options: DashboardOptions = {}): Effect.Effect<Dashboard, D
         case "/api/state":
           return HttpServerResponse.text(JSON.stringify(board.view()), { contentType: "application/json" })
         case "/events":
-          return HttpServerResponse.stream(Stream.concat(Stream.make(encoder.encode(`data: ${JSON.stringify(board.view())}\n\n`)), events), {
+          return HttpServerResponse.stream(events, {
             contentType: "text/event-stream",
             headers: { "cache-control": "no-cache" }
           })

@@ -109,7 +109,7 @@ export class Ports {
         // Another job may have published the name: the directory answers for it.
         return void directory.request(`name.${q.service}`, null, ANSWER_MS)
           .then((answer) => {
-            if (answer !== undefined) throw new Error(`${taken.slice(0, -1)} by another job)`)
+            if (answer !== undefined) throw new Error(`publishName: the name "${q.service}" is published already by another job on the same NATS servers; choose another name`)
             return this.serve(directory, `name.${q.service}`, async () => ({ port: this.names.get(q.service) }))
           })
           .then(() => ok(null), (e) => {

@@ -414,7 +414,6 @@ const snapshot = (running: Running): Effect.Effect<string> =>
     return text ?? ""
   })
 
-/** Gathers every rank's outcome of run `id`; on the first failure, tells the others and stops them. */
 /** How long the launchers of a run may be silent on its stats channel before a spare-ranks launcher takes the run for ended. */
 const SILENT_MILLIS = 10_000
 /** How long it waits to hear of the run at all (launchers that run it answer a watcher within about a second). */
@@ -458,6 +457,7 @@ const followRun = (stats: StatsChannel, id: number, size: number) =>
 /** How often a run on a job with a stats channel looks whether someone started watching. */
 const STATS_LOOK_MILLIS = 1000
 
+/** Gathers every rank's outcome of run `id`; on the first failure, tells the others and stops them. */
 const collect = (job: Job, running: Running, cmd: Protocol.Run, options: WorldOptions, stall: Stall | undefined) =>
   Effect.gen(function*() {
     const id = cmd.id

@@ -228,11 +228,13 @@ export const serve = (transport: Transport, control: RankControl): void => {
         control.exit(0)
         break
       case "Status": {
-        if (cmd.watched === true) codecTiming.on = true
+        // Codec work is timed only while someone watches (each query says whether).
+        codecTiming.on = cmd.watched === true
         const now = performance.eventLoopUtilization()
         const used = performance.eventLoopUtilization(now, loop).utilization
         loop = now
         const pending = beyond(baseline)
+        const arena = transport.alloc?.usage?.()
         control.post({
           _tag: "Status",
           round: cmd.round,
@@ -249,8 +251,8 @@ export const serve = (transport: Transport, control: RankControl): void => {
           utilization: used,
           codecMillis: codecTiming.millis,
           deviceBytes: DeviceMemory.held(),
-          arenaUsed: transport.alloc?.usage?.().used ?? 0,
-          arenaSize: transport.alloc?.usage?.().size ?? 0,
+          arenaUsed: arena?.used ?? 0,
+          arenaSize: arena?.size ?? 0,
           actors: [...PipelineStats.live].map(([a, downstream]) => ({
             stage: a.stage, replica: a.replica, itemsIn: a.itemsIn, itemsOut: a.itemsOut, busyMillis: a.busyMillis,
             blockedMillis: a.blockedMillis, mailboxDepth: a.mailboxDepth, mailboxBound: a.mailboxBound, downstream

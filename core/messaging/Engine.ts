@@ -4,7 +4,7 @@
  * shares it.
  */
 import * as Trace from "../observe/recorder.ts"
-import type { Frames } from "../../codecs/Codec.ts"
+import { byteLength, type Frames } from "../../codecs/Codec.ts"
 import { type Arrival, PeerFailure, type Transport, TransportError } from "../../transports/Transport.ts"
 import * as Envelope from "./Envelope.ts"
 import { Matching } from "./Matching.ts"
@@ -183,8 +183,7 @@ export class Engine {
   /** Sends a packet; `done` reports when the caller's buffers may be reused. */
   send(dest: number, envelope: Uint8Array, frames: Frames, done: (error?: TransportError | PeerFailure) => void): void {
     this.sent++
-    let bytes = frames.header.byteLength
-    for (let i = 0; i < frames.buffers.length; i++) bytes += frames.buffers[i]!.byteLength
+    const bytes = byteLength(frames)
     this.bytesSent += bytes
     if (Trace.tracing) Trace.sent(this.rank, dest, Envelope.tag(envelope), bytes)
     if (dest < this.transport.size) return this.transport.send(dest, { envelope, frames }, done)

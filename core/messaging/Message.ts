@@ -5,7 +5,7 @@
  */
 import * as Trace from "../observe/recorder.ts"
 import { Result, Schema } from "effect"
-import type { Codec, DecodeOptions, Frames } from "../../codecs/Codec.ts"
+import { byteLength, type Codec, type DecodeOptions, type Frames } from "../../codecs/Codec.ts"
 import { isBufferSpec, raw } from "../../codecs/buffer.ts"
 import { decodeError, DecodeError, EncodeError } from "../../codecs/errors.ts"
 import "../../codecs/index.ts" // registers every built-in codec
@@ -69,8 +69,6 @@ export const encode = (value: unknown, fallback: Codec, choice: CodecChoice | un
 export const codecTiming = { on: false, millis: 0, count: 0 }
 const SAMPLE = 16
 const sampled = (): boolean => (++codecTiming.count & (SAMPLE - 1)) === 0
-
-const byteLength = (frames: Frames): number => frames.buffers.reduce((n, b) => n + b.byteLength, frames.header.byteLength)
 
 /** The codec a message names in its envelope; throws `DecodeError` for an unknown id. */
 export const codecOf = (id: number): Codec => {

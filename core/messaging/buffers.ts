@@ -15,7 +15,7 @@ import { InvalidArgument } from "../errors.ts"
 import type { Incoming } from "./Matching.ts"
 import type { Received, RecvIntoFailure } from "./PointToPoint.ts"
 import type { Status } from "../comm/Status.ts"
-import { acknowledgeIfSync, statusOf } from "./incoming.ts"
+import { statusOf, taken } from "./incoming.ts"
 
 /** Takes `m` into `into`; a message of another datatype, or too large, goes back to the queue and fails the receive. */
 export const takeInto = (c: CommState, m: Incoming, into: BufferSpec, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
@@ -30,7 +30,7 @@ export const takeInto = (c: CommState, m: Incoming, into: BufferSpec, settle: Se
   const bytes = status.count! * target.datatype.size
   arrival.take([target.bytes.subarray(0, bytes)], (r) => {
     if (!(r instanceof TransportError)) scatter(target, bytes)
-    acknowledgeIfSync(c, m)
+    taken(c, m)
     settle(r instanceof TransportError ? Exit.fail(r) : Exit.succeed({ value: status.count, status }))
   })
 }

@@ -38,8 +38,8 @@ export const statusOf = (c: CommState, m: Incoming): Status => {
   return { source: c.worldToComm[m.source]!, tag: m.tag, byteCount, codec, count, datatype }
 }
 
-/** Answers a synchronous send once its message is taken (its sender completes then); a trace marks the take. */
-export const acknowledgeIfSync = (c: CommState, m: Incoming): void => {
+/** A matched message was taken: a synchronous send is answered (its sender completes then), and a trace marks the take. */
+export const taken = (c: CommState, m: Incoming): void => {
   if (Trace.tracing) Trace.taken(c.engine.rank, m.arrival)
   if (Envelope.kind(m.arrival.envelope) === Envelope.KIND_SYNC) c.engine.acknowledge(m.source, Envelope.seq(m.arrival.envelope))
 }

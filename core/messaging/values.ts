@@ -12,13 +12,13 @@ import type { Incoming } from "./Matching.ts"
 import * as Message from "./Message.ts"
 import type { Received, RecvIntoFailure } from "./PointToPoint.ts"
 import type { Status } from "../comm/Status.ts"
-import { acknowledgeIfSync, statusOf } from "./incoming.ts"
+import { statusOf, taken } from "./incoming.ts"
 
 /** Takes `m` and decodes its value; a message that cannot be decoded is consumed and fails the receive. */
 export const takeValue = (c: CommState, m: Incoming, schema: Message.MessageSchema | undefined, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
   const arrival = m.arrival
   arrival.take(undefined, (r) => {
-    acknowledgeIfSync(c, m)
+    taken(c, m)
     if (r instanceof TransportError) return settle(Exit.fail(r))
     try {
       const value = Message.decode(Envelope.codec(arrival.envelope), r as Frames, schema, c.worldToComm[m.source]!, m.tag, c.decodeOptions)
