@@ -115,6 +115,17 @@ export interface Transport {
   poll(): boolean
   /** Whether callers should spin on `poll` before blocking (false when ranks outnumber cores). */
   readonly spinMicros: number
+  /** Called by a spinning caller between polls that found nothing (a yield of the core, where the transport has one). */
+  pause?(): void
+  /** After spinning, how long callers may sleep in `sleep` before suspending; absent or 0: never. */
+  readonly sleepMicros?: number
+  /**
+   * Blocks the thread until news may have come or `micros` passed, where the
+   * transport can (shared memory: `Atomics.wait` on the rank's doorbell).
+   * Asks senders to wake it first, then calls `idle()`, which looks for news
+   * once more, and sleeps only if it returns true.
+   */
+  sleep?(micros: number, idle: () => boolean): void
   /**
    * Shared-memory allocation for the zero-copy path, where the transport has
    * one: the returned array is visible to every rank of the job without a

@@ -8,7 +8,7 @@ import type { BufferSpec } from "../../codecs/buffer.ts"
 import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../../codecs/errors.ts"
 import { PeerFailure, TransportError } from "../../transports/Transport.ts"
 import type { CommState } from "../comm/CommState.ts"
-import { completeNow, completion, type Settle, spinWhile } from "./completion.ts"
+import { completeNow, completion, type Settle, spinWhile, waitsInPlace } from "./completion.ts"
 import { defer } from "./defer.ts"
 import * as Envelope from "./Envelope.ts"
 import { type Deadlock, InvalidArgument, InvalidCommunicator, InvalidRank, InvalidTag, MessageInvalid, RankFailed, UnknownCodec } from "../errors.ts"
@@ -352,7 +352,7 @@ const waitPosted = (p: Posted): Effect.Effect<void> =>
   })
 
 const spinFor = (c: CommState, p: Posted): void => {
-  if (c.engine.transport.spinMicros > 0) spinWhile(c.engine.transport, () => p.matched === undefined && p.failed === undefined)
+  if (waitsInPlace(c.engine.transport)) spinWhile(c.engine.transport, () => p.matched === undefined && p.failed === undefined)
 }
 
 /**

@@ -15,7 +15,7 @@
  * ```
  */
 import { Cause, Effect, Exit, Option } from "effect"
-import { completion, spinWhile } from "./completion.ts"
+import { completion, spinWhile, waitsInPlace } from "./completion.ts"
 import { InvalidArgument, RequestCancelled } from "../errors.ts"
 import type { Spin } from "./completion.ts"
 import type { Status } from "../comm/Status.ts"
@@ -177,13 +177,9 @@ export const fromEffect = <A, E>(effect: Effect.Effect<A, E>, progress: Progress
   })
 
 const spinUntil = (reqs: ReadonlyArray<Request<any, any>>, done: () => boolean): void => {
-  let micros = 0
   let progress: Progress | undefined
   for (const r of reqs) {
-    if (r.progress.spinMicros > micros) {
-      micros = r.progress.spinMicros
-      progress = r.progress
-    }
+    if (waitsInPlace(r.progress) && (progress === undefined || r.progress.spinMicros > progress.spinMicros)) progress = r.progress
   }
   if (progress === undefined || done()) return
   spinWhile(progress, () => !done())

@@ -10,22 +10,46 @@ export type Settle<A, E> = (exit: Exit.Exit<A, E>) => void
 
 /** Something to poll while waiting briefly before suspending (the transport). */
 export interface Spin {
+  /** How long to poll busily without progress before sleeping (or suspending). */
   readonly spinMicros: number
   poll(): boolean
+  /** Called between polls that found nothing: may let another runnable thread have the core (absent: a plain spin). */
+  pause?(): void
+  /** After the busy spin, how long to sleep in `sleep` without progress before suspending; 0 or absent: never. */
+  readonly sleepMicros?: number
+  /**
+   * Blocks the thread until news may have come or `micros` passed. It first
+   * announces that it may sleep, then asks `idle()` (which looks for news
+   * once more, so that news sent before the announcement is not missed) and
+   * sleeps only if it says there is none.
+   */
+  sleep?(micros: number, idle: () => boolean): void
 }
+
+/** Whether a waiter should wait synchronously on `spin` (spinning or sleeping) before it suspends. */
+export const waitsInPlace = (spin: Spin): boolean => spin.spinMicros > 0 || (spin.sleepMicros ?? 0) > 0
 
 /**
  * Polls `spin` while `waiting()`, until `spin.spinMicros` pass without
- * progress: a transfer that keeps moving keeps the spin going, an idle wait
- * gives up after the budget (and sleeps).
+ * progress, then (where the transport can) sleeps in `spin.sleep` until
+ * `spin.sleepMicros` more pass without progress: a transfer that keeps
+ * moving keeps the wait going, an idle wait gives up after the budgets (and
+ * suspends).
  */
 export const spinWhile = (spin: Spin, waiting: () => boolean): void => {
-  const budget = spin.spinMicros / 1000
-  let deadline = performance.now() + budget
+  const busy = spin.spinMicros / 1000
+  const sleeping = spin.sleep !== undefined ? (spin.sleepMicros ?? 0) / 1000 : 0
+  let moved = performance.now()
+  const idle = (): boolean => waiting() && !spin.poll()
   while (waiting()) {
     const now = performance.now()
-    if (spin.poll()) deadline = now + budget
-    else if (now >= deadline) return
+    if (spin.poll()) moved = now
+    else if (now - moved < busy) spin.pause?.()
+    else {
+      const left = moved + busy + sleeping - now
+      if (left <= 0) return
+      spin.sleep!(left * 1000, idle)
+    }
   }
 }
 
@@ -53,7 +77,7 @@ export const completeNow = <A, E>(start: (settle: Settle<A, E>) => (() => void) 
       defer(() => r(exit))
     } else if (result === undefined) result = exit
   })
-  if (result === undefined && spin !== undefined && spin.spinMicros > 0) spinWhile(spin, () => result === undefined)
+  if (result === undefined && spin !== undefined && waitsInPlace(spin)) spinWhile(spin, () => result === undefined)
   if (result !== undefined) return result
   return Effect.callback<A, E>((r) => {
     if (result !== undefined) return r(result)

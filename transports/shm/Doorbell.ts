@@ -28,7 +28,9 @@ export class Doorbells {
     Atomics.add(this.ctl, i, 1)
     if (Atomics.load(this.ctl, i + 1) !== 0) {
       this.notifies++
-      Atomics.notify(this.ctl, i, 1)
+      // Every waiter: the rank's armed `waitAsync` and, while it sleeps in `OwnBell.sleep`, its thread
+      // (a count of 1 wakes the one that waited first, the armed wait, and leaves the thread asleep).
+      Atomics.notify(this.ctl, i)
     }
   }
 
@@ -54,9 +56,13 @@ export class OwnBell {
   private seen = 0
   private armed = false
   private spinning = false
+  private sleeping = false
   private stopped = false
   /** Times the armed wait fired (each one a thread wake-up when the rank was idle). */
   wakes = 0
+  /** Times the thread slept in `sleep`, and how many of those sleeps ran to their end unwoken. */
+  sleeps = 0
+  sleepTimeouts = 0
 
   private readonly onNews: () => void
 
@@ -85,7 +91,7 @@ export class OwnBell {
    * the peer's reply, coming in that gap, would pay a notify and a wake-up).
    */
   spin(): void {
-    if (this.spinning || this.stopped) return
+    if (this.spinning || this.sleeping || this.stopped) return
     this.spinning = true
     Atomics.store(this.ctl, this.index + 1, 0)
     setImmediate(this.endSpin)
@@ -97,6 +103,29 @@ export class OwnBell {
     Atomics.store(this.ctl, this.index + 1, 1)
     // Always: news that only nudges (see `Doorbells.nudge`) was not rung while this rank spun.
     this.onNews()
+  }
+
+  /**
+   * Sleeps in `Atomics.wait` on the doorbell for up to `micros`, or until
+   * news rings it: senders are asked to notify first, then `idle()` looks for
+   * news once more (what was sent before they were asked), and the thread
+   * sleeps only if there is none. A woken thread costs a few microseconds,
+   * where a wake-up through the event loop (the armed `waitAsync`) costs
+   * several times that. While spinning, senders stop notifying again after.
+   */
+  sleep(micros: number, idle: () => boolean): void {
+    if (this.stopped) return
+    this.sleeping = true
+    try {
+      Atomics.store(this.ctl, this.index + 1, 1)
+      if (!this.rang() && idle()) {
+        this.sleeps++
+        if (Atomics.wait(this.ctl, this.index, this.seen, micros / 1000) === "timed-out") this.sleepTimeouts++
+      }
+    } finally {
+      this.sleeping = false
+    }
+    if (this.spinning && !this.stopped) Atomics.store(this.ctl, this.index + 1, 0)
   }
 
   /** Arms the asynchronous wait (no-op when armed already); news calls `onNews`. */

@@ -20,6 +20,7 @@ import { type Geometry, pairLayout, type SharedRegions } from "./Layout.ts"
 import { Outbox } from "./Outbox.ts"
 import { ShmSegments } from "./Segments.ts"
 import { Slab } from "../Slab.ts"
+import { yieldThread } from "./yieldThread.ts"
 import { DataReader, DataWriter, ReplyReader, ReplyWriter, type RingViews, ringViews } from "./Ring.ts"
 
 /** Envelopes are at most this long (the MSG record keeps their length in a byte). */
@@ -39,6 +40,7 @@ export class ShmTransport implements Transport {
   readonly rank: number
   readonly size: number
   readonly spinMicros: number
+  readonly sleepMicros: number
   readonly alloc: Arena
   readonly segments: ShmSegments
   readonly geometry: Geometry
@@ -72,6 +74,7 @@ export class ShmTransport implements Transport {
     this.rank = rank
     this.size = g.size
     this.spinMicros = g.spinMicros
+    this.sleepMicros = g.sleepMicros
     this.alloc = new Arena(regions)
     this.doorbells = new Doorbells(regions.control)
     this.segments = new ShmSegments(this.alloc, this.doorbells)
@@ -148,6 +151,14 @@ export class ShmTransport implements Transport {
     return true
   }
 
+  pause(): void {
+    if (this.geometry.yields) yieldThread()
+  }
+
+  sleep(micros: number, idle: () => boolean): void {
+    if (!this.closed) this.bell.sleep(micros, idle)
+  }
+
   close(): void {
     if (this.closed) return
     const error = closedError()
@@ -175,9 +186,21 @@ export class ShmTransport implements Transport {
     this.failureHandler?.(failure)
   }
 
-  /** Counters for diagnostics: notifications sent, wake-ups of this rank's armed wait, runs of the progress engine, calls of `poll`. */
-  get stats(): { readonly notifies: number; readonly wakes: number; readonly progressRuns: number; readonly polls: number } {
-    return { notifies: this.doorbells.notifies, wakes: this.bell.wakes, progressRuns: this.progressRuns, polls: this.polls }
+  /**
+   * Counters for diagnostics: notifications sent, wake-ups of this rank's
+   * armed wait, sleeps in `sleep` (and those that ran to their end unwoken),
+   * runs of the progress engine, calls of `poll`.
+   */
+  get stats(): {
+    readonly notifies: number
+    readonly wakes: number
+    readonly sleeps: number
+    readonly sleepTimeouts: number
+    readonly progressRuns: number
+    readonly polls: number
+  } {
+    const { wakes, sleeps, sleepTimeouts } = this.bell
+    return { notifies: this.doorbells.notifies, wakes, sleeps, sleepTimeouts, progressRuns: this.progressRuns, polls: this.polls }
   }
 
   activity(): number {

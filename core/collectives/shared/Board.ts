@@ -133,7 +133,10 @@ export class Board implements Waiter {
       // costs far more than spinning through a peer's garbage collection.
       spinMicros: transport.spinMicros > 0 ? Math.max(transport.spinMicros, COLLECTIVE_SPIN_MICROS) : 0,
       // The flags first (a load each); the transport's news only when they did not move.
-      poll: () => this.advance() || transport.poll()
+      poll: () => this.advance() || transport.poll(),
+      sleepMicros: transport.sleepMicros ?? 0,
+      ...(transport.pause !== undefined ? { pause: () => transport.pause!() } : {}),
+      ...(transport.sleep !== undefined ? { sleep: (micros: number, idle: () => boolean) => transport.sleep!(micros, idle) } : {})
     }
     this.unwatch = transport.segments!.watch(() => {
       this.advance()
