@@ -1,0 +1,71 @@
+/**
+ * How an shm rank waits: the defaults by ranks and cores, the core yield,
+ * and the sleep on the doorbell that a peer's ring ends even while the
+ * rank's `waitAsync` is armed on the same word.
+ */
+import { Worker } from "node:worker_threads"
+import { describe, expect, it, vi } from "@effect/vitest"
+import { OwnBell } from "../../transports/shm/Doorbell.ts"
+import { allocate, DEFAULT_SLEEP_MICROS, DEFAULT_SPIN_MICROS, DEFAULT_YIELDING_SPIN_MICROS, geometry } from "../../transports/shm/Layout.ts"
+
+describe("waiting defaults", () => {
+  it("ranks that fit the cores spin without yielding; ranks that outnumber them spin yielding their core; both then sleep", () => {
+    expect(geometry(2, {}, 2)).toMatchObject({ spinMicros: DEFAULT_SPIN_MICROS, yields: false, sleepMicros: DEFAULT_SLEEP_MICROS })
+    expect(geometry(3, {}, 2)).toMatchObject({ spinMicros: DEFAULT_YIELDING_SPIN_MICROS, yields: true, sleepMicros: DEFAULT_SLEEP_MICROS })
+    expect(geometry(8, { spinMicros: 0, sleepMicros: 0 }, 2)).toMatchObject({ spinMicros: 0, yields: true, sleepMicros: 0 })
+  })
+
+  it("a negative sleepMicros is refused with a RangeError naming it", () => {
+    expect(() => geometry(2, { sleepMicros: -1 }, 2)).toThrow(/sleepMicros must be >= 0/)
+  })
+})
+
+describe("yielding the core", () => {
+  it("yieldThread returns at once, and loading WASI for it prints no experimental warning", async () => {
+    vi.resetModules()
+    const warnings: Array<string> = []
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`)
+    process.on("warning", onWarning)
+    try {
+      const { yieldThread } = await import("../../transports/shm/yieldThread.ts")
+      for (let i = 0; i < 1000; i++) yieldThread()
+      await new Promise((r) => setImmediate(r))
+    } finally {
+      process.off("warning", onWarning)
+    }
+    expect(warnings.filter((w) => /WASI/.test(w))).toEqual([])
+  })
+})
+
+describe("sleeping on the doorbell", () => {
+  it("a peer's ring wakes a sleeping rank whose waitAsync is armed on the same word: no sleep runs to its end", async () => {
+    const regions = allocate(geometry(2, {}, 2))
+    const rounds = new SharedArrayBuffer(4)
+    const count = 6
+    let news = 0
+    const bell = new OwnBell(regions.control, 0, () => news++)
+    const ringer = new Worker(new URL("./fixtures/ringer.ts", import.meta.url), { workerData: { control: regions.control, rounds, count } })
+    const done = new Promise((resolve, reject) => {
+      ringer.once("message", resolve)
+      ringer.once("error", reject)
+    })
+    try {
+      for (let i = 1; i <= count; i++) {
+        bell.arm()
+        Atomics.store(new Int32Array(rounds), 0, i)
+        Atomics.notify(new Int32Array(rounds), 0)
+        // 5 s: a ring that woke only the armed wait would leave this thread asleep until then.
+        bell.sleep(5_000_000, () => true)
+        bell.acknowledge()
+        await new Promise((r) => setImmediate(r)) // lets the armed wait's wake-up run
+      }
+      await done
+    } finally {
+      await ringer.terminate()
+      bell.stop()
+    }
+    expect(bell.sleepTimeouts).toBe(0)
+    expect(bell.sleeps).toBeGreaterThan(0)
+    expect(news).toBeGreaterThan(0) // the armed waits were woken too
+  }, 60_000)
+})
