@@ -66,7 +66,7 @@ export const sendOrder = (node: Tree): ReadonlyArray<Child> => {
   return node.children.slice().sort((a, b) => b.size - a.size)
 }
 
-/** The radix when ranks sleep while they wait (more ranks than cores): measured in bench/collectives.ts. */
+/** The radix when ranks sleep while they wait (NATS; shm with `spinMicros: 0`): measured in bench/collectives.ts. */
 export const SLEEPING_RADIX = 16
 
 const forcedRadix = Number(globalThis.process?.env?.RANKFLOW_COLL_RADIX ?? "")

@@ -3,8 +3,9 @@
  * (a record in one of its rings, a rendezvous reply, freed ring space).
  *
  * `Atomics.wait` watches one address, so one word per receiver serves all its
- * incoming rings (and ANY_SOURCE). Waking a sleeping thread costs 60–120 µs
- * on this kind of VM, and `Atomics.notify` itself is not free, so a sender
+ * incoming rings (and ANY_SOURCE). Waking a sleeping thread costs 2–20 µs
+ * (60–120 µs through the event loop on some VMs), and `Atomics.notify`
+ * itself is not free, so a sender
  * notifies only when the receiver's "notify me" word is set: the receiver
  * clears it while it spins on `poll` and sets it again before it stops
  * spinning, then re-reads the doorbell (store-then-load on both sides, all

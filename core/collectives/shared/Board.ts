@@ -129,7 +129,7 @@ export class Board implements Waiter {
     const transport = c.engine.transport
     this.spin = {
       // Where ranks spin at all, longer than for a message: every rank of a
-      // collective waits on the others at once, and a wake-up (60–120 µs)
+      // collective waits on the others at once, and a wake-up (20–120 µs)
       // costs far more than spinning through a peer's garbage collection.
       spinMicros: transport.spinMicros > 0 ? Math.max(transport.spinMicros, COLLECTIVE_SPIN_MICROS) : 0,
       // The flags first (a load each); the transport's news only when they did not move.
