@@ -113,9 +113,15 @@ export interface Transport {
    * a spinning caller can keep spinning while data flows.
    */
   poll(): boolean
-  /** Whether callers should spin on `poll` before blocking (false when ranks outnumber cores). */
+  /** How long callers spin on `poll` without news before they sleep or suspend (0 where ranks outnumber cores). */
   readonly spinMicros: number
-  /** Called by a spinning caller between polls that found nothing (a yield of the core, where the transport has one). */
+  /**
+   * Where plain spinning is off because ranks outnumber cores, how long a
+   * caller that waits together with the others (a collective) may spin
+   * calling `pause` between polls; absent or 0: not at all.
+   */
+  readonly yieldingSpinMicros?: number
+  /** Yields the thread's core to another runnable thread, if any, where the transport can. */
   pause?(): void
   /** After spinning, how long callers may sleep in `sleep` before suspending; absent or 0: never. */
   readonly sleepMicros?: number

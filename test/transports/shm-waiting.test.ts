@@ -9,10 +9,11 @@ import { OwnBell } from "../../transports/shm/Doorbell.ts"
 import { allocate, DEFAULT_SLEEP_MICROS, DEFAULT_SPIN_MICROS, DEFAULT_YIELDING_SPIN_MICROS, geometry } from "../../transports/shm/Layout.ts"
 
 describe("waiting defaults", () => {
-  it("ranks that fit the cores spin without yielding; ranks that outnumber them spin yielding their core; both then sleep", () => {
-    expect(geometry(2, {}, 2)).toMatchObject({ spinMicros: DEFAULT_SPIN_MICROS, yields: false, sleepMicros: DEFAULT_SLEEP_MICROS })
-    expect(geometry(3, {}, 2)).toMatchObject({ spinMicros: DEFAULT_YIELDING_SPIN_MICROS, yields: true, sleepMicros: DEFAULT_SLEEP_MICROS })
-    expect(geometry(8, { spinMicros: 0, sleepMicros: 0 }, 2)).toMatchObject({ spinMicros: 0, yields: true, sleepMicros: 0 })
+  it("ranks that fit the cores spin; where they outnumber them only collectives spin, yielding their core; sleeping is opt-in", () => {
+    expect(geometry(2, {}, 2)).toMatchObject({ spinMicros: DEFAULT_SPIN_MICROS, yieldingSpinMicros: 0, sleepMicros: DEFAULT_SLEEP_MICROS })
+    expect(geometry(3, {}, 2)).toMatchObject({ spinMicros: 0, yieldingSpinMicros: DEFAULT_YIELDING_SPIN_MICROS, sleepMicros: DEFAULT_SLEEP_MICROS })
+    expect(DEFAULT_SLEEP_MICROS).toBe(0)
+    expect(geometry(8, { spinMicros: 20, sleepMicros: 500 }, 2)).toMatchObject({ spinMicros: 20, yieldingSpinMicros: DEFAULT_YIELDING_SPIN_MICROS, sleepMicros: 500 })
   })
 
   it("a negative sleepMicros is refused with a RangeError naming it", () => {

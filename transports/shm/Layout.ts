@@ -56,20 +56,29 @@ export const DEFAULT_EAGER_LIMIT = 32 * 1024
 export const DEFAULT_SPIN_MICROS = 100
 
 /**
- * Where ranks outnumber cores, how long a waiting rank spins, yielding its
- * core between polls (`sched_yield`, as Open MPI's ranks do when
- * oversubscribed): the rank whose turn it is runs at once, without the
- * wake-up a sleeping rank needs. 4 ranks on 2 cores, 8-byte collectives:
- * medians 90 → 18–20 µs; 8 ranks: 170–190 → 30–60 µs (`bench:mpi`).
+ * Where ranks outnumber cores, how long a rank waiting in a collective on a
+ * shared segment spins, yielding its core between polls (`sched_yield`, as
+ * Open MPI's ranks do when oversubscribed): the rank whose turn it is runs
+ * at once, without the wake-up a sleeping rank needs (4 ranks on 2 cores:
+ * barrier median 85 → 9–11 µs, allreduce of 8 B 92 → 15–18 µs; 8 ranks:
+ * barrier 166 → 14–22 µs; `bench:mpi`). Collectives only: a rank waiting
+ * for a message usually waits for another's computation, and spinning
+ * there, even yielding, took CPU from the ranks that computed (a pool of 2
+ * workers on 2 cores ran tiny tasks at a third of the rate).
  */
 export const DEFAULT_YIELDING_SPIN_MICROS = 500
 
 /**
  * How long a waiting rank then sleeps in `Atomics.wait` on its doorbell
- * (peers' news wakes it in a few microseconds) before its event loop takes
- * over (an `Atomics.waitAsync` wakes the loop several times more slowly).
+ * (peers' news wakes it in a few microseconds, where a wake-up through the
+ * event loop's `Atomics.waitAsync` costs several times that) before its
+ * event loop takes over. Off by default: the sleep holds the rank's event
+ * loop, and a rank with other fibers to run (a pool's root submitting while
+ * it waits for results) lost half its task rate or more to it (`bench:futures`:
+ * tiny tasks on 1, 2, 4 workers 42k / 35k / 26k per s without it, 17k / 15k /
+ * 10k with 1 ms).
  */
-export const DEFAULT_SLEEP_MICROS = 1000
+export const DEFAULT_SLEEP_MICROS = 0
 
 /**
  * Tunables of an shm job (all optional; defaults above).
@@ -90,9 +99,9 @@ export interface ShmOptions {
   readonly unexpectedBudget?: number
   /** Largest message copied eagerly through a ring (default 32 KiB, at most a quarter of a ring). */
   readonly eagerLimit?: number
-  /** How long core should spin on `poll` before sleeping; default 100 µs (`DEFAULT_SPIN_MICROS`), or 500 µs yielding the core between polls where ranks outnumber cores. */
+  /** How long core should spin on `poll` before sleeping; default 100 µs (`DEFAULT_SPIN_MICROS`), or 0 when ranks outnumber cores (collectives then spin 500 µs yielding the core between polls). */
   readonly spinMicros?: number
-  /** How long a waiting rank then sleeps in `Atomics.wait` (woken by the peers' news) before it returns to its event loop; default 1 ms. */
+  /** How long a waiting rank then sleeps in `Atomics.wait` (woken by the peers' news) before it returns to its event loop; default 0 (never: the sleep holds the event loop). */
   readonly sleepMicros?: number
   /** Megabytes of V8 young generation per rank (worker `resourceLimits`); default V8's, or 8 when ranks outnumber cores. */
   readonly youngGenerationMb?: number
@@ -108,8 +117,8 @@ export interface Geometry {
   readonly unexpectedBudget: number
   readonly spinMicros: number
   readonly sleepMicros: number
-  /** Whether a spinning rank yields its core between polls (ranks outnumber cores). */
-  readonly yields: boolean
+  /** Where ranks outnumber cores, how long a rank waiting in a collective spins yielding its core between polls; 0 elsewhere. */
+  readonly yieldingSpinMicros: number
 }
 
 /** The shared buffers of a job plus its geometry: what a rank needs to attach. */
@@ -162,8 +171,8 @@ export const geometry = (size: number, options: ShmOptions, cores: number): Geom
     arenaBytes,
     eagerLimit,
     unexpectedBudget: options.unexpectedBudget ?? DEFAULT_UNEXPECTED_BUDGET,
-    spinMicros: options.spinMicros ?? (size <= cores ? DEFAULT_SPIN_MICROS : DEFAULT_YIELDING_SPIN_MICROS),
-    yields: size > cores,
+    spinMicros: options.spinMicros ?? (size <= cores ? DEFAULT_SPIN_MICROS : 0),
+    yieldingSpinMicros: size > cores ? DEFAULT_YIELDING_SPIN_MICROS : 0,
     sleepMicros: options.sleepMicros ?? DEFAULT_SLEEP_MICROS
   }
 }

@@ -41,6 +41,7 @@ export class ShmTransport implements Transport {
   readonly size: number
   readonly spinMicros: number
   readonly sleepMicros: number
+  readonly yieldingSpinMicros: number
   readonly alloc: Arena
   readonly segments: ShmSegments
   readonly geometry: Geometry
@@ -75,6 +76,7 @@ export class ShmTransport implements Transport {
     this.size = g.size
     this.spinMicros = g.spinMicros
     this.sleepMicros = g.sleepMicros
+    this.yieldingSpinMicros = g.yieldingSpinMicros
     this.alloc = new Arena(regions)
     this.doorbells = new Doorbells(regions.control)
     this.segments = new ShmSegments(this.alloc, this.doorbells)
@@ -152,7 +154,7 @@ export class ShmTransport implements Transport {
   }
 
   pause(): void {
-    if (this.geometry.yields) yieldThread()
+    if (this.yieldingSpinMicros > 0) yieldThread()
   }
 
   sleep(micros: number, idle: () => boolean): void {

@@ -131,7 +131,9 @@ export class Board implements Waiter {
       // Where ranks spin at all, longer than for a message: every rank of a
       // collective waits on the others at once, and a wake-up (20–120 µs)
       // costs far more than spinning through a peer's garbage collection.
-      spinMicros: transport.spinMicros > 0 ? Math.max(transport.spinMicros, COLLECTIVE_SPIN_MICROS) : 0,
+      // Where ranks outnumber cores, every rank of a collective waits for the others to get a core:
+      // it spins yielding its own (the transport's `yieldingSpinMicros`), as Open MPI's ranks do.
+      spinMicros: (transport.yieldingSpinMicros ?? 0) > 0 ? transport.yieldingSpinMicros! : transport.spinMicros > 0 ? Math.max(transport.spinMicros, COLLECTIVE_SPIN_MICROS) : 0,
       // The flags first (a load each); the transport's news only when they did not move.
       poll: () => this.advance() || transport.poll(),
       sleepMicros: transport.sleepMicros ?? 0,
