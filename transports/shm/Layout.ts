@@ -59,9 +59,9 @@ export const DEFAULT_SPIN_MICROS = 100
  * Where ranks outnumber cores, how long a rank waiting in a collective on a
  * shared segment spins, yielding its core between polls (`sched_yield`, as
  * Open MPI's ranks do when oversubscribed): the rank whose turn it is runs
- * at once, without the wake-up a sleeping rank needs (4 ranks on 2 cores:
- * barrier median 85 → 9–11 µs, allreduce of 8 B 92 → 15–18 µs; 8 ranks:
- * barrier 166 → 14–22 µs; `bench:mpi`). Collectives only: a rank waiting
+ * at once, without the wake-up a sleeping rank needs (4 ranks on 2 cores,
+ * the same hour: barrier median 96–102 → 10–23 µs, allreduce of 8 B 131–137
+ * → 20–29 µs; `bench:mpi`). Collectives only: a rank waiting
  * for a message usually waits for another's computation, and spinning
  * there, even yielding, took CPU from the ranks that computed (a pool of 2
  * workers on 2 cores ran tiny tasks at a third of the rate).
