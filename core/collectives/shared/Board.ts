@@ -108,6 +108,15 @@ export class Board implements Waiter {
   private advancing = false
   /** Flag stores so far: a spinning caller keeps spinning while they move. */
   private moves = 0
+  /**
+   * The flag word the head collective waits on and its value then, or -1:
+   * `advance` resumes the collective only once the word moved (or a member
+   * failed or finished), so that a spinning caller's polls cost a load each
+   * and no generator results.
+   */
+  private parkedWord = -1
+  private parkedValue = 0
+  private missingSeen = 0
   /** The comm rank whose signals this rank wants (mirrored in its `watching` word), or -1: the one the head collective waits on. */
   private watching = -1
   private readonly failed = new Map<number, string>()
@@ -190,13 +199,19 @@ export class Board implements Waiter {
   /** Waits until rank `q` arrived at phase `v`. */
   *arrived(q: number, v: number): Steps<void> {
     const word = q * LINE_WORDS
-    while (((this.segment.load(word) - v) | 0) < 0) yield* this.block(q)
+    let seen: number
+    while ((((seen = this.segment.load(word)) - v) | 0) < 0) if (this.blocks(q, word, seen)) yield
   }
 
-  /** The first rank that has not arrived at phase `v`, or -1. */
+  /** The first rank that has not arrived at phase `v`, or -1; `missingSeen` is its arrive word as read. */
   private missing(v: number): number {
     for (let q = 0; q < this.p; q++) {
-      if (q !== this.rank && ((this.segment.load(q * LINE_WORDS) - v) | 0) < 0) return q
+      if (q === this.rank) continue
+      const seen = this.segment.load(q * LINE_WORDS)
+      if (((seen - v) | 0) < 0) {
+        this.missingSeen = seen
+        return q
+      }
     }
     return -1
   }
@@ -204,7 +219,7 @@ export class Board implements Waiter {
   /** Waits until every rank arrived at phase `v`. */
   *arrivedAll(v: number): Steps<void> {
     let q: number
-    while ((q = this.missing(v)) >= 0) yield* this.block(q)
+    while ((q = this.missing(v)) >= 0) if (this.blocks(q, q * LINE_WORDS, this.missingSeen)) yield
   }
 
   /** The guard before writing in phase `v`: every rank left phase `v - 2`. */
@@ -213,7 +228,8 @@ export class Board implements Waiter {
     for (let q = 0; q < this.p; q++) {
       if (q === this.rank) continue
       const word = q * LINE_WORDS + 1
-      while (((this.segment.load(word) - old) | 0) < 0) yield* this.block(q)
+      let seen: number
+      while ((((seen = this.segment.load(word)) - old) | 0) < 0) if (this.blocks(q, word, seen)) yield
     }
   }
 
@@ -227,14 +243,18 @@ export class Board implements Waiter {
   }
 
   /**
-   * Yields once, waiting on comm rank `q`; throws where `q` will never come.
-   * Before the first wait on `q` it stores `q` in its `watching` word and
-   * returns without yielding, so that the caller looks at `q`'s flag once
-   * more: `q` stores its flag before it reads `watching`, and this rank
-   * stores `watching` before it reads the flag (all sequentially
-   * consistent), so one of the two sees the other and no signal is lost.
+   * Whether the caller, waiting on comm rank `q` (its flag `word`, read as
+   * `seen`), should yield once; throws
+   * where `q` will never come. (A plain function, not a generator: the wait
+   * loops call it on every poll of a spin, and a generator object each time
+   * was most of a collective's garbage.) Before the first wait on `q` it
+   * stores `q` in its `watching` word and returns false, so that the caller
+   * looks at `q`'s flag once more: `q` stores its flag before it reads
+   * `watching`, and this rank stores `watching` before it reads the flag
+   * (all sequentially consistent), so one of the two sees the other and no
+   * signal is lost.
    */
-  private *block(q: number): Steps<void> {
+  private blocks(q: number, word: number, seen: number): boolean {
     const world = this.c.group[q]!
     const reason = this.failed.get(world)
     if (reason !== undefined) throw rankFailed(this.c, world, reason)
@@ -242,11 +262,14 @@ export class Board implements Waiter {
     if (this.watching !== q) {
       this.watching = q
       this.segment.store(this.rank * LINE_WORDS + WATCHING, q + 1)
-      return
+      return false
     }
     const op = this.queue[this.head]!
     if (op.since === 0) op.since = Date.now()
-    yield
+    // The value the caller's check read, not a fresh one: a flag that moved since must resume it.
+    this.parkedWord = word
+    this.parkedValue = seen
+    return true
   }
 
   // ---- running collectives ---------------------------------------------------------
@@ -284,6 +307,10 @@ export class Board implements Waiter {
     let finished = false
     try {
       while (this.head < this.queue.length) {
+        if (this.parkedWord >= 0) {
+          if (this.segment.load(this.parkedWord) === this.parkedValue) break
+          this.parkedWord = -1
+        }
         const op = this.queue[this.head]!
         let exit: Exit.Exit<unknown, CollectiveFailure>
         try {
@@ -336,12 +363,14 @@ export class Board implements Waiter {
   peerFailed(rank: number, reason: string): void {
     if (!this.c.group.includes(rank)) return
     this.failed.set(rank, reason)
+    this.parkedWord = -1
     this.advance()
   }
 
   peerFinished(rank: number, base: number): void {
     if (base !== this.runBase || !this.c.group.includes(rank)) return
     this.finished.add(rank)
+    this.parkedWord = -1
     this.advance()
   }
 
