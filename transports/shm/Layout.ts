@@ -61,12 +61,16 @@ export const DEFAULT_SPIN_MICROS = 100
  * Open MPI's ranks do when oversubscribed): the rank whose turn it is runs
  * at once, without the wake-up a sleeping rank needs (4 ranks on 2 cores,
  * the same hour: barrier median 96–102 → 10–23 µs, allreduce of 8 B 131–137
- * → 20–29 µs; `bench:mpi`). Collectives only: a rank waiting
- * for a message usually waits for another's computation, and spinning
- * there, even yielding, took CPU from the ranks that computed (a pool of 2
- * workers on 2 cores ran tiny tasks at a third of the rate).
+ * → 20–29 µs; `bench:mpi`). 2 ms rather than 0.5: with 8 ranks on 2 cores a
+ * rank's turn can take longer than 0.5 ms, and the means of the 8-rank
+ * barrier, allgather and allreduce of 8 B fell by 10–25 % (two runs each).
+ * Collectives only: a rank waiting for a message usually waits for
+ * another's computation, and spinning there, even yielding, took CPU from
+ * the ranks that computed (a pool of 2 workers on 2 cores ran tiny tasks at
+ * a third of the rate). Waiting in a collective for a late rank costs up
+ * to this much CPU, shared with the ranks that compute.
  */
-export const DEFAULT_YIELDING_SPIN_MICROS = 500
+export const DEFAULT_YIELDING_SPIN_MICROS = 2000
 
 /**
  * How long a waiting rank then sleeps in `Atomics.wait` on its doorbell
@@ -99,7 +103,7 @@ export interface ShmOptions {
   readonly unexpectedBudget?: number
   /** Largest message copied eagerly through a ring (default 32 KiB, at most a quarter of a ring). */
   readonly eagerLimit?: number
-  /** How long core should spin on `poll` before sleeping; default 100 µs (`DEFAULT_SPIN_MICROS`), or 0 when ranks outnumber cores (collectives then spin 500 µs yielding the core between polls). */
+  /** How long core should spin on `poll` before sleeping; default 100 µs (`DEFAULT_SPIN_MICROS`), or 0 when ranks outnumber cores (collectives then spin 2 ms yielding the core between polls). */
   readonly spinMicros?: number
   /** How long a waiting rank then sleeps in `Atomics.wait` (woken by the peers' news) before it returns to its event loop; default 0 (never: the sleep holds the event loop). */
   readonly sleepMicros?: number
