@@ -1,8 +1,8 @@
 /**
  * `sched_yield(2)` for a spinning rank: the thread stays runnable but lets
- * another runnable thread on its core go first (another rank where ranks
- * outnumber cores, V8's compiler or garbage collector threads otherwise).
- * Open MPI's ranks spin the same way when oversubscribed. JavaScript has no
+ * another runnable thread on its core go first. Used where ranks outnumber
+ * cores, by a rank waiting in a collective (see `DEFAULT_YIELDING_SPIN_MICROS`
+ * in Layout.ts); Open MPI's ranks spin the same way when oversubscribed. JavaScript has no
  * such call; WASI does (`sched_yield`, which Node's uvwasi passes to the
  * kernel), so a six-instruction WebAssembly module imports it. About 0.2 µs
  * per call when nothing else waits for the core.
