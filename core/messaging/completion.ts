@@ -40,7 +40,8 @@ export const spinWhile = (spin: Spin, waiting: () => boolean): void => {
   const busy = spin.spinMicros / 1000
   const sleeping = spin.sleep !== undefined ? (spin.sleepMicros ?? 0) / 1000 : 0
   let moved = performance.now()
-  const idle = (): boolean => waiting() && !spin.poll()
+  // Made only once a wait comes to sleep (no closure per receive that merely spins).
+  let idle: (() => boolean) | undefined
   while (waiting()) {
     const now = performance.now()
     if (spin.poll()) moved = now
@@ -48,7 +49,7 @@ export const spinWhile = (spin: Spin, waiting: () => boolean): void => {
     else {
       const left = moved + busy + sleeping - now
       if (left <= 0) return
-      spin.sleep!(left * 1000, idle)
+      spin.sleep!(left * 1000, (idle ??= () => waiting() && !spin.poll()))
     }
   }
 }

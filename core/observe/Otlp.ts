@@ -96,10 +96,27 @@ export const toTraceData = (
     const out = outOf.get(flow)
     if (out !== undefined) span.links.push({ traceId, spanId: out, attributes: OtlpResource.entriesToAttributes([["rankflow.link", "message sent"]]), droppedAttributesCount: 0 })
   }
-  // The innermost call enclosing each take links to the arrival it took.
+  // The innermost call enclosing each take links to the arrival it took. A track's calls nest or are
+  // disjoint, so that call is the latest-starting one that starts before the take and ends after it:
+  // found by a binary search over the track's calls by start, then a walk back (not a scan of them all).
+  // (Calls that start together: the outer, longer one first, so that the walk back meets the inner one first.)
+  for (const track of calls.values()) track.sort((a, b) => a.start - b.start || b.end - a.end)
+  const enclosing = (tid: number, ts: number) => {
+    const track = calls.get(tid)
+    if (track === undefined) return undefined
+    let lo = 0
+    let hi = track.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (track[mid]!.start <= ts) lo = mid + 1
+      else hi = mid
+    }
+    for (let i = lo - 1; i >= 0; i--) if (track[i]!.end >= ts) return track[i]
+    return undefined
+  }
   for (const { tid, ts, flow } of takes) {
     const arrival = outOf.get(flow)
-    const call = (calls.get(tid) ?? []).filter((c) => c.start <= ts && ts <= c.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0]
+    const call = arrival === undefined ? undefined : enclosing(tid, ts)
     if (arrival !== undefined && call !== undefined) {
       call.span.links.push({ traceId, spanId: arrival, attributes: OtlpResource.entriesToAttributes([["rankflow.link", "message taken"]]), droppedAttributesCount: 0 })
     }
