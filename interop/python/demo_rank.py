@@ -22,6 +22,10 @@ peer = Peer.join(opts.nats, opts.job, opts.rank, opts.size, key)
 print(f"python: joined as rank {peer.rank}, world context {peer.world_context}", flush=True)
 if opts.die_after_barrier:
     peer.barrier()
+    # The barrier's last frame must have arrived before the process dies: a process that exits with unread data on its
+    # socket resets the connection, and the server may drop what it had not yet read (then a TypeScript rank's barrier,
+    # not its receive, fails).
+    peer.settle()
     os._exit(3)  # no FIN, no LEAVE: the other ranks must notice on their own
 
 # cbor in, msgpack out

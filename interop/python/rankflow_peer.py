@@ -427,13 +427,17 @@ class Peer:
             peer.pump()
         return peer
 
+    def settle(self, timeout=10.0):
+        """Waits until every frame sent to a live rank is acknowledged (or `timeout` seconds pass): they have arrived."""
+        deadline = time.monotonic() + timeout
+        while any(p.unacked for d, p in self.pairs.items() if d not in self.failed) and time.monotonic() < deadline:
+            self.pump()
+
     def close(self):
         """Ends this peer's part: FIN to every rank (their receives from us fail, not hang), then LEAVE."""
         for dest in self.pairs:
             if dest not in self.failed:
                 self.transmit(dest, KIND_FIN, 0, self.world_context, 0, 0, b"", [])
-        deadline = time.monotonic() + 2
-        while any(p.unacked for d, p in self.pairs.items() if d not in self.failed) and time.monotonic() < deadline:
-            self.pump()
+        self.settle(2.0)
         self.publish(ALL, self.frame(LEAVE, 0, struct.pack("<II", self.size, 0)))
         self.nats.sock.close()

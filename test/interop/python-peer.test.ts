@@ -87,11 +87,12 @@ describe("a Python rank in a NATS job", () => {
         rankflow(["run", "--transport", "nats", "--nats", ts, "--job", job, "--size", "3", "--ranks", "0-1", ...keyArgs, "test/programs/python-peer-dies.ts"], { timeoutMs: 90_000 }),
         python(["--nats", py, "--job", job, "--rank", "2", "--size", "3", "--die-after-barrier", ...keyArgs])
       ])
-      expect(pyRun.code).toBe(3)
+      const outputs = `the TypeScript ranks' stderr:\n${tsRun.stderr}\nthe Python rank's output:\n${pyRun.output}`
+      expect(pyRun.code, outputs).toBe(3)
       for (const rank of [0, 1]) {
-        expect(tsRun.stdout).toMatch(new RegExp(`rank ${rank}: the recv from the python rank failed with RankFailed: rank 2 failed`))
+        expect(tsRun.stdout, outputs).toMatch(new RegExp(`rank ${rank}: the recv from the python rank failed with RankFailed: rank 2 failed`))
       }
-      expect(tsRun.code).toBe(0)
+      expect(tsRun.code, outputs).toBe(0)
     }, 120_000)
   }
 })
