@@ -11,9 +11,12 @@
  * ever reaches a prototype or a setter; classes are looked up by name in the
  * receiver's registry only.
  *
- * The walk is iterative: open containers are frames on an explicit stack
- * (parallel arrays, reused across messages), so nesting is bounded by
- * `maxDepth` and never by the call stack.
+ * The walk recurses for the first RECURSION_DEPTH levels (plain objects and
+ * dense arrays, the common containers, are filled by a direct loop, a plain
+ * object no back-reference names by its shape's compiled literal); below
+ * that, and for every other container, open containers are frames on an
+ * explicit stack (parallel arrays, reused across messages), so nesting is
+ * bounded by `maxDepth` and never by the call stack.
  *
  * Allocation: what is built is charged against the message's allowance
  * (DecodeBudget.ts), and an array's slots are reserved up front only while
@@ -37,6 +40,7 @@ import { BytesCache, mediumAscii, shortAscii } from "./strings.ts"
 import type { ClassEntry, ClassRegistry } from "./ClassRegistry.ts"
 import * as F from "./format.ts"
 import { FrameStack } from "./FrameStack.ts"
+import { type CompilableShape, type CompileBudget, countUse, MAX_COMPILED, type ValueSource } from "../compiledShapes.ts"
 
 export interface DecoderOptions {
   readonly codec: string
@@ -44,9 +48,7 @@ export interface DecoderOptions {
   readonly maxDepth: number
 }
 
-interface Shape {
-  readonly keys: ReadonlyArray<string>
-  readonly hasProtoKey: boolean
+interface Shape extends CompilableShape {
   /** A prototype none of whose chain has any of the keys: plain assignment is safe on its instances. */
   safeFor: object | undefined
 }
@@ -81,6 +83,9 @@ const DF_SET = 7
 /** A reduced instance's state: `obj` is its class entry, `extra` its shared slot. */
 const DF_STATE = 8
 
+/** How deep `value` recurses on the call stack before `run`'s explicit stack takes over. */
+const RECURSION_DEPTH = 64
+
 /** A slot for an object that is built after its children (reduced instances, views, boxed values). */
 const PENDING: unique symbol = Symbol("pending")
 /** A slot whose ArrayBuffer has not been materialized yet (its bytes are a part of a larger out-of-band buffer). */
@@ -107,7 +112,7 @@ const defineHidden = (o: object, key: string, value: unknown): void => {
   defineProperty(o, key, { value, writable: true, enumerable: false, configurable: true })
 }
 
-export class Decoder {
+export class Decoder implements ValueSource {
   busy = false
   private buf: Uint8Array = EMPTY_BYTES
   private dataView: DataView = EMPTY_VIEW
@@ -135,6 +140,9 @@ export class Decoder {
   private frames: ReadonlyArray<Uint8Array> = NO_FRAMES
   private framesUsed: Uint8Array | undefined = undefined
   private readonly shapeCache = new BytesCache<Shape>()
+  /** Literals compiled (../compiledShapes.ts); the count starts over each time the shape cache could have turned over. */
+  private readonly compileBudget: CompileBudget = { compiled: 0 }
+  private shapesMade = 0
   private readonly keyCache = new BytesCache<string>()
   private readonly codec: string
   private readonly registry: ClassRegistry
@@ -173,8 +181,7 @@ export class Decoder {
       if (this.end === 0) throw this.fail("empty header")
       const version = this.buf[this.pos++]
       if (version !== F.VERSION) throw this.fail(`unknown format version ${version} (this decoder reads version ${F.VERSION})`, 0)
-      const first = this.item()
-      const value = first === OPEN ? this.run() : first
+      const value = this.value(0)
       if (this.pos !== this.end) throw this.fail(`${this.end - this.pos} bytes left over after the value`)
       if (this.budget < 0) throw overLimit(this.codec, this.pos, this.inputBytes, this.options)
       return value
@@ -356,11 +363,102 @@ export class Decoder {
   }
 
   /**
-   * Reads children into the open containers until the outermost one is
-   * complete, and returns it. `v` carries a finished child (or OPEN when the
+   * Reads one value whole, at nesting `depth` (the explicit stack's pointer).
+   * A plain object's or a dense array's frame near the top is filled here,
+   * each child read by recursing: no turn of `run`'s loop per child. From
+   * RECURSION_DEPTH on, and for every other container, `run` takes over, so
+   * the call stack stays shallow however deep the value nests.
+   */
+  private value(depth: number): unknown {
+    const tag = this.buf[this.pos]
+    if (depth < RECURSION_DEPTH && tag !== undefined && ((tag >= F.FIXSHAPE && tag < F.UNDEFINED) || tag === F.OBJECT)) {
+      this.pos++
+      return this.plainObject(tag === F.OBJECT ? this.shapeRef() : this.definedShape(tag - F.FIXSHAPE), depth)
+    }
+    const x = this.item()
+    if (x !== OPEN) return x
+    const f = this.sp - 1
+    if (depth >= RECURSION_DEPTH) return this.run(f)
+    const stack = this.stack
+    const kind = stack.kinds[f]
+    if (kind === DF_OBJECT) {
+      const o = stack.objs[f] as Record<string, unknown>
+      const keys = stack.keyLists[f]!
+      const n = stack.lens[f]!
+      for (let i = 0; i < n; i++) o[keys[i]!] = this.value(f + 1)
+      this.sp = f
+      return o
+    }
+    if (kind === DF_ARRAY) {
+      const a = stack.objs[f] as Array<unknown>
+      const n = stack.lens[f]!
+      let i = 0
+      while (i < n) {
+        const tag = this.buf[this.pos]
+        if (tag === F.HOLE) {
+          this.pos++
+          i++
+          continue
+        }
+        if (tag === F.HOLES) {
+          this.pos++
+          const at = this.pos
+          const count = this.varuint()
+          if (count > n - i) throw this.fail(`${count} holes overrun the array's length ${n}`, at)
+          i += count
+          continue
+        }
+        const v = this.value(f + 1)
+        if (i >= a.length) this.charge(Cost.slot) // past its reserve, the array grows
+        a[i++] = v
+      }
+      if (a.length !== n) a.length = n
+      this.sp = f
+      return a
+    }
+    return this.run(f)
+  }
+
+  /**
+   * A plain object that no back-reference names (its tag is not SHARED), so
+   * nothing needs it before its values: built after them, by its shape's
+   * compiled literal once the shape has one (../compiledShapes.ts).
+   */
+  private plainObject(shape: Shape, depth: number): unknown {
+    if (shape.hasProtoKey) {
+      // `__proto__` must be defined, not assigned: the checked frame does that.
+      const o = this.object(shape)
+      return o === OPEN ? this.run(this.sp - 1) : o
+    }
+    if (depth >= this.maxDepth) throw this.fail(`nesting deeper than ${this.maxDepth} levels`)
+    const keys = shape.keys
+    const n = keys.length
+    this.charge(Cost.object + Cost.property * n)
+    this.ordinal++ // its number, as `keep` would give it
+    this.sp = depth + 1
+    const build = shape.build
+    let o: Record<string, unknown>
+    if (build !== undefined) o = build(this)
+    else {
+      countUse(shape, this.compileBudget)
+      o = {}
+      for (let i = 0; i < n; i++) o[keys[i]!] = this.value(depth + 1)
+    }
+    this.sp = depth
+    return o
+  }
+
+  /** The next value, for a shape's compiled literal (`value` at the depth `sp` holds). */
+  read(): unknown {
+    return this.value(this.sp)
+  }
+
+  /**
+   * Reads children into the open containers until frame `base` (the one
+   * just pushed) is complete, and returns its container. `v` carries a finished child (or OPEN when the
    * top frame was just pushed) from one turn to the next.
    */
-  private run(): unknown {
+  private run(base: number): unknown {
     const { kinds, objs, keyLists, idxs, lens, auxs } = this.stack
     let v: unknown = OPEN
     outer: for (;;) {
@@ -544,7 +642,7 @@ export class Decoder {
       }
       // The frame is complete: hand its container to the frame below.
       this.sp = f
-      if (f === 0) return v
+      if (f === base) return v
     }
   }
 
@@ -724,7 +822,8 @@ export class Decoder {
         if (k === "__proto__") hasProtoKey = true
         keys[i] = k
       }
-      shape = { keys, hasProtoKey, safeFor: undefined }
+      shape = { keys, hasProtoKey, safeFor: undefined, uses: 0, build: undefined }
+      if (++this.shapesMade % (4 * MAX_COMPILED) === 0) this.compileBudget.compiled = 0
       this.shapeCache.set(this.buf, start, end, shape)
     }
     shapes.push(shape)

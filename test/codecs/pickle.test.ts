@@ -204,6 +204,28 @@ describe("pickle: built-in objects round-trip exactly", () => {
     expectFaithful(records.slice(100))
     expectFaithful({ a: { a: { a: {} } }, b: [{ x: 1 }, { x: 2, y: 3 }, { y: 4, x: 5 }] })
   })
+
+  it("objects of a shape met often enough (built by the shape's compiled literal) come back the same, in one message and over many", () => {
+    const codec = Pickle.make()
+    const odd = JSON.parse('{"__proto__": 1, "b": 2}') as Record<string, unknown>
+    const make = (i: number) => ({ 10: i, 2: `two${i}`, "a-b": [i, { i }], constructor: i % 2 === 0 ? null : "c", toString: i, "": undefined })
+    const many = Array.from({ length: 200 }, (_, i) => make(i))
+    const shared = make(-1)
+    const message = { many, shared, again: [shared, shared], odd: Array.from({ length: 100 }, () => JSON.parse(JSON.stringify(odd))) }
+    for (let round = 0; round < 3; round++) {
+      const back = roundTrip(message, codec)
+      expect(back).toEqual(message)
+      expect(back.many.map((o) => Object.keys(o))).toEqual(many.map((o) => Object.keys(o)))
+      expect(back.again[0]).toBe(back.shared)
+      expect(back.again[1]).toBe(back.shared)
+      for (const o of back.odd) {
+        expect(Object.getPrototypeOf(o)).toBe(Object.prototype)
+        expect(Object.keys(o)).toEqual(["__proto__", "b"])
+      }
+    }
+    // One object per message, many messages: the literal is compiled between messages.
+    for (let i = 0; i < 150; i++) expect(roundTrip({ x: i, y: [i] }, codec)).toEqual({ x: i, y: [i] })
+  })
 })
 
 describe("pickle: binary data", () => {
