@@ -123,9 +123,15 @@ export class Writer {
   }
 
   bytes(b: Uint8Array): void {
-    this.ensure(b.length)
-    this.buf.set(b, this.pos)
-    this.pos += b.length
+    const n = b.length
+    this.ensure(n)
+    if (n <= 32) {
+      // A few bytes (a cached shape definition): a loop beats TypedArray.prototype.set's call.
+      const buf = this.buf
+      const pos = this.pos
+      for (let i = 0; i < n; i++) buf[pos + i] = b[i]!
+    } else this.buf.set(b, this.pos)
+    this.pos += n
   }
 
   /**

@@ -97,10 +97,14 @@ export class ClassRegistry {
     }
     const previous = this.byPrototype.get(prototype)
     if (previous !== undefined) this.byName.delete(previous.name)
+    this.generation++
     const entry = new ClassEntry(name, prototype, options)
     this.byPrototype.set(prototype, entry)
     this.byName.set(name, entry)
   }
+
+  /** Counts registrations: what a decoder remembered of this registry holds while it is unchanged. */
+  generation = 0
 
   /** The entry for instances whose prototype is `prototype`. */
   forPrototype(prototype: object): ClassEntry | undefined {

@@ -83,6 +83,10 @@ const DF_SET = 7
 /** A reduced instance's state: `obj` is its class entry, `extra` its shared slot. */
 const DF_STATE = 8
 
+/** Shape and class slots kept between messages. */
+const KEEP_IDS = 1024
+/** Shape and class ids whose last definition is kept to be compared in place (`shapeRef`, `classRef`). */
+const LAST_DEFINITIONS = 16
 /** How deep `value` recurses on the call stack before `run`'s explicit stack takes over. */
 const RECURSION_DEPTH = 64
 
@@ -134,8 +138,11 @@ export class Decoder implements ValueSource {
   private ordinal = 0
   /** Whether the object about to be built had a SHARED tag. */
   private shareNext = false
-  private shapes: Array<Shape> = []
-  private classes: Array<ClassEntry> = []
+  /** This message's shapes and classes by id: the first `shapeCount` / `classCount` (the arrays are reused; they hold cached entries only). */
+  private readonly shapes: Array<Shape> = []
+  private shapeCount = 0
+  private readonly classes: Array<ClassEntry> = []
+  private classCount = 0
   private bufferNodes: Map<number, BufferNode> | undefined = undefined
   private frames: ReadonlyArray<Uint8Array> = NO_FRAMES
   private framesUsed: Uint8Array | undefined = undefined
@@ -143,6 +150,10 @@ export class Decoder implements ValueSource {
   /** Literals compiled (../compiledShapes.ts); the count starts over each time the shape cache could have turned over. */
   private readonly compileBudget: CompileBudget = { compiled: 0 }
   private shapesMade = 0
+  /** The first shapes' definitions in the last message that defined them, by id: a sender repeats them. */
+  private readonly lastShapes: Array<{ readonly bytes: Uint8Array; readonly shape: Shape } | undefined> = []
+  /** Likewise the first classes' names, with the registry's generation they were looked up in. */
+  private readonly lastClasses: Array<{ readonly bytes: Uint8Array; readonly entry: ClassEntry; readonly generation: number } | undefined> = []
   private readonly keyCache = new BytesCache<string>()
   private readonly codec: string
   private readonly registry: ClassRegistry
@@ -175,8 +186,8 @@ export class Decoder implements ValueSource {
     this.shareNext = false
     this.ordinal = 0
     this.frames = buffers
-    if (this.shapes.length !== 0) this.shapes = []
-    if (this.classes.length !== 0) this.classes = []
+    this.shapeCount = 0
+    this.classCount = 0
     try {
       if (this.end === 0) throw this.fail("empty header")
       const version = this.buf[this.pos++]
@@ -198,6 +209,9 @@ export class Decoder implements ValueSource {
       this.framesUsed = undefined
       // Let go of the message's objects.
       this.stack.release()
+      // After a message of very many shapes or classes, give their slots back.
+      if (this.shapes.length > KEEP_IDS) this.shapes.length = 0
+      if (this.classes.length > KEEP_IDS) this.classes.length = 0
       this.busy = false
     }
   }
@@ -791,7 +805,7 @@ export class Decoder implements ValueSource {
   }
 
   private definedShape(id: number): Shape {
-    if (id >= this.shapes.length) throw this.fail(`shape ${id} is not defined (${this.shapes.length} so far)`, this.pos - 1)
+    if (id >= this.shapeCount) throw this.fail(`shape ${id} is not defined (${this.shapeCount} so far)`, this.pos - 1)
     return this.shapes[id]!
   }
 
@@ -799,10 +813,26 @@ export class Decoder implements ValueSource {
     const at = this.pos
     const id = this.varuint()
     const shapes = this.shapes
-    if (id < shapes.length) return shapes[id]!
-    if (id > shapes.length) throw this.fail(`shape ${id} is not defined (${shapes.length} so far)`, at)
-    // A definition: find its extent, then reuse the cached shape for the same bytes.
+    if (id < this.shapeCount) return shapes[id]!
+    if (id > this.shapeCount) throw this.fail(`shape ${id} is not defined (${this.shapeCount} so far)`, at)
+    // A definition. Most often the same bytes as this id's definition in the last message: compared in place.
     const start = this.pos
+    const last = id < LAST_DEFINITIONS ? this.lastShapes[id] : undefined
+    if (last !== undefined) {
+      const bytes = last.bytes
+      const len = bytes.length
+      if (len <= this.end - start) {
+        const buf = this.buf
+        let i = 0
+        while (i < len && buf[start + i] === bytes[i]) i++
+        if (i === len) {
+          this.pos = start + len
+          shapes[this.shapeCount++] = last.shape
+          return last.shape
+        }
+      }
+    }
+    // Else find its extent, then reuse the cached shape for the same bytes.
     const n = this.count(1)
     for (let i = 0; i < n; i++) {
       const len = this.varuint()
@@ -826,7 +856,8 @@ export class Decoder implements ValueSource {
       if (++this.shapesMade % (4 * MAX_COMPILED) === 0) this.compileBudget.compiled = 0
       this.shapeCache.set(this.buf, start, end, shape)
     }
-    shapes.push(shape)
+    if (id < LAST_DEFINITIONS && last?.shape !== shape) this.lastShapes[id] = { bytes: this.buf.slice(start, end), shape }
+    shapes[this.shapeCount++] = shape
     return shape
   }
 
@@ -1033,14 +1064,32 @@ export class Decoder implements ValueSource {
     const at = this.pos
     const id = this.varuint()
     const classes = this.classes
-    if (id < classes.length) return classes[id]!
-    if (id > classes.length) throw this.fail(`class ${id} is not defined (${classes.length} so far)`, at)
+    if (id < this.classCount) return classes[id]!
+    if (id > this.classCount) throw this.fail(`class ${id} is not defined (${this.classCount} so far)`, at)
+    // Most often the same name as this id's in the last message, with the registry unchanged since: compared in place.
+    const start = this.pos
+    const last = id < LAST_DEFINITIONS ? this.lastClasses[id] : undefined
+    if (last !== undefined && last.generation === this.registry.generation) {
+      const bytes = last.bytes
+      const len = bytes.length
+      if (len <= this.end - start) {
+        const buf = this.buf
+        let i = 0
+        while (i < len && buf[start + i] === bytes[i]) i++
+        if (i === len) {
+          this.pos = start + len
+          classes[this.classCount++] = last.entry
+          return last.entry
+        }
+      }
+    }
     const name = this.key()
     const entry = this.registry.forName(name)
     if (entry === undefined) {
       throw this.fail(`unknown class "${name}": the receiver must register it with registerClass(Class, { name: "${name}" })`, at)
     }
-    classes.push(entry)
+    if (id < LAST_DEFINITIONS) this.lastClasses[id] = { bytes: this.buf.slice(start, this.pos), entry, generation: this.registry.generation }
+    classes[this.classCount++] = entry
     return entry
   }
 

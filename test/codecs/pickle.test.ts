@@ -225,6 +225,9 @@ describe("pickle: built-in objects round-trip exactly", () => {
     }
     // One object per message, many messages: the literal is compiled between messages.
     for (let i = 0; i < 150; i++) expect(roundTrip({ x: i, y: [i] }, codec)).toEqual({ x: i, y: [i] })
+    // Shape 0 of each message defined with other keys than the last message's (a decoder compares the definition in place).
+    const shapes = [{ x: 1 }, { xy: 2 }, { x: 3, y: 4 }, { x: 5 }, { y: 6, x: 7 }, {}, { x: 8 }]
+    for (const o of [...shapes, ...shapes]) expect(Object.entries(roundTrip(o, codec))).toEqual(Object.entries(o))
   })
 })
 
@@ -418,6 +421,22 @@ describe("pickle: class instances through the registry", () => {
     expect(back.a).toBeInstanceOf(Secret)
     expect(back.a.value).toBe(42)
     expect(back.b).toBe(back.a)
+  })
+
+  it("a class registered again under another name: a message naming the old name is refused, as before the first decode", () => {
+    class Point {
+      readonly x: number
+      constructor(x: number) {
+        this.x = x
+      }
+    }
+    const codec = Pickle.make()
+    codec.registerClass(Point, { name: "Point1" })
+    const old = codec.encodeSync([new Point(1), new Point(2)])
+    for (let i = 0; i < 3; i++) expect(codec.decodeSync(old)).toEqual([new Point(1), new Point(2)])
+    codec.registerClass(Point, { name: "Point2" })
+    expect(decodeFailure(old, codec).message).toMatch(/unknown class "Point1"/)
+    expect(roundTrip(new Point(3), codec)).toEqual(new Point(3))
   })
 
   it("an unregistered class is an EncodeError naming the path and the class", () => {
