@@ -204,7 +204,8 @@ const targets: Array<Target> = [
   ...["seed dict", "small record", "10,000 records", "graph (shared refs, cycles)"].map((p) =>
     target(`pickle round trip vs v8.serialize, ${p}`, ratio(p, "pickle", "v8.serialize"), 2.0)
   ),
-  target("pickle round trip vs msgpackr, 10,000 records", ratio("10,000 records", "pickle", "msgpackr"), 0.7),
+  // Issue 13: pickle, the default codec for objects, at least as fast as plain msgpackr on records and the seed dict.
+  ...["seed dict", "10,000 records"].map((p) => target(`pickle round trip vs msgpackr, ${p}`, ratio(p, "pickle", "msgpackr"), 1.0)),
   target("pickle (out of band) vs v8.serialize, Float64Array 1,000,000", ratio("Float64Array 1,000,000", "pickle", "v8.serialize"), 0.9),
   target("buffer path vs v8.serialize, Float64Array 1,000,000", ratio("Float64Array 1,000,000", "raw", "v8.serialize"), 0.9)
 ]

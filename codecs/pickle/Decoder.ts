@@ -384,10 +384,24 @@ export class Decoder implements ValueSource {
    * the call stack stays shallow however deep the value nests.
    */
   private value(depth: number): unknown {
-    const tag = this.buf[this.pos]
-    if (depth < RECURSION_DEPTH && tag !== undefined && ((tag >= F.FIXSHAPE && tag < F.UNDEFINED) || tag === F.OBJECT)) {
+    const tag = this.buf[this.pos]! // past the end: undefined, which no test below passes, and `item` fails
+    if (tag < F.FIXARRAY) {
+      if (tag <= F.FIXINT_MAX) {
+        this.pos++
+        return tag
+      }
       this.pos++
-      return this.plainObject(tag === F.OBJECT ? this.shapeRef() : this.definedShape(tag - F.FIXSHAPE), depth)
+      return this.stringOfLength(tag - F.FIXSTR)
+    }
+    if (depth < RECURSION_DEPTH) {
+      if (tag < F.FIXSHAPE) {
+        this.pos++
+        return this.denseArray(tag - F.FIXARRAY, depth)
+      }
+      if (tag < F.UNDEFINED || tag === F.OBJECT) {
+        this.pos++
+        return this.plainObject(tag === F.OBJECT ? this.shapeRef() : this.definedShape(tag - F.FIXSHAPE), depth)
+      }
     }
     const x = this.item()
     if (x !== OPEN) return x
@@ -405,32 +419,47 @@ export class Decoder implements ValueSource {
     }
     if (kind === DF_ARRAY) {
       const a = stack.objs[f] as Array<unknown>
-      const n = stack.lens[f]!
-      let i = 0
-      while (i < n) {
-        const tag = this.buf[this.pos]
-        if (tag === F.HOLE) {
-          this.pos++
-          i++
-          continue
-        }
-        if (tag === F.HOLES) {
-          this.pos++
-          const at = this.pos
-          const count = this.varuint()
-          if (count > n - i) throw this.fail(`${count} holes overrun the array's length ${n}`, at)
-          i += count
-          continue
-        }
-        const v = this.value(f + 1)
-        if (i >= a.length) this.charge(Cost.slot) // past its reserve, the array grows
-        a[i++] = v
-      }
-      if (a.length !== n) a.length = n
+      this.fillArray(a, stack.lens[f]!, f + 1)
       this.sp = f
       return a
     }
     return this.run(f)
+  }
+
+  /** An array of up to 15 items that no back-reference names, filled here (holes allowed). */
+  private denseArray(n: number, depth: number): Array<unknown> {
+    if (depth >= this.maxDepth) throw this.fail(`nesting deeper than ${this.maxDepth} levels`)
+    const a = this.newArray(n)
+    if (n === 0) return a
+    this.sp = depth + 1
+    this.fillArray(a, n, depth + 1)
+    this.sp = depth
+    return a
+  }
+
+  /** Reads `n` items (HOLE / HOLES allowed) into `a`, each at nesting `depth`. */
+  private fillArray(a: Array<unknown>, n: number, depth: number): void {
+    let i = 0
+    while (i < n) {
+      const tag = this.buf[this.pos]
+      if (tag === F.HOLE) {
+        this.pos++
+        i++
+        continue
+      }
+      if (tag === F.HOLES) {
+        this.pos++
+        const at = this.pos
+        const count = this.varuint()
+        if (count > n - i) throw this.fail(`${count} holes overrun the array's length ${n}`, at)
+        i += count
+        continue
+      }
+      const v = this.value(depth)
+      if (i >= a.length) this.charge(Cost.slot) // past its reserve, the array grows
+      a[i++] = v
+    }
+    if (a.length !== n) a.length = n
   }
 
   /**
@@ -788,6 +817,12 @@ export class Decoder implements ValueSource {
   }
 
   private array(n: number): unknown {
+    const a = this.newArray(n)
+    return n === 0 ? a : this.push(DF_ARRAY, a, undefined, n, undefined, 0)
+  }
+
+  /** A new array for `n` items, charged and counted (`keep`). */
+  private newArray(n: number): Array<unknown> {
     // Sized up front when every item could be present (one byte each at least) and the slots reserved
     // for the whole message still fit in its header: no regrowth, no slack, and no multiplying by nesting.
     let a: Array<unknown>
@@ -801,7 +836,7 @@ export class Decoder implements ValueSource {
       a = []
     }
     this.keep(a)
-    return n === 0 ? a : this.push(DF_ARRAY, a, undefined, n, undefined, 0)
+    return a
   }
 
   private definedShape(id: number): Shape {

@@ -109,6 +109,10 @@ export class Encoder {
   private classCount = 0
   private epoch = 0
   private readonly reducing = new Set<object>()
+  /** The prototype of the last registered class written, its entry, and the registry's generation then. */
+  private lastClass: object | undefined = undefined
+  private lastClassEntry: ClassEntry | undefined = undefined
+  private lastClassGeneration = -1
   private readonly codec: string
   private readonly registry: ClassRegistry
   private readonly threshold: number
@@ -574,6 +578,8 @@ export class Encoder {
     if (proto === ObjectPrototype) return this.plain(o as Record<string, unknown>)
     if (proto === ArrayPrototype) return this.array(o as Array<unknown>)
     if (proto === null) return this.dict(o as Record<string, unknown>, Object.keys(o), F.OBJECT_NULL)
+    // The class met last, while the registry is unchanged: no lookups.
+    if (proto === this.lastClass && this.registry.generation === this.lastClassGeneration) return this.instanceOf(o, this.lastClassEntry!)
     const kind = F.builtinPrototypes.get(proto)
     if (kind === undefined) return this.instance(o, proto)
     if (kind < F.K_VIEW) return this.error(o as Error, kind - F.K_ERROR)
@@ -829,6 +835,13 @@ export class Encoder {
   private instance(o: object, proto: object): void {
     const entry = this.registry.forPrototype(proto)
     if (entry === undefined) throw this.fail(unregisteredMessage(o, proto))
+    this.lastClass = proto
+    this.lastClassEntry = entry
+    this.lastClassGeneration = this.registry.generation
+    this.instanceOf(o, entry)
+  }
+
+  private instanceOf(o: object, entry: ClassEntry): void {
     if (entry.reduced) return this.reducedInstance(o, entry)
     this.u8(F.INSTANCE)
     this.classRef(entry)
