@@ -1,5 +1,5 @@
 /**
- * Decoded object shapes, kept across messages, each with a literal compiled
+ * Decoded object shapes, kept across messages, each with a constructor compiled
  * once the shape has been used often enough (../compiledShapes.ts).
  */
 import { type CompilableShape, type CompileBudget, countUse } from "../compiledShapes.ts"
@@ -79,5 +79,5 @@ const hashBytes = (buf: Uint8Array, start: number, end: number): number => {
   return (h ^ (h >>> 10)) & (DEFINITION_SLOTS - 1)
 }
 
-/** Counts a use of `shape` and compiles its literal when due. */
+/** Counts a use of `shape` and compiles its constructor when due. */
 export const used = (shape: Shape): void => countUse(shape, budget)

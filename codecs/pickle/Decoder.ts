@@ -13,7 +13,7 @@
  *
  * The walk recurses for the first RECURSION_DEPTH levels (plain objects and
  * dense arrays, the common containers, are filled by a direct loop, a plain
- * object no back-reference names by its shape's compiled literal); below
+ * object no back-reference names by its shape's compiled constructor); below
  * that, and for every other container, open containers are frames on an
  * explicit stack (parallel arrays, reused across messages), so nesting is
  * bounded by `maxDepth` and never by the call stack.
@@ -465,7 +465,7 @@ export class Decoder implements ValueSource {
   /**
    * A plain object that no back-reference names (its tag is not SHARED), so
    * nothing needs it before its values: built after them, by its shape's
-   * compiled literal once the shape has one (../compiledShapes.ts).
+   * compiled constructor once the shape has one (../compiledShapes.ts).
    */
   private plainObject(shape: Shape, depth: number): unknown {
     if (shape.hasProtoKey) {
@@ -491,7 +491,7 @@ export class Decoder implements ValueSource {
     return o
   }
 
-  /** The next value, for a shape's compiled literal (`value` at the depth `sp` holds). */
+  /** The next value, for a shape's compiled constructor (`value` at the depth `sp` holds). */
   read(): unknown {
     return this.value(this.sp)
   }

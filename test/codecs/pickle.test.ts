@@ -205,7 +205,7 @@ describe("pickle: built-in objects round-trip exactly", () => {
     expectFaithful({ a: { a: { a: {} } }, b: [{ x: 1 }, { x: 2, y: 3 }, { y: 4, x: 5 }] })
   })
 
-  it("objects of a shape met often enough (built by the shape's compiled literal) come back the same, in one message and over many", () => {
+  it("objects of a shape met often enough (built by the shape's compiled constructor) come back the same, in one message and over many", () => {
     const codec = Pickle.make()
     const odd = JSON.parse('{"__proto__": 1, "b": 2}') as Record<string, unknown>
     const make = (i: number) => ({ 10: i, 2: `two${i}`, "a-b": [i, { i }], constructor: i % 2 === 0 ? null : "c", toString: i, "": undefined })
@@ -223,7 +223,7 @@ describe("pickle: built-in objects round-trip exactly", () => {
         expect(Object.keys(o)).toEqual(["__proto__", "b"])
       }
     }
-    // One object per message, many messages: the literal is compiled between messages.
+    // One object per message, many messages: the constructor is compiled between messages.
     for (let i = 0; i < 150; i++) expect(roundTrip({ x: i, y: [i] }, codec)).toEqual({ x: i, y: [i] })
     // Shape 0 of each message defined with other keys than the last message's (a decoder compares the definition in place).
     const shapes = [{ x: 1 }, { xy: 2 }, { x: 3, y: 4 }, { x: 5 }, { y: 6, x: 7 }, {}, { x: 8 }]
