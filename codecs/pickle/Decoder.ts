@@ -428,9 +428,10 @@ export class Decoder implements ValueSource {
 
   /** An array of up to 15 items that no back-reference names, filled here (holes allowed). */
   private denseArray(n: number, depth: number): Array<unknown> {
-    if (depth >= this.maxDepth) throw this.fail(`nesting deeper than ${this.maxDepth} levels`)
     const a = this.newArray(n)
     if (n === 0) return a
+    // An open container counts as a level, as a frame would (an empty one opens none).
+    if (depth >= this.maxDepth) throw this.fail(`nesting deeper than ${this.maxDepth} levels`)
     this.sp = depth + 1
     this.fillArray(a, n, depth + 1)
     this.sp = depth
@@ -473,9 +474,9 @@ export class Decoder implements ValueSource {
       const o = this.object(shape)
       return o === OPEN ? this.run(this.sp - 1) : o
     }
-    if (depth >= this.maxDepth) throw this.fail(`nesting deeper than ${this.maxDepth} levels`)
     const keys = shape.keys
     const n = keys.length
+    if (n !== 0 && depth >= this.maxDepth) throw this.fail(`nesting deeper than ${this.maxDepth} levels`)
     this.charge(Cost.object + Cost.property * n)
     this.ordinal++ // its number, as `keep` would give it
     this.sp = depth + 1

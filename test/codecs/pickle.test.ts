@@ -584,6 +584,23 @@ describe("pickle: deep nesting never crashes", () => {
     expect(encodeFailure(deeper).message).toMatch(/nesting deeper than 100000/)
   })
 
+  it("maxDepth counts the containers that hold something, encoding and decoding alike (an empty one at the limit is fine)", () => {
+    const shallow = Pickle.make({ maxDepth: 2 })
+    const fits = [[[[]]], { a: { b: {} } }, [{ a: [] }], [[], [{}]]]
+    const over = [[[[1]]], { a: { b: { c: 1 } } }, [{ a: [1] }], [[], [{ x: [0] }]]]
+    for (const v of fits) {
+      expect(shallow.decodeSync(pickle.encodeSync(v))).toEqual(v)
+      expect(roundTrip(v, shallow)).toEqual(v)
+    }
+    for (const v of over) {
+      expect(decodeFailure(pickle.encodeSync(v), shallow).message).toMatch(/deeper than 2/)
+      expect(encodeFailure(v, shallow).message).toMatch(/deeper than 2/)
+    }
+    // Repeated shapes: the compiled constructors count levels the same way.
+    for (let i = 0; i < 100; i++) expect(shallow.decodeSync(pickle.encodeSync({ a: { b: {} } }))).toEqual({ a: { b: {} } })
+    expect(decodeFailure(pickle.encodeSync({ a: { b: { c: 1 } } }), shallow).message).toMatch(/deeper than 2/)
+  })
+
   it("decoding 100,000 crafted levels gives a value; beyond maxDepth a DecodeError", () => {
     const arrays = header(...new Array(100_000).fill(F.FIXARRAY + 1), 0)
     expect(depthOf(pickle.decodeSync(frames(arrays)), (a) => a[0])).toBe(100_000)
