@@ -97,14 +97,28 @@ export class ClassRegistry {
     }
     const previous = this.byPrototype.get(prototype)
     if (previous !== undefined) this.byName.delete(previous.name)
-    this.generation++
+    this.registrations++
     const entry = new ClassEntry(name, prototype, options)
     this.byPrototype.set(prototype, entry)
     this.byName.set(name, entry)
   }
 
-  /** Counts registrations: what a decoder remembered of this registry holds while it is unchanged. */
-  generation = 0
+  private registrations = 0
+
+  /**
+   * Counts registrations: what an encoder or decoder remembered of this
+   * registry holds while it is unchanged.
+   *
+   * @example
+   * ```ts
+   * const before = registry.generation
+   * registry.register(Point, { name: "Point" })
+   * registry.generation === before + 1 // true
+   * ```
+   */
+  get generation(): number {
+    return this.registrations
+  }
 
   /** The entry for instances whose prototype is `prototype`. */
   forPrototype(prototype: object): ClassEntry | undefined {

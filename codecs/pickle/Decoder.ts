@@ -386,12 +386,8 @@ export class Decoder implements ValueSource {
   private value(depth: number): unknown {
     const tag = this.buf[this.pos]! // past the end: undefined, which no test below passes, and `item` fails
     if (tag < F.FIXARRAY) {
-      if (tag <= F.FIXINT_MAX) {
-        this.pos++
-        return tag
-      }
       this.pos++
-      return this.stringOfLength(tag - F.FIXSTR)
+      return tag <= F.FIXINT_MAX ? tag : this.stringOfLength(tag - F.FIXSTR)
     }
     if (depth < RECURSION_DEPTH) {
       if (tag < F.FIXSHAPE) {
@@ -499,8 +495,9 @@ export class Decoder implements ValueSource {
 
   /**
    * Reads children into the open containers until frame `base` (the one
-   * just pushed) is complete, and returns its container. `v` carries a finished child (or OPEN when the
-   * top frame was just pushed) from one turn to the next.
+   * just pushed) is complete, and returns its container. `v` carries a
+   * finished child (or OPEN when the top frame was just pushed) from one turn
+   * to the next.
    */
   private run(base: number): unknown {
     const { kinds, objs, keyLists, idxs, lens, auxs } = this.stack
@@ -840,6 +837,17 @@ export class Decoder implements ValueSource {
     return a
   }
 
+  /** Whether the next bytes are `bytes`; if so, reads past them. */
+  private skipIfNext(bytes: Uint8Array): boolean {
+    const len = bytes.length
+    const start = this.pos
+    if (len > this.end - start) return false
+    const buf = this.buf
+    for (let i = 0; i < len; i++) if (buf[start + i] !== bytes[i]) return false
+    this.pos = start + len
+    return true
+  }
+
   private definedShape(id: number): Shape {
     if (id >= this.shapeCount) throw this.fail(`shape ${id} is not defined (${this.shapeCount} so far)`, this.pos - 1)
     return this.shapes[id]!
@@ -854,19 +862,9 @@ export class Decoder implements ValueSource {
     // A definition. Most often the same bytes as this id's definition in the last message: compared in place.
     const start = this.pos
     const last = id < LAST_DEFINITIONS ? this.lastShapes[id] : undefined
-    if (last !== undefined) {
-      const bytes = last.bytes
-      const len = bytes.length
-      if (len <= this.end - start) {
-        const buf = this.buf
-        let i = 0
-        while (i < len && buf[start + i] === bytes[i]) i++
-        if (i === len) {
-          this.pos = start + len
-          shapes[this.shapeCount++] = last.shape
-          return last.shape
-        }
-      }
+    if (last !== undefined && this.skipIfNext(last.bytes)) {
+      shapes[this.shapeCount++] = last.shape
+      return last.shape
     }
     // Else find its extent, then reuse the cached shape for the same bytes.
     const n = this.count(1)
@@ -1105,19 +1103,9 @@ export class Decoder implements ValueSource {
     // Most often the same name as this id's in the last message, with the registry unchanged since: compared in place.
     const start = this.pos
     const last = id < LAST_DEFINITIONS ? this.lastClasses[id] : undefined
-    if (last !== undefined && last.generation === this.registry.generation) {
-      const bytes = last.bytes
-      const len = bytes.length
-      if (len <= this.end - start) {
-        const buf = this.buf
-        let i = 0
-        while (i < len && buf[start + i] === bytes[i]) i++
-        if (i === len) {
-          this.pos = start + len
-          classes[this.classCount++] = last.entry
-          return last.entry
-        }
-      }
+    if (last !== undefined && last.generation === this.registry.generation && this.skipIfNext(last.bytes)) {
+      classes[this.classCount++] = last.entry
+      return last.entry
     }
     const name = this.key()
     const entry = this.registry.forName(name)
