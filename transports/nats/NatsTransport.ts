@@ -105,6 +105,14 @@ export interface NatsTransportStats {
   readonly reconnects: number
 }
 
+/**
+ * Frames up to this size come from the slabs (and a message that fits one
+ * takes `sendSmall`): a 4 KiB message with its headers and tag, not only
+ * messages under 4 KiB. A fresh ArrayBuffer per 4 KiB frame was 10 % of the
+ * sender's CPU in a 4 KiB stream, and such messages missed the fast path.
+ */
+const SMALL_FRAME_BYTES = 8 * 1024
+
 /** Timer period: lazy acknowledgements, retransmission, heartbeats, liveness. */
 const TICK_MS = 50
 /** An acknowledgement goes out at once after this many unacknowledged frames, or bytes (or an eighth of the window). */
@@ -377,8 +385,8 @@ export class NatsTransport implements Transport {
   private flushScheduled = false
   private heldTotal = 0
   private readonly framePool = new FramePool()
-  private readonly sendSlab = new Slab()
-  private readonly receiveSlab = new Slab()
+  private readonly sendSlab = new Slab(64 * 1024, SMALL_FRAME_BYTES)
+  private readonly receiveSlab = new Slab(64 * 1024, SMALL_FRAME_BYTES)
   /** Memory for a part of a received message: small ones from a slab. */
   private readonly allocatePart = (length: number): Uint8Array =>
     length <= this.receiveSlab.maxPiece ? this.receiveSlab.take(length) : freshPart(length)
