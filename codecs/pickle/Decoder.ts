@@ -434,22 +434,27 @@ export class Decoder implements ValueSource {
     return a
   }
 
+  /** The holes a HOLE or HOLES tag next says (read past), for item `i` of `n`; -1 where an item comes next. */
+  private holesNext(i: number, n: number): number {
+    const tag = this.buf[this.pos]
+    if (tag === F.HOLE) {
+      this.pos++
+      return 1
+    }
+    if (tag !== F.HOLES) return -1
+    const at = ++this.pos
+    const count = this.varuint()
+    if (count > n - i) throw this.fail(`${count} holes overrun the array's length ${n}`, at)
+    return count
+  }
+
   /** Reads `n` items (HOLE / HOLES allowed) into `a`, each at nesting `depth`. */
   private fillArray(a: Array<unknown>, n: number, depth: number): void {
     let i = 0
     while (i < n) {
-      const tag = this.buf[this.pos]
-      if (tag === F.HOLE) {
-        this.pos++
-        i++
-        continue
-      }
-      if (tag === F.HOLES) {
-        this.pos++
-        const at = this.pos
-        const count = this.varuint()
-        if (count > n - i) throw this.fail(`${count} holes overrun the array's length ${n}`, at)
-        i += count
+      const holes = this.holesNext(i, n)
+      if (holes >= 0) {
+        i += holes
         continue
       }
       const v = this.value(depth)
@@ -531,20 +536,10 @@ export class Decoder implements ValueSource {
             if (i >= a.length) this.charge(Cost.slot) // past its reserve, the array grows
             a[i++] = v
           }
-          const buf = this.buf
           while (i < n) {
-            const tag = buf[this.pos]
-            if (tag === F.HOLE) {
-              this.pos++
-              i++
-              continue
-            }
-            if (tag === F.HOLES) {
-              this.pos++
-              const at = this.pos
-              const count = this.varuint()
-              if (count > n - i) throw this.fail(`${count} holes overrun the array's length ${n}`, at)
-              i += count
+            const holes = this.holesNext(i, n)
+            if (holes >= 0) {
+              i += holes
               continue
             }
             const x = this.item()
