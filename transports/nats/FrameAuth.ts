@@ -83,6 +83,11 @@ const expected = Buffer.alloc(TAG_BYTES)
  * `HmacSha256` in JavaScript, longer ones by OpenSSL: the same tag either way.
  * JavaScript wins on short frames, most of all when a rank wakes with cold
  * caches (HmacSha256.ts); OpenSSL from a few hundred bytes on.
+ *
+ * @example
+ * ```ts
+ * frame.length - FrameAuth.TAG_BYTES <= FrameAuth.SHORT_FRAME_BYTES   // tagged in JavaScript
+ * ```
  */
 export const SHORT_FRAME_BYTES = 256
 
