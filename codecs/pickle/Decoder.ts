@@ -40,7 +40,7 @@ import { BytesCache, mediumAscii, shortAscii } from "./strings.ts"
 import type { ClassEntry, ClassRegistry } from "./ClassRegistry.ts"
 import * as F from "./format.ts"
 import { FrameStack } from "./FrameStack.ts"
-import { type CompilableShape, type CompileBudget, countUse, MAX_COMPILED, type ValueSource } from "../compiledShapes.ts"
+import { type CompilableShape, type CompileBudget, countUse, type ValueSource } from "../compiledShapes.ts"
 
 export interface DecoderOptions {
   readonly codec: string
@@ -147,7 +147,7 @@ export class Decoder implements ValueSource {
   private frames: ReadonlyArray<Uint8Array> = NO_FRAMES
   private framesUsed: Uint8Array | undefined = undefined
   private readonly shapeCache = new BytesCache<Shape>()
-  /** Literals compiled (../compiledShapes.ts); the count starts over each time the shape cache could have turned over. */
+  /** Constructors compiled (../compiledShapes.ts); the count starts over each time the shape cache could have turned over. */
   private readonly compileBudget: CompileBudget = { compiled: 0 }
   private shapesMade = 0
   /** The first shapes' definitions in the last message that defined them, by id: a sender repeats them. */
@@ -882,7 +882,7 @@ export class Decoder implements ValueSource {
         keys[i] = k
       }
       shape = { keys, hasProtoKey, safeFor: undefined, uses: 0, build: undefined }
-      if (++this.shapesMade % (4 * MAX_COMPILED) === 0) this.compileBudget.compiled = 0
+      if (++this.shapesMade % BytesCache.SLOTS === 0) this.compileBudget.compiled = 0
       this.shapeCache.set(this.buf, start, end, shape)
     }
     if (id < LAST_DEFINITIONS && last?.shape !== shape) this.lastShapes[id] = { bytes: this.buf.slice(start, end), shape }

@@ -14,15 +14,17 @@ const fromCharCode = String.fromCharCode
  * at most 1 KiB each.
  */
 export class BytesCache<T> {
-  private readonly bytes: Array<Uint8Array | undefined> = new Array(1024).fill(undefined)
-  private readonly values: Array<T | undefined> = new Array(1024).fill(undefined)
+  /** Slots of every cache: after this many new entries, all of a cache's entries may have been replaced. */
+  static readonly SLOTS = 1024
+  private readonly bytes: Array<Uint8Array | undefined> = new Array(BytesCache.SLOTS).fill(undefined)
+  private readonly values: Array<T | undefined> = new Array(BytesCache.SLOTS).fill(undefined)
   private slot = 0
 
   /** The value cached for `buf[start..end)`, if any; remembers the slot for a following `set`. */
   get(buf: Uint8Array, start: number, end: number): T | undefined {
     let h = 0x811c9dc5 ^ (end - start)
     for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 16777619)
-    const slot = (h ^ (h >>> 15)) & 1023
+    const slot = (h ^ (h >>> 15)) & (BytesCache.SLOTS - 1)
     this.slot = slot
     const cached = this.bytes[slot]
     if (cached === undefined || cached.length !== end - start) return undefined
