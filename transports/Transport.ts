@@ -121,6 +121,14 @@ export interface Transport {
    * calling `pause` between polls; absent or 0: not at all.
    */
   readonly yieldingSpinMicros?: number
+  /**
+   * Where present, the spin budget (µs) of a wait that begins now, in place
+   * of `spinMicros`: a transport that knows whether other ranks are running
+   * may spin where ranks outnumber cores but most of them wait (shm).
+   */
+  readonly spinBudget?: () => number
+  /** Called when a waiter stops waiting in place and suspends: the rank may have nothing left to do. */
+  readonly park?: () => void
   /** Yields the thread's core to another runnable thread, if any, where the transport can. */
   pause?(): void
   /** After spinning, how long callers may sleep in `sleep` before suspending; absent or 0: never. */

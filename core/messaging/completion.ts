@@ -13,6 +13,10 @@ export interface Spin {
   /** How long to poll busily without progress before sleeping (or suspending). */
   readonly spinMicros: number
   poll(): boolean
+  /** Where present, the spin budget of a wait that begins now, in place of `spinMicros`. */
+  readonly spinBudget?: () => number
+  /** Called when a wait in place gives up and its waiter suspends. */
+  readonly park?: () => void
   /** Called between polls that found nothing: may let another runnable thread have the core (absent: a plain spin). */
   pause?(): void
   /** After the busy spin, how long to sleep in `sleep` without progress before suspending; 0 or absent: never. */
@@ -27,18 +31,19 @@ export interface Spin {
 }
 
 /** Whether a waiter should wait synchronously on `spin` (spinning or sleeping) before it suspends. */
-export const waitsInPlace = (spin: Spin): boolean => spin.spinMicros > 0 || (spin.sleepMicros ?? 0) > 0
+export const waitsInPlace = (spin: Spin): boolean => spin.spinMicros > 0 || (spin.sleepMicros ?? 0) > 0 || spin.spinBudget !== undefined
 
 /**
- * Polls `spin` while `waiting()`, until `spin.spinMicros` pass without
- * progress, then (where the transport can) sleeps in `spin.sleep` until
- * `spin.sleepMicros` more pass without progress: a transfer that keeps
- * moving keeps the wait going, an idle wait gives up after the budgets (and
- * suspends).
+ * Polls `spin` while `waiting()`, until `spin.spinMicros` (or the budget
+ * `spin.spinBudget` gives) pass without progress, then (where the transport
+ * can) sleeps in `spin.sleep` until `spin.sleepMicros` more pass without
+ * progress: a transfer that keeps moving keeps the wait going, an idle wait
+ * gives up after the budgets, tells `spin.park`, and its caller suspends.
  */
 export const spinWhile = (spin: Spin, waiting: () => boolean): void => {
-  const busy = spin.spinMicros / 1000
+  const busy = (spin.spinBudget !== undefined ? spin.spinBudget() : spin.spinMicros) / 1000
   const sleeping = spin.sleep !== undefined ? (spin.sleepMicros ?? 0) / 1000 : 0
+  if (busy <= 0 && sleeping <= 0) return spin.park?.()
   let moved = performance.now()
   // Made only once a wait comes to sleep (no closure per receive that merely spins).
   let idle: (() => boolean) | undefined
@@ -48,7 +53,7 @@ export const spinWhile = (spin: Spin, waiting: () => boolean): void => {
     else if (now - moved < busy) spin.pause?.()
     else {
       const left = moved + busy + sleeping - now
-      if (left <= 0) return
+      if (left <= 0) return spin.park?.()
       spin.sleep!(left * 1000, (idle ??= () => waiting() && !spin.poll()))
     }
   }

@@ -8,7 +8,10 @@ import { describe, expect, it, vi } from "@effect/vitest"
 import { Effect } from "effect"
 import { program, useWorlds } from "../support/worlds.ts"
 import { OwnBell } from "../../transports/shm/Doorbell.ts"
-import { allocate, DEFAULT_SLEEP_MICROS, DEFAULT_SPIN_MICROS, DEFAULT_YIELDING_SPIN_MICROS, geometry } from "../../transports/shm/Layout.ts"
+import { allocate, DEFAULT_IDLE_CORE_SPIN_MICROS, DEFAULT_SLEEP_MICROS, DEFAULT_SPIN_MICROS, DEFAULT_YIELDING_SPIN_MICROS, geometry } from "../../transports/shm/Layout.ts"
+import * as Arena from "../../transports/shm/Arena.ts"
+import { ShmTransport } from "../../transports/shm/ShmTransport.ts"
+import { spinWhile } from "../../core/messaging/completion.ts"
 
 describe("waiting defaults", () => {
   it("ranks that fit the cores spin; where they outnumber them only collectives spin, yielding their core; sleeping is opt-in", () => {
@@ -18,8 +21,62 @@ describe("waiting defaults", () => {
     expect(geometry(8, { spinMicros: 20, sleepMicros: 500 }, 2)).toMatchObject({ spinMicros: 20, yieldingSpinMicros: DEFAULT_YIELDING_SPIN_MICROS, sleepMicros: 500 })
   })
 
+  it("where ranks outnumber cores, a wait for a message spins only while no more ranks run than cores (unless spinMicros was given)", () => {
+    expect(geometry(2, {}, 2).idleCoreSpinMicros).toBe(0)
+    expect(geometry(3, {}, 2)).toMatchObject({ idleCoreSpinMicros: DEFAULT_IDLE_CORE_SPIN_MICROS, cores: 2 })
+    expect(geometry(8, { spinMicros: 0 }, 2).idleCoreSpinMicros).toBe(0)
+    expect(DEFAULT_IDLE_CORE_SPIN_MICROS).toBeGreaterThan(0)
+  })
+
   it("a negative sleepMicros is refused with a RangeError naming it", () => {
     expect(() => geometry(2, { sleepMicros: -1 }, 2)).toThrow(/sleepMicros must be >= 0/)
+  })
+})
+
+describe("spinning on the cores parked ranks leave", () => {
+  // Four ranks on a machine of two cores, in this thread: the "running" words decide, not the threads.
+  const four = (): Array<ShmTransport> => {
+    const regions = allocate(geometry(4, {}, 2))
+    Arena.initialize(regions)
+    return Array.from({ length: 4 }, (_, r) => new ShmTransport(regions, r))
+  }
+
+  it("counts running ranks: none spin while all run, one does once two others parked, and a parked rank that polls or sends runs again", () => {
+    const [t0, t1, t2, t3] = four() as [ShmTransport, ShmTransport, ShmTransport, ShmTransport]
+    try {
+      expect(t0.spinBudget!()).toBe(0)
+      t2.park!()
+      expect(t0.spinBudget!()).toBe(0) // three running on two cores
+      t3.park!()
+      expect(t0.spinBudget!()).toBe(DEFAULT_IDLE_CORE_SPIN_MICROS)
+      expect(t1.spinBudget!()).toBe(DEFAULT_IDLE_CORE_SPIN_MICROS)
+      t2.poll()
+      expect(t0.spinBudget!()).toBe(0)
+      t2.park!()
+      t3.send(0, { envelope: new Uint8Array(16), frames: { header: new Uint8Array(8), buffers: [] } }, () => {})
+      expect(t0.spinBudget!()).toBe(0)
+      // A closed rank no longer counts; a rank asking for a budget runs.
+      t3.close()
+      t1.park!()
+      expect(t2.spinBudget!()).toBe(DEFAULT_IDLE_CORE_SPIN_MICROS)
+      expect(t0.spinBudget!()).toBe(DEFAULT_IDLE_CORE_SPIN_MICROS)
+    } finally {
+      for (const t of [t0, t1, t2, t3]) t.close()
+    }
+  })
+
+  it("a wait with no budget parks at once without polling; one that spins out parks once; one that ends does not", () => {
+    let parks = 0
+    let polls = 0
+    const spin = (budget: number) => ({ spinMicros: 0, spinBudget: () => budget, poll: () => (polls++, false), park: () => parks++ })
+    spinWhile(spin(0), () => true)
+    expect([parks, polls]).toEqual([1, 0])
+    spinWhile(spin(200), () => true)
+    expect(parks).toBe(2)
+    expect(polls).toBeGreaterThan(0)
+    let left = 3
+    spinWhile(spin(1_000_000), () => left-- > 0)
+    expect(parks).toBe(2)
   })
 })
 

@@ -12,7 +12,7 @@
  * sequentially consistent: one of the two always sees the other, so no
  * wake-up is lost).
  */
-import { doorbellIndex, sleepingIndex } from "./Layout.ts"
+import { doorbellIndex, runningIndex, sleepingIndex } from "./Layout.ts"
 
 /** Rings other ranks' doorbells. */
 export class Doorbells {
@@ -44,6 +44,13 @@ export class Doorbells {
   nudge(r: number): void {
     if (Atomics.load(this.ctl, sleepingIndex(r)) !== 0) this.ring(r)
   }
+
+  /** How many of ranks `0..size-1` are running (not parked), counting up to `limit + 1` at most. */
+  running(size: number, limit: number): number {
+    let n = 0
+    for (let r = 0; r < size && n <= limit; r++) if (Atomics.load(this.ctl, runningIndex(r)) !== 0) n++
+    return n
+  }
 }
 
 /**
@@ -59,6 +66,8 @@ export class OwnBell {
   private spinning = false
   private sleeping = false
   private stopped = false
+  private parked = false
+  private readonly runningWord: number
   /** Times the armed wait fired (each one a thread wake-up when the rank was idle). */
   wakes = 0
   /** Times the thread slept in `sleep`, and how many of those sleeps ran to their end unwoken. */
@@ -71,7 +80,27 @@ export class OwnBell {
     this.onNews = onNews
     this.ctl = new Int32Array(control)
     this.index = doorbellIndex(rank)
+    this.runningWord = runningIndex(rank)
     Atomics.store(this.ctl, sleepingIndex(rank), 1)
+    Atomics.store(this.ctl, this.runningWord, 1)
+  }
+
+  /**
+   * The rank waits with nothing left to do (a wait gave up spinning and
+   * suspends): its "running" word says so until `unpark`, so that others
+   * may spin on the core it leaves.
+   */
+  park(): void {
+    if (this.parked || this.stopped) return
+    this.parked = true
+    Atomics.store(this.ctl, this.runningWord, 0)
+  }
+
+  /** The rank runs again (it was woken, it polls or sends). */
+  unpark(): void {
+    if (!this.parked || this.stopped) return
+    this.parked = false
+    Atomics.store(this.ctl, this.runningWord, 1)
   }
 
   /** Whether the doorbell moved since `acknowledge`. */
@@ -148,7 +177,9 @@ export class OwnBell {
   }
 
   private readonly wake = (): void => {
-    if (!this.stopped) this.onNews()
+    if (this.stopped) return
+    this.unpark()
+    this.onNews()
   }
 
   /** Stops waiting for good: settles the pending wait so nothing refers to this rank any more. */
@@ -156,6 +187,7 @@ export class OwnBell {
     if (this.stopped) return
     this.stopped = true
     Atomics.store(this.ctl, this.index + 1, 0)
+    Atomics.store(this.ctl, this.runningWord, 0)
     Atomics.add(this.ctl, this.index, 1)
     Atomics.notify(this.ctl, this.index)
   }

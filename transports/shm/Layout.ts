@@ -73,6 +73,18 @@ export const DEFAULT_SPIN_MICROS = 100
 export const DEFAULT_YIELDING_SPIN_MICROS = 2000
 
 /**
+ * Where ranks outnumber cores, a rank that waits for a message still spins
+ * (yielding its core between polls) when no more ranks are running than
+ * there are cores — the others wait parked, with nothing to do (their
+ * "running" words, `runningIndex`, say so): two ranks exchanging messages
+ * while six wait in a barrier have a core each, and a wake-up per message
+ * (30–40 µs on this VM) would be most of their time. Where more ranks run
+ * than cores, a waiting rank does not spin (see `DEFAULT_YIELDING_SPIN_MICROS`
+ * on why): the budget applies per wait, counted when the wait begins.
+ */
+export const DEFAULT_IDLE_CORE_SPIN_MICROS = DEFAULT_SPIN_MICROS
+
+/**
  * How long a waiting rank then sleeps in `Atomics.wait` on its doorbell
  * (peers' news wakes it in a few microseconds, where a wake-up through the
  * event loop's `Atomics.waitAsync` costs several times that) before its
@@ -123,6 +135,14 @@ export interface Geometry {
   readonly sleepMicros: number
   /** Where ranks outnumber cores, how long a rank waiting in a collective spins yielding its core between polls; 0 elsewhere. */
   readonly yieldingSpinMicros: number
+  /**
+   * Where ranks outnumber cores (and `spinMicros` was not given), the spin
+   * budget of a rank that waits for a message while no more ranks run than
+   * there are cores (`DEFAULT_IDLE_CORE_SPIN_MICROS`); 0 elsewhere.
+   */
+  readonly idleCoreSpinMicros: number
+  /** The cores the launcher counted (`os.availableParallelism()`). */
+  readonly cores: number
 }
 
 /** The shared buffers of a job plus its geometry: what a rank needs to attach. */
@@ -177,6 +197,8 @@ export const geometry = (size: number, options: ShmOptions, cores: number): Geom
     unexpectedBudget: options.unexpectedBudget ?? DEFAULT_UNEXPECTED_BUDGET,
     spinMicros: options.spinMicros ?? (size <= cores ? DEFAULT_SPIN_MICROS : 0),
     yieldingSpinMicros: size > cores ? DEFAULT_YIELDING_SPIN_MICROS : 0,
+    idleCoreSpinMicros: size > cores && options.spinMicros === undefined ? DEFAULT_IDLE_CORE_SPIN_MICROS : 0,
+    cores,
     sleepMicros: options.sleepMicros ?? DEFAULT_SLEEP_MICROS
   }
 }
@@ -194,6 +216,12 @@ export const ARENA_USED_F64 = LINE / 8 + 2
 export const doorbellIndex = (r: number): number => (2 + r) * I32_PER_LINE
 /** i32 index of rank `r`'s "notify me" word: non-zero while `r` may be asleep. */
 export const sleepingIndex = (r: number): number => (2 + r) * I32_PER_LINE + 1
+/**
+ * i32 index of rank `r`'s "running" word: 1 from its start while it runs, 0
+ * while it waits with nothing left to do (it parked: see `OwnBell.park`) and
+ * after it closed. Read only where ranks outnumber cores (`idleCoreSpinMicros`).
+ */
+export const runningIndex = (r: number): number => (2 + r) * I32_PER_LINE + 2
 
 export const controlBytes = (size: number): number => (2 + size) * LINE
 

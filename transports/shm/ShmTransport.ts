@@ -42,6 +42,10 @@ export class ShmTransport implements Transport {
   readonly spinMicros: number
   readonly sleepMicros: number
   readonly yieldingSpinMicros: number
+  /** Where ranks outnumber cores: the spin budget for a wait beginning now (see `DEFAULT_IDLE_CORE_SPIN_MICROS`). */
+  readonly spinBudget?: () => number
+  /** Where ranks outnumber cores: marks the rank parked (a wait suspends), so that others may spin on its core. */
+  readonly park?: () => void
   readonly alloc: Arena
   readonly segments: ShmSegments
   readonly geometry: Geometry
@@ -114,12 +118,23 @@ export class ShmTransport implements Transport {
     this.keepAlive.unref()
     this.bell = new OwnBell(regions.control, rank, this.onNews)
     this.bell.arm()
+    if (g.idleCoreSpinMicros > 0) {
+      const bell = this.bell
+      const doorbells = this.doorbells
+      const { size, cores, idleCoreSpinMicros } = g
+      this.park = () => bell.park()
+      this.spinBudget = () => {
+        bell.unpark()
+        return doorbells.running(size, cores) <= cores ? idleCoreSpinMicros : 0
+      }
+    }
   }
 
   // ---- Transport -------------------------------------------------------------
 
   send(dest: number, packet: Packet, done: SendDone): void {
     if (this.closed) return done(closedError())
+    this.bell.unpark()
     if (!Number.isInteger(dest) || dest < 0 || dest >= this.size) {
       return done(new TransportError({ transport: "shm", message: `cannot send to rank ${dest}: the job has ranks 0..${this.size - 1}` }))
     }
@@ -146,6 +161,7 @@ export class ShmTransport implements Transport {
   poll(): boolean {
     this.polls++
     if (this.closed) return false
+    this.bell.unpark()
     this.bell.spin()
     if (!this.forced && this.selfHead === this.selfQueue.length && !this.bell.rang()) return false
     // Something moved (a record, a fragment, a reply): a spinning caller keeps spinning while data flows.

@@ -147,6 +147,7 @@ export class Board implements Waiter {
       poll: () => this.advance() || transport.poll(),
       sleepMicros: transport.sleepMicros ?? 0,
       ...(transport.pause !== undefined ? { pause: () => transport.pause!() } : {}),
+      ...(transport.park !== undefined ? { park: transport.park } : {}),
       ...(transport.sleep !== undefined ? { sleep: (micros: number, idle: () => boolean) => transport.sleep!(micros, idle) } : {})
     }
     this.unwatch = transport.segments!.watch(() => {
