@@ -129,8 +129,8 @@ export interface Transport {
   readonly spinBudget?: () => number
   /** Called when a waiter stops waiting in place and suspends: the rank may have nothing left to do. */
   readonly park?: () => void
-  /** Yields the thread's core to another runnable thread, if any, where the transport can. */
-  pause?(): void
+  /** Called between polls that found nothing, with the microseconds spun since the last progress: yields the thread's core to another runnable thread, if any, where the transport can and wants. */
+  pause?(spun: number): void
   /** After spinning, how long callers may sleep in `sleep` before suspending; absent or 0: never. */
   readonly sleepMicros?: number
   /**

@@ -17,8 +17,8 @@ export interface Spin {
   readonly spinBudget?: () => number
   /** Called when a wait in place gives up and its waiter suspends. */
   readonly park?: () => void
-  /** Called between polls that found nothing: may let another runnable thread have the core (absent: a plain spin). */
-  pause?(): void
+  /** Called between polls that found nothing, with the microseconds spun since the last progress: may let another runnable thread have the core (absent: a plain spin). */
+  pause?(spun: number): void
   /** After the busy spin, how long to sleep in `sleep` without progress before suspending; 0 or absent: never. */
   readonly sleepMicros?: number
   /**
@@ -50,7 +50,7 @@ export const spinWhile = (spin: Spin, waiting: () => boolean): void => {
   while (waiting()) {
     const now = performance.now()
     if (spin.poll()) moved = now
-    else if (now - moved < busy) spin.pause?.()
+    else if (now - moved < busy) spin.pause?.((now - moved) * 1000)
     else {
       const left = moved + busy + sleeping - now
       if (left <= 0) return spin.park?.()

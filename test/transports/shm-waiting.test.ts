@@ -65,6 +65,29 @@ describe("spinning on the cores parked ranks leave", () => {
     }
   })
 
+  it("news for a parked rank wakes it without counting it as running (the news may not be for a wait of its own)", async () => {
+    const ts = four()
+    const [t0, , t2, t3] = ts as [ShmTransport, ShmTransport, ShmTransport, ShmTransport]
+    try {
+      let arrived = 0
+      t2.onArrival((a) => {
+        arrived++
+        a.discard()
+      })
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)) // what onArrival scheduled
+      t2.park()
+      t3.park()
+      const wakes = t2.stats.wakes
+      t0.send(2, { envelope: new Uint8Array(16), frames: { header: new Uint8Array(8), buffers: [] } }, () => {})
+      for (let i = 0; i < 1000 && (arrived === 0 || t2.stats.wakes === wakes); i++) await new Promise((r) => setImmediate(r))
+      expect(arrived).toBe(1)
+      expect(t2.stats.wakes).toBeGreaterThan(wakes) // its armed wait fired
+      expect(t0.spinBudget()).toBe(DEFAULT_IDLE_CORE_SPIN_MICROS)
+    } finally {
+      for (const t of ts) t.close()
+    }
+  })
+
   it("a wait with no budget parks at once without polling; one that spins out parks once; one that ends does not", () => {
     let parks = 0
     let polls = 0
@@ -81,6 +104,34 @@ describe("spinning on the cores parked ranks leave", () => {
 })
 
 describe("yielding the core", () => {
+  it("a spin yields between polls once it found nothing for YIELD_AFTER_MICROS; while more ranks run than cores, from the first poll", async () => {
+    vi.resetModules()
+    const yields = vi.fn()
+    vi.doMock("../../transports/shm/yieldThread.ts", () => ({ yieldThread: yields }))
+    try {
+      const { ShmTransport: Fresh } = await import("../../transports/shm/ShmTransport.ts")
+      const { YIELD_AFTER_MICROS } = await import("../../transports/shm/Layout.ts")
+      // Rank 0's pauses in a job of `size` on `cores`, with `parked` of the other ranks parked.
+      const pausesOf = (size: number, cores: number, spun: Array<number>, parked = 0): number => {
+        const regions = allocate(geometry(size, {}, cores))
+        Arena.initialize(regions)
+        const ts = Array.from({ length: size }, (_, r) => new Fresh(regions, r))
+        for (let r = 1; r <= parked; r++) ts[r]!.park()
+        yields.mockClear()
+        for (const s of spun) ts[0]!.pause(s)
+        for (const t of ts) t.close()
+        return yields.mock.calls.length
+      }
+      expect(pausesOf(2, 2, [0, 1, YIELD_AFTER_MICROS - 1])).toBe(0)
+      expect(pausesOf(2, 2, [YIELD_AFTER_MICROS, 5 * YIELD_AFTER_MICROS])).toBe(2)
+      expect(pausesOf(3, 2, [0, 1])).toBe(2) // three running on two cores
+      expect(pausesOf(3, 2, [0, 1, YIELD_AFTER_MICROS], 1)).toBe(1) // two running: a core each
+    } finally {
+      vi.doUnmock("../../transports/shm/yieldThread.ts")
+      vi.resetModules()
+    }
+  })
+
   it("yieldThread returns at once, and loading WASI for it prints no experimental warning", async () => {
     vi.resetModules()
     const warnings: Array<string> = []

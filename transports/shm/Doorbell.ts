@@ -96,7 +96,7 @@ export class OwnBell {
     Atomics.store(this.ctl, this.runningWord, 0)
   }
 
-  /** The rank runs again (it was woken, it polls or sends). */
+  /** The rank runs again: it polls or sends (a wake-up alone does not count: the news may not be for a wait of its own). */
   unpark(): void {
     if (!this.parked || this.stopped) return
     this.parked = false
@@ -177,9 +177,7 @@ export class OwnBell {
   }
 
   private readonly wake = (): void => {
-    if (this.stopped) return
-    this.unpark()
-    this.onNews()
+    if (!this.stopped) this.onNews()
   }
 
   /** Stops waiting for good: settles the pending wait so nothing refers to this rank any more. */

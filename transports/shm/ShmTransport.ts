@@ -16,7 +16,7 @@ import { PeerFailure, TransportError } from "../Transport.ts"
 import { Arena } from "./Arena.ts"
 import { Doorbells, OwnBell } from "./Doorbell.ts"
 import { Budget, Inbox, type ReceiveContext, selfArrival, type ShmArrival } from "./Inbox.ts"
-import { type Geometry, pairLayout, type SharedRegions } from "./Layout.ts"
+import { type Geometry, pairLayout, type SharedRegions, YIELD_AFTER_MICROS } from "./Layout.ts"
 import { Outbox } from "./Outbox.ts"
 import { ShmSegments } from "./Segments.ts"
 import { Slab } from "../Slab.ts"
@@ -42,10 +42,6 @@ export class ShmTransport implements Transport {
   readonly spinMicros: number
   readonly sleepMicros: number
   readonly yieldingSpinMicros: number
-  /** Where ranks outnumber cores: the spin budget for a wait beginning now (see `DEFAULT_IDLE_CORE_SPIN_MICROS`). */
-  readonly spinBudget?: () => number
-  /** Where ranks outnumber cores: marks the rank parked (a wait suspends), so that others may spin on its core. */
-  readonly park?: () => void
   readonly alloc: Arena
   readonly segments: ShmSegments
   readonly geometry: Geometry
@@ -71,6 +67,10 @@ export class ShmTransport implements Transport {
   private deferred = false
   private forced = false
   private closed = false
+  /** Where ranks outnumber cores: who counts as running, and the budget while no more run than cores. */
+  private readonly idleCore: { readonly size: number; readonly cores: number; readonly micros: number } | undefined
+  /** When the rank last parked (`performance.now()`), or -1 while it runs. */
+  private parkedAt = -1
 
   constructor(regions: SharedRegions, rank: number) {
     const g = regions.geometry
@@ -118,23 +118,14 @@ export class ShmTransport implements Transport {
     this.keepAlive.unref()
     this.bell = new OwnBell(regions.control, rank, this.onNews)
     this.bell.arm()
-    if (g.idleCoreSpinMicros > 0) {
-      const bell = this.bell
-      const doorbells = this.doorbells
-      const { size, cores, idleCoreSpinMicros } = g
-      this.park = () => bell.park()
-      this.spinBudget = () => {
-        bell.unpark()
-        return doorbells.running(size, cores) <= cores ? idleCoreSpinMicros : 0
-      }
-    }
+    this.idleCore = g.idleCoreSpinMicros > 0 ? { size: g.size, cores: g.cores, micros: g.idleCoreSpinMicros } : undefined
   }
 
   // ---- Transport -------------------------------------------------------------
 
   send(dest: number, packet: Packet, done: SendDone): void {
     if (this.closed) return done(closedError())
-    this.bell.unpark()
+    if (this.parkedAt >= 0) this.running()
     if (!Number.isInteger(dest) || dest < 0 || dest >= this.size) {
       return done(new TransportError({ transport: "shm", message: `cannot send to rank ${dest}: the job has ranks 0..${this.size - 1}` }))
     }
@@ -161,7 +152,7 @@ export class ShmTransport implements Transport {
   poll(): boolean {
     this.polls++
     if (this.closed) return false
-    this.bell.unpark()
+    if (this.parkedAt >= 0) this.running()
     this.bell.spin()
     if (!this.forced && this.selfHead === this.selfQueue.length && !this.bell.rang()) return false
     // Something moved (a record, a fragment, a reply): a spinning caller keeps spinning while data flows.
@@ -169,8 +160,32 @@ export class ShmTransport implements Transport {
     return true
   }
 
-  pause(): void {
-    if (this.yieldingSpinMicros > 0) yieldThread()
+  /**
+   * The spin budget of a wait that begins now: `spinMicros`; where ranks
+   * outnumber cores, `idleCoreSpinMicros` while no more ranks run than cores
+   * (0 otherwise).
+   */
+  readonly spinBudget = (): number => {
+    if (this.parkedAt >= 0) this.running()
+    const ic = this.idleCore
+    return ic === undefined ? this.spinMicros : this.doorbells.running(ic.size, ic.cores) <= ic.cores ? ic.micros : 0
+  }
+
+  /** A wait gave up waiting in place and suspends: the rank parks (its "running" word cleared) until news or its next call. */
+  readonly park = (): void => {
+    if (this.closed) return
+    this.parkedAt = performance.now()
+    this.bell.park()
+  }
+
+  /**
+   * Between polls that found nothing: yields the core once the spin found
+   * nothing for `YIELD_AFTER_MICROS`, and from the first poll where more
+   * ranks run than cores.
+   */
+  pause(spun: number): void {
+    const ic = this.idleCore
+    if (spun >= YIELD_AFTER_MICROS || (this.yieldingSpinMicros > 0 && (ic === undefined || this.doorbells.running(ic.size, ic.cores) > ic.cores))) yieldThread()
   }
 
   sleep(micros: number, idle: () => boolean): void {
@@ -235,6 +250,12 @@ export class ShmTransport implements Transport {
   private readonly onNews = (): void => {
     this.progress()
     this.bell.arm()
+  }
+
+  /** The rank runs again: it polls or sends, or a wait begins. */
+  private running(): void {
+    this.parkedAt = -1
+    this.bell.unpark()
   }
 
   private progress(): void {

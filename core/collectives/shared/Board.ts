@@ -146,7 +146,7 @@ export class Board implements Waiter {
       // The flags first (a load each); the transport's news only when they did not move.
       poll: () => this.advance() || transport.poll(),
       sleepMicros: transport.sleepMicros ?? 0,
-      ...(transport.pause !== undefined ? { pause: () => transport.pause!() } : {}),
+      ...(transport.pause !== undefined ? { pause: (spun: number) => transport.pause!(spun) } : {}),
       ...(transport.park !== undefined ? { park: transport.park } : {}),
       ...(transport.sleep !== undefined ? { sleep: (micros: number, idle: () => boolean) => transport.sleep!(micros, idle) } : {})
     }
