@@ -148,7 +148,10 @@ const describeAs = (spec: BufferSpec, forReceive: boolean): Described => {
   const datatype = Datatype.ofUnknown(spec)
   if (datatype !== undefined) {
     const array = spec as TypedArray
-    return { datatype, count: array.length, bytes: new Uint8Array(array.buffer, array.byteOffset, array.byteLength) }
+    // A plain Uint8Array is its own bytes (a view costs an allocation per message; reading `buffer`
+    // of a small array would move its memory off the V8 heap).
+    const bytes = array.constructor === Uint8Array ? array as Uint8Array : new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
+    return { datatype, count: array.length, bytes }
   }
   if (!Array.isArray(spec) || spec.length < 2 || spec.length > 3) {
     throw specError(`expected a typed array or [data, datatype, count?], got ${describeName(spec)}`)

@@ -28,7 +28,7 @@ export const takeInto = (c: CommState, m: Incoming, into: BufferSpec, settle: Se
     return settle(Exit.fail(refusal))
   }
   const bytes = status.count! * target.datatype.size
-  arrival.take([target.bytes.subarray(0, bytes)], (r) => {
+  arrival.take([bytes === target.bytes.byteLength ? target.bytes : target.bytes.subarray(0, bytes)], (r) => {
     if (!(r instanceof TransportError)) scatter(target, bytes)
     taken(c, m)
     settle(r instanceof TransportError ? Exit.fail(r) : Exit.succeed({ value: status.count, status }))
