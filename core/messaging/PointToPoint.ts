@@ -373,22 +373,21 @@ const receive = <A>(
   sink: Sink,
   pick: (r: Received<unknown>) => A
 ): Effect.Effect<A, RecvIntoError> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.suspend(() => {
-      const invalid = validateRecv(c, source, tag)
-      if (invalid !== undefined) return Effect.fail(invalid)
-      if (source === PROC_NULL) return Effect.succeed(pick({ value: sink.into === undefined ? undefined : 0, status: procNullStatus }))
-      const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
-      const matching = c.engine.matching
-      const p = matching.post(context, worldSource, tag, false)
-      if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
-      if (p.matched !== undefined || p.failed !== undefined) return settledReceive(c, p, sink, pick)
-      return restore(waitPosted(p)).pipe(
-        Effect.onInterrupt(() => Effect.sync(() => matching.withdraw(p))),
-        Effect.flatMap(() => settledReceive(c, p, sink, pick))
-      )
-    })
-  )
+  // The mask's function runs when the effect runs (no `Effect.suspend` inside: one closure and one effect fewer per receive).
+  Effect.uninterruptibleMask((restore) => {
+    const invalid = validateRecv(c, source, tag)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    if (source === PROC_NULL) return Effect.succeed(pick({ value: sink.into === undefined ? undefined : 0, status: procNullStatus }))
+    const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
+    const matching = c.engine.matching
+    const p = matching.post(context, worldSource, tag, false)
+    if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
+    if (p.matched !== undefined || p.failed !== undefined) return settledReceive(c, p, sink, pick)
+    return restore(waitPosted(p)).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => matching.withdraw(p))),
+      Effect.flatMap(() => settledReceive(c, p, sink, pick))
+    )
+  })
 
 /** A posted receive that matched (taken now into its sink; the caller runs it uninterruptibly) or failed. */
 const settledReceive = <A>(c: CommState, p: Posted, sink: Sink, pick: (r: Received<unknown>) => A): Effect.Effect<A, RecvIntoError> => {
