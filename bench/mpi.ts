@@ -6,7 +6,9 @@
  * for rankflow's large ones), barrier, bcast 8 B, allreduce 8 B and 1 MiB,
  * allgather 8 B and 64 KiB, and the tutorial's dict by pickle (bcast, and a
  * send/recv ping-pong). Mean, median and p99 of each, and their ratios
- * (rankflow time / Open MPI time) against the targets of issue 13.
+ * (rankflow time / Open MPI time) against the targets of issue 13. Both
+ * programs run their list of figures twice and report the second pass (a
+ * JIT runtime's warm-up; docs/collectives.md gives the figures of both).
  *
  * Needs Open MPI and mpi4py: `bash scripts/setup-mpi.sh` installs them from
  * Debian (the tests never need them).
