@@ -4,7 +4,7 @@
  * `Comm.World` and the creation calls, never from a state.
  */
 import { Effect } from "effect"
-import type { BufferSpec } from "../../codecs/buffer.ts"
+import type { Described } from "../../codecs/buffer.ts"
 import { located, traceMethods } from "../callSites.ts"
 import { spanMethods } from "../observe/spans.ts"
 import * as Collectives from "../collectives/Collectives.ts"
@@ -12,9 +12,9 @@ import type { Comm } from "../comm/Comm.ts"
 import type { CommState } from "../comm/CommState.ts"
 import * as Communicators from "../comm/communicators.ts"
 import { DeviceArrayTypeId, isDeviceArray } from "../comm/DeviceArray.ts"
-import { AllocationFailed } from "../errors.ts"
+import { AllocationFailed, InvalidArgument } from "../errors.ts"
 import { ANY_SOURCE, ANY_TAG } from "../messaging/Matching.ts"
-import { intoError } from "../messaging/buffers.ts"
+import { intoTarget } from "../messaging/buffers.ts"
 import * as P2P from "../messaging/PointToPoint.ts"
 import type { Request } from "../messaging/Request.ts"
 import type { Status } from "../comm/Status.ts"
@@ -59,11 +59,13 @@ export const fromState = (c: CommState): Comm => {
   },
   recvInto: (buffer: unknown, options?: P2P.ProbeOptions): Effect.Effect<Status, any> => {
     if (isDeviceArray(buffer)) return buffer[DeviceArrayTypeId].recvInto(buffer, comm, options ?? {})
-    const bad = intoError(buffer) ?? recvCheck(c, options)
-    return bad === undefined ? P2P.recvInto(c, buffer as BufferSpec, options) : located(bad)
+    const target = intoTarget(buffer)
+    const bad = target instanceof InvalidArgument ? target : recvCheck(c, options)
+    return bad === undefined ? P2P.receiveInto(c, target as Described, options) : located(bad)
   },
   irecvInto: (buffer, options) => {
-    const bad = intoError(buffer) ?? recvCheck(c, options)
+    const target = intoTarget(buffer)
+    const bad = target instanceof InvalidArgument ? target : recvCheck(c, options)
     return bad === undefined ? P2P.irecvInto(c, buffer, options) : located(bad)
   },
   sendrecv: (value, options) => {

@@ -4,7 +4,7 @@
  * buffer. Collectives reuse the same primitives on their own context.
  */
 import { Effect, Exit, Option } from "effect"
-import type { BufferSpec } from "../../codecs/buffer.ts"
+import type { BufferSpec, Described } from "../../codecs/buffer.ts"
 import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../../codecs/errors.ts"
 import { PeerFailure, TransportError } from "../../transports/Transport.ts"
 import type { CommState } from "../comm/CommState.ts"
@@ -17,7 +17,7 @@ import * as Message from "./Message.ts"
 import { Request } from "./Request.ts"
 import type { Status } from "../comm/Status.ts"
 import * as Waits from "./waits.ts"
-import { intoError, takeInto } from "./buffers.ts"
+import { intoTarget, takeInto } from "./buffers.ts"
 import { statusOf } from "./incoming.ts"
 import { takeValue } from "./values.ts"
 
@@ -329,7 +329,8 @@ export const issend = (c: CommState, value: unknown, options: SendOptions<any>) 
 /** What a receive does with its match: decode a value, or fill a caller's buffer. */
 interface Sink {
   readonly schema: Message.MessageSchema | undefined
-  readonly into: BufferSpec | undefined
+  /** The receive buffer, described (`intoTarget`). */
+  readonly into: Described | undefined
 }
 
 const procNullStatus: Status = { source: PROC_NULL, tag: ANY_TAG, byteCount: 0, codec: "none", count: 0, datatype: undefined }
@@ -418,10 +419,13 @@ export const recvWithStatus = (c: CommState, options?: RecvOptions<any>): Effect
  * `Truncated`; both leave the message queued for another receive.
  */
 export const recvInto = (c: CommState, buffer: BufferSpec, options?: ProbeOptions): Effect.Effect<Status, RecvIntoError> => {
-  const invalid = intoError(buffer)
-  if (invalid !== undefined) return Effect.fail(invalid)
-  return receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, { schema: undefined, into: buffer }, statusOfReceived)
+  const target = intoTarget(buffer)
+  return target instanceof InvalidArgument ? Effect.fail(target) : receiveInto(c, target, options)
 }
+
+/** `recvInto` for a buffer already described (`intoTarget`). */
+export const receiveInto = (c: CommState, target: Described, options?: ProbeOptions): Effect.Effect<Status, RecvIntoError> =>
+  receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, { schema: undefined, into: target }, statusOfReceived)
 
 /**
  * Posts a receive on `context` from comm rank `source` (or ANY_SOURCE) with
@@ -476,10 +480,12 @@ export const irecvInto = (c: CommState, buffer: BufferSpec, options?: ProbeOptio
   Effect.suspend(() => {
     const source = options?.source ?? ANY_SOURCE
     const tag = options?.tag ?? ANY_TAG
-    const invalid = validateRecv(c, source, tag) ?? intoError(buffer)
+    const invalid = validateRecv(c, source, tag)
     if (invalid !== undefined) return Effect.fail(invalid)
+    const target = intoTarget(buffer)
+    if (target instanceof InvalidArgument) return Effect.fail(target)
     const request = new Request<Status, RecvIntoFailure>(c.engine.transport)
-    startReceive(c, c.context, source, tag, { schema: undefined, into: buffer }, request, (r) => r.status)
+    startReceive(c, c.context, source, tag, { schema: undefined, into: target }, request, (r) => r.status)
     return Effect.succeed(request)
   })
 

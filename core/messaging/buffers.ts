@@ -5,7 +5,7 @@
  * differs or it does not fit.
  */
 import { Exit } from "effect"
-import { type BufferSpec, type Described, describeTarget, isBufferSpec, raw, scatter } from "../../codecs/buffer.ts"
+import { type Described, describeTarget, isBufferSpec, raw, scatter } from "../../codecs/buffer.ts"
 import { DatatypeMismatch, DecodeError, Truncated } from "../../codecs/errors.ts"
 import { TransportError } from "../../transports/Transport.ts"
 import type { CommState } from "../comm/CommState.ts"
@@ -17,11 +17,10 @@ import type { Received, RecvIntoFailure } from "./PointToPoint.ts"
 import type { Status } from "../comm/Status.ts"
 import { statusOf, taken } from "./incoming.ts"
 
-/** Takes `m` into `into`; a message of another datatype, or too large, goes back to the queue and fails the receive. */
-export const takeInto = (c: CommState, m: Incoming, into: BufferSpec, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
+/** Takes `m` into `target` (see `intoTarget`); a message of another datatype, or too large, goes back to the queue and fails the receive. */
+export const takeInto = (c: CommState, m: Incoming, target: Described, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
   const arrival = m.arrival
   const status = statusOf(c, m)
-  const target = describeTarget(into)
   const refusal = refuseInto(c, m, target, status)
   if (refusal !== undefined) {
     c.engine.matching.requeue(m)
@@ -65,14 +64,17 @@ const refuseInto = (c: CommState, m: Incoming, target: Described, status: Status
   return undefined
 }
 
-/** Why `into` cannot receive (not a typed array or buffer spec), or undefined. */
-export const intoError = (into: unknown): InvalidArgument | undefined => {
+/**
+ * `into` described as a receive target, or why it cannot receive (not a
+ * typed array or buffer spec): described once per receive, and handed to
+ * `takeInto` with the message.
+ */
+export const intoTarget = (into: unknown): Described | InvalidArgument => {
   if (!isBufferSpec(into)) {
     return new InvalidArgument({ argument: "buffer", message: "recvInto needs a typed array (or [buffer, datatype, count]) to receive into" })
   }
   try {
-    describeTarget(into)
-    return undefined
+    return describeTarget(into)
   } catch (e) {
     return new InvalidArgument({ argument: "buffer", message: e instanceof Error ? e.message : String(e) })
   }
