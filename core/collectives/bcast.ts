@@ -40,7 +40,8 @@ export const start = (c: CommState, value: unknown, options: BcastOptions | unde
       const buffer = asTypedArray(value)
       if (into !== undefined) checkInto(name, into, Datatypes.of(buffer), buffer.length)
       const call = open(c, name)
-      return Effect.map(broadcast(call, root, encodeBuffer(buffer)), () => {
+      const sent = c.shared !== undefined ? Shared.bcastBuffer(c.shared, root, buffer, undefined) : broadcast(call, root, encodeBuffer(buffer))
+      return Effect.map(sent, () => {
         if (into === undefined) return value
         if (into !== buffer) into.set(buffer as any)
         return into
@@ -51,5 +52,10 @@ export const start = (c: CommState, value: unknown, options: BcastOptions | unde
     return Effect.as(broadcast(open(c, name), root, message), value)
   }
   const call = open(c, name)
+  if (c.shared !== undefined && into !== undefined) {
+    // On a board, a buffer the root sends goes straight from its slot into `into`.
+    return Effect.flatMap(Shared.bcastBuffer(c.shared, root, undefined, into), (m) =>
+      m === undefined ? Effect.succeed(into) : attempt(() => finishItem(c, name, m, root, call.tag, into, false)))
+  }
   return Effect.flatMap(broadcast(call, root, undefined), (m) => attempt(() => finishItem(c, name, m, root, call.tag, into, false)))
 }

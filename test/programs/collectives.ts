@@ -152,6 +152,24 @@ const bcast: Suite = (comm) =>
     }
     const big = Float64Array.from({ length: 200_000 }, (_, i) => i * 0.5)
     yield* sameBuffer(yield* comm.bcast(comm.rank === comm.size - 1 ? big : undefined, { root: comm.size - 1 }), big, "bcast of 1.6 MB")
+    // Into an array longer than the message: the rest stays as it was.
+    const longer = new Int32Array(6).fill(-1)
+    yield* comm.bcast(comm.rank === 0 ? Int32Array.of(4, 5, 6) : longer, { root: 0, into: longer })
+    yield* sameBuffer(longer, Int32Array.of(4, 5, 6, -1, -1, -1), "bcast into a longer array")
+    // Into an array of another type, or too short, or a value where `into` waits: those ranks fail, the
+    // root does not, and the next bcast works everywhere.
+    for (const [sent, into, tag] of [
+      [Float64Array.of(1, 2), new Float32Array(2), "DatatypeMismatch"],
+      [Float64Array.of(1, 2), new Float64Array(1), "InvalidArgument"],
+      [{ not: "a buffer" }, new Float64Array(2), "InvalidArgument"]
+    ] as const) {
+      if (comm.rank === 0) yield* comm.bcast(sent, { root: 0 })
+      else {
+        const error = yield* Effect.flip(comm.bcast(undefined, { root: 0, into }) as Effect.Effect<unknown, { _tag: string; message: string }>)
+        yield* checkEqual(error._tag, tag, `bcast into the wrong array: ${error.message}`)
+      }
+    }
+    yield* checkEqual(yield* comm.bcast(comm.rank === 0 ? "next" : undefined, { root: 0 }), "next", "the bcast after")
   })
 
 const gather: Suite = (comm) =>

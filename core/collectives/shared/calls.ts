@@ -18,7 +18,7 @@ import { FORM_BUFFER, FORM_VALUE } from "./contribute.ts"
 import { gatherBuffers, gatherStreams } from "./gather.ts"
 import { fits, reduceBuffers } from "./reduce.ts"
 import * as Rooted from "./rooted.ts"
-import { Incoming, Outgoing } from "./wire.ts"
+import { Incoming, Outgoing, RawOutgoing } from "./wire.ts"
 
 type Run<A> = Effect.Effect<A, CollectiveFailure>
 
@@ -29,6 +29,17 @@ export const bcast = (b: Board, root: number, message: Encoded | undefined): Run
   b.rank === root
     ? E.as(b.run("bcast", () => Rooted.bcast(b, root, new Outgoing(message!))), message!)
     : E.flatMap(b.run("bcast", () => Rooted.bcast(b, root, undefined)), (incoming) => parse(incoming!))
+
+/**
+ * The buffer form of bcast: the root's array (its raw message, written
+ * straight into the slot); at the others, into `into` where it fits
+ * (`undefined` then), else the root's message as `bcast` gives it.
+ */
+export const bcastBuffer = (b: Board, root: number, array: TypedArray | undefined, into: TypedArray | undefined): Run<Encoded | undefined> => {
+  if (b.rank === root) return E.as(b.run("bcast", () => Rooted.bcast(b, root, new RawOutgoing(array!, Datatypes.of(array!)))), undefined)
+  const direct = into === undefined ? undefined : { into, datatype: Datatypes.of(into) }
+  return E.flatMap(b.run("bcast", () => Rooted.bcast(b, root, undefined, direct)), (incoming) => incoming === undefined ? E.succeed(undefined) : parse(incoming))
+}
 
 /** This rank's item of the root's (`items`, one per rank, at the root only). */
 export const scatter = (b: Board, root: number, items: ReadonlyArray<Encoded> | undefined): Run<Encoded> =>

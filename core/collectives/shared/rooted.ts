@@ -11,7 +11,8 @@
  */
 import { type Board, DESCRIPTOR, type Steps } from "./Board.ts"
 import { capacity } from "./contribute.ts"
-import { Incoming, type Outgoing } from "./wire.ts"
+import type { Datatype, TypedArray } from "../../../codecs/Datatype.ts"
+import { Incoming, type Outgoing, type Stream, takeRawInto } from "./wire.ts"
 
 export function* barrier(b: Board): Steps<void> {
   const v = b.next()
@@ -19,8 +20,18 @@ export function* barrier(b: Board): Steps<void> {
   yield* b.arrivedAll(v)
 }
 
-/** The root passes its stream and gets undefined; the others get the root's stream. */
-export function* bcast(b: Board, root: number, stream: Outgoing | undefined): Steps<Incoming | undefined> {
+/**
+ * The root passes its stream and gets undefined; the others get the root's
+ * stream — or, given `direct` and a stream of one phase that is the raw
+ * message of a buffer `direct.into` can hold, its elements copied straight
+ * from the slot into `direct.into` (and undefined).
+ */
+export function* bcast(
+  b: Board,
+  root: number,
+  stream: Stream | undefined,
+  direct?: { readonly into: TypedArray; readonly datatype: Datatype }
+): Steps<Incoming | undefined> {
   const cap = capacity(b)
   if (b.rank === root) {
     const total = stream!.length
@@ -31,7 +42,7 @@ export function* bcast(b: Board, root: number, stream: Outgoing | undefined): St
       const at = b.slotOf(root, v)
       b.view.setFloat64(at, total, true)
       const n = Math.min(cap, total - sent)
-      stream!.copy(sent, b.bytes, at + DESCRIPTOR, n)
+      stream!.copy(sent, b.bytes, at + DESCRIPTOR, n, b.view)
       sent += n
       b.pass(v)
     } while (sent < total)
@@ -46,6 +57,10 @@ export function* bcast(b: Board, root: number, stream: Outgoing | undefined): St
     const at = b.slotOf(root, v)
     if (incoming === undefined) {
       total = b.view.getFloat64(at, true)
+      if (direct !== undefined && total <= cap && takeRawInto(b.bytes, b.view, at + DESCRIPTOR, total, direct.into, direct.datatype)) {
+        b.pass(v)
+        return undefined
+      }
       incoming = new Incoming(total)
     }
     const n = Math.min(cap, total - got)

@@ -9,13 +9,23 @@
  * back with its header and buffers as views of it, aligned so that typed
  * arrays can be made over them.
  */
+import { raw } from "../../../codecs/buffer.ts"
+import { varuintSize } from "../../../codecs/bytes/Writer.ts"
+import type { Datatype, TypedArray } from "../../../codecs/Datatype.ts"
 import { decodeError } from "../../../codecs/errors.ts"
 import type { Encoded } from "../../messaging/Message.ts"
 
 const pad8 = (n: number): number => (n + 7) & ~7
 
+/** What a collective sends as a stream: its length, and its bytes a range at a time. */
+export interface Stream {
+  readonly length: number
+  /** Copies bytes `[from, from + n)` of the stream to `into` at `at` (`view`, where given, over the same memory). */
+  copy(from: number, into: Uint8Array, at: number, n: number, view?: DataView): void
+}
+
 /** A message to send as a stream. */
-export class Outgoing {
+export class Outgoing implements Stream {
   /** Bytes of the whole stream. */
   readonly length: number
   private readonly parts: ReadonlyArray<Uint8Array>
@@ -54,6 +64,84 @@ export class Outgoing {
       if (lo < hi) into.set(part.subarray(lo - start, hi - start), at + (lo - from))
     }
   }
+}
+
+/**
+ * A typed array as the stream of its raw message (the bytes `Outgoing` makes
+ * of `encodeBuffer(array)`), written straight into a slot when one copy
+ * takes it whole: no message, header or prefix objects on the way.
+ */
+export class RawOutgoing implements Stream {
+  readonly length: number
+  private readonly array: TypedArray
+  private readonly bytes: Uint8Array
+  private readonly datatype: Datatype
+  private readonly count: number
+  private readonly headerBytes: number
+  private readonly prefix: number
+  private whole: Outgoing | undefined
+
+  constructor(array: TypedArray, datatype: Datatype) {
+    this.array = array
+    this.bytes = array.constructor === Uint8Array ? array as Uint8Array : new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
+    this.datatype = datatype
+    this.count = array.length
+    this.headerBytes = 1 + varuintSize(array.length)
+    this.prefix = pad8(16 + 8 + this.headerBytes)
+    this.length = this.prefix + pad8(array.byteLength)
+  }
+
+  /** Copies bytes `[from, from + n)` of the stream to `into` at `at` (`view` over the same memory). */
+  copy(from: number, into: Uint8Array, at: number, n: number, view?: DataView): void {
+    if (from !== 0 || n !== this.length || view === undefined) {
+      this.whole ??= new Outgoing({ codec: raw.id, frames: raw.encodeSync(this.array) })
+      return this.whole.copy(from, into, at, n)
+    }
+    view.setUint32(at, raw.id, true)
+    view.setUint32(at + 4, 1, true)
+    view.setUint32(at + 8, this.headerBytes, true)
+    view.setUint32(at + 12, 0, true)
+    view.setFloat64(at + 16, this.bytes.byteLength, true)
+    let p = at + 24
+    into[p++] = this.datatype.id
+    let v = this.count
+    while (v >= 0x80) {
+      into[p++] = (v % 0x80) | 0x80
+      v = Math.floor(v / 0x80)
+    }
+    into[p] = v
+    into.set(this.bytes, at + this.prefix)
+  }
+}
+
+/**
+ * Copies the raw message of one buffer that a stream of `total` bytes at
+ * `at` holds straight into `into`, if it is one (codec raw, one buffer, a
+ * header of `into`'s datatype and at most `into.length` elements); returns
+ * whether it did. Anything else is left to `Incoming` and the message path,
+ * with their checks and errors.
+ */
+export const takeRawInto = (bytes: Uint8Array, view: DataView, at: number, total: number, into: TypedArray, datatype: Datatype): boolean => {
+  if (total < 26 || view.getUint32(at, true) !== raw.id || view.getUint32(at + 4, true) !== 1) return false
+  const headerBytes = view.getUint32(at + 8, true)
+  const length = view.getFloat64(at + 16, true)
+  if (headerBytes < 2 || headerBytes > 11 || bytes[at + 24] !== datatype.id) return false
+  let count = 0
+  let scale = 1
+  let p = at + 25
+  const end = at + 24 + headerBytes
+  for (; p < end; p++) {
+    const b = bytes[p]!
+    count += (b & 0x7f) * scale
+    scale *= 0x80
+    if (b < 0x80) break
+  }
+  if (p !== end - 1 || count > into.length || length !== count * datatype.size) return false
+  const start = at + pad8(24 + headerBytes)
+  if (start + length > at + total) return false
+  const target = into.constructor === Uint8Array ? into as Uint8Array : new Uint8Array(into.buffer, into.byteOffset, length)
+  target.set(bytes.subarray(start, start + length))
+  return true
 }
 
 /** A stream being assembled. */
