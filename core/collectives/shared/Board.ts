@@ -35,6 +35,7 @@
  * the caller's arrays after the interruption.
  */
 import { type Effect, Exit } from "effect"
+import type { TypedArray, TypedArrayConstructor } from "../../../codecs/Datatype.ts"
 import type { SharedSegment } from "../../../transports/Transport.ts"
 import type { CommState } from "../../comm/CommState.ts"
 import { completion, type Settle, type Spin } from "../../messaging/completion.ts"
@@ -104,6 +105,8 @@ export class Board implements Waiter {
   /** The last phase number handed out. */
   private phase = 0
   private readonly queue: Array<Pending> = []
+  /** Views handed out by `viewAt`, by byte offset. */
+  private readonly views = new Map<number, TypedArray>()
   private head = 0
   private advancing = false
   /** Flag stores so far: a spinning caller keeps spinning while they move. */
@@ -162,6 +165,19 @@ export class Board implements Waiter {
   next(): number {
     this.phase = (this.phase + 1) | 0
     return this.phase
+  }
+
+  /**
+   * A typed view of `n` elements at byte `at` of the board, kept and handed
+   * out again while calls ask for the same constructor and length there (a
+   * reduction of a few elements made one per rank and call).
+   */
+  viewAt(ctor: TypedArrayConstructor, at: number, n: number): TypedArray {
+    const kept = this.views.get(at)
+    if (kept !== undefined && kept.constructor === ctor && kept.length === n) return kept
+    const view = new ctor(this.bytes.buffer, this.bytes.byteOffset + at, n)
+    this.views.set(at, view)
+    return view
   }
 
   /** Byte offset in `bytes` of rank `r`'s slot for phase `v`. */

@@ -39,16 +39,27 @@ export interface Contribution extends Descriptor {
 }
 
 /** A typed array as a contribution. */
-export const ofBuffer = (array: TypedArray): Contribution => {
-  const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
-  return {
-    form: FORM_BUFFER,
-    datatype: Datatypes.of(array).id,
-    count: array.length,
-    bytes: array.byteLength,
-    copy: (from, into, at, n) => into.set(bytes.subarray(from, from + n), at)
+class BufferContribution implements Contribution {
+  readonly form = FORM_BUFFER
+  readonly datatype: number
+  readonly count: number
+  readonly bytes: number
+  private readonly data: Uint8Array
+
+  constructor(array: TypedArray) {
+    this.data = array.constructor === Uint8Array ? array as Uint8Array : new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
+    this.datatype = Datatypes.of(array).id
+    this.count = array.length
+    this.bytes = array.byteLength
+  }
+
+  copy(from: number, into: Uint8Array, at: number, n: number): void {
+    into.set(from === 0 && n === this.data.byteLength ? this.data : this.data.subarray(from, from + n), at)
   }
 }
+
+/** A typed array as a contribution. */
+export const ofBuffer = (array: TypedArray): Contribution => new BufferContribution(array)
 
 /** A value's stream as a contribution. */
 export const ofStream = (stream: Outgoing): Contribution => ({

@@ -55,7 +55,7 @@ function* folded(b: Board, name: string, kernel: Kernel, input: TypedArray, root
   const views = new Array<TypedArray>(b.p)
   yield* contribute(b, name, ofBuffer(input), root, (q, _offset, _n, at) => {
     // Its own buffer where it is not also the output (which the fold overwrites).
-    views[q] = q === b.rank && out !== input ? input : viewAt(b, ctor, at, n)
+    views[q] = q === b.rank && out !== input ? input : b.viewAt(ctor, at, n)
   }, undefined, () => {
     if (caller.abandoned || out === undefined) return
     // Zero-length buffers have no pieces: nothing to fold.
