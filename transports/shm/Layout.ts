@@ -93,7 +93,12 @@ export const DEFAULT_IDLE_CORE_SPIN_MICROS = DEFAULT_SPIN_MICROS
  * first 20,000 8-byte ping-pongs of a job, 500–700 round trips took 200–300
  * µs in runs: each rank spun out its whole budget, and the peer's reply came
  * a few microseconds after it stopped. Messages that flow come within a few
- * microseconds, before the first yield.
+ * microseconds, before the first yield. A yield hands the core away for a
+ * while: a wait that reaches 20 µs then lasts ~30 µs longer, and in some
+ * runs 1–3 % of the 2-rank allreduces of 8 bytes took 30–50 µs so; from 50
+ * µs on they did not, but three full `bench:mpi` runs then met 19–21 of its
+ * targets against 22 in each of three with 20 µs (the 4-rank ping-pong's
+ * mean above all).
  */
 export const YIELD_AFTER_MICROS = 20
 
