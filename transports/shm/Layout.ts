@@ -27,6 +27,17 @@ const I32_PER_LINE = LINE / 4
 export const REPLY_RECORDS = 64
 export const REPLY_RECORD_BYTES = 16
 
+/**
+ * Largest FRAG record of a stream (a rendezvous into private memory): the
+ * receiver copies a fragment out while the sender writes the next, so the
+ * two copies overlap only when a message spans several. Fragments of a
+ * quarter ring (1 MiB on 2 ranks) sent a 1 MiB message in one piece: its
+ * ping-pong's median half round trip was 157–219 µs; with 128 KiB
+ * fragments 104–107 µs (64 KiB: 127, 256 KiB: 129; the 64 MiB ping-pong
+ * unchanged at 9.6–10.2 ms; `bench:mpi`, 2026-12-07).
+ */
+export const STREAM_FRAGMENT_BYTES = 128 * 1024
+
 /** Ring sizing defaults; see `ringBytesFor`. */
 export const DEFAULT_RING_BUDGET = 64 * 1024 * 1024
 export const MIN_RING_BYTES = 16 * 1024

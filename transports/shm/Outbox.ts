@@ -24,6 +24,7 @@ import type { PeerFailure, TransportError } from "../Transport.ts"
 import type { Arena } from "./Arena.ts"
 import type { DataWriter, ReplyReader, RingViews } from "./Ring.ts"
 import { align8 } from "../Slab.ts"
+import { STREAM_FRAGMENT_BYTES } from "./Layout.ts"
 import {
   CTS_ARENA,
   CTS_CANCEL,
@@ -118,7 +119,7 @@ export class Outbox {
     this.writer = writer
     this.replies = replies
     this.ctx = ctx
-    this.fragData = ctx.maxRecord - FRAG_FIXED
+    this.fragData = Math.min(ctx.maxRecord, STREAM_FRAGMENT_BYTES) - FRAG_FIXED
   }
 
   /** Whether anything waits here (queued records or rendezvous replies). */
