@@ -109,7 +109,11 @@ export const DEFAULT_IDLE_CORE_SPIN_MICROS = DEFAULT_SPIN_MICROS
  * runs 1–3 % of the 2-rank allreduces of 8 bytes took 30–50 µs so; from 50
  * µs on they did not, but three full `bench:mpi` runs then met 19–21 of its
  * targets against 22 in each of three with 20 µs (the 4-rank ping-pong's
- * mean above all).
+ * mean above all). When the scheduler puts both ranks of a ping-pong on one
+ * core, every half round trip takes this threshold plus ~4 µs until it
+ * moves one (runs of 24 µs; 2.7 % of 100,000 object ping-pongs in one run);
+ * from 5 µs on those runs vanished, but the first polls' yields raised the
+ * medians and three `bench:mpi` runs met 17–22 targets.
  */
 export const YIELD_AFTER_MICROS = 20
 
