@@ -96,7 +96,7 @@ export const DEFAULT_YIELDING_SPIN_MICROS = 2000
  * need: a pool's workers waiting for tiny tasks (`PoolExecutor`, 2 and 4
  * workers on 2 cores) ran 47–68k tasks a second with 100 µs against 77–114k
  * without spinning, and 66–89k with 20 µs; the 4- and 8-rank ping-pongs
- * kept medians of 1.1–1.3 µs with 20 µs (1.0–1.2 with 100).
+ * kept medians of 1.0–1.2 µs in `bench:mpi` with 20 µs, as with 100.
  */
 export const DEFAULT_IDLE_CORE_SPIN_MICROS = 20
 
