@@ -153,7 +153,13 @@ export interface ShmOptions {
   readonly unexpectedBudget?: number
   /** Largest message copied eagerly through a ring (default 32 KiB, at most a quarter of a ring). */
   readonly eagerLimit?: number
-  /** How long core should spin on `poll` before sleeping; default 100 µs (`DEFAULT_SPIN_MICROS`), or 0 when ranks outnumber cores (collectives then spin 2 ms yielding the core between polls). */
+  /**
+   * How long core should spin on `poll` before sleeping; default 100 µs
+   * (`DEFAULT_SPIN_MICROS`), or 0 when ranks outnumber cores (collectives
+   * then spin 2 ms yielding the core between polls, and a receive 20 µs
+   * while no more ranks run than cores). Given, it applies as given, and
+   * the receive's spin on parked ranks' cores is off.
+   */
   readonly spinMicros?: number
   /** How long a waiting rank then sleeps in `Atomics.wait` (woken by the peers' news) before it returns to its event loop; default 0 (never: the sleep holds the event loop). */
   readonly sleepMicros?: number
