@@ -58,6 +58,15 @@ export class Slab {
 }
 
 /** A copy of `src[start, start + len)` in memory of its own, for buffers the caller may keep. */
+/**
+ * Whether a copy of `len` bytes goes to `slab` as a piece for data that is
+ * usually dropped soon (a buffer received into a caller's array), rather
+ * than to memory of its own: above the sizes `ownCopy` keeps on the V8 heap,
+ * up to the slab's largest piece. A caller that keeps such a copy takes
+ * `ownCopy` of it.
+ */
+export const pooledCopy = (slab: Slab, len: number): boolean => len > SMALL && len <= slab.maxPiece
+
 export const ownCopy = (src: Uint8Array, start: number, len: number): Uint8Array => {
   if (len > SMALL) return src.slice(start, start + len)
   const b = new Uint8Array(len)

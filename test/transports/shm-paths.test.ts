@@ -56,6 +56,32 @@ describe("eager path", () => {
   })
 })
 
+describe("eager buffers a caller keeps", () => {
+  it("are memory of their own whatever their size; taken into a destination they are copied there", async () => {
+    const [a, b] = job(2)
+    const inbox = collect(b!)
+    const sizes = [8, 64, 65, 1000, 4096, 5000]
+    sizes.forEach((size, i) => sendTracked(a!, 1, env(i), [pattern(0, i, size)]))
+    sizes.forEach((size, i) => sendTracked(a!, 1, env(100 + i), [pattern(0, 100 + i, size)]))
+    await until(() => inbox.arrivals.length === 2 * sizes.length, "the arrivals")
+    const kept = await Promise.all(inbox.arrivals.slice(0, sizes.length).map(async (arrival) => (await takeFrames(arrival)).buffers[0]!))
+    kept.forEach((buffer, i) => {
+      expect(matches(buffer, 0, i)).toBe(true)
+      // Its own memory: no piece of a shared slab that would pin it or alias another message.
+      expect(buffer.byteOffset).toBe(0)
+      expect(buffer.buffer.byteLength).toBe(sizes[i])
+    })
+    const into = await Promise.all(inbox.arrivals.slice(sizes.length).map(async (arrival, i) => {
+      const target = new Uint8Array(sizes[i]!)
+      const frames = await takeFrames(arrival, [target])
+      expect(frames.buffers[0]).toBe(target)
+      return target
+    }))
+    into.forEach((buffer, i) => expect(matches(buffer, 0, 100 + i)).toBe(true))
+    kept.forEach((buffer, i) => expect(matches(buffer, 0, i)).toBe(true)) // untouched by the later receives
+  })
+})
+
 describe("rendezvous path", () => {
   it("a large buffer stays with the sender until taken, then is copied once straight into arena memory", async () => {
     const [a, b] = job(2)

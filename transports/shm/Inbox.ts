@@ -22,7 +22,7 @@ import type { Arrival } from "../Transport.ts"
 import { TransportError } from "../Transport.ts"
 import type { Arena } from "./Arena.ts"
 import type { DataReader, ReplyWriter, RingViews } from "./Ring.ts"
-import { ownCopy, type Slab } from "../Slab.ts"
+import { ownCopy, pooledCopy, type Slab } from "../Slab.ts"
 import {
   CTS_ARENA,
   CTS_CANCEL,
@@ -142,6 +142,8 @@ export class ShmArrival implements Arrival {
   private readonly budgeted: number
   /** Self-sends of large buffers: the sender's completion, once its buffers were copied. */
   private readonly localDone: (() => void) | undefined
+  /** Whether inline copies of `pooledCopy` sizes are pieces of the receive slab (see `take`). */
+  private readonly pooled: boolean
 
   constructor(
     source: number,
@@ -155,7 +157,8 @@ export class ShmArrival implements Arrival {
     aux: ReadonlyArray<number>,
     offsets: ReadonlyArray<number>,
     budgeted: number,
-    localDone?: () => void
+    localDone?: () => void,
+    pooled = false
   ) {
     this.source = source
     this.owner = owner
@@ -169,6 +172,7 @@ export class ShmArrival implements Arrival {
     this.offsets = offsets
     this.budgeted = budgeted
     this.localDone = localDone
+    this.pooled = pooled
   }
 
   take(into: ReadonlyArray<Uint8Array | undefined> | undefined, done: (result: Frames | TransportError) => void): void {
@@ -194,7 +198,8 @@ export class ShmArrival implements Arrival {
       switch (this.modes === undefined ? INLINE : this.modes[i]) {
         case INLINE: {
           const copy = this.copies[i]!
-          if (target === undefined) buffers[i] = copy
+          // A slab piece pins its slab: a buffer the caller keeps gets memory of its own.
+          if (target === undefined) buffers[i] = this.pooled && pooledCopy(this.ctx.slab, size) ? ownCopy(copy, 0, size) : copy
           else {
             target.set(copy)
             buffers[i] = target
@@ -280,13 +285,19 @@ const parse = (
   let modes: Uint8Array | undefined
   let aux: Array<number> | undefined
   let offsets: Array<number> | undefined
+  let pooled = false
   for (let i = 0; i < n; i++) {
     const d = at + i * DESCRIPTOR_BYTES
     const mode = i32[d >> 2]!
     const size = f64[(d >> 3) + 1]!
     sizes[i] = size
     if (mode === INLINE) {
-      copies[i] = slab === undefined ? u8.subarray(p, p + size) : ownCopy(u8, p, size)
+      // Into a slab piece where the receive is likely to copy it on into its own array (recvInto); see `take`.
+      if (slab === undefined) copies[i] = u8.subarray(p, p + size)
+      else if (pooledCopy(slab, size)) {
+        copies[i] = slab.copy(u8, p, size)
+        pooled = true
+      } else copies[i] = ownCopy(u8, p, size)
       p += size
       continue
     }
@@ -300,7 +311,7 @@ const parse = (
     aux![i] = mode === ZERO_COPY ? (i32[(d >> 2) + 1]! >>> 0) * 64 : i32[(d >> 2) + 1]!
     offsets![i] = f64[(d >> 3) + 2]!
   }
-  return new ShmArrival(source, owner, ctx, envelope, header, sizes, modes, copies, aux ?? EMPTY_NUMBERS, offsets ?? EMPTY_NUMBERS, budgeted)
+  return new ShmArrival(source, owner, ctx, envelope, header, sizes, modes, copies, aux ?? EMPTY_NUMBERS, offsets ?? EMPTY_NUMBERS, budgeted, undefined, pooled)
 }
 
 /** Builds the arrival of a self-send (no ring): small packets are copied now, larger buffers when taken. */
