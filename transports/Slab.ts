@@ -57,7 +57,6 @@ export class Slab {
   }
 }
 
-/** A copy of `src[start, start + len)` in memory of its own, for buffers the caller may keep. */
 /**
  * Whether a copy of `len` bytes goes to `slab` as a piece for data that is
  * usually dropped soon (a buffer received into a caller's array), rather
@@ -67,6 +66,7 @@ export class Slab {
  */
 export const pooledCopy = (slab: Slab, len: number): boolean => len > SMALL && len <= slab.maxPiece
 
+/** A copy of `src[start, start + len)` in memory of its own, for buffers the caller may keep. */
 export const ownCopy = (src: Uint8Array, start: number, len: number): Uint8Array => {
   if (len > SMALL) return src.slice(start, start + len)
   const b = new Uint8Array(len)

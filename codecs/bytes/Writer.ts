@@ -99,14 +99,7 @@ export class Writer {
   /** Unsigned LEB128 for integers in 0..2^53-1. */
   varuint(v: number): void {
     this.ensure(10)
-    const buf = this.buf
-    let pos = this.pos
-    while (v >= 0x80) {
-      buf[pos++] = (v % 0x80) | 0x80
-      v = Math.floor(v / 0x80)
-    }
-    buf[pos++] = v
-    this.pos = pos
+    this.pos = putVaruint(this.buf, this.pos, v)
   }
 
   /** Zig-zag signed LEB128 for safe integers. */
@@ -220,6 +213,25 @@ export const writeWtf8Short = (buf: Uint8Array, pos: number, s: string): number 
       buf[pos++] = 0x80 | (c & 0x3f)
     }
   }
+  return pos
+}
+
+/**
+ * Writes `v` (0..2^53-1) as unsigned LEB128 into `buf` at `pos` (room for
+ * `varuintSize(v)` bytes assumed) and returns the position after it.
+ *
+ * @example
+ * ```ts
+ * const buf = new Uint8Array(10)
+ * putVaruint(buf, 0, 300)   // 2: buf starts 0xac 0x02
+ * ```
+ */
+export const putVaruint = (buf: Uint8Array, pos: number, v: number): number => {
+  while (v >= 0x80) {
+    buf[pos++] = (v % 0x80) | 0x80
+    v = Math.floor(v / 0x80)
+  }
+  buf[pos++] = v
   return pos
 }
 

@@ -61,12 +61,12 @@ export const fromState = (c: CommState): Comm => {
     if (isDeviceArray(buffer)) return buffer[DeviceArrayTypeId].recvInto(buffer, comm, options ?? {})
     const target = intoTarget(buffer)
     const bad = target instanceof InvalidArgument ? target : recvCheck(c, options)
-    return bad === undefined ? P2P.receiveInto(c, target as Described, options) : located(bad)
+    return bad === undefined ? P2P.recvInto(c, target as Described, options) : located(bad)
   },
   irecvInto: (buffer, options) => {
     const target = intoTarget(buffer)
     const bad = target instanceof InvalidArgument ? target : recvCheck(c, options)
-    return bad === undefined ? P2P.irecvInto(c, buffer, options) : located(bad)
+    return bad === undefined ? P2P.irecvInto(c, target as Described, options) : located(bad)
   },
   sendrecv: (value, options) => {
     const bad = P2P.validateSend(c, options.dest, options.sendTag ?? options.tag ?? 0) ??

@@ -4,7 +4,7 @@
  * buffer. Collectives reuse the same primitives on their own context.
  */
 import { Effect, Exit, Option } from "effect"
-import type { BufferSpec, Described } from "../../codecs/buffer.ts"
+import type { Described } from "../../codecs/buffer.ts"
 import { DatatypeMismatch, DecodeError, EncodeError, Truncated } from "../../codecs/errors.ts"
 import { PeerFailure, TransportError } from "../../transports/Transport.ts"
 import type { CommState } from "../comm/CommState.ts"
@@ -17,7 +17,7 @@ import * as Message from "./Message.ts"
 import { Request } from "./Request.ts"
 import type { Status } from "../comm/Status.ts"
 import * as Waits from "./waits.ts"
-import { intoTarget, takeInto } from "./buffers.ts"
+import { takeInto } from "./buffers.ts"
 import { statusOf } from "./incoming.ts"
 import { takeValue } from "./values.ts"
 
@@ -413,18 +413,13 @@ export const recvWithStatus = (c: CommState, options?: RecvOptions<any>): Effect
   receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, sinkOf(options), itself) as Effect.Effect<Received<unknown>, RecvError>
 
 /**
- * Receives a buffer message into `buffer` (MPI's uppercase Recv) and returns
- * its status (`status.count` elements were written). A message of another
- * datatype fails with `DatatypeMismatch`, one larger than the buffer with
+ * Receives a buffer message into `target` (MPI's uppercase Recv; the
+ * caller's buffer described once by `intoTarget`) and returns its status
+ * (`status.count` elements were written). A message of another datatype
+ * fails with `DatatypeMismatch`, one larger than the buffer with
  * `Truncated`; both leave the message queued for another receive.
  */
-export const recvInto = (c: CommState, buffer: BufferSpec, options?: ProbeOptions): Effect.Effect<Status, RecvIntoError> => {
-  const target = intoTarget(buffer)
-  return target instanceof InvalidArgument ? Effect.fail(target) : receiveInto(c, target, options)
-}
-
-/** `recvInto` for a buffer already described (`intoTarget`). */
-export const receiveInto = (c: CommState, target: Described, options?: ProbeOptions): Effect.Effect<Status, RecvIntoError> =>
+export const recvInto = (c: CommState, target: Described, options?: ProbeOptions): Effect.Effect<Status, RecvIntoError> =>
   receive(c, c.context, options?.source ?? ANY_SOURCE, options?.tag ?? ANY_TAG, { schema: undefined, into: target }, statusOfReceived)
 
 /**
@@ -475,15 +470,13 @@ export const irecv = (c: CommState, options?: RecvOptions<any>): Effect.Effect<R
     return Effect.succeed(request)
   })
 
-/** Starts a receive into `buffer` (MPI_Irecv with a buffer); waiting on it gives the status. */
-export const irecvInto = (c: CommState, buffer: BufferSpec, options?: ProbeOptions): Effect.Effect<Request<Status, RecvIntoFailure>, InvalidCall> =>
+/** Starts a receive into `target` (MPI_Irecv with a buffer, described by `intoTarget`); waiting on it gives the status. */
+export const irecvInto = (c: CommState, target: Described, options?: ProbeOptions): Effect.Effect<Request<Status, RecvIntoFailure>, InvalidCall> =>
   Effect.suspend(() => {
     const source = options?.source ?? ANY_SOURCE
     const tag = options?.tag ?? ANY_TAG
     const invalid = validateRecv(c, source, tag)
     if (invalid !== undefined) return Effect.fail(invalid)
-    const target = intoTarget(buffer)
-    if (target instanceof InvalidArgument) return Effect.fail(target)
     const request = new Request<Status, RecvIntoFailure>(c.engine.transport)
     startReceive(c, c.context, source, tag, { schema: undefined, into: target }, request, (r) => r.status)
     return Effect.succeed(request)

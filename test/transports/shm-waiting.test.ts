@@ -12,6 +12,7 @@ import { allocate, DEFAULT_IDLE_CORE_SPIN_MICROS, DEFAULT_SLEEP_MICROS, DEFAULT_
 import * as Arena from "../../transports/shm/Arena.ts"
 import { ShmTransport } from "../../transports/shm/ShmTransport.ts"
 import { spinWhile } from "../../core/messaging/completion.ts"
+import { until } from "./fixtures/inThread.ts"
 
 describe("waiting defaults", () => {
   it("ranks that fit the cores spin; where they outnumber them only collectives spin, yielding their core; sleeping is opt-in", () => {
@@ -79,7 +80,8 @@ describe("spinning on the cores parked ranks leave", () => {
       t3.park()
       const wakes = t2.stats.wakes
       t0.send(2, { envelope: new Uint8Array(16), frames: { header: new Uint8Array(8), buffers: [] } }, () => {})
-      for (let i = 0; i < 1000 && (arrived === 0 || t2.stats.wakes === wakes); i++) await new Promise((r) => setImmediate(r))
+      // Events, not a count of turns: on a loaded machine the wake-up may take many.
+      await until(() => arrived === 1 && t2.stats.wakes > wakes, "the arrival and the armed wait's wake-up")
       expect(arrived).toBe(1)
       expect(t2.stats.wakes).toBeGreaterThan(wakes) // its armed wait fired
       expect(t0.spinBudget()).toBe(DEFAULT_IDLE_CORE_SPIN_MICROS)

@@ -69,8 +69,6 @@ export class ShmTransport implements Transport {
   private closed = false
   /** Where ranks outnumber cores: who counts as running, and the budget while no more run than cores. */
   private readonly idleCore: { readonly size: number; readonly cores: number; readonly micros: number } | undefined
-  /** Whether the rank parked (a wait of its own suspended) and has not polled, sent or begun a wait since. */
-  private parked = false
 
   constructor(regions: SharedRegions, rank: number) {
     const g = regions.geometry
@@ -125,7 +123,7 @@ export class ShmTransport implements Transport {
 
   send(dest: number, packet: Packet, done: SendDone): void {
     if (this.closed) return done(closedError())
-    if (this.parked) this.running()
+    this.bell.unpark()
     if (!Number.isInteger(dest) || dest < 0 || dest >= this.size) {
       return done(new TransportError({ transport: "shm", message: `cannot send to rank ${dest}: the job has ranks 0..${this.size - 1}` }))
     }
@@ -152,7 +150,7 @@ export class ShmTransport implements Transport {
   poll(): boolean {
     this.polls++
     if (this.closed) return false
-    if (this.parked) this.running()
+    this.bell.unpark()
     this.bell.spin()
     if (!this.forced && this.selfHead === this.selfQueue.length && !this.bell.rang()) return false
     // Something moved (a record, a fragment, a reply): a spinning caller keeps spinning while data flows.
@@ -166,17 +164,13 @@ export class ShmTransport implements Transport {
    * (0 otherwise).
    */
   readonly spinBudget = (): number => {
-    if (this.parked) this.running()
+    this.bell.unpark()
     const ic = this.idleCore
     return ic === undefined ? this.spinMicros : this.doorbells.running(ic.size, ic.cores) <= ic.cores ? ic.micros : 0
   }
 
   /** A wait gave up waiting in place and suspends: the rank parks (its "running" word cleared) until it polls, sends or begins a wait. */
-  readonly park = (): void => {
-    if (this.closed) return
-    this.parked = true
-    this.bell.park()
-  }
+  readonly park = (): void => this.bell.park()
 
   /**
    * Between polls that found nothing: yields the core once the spin found
@@ -250,12 +244,6 @@ export class ShmTransport implements Transport {
   private readonly onNews = (): void => {
     this.progress()
     this.bell.arm()
-  }
-
-  /** The rank runs again: it polls or sends, or a wait begins. */
-  private running(): void {
-    this.parked = false
-    this.bell.unpark()
   }
 
   private progress(): void {

@@ -10,7 +10,8 @@
  * arrays can be made over them.
  */
 import { raw } from "../../../codecs/buffer.ts"
-import { varuintSize } from "../../../codecs/bytes/Writer.ts"
+import { readVaruint, varuintEnd } from "../../../codecs/bytes/Reader.ts"
+import { putVaruint, varuintSize } from "../../../codecs/bytes/Writer.ts"
 import type { Datatype, TypedArray } from "../../../codecs/Datatype.ts"
 import { decodeError } from "../../../codecs/errors.ts"
 import type { Encoded } from "../../messaging/Message.ts"
@@ -102,14 +103,8 @@ export class RawOutgoing implements Stream {
     view.setUint32(at + 8, this.headerBytes, true)
     view.setUint32(at + 12, 0, true)
     view.setFloat64(at + 16, this.bytes.byteLength, true)
-    let p = at + 24
-    into[p++] = this.datatype.id
-    let v = this.count
-    while (v >= 0x80) {
-      into[p++] = (v % 0x80) | 0x80
-      v = Math.floor(v / 0x80)
-    }
-    into[p] = v
+    into[at + 24] = this.datatype.id
+    putVaruint(into, at + 25, this.count)
     into.set(this.bytes, at + this.prefix)
   }
 }
@@ -126,17 +121,9 @@ export const takeRawInto = (bytes: Uint8Array, view: DataView, at: number, total
   const headerBytes = view.getUint32(at + 8, true)
   const length = view.getFloat64(at + 16, true)
   if (headerBytes < 2 || headerBytes > 11 || bytes[at + 24] !== datatype.id) return false
-  let count = 0
-  let scale = 1
-  let p = at + 25
   const end = at + 24 + headerBytes
-  for (; p < end; p++) {
-    const b = bytes[p]!
-    count += (b & 0x7f) * scale
-    scale *= 0x80
-    if (b < 0x80) break
-  }
-  if (p !== end - 1 || count > into.length || length !== count * datatype.size) return false
+  const count = readVaruint(bytes, at + 25, end)
+  if (count < 0 || varuintEnd !== end || count > into.length || length !== count * datatype.size) return false
   const start = at + pad8(24 + headerBytes)
   if (start + length > at + total) return false
   const target = into.constructor === Uint8Array ? into as Uint8Array : new Uint8Array(into.buffer, into.byteOffset, length)
