@@ -127,7 +127,12 @@ export interface Transport {
    * may spin where ranks outnumber cores but most of them wait (shm).
    */
   readonly spinBudget?: () => number
-  /** Called when a waiter stops waiting in place and suspends: the rank may have nothing left to do. */
+  /**
+   * Called when a waiter stops waiting in place and suspends (at once where
+   * the transport has no spin budget): the rank may have nothing left to do.
+   * Shared memory counts the rank as no longer running; NATS keeps its event
+   * loop polling the connection for a while (`pollMicros`).
+   */
   readonly park?: () => void
   /** Called between polls that found nothing, with the microseconds spun since the last progress: yields the thread's core to another runnable thread, if any, where the transport can and wants. */
   pause?(spun: number): void

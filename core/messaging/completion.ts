@@ -15,7 +15,7 @@ export interface Spin {
   poll(): boolean
   /** Where present, the spin budget of a wait that begins now, in place of `spinMicros`. */
   readonly spinBudget?: () => number
-  /** Called when a wait in place gives up and its waiter suspends. */
+  /** Called when a wait in place gives up (or, without a budget, begins) and its waiter suspends. */
   readonly park?: () => void
   /** Called between polls that found nothing, with the microseconds spun since the last progress: may let another runnable thread have the core (absent: a plain spin). */
   pause?(spun: number): void
@@ -30,8 +30,9 @@ export interface Spin {
   sleep?(micros: number, idle: () => boolean): void
 }
 
-/** Whether a waiter should wait synchronously on `spin` (spinning or sleeping) before it suspends. */
-export const waitsInPlace = (spin: Spin): boolean => spin.spinMicros > 0 || (spin.sleepMicros ?? 0) > 0 || spin.spinBudget !== undefined
+/** Whether a waiter should wait synchronously on `spin` (spinning or sleeping) before it suspends, or tell it that it suspends (`park`). */
+export const waitsInPlace = (spin: Spin): boolean =>
+  spin.spinMicros > 0 || (spin.sleepMicros ?? 0) > 0 || spin.spinBudget !== undefined || spin.park !== undefined
 
 /**
  * Polls `spin` while `waiting()`, until `spin.spinMicros` (or the budget

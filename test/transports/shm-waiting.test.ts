@@ -11,7 +11,7 @@ import { OwnBell } from "../../transports/shm/Doorbell.ts"
 import { allocate, DEFAULT_IDLE_CORE_SPIN_MICROS, DEFAULT_SLEEP_MICROS, DEFAULT_SPIN_MICROS, DEFAULT_YIELDING_SPIN_MICROS, geometry } from "../../transports/shm/Layout.ts"
 import * as Arena from "../../transports/shm/Arena.ts"
 import { ShmTransport } from "../../transports/shm/ShmTransport.ts"
-import { spinWhile } from "../../core/messaging/completion.ts"
+import { spinWhile, waitsInPlace } from "../../core/messaging/completion.ts"
 import { until } from "./fixtures/inThread.ts"
 
 describe("waiting defaults", () => {
@@ -90,6 +90,17 @@ describe("spinning on the cores parked ranks leave", () => {
     }
   })
 
+  it("a transport that only wants to hear of suspending waiters (park, no spin: NATS) is told once per wait, and never polled", () => {
+    let parks = 0
+    let polls = 0
+    const spin = { spinMicros: 0, poll: () => (polls++, false), park: () => parks++ }
+    expect(waitsInPlace(spin)).toBe(true)
+    expect(waitsInPlace({ spinMicros: 0, poll: () => false })).toBe(false)
+    spinWhile(spin, () => true)
+    spinWhile(spin, () => true)
+    expect([parks, polls]).toEqual([2, 0])
+  })
+
   it("a wait with no budget parks at once without polling; one that spins out parks once; one that ends does not", () => {
     let parks = 0
     let polls = 0
@@ -109,7 +120,7 @@ describe("yielding the core", () => {
   it("a spin yields between polls once it found nothing for YIELD_AFTER_MICROS; while more ranks run than cores, from the first poll", async () => {
     vi.resetModules()
     const yields = vi.fn()
-    vi.doMock("../../transports/shm/yieldThread.ts", () => ({ yieldThread: yields }))
+    vi.doMock("../../transports/yieldThread.ts", () => ({ yieldThread: yields }))
     try {
       const { ShmTransport: Fresh } = await import("../../transports/shm/ShmTransport.ts")
       const { YIELD_AFTER_MICROS } = await import("../../transports/shm/Layout.ts")
@@ -129,7 +140,7 @@ describe("yielding the core", () => {
       expect(pausesOf(3, 2, [0, 1])).toBe(2) // three running on two cores
       expect(pausesOf(3, 2, [0, 1, YIELD_AFTER_MICROS], 1)).toBe(1) // two running: a core each
     } finally {
-      vi.doUnmock("../../transports/shm/yieldThread.ts")
+      vi.doUnmock("../../transports/yieldThread.ts")
       vi.resetModules()
     }
   })
@@ -140,7 +151,7 @@ describe("yielding the core", () => {
     const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`)
     process.on("warning", onWarning)
     try {
-      const { yieldThread } = await import("../../transports/shm/yieldThread.ts")
+      const { yieldThread } = await import("../../transports/yieldThread.ts")
       for (let i = 0; i < 1000; i++) yieldThread()
       await new Promise((r) => setImmediate(r))
     } finally {

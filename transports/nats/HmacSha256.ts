@@ -21,7 +21,7 @@
  */
 
 /** FIPS 180-4, 4.2.2: the first 32 bits of the fractional parts of the cube roots of the first 64 primes. */
-const K = Uint32Array.of(
+const K = Int32Array.of(
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
   0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -33,15 +33,15 @@ const K = Uint32Array.of(
 )
 
 /** FIPS 180-4, 5.3.3: the initial hash value. */
-const IV = Uint32Array.of(0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
+const IV = Int32Array.of(0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
 
 const BLOCK = 64
 
 /** The message schedule, shared: compression never re-enters. */
-const W = new Uint32Array(64)
+const W = new Int32Array(64)
 
 /** FIPS 180-4, 6.2.2: folds the 64-byte block at `b[at]` into the state `h`. */
-const compress = (h: Uint32Array, b: Uint8Array, at = 0): void => {
+const compress = (h: Int32Array, b: Uint8Array, at = 0): void => {
   for (let t = 0; t < 16; t++) {
     const i = at + 4 * t
     W[t] = (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!
@@ -79,7 +79,7 @@ const compress = (h: Uint32Array, b: Uint8Array, at = 0): void => {
 }
 
 /** Writes `h` big-endian into `out` from `at`, at most `n` bytes. */
-const writeState = (h: Uint32Array, out: Uint8Array, at: number, n: number): void => {
+const writeState = (h: Int32Array, out: Uint8Array, at: number, n: number): void => {
   for (let i = 0; i < n; i++) out[at + i] = (h[i >> 2]! >>> (24 - 8 * (i & 3))) & 0xff
 }
 
@@ -96,9 +96,9 @@ const writeState = (h: Uint32Array, out: Uint8Array, at: number, n: number): voi
  */
 export class HmacSha256 {
   /** The states after the key's inner and outer pad blocks. */
-  private readonly inner = new Uint32Array(8)
-  private readonly outer = new Uint32Array(8)
-  private readonly h = new Uint32Array(8)
+  private readonly inner = new Int32Array(8)
+  private readonly outer = new Int32Array(8)
+  private readonly h = new Int32Array(8)
   private readonly block = new Uint8Array(BLOCK)
 
   /** `key`: at most 64 bytes (RFC 2104 hashes longer keys first; nothing here needs them). */

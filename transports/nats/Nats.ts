@@ -76,6 +76,8 @@ export interface NatsFlags {
   readonly tlsCert?: string | undefined
   readonly tlsKey?: string | undefined
   readonly jobKeyFile?: string | undefined
+  /** `--poll-micros`: how long a waiting rank polls its connection before it sleeps. */
+  readonly pollMicros?: number | undefined
 }
 
 /**
@@ -99,6 +101,7 @@ export const optionsFromFlags = (flags: NatsFlags): NatsOptions => {
     const timeout = flags.heartbeatTimeout * 1000
     options.heartbeat = { timeout, interval: Math.min(1000, timeout / 4) }
   }
+  if (flags.pollMicros !== undefined) options.pollMicros = flags.pollMicros
   if (flags.creds !== undefined) options.creds = flags.creds
   if (flags.user !== undefined) options.user = flags.user
   if (flags.password !== undefined) options.password = flags.password

@@ -100,6 +100,7 @@ const start = async (init: Ipc.Init): Promise<void> => {
     retransmitMs: config.retransmitMs,
     reconnectTimeoutMs: config.reconnectTimeoutMs,
     lingerMs: config.lingerMs,
+    pollMicros: config.pollMicros,
     warn: (message) => console.warn(message),
     auth: config.jobKey === undefined ? undefined : FrameAuth.make(Buffer.from(config.jobKey, "hex"), config.job),
     pid: process.pid,

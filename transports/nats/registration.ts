@@ -20,7 +20,8 @@ export const registration: Registration = {
     text("tls-ca", "nats: CA certificate file"),
     text("tls-cert", "nats: client certificate file"),
     text("tls-key", "nats: client key file"),
-    text("job-key-file", "nats: a file holding the job's key (every host gives the same): frames are signed, forged ones dropped")
+    text("job-key-file", "nats: a file holding the job's key (every host gives the same): frames are signed, forged ones dropped"),
+    { name: "poll-micros", type: "int", description: "nats: microseconds a waiting rank polls its connection before it sleeps (default 200 where a host runs no more ranks than cores, else 0)" }
   ],
   launcher: async (options) => (await import("./NatsLauncher.ts")).NatsLauncher.make(options),
   optionsFromFlags: async (flags) =>
@@ -37,7 +38,8 @@ export const registration: Registration = {
       tlsCa: str(flags, "tls-ca"),
       tlsCert: str(flags, "tls-cert"),
       tlsKey: str(flags, "tls-key"),
-      jobKeyFile: str(flags, "job-key-file")
+      jobKeyFile: str(flags, "job-key-file"),
+      pollMicros: flags["poll-micros"] === undefined ? undefined : Number(flags["poll-micros"])
     }),
   decidesDeadlocks: false,
   watch: async (options, job) => {

@@ -20,7 +20,7 @@ import { type Geometry, pairLayout, type SharedRegions, YIELD_AFTER_MICROS } fro
 import { Outbox } from "./Outbox.ts"
 import { ShmSegments } from "./Segments.ts"
 import { Slab } from "../Slab.ts"
-import { yieldThread } from "./yieldThread.ts"
+import { yieldThread } from "../yieldThread.ts"
 import { DataReader, DataWriter, ReplyReader, ReplyWriter, type RingViews, ringViews } from "./Ring.ts"
 
 /** Envelopes are at most this long (the MSG record keeps their length in a byte). */

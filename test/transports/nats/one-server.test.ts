@@ -160,6 +160,21 @@ for (const frameAuth of [true, false]) {
     }), 60_000)
 }
 
+describe("polling while a rank waits", () => {
+  it.live("a rank told that its receive waits polls its connection (pollMicros), and never with pollMicros 0; the tokens arrive either way", () =>
+    Effect.gen(function*() {
+      const scenario = { scenario: "tokens", token: "poll", rounds: 50, park: true } as const
+      const polling = yield* runFixture({ size: 2, servers: server.url, pollMicros: 20_000, scenario })
+      const sleeping = yield* runFixture({ size: 2, servers: server.url, pollMicros: 0, scenario })
+      for (let r = 0; r < 2; r++) {
+        expect(polling.results.get(r).rounds).toBe(50)
+        expect(sleeping.results.get(r).rounds).toBe(50)
+        expect(polling.results.get(r).stats.pollTurns).toBeGreaterThan(0)
+        expect(sleeping.results.get(r).stats.pollTurns).toBe(0)
+      }
+    }), 60_000)
+})
+
 describe("a server with authentication", () => {
   let userServer: NatsServer
   let tokenServer: NatsServer

@@ -16,13 +16,13 @@ import { MAX_BUNDLE, MAX_BUNDLED_FRAME, Outbox } from "../../../transports/nats/
 import { align8, Slab } from "../../../transports/Slab.ts"
 import { Effect } from "effect"
 import { layer, Nats, optionsFromFlags } from "../../../transports/nats/Nats.ts"
-import { defaultWindow, type NatsConfig, resolve } from "../../../transports/nats/Options.ts"
+import { DEFAULT_POLL_MICROS, defaultWindow, type NatsConfig, resolve } from "../../../transports/nats/Options.ts"
 import { DUPLICATE, GAP, NEXT, nextSeq, ReceiveSequence, SendWindow, seqDiff } from "../../../transports/nats/Reliability.ts"
 import { formatRanks, parseRanks, Rendezvous, runOf } from "../../../transports/nats/Rendezvous.ts"
 import * as Subjects from "../../../transports/nats/Subjects.ts"
 import * as FrameAuth from "../../../transports/nats/FrameAuth.ts"
 import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { availableParallelism, tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 
 const fields = { source: 3, incarnation: 77, run: 0xabc, trailer: 0, seq: 9, ack: 4, credit: 123_456_789_012, message: 5 }
@@ -729,6 +729,19 @@ describe("options", () => {
     expect(resolve({}, 0)).toBeInstanceOf(TransportError)
   })
 
+  it("pollMicros: the default where this host runs no more ranks than cores, none where it runs more; given values win; bad ones are refused", () => {
+    const cores = availableParallelism()
+    expect((resolve({}, cores) as NatsConfig).pollMicros).toBe(DEFAULT_POLL_MICROS)
+    expect((resolve({}, cores + 1) as NatsConfig).pollMicros).toBe(0)
+    // A host that runs one rank of a larger job polls.
+    expect((resolve({ job: "j", ranks: "0" }, cores + 1) as NatsConfig).pollMicros).toBe(DEFAULT_POLL_MICROS)
+    expect((resolve({ pollMicros: 0 }, 1) as NatsConfig).pollMicros).toBe(0)
+    expect((resolve({ pollMicros: 250 }, cores + 1) as NatsConfig).pollMicros).toBe(250)
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect((resolve({ pollMicros: bad }, 2) as TransportError).message).toMatch(/pollMicros/)
+    }
+  })
+
   it("durations may be milliseconds or Effect durations", () => {
     const c = resolve({ joinTimeout: "5 seconds", heartbeat: { interval: 200, timeout: "1 second" } }, 2) as NatsConfig
     expect(c.joinTimeoutMs).toBe(5000)
@@ -746,6 +759,7 @@ describe("options", () => {
     expect(optionsFromFlags({ nats: "nats://a:4222,nats://b:4222", job: "heat-42", ranks: "0-3", joinTimeout: 60, user: "u", password: "p", tlsCa: "/ca.pem" })).toEqual({
       servers: "nats://a:4222,nats://b:4222", job: "heat-42", ranks: "0-3", joinTimeout: 60_000, user: "u", password: "p", tls: { ca: "/ca.pem", cert: undefined, key: undefined }
     })
+    expect(optionsFromFlags({ pollMicros: 0 })).toEqual({ pollMicros: 0 })
   })
 })
 

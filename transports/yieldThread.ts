@@ -1,8 +1,11 @@
 /**
  * `sched_yield(2)` for a spinning rank: the thread stays runnable but lets
- * another runnable thread on its core go first. Used where ranks outnumber
- * cores, by a rank waiting in a collective (see `DEFAULT_YIELDING_SPIN_MICROS`
- * in Layout.ts); Open MPI's ranks spin the same way when oversubscribed. JavaScript has no
+ * another runnable thread on its core go first. Used on shared memory where
+ * ranks outnumber cores, by a rank waiting in a collective (see
+ * `DEFAULT_YIELDING_SPIN_MICROS` in shm/Layout.ts), and by a NATS rank at each
+ * turn of the event loop it keeps polling while a receive waits (`pollMicros`):
+ * the server its message just woke gets the core at once. Open MPI's ranks
+ * spin the same way when oversubscribed. JavaScript has no
  * such call; WASI does (`sched_yield`, which Node's uvwasi passes to the
  * kernel), so a six-instruction WebAssembly module imports it. About 0.2 µs
  * per call when nothing else waits for the core.
