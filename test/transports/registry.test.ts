@@ -18,6 +18,7 @@ describe("the transport registry", () => {
     expect(await registrationOf("nats")!.optionsFromFlags({ nats: "nats://127.0.0.1:4222", "join-timeout": 5 })).toEqual({ servers: "nats://127.0.0.1:4222", joinTimeout: 5000 })
     expect(await registrationOf("nats")!.optionsFromFlags({ "heartbeat-timeout": 30 })).toEqual({ heartbeat: { timeout: 30_000, interval: 1000 } })
     expect(await registrationOf("nats")!.optionsFromFlags({ "heartbeat-timeout": 2 })).toEqual({ heartbeat: { timeout: 2000, interval: 500 } })
+    expect(await registrationOf("nats")!.optionsFromFlags({ "poll-micros": 0 })).toEqual({ pollMicros: 0 })
   })
 
   it.effect("World.make refuses a transport that is not registered with a TransportError naming the known ones", () =>
