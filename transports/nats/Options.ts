@@ -103,9 +103,10 @@ export interface NatsOptions {
    * loop polling the connection before it sleeps. A sleeping rank woken by
    * the reply costs its wait tens of microseconds, and the ranks and the
    * server that wait on it fall asleep in turn (see docs/cluster.md,
-   * "Latency"). Polling burns a core meanwhile, so the default is
-   * `DEFAULT_POLL_MICROS` where this host runs no more ranks than it has
-   * cores, and 0 (sleep at once) where it runs more.
+   * "Latency: a waiting rank polls"). Polling keeps a core busy meanwhile
+   * (yielding it to any other thread that wants it at each turn), so the
+   * default is 200 µs where this host runs no more ranks than it has cores,
+   * and 0 (sleep at once) where it runs more.
    */
   readonly pollMicros?: number
 }
