@@ -353,8 +353,8 @@ export class NatsTransport implements Transport {
   /**
    * Called by core when a waiter suspends (a receive with nothing to take, a
    * send waiting for credit): where `pollMicros` > 0, the event loop keeps
-   * polling the connection that long instead of sleeping in it (see `poll…`
-   * below); absent otherwise.
+   * polling the connection that long instead of sleeping in it (`pollFor`);
+   * absent otherwise.
    */
   readonly park: (() => void) | undefined
   readonly incarnation: number
