@@ -118,7 +118,9 @@ export const DEFAULT_IDLE_CORE_SPIN_MICROS = 20
  * core, every half round trip takes this threshold plus ~4 µs until it
  * moves one (runs of 24 µs; 2.7 % of 100,000 object ping-pongs in one run);
  * from 5 µs on those runs vanished, but the first polls' yields raised the
- * medians and three `bench:mpi` runs met 17–22 targets.
+ * medians and three `bench:mpi` runs met 17–22 targets. Ranks bound to
+ * cores of their own (`ShmOptions.bindTo`, the default where they fit the
+ * cores) never share one, and those runs are gone.
  */
 export const YIELD_AFTER_MICROS = 20
 
@@ -165,6 +167,15 @@ export interface ShmOptions {
   readonly sleepMicros?: number
   /** Megabytes of V8 young generation per rank (worker `resourceLimits`); default V8's, or 8 when ranks outnumber cores. */
   readonly youngGenerationMb?: number
+  /**
+   * `"core"`: each rank's thread runs on cores of its own, as `mpiexec
+   * --bind-to core` binds ranks (rank r of N on the process's cores r, r+N,
+   * r+2N…; where ranks outnumber cores, on core r mod cores), so that two
+   * ranks never share a core while another stands idle. `"none"`: the
+   * kernel places them. Default `"core"` where ranks fit the cores (and
+   * Linux can bind threads: `taskset`), else `"none"`.
+   */
+  readonly bindTo?: "core" | "none"
 }
 
 /** Numbers that fix the layout; computed once by the launcher and sent to every rank. */
@@ -245,6 +256,33 @@ export const geometry = (size: number, options: ShmOptions, cores: number): Geom
     cores,
     sleepMicros: options.sleepMicros ?? DEFAULT_SLEEP_MICROS
   }
+}
+
+/**
+ * The cores each of `size` rank slots is bound to (`ShmOptions.bindTo`), or
+ * undefined where ranks are not bound: `allowed` is the process's cores,
+ * `bindable` whether threads can be bound here. Throws a RangeError naming
+ * a bad option, or a binding asked for that cannot be made.
+ */
+export const bindingFor = (
+  size: number,
+  options: ShmOptions,
+  allowed: ReadonlyArray<number> | undefined,
+  bindable: boolean
+): ReadonlyArray<ReadonlyArray<number>> | undefined => {
+  const bindTo = options.bindTo
+  if (bindTo !== undefined && bindTo !== "core" && bindTo !== "none") {
+    throw new RangeError(`shm option bindTo must be "core" or "none", got ${JSON.stringify(bindTo)}`)
+  }
+  if (bindTo === "none") return undefined
+  const can = bindable && allowed !== undefined && allowed.length > 0
+  if (bindTo === undefined && (!can || size > allowed!.length)) return undefined
+  if (!can) throw new RangeError(`shm option bindTo "core" needs Linux with taskset (util-linux) to bind threads; use "none" here`)
+  const cores = allowed!
+  const stride = Math.min(size, cores.length)
+  // One rank, or one core: every slot would get every core the process has.
+  if (stride === 1) return undefined
+  return Array.from({ length: size }, (_, r) => cores.filter((_, i) => i % stride === r % stride))
 }
 
 // ---- control buffer -------------------------------------------------------

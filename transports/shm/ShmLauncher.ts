@@ -16,7 +16,8 @@ import { type Job, type JobEvent, type Launcher, type LaunchOptions, outOfMemory
 import { TransportError } from "../Transport.ts"
 import { bundle } from "../Bundle.ts"
 import * as Arena from "./Arena.ts"
-import { allocate, geometry, type ShmOptions } from "./Layout.ts"
+import { allocate, bindingFor, geometry, type ShmOptions } from "./Layout.ts"
+import { allowedCpus, bindable } from "../cpuBinding.ts"
 import { forward, observed, type OutputSink } from "../Output.ts"
 import type { FromRank, ToRank, WorkerData } from "./protocol.ts"
 
@@ -78,6 +79,10 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
       try: () => geometry(universe, options, availableParallelism()),
       catch: (e) => launchError(e instanceof Error ? e.message : String(e), e)
     })
+    const binding = yield* Effect.try({
+      try: () => bindingFor(universe, options, allowedCpus(), options.bindTo === "none" ? false : bindable()),
+      catch: (e) => launchError(e instanceof Error ? e.message : String(e), e)
+    })
     const regions = yield* Effect.try({
       try: () => allocate(g),
       catch: (e) => launchError(`cannot allocate the shared memory of ${g.size} ranks: ${describe(e)}`, e)
@@ -99,7 +104,8 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
     const entry = bundled?._tag === "Bundled" ? bundled.path : WORKER_URL
 
     const spawn = (rank: number, entry: string | URL): Rank => {
-      const data: WorkerData = { rank, regions, runner: options.runner, data: options.data }
+      const cpus = binding?.[rank]
+      const data: WorkerData = { rank, regions, runner: options.runner, data: options.data, ...(cpus === undefined ? {} : { cpus }) }
       const worker = new Worker(entry, { workerData: data, stdout: true, stderr: true, env, ...(young === undefined ? {} : { resourceLimits: { maxYoungGenerationSizeMb: young } }) })
       const state: Rank = { worker, exited: false }
       let orderly = false

@@ -12,6 +12,8 @@ export interface WorkerData {
   readonly runner: string
   /** `LaunchOptions.data`, for `RankControl.data`. */
   readonly data: unknown
+  /** The cores the rank's thread binds itself to before it loads anything (`ShmOptions.bindTo`); absent: unbound. */
+  readonly cpus?: ReadonlyArray<number>
 }
 
 /** Launcher to rank. */

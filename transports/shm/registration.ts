@@ -4,8 +4,10 @@ import type { Registration } from "../Registration.ts"
 export const registration: Registration = {
   kind: "shm",
   description: "worker threads of one process sharing memory (the default)",
-  flags: [],
+  flags: [
+    { name: "bind-to", type: "string", description: "shm: core (each rank's thread on cores of its own, as mpiexec binds; the default where ranks fit the cores) or none" }
+  ],
   launcher: async () => (await import("./ShmLauncher.ts")).ShmLauncher,
-  optionsFromFlags: async () => ({}),
+  optionsFromFlags: async (flags) => (flags["bind-to"] === undefined ? {} : { bindTo: String(flags["bind-to"]) }),
   decidesDeadlocks: true
 }

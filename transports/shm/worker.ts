@@ -12,6 +12,7 @@ import { parentPort, workerData } from "node:worker_threads"
 import type { RankControl, RunnerModule } from "../Launcher.ts"
 import type { FromRank, ToRank, WorkerData } from "./protocol.ts"
 import { importModule } from "../preloaded.ts"
+import { bindThread } from "../cpuBinding.ts"
 import { ShmTransport } from "./ShmTransport.ts"
 
 // Every rank imports the same modules (effect alone takes ~300 ms to compile):
@@ -21,6 +22,8 @@ enableCompileCache?.()
 const port = parentPort
 if (port === null) throw new Error("transports/shm/worker.ts runs as a worker thread started by ShmLauncher")
 const init = workerData as WorkerData
+// First: what the rank compiles and allocates from here on runs on its own cores.
+if (init.cpus !== undefined) bindThread(init.cpus)
 const transport = new ShmTransport(init.regions, init.rank)
 
 let handler: ((message: unknown) => void) | undefined
