@@ -101,9 +101,11 @@ const MAX_ARRAY_LENGTH = 2 ** 32 - 1
 const MAX_BIGINT_HEX = 2 ** 28
 const EMPTY_BYTES = new Uint8Array(0)
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0))
-/** Fixed-width numbers are read through an 8-byte scratch on little-endian machines: cheaper than a DataView per message. */
+/** A message's first fixed-width numbers are read through an 8-byte scratch on little-endian machines: cheaper than a DataView for a few. */
 const scratch = new Uint8Array(8)
 const scratchF64 = new Float64Array(scratch.buffer)
+/** Floats of a message read through the scratch before its DataView is made. */
+const SCRATCH_READS = 8
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
 const NO_FRAMES: ReadonlyArray<Uint8Array> = []
 
@@ -121,6 +123,7 @@ export class Decoder implements ValueSource {
   private buf: Uint8Array = EMPTY_BYTES
   private dataView: DataView = EMPTY_VIEW
   private viewOf: Uint8Array = EMPTY_BYTES
+  private scratchReads = 0
   private pos = 0
   private end = 0
   /** Bytes this message may still allocate (DecodeBudget.ts). */
@@ -202,6 +205,7 @@ export class Decoder implements ValueSource {
       this.buf = EMPTY_BYTES
       this.dataView = EMPTY_VIEW
       this.viewOf = EMPTY_BYTES
+      this.scratchReads = 0
       this.frames = NO_FRAMES
       this.options = undefined
       this.shared = undefined
@@ -279,7 +283,9 @@ export class Decoder implements ValueSource {
     const pos = this.pos
     if (pos + 8 > this.end) throw this.fail("unexpected end of input in a float64")
     this.pos = pos + 8
-    if (!LITTLE_ENDIAN) return this.view().getFloat64(pos, true)
+    // A DataView costs ~60 ns to make and ~1 ns a read, the scratch ~8 ns a read: the scratch for a message's first few floats, a view for many.
+    if (this.viewOf === this.buf) return this.dataView.getFloat64(pos, true)
+    if (!LITTLE_ENDIAN || ++this.scratchReads > SCRATCH_READS) return this.view().getFloat64(pos, true)
     const buf = this.buf
     scratch[0] = buf[pos]!
     scratch[1] = buf[pos + 1]!

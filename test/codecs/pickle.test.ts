@@ -80,6 +80,22 @@ describe("pickle: primitives round-trip exactly", () => {
     expect(Object.is(roundTrip([-0])[0], -0)).toBe(true)
   })
 
+  it("many floats in one message (read through a view once there are more than a few), also from a header at an odd offset of a larger buffer", () => {
+    const floats = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? -1 : 1) * (i + 0.5) * 1.1e-3 * 10 ** (i % 9))
+    floats.push(NaN, -0, Number.MIN_VALUE, -Number.MAX_VALUE)
+    const value = { head: 0.25, floats, tail: [3.75, -8.5e300] }
+    const frames = pickle.encodeSync(value)
+    const larger = new Uint8Array(frames.header.length + 7)
+    larger.set(frames.header, 3)
+    for (const header of [frames.header, larger.subarray(3, 3 + frames.header.length)]) {
+      const back = pickle.decodeSync({ ...frames, header }) as typeof value
+      expect(back.head).toBe(0.25)
+      expect(back.floats.length).toBe(floats.length)
+      for (let i = 0; i < floats.length; i++) expect(Object.is(back.floats[i], floats[i])).toBe(true)
+      expect(back.tail).toEqual([3.75, -8.5e300])
+    }
+  })
+
   it("bigints of any size and sign", () => {
     const values = [0n, 1n, -1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 63n, -(2n ** 63n) - 1n, 2n ** 64n, 2n ** 1000n + 12345n, -(3n ** 2000n)]
     for (const v of values) expect(roundTrip(v)).toBe(v)
