@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { availableParallelism } from "node:os"
 import * as World from "../../core/launching/World.ts"
-import { allowedCpus, bindable, parseCpuList } from "../../transports/cpuBinding.ts"
+import { allowedCpus, Binder, bindable, parseCpuList, threadId } from "../../transports/cpuBinding.ts"
 import { registrationOf } from "../../transports/registry.ts"
 import { bindingFor } from "../../transports/shm/Layout.ts"
 import { program } from "../support/worlds.ts"
@@ -46,6 +46,23 @@ describe("which cores a rank is bound to", () => {
   it("rankflow run --bind-to reaches the shm options", async () => {
     expect(await registrationOf("shm")!.optionsFromFlags({ "bind-to": "none" })).toEqual({ bindTo: "none" })
     expect(await registrationOf("shm")!.optionsFromFlags({})).toEqual({})
+  })
+})
+
+describe("a Binder", () => {
+  it.skipIf(!bindable())("binds a thread by its id, answers false for a thread that is not there, and false for everything once closed", async () => {
+    const binder = new Binder()
+    const me = threadId()!
+    const cores = allowedCpus()!
+    try {
+      expect(await binder.bind(me, cores)).toBe(true)
+      expect(await binder.bind(2 ** 22 + 12345, cores)).toBe(false)
+      expect(await binder.bind(me, [])).toBe(false)
+    } finally {
+      binder.close()
+    }
+    expect(await binder.bind(me, cores)).toBe(false)
+    expect(allowedCpus()).toEqual(cores)
   })
 })
 

@@ -17,7 +17,7 @@ import { TransportError } from "../Transport.ts"
 import { bundle } from "../Bundle.ts"
 import * as Arena from "./Arena.ts"
 import { allocate, bindingFor, geometry, type ShmOptions } from "./Layout.ts"
-import { allowedCpus, bindable } from "../cpuBinding.ts"
+import { allowedCpus, bindable, Binder } from "../cpuBinding.ts"
 import { forward, observed, type OutputSink } from "../Output.ts"
 import type { FromRank, ToRank, WorkerData } from "./protocol.ts"
 
@@ -83,6 +83,9 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
       try: () => bindingFor(universe, options, allowedCpus(), options.bindTo === "none" ? false : bindable()),
       catch: (e) => launchError(e instanceof Error ? e.message : String(e), e)
     })
+    const binder = new Binder()
+    // Before the workers grow this process: forking it for the shell costs more the more it holds.
+    if (binding !== undefined) binder.open()
     const regions = yield* Effect.try({
       try: () => allocate(g),
       catch: (e) => launchError(`cannot allocate the shared memory of ${g.size} ranks: ${describe(e)}`, e)
@@ -105,7 +108,7 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
 
     const spawn = (rank: number, entry: string | URL): Rank => {
       const cpus = binding?.[rank]
-      const data: WorkerData = { rank, regions, runner: options.runner, data: options.data, ...(cpus === undefined ? {} : { cpus }) }
+      const data: WorkerData = { rank, regions, runner: options.runner, data: options.data, ...(cpus === undefined ? {} : { bind: true }) }
       const worker = new Worker(entry, { workerData: data, stdout: true, stderr: true, env, ...(young === undefined ? {} : { resourceLimits: { maxYoungGenerationSizeMb: young } }) })
       const state: Rank = { worker, exited: false }
       let orderly = false
@@ -126,6 +129,13 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
       worker.on("message", (m: FromRank) => {
         if (m.t === "message") Queue.offerUnsafe(events, { _tag: "Message", rank, message: m.body })
         else if (m.t === "exit") orderly = true
+        else if (m.t === "thread") {
+          const go = (): void => {
+            if (!state.exited) worker.postMessage({ t: "bound" } satisfies ToRank)
+          }
+          if (m.tid === undefined || cpus === undefined) go()
+          else void binder.bind(m.tid, cpus).then(go)
+        }
       })
       worker.on("error", (e) => {
         crash ??= (e as { code?: unknown }).code === "ERR_WORKER_OUT_OF_MEMORY" ? outOfMemory(rank, "thread") : describe(e)
@@ -142,6 +152,7 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
     }
 
     const stop = Effect.promise(() => Promise.all(ranks.filter((r) => r !== undefined).map((r) => r.worker.terminate()))).pipe(
+      Effect.andThen(Effect.sync(() => binder.close())),
       Effect.andThen(Queue.shutdown(events))
     )
 

@@ -12,17 +12,21 @@ export interface WorkerData {
   readonly runner: string
   /** `LaunchOptions.data`, for `RankControl.data`. */
   readonly data: unknown
-  /** The cores the rank's thread binds itself to before it loads anything (`ShmOptions.bindTo`); absent: unbound. */
-  readonly cpus?: ReadonlyArray<number>
+  /** Whether the rank's thread is to be bound to cores (`ShmOptions.bindTo`): it sends its thread id and waits for `bound` before it loads anything. */
+  readonly bind?: boolean
 }
 
 /** Launcher to rank. */
 export type ToRank =
   | { readonly t: "message"; readonly body: unknown }
   | { readonly t: "peerFailed"; readonly rank: number; readonly reason: string }
+  /** The launcher bound the rank's thread (or could not): it may load its runner. */
+  | { readonly t: "bound" }
 
 /** Rank to launcher. */
 export type FromRank =
   | { readonly t: "message"; readonly body: unknown }
   /** The runner called `RankControl.exit`: the exit that follows is an orderly one. */
   | { readonly t: "exit"; readonly code: number }
+  /** The rank's thread id, for the launcher to bind it (`WorkerData.bind`); undefined where the system has none to give. */
+  | { readonly t: "thread"; readonly tid: number | undefined }

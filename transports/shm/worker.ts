@@ -12,7 +12,7 @@ import { parentPort, workerData } from "node:worker_threads"
 import type { RankControl, RunnerModule } from "../Launcher.ts"
 import type { FromRank, ToRank, WorkerData } from "./protocol.ts"
 import { importModule } from "../preloaded.ts"
-import { bindThread } from "../cpuBinding.ts"
+import { threadId } from "../cpuBinding.ts"
 import { ShmTransport } from "./ShmTransport.ts"
 
 // Every rank imports the same modules (effect alone takes ~300 ms to compile):
@@ -22,8 +22,6 @@ enableCompileCache?.()
 const port = parentPort
 if (port === null) throw new Error("transports/shm/worker.ts runs as a worker thread started by ShmLauncher")
 const init = workerData as WorkerData
-// First: what the rank compiles and allocates from here on runs on its own cores.
-if (init.cpus !== undefined) bindThread(init.cpus)
 const transport = new ShmTransport(init.regions, init.rank)
 
 let handler: ((message: unknown) => void) | undefined
@@ -32,8 +30,11 @@ let exiting = false
 
 const post = (message: FromRank): void => port.postMessage(message)
 
+let bound: (() => void) | undefined
+
 port.on("message", (message: ToRank) => {
   if (message.t === "peerFailed") transport.peerFailed(message.rank, message.reason)
+  else if (message.t === "bound") bound?.()
   else if (handler !== undefined) handler(message.body)
   else early.push(message.body)
 })
@@ -53,6 +54,14 @@ const control: RankControl = {
     // Let what was written reach the launcher before the thread ends.
     process.stdout.write("", () => process.stderr.write("", () => process.exit(code)))
   }
+}
+
+// Bound first: what the rank compiles and allocates from here on runs on its own cores.
+if (init.bind === true) {
+  await new Promise<void>((resolve) => {
+    bound = resolve
+    post({ t: "thread", tid: threadId() })
+  })
 }
 
 const runner = (await importModule(init.runner)) as RunnerModule
