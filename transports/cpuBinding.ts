@@ -12,8 +12,8 @@
  * milliseconds each, and 32 ranks forking at once to bind themselves
  * started 0.6–0.7 s slower (measured); the shell is small to fork.
  *
- * Elsewhere (no `/proc`, no `taskset`) nothing can be bound: `bindable()`
- * says so before a launcher promises it.
+ * Elsewhere (no `/proc`, no `taskset`, a sandbox that refuses) nothing can
+ * be bound: `bindable()` says so before a launcher promises it.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process"
 import { readFileSync, readlinkSync } from "node:fs"
@@ -53,10 +53,20 @@ export const threadId = (): number | undefined => {
 
 let canBind: boolean | undefined
 
-/** Whether threads can be bound here: Linux with `/proc/thread-self` and `taskset` on the PATH (checked once). */
-export const bindable = (): boolean =>
-  canBind ??= process.platform === "linux" && allowedCpus() !== undefined &&
-    spawnSync("taskset", ["--version"], { stdio: "ignore" }).status === 0
+/**
+ * Whether threads can be bound here (checked once): Linux with
+ * `/proc/thread-self`, `taskset` on the PATH, and leave to set a thread's
+ * CPUs (a sandbox may refuse it): the calling thread is bound to the CPUs it
+ * has, which changes nothing.
+ */
+export const bindable = (): boolean => {
+  if (canBind !== undefined) return canBind
+  const cpus = process.platform === "linux" ? allowedCpus() : undefined
+  const tid = cpus === undefined ? undefined : threadId()
+  canBind = cpus !== undefined && tid !== undefined &&
+    spawnSync("taskset", ["-p", "-c", cpus.join(","), String(tid)], { stdio: "ignore" }).status === 0
+  return canBind
+}
 
 /**
  * Binds threads of this process to CPUs, one `taskset` at a time through a

@@ -277,7 +277,7 @@ export const bindingFor = (
   if (bindTo === "none") return undefined
   const can = bindable && allowed !== undefined && allowed.length > 0
   if (bindTo === undefined && (!can || size > allowed!.length)) return undefined
-  if (!can) throw new RangeError(`shm option bindTo "core" needs Linux with taskset (util-linux) to bind threads; use "none" here`)
+  if (!can) throw new RangeError(`shm option bindTo "core" needs Linux with taskset (util-linux) and leave to set threads' CPUs; use "none" here`)
   const cores = allowed!
   const stride = Math.min(size, cores.length)
   // One rank, or one core: every slot would get every core the process has.
