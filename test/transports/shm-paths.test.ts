@@ -8,6 +8,7 @@ import { PeerFailure, TransportError } from "../../transports/Transport.ts"
 import type { ShmTransport } from "../../transports/shm/ShmTransport.ts"
 import { envelope, fill, matches, pattern, readEnvelope } from "./fixtures/lib.ts"
 import { collect, ranks, type Sent, sendTracked, takeFrames, until } from "./fixtures/inThread.ts"
+import { Recycler } from "../../transports/Slab.ts"
 
 let open: Array<ShmTransport> = []
 const job = (size: number, options = {}): Array<ShmTransport> => {
@@ -79,6 +80,64 @@ describe("eager buffers a caller keeps", () => {
     }))
     into.forEach((buffer, i) => expect(matches(buffer, 0, 100 + i)).toBe(true))
     kept.forEach((buffer, i) => expect(matches(buffer, 0, i)).toBe(true)) // untouched by the later receives
+  })
+})
+
+describe("bounce memory (buffers of 65 B to 4 KiB copied out of the ring until taken)", () => {
+  it("messages left untaken keep their bytes while others are taken or discarded and their memory serves later copies", async () => {
+    const [a, b] = job(2, { ringBytes: 1 << 20 })
+    const inbox = collect(b!)
+    // 40 messages of 4 KiB: more than one 64 KiB chunk of bounce memory.
+    for (let i = 0; i < 40; i++) sendTracked(a!, 1, env(i), [pattern(0, i, 4096)])
+    await until(() => inbox.arrivals.length === 40, "the first 40")
+    const first = inbox.arrivals.splice(0)
+    // Every third is left waiting, every third discarded, the rest taken into destinations.
+    const waiting = first.filter((_, i) => i % 3 === 0)
+    first.filter((_, i) => i % 3 === 1).forEach((arrival) => arrival.discard())
+    for (const [i, arrival] of first.entries()) {
+      if (i % 3 !== 2) continue
+      const target = new Uint8Array(4096)
+      await takeFrames(arrival, [target])
+      expect(matches(target, 0, i)).toBe(true)
+    }
+    // 60 more, taken as they come: they reuse what was given back, never what still waits.
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 10; i++) sendTracked(a!, 1, env(100 + round * 10 + i), [pattern(0, 100 + round * 10 + i, 1000 + 300 * i)])
+      await until(() => inbox.arrivals.length === 10, "ten more")
+      for (const [i, arrival] of inbox.arrivals.splice(0).entries()) {
+        const target = new Uint8Array(1000 + 300 * i)
+        await takeFrames(arrival, [target])
+        expect(matches(target, 0, 100 + round * 10 + i)).toBe(true)
+      }
+    }
+    for (const [k, arrival] of waiting.entries()) {
+      const kept = (await takeFrames(arrival)).buffers[0]!
+      expect(matches(kept, 0, 3 * k)).toBe(true)
+      expect(kept.byteOffset).toBe(0) // its own memory once taken
+    }
+  })
+
+  it("a Recycler starts a chunk over once nothing of it is held, keeps held pieces intact, and gives large copies memory of their own", () => {
+    const bounce = new Recycler(1024, 256)
+    const src = Uint8Array.from({ length: 600 }, (_, i) => i & 0xff)
+    const p1 = bounce.copy(src, 0, 200)
+    bounce.release(p1)
+    const p2 = bounce.copy(src, 10, 200)
+    expect(p2.buffer).toBe(p1.buffer)
+    expect(p2.byteOffset).toBe(p1.byteOffset) // started over: the same warm bytes
+    expect(p2).toEqual(src.subarray(10, 210))
+    // Held pieces push later copies along and into a new chunk; none is overwritten.
+    const held = [p2, ...Array.from({ length: 8 }, (_, i) => bounce.copy(src, i, 250))]
+    expect(new Set(held.map((p) => p.buffer)).size).toBeGreaterThan(1)
+    held.slice(1).forEach((p, i) => expect(p).toEqual(src.subarray(i, i + 250)))
+    expect(p2).toEqual(src.subarray(10, 210))
+    // A chunk whose pieces were all given back serves again.
+    const old = p2.buffer
+    for (const p of held.filter((p) => p.buffer === old)) bounce.release(p)
+    const later = Array.from({ length: 12 }, () => bounce.copy(src, 0, 250))
+    expect(later.some((p) => p.buffer === old)).toBe(true)
+    for (let j = 1; j < held.length; j++) if (held[j]!.buffer !== old) expect(held[j]).toEqual(src.subarray(j - 1, j + 249))
+    expect(bounce.copy(src, 0, 300).buffer.byteLength).toBe(300)
   })
 })
 

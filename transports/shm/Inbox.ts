@@ -22,7 +22,7 @@ import type { Arrival } from "../Transport.ts"
 import { TransportError } from "../Transport.ts"
 import type { Arena } from "./Arena.ts"
 import type { DataReader, ReplyWriter, RingViews } from "./Ring.ts"
-import { ownCopy, pooledCopy, type Slab } from "../Slab.ts"
+import { ownCopy, pooledCopy, type Recycler, type Slab } from "../Slab.ts"
 import {
   CTS_ARENA,
   CTS_CANCEL,
@@ -86,6 +86,8 @@ export interface ReceiveContext {
   readonly budget: Budget
   /** Where envelopes and headers are copied out of the rings. */
   readonly slab: Slab
+  /** Where buffers of `pooledCopy` sizes are copied out of the rings, until they are taken. */
+  readonly bounce: Recycler
   /** Counts operations that must keep the thread alive (+1 / -1). */
   readonly pending: (delta: number) => void
   /** Counts completions, for `poll`'s answer. */
@@ -142,7 +144,7 @@ export class ShmArrival implements Arrival {
   private readonly budgeted: number
   /** Self-sends of large buffers: the sender's completion, once its buffers were copied. */
   private readonly localDone: (() => void) | undefined
-  /** Whether inline copies of `pooledCopy` sizes are pieces of the receive slab (see `take`). */
+  /** Whether inline copies of `pooledCopy` sizes are pieces of `ctx.bounce`, given back when taken or discarded. */
   private readonly pooled: boolean
 
   constructor(
@@ -198,12 +200,14 @@ export class ShmArrival implements Arrival {
       switch (this.modes === undefined ? INLINE : this.modes[i]) {
         case INLINE: {
           const copy = this.copies[i]!
-          // A slab piece pins its slab: a buffer the caller keeps gets memory of its own.
-          if (target === undefined) buffers[i] = this.pooled && pooledCopy(this.ctx.slab, size) ? ownCopy(copy, 0, size) : copy
+          // A piece of the bounce memory is given back: a buffer the caller keeps gets memory of its own.
+          const piece = this.pooled && pooledCopy(this.ctx.bounce, size)
+          if (target === undefined) buffers[i] = piece ? ownCopy(copy, 0, size) : copy
           else {
             target.set(copy)
             buffers[i] = target
           }
+          if (piece) this.ctx.bounce.release(copy)
           break
         }
         case ZERO_COPY: {
@@ -246,10 +250,11 @@ export class ShmArrival implements Arrival {
     if (!this.live) return
     this.live = false
     this.ctx.budget.release(this.budgeted)
-    for (let i = 0; i < this.sizes.length && this.modes !== undefined; i++) {
-      const mode = this.modes[i]
+    for (let i = 0; i < this.sizes.length; i++) {
+      const mode = this.modes === undefined ? INLINE : this.modes[i]
       if (mode === ZERO_COPY) this.ctx.arena.releaseBlock(this.aux[i]!)
       else if (mode === RDV) this.owner!.cancel(this.aux[i]!)
+      else if (mode === INLINE && this.pooled && pooledCopy(this.ctx.bounce, this.sizes[i]!)) this.ctx.bounce.release(this.copies[i]!)
     }
     if (this.localDone !== undefined) this.localDone()
   }
@@ -292,10 +297,10 @@ const parse = (
     const size = f64[(d >> 3) + 1]!
     sizes[i] = size
     if (mode === INLINE) {
-      // Into a slab piece where the receive is likely to copy it on into its own array (recvInto); see `take`.
+      // Into a piece of bounce memory where the receive is likely to copy it on into its own array (recvInto); see `take`.
       if (slab === undefined) copies[i] = u8.subarray(p, p + size)
-      else if (pooledCopy(slab, size)) {
-        copies[i] = slab.copy(u8, p, size)
+      else if (pooledCopy(ctx.bounce, size)) {
+        copies[i] = ctx.bounce.copy(u8, p, size)
         pooled = true
       } else copies[i] = ownCopy(u8, p, size)
       p += size

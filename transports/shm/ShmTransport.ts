@@ -19,7 +19,7 @@ import { Budget, Inbox, type ReceiveContext, selfArrival, type ShmArrival } from
 import { type Geometry, pairLayout, type SharedRegions, YIELD_AFTER_MICROS } from "./Layout.ts"
 import { Outbox } from "./Outbox.ts"
 import { ShmSegments } from "./Segments.ts"
-import { Slab } from "../Slab.ts"
+import { Recycler, Slab } from "../Slab.ts"
 import { yieldThread } from "../yieldThread.ts"
 import { DataReader, DataWriter, ReplyReader, ReplyWriter, type RingViews, ringViews } from "./Ring.ts"
 
@@ -89,6 +89,7 @@ export class ShmTransport implements Transport {
       arena: this.alloc,
       budget: this.budget,
       slab: new Slab(),
+      bounce: new Recycler(),
       pending: this.pending,
       completed: this.completed,
       deliver: (arrival) => this.deliver(arrival),
