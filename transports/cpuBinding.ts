@@ -68,9 +68,16 @@ export const bindable = (): boolean => {
   return canBind
 }
 
+/** Starts the shell a `Binder` sends its `taskset` calls to. */
+export type StartShell = () => ChildProcessWithoutNullStreams
+
+const startSh: StartShell = () => spawn("sh", [], { stdio: ["pipe", "pipe", "pipe"] })
+
 /**
  * Binds threads of this process to CPUs, one `taskset` at a time through a
- * shell started on first use; `close` ends the shell.
+ * shell started on first use; `close` ends the shell. Where the shell
+ * cannot start (a fork of a large process can fail with ENOMEM) or dies,
+ * every bind answers false: binding is a hint, and an unbound rank runs on.
  *
  * @example
  * ```ts
@@ -81,20 +88,31 @@ export const bindable = (): boolean => {
  */
 export class Binder {
   private shell: ChildProcessWithoutNullStreams | undefined
-  private broken = false
+  private failed = false
   private next = 0
   private readonly waiting = new Map<number, (ok: boolean) => void>()
   private output = ""
+  private readonly startShell: StartShell
+
+  constructor(startShell: StartShell = startSh) {
+    this.startShell = startShell
+  }
+
+  /** Whether the shell could not start, died or was closed: binds answer false from then on. */
+  get broken(): boolean {
+    return this.failed
+  }
 
   /** Starts the shell now (while this process is small to fork), if it has not started. */
   open(): void {
-    if (!this.broken) this.shell ??= this.start()
+    if (!this.failed) this.shell ??= this.start()
   }
 
   /** Binds thread `tid` to `cpus`; whether it worked. */
   bind(tid: number, cpus: ReadonlyArray<number>): Promise<boolean> {
-    if (this.broken || cpus.length === 0 || !Number.isInteger(tid)) return Promise.resolve(false)
+    if (this.failed || cpus.length === 0 || !Number.isInteger(tid)) return Promise.resolve(false)
     const shell = this.shell ??= this.start()
+    if (shell === undefined) return Promise.resolve(false)
     const id = this.next++
     return new Promise((resolve) => {
       this.waiting.set(id, resolve)
@@ -104,13 +122,20 @@ export class Binder {
 
   /** Ends the shell; binds still waiting answer false. */
   close(): void {
-    this.broken = true
+    this.failed = true
     this.shell?.stdin.end()
     this.settleAll()
   }
 
-  private start(): ChildProcessWithoutNullStreams {
-    const shell = spawn("sh", [], { stdio: ["pipe", "pipe", "pipe"] })
+  private start(): ChildProcessWithoutNullStreams | undefined {
+    let shell: ChildProcessWithoutNullStreams
+    try {
+      shell = this.startShell()
+    } catch {
+      // spawn throws where the fork itself fails (ENOMEM, EAGAIN): nothing is bound.
+      this.fail()
+      return undefined
+    }
     shell.stdout.setEncoding("latin1")
     shell.stdout.on("data", (chunk: string) => {
       this.output += chunk
@@ -135,7 +160,7 @@ export class Binder {
   }
 
   private fail(): void {
-    this.broken = true
+    this.failed = true
     this.settleAll()
   }
 
@@ -143,4 +168,17 @@ export class Binder {
     for (const resolve of this.waiting.values()) resolve(false)
     this.waiting.clear()
   }
+}
+
+let shared: Binder | undefined
+
+/**
+ * The process's `Binder`, shared by its jobs: one shell for all of them
+ * (each job forking a process that grows with every job before it would
+ * cost more each time, and can fail), started again only where the last
+ * one broke. Its shell ends with the process.
+ */
+export const processBinder = (): Binder => {
+  if (shared === undefined || shared.broken) shared = new Binder()
+  return shared
 }

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { availableParallelism } from "node:os"
 import * as World from "../../core/launching/World.ts"
-import { allowedCpus, Binder, bindable, parseCpuList, threadId } from "../../transports/cpuBinding.ts"
+import { allowedCpus, Binder, bindable, parseCpuList, processBinder, threadId } from "../../transports/cpuBinding.ts"
 import { registrationOf } from "../../transports/registry.ts"
 import { bindingFor } from "../../transports/shm/Layout.ts"
 import { program } from "../support/worlds.ts"
@@ -63,6 +63,22 @@ describe("a Binder", () => {
     }
     expect(await binder.bind(me, cores)).toBe(false)
     expect(allowedCpus()).toEqual(cores)
+  })
+})
+
+describe("a Binder whose shell cannot start", () => {
+  it("answers false to every bind and says it is broken, so that ranks run on unbound (a fork of a large process can fail with ENOMEM)", async () => {
+    const binder = new Binder(() => {
+      throw Object.assign(new Error("spawn ENOMEM"), { code: "ENOMEM" })
+    })
+    expect(() => binder.open()).not.toThrow()
+    expect(binder.broken).toBe(true)
+    expect(await binder.bind(threadId() ?? 1, [0])).toBe(false)
+    // The process's binder serves every job, and is replaced once it broke.
+    const shared = processBinder()
+    expect(processBinder()).toBe(shared)
+    shared.close()
+    expect(processBinder()).not.toBe(shared)
   })
 })
 

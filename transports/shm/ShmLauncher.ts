@@ -17,7 +17,7 @@ import { TransportError } from "../Transport.ts"
 import { bundle } from "../Bundle.ts"
 import * as Arena from "./Arena.ts"
 import { allocate, bindingFor, geometry, type ShmOptions } from "./Layout.ts"
-import { allowedCpus, bindable, Binder } from "../cpuBinding.ts"
+import { allowedCpus, bindable, processBinder } from "../cpuBinding.ts"
 import { forward, observed, type OutputSink } from "../Output.ts"
 import type { FromRank, ToRank, WorkerData } from "./protocol.ts"
 
@@ -83,9 +83,9 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
       try: () => bindingFor(universe, options, allowedCpus(), options.bindTo === "none" ? false : bindable()),
       catch: (e) => launchError(e instanceof Error ? e.message : String(e), e)
     })
-    const binder = new Binder()
+    const binder = binding === undefined ? undefined : processBinder()
     // Before the workers grow this process: forking it for the shell costs more the more it holds.
-    if (binding !== undefined) binder.open()
+    binder?.open()
     const regions = yield* Effect.try({
       try: () => allocate(g),
       catch: (e) => launchError(`cannot allocate the shared memory of ${g.size} ranks: ${describe(e)}`, e)
@@ -133,7 +133,7 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
           const go = (): void => {
             if (!state.exited) worker.postMessage({ t: "bound" } satisfies ToRank)
           }
-          if (m.tid === undefined || cpus === undefined) go()
+          if (m.tid === undefined || cpus === undefined || binder === undefined) go()
           else void binder.bind(m.tid, cpus).then(go)
         }
       })
@@ -152,7 +152,6 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
     }
 
     const stop = Effect.promise(() => Promise.all(ranks.filter((r) => r !== undefined).map((r) => r.worker.terminate()))).pipe(
-      Effect.andThen(Effect.sync(() => binder.close())),
       Effect.andThen(Queue.shutdown(events))
     )
 
