@@ -63,9 +63,12 @@ export const bindable = (): boolean => {
   if (canBind !== undefined) return canBind
   const cpus = process.platform === "linux" ? allowedCpus() : undefined
   const tid = cpus === undefined ? undefined : threadId()
-  canBind = cpus !== undefined && tid !== undefined &&
-    spawnSync("taskset", ["-p", "-c", cpus.join(","), String(tid)], { stdio: "ignore" }).status === 0
-  return canBind
+  if (cpus === undefined || tid === undefined) return canBind = false
+  const r = spawnSync("taskset", ["-p", "-c", cpus.join(","), String(tid)], { stdio: "ignore" })
+  const code = (r.error as NodeJS.ErrnoException | undefined)?.code
+  // A fork that failed (ENOMEM, EAGAIN) says nothing about taskset: not remembered, asked again next time.
+  if (code === "ENOMEM" || code === "EAGAIN") return false
+  return canBind = r.status === 0
 }
 
 /** Starts the shell a `Binder` sends its `taskset` calls to. */
