@@ -14,25 +14,33 @@ import { program } from "../support/worlds.ts"
 
 describe("which cores a rank is bound to", () => {
   it("by default, ranks that fit the cores get cores of their own (rank r: r, r+N, …); more ranks than cores, or one rank, are not bound", () => {
-    expect(bindingFor(2, {}, [0, 1], true)).toEqual([[0], [1]])
-    expect(bindingFor(2, {}, [0, 1, 2, 3, 4], true)).toEqual([[0, 2, 4], [1, 3]])
-    expect(bindingFor(3, {}, [4, 5, 6, 7, 8, 9], true)).toEqual([[4, 7], [5, 8], [6, 9]])
-    expect(bindingFor(4, {}, [0, 1], true)).toBeUndefined()
-    expect(bindingFor(1, {}, [0, 1], true)).toBeUndefined()
+    expect(bindingFor(2, {}, [0, 1], () => true)).toEqual([[0], [1]])
+    expect(bindingFor(2, {}, [0, 1, 2, 3, 4], () => true)).toEqual([[0, 2, 4], [1, 3]])
+    expect(bindingFor(3, {}, [4, 5, 6, 7, 8, 9], () => true)).toEqual([[4, 7], [5, 8], [6, 9]])
+    expect(bindingFor(4, {}, [0, 1], () => true)).toBeUndefined()
+    expect(bindingFor(1, {}, [0, 1], () => true)).toBeUndefined()
     // Where threads cannot be bound, the default is quietly none.
-    expect(bindingFor(2, {}, [0, 1], false)).toBeUndefined()
-    expect(bindingFor(2, {}, undefined, true)).toBeUndefined()
+    expect(bindingFor(2, {}, [0, 1], () => false)).toBeUndefined()
+    expect(bindingFor(2, {}, undefined, () => true)).toBeUndefined()
   })
 
   it('"core" given binds ranks that outnumber the cores round-robin, one core each; "none" binds nothing', () => {
-    expect(bindingFor(5, { bindTo: "core" }, [0, 1], true)).toEqual([[0], [1], [0], [1], [0]])
-    expect(bindingFor(2, { bindTo: "none" }, [0, 1], true)).toBeUndefined()
-    expect(bindingFor(2, { bindTo: "none" }, undefined, false)).toBeUndefined()
+    expect(bindingFor(5, { bindTo: "core" }, [0, 1], () => true)).toEqual([[0], [1], [0], [1], [0]])
+    expect(bindingFor(2, { bindTo: "none" }, [0, 1], () => true)).toBeUndefined()
+    expect(bindingFor(2, { bindTo: "none" }, undefined, () => false)).toBeUndefined()
+    // Whether threads can be bound (which may start a process) is asked only where a binding is wanted.
+    let asked = 0
+    const ask = () => (asked++, true)
+    bindingFor(2, { bindTo: "none" }, [0, 1], ask)
+    bindingFor(4, {}, [0, 1], ask)
+    expect(asked).toBe(0)
+    bindingFor(2, {}, [0, 1], ask)
+    expect(asked).toBe(1)
   })
 
   it("a binding that cannot be made, or a value that is not one, is refused with a RangeError saying what to do", () => {
-    expect(() => bindingFor(2, { bindTo: "core" }, [0, 1], false)).toThrow(/needs Linux with taskset.*use "none"/)
-    expect(() => bindingFor(2, { bindTo: "socket" as "core" }, [0, 1], true)).toThrow(/bindTo must be "core" or "none", got "socket"/)
+    expect(() => bindingFor(2, { bindTo: "core" }, [0, 1], () => false)).toThrow(/needs Linux with taskset.*use "none"/)
+    expect(() => bindingFor(2, { bindTo: "socket" as "core" }, [0, 1], () => true)).toThrow(/bindTo must be "core" or "none", got "socket"/)
   })
 
   it("reads Linux CPU lists, and refuses what is not one", () => {
@@ -95,7 +103,7 @@ describe("bound rank threads", () => {
   it.effect.skipIf(!bindable() || size !== 2)("by default each of two ranks runs on its own cores, and the ranks still talk", () =>
     Effect.gen(function*() {
       const got = yield* run()
-      expect(got).toEqual(bindingFor(2, {}, cores, true))
+      expect(got).toEqual(bindingFor(2, {}, cores, () => true))
       expect(got[0]!.some((c) => got[1]!.includes(c))).toBe(false)
       // The launching thread keeps every core it had.
       expect(allowedCpus()).toEqual(cores)

@@ -261,22 +261,23 @@ export const geometry = (size: number, options: ShmOptions, cores: number): Geom
 /**
  * The cores each of `size` rank slots is bound to (`ShmOptions.bindTo`), or
  * undefined where ranks are not bound: `allowed` is the process's cores,
- * `bindable` whether threads can be bound here. Throws a RangeError naming
- * a bad option, or a binding asked for that cannot be made.
+ * `bindable` says whether threads can be bound here (asked only where a
+ * binding is wanted: finding out may start a process). Throws a RangeError
+ * naming a bad option, or a binding asked for that cannot be made.
  */
 export const bindingFor = (
   size: number,
   options: ShmOptions,
   allowed: ReadonlyArray<number> | undefined,
-  bindable: boolean
+  bindable: () => boolean
 ): ReadonlyArray<ReadonlyArray<number>> | undefined => {
   const bindTo = options.bindTo
   if (bindTo !== undefined && bindTo !== "core" && bindTo !== "none") {
     throw new RangeError(`shm option bindTo must be "core" or "none", got ${JSON.stringify(bindTo)}`)
   }
-  if (bindTo === "none") return undefined
-  const can = bindable && allowed !== undefined && allowed.length > 0
-  if (bindTo === undefined && (!can || size > allowed!.length)) return undefined
+  if (bindTo === "none" || (bindTo === undefined && (allowed === undefined || size > allowed.length))) return undefined
+  const can = allowed !== undefined && allowed.length > 0 && bindable()
+  if (bindTo === undefined && !can) return undefined
   if (!can) throw new RangeError(`shm option bindTo "core" needs Linux with taskset (util-linux) and leave to set threads' CPUs; use "none" here`)
   const cores = allowed!
   const stride = Math.min(size, cores.length)

@@ -80,7 +80,7 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
       catch: (e) => launchError(e instanceof Error ? e.message : String(e), e)
     })
     const binding = yield* Effect.try({
-      try: () => bindingFor(universe, options, allowedCpus(), options.bindTo === "none" ? false : bindable()),
+      try: () => bindingFor(universe, options, allowedCpus(), bindable),
       catch: (e) => launchError(e instanceof Error ? e.message : String(e), e)
     })
     const binder = binding === undefined ? undefined : processBinder()
