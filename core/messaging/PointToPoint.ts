@@ -345,26 +345,19 @@ const procNullStatus: Status = { source: PROC_NULL, tag: ANY_TAG, byteCount: 0, 
 export const finish = (c: CommState, m: Incoming, sink: Sink, settle: Settle<Received<unknown>, RecvIntoFailure>): void =>
   sink.into !== undefined ? takeInto(c, m, sink.into, settle) : takeValue(c, m, sink.schema, settle)
 
-const waitPosted = (p: Posted): Effect.Effect<void> =>
-  Effect.callback<void>((resume) => {
-    if (p.matched !== undefined || p.failed !== undefined) return resume(Effect.void)
-    // The wake runs inside the transport's progress: resume the fiber after it.
-    p.wake = () => defer(() => resume(Effect.void))
-  })
-
 const spinFor = (c: CommState, p: Posted): void => {
   if (waitsInPlace(c.engine.transport)) spinWhile(c.engine.transport, () => p.matched === undefined && p.failed === undefined)
 }
 
 /**
  * The blocking receive, giving `pick` of what it received (the value and
- * status, or one of them). Posting runs uninterruptibly, so that a receive
- * is never left posted by an interruption that lands right after it. A
- * message already there, or arriving within the spin, is taken at once;
- * otherwise the receive waits, and interrupting it then withdraws the posted
- * receive: a message matched in the same instant goes back in its place, so
- * nothing is lost or taken twice. Once a message is being taken the receive
- * completes without interruption.
+ * status, or one of them): one `Effect.callback`, whose registration posts
+ * the receive and takes a message already there, or arriving within the
+ * spin, before it returns (no suspension, no interruption point between
+ * posting and taking). Otherwise the fiber suspends with the receive posted;
+ * interrupting it then withdraws the receive: a message matched in the same
+ * instant goes back in its place, so nothing is lost or taken twice. Once a
+ * message is being taken the receive completes without interruption.
  */
 const receive = <A>(
   c: CommState,
@@ -374,28 +367,31 @@ const receive = <A>(
   sink: Sink,
   pick: (r: Received<unknown>) => A
 ): Effect.Effect<A, RecvIntoError> =>
-  // The mask's function runs when the effect runs (no `Effect.suspend` inside: one closure and one effect fewer per receive).
-  Effect.uninterruptibleMask((restore) => {
+  Effect.callback<A, RecvIntoError>((resume) => {
     const invalid = validateRecv(c, source, tag)
-    if (invalid !== undefined) return Effect.fail(invalid)
-    if (source === PROC_NULL) return Effect.succeed(pick({ value: sink.into === undefined ? undefined : 0, status: procNullStatus }))
+    if (invalid !== undefined) return resume(Effect.fail(invalid))
+    if (source === PROC_NULL) return resume(Effect.succeed(pick({ value: sink.into === undefined ? undefined : 0, status: procNullStatus })))
     const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
     const matching = c.engine.matching
     const p = matching.post(context, worldSource, tag, false)
     if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
-    if (p.matched !== undefined || p.failed !== undefined) return settledReceive(c, p, sink, pick)
-    return restore(waitPosted(p)).pipe(
-      Effect.onInterrupt(() => Effect.sync(() => matching.withdraw(p))),
-      Effect.flatMap(() => settledReceive(c, p, sink, pick))
-    )
+    if (p.matched !== undefined || p.failed !== undefined) return resume(settledReceive(c, p, sink, pick))
+    // The wake runs inside the transport's progress: take and resume after it, unless an interruption withdrew the receive meanwhile.
+    p.wake = () => defer(() => {
+      if (p.matched !== undefined || p.failed !== undefined) resume(settledReceive(c, p, sink, pick))
+    })
+    return Effect.sync(() => {
+      matching.withdraw(p)
+    })
   })
 
-/** A posted receive that matched (taken now into its sink; the caller runs it uninterruptibly) or failed. */
+/** A posted receive that matched (taken now into its sink; a take that waits for its buffers runs uninterruptibly) or failed. */
 const settledReceive = <A>(c: CommState, p: Posted, sink: Sink, pick: (r: Received<unknown>) => A): Effect.Effect<A, RecvIntoError> => {
   if (p.matched === undefined) return Effect.fail(unmatched(c, p))
   const m = p.matched
-  return completeNow<A, RecvIntoError>((settle) =>
+  const taken = completeNow<A, RecvIntoError>((settle) =>
     finish(c, m, sink, (exit) => settle(Exit.isSuccess(exit) ? Exit.succeed(pick(exit.value)) : (exit as Exit.Exit<never, RecvIntoFailure>))), c.engine.transport)
+  return Exit.isExit(taken) ? taken : Effect.uninterruptible(taken)
 }
 
 const sinkOf = (options: RecvOptions<any> | undefined): Sink => ({ schema: options?.schema, into: undefined })
@@ -540,24 +536,26 @@ export const sendrecv = (c: CommState, value: unknown, options: SendrecvOptions<
 
 /** Waits until a matching message has arrived and returns its status without receiving it (MPI_Probe). */
 export const probe = (c: CommState, options?: ProbeOptions): Effect.Effect<Status, InvalidCall | RankFailed | Deadlock> =>
-  Effect.suspend((): Effect.Effect<Status, InvalidCall | RankFailed | Deadlock> => {
+  // As `receive`: posted and, where it can be, settled inside one callback's registration; interrupting the wait withdraws it.
+  Effect.callback<Status, InvalidCall | RankFailed | Deadlock>((resume) => {
     const source = options?.source ?? ANY_SOURCE
     const tag = options?.tag ?? ANY_TAG
     const invalid = validateRecv(c, source, tag)
-    if (invalid !== undefined) return Effect.fail(invalid)
-    if (source === PROC_NULL) return Effect.succeed(procNullStatus)
+    if (invalid !== undefined) return resume(Effect.fail(invalid))
+    if (source === PROC_NULL) return resume(Effect.succeed(procNullStatus))
     const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
     const matching = c.engine.matching
     const p = matching.post(c.context, worldSource, tag, true)
     if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
-    const settled = (): Effect.Effect<Status, RankFailed | Deadlock> =>
-      p.matched !== undefined ? Effect.succeed(statusOf(c, p.matched)) : Effect.fail(unmatched(c, p))
-    if (p.matched !== undefined || p.failed !== undefined) return settled()
-    return waitPosted(p).pipe(
-      Effect.onInterrupt(() => Effect.sync(() => matching.withdraw(p))),
-      Effect.flatMap(settled)
-    )
+    if (p.matched !== undefined || p.failed !== undefined) return resume(probed(c, p))
+    p.wake = () => defer(() => resume(probed(c, p)))
+    return Effect.sync(() => {
+      matching.withdraw(p)
+    })
   })
+
+const probed = (c: CommState, p: Posted): Effect.Effect<Status, RankFailed | Deadlock> =>
+  p.matched !== undefined ? Effect.succeed(statusOf(c, p.matched)) : Effect.fail(unmatched(c, p))
 
 /** The status of a matching message if one has arrived, without receiving it (MPI_Iprobe). */
 export const iprobe = (c: CommState, options?: ProbeOptions): Effect.Effect<Option.Option<Status>, InvalidCall> =>

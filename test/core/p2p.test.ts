@@ -35,6 +35,7 @@ describe.each(cases)("point-to-point on %s, %i ranks", (transport, size) => {
   it.effect("requests complete through every wait and test variant, and cancel", () => run("requestVariants"))
   it.effect("probe and iprobe see a message without taking it", () => run("probes"))
   it.effect("an interrupted receive takes nothing; every message arrives once, in order", () => run("interruptedRecv"))
+  it.effect("probes that time out take nothing; every message is probed and received once, in order", () => run("interruptedProbe"))
   it.effect("messages of 0 bytes, 1 byte and 64 MiB arrive intact", () => run("sizes"), 120_000)
   if (transport === "shm") it.effect("the zero-copy path shares the sender's memory", () => run("zeroCopy"))
   else {

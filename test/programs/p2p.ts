@@ -287,6 +287,37 @@ export const interruptedRecv = Effect.gen(function*() {
   yield* checkEqual(Option.isNone(yield* w.iprobe({ tag: 6 })), true, "nothing received twice or left behind")
 })
 
+/** Probes that time out take nothing and withdraw themselves: later probes and receives see every message once, in order. */
+export const interruptedProbe = Effect.gen(function*() {
+  const w = yield* world
+  const to = (w.rank + 1) % w.size
+  const from = (w.rank - 1 + w.size) % w.size
+  const N = 300
+  const sender = yield* Effect.forkChild(Effect.forEach(Array.from({ length: N }, (_, i) => i), (i) =>
+    Effect.andThen(i % 7 === 0 ? Effect.sleep(Duration.millis(1)) : Effect.void, w.send(i, { dest: to, tag: 7 }))))
+  let expected = 0
+  let timedOut = 0
+  while (expected < N) {
+    const status = yield* Effect.timeoutOption(w.probe({ source: from, tag: 7 }), Duration.millis(expected % 3 === 0 ? 0 : 1))
+    if (Option.isNone(status)) {
+      timedOut++
+      continue
+    }
+    const got = yield* w.recv<number>({ source: from, tag: 7 })
+    if (got !== expected) return yield* check(false, `expected ${expected}, got ${got}`)
+    expected++
+  }
+  yield* Fiber.join(sender)
+  yield* w.barrier()
+  yield* checkEqual(Option.isNone(yield* w.iprobe({ tag: 7 })), true, "nothing received twice or left behind")
+  yield* w.barrier()
+  // A probe withdrawn long ago does not stand in a later one's way.
+  yield* w.send("last", { dest: to, tag: 7 })
+  yield* checkEqual((yield* w.probe({ source: from, tag: 7 })).tag, 7, "the last probe sees the message")
+  yield* checkEqual(yield* w.recv({ source: from, tag: 7 }), "last", "and the receive takes it")
+  return timedOut
+})
+
 const checksum = (a: Float64Array): number => {
   let s = 0
   for (let i = 0; i < a.length; i += 4099) s += a[i]!
