@@ -28,7 +28,7 @@
  * cbor.decodeSync(frames)                    // { a: 1 }
  * ```
  */
-import { Tag } from "cbor-x"
+import { Tag as CborXTag } from "cbor-x"
 import { Writer } from "./bytes/Writer.ts"
 import { decodeCbor } from "./cborDecode.ts"
 import { encodeCbor, MAX_DEPTH } from "./cborEncode.ts"
@@ -43,8 +43,20 @@ const NAME = "cbor"
 
 export { MAX_DEPTH } from "./cborEncode.ts"
 
-/** A CBOR tag that this codec does not interpret: decoded tags come back as `Tag`, and a `Tag` encodes as itself. */
-export { Tag }
+/**
+ * A CBOR tag that this codec does not interpret: decoded tags come back as
+ * `Tag`, and a `Tag` encodes as itself. It is cbor-x's own class (the same
+ * constructor, so `instanceof` holds for tags from either).
+ *
+ * @example
+ * ```ts
+ * const frames = cbor.encodeSync(new CborTag("2030-01-01", 1000))   // tag 1000 around a string
+ * const back = cbor.decodeSync(frames) as CborTag                   // back.tag === 1000, back.value === "2030-01-01"
+ * ```
+ */
+export const Tag: typeof CborXTag = CborXTag
+/** A decoded or encodable CBOR tag (see the value `Tag`). */
+export type Tag = CborXTag
 
 type Float16Ctor = new (buffer: ArrayBufferLike, byteOffset?: number, length?: number) => ArrayBufferView
 const Float16 = (globalThis as { Float16Array?: Float16Ctor }).Float16Array
