@@ -28,7 +28,12 @@ import { Data } from "effect"
  * ```
  */
 export interface Packet {
-  /** Opaque bytes for the consumer (core's message envelope); at most 255 bytes. */
+  /**
+   * Opaque bytes for the consumer (core's message envelope); at most 255
+   * bytes. A transport reads them before `send` returns and keeps no
+   * reference to them (it copies what it keeps), so the caller may write its
+   * next envelope into the same array.
+   */
   readonly envelope: Uint8Array
   /** The codec's frames: a header (small) and out-of-band buffers (any size). */
   readonly frames: Frames

@@ -180,6 +180,13 @@ export class Engine {
     for (const w of this.waiters) w.peerFinished(rank, base)
   }
 
+  /**
+   * An envelope to write a message's into just before `send` (`Envelope.write`):
+   * transports read the envelope before `send` returns (Transport.ts), so one
+   * serves every send of this rank.
+   */
+  readonly envelope = new Uint8Array(Envelope.ENVELOPE_BYTES)
+
   /** Sends a packet; `done` reports when the caller's buffers may be reused. */
   send(dest: number, envelope: Uint8Array, frames: Frames, done: (error?: TransportError | PeerFailure) => void): void {
     this.sent++

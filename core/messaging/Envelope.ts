@@ -29,8 +29,11 @@ export interface Envelope {
   readonly seq: number
 }
 
-export const encode = (kind: number, codec: number, context: number, tag: number, seq: number): Uint8Array => {
-  const b = new Uint8Array(ENVELOPE_BYTES)
+export const encode = (kind: number, codec: number, context: number, tag: number, seq: number): Uint8Array =>
+  write(new Uint8Array(ENVELOPE_BYTES), kind, codec, context, tag, seq)
+
+/** Writes an envelope into `b` (ENVELOPE_BYTES long) and returns it: for a send whose transport reads the envelope before `send` returns. */
+export const write = (b: Uint8Array, kind: number, codec: number, context: number, tag: number, seq: number): Uint8Array => {
   b[0] = kind
   b[1] = codec
   b[4] = context

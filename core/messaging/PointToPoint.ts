@@ -232,7 +232,7 @@ export const transmit = (
   seq = 0
 ): void => {
   const worldDest = c.group[dest]!
-  c.engine.send(worldDest, Envelope.encode(kind, encoded.codec, context, tag, seq), encoded.frames, (error) =>
+  c.engine.send(worldDest, Envelope.write(c.engine.envelope, kind, encoded.codec, context, tag, seq), encoded.frames, (error) =>
     settle(error === undefined ? Exit.void : Exit.fail(sendFailure(c, error))))
 }
 

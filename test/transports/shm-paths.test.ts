@@ -313,6 +313,47 @@ describe("order", () => {
   })
 })
 
+describe("the envelope", () => {
+  it("is read before send returns: one array rewritten for every send reaches each packet intact, on every path and to itself", async () => {
+    const [a, b] = job(2, { ringBytes: 16 * 1024, arenaBytes: 2 << 20 })
+    const sizes = [10, 3000, 100_000, 3, 3500, 600_000, 20, 3000]
+    const one = new Uint8Array(8)
+    const view = new DataView(one.buffer)
+    const sendWith = (dest: number, i: number): Sent => {
+      view.setUint32(0, 7, true)
+      view.setUint32(4, i, true)
+      const sent = sendTracked(a!, dest, one, [pattern(0, i, sizes[i % sizes.length]!)])
+      view.setUint32(4, 0xffffffff, true) // scribbled over at once, as the next send would
+      return sent
+    }
+    for (const dest of [1, 0]) {
+      const inbox = collect(dest === 1 ? b! : a!)
+      const n = 60
+      const sends: Array<Sent> = []
+      // The ring fills, so later packets wait in the outbox: they must keep copies of their envelopes.
+      for (let i = 0; i < n; i++) sends.push(sendWith(dest, i))
+      for (let next = 0; next < n; next++) {
+        await until(() => inbox.arrivals.length > 0, `arrival ${next}`)
+        const arrival = inbox.arrivals.shift()!
+        expect(readEnvelope(arrival.envelope)).toEqual([7, next])
+        expect(matches((await takeFrames(arrival)).buffers[0]!, 0, next)).toBe(true)
+      }
+      await until(() => sends.every((x) => x.done), "every send's completion")
+      expect(sends.some((x) => !x.sync)).toBe(true)
+    }
+  })
+
+  it("a self-send's completion may send again: that packet comes after it", async () => {
+    const [a] = job(1)
+    const inbox = collect(a!)
+    a!.send(0, { envelope: env(1), frames: { header: new Uint8Array(0), buffers: [pattern(0, 1, 10)] } }, () => {
+      a!.send(0, { envelope: env(2), frames: { header: new Uint8Array(0), buffers: [pattern(0, 2, 10)] } }, () => {})
+    })
+    await until(() => inbox.arrivals.length === 2, "two arrivals")
+    expect(inbox.arrivals.map((x) => readEnvelope(x.envelope)[1])).toEqual([1, 2])
+  })
+})
+
 describe("64 ranks", () => {
   it("every one of 64 ranks reaches every other, eagerly and by rendezvous, with rings that fit the ring budget", async () => {
     const size = 64

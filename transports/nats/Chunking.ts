@@ -186,7 +186,8 @@ export class OutgoingMessage {
 
   constructor(packet: Packet, number: number, done: SendDone, trailer = 0) {
     this.trailer = trailer
-    this.envelope = packet.envelope
+    // The message outlives `send`: a copy of the envelope (the caller may reuse its array).
+    this.envelope = packet.envelope.slice()
     this.frames = packet.frames
     this.number = number
     this.done = done

@@ -319,7 +319,11 @@ const parse = (
   return new ShmArrival(source, owner, ctx, envelope, header, sizes, modes, copies, aux ?? EMPTY_NUMBERS, offsets ?? EMPTY_NUMBERS, budgeted, undefined, pooled)
 }
 
-/** Builds the arrival of a self-send (no ring): small packets are copied now, larger buffers when taken. */
+/**
+ * Builds the arrival of a self-send (no ring): small packets are copied now
+ * (`sent`: the sender's buffers are free, and its caller says so once the
+ * arrival is queued), larger buffers when taken (`done` is called then).
+ */
 export const selfArrival = (
   rank: number,
   ctx: ReceiveContext,
@@ -327,7 +331,7 @@ export const selfArrival = (
   frames: Frames,
   eagerLimit: number,
   done: () => void
-): ShmArrival => {
+): { readonly arrival: ShmArrival; readonly sent: boolean } => {
   const buffers = frames.buffers
   const n = buffers.length
   const arena = ctx.arena
@@ -362,8 +366,8 @@ export const selfArrival = (
   }
   const budgeted = envelope.byteLength + frames.header.byteLength + (eager ? inlineLen : 0)
   ctx.budget.add(budgeted)
-  if (eager) done()
-  return new ShmArrival(rank, undefined, ctx, envelope.slice(), frames.header.slice(), sizes, modes, copies, aux, offsets, budgeted, eager ? undefined : done)
+  const arrival = new ShmArrival(rank, undefined, ctx, envelope.slice(), frames.header.slice(), sizes, modes, copies, aux, offsets, budgeted, eager ? undefined : done)
+  return { arrival, sent: eager }
 }
 
 /** The receiving end of one source's ring, and its half of the rendezvous protocol. */

@@ -263,7 +263,8 @@ export class Outbox {
     const blobLen = fixed + inlineLen
     const streamed = MSG_FIXED + blobLen > this.ctx.maxRecord
     return {
-      packet,
+      // The job outlives `send`: it keeps a copy of the envelope (the caller may reuse its array).
+      packet: { envelope: envelope.slice(), frames },
       done,
       modes,
       aux,

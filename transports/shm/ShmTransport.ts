@@ -323,18 +323,23 @@ export class ShmTransport implements Transport {
   private sendSelf(packet: Packet, done: SendDone): void {
     let finished = false
     let held = false
-    const arrival = selfArrival(this.rank, this.receive, packet.envelope, packet.frames, this.geometry.eagerLimit, () => {
+    const { arrival, sent } = selfArrival(this.rank, this.receive, packet.envelope, packet.frames, this.geometry.eagerLimit, () => {
       if (finished) return
       finished = true
       if (held) this.pending(-1)
       this.completed()
       done()
     })
-    if (!finished) {
+    this.selfQueue.push(arrival)
+    if (sent) {
+      // After queueing: `done` may send again, and that message must come after this one.
+      finished = true
+      this.completed()
+      done()
+    } else {
       held = true
       this.pending(1)
     }
-    this.selfQueue.push(arrival)
     this.force()
   }
 

@@ -234,6 +234,17 @@ describe("chunking", () => {
     ), { numRuns: 300 })
   })
 
+  it("a message keeps its own copy of the envelope: the sender may rewrite its array once send returned", () => {
+    const envelope = pattern(16, 1)
+    const packet = { envelope, frames: { header: pattern(30, 2), buffers: [pattern(5000, 3)] } }
+    const m = new OutgoingMessage(packet, 5, () => {})
+    const expected = envelope.slice()
+    envelope.fill(0xff)
+    const frames: Array<Uint8Array> = []
+    while (!m.finished) frames.push(m.nextFrame(600, fields, (n) => new Uint8Array(n)))
+    expect(reassemble(frames).envelope).toEqual(expected)
+  })
+
   it("chunks arriving out of order reassemble the same message", () => {
     const packet = { envelope: pattern(16, 1), frames: { header: pattern(30, 2), buffers: [pattern(5000, 3), pattern(77, 4)] } }
     const frames = framesOf(packet, 500)
