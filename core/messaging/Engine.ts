@@ -181,9 +181,9 @@ export class Engine {
   }
 
   /**
-   * An envelope to write a message's into just before `send` (`Envelope.write`):
-   * transports read the envelope before `send` returns (Transport.ts), so one
-   * serves every send of this rank.
+   * The array each send of this rank writes its envelope into just before
+   * `send` (`Envelope.write`): transports read the envelope before `send`
+   * returns (Transport.ts), so one array serves them all.
    */
   readonly envelope = new Uint8Array(Envelope.ENVELOPE_BYTES)
 
