@@ -55,8 +55,8 @@ let canBind: boolean | undefined
 
 /**
  * Whether threads can be bound here (checked once): Linux with
- * `/proc/thread-self`, `taskset` on the PATH, and leave to set a thread's
- * CPUs (a sandbox may refuse it): the calling thread is bound to the CPUs it
+ * `/proc/thread-self`, `taskset` on the PATH, and permission to set a
+ * thread's CPUs (a sandbox may refuse it): the calling thread is bound to the CPUs it
  * has, which changes nothing.
  */
 export const bindable = (): boolean => {

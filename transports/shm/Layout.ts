@@ -278,7 +278,7 @@ export const bindingFor = (
   if (bindTo === "none" || (bindTo === undefined && (allowed === undefined || size > allowed.length))) return undefined
   const can = allowed !== undefined && allowed.length > 0 && bindable()
   if (bindTo === undefined && !can) return undefined
-  if (!can) throw new RangeError(`shm option bindTo "core" needs Linux with taskset (util-linux) and leave to set threads' CPUs; use "none" here`)
+  if (!can) throw new RangeError(`shm option bindTo "core" needs Linux with taskset (util-linux) and permission to set threads' CPUs; use "none" here`)
   const cores = allowed!
   const stride = Math.min(size, cores.length)
   // One rank, or one core: every slot would get every core the process has.

@@ -321,25 +321,18 @@ export class ShmTransport implements Transport {
   }
 
   private sendSelf(packet: Packet, done: SendDone): void {
-    let finished = false
-    let held = false
     const { arrival, sent } = selfArrival(this.rank, this.receive, packet.envelope, packet.frames, this.geometry.eagerLimit, () => {
-      if (finished) return
-      finished = true
-      if (held) this.pending(-1)
+      // Taken or discarded (once, after the `pending(1)` below): the sender's buffers were copied.
+      this.pending(-1)
       this.completed()
       done()
     })
     this.selfQueue.push(arrival)
+    // After queueing: `done` may send again, and that message must come after this one.
     if (sent) {
-      // After queueing: `done` may send again, and that message must come after this one.
-      finished = true
       this.completed()
       done()
-    } else {
-      held = true
-      this.pending(1)
-    }
+    } else this.pending(1)
     this.force()
   }
 
