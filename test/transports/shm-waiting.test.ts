@@ -29,8 +29,9 @@ describe("waiting defaults", () => {
     expect(DEFAULT_IDLE_CORE_SPIN_MICROS).toBeGreaterThan(0)
   })
 
-  it("a negative sleepMicros is refused with a RangeError naming it", () => {
+  it("a negative sleepMicros, or a parallelScavenge that is not a boolean, is refused with a RangeError naming it", () => {
     expect(() => geometry(2, { sleepMicros: -1 }, 2)).toThrow(/sleepMicros must be >= 0/)
+    expect(() => geometry(2, { parallelScavenge: "false" as unknown as boolean }, 2)).toThrow(/parallelScavenge must be true or false, got "false"/)
   })
 })
 

@@ -168,6 +168,15 @@ export interface ShmOptions {
   /** Megabytes of V8 young generation per rank (worker `resourceLimits`); default V8's, or 8 when ranks outnumber cores. */
   readonly youngGenerationMb?: number
   /**
+   * Whether V8 scavenges with helper threads while the job runs. Default:
+   * only where the ranks leave a core free; where they fill the cores, a
+   * helper would preempt a spinning rank (`Scavenging.ts`). The setting is
+   * V8's and so the whole process's: while any job turned it off, every
+   * thread of the process scavenges on its own; the last job to end turns
+   * it back on.
+   */
+  readonly parallelScavenge?: boolean
+  /**
    * `"core"`: each rank's thread runs on cores of its own, as `mpiexec
    * --bind-to core` binds ranks (rank r of N on the process's cores r, r+N,
    * r+2N…; where ranks outnumber cores, on core r mod cores), so that two
@@ -233,6 +242,9 @@ export const geometry = (size: number, options: ShmOptions, cores: number): Geom
   }
   if (options.sleepMicros !== undefined && !(options.sleepMicros >= 0)) {
     throw new RangeError(`shm option sleepMicros must be >= 0, got ${options.sleepMicros}`)
+  }
+  if (options.parallelScavenge !== undefined && typeof options.parallelScavenge !== "boolean") {
+    throw new RangeError(`shm option parallelScavenge must be true or false, got ${JSON.stringify(options.parallelScavenge)}`)
   }
   const ringBytes = options.ringBytes !== undefined
     ? floorPow2(Math.max(4096, options.ringBytes))

@@ -18,6 +18,7 @@ import { bundle } from "../Bundle.ts"
 import * as Arena from "./Arena.ts"
 import { allocate, bindingFor, geometry, type ShmOptions } from "./Layout.ts"
 import { allowedCpus, bindable, processBinder } from "../cpuBinding.ts"
+import { serialScavenging, wantsSerialScavenging } from "./Scavenging.ts"
 import { forward, observed, type OutputSink } from "../Output.ts"
 import type { FromRank, ToRank, WorkerData } from "./protocol.ts"
 
@@ -83,6 +84,10 @@ const start = (options: LaunchOptions & ShmLaunchOptions) =>
       try: () => bindingFor(universe, options, allowedCpus(), bindable),
       catch: (e) => launchError(e instanceof Error ? e.message : String(e), e)
     })
+    if (wantsSerialScavenging(options.parallelScavenge, g.size, g.cores)) {
+      // Released when the job's scope closes, after its workers ended (finalizers run last first).
+      yield* Effect.acquireRelease(Effect.sync(() => serialScavenging.hold()), (release) => Effect.sync(release))
+    }
     const binder = binding === undefined ? undefined : processBinder()
     // Before the workers grow this process: forking it for the shell costs more the more it holds.
     binder?.open()
