@@ -1,11 +1,11 @@
 /**
  * The rankflow side of bench/mpi.ts: the same OSU-style figures as
  * bench/baselines/mpi4py/osu.py, measured the same way, so that the two
- * compare one to one. The whole list runs twice and the second pass is
- * reported: V8 compiles a job's code while it runs, and its first ~20,000
- * small messages pay for it (a JIT runtime's warm-up, which Open MPI's
- * compiled code does not have; docs/shm.md gives the figures). Per-iteration
- * samples after a 10 % warm-up; for a
+ * compare one to one. The whole list runs `passes` times and every figure
+ * carries its pass; bench/mpi.ts reports the last: V8 compiles a job's code
+ * while it runs, and the first passes pay for it (a JIT runtime's warm-up,
+ * which Open MPI's compiled code does not have; docs/shm.md gives the
+ * figures of every pass). Per-iteration samples after a 10 % warm-up; for a
  * collective, each iteration's time is the slowest rank's (a barrier
  * separates iterations, untimed); ping-pongs give half a round trip between
  * ranks 0 and 1. Every result is checked. Rank 0 returns the figures.
@@ -24,6 +24,8 @@ export interface Figure {
   readonly mean: number
   readonly median: number
   readonly p99: number
+  /** The pass of the whole list that measured it (0 first). */
+  readonly pass: number
 }
 
 const iterations = (bytes: number, scale: number, base = 20_000): number => {
@@ -139,22 +141,22 @@ const objectPingPong = (w: Comm.Comm, scale: number) =>
     return w.rank === 0 ? [{ name: "pingpong-object", bytes: 0, ranks: 2, iterations: n, ...stats(times) }] : []
   })
 
-/**
- * Every figure osu.py gives for this many ranks, in its order, after a
- * warm-up pass of the whole list (untimed; osu.py does the same).
- */
-export const osu = (scale: number) =>
+/** Every figure osu.py gives for this many ranks, in its order, `passes` times over (osu.py does the same). */
+export const osu = (scale: number, passes = 2) =>
   Effect.gen(function*() {
     const w = yield* Comm.World
-    yield* figures(w, scale)
-    return yield* figures(w, scale)
+    const out: Array<Figure> = []
+    for (let pass = 0; pass < passes; pass++) {
+      for (const f of yield* figures(w, scale)) out.push({ ...f, pass })
+    }
+    return out
   })
 
 /** One pass over the figures. */
 const figures = (w: Comm.Comm, scale: number) =>
   Effect.gen(function*() {
     const { size } = w
-    const out: Array<Figure> = []
+    const out: Array<Omit<Figure, "pass">> = []
     if (size >= 2) {
       for (const bytes of [8, 4096, 1 << 20, 64 << 20]) {
         if (size === 2 || bytes <= 4096) out.push(...yield* pingPong(w, bytes, scale, false))

@@ -7,8 +7,9 @@ figure, one per line: name, bytes, ranks, iterations, and mean, median and p99
 in microseconds. For a collective, each iteration's time is the slowest
 rank's (what the caller of a collective waits for). Results are checked:
 a wrong value stops the run. `scale` (default 1) multiplies the iteration
-counts. The whole list runs twice and only the second pass is printed, as
-rankflow's side (bench/programs/osu.ts) does for its JIT's warm-up.
+counts, and `passes` (default 2) how many times the whole list runs; every
+figure carries its pass (0, 1, ...), and bench/mpi.ts reports the last pass,
+as it does for rankflow's side (bench/programs/osu.ts), whose JIT warms up.
 """
 import json
 import sys
@@ -20,13 +21,13 @@ comm = MPI.COMM_WORLD
 rank = comm.Get_rank()
 size = comm.Get_size()
 SCALE = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-# False during the warm-up pass: figures are measured but not printed.
-printing = False
+PASSES = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+# The pass being run: each figure printed carries it.
+current_pass = 0
 
 
 def emit(figure):
-    if printing:
-        print(json.dumps(figure), flush=True)
+    print(json.dumps({**figure, "pass": current_pass}), flush=True)
 
 
 def iterations(nbytes, base=20000):
@@ -156,6 +157,5 @@ def figures():
     collectives()
 
 
-figures()
-printing = True
-figures()
+for current_pass in range(PASSES):
+    figures()
