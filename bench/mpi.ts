@@ -60,6 +60,8 @@ interface Row {
   readonly figure: string
   readonly bytes: number
   readonly ranks: number
+  /** Ranks in the job that measured it (a ping-pong runs between 2 of them; the others wait in a barrier). */
+  readonly jobRanks: number
   readonly openmpi: Figure
   readonly rankflow: Figure
   readonly ratio: { readonly mean: number; readonly median: number; readonly p99: number }
@@ -101,6 +103,7 @@ const main = async () => {
         figure: f.name,
         bytes: f.bytes,
         ranks: f.ranks,
+        jobRanks: n,
         openmpi: base,
         rankflow: f,
         ratio,
@@ -116,7 +119,7 @@ const main = async () => {
     // The arena ping-pong hands the same shared block back and forth: no byte is copied.
     figure: r.figure === "pingpong-arena" ? "pingpong-arena (no copy)" : r.figure,
     bytes: String(r.bytes),
-    ranks: String(r.ranks),
+    ranks: r.jobRanks === r.ranks ? String(r.ranks) : `${r.ranks} of ${r.jobRanks}`,
     "Open MPI mean µs": r.openmpi.mean,
     "median": r.openmpi.median,
     "p99": r.openmpi.p99,

@@ -110,7 +110,7 @@ const vsOpenMpi = (j: Json): Array<Figure> => {
   const rows: Array<Row> = []
   for (const r of j.rows as Array<Json>) {
     for (const who of ["rankflow", "openmpi"]) {
-      if (typeof r[who]?.mean === "number") rows.push({ figure: `${r.figure} (${r.ranks} ranks)`, bytes: Math.max(1, r.bytes), micros: r[who].mean, implementation: who === "openmpi" ? "Open MPI (mpi4py)" : "rankflow" })
+      if (typeof r[who]?.mean === "number") rows.push({ figure: r.jobRanks !== undefined && r.jobRanks !== r.ranks ? `${r.figure} (${r.ranks} of ${r.jobRanks} ranks)` : `${r.figure} (${r.ranks} ranks)`, bytes: Math.max(1, r.bytes), micros: r[who].mean, implementation: who === "openmpi" ? "Open MPI (mpi4py)" : "rankflow" })
     }
   }
   return [{ name: "vs-openmpi", spec: lines("rankflow against Open MPI through mpi4py (shm): mean time per call", rows, "bytes", "micros", "implementation", { logX: true, logY: true, xTitle: "bytes (0 B plotted at 1)", yTitle: "µs", facet: "figure" }) }]

@@ -32,3 +32,12 @@ describe("bench:plot", () => {
     }
   })
 })
+
+describe("bench:plot of vs-openmpi", () => {
+  it("gives the ping-pong of each job its own panel (2 of 4 ranks is not the 2-rank job's)", () => {
+    const row = (jobRanks: number, mean: number) => ({ figure: "pingpong", bytes: 8, ranks: 2, jobRanks, openmpi: { mean: 1 }, rankflow: { mean } })
+    const [figure] = figuresOf("vs-openmpi", { rows: [row(2, 1.5), row(4, 2.5)] })!
+    const values = (figure!.spec as { data: { values: Array<{ figure: string; micros: number; implementation: string }> } }).data.values
+    expect(values.filter((v) => v.implementation === "rankflow").map((v) => [v.figure, v.micros])).toEqual([["pingpong (2 ranks)", 1.5], ["pingpong (2 of 4 ranks)", 2.5]])
+  })
+})
