@@ -41,6 +41,17 @@ describe("the switch", () => {
     expect(set).toEqual(["--no-parallel-scavenge", "--parallel-scavenge", "--no-parallel-scavenge", "--parallel-scavenge"])
   })
 
+  it("a runtime that refuses the flag leaves scavenging alone from then on, and the job still runs", () => {
+    let calls = 0
+    const sw = new ScavengingSwitch(() => {
+      calls++
+      throw new Error("flags are frozen")
+    }, [])
+    expect(() => sw.hold()()).not.toThrow()
+    sw.hold()()
+    expect(calls).toBe(1)
+  })
+
   it("never touches a process started with a scavenging flag of its own", () => {
     for (const own of ["--parallel-scavenge", "--no-parallel-scavenge", "--single-threaded-gc", "--single_threaded"]) {
       const set: Array<string> = []

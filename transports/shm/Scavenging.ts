@@ -42,7 +42,7 @@ export const wantsSerialScavenging = (parallelScavenge: boolean | undefined, uni
 export class ScavengingSwitch {
   private holders = 0
   private readonly set: (flags: string) => void
-  private readonly untouchable: boolean
+  private untouchable: boolean
 
   /** `set` applies V8 flags; `execArgv` is the process's command line (a scavenging flag there leaves the switch inert). */
   constructor(set: (flags: string) => void = setFlagsFromString, execArgv: ReadonlyArray<string> = process.execArgv) {
@@ -53,12 +53,22 @@ export class ScavengingSwitch {
   /** Turns parallel scavenging off until every holder has released; returns this holder's release (idempotent). */
   hold(): () => void {
     if (this.untouchable) return () => {}
-    if (this.holders++ === 0) this.set("--no-parallel-scavenge")
+    if (this.holders++ === 0) this.apply("--no-parallel-scavenge")
     let released = false
     return () => {
       if (released) return
       released = true
-      if (--this.holders === 0) this.set("--parallel-scavenge")
+      if (--this.holders === 0) this.apply("--parallel-scavenge")
+    }
+  }
+
+  /** Sets a flag; a runtime that refuses flags at run time leaves scavenging as it is, from then on. */
+  private apply(flag: string): void {
+    if (this.untouchable) return
+    try {
+      this.set(flag)
+    } catch {
+      this.untouchable = true
     }
   }
 
