@@ -52,7 +52,6 @@ export class ScavengingSwitch {
 
   /** Turns parallel scavenging off until every holder has released; returns this holder's release (idempotent). */
   hold(): () => void {
-    if (this.untouchable) return () => {}
     if (this.holders++ === 0) this.apply("--no-parallel-scavenge")
     let released = false
     return () => {
