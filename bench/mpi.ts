@@ -10,7 +10,7 @@
  * programs run their list of figures `--passes` times (default 6) and the
  * last pass is compared: V8 compiles a job's code while it runs, and the
  * first passes pay for that (a JIT runtime's warm-up). Every pass's figures
- * are kept in the results (`passes`), and docs/shm.md gives them.
+ * are kept in the results (`passes`; docs/collectives.md, "Warm-up").
  *
  * Needs Open MPI and mpi4py: `bash scripts/setup-mpi.sh` installs them from
  * Debian (the tests never need them).
@@ -64,7 +64,7 @@ interface Row {
   readonly jobRanks: number
   readonly openmpi: Figure
   readonly rankflow: Figure
-  readonly ratio: { readonly mean: number; readonly median: number; readonly p99: number }
+  readonly ratio: Stats
   /** Mean, median and p99 of the figure in every pass, the compared (last) one included: the warm-up made visible. */
   readonly passes: { readonly openmpi: ReadonlyArray<Stats>; readonly rankflow: ReadonlyArray<Stats> }
   readonly targets: ReadonlyArray<{ readonly stat: string; readonly max: number; readonly met: boolean }>

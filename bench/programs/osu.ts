@@ -142,7 +142,7 @@ const objectPingPong = (w: Comm.Comm, scale: number) =>
   })
 
 /** Every figure osu.py gives for this many ranks, in its order, `passes` times over (osu.py does the same). */
-export const osu = (scale: number, passes = 2) =>
+export const osu = (scale: number, passes: number) =>
   Effect.gen(function*() {
     const w = yield* Comm.World
     const out: Array<Figure> = []

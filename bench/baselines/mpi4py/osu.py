@@ -7,7 +7,7 @@ figure, one per line: name, bytes, ranks, iterations, and mean, median and p99
 in microseconds. For a collective, each iteration's time is the slowest
 rank's (what the caller of a collective waits for). Results are checked:
 a wrong value stops the run. `scale` (default 1) multiplies the iteration
-counts, and `passes` (default 2) how many times the whole list runs; every
+counts, and `passes` (default 6, as bench/mpi.ts) how many times the whole list runs; every
 figure carries its pass (0, 1, ...), and bench/mpi.ts reports the last pass,
 as it does for rankflow's side (bench/programs/osu.ts), whose JIT warms up.
 """
@@ -21,7 +21,7 @@ comm = MPI.COMM_WORLD
 rank = comm.Get_rank()
 size = comm.Get_size()
 SCALE = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-PASSES = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+PASSES = int(sys.argv[2]) if len(sys.argv) > 2 else 6
 # The pass being run: each figure printed carries it.
 current_pass = 0
 
