@@ -59,10 +59,10 @@ const viaPiscina = async (workers: number): Promise<Measured> => {
   }
 }
 
-/** The first line of an error that says what failed (mpiexec's own report follows it). */
-const firstLine = (e: unknown): string => {
+/** What a failed baseline said: mpiexec's exit, then its own report (Open MPI's and Python's errors). */
+const failureText = (e: unknown): string => {
   const cause = (e as { cause?: unknown }).cause ?? e
-  return (cause instanceof Error ? cause.message : String(cause)).split("\n")[0]!
+  return cause instanceof Error ? cause.message : String(cause)
 }
 
 const main = Effect.gen(function*() {
@@ -117,7 +117,7 @@ const main = Effect.gen(function*() {
       // baseline is then recorded as failed, and rankflow's figures are kept.
       const got = yield* Effect.result(Effect.tryPromise(() => runMpi4py<{ bestMs: number; medianMs: number }>(1, "spawn.py", [String(maxprocs), String(spawnRepeats)], { spawns: true })))
       if (got._tag === "Success") mpi = got.success[0]
-      else mpiFailed = firstLine(got.failure)
+      else mpiFailed = failureText(got.failure)
     }
     spawns.push({ ...s!, natsBestMs: n!.bestMs, ...(mpi === undefined ? {} : { openMpi: mpi }), ...(mpiFailed === undefined ? {} : { openMpiFailed: mpiFailed }) })
   }
@@ -149,7 +149,9 @@ const main = Effect.gen(function*() {
     "mpi4py / rankflow": s.openMpi === undefined ? "" : formatNumber(s.openMpi.bestMs / s.bestMs)
   })))
   console.log("(spawn: from comm.spawn until a barrier with the new ranks is through; on NATS into spare rank processes started with the job)")
-  for (const s of spawns) if (s.openMpiFailed !== undefined) console.log(`mpi4py spawn of ${s.maxprocs} failed: ${s.openMpiFailed}`)
+  for (const s of spawns) {
+    if (s.openMpiFailed !== undefined) console.log(`mpi4py spawn of ${s.maxprocs} failed (its whole report is in futures.json, openMpiFailed): ${s.openMpiFailed.split("\n", 1)[0]}`)
+  }
   console.log(`wrote ${writeResults("futures", {
     machine: machine(), count: COUNT, repeats: REPEATS, cpuTasks: CPU_TASKS, n: N, inlineMs, results: rows, spawnShm: spawns,
     ...(mpiMissing === undefined ? { versions: versions() } : { openMpiSkipped: mpiMissing })

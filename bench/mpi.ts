@@ -20,7 +20,7 @@
  */
 import { Effect } from "effect"
 import { World } from "rankflow"
-import type { Figure } from "./programs/osu.ts"
+import type { Figure, Stats } from "./programs/osu.ts"
 import { formatNumber, printTable, progress, writeResults } from "./support/results.ts"
 import { openMpiMissing as baselineMissing, runMpi4py, versions } from "./support/openmpi.ts"
 
@@ -52,7 +52,6 @@ const targetOf = (f: Figure): { readonly stat: "mean" | "median"; readonly max: 
   return [{ stat: "mean", max: 2 }]
 }
 
-type Stats = { readonly mean: number; readonly median: number; readonly p99: number }
 const statsOf = (f: Figure): Stats => ({ mean: f.mean, median: f.median, p99: f.p99 })
 const sameFigure = (a: Figure, b: Figure): boolean => a.name === b.name && a.bytes === b.bytes && a.ranks === b.ranks
 

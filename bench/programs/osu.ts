@@ -15,15 +15,18 @@ import { Comm, Op } from "rankflow"
 import { registerClass } from "rankflow/codecs"
 import { Complex } from "../payloads/codecs.ts"
 
-export interface Figure {
+/** Microseconds: a figure's mean, median and p99. */
+export interface Stats {
+  readonly mean: number
+  readonly median: number
+  readonly p99: number
+}
+
+export interface Figure extends Stats {
   readonly name: string
   readonly bytes: number
   readonly ranks: number
   readonly iterations: number
-  /** Microseconds. */
-  readonly mean: number
-  readonly median: number
-  readonly p99: number
   /** The pass of the whole list that measured it (0 first). */
   readonly pass: number
 }
@@ -33,7 +36,7 @@ const iterations = (bytes: number, scale: number, base = 20_000): number => {
   return Math.max(10, Math.floor(n * scale))
 }
 
-const stats = (samples: ArrayLike<number>): { mean: number; median: number; p99: number } => {
+const stats = (samples: ArrayLike<number>): Stats => {
   const s = Array.from(samples).sort((a, b) => a - b)
   const at = (q: number) => {
     // numpy's default (linear) percentile, as osu.py reports.
