@@ -304,10 +304,17 @@ export interface Collectives {
 
 type AnyStart = (c: CommState, ...args: Array<any>) => Effect.Effect<unknown, CollectiveFailure>
 
-const pair = <S extends AnyStart>(c: CommState, start: S, onDevice?: (c: CommState, ...args: Array<any>) => Effect.Effect<unknown, unknown>) => ({
-  run: (...args: Array<any>) => blocking(() => (onDevice !== undefined && isDeviceArray(args[0]) ? onDevice : start)(c, ...args)) as any,
-  begin: (...args: Array<any>) => nonBlocking(c, () => (onDevice !== undefined && isDeviceArray(args[0]) ? onDevice : start)(c, ...args)) as any
+type OnDevice = (c: CommState, ...args: Array<any>) => Effect.Effect<unknown, unknown>
+
+const pair = <S extends AnyStart>(c: CommState, start: S, onDevice?: OnDevice) => ({
+  run: (...args: Array<any>) => blocking(startCall.bind(undefined, c, start, onDevice, args)) as any,
+  begin: (...args: Array<any>) => nonBlocking(c, startCall.bind(undefined, c, start, onDevice, args)) as any
 })
+
+/** A call's algorithm: on the device where its first argument is a device array. (Bound per call, not a closure: see messaging/completion.ts.) */
+function startCall(c: CommState, start: AnyStart, onDevice: OnDevice | undefined, args: Array<any>): Effect.Effect<unknown, unknown> {
+  return (onDevice !== undefined && isDeviceArray(args[0]) ? onDevice : start)(c, ...args)
+}
 
 /** The collectives of the communicator with state `c`. */
 export const make = (c: CommState): Collectives => {

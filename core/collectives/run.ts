@@ -25,10 +25,17 @@ const started = <A, E>(start: () => Effect.Effect<A, E>): Started<A, E> => {
 
 /** Runs a collective and waits for it. */
 export const blocking = <A, E>(start: () => Effect.Effect<A, E>): Effect.Effect<A, E | CollectiveInvalid> =>
-  Effect.suspend((): Effect.Effect<A, E | CollectiveInvalid> => {
-    const s = started(start)
-    return "run" in s ? s.run : Effect.fail(s.invalid)
-  })
+  Effect.suspend((startNow<A, E>).bind(undefined, start))
+
+/** `start`'s algorithm, or its typed error as a failure. (Bound per call, not a closure: see messaging/completion.ts.) */
+function startNow<A, E>(start: () => Effect.Effect<A, E>): Effect.Effect<A, E | CollectiveInvalid> {
+  try {
+    return start()
+  } catch (e) {
+    if (isTypedError(e)) return Effect.fail(e as CollectiveInvalid)
+    throw e
+  }
+}
 
 /** Starts a collective and returns its request at once (the `i`-prefixed forms). */
 export const nonBlocking = <A, E>(c: CommState, start: () => Effect.Effect<A, E>): Effect.Effect<Request<A, E>, CollectiveInvalid> =>

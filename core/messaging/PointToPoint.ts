@@ -232,8 +232,12 @@ export const transmit = (
   seq = 0
 ): void => {
   const worldDest = c.group[dest]!
-  c.engine.send(worldDest, Envelope.write(c.engine.envelope, kind, encoded.codec, context, tag, seq), encoded.frames, (error) =>
-    settle(error === undefined ? Exit.void : Exit.fail(sendFailure(c, error))))
+  c.engine.send(worldDest, Envelope.write(c.engine.envelope, kind, encoded.codec, context, tag, seq), encoded.frames, sent.bind(undefined, c, settle))
+}
+
+/** The transport took a send's frames (no error) or failed it. */
+function sent(c: CommState, settle: Settle<void, SendFailure>, error: TransportError | PeerFailure | undefined): void {
+  settle(error === undefined ? Exit.void : Exit.fail(sendFailure(c, error)))
 }
 
 /** Starts a send on `context`; `synchronous` waits for the receiver's match as well. */
@@ -271,19 +275,21 @@ const encodeFor = (c: CommState, value: unknown, options: SendOptions<any>): Mes
   Message.encode(value, c.codec, options.codec, options.schema)
 
 const sendWith = (c: CommState, value: unknown, options: SendOptions<any>, synchronous: boolean): Effect.Effect<void, SendError> =>
-  Effect.suspend((): Effect.Effect<void, SendError> => {
-    const tag = options.tag ?? 0
-    const invalid = validateSend(c, options.dest, tag)
-    if (invalid !== undefined) return Effect.fail(invalid)
-    if (options.dest === PROC_NULL) return Effect.void
-    let encoded: Message.Encoded
-    try {
-      encoded = encodeFor(c, value, options)
-    } catch (e) {
-      return Effect.fail(encodeFailure(e))
-    }
-    return completeNow<void, SendFailure>((settle) => startSend(c, c.context, options.dest, tag, encoded, synchronous, settle), c.engine.transport)
-  })
+  Effect.suspend(sendNow.bind(undefined, c, value, options, synchronous))
+
+function sendNow(c: CommState, value: unknown, options: SendOptions<any>, synchronous: boolean): Effect.Effect<void, SendError> {
+  const tag = options.tag ?? 0
+  const invalid = validateSend(c, options.dest, tag)
+  if (invalid !== undefined) return Effect.fail(invalid)
+  if (options.dest === PROC_NULL) return Effect.void
+  let encoded: Message.Encoded
+  try {
+    encoded = encodeFor(c, value, options)
+  } catch (e) {
+    return Effect.fail(encodeFailure(e))
+  }
+  return completeNow<void, SendFailure>(startSend.bind(undefined, c, c.context, options.dest, tag, encoded, synchronous), c.engine.transport)
+}
 
 /** Sends a value; completes when the value's buffers may be reused (MPI_Send). */
 export const send = (c: CommState, value: unknown, options: SendOptions<any>) => sendWith(c, value, options, false)
@@ -346,8 +352,10 @@ export const finish = (c: CommState, m: Incoming, sink: Sink, settle: Settle<Rec
   sink.into !== undefined ? takeInto(c, m, sink.into, settle) : takeValue(c, m, sink.schema, settle)
 
 const spinFor = (c: CommState, p: Posted): void => {
-  if (waitsInPlace(c.engine.transport)) spinWhile(c.engine.transport, () => p.matched === undefined && p.failed === undefined)
+  if (waitsInPlace(c.engine.transport)) spinWhile(c.engine.transport, isPending, p)
 }
+
+const isPending = (p: Posted): boolean => p.matched === undefined && p.failed === undefined
 
 /**
  * The blocking receive, giving `pick` of what it received (the value and
@@ -367,31 +375,47 @@ const receive = <A>(
   sink: Sink,
   pick: (r: Received<unknown>) => A
 ): Effect.Effect<A, RecvIntoError> =>
-  Effect.callback<A, RecvIntoError>((resume) => {
-    const invalid = validateRecv(c, source, tag)
-    if (invalid !== undefined) return resume(Effect.fail(invalid))
-    if (source === PROC_NULL) return resume(Effect.succeed(pick({ value: sink.into === undefined ? undefined : 0, status: procNullStatus })))
-    const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
-    const matching = c.engine.matching
-    const p = matching.post(context, worldSource, tag, false)
-    if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
-    if (p.matched !== undefined || p.failed !== undefined) return resume(settledReceive(c, p, sink, pick))
-    // The wake runs inside the transport's progress: take and resume after it, unless an interruption withdrew the receive meanwhile.
-    p.wake = () => defer(() => {
-      if (p.matched !== undefined || p.failed !== undefined) resume(settledReceive(c, p, sink, pick))
-    })
-    return Effect.sync(() => {
-      matching.withdraw(p)
-    })
-  })
+  Effect.callback<A, RecvIntoError>((registerReceive<A>).bind(undefined, c, context, source, tag, sink, pick))
+
+function registerReceive<A>(
+  c: CommState,
+  context: number,
+  source: number,
+  tag: number,
+  sink: Sink,
+  pick: (r: Received<unknown>) => A,
+  resume: (effect: Effect.Effect<A, RecvIntoError>) => void
+): Effect.Effect<void> | void {
+  const invalid = validateRecv(c, source, tag)
+  if (invalid !== undefined) return resume(Effect.fail(invalid))
+  if (source === PROC_NULL) return resume(Effect.succeed(pick({ value: sink.into === undefined ? undefined : 0, status: procNullStatus })))
+  const worldSource = source === ANY_SOURCE ? ANY_SOURCE : c.group[source]!
+  const matching = c.engine.matching
+  const p = matching.post(context, worldSource, tag, false)
+  if (p.matched === undefined && p.failed === undefined) spinFor(c, p)
+  if (p.matched !== undefined || p.failed !== undefined) return resume(settledReceive(c, p, sink, pick))
+  // The wake runs inside the transport's progress: take and resume after it, unless an interruption withdrew the receive meanwhile.
+  p.wake = defer.bind(undefined, (resumeReceive<A>).bind(undefined, c, p, sink, pick, resume))
+  return Effect.sync(matching.withdraw.bind(matching, p))
+}
+
+function resumeReceive<A>(c: CommState, p: Posted, sink: Sink, pick: (r: Received<unknown>) => A, resume: (effect: Effect.Effect<A, RecvIntoError>) => void): void {
+  if (p.matched !== undefined || p.failed !== undefined) resume(settledReceive(c, p, sink, pick))
+}
 
 /** A posted receive that matched (taken now into its sink; a take that waits for its buffers runs uninterruptibly) or failed. */
 const settledReceive = <A>(c: CommState, p: Posted, sink: Sink, pick: (r: Received<unknown>) => A): Effect.Effect<A, RecvIntoError> => {
   if (p.matched === undefined) return Effect.fail(unmatched(c, p))
-  const m = p.matched
-  const taken = completeNow<A, RecvIntoError>((settle) =>
-    finish(c, m, sink, (exit) => settle(Exit.isSuccess(exit) ? Exit.succeed(pick(exit.value)) : (exit as Exit.Exit<never, RecvIntoFailure>))), c.engine.transport)
+  const taken = completeNow<A, RecvIntoError>((finishPicked<A>).bind(undefined, c, p.matched, sink, pick), c.engine.transport)
   return Exit.isExit(taken) ? taken : Effect.uninterruptible(taken)
+}
+
+function finishPicked<A>(c: CommState, m: Incoming, sink: Sink, pick: (r: Received<unknown>) => A, settle: Settle<A, RecvIntoError>): void {
+  finish(c, m, sink, (settlePicked<A>).bind(undefined, pick, settle))
+}
+
+function settlePicked<A>(pick: (r: Received<unknown>) => A, settle: Settle<A, RecvIntoError>, exit: Exit.Exit<Received<unknown>, RecvIntoFailure>): void {
+  settle(Exit.isSuccess(exit) ? Exit.succeed(pick(exit.value)) : (exit as Exit.Exit<never, RecvIntoFailure>))
 }
 
 const sinkOf = (options: RecvOptions<any> | undefined): Sink => ({ schema: options?.schema, into: undefined })

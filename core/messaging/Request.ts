@@ -182,8 +182,10 @@ const spinUntil = (reqs: ReadonlyArray<Request<any, any>>, done: () => boolean):
     if (waitsInPlace(r.progress) && (progress === undefined || r.progress.spinMicros > progress.spinMicros)) progress = r.progress
   }
   if (progress === undefined || done()) return
-  spinWhile(progress, () => !done())
+  spinWhile(progress, notDone, done)
 }
+
+const notDone = (done: () => boolean): boolean => !done()
 
 /**
  * Waits for the request and returns its value (MPI_Wait).

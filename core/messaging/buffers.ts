@@ -27,11 +27,14 @@ export const takeInto = (c: CommState, m: Incoming, target: Described, settle: S
     return settle(Exit.fail(refusal))
   }
   const bytes = status.count! * target.datatype.size
-  arrival.take([bytes === target.bytes.byteLength ? target.bytes : target.bytes.subarray(0, bytes)], (r) => {
-    if (!(r instanceof TransportError)) scatter(target, bytes)
-    taken(c, m)
-    settle(r instanceof TransportError ? Exit.fail(r) : Exit.succeed({ value: status.count, status }))
-  })
+  arrival.take([bytes === target.bytes.byteLength ? target.bytes : target.bytes.subarray(0, bytes)], tookInto.bind(undefined, c, m, target, bytes, status, settle))
+}
+
+/** The transport copied the message into the target (or failed). A function bound per receive, not a closure: see completion.ts. */
+function tookInto(c: CommState, m: Incoming, target: Described, bytes: number, status: Status, settle: Settle<Received<unknown>, RecvIntoFailure>, r: unknown): void {
+  if (!(r instanceof TransportError)) scatter(target, bytes)
+  taken(c, m)
+  settle(r instanceof TransportError ? Exit.fail(r) : Exit.succeed({ value: status.count, status }))
 }
 
 const refuseInto = (c: CommState, m: Incoming, target: Described, status: Status): DecodeError | DatatypeMismatch | Truncated | undefined => {

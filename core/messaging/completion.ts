@@ -35,30 +35,46 @@ export const waitsInPlace = (spin: Spin): boolean =>
   spin.spinMicros > 0 || (spin.sleepMicros ?? 0) > 0 || spin.spinBudget !== undefined || spin.park !== undefined
 
 /**
- * Polls `spin` while `waiting()`, until `spin.spinMicros` (or the budget
+ * Polls `spin` while `waiting(arg)`, until `spin.spinMicros` (or the budget
  * `spin.spinBudget` gives) pass without progress, then (where the transport
  * can) sleeps in `spin.sleep` until `spin.sleepMicros` more pass without
  * progress: a transfer that keeps moving keeps the wait going, an idle wait
  * gives up after the budgets, tells `spin.park`, and its caller suspends.
+ * (`waiting` takes its state as `arg` so that callers pass a module-level
+ * function, not a closure per wait: see "Code that outlives a collection"
+ * below.)
  */
-export const spinWhile = (spin: Spin, waiting: () => boolean): void => {
+export const spinWhile = <T = undefined>(spin: Spin, waiting: (arg: T) => boolean, arg?: T): void => {
   const busy = (spin.spinBudget !== undefined ? spin.spinBudget() : spin.spinMicros) / 1000
   const sleeping = spin.sleep !== undefined ? (spin.sleepMicros ?? 0) / 1000 : 0
   if (busy <= 0 && sleeping <= 0) return spin.park?.()
   let moved = performance.now()
   // Made only once a wait comes to sleep (no closure per receive that merely spins).
   let idle: (() => boolean) | undefined
-  while (waiting()) {
+  while (waiting(arg as T)) {
     const now = performance.now()
     if (spin.poll()) moved = now
     else if (now - moved < busy) spin.pause?.((now - moved) * 1000)
     else {
       const left = moved + busy + sleeping - now
       if (left <= 0) return spin.park?.()
-      spin.sleep!(left * 1000, (idle ??= () => waiting() && !spin.poll()))
+      spin.sleep!(left * 1000, (idle ??= () => waiting(arg as T) && !spin.poll()))
     }
   }
 }
+
+/*
+ * Code that outlives a collection. V8 keeps the optimized code of a closure
+ * written inside a function only while some closure made there is alive: a
+ * major collection that finds none drops it, and the next call compiles it
+ * again on a background thread (Maglev, then TurboFan: 0.3-1.5 ms each).
+ * Where ranks fill the cores that compile preempts a rank, and its peers wait
+ * for it. A closure made per message dies with the message, so after every
+ * major collection (a large message's buffers bring them on) the hot path
+ * compiled anew. The hot paths therefore make no closures: they bind
+ * module-level functions (`f.bind(undefined, state)`, as cheap as a closure,
+ * and the function and its code live as long as the module) or call methods.
+ */
 
 /**
  * Runs `start`; if it settles synchronously the result is returned directly.
@@ -68,27 +84,39 @@ export const spinWhile = (spin: Spin, waiting: () => boolean): void => {
  * cancel function, run if the fiber is interrupted while waiting.
  */
 export const completion = <A, E>(start: (settle: Settle<A, E>) => (() => void) | void, spin?: Spin): Effect.Effect<A, E> =>
-  Effect.suspend(() => completeNow(start, spin))
+  Effect.suspend((completeNow<A, E>).bind(undefined, start, spin))
+
+/** A completion's state: its result once settled, or the resumption of the fiber waiting for it. */
+interface Completing<A, E> {
+  result: Exit.Exit<A, E> | undefined
+  resume: ((effect: Effect.Effect<A, E>) => void) | undefined
+  cancel: (() => void) | void
+}
+
+function settleCompleting<A, E>(state: Completing<A, E>, exit: Exit.Exit<A, E>): void {
+  if (state.resume !== undefined) {
+    const r = state.resume
+    state.resume = undefined
+    defer(r.bind(undefined, exit))
+  } else if (state.result === undefined) state.result = exit
+}
+
+const unsettled = (state: { readonly result: unknown }): boolean => state.result === undefined
+
+function awaitCompleting<A, E>(state: Completing<A, E>, resume: (effect: Effect.Effect<A, E>) => void): Effect.Effect<void> | void {
+  if (state.result !== undefined) return resume(state.result)
+  state.resume = resume
+  if (state.cancel) return Effect.sync(state.cancel)
+}
 
 /**
  * The body of `completion`, for callers already inside `Effect.suspend`: runs
  * `start` now (one closure and one Effect fewer per message on hot paths).
  */
 export const completeNow = <A, E>(start: (settle: Settle<A, E>) => (() => void) | void, spin?: Spin): Effect.Effect<A, E> => {
-  let result: Exit.Exit<A, E> | undefined
-  let resume: ((effect: Effect.Effect<A, E>) => void) | undefined
-  const cancel = start((exit) => {
-    if (resume !== undefined) {
-      const r = resume
-      resume = undefined
-      defer(() => r(exit))
-    } else if (result === undefined) result = exit
-  })
-  if (result === undefined && spin !== undefined && waitsInPlace(spin)) spinWhile(spin, () => result === undefined)
-  if (result !== undefined) return result
-  return Effect.callback<A, E>((r) => {
-    if (result !== undefined) return r(result)
-    resume = r
-    if (cancel) return Effect.sync(cancel)
-  })
+  const state: Completing<A, E> = { result: undefined, resume: undefined, cancel: undefined }
+  state.cancel = start((settleCompleting<A, E>).bind(undefined, state))
+  if (state.result === undefined && spin !== undefined && waitsInPlace(spin)) spinWhile(spin, unsettled, state)
+  if (state.result !== undefined) return state.result
+  return Effect.callback<A, E>((awaitCompleting<A, E>).bind(undefined, state))
 }

@@ -16,18 +16,20 @@ import { statusOf, taken } from "./incoming.ts"
 
 /** Takes `m` and decodes its value; a message that cannot be decoded is consumed and fails the receive. */
 export const takeValue = (c: CommState, m: Incoming, schema: Message.MessageSchema | undefined, settle: Settle<Received<unknown>, RecvIntoFailure>): void => {
-  const arrival = m.arrival
-  arrival.take(undefined, (r) => {
-    taken(c, m)
-    if (r instanceof TransportError) return settle(Exit.fail(r))
-    try {
-      const value = Message.decode(Envelope.codec(arrival.envelope), r as Frames, schema, c.worldToComm[m.source]!, m.tag, c.decodeOptions)
-      settle(Exit.succeed(new ReceivedValue(value, c, m)))
-    } catch (e) {
-      if (Message.isDecodeFailure(e)) return settle(Exit.fail(e))
-      settle(Exit.die(e))
-    }
-  })
+  m.arrival.take(undefined, decodeTaken.bind(undefined, c, m, schema, settle))
+}
+
+/** The transport handed over the message's frames (or failed): decode them. A function bound per receive, not a closure: see completion.ts. */
+function decodeTaken(c: CommState, m: Incoming, schema: Message.MessageSchema | undefined, settle: Settle<Received<unknown>, RecvIntoFailure>, r: unknown): void {
+  taken(c, m)
+  if (r instanceof TransportError) return settle(Exit.fail(r))
+  try {
+    const value = Message.decode(Envelope.codec(m.arrival.envelope), r as Frames, schema, c.worldToComm[m.source]!, m.tag, c.decodeOptions)
+    settle(Exit.succeed(new ReceivedValue(value, c, m)))
+  } catch (e) {
+    if (Message.isDecodeFailure(e)) return settle(Exit.fail(e))
+    settle(Exit.die(e))
+  }
 }
 
 /** A received value whose status is read from the message only if asked for (most receives never do). */

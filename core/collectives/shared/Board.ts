@@ -88,6 +88,18 @@ interface Pending {
 
 const isFatal = (e: unknown): e is RankFailed | Deadlock => e instanceof RankFailed || e instanceof Deadlock
 
+/** The caller waits for its collective: settled now if it is done, else when it is; interrupting the caller abandons it. */
+function awaitPending<A>(pending: Pending, settle: Settle<A, CollectiveFailure>): (() => void) | void {
+  if (pending.exit !== undefined) return settle(pending.exit as Exit.Exit<A, CollectiveFailure>)
+  pending.settle = settle as Settle<unknown, CollectiveFailure>
+  return abandon.bind(undefined, pending)
+}
+
+function abandon(pending: Pending): void {
+  pending.abandoned = true
+  pending.settle = undefined
+}
+
 export class Board implements Waiter {
   readonly p: number
   readonly rank: number
@@ -293,7 +305,9 @@ export class Board implements Waiter {
 
   /**
    * Queues a collective (at the call, so that calls keep their order) and
-   * returns the Effect that waits for it. `make` builds its steps.
+   * returns the Effect that waits for it. `make` builds its steps: a
+   * module-level generator function bound to its arguments, not a closure
+   * per call (see messaging/completion.ts).
    */
   run<A>(name: string, make: (caller: Caller) => Steps<A>): Effect.Effect<A, CollectiveFailure> {
     const pending: Pending = { name, steps: undefined as never, abandoned: false, since: 0, exit: undefined, settle: undefined }
@@ -306,14 +320,7 @@ export class Board implements Waiter {
     }
     // Done at the call (the other ranks were there first): no waiting at all.
     if (pending.exit !== undefined) return pending.exit as Exit.Exit<A, CollectiveFailure>
-    return completion<A, CollectiveFailure>((settle) => {
-      if (pending.exit !== undefined) return settle(pending.exit as Exit.Exit<A, CollectiveFailure>)
-      pending.settle = settle as Settle<unknown, CollectiveFailure>
-      return () => {
-        pending.abandoned = true
-        pending.settle = undefined
-      }
-    }, this.spin)
+    return completion<A, CollectiveFailure>((awaitPending<A>).bind(undefined, pending), this.spin)
   }
 
   /** Runs the queued collectives as far as they go; whether anything moved. */

@@ -123,25 +123,34 @@ export const phasesFor = (b: Board, bytes: ReadonlyArray<number>): number => {
 }
 
 /**
- * Moves every rank's contribution to the readers (every rank, or `root`).
- * `take(q, offset, n, at)` is called at a reader for each piece: `n` bytes
- * of rank q's contribution from `offset`, found at `at` in `b.bytes` (this
- * rank's own pieces included). `first` runs at every rank once the
- * descriptors are known; `then` at a reader after each phase's pieces,
- * while the slots still hold them. Throws the mismatch error after the
- * first phase.
+ * What a collective does with the pieces `contribute` moves: an instance of
+ * a class, whose methods live as long as the module (a closure per call
+ * would lose its compiled code at each major collection: see
+ * messaging/completion.ts).
+ */
+export interface Reader {
+  /** At a reader, for each piece: `n` bytes of rank q's contribution from `offset`, found at `at` in `b.bytes` (this rank's own pieces included). */
+  take(q: number, offset: number, n: number, at: number): void
+  /** At every rank, once the descriptors are known. */
+  first?(layout: Layout): void
+  /** At a reader after each phase's pieces, while the slots still hold them. */
+  then?(v: number): void
+}
+
+/**
+ * Moves every rank's contribution to the readers (every rank, or `root`),
+ * handing the pieces to `reader`. Throws the mismatch error after the first
+ * phase.
  */
 export function* contribute(
   b: Board,
   name: string,
   mine: Contribution,
   root: number,
-  take: (q: number, offset: number, n: number, at: number) => void,
-  first?: (layout: Layout) => void,
-  then?: (v: number) => void
+  reader: Reader
 ): Steps<Layout> {
   const cap = capacity(b)
-  const reader = root < 0 || root === b.rank
+  const reads = root < 0 || root === b.rank
   let layout: Layout | undefined
   let phases = 1
   for (let k = 0; k < phases; k++) {
@@ -162,20 +171,20 @@ export function* contribute(
       }
       layout = checked.layout
       phases = phasesFor(b, layout.bytes)
-      first?.(layout)
-    } else if (reader) {
+      reader.first?.(layout)
+    } else if (reads) {
       b.arrive(v)
       yield* b.arrivedAll(v)
     } else {
       b.pass(v)
       continue
     }
-    if (reader) {
+    if (reads) {
       for (let q = 0; q < b.p; q++) {
         const m = Math.max(0, Math.min(cap, layout!.bytes[q]! - from))
-        if (m > 0) take(q, from, m, b.slotOf(q, v) + DESCRIPTOR)
+        if (m > 0) reader.take(q, from, m, b.slotOf(q, v) + DESCRIPTOR)
       }
-      then?.(v)
+      reader.then?.(v)
     }
     b.leave(v)
   }

@@ -5,7 +5,7 @@
  */
 import type { TypedArray } from "../../../codecs/Datatype.ts"
 import type { Board, Caller, Steps } from "./Board.ts"
-import { contribute, ofBuffer, ofStream } from "./contribute.ts"
+import { contribute, type Layout, ofBuffer, ofStream, type Reader } from "./contribute.ts"
 import { Incoming, type Outgoing } from "./wire.ts"
 
 /**
@@ -13,28 +13,56 @@ import { Incoming, type Outgoing } from "./wire.ts"
  * -1) gets rank q's elements at q · input.length.
  */
 export function* gatherBuffers(b: Board, name: string, input: TypedArray, root: number, out: TypedArray | undefined, caller: Caller): Steps<void> {
-  const own = new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
-  const target = out === undefined ? undefined : new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
-  const stride = input.byteLength
-  yield* contribute(b, name, ofBuffer(input), root, (q, offset, n, at) => {
-    if (caller.abandoned) return
-    target!.set(q === b.rank ? own.subarray(offset, offset + n) : b.bytes.subarray(at, at + n), q * stride + offset)
-  })
+  yield* contribute(b, name, ofBuffer(input), root, new BufferGather(b, input, out, caller))
+}
+
+/** Copies each rank's piece to its place in the output. */
+class BufferGather implements Reader {
+  private readonly b: Board
+  private readonly caller: Caller
+  private readonly own: Uint8Array
+  private readonly target: Uint8Array | undefined
+  private readonly stride: number
+
+  constructor(b: Board, input: TypedArray, out: TypedArray | undefined, caller: Caller) {
+    this.b = b
+    this.caller = caller
+    this.own = new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+    this.target = out === undefined ? undefined : new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+    this.stride = input.byteLength
+  }
+
+  take(q: number, offset: number, n: number, at: number): void {
+    if (this.caller.abandoned) return
+    this.target!.set(q === this.b.rank ? this.own.subarray(offset, offset + n) : this.b.bytes.subarray(at, at + n), q * this.stride + offset)
+  }
 }
 
 /** Values as streams: the readers get every rank's stream (their own included) in rank order. */
 export function* gatherStreams(b: Board, name: string, stream: Outgoing, root: number): Steps<Array<Incoming> | undefined> {
-  let incoming: Array<Incoming> | undefined
-  const reader = root < 0 || root === b.rank
-  yield* contribute(
-    b,
-    name,
-    ofStream(stream),
-    root,
-    (q, offset, n, at) => incoming![q]!.put(offset, b.bytes, at, n),
-    (layout) => {
-      if (reader) incoming = layout.bytes.map((n) => new Incoming(n))
-    }
-  )
-  return incoming
+  const gather = new StreamGather(b, root < 0 || root === b.rank)
+  yield* contribute(b, name, ofStream(stream), root, gather)
+  return gather.incoming
 }
+
+/** Collects each rank's stream. */
+class StreamGather implements Reader {
+  incoming: Array<Incoming> | undefined
+  private readonly b: Board
+  private readonly reads: boolean
+
+  constructor(b: Board, reads: boolean) {
+    this.b = b
+    this.reads = reads
+  }
+
+  first(layout: Layout): void {
+    if (this.reads) this.incoming = layout.bytes.map(newIncoming)
+  }
+
+  take(q: number, offset: number, n: number, at: number): void {
+    this.incoming![q]!.put(offset, this.b.bytes, at, n)
+  }
+}
+
+const newIncoming = (n: number): Incoming => new Incoming(n)

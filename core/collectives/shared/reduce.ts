@@ -18,7 +18,7 @@ import * as Datatypes from "../../../codecs/Datatype.ts"
 import type { Kernel } from "../../op/kernels.ts"
 import type { Op } from "../../op/Op.ts"
 import { type Board, type Caller, DESCRIPTOR, type Steps } from "./Board.ts"
-import { capacity, check, contribute, describe, ofBuffer } from "./contribute.ts"
+import { capacity, check, contribute, describe, ofBuffer, type Reader } from "./contribute.ts"
 
 /** Buffers up to this many bytes reduce in one phase, every reader folding all contributions. */
 export const SMALL = 8 * 1024
@@ -50,23 +50,46 @@ const viewAt = (b: Board, ctor: Datatypes.TypedArrayConstructor, at: number, n: 
   new ctor(b.bytes.buffer, b.bytes.byteOffset + at, n)
 
 function* folded(b: Board, name: string, kernel: Kernel, input: TypedArray, root: number, out: TypedArray | undefined, caller: Caller): Steps<void> {
-  const ctor = Datatypes.of(input).ctor
-  const n = input.length
-  const views = new Array<TypedArray>(b.p)
-  yield* contribute(b, name, ofBuffer(input), root, (q, _offset, _n, at) => {
+  yield* contribute(b, name, ofBuffer(input), root, new Fold(b, kernel, input, out, caller))
+}
+
+/** The one-phase reduction's reader: a view of every rank's piece, folded in rank order once all are in. */
+class Fold implements Reader {
+  private readonly b: Board
+  private readonly kernel: Kernel
+  private readonly input: TypedArray
+  private readonly out: TypedArray | undefined
+  private readonly caller: Caller
+  private readonly views: Array<TypedArray>
+  private readonly ctor: Datatypes.TypedArrayConstructor
+
+  constructor(b: Board, kernel: Kernel, input: TypedArray, out: TypedArray | undefined, caller: Caller) {
+    this.b = b
+    this.kernel = kernel
+    this.input = input
+    this.out = out
+    this.caller = caller
+    this.views = new Array<TypedArray>(b.p)
+    this.ctor = Datatypes.of(input).ctor
+  }
+
+  take(q: number, _offset: number, _n: number, at: number): void {
     // Its own buffer where it is not also the output (which the fold overwrites).
-    views[q] = q === b.rank && out !== input ? input : b.viewAt(ctor, at, n)
-  }, undefined, () => {
-    if (caller.abandoned || out === undefined) return
+    this.views[q] = q === this.b.rank && this.out !== this.input ? this.input : this.b.viewAt(this.ctor, at, this.input.length)
+  }
+
+  then(): void {
+    const { out, input, views, kernel } = this
+    if (this.caller.abandoned || out === undefined) return
     // Zero-length buffers have no pieces: nothing to fold.
-    if (n === 0) return
-    if (b.p === 1) {
+    if (input.length === 0) return
+    if (this.b.p === 1) {
       if (out !== input) out.set(input as never)
       return
     }
     kernel(views[0]!, views[1]!, out)
-    for (let q = 2; q < b.p; q++) kernel(out, views[q]!, out)
-  })
+    for (let q = 2; q < this.b.p; q++) kernel(out, views[q]!, out)
+  }
 }
 
 function* sliced(b: Board, name: string, op: Op, kernel: Kernel, input: TypedArray, root: number, out: TypedArray | undefined, caller: Caller): Steps<void> {
