@@ -79,7 +79,7 @@ export type Steps<A> = Generator<void, A, void>
 
 interface Pending {
   readonly name: string
-  readonly steps: Steps<unknown>
+  steps: Steps<unknown> | undefined
   abandoned: boolean
   since: number
   exit: Exit.Exit<unknown, CollectiveFailure> | undefined
@@ -304,14 +304,21 @@ export class Board implements Waiter {
   // ---- running collectives ---------------------------------------------------------
 
   /**
-   * Queues a collective (at the call, so that calls keep their order) and
-   * returns the Effect that waits for it. `make` builds its steps: a
-   * module-level generator function bound to its arguments, not a closure
-   * per call (see messaging/completion.ts).
+   * A new collective's record, which its steps consult (`abandoned`): make
+   * the steps with it, then hand both to `start`.
    */
-  run<A>(name: string, make: (caller: Caller) => Steps<A>): Effect.Effect<A, CollectiveFailure> {
-    const pending: Pending = { name, steps: undefined as never, abandoned: false, since: 0, exit: undefined, settle: undefined }
-    ;(pending as { steps: Steps<unknown> }).steps = make(pending)
+  call(name: string): Caller {
+    const pending: Pending = { name, steps: undefined, abandoned: false, since: 0, exit: undefined, settle: undefined }
+    return pending
+  }
+
+  /**
+   * Queues a collective (at the call, so that calls keep their order) and
+   * returns the Effect that waits for it. `caller` comes from `call`.
+   */
+  start<A>(caller: Caller, steps: Steps<A>): Effect.Effect<A, CollectiveFailure> {
+    const pending = caller as Pending
+    pending.steps = steps
     if (this.broken !== undefined) pending.exit = Exit.fail(this.broken)
     else if (this.closed) pending.exit = Exit.die(new Error("rankflow: a collective was started on a communicator whose board was closed"))
     else {
@@ -321,6 +328,12 @@ export class Board implements Waiter {
     // Done at the call (the other ranks were there first): no waiting at all.
     if (pending.exit !== undefined) return pending.exit as Exit.Exit<A, CollectiveFailure>
     return completion<A, CollectiveFailure>((awaitPending<A>).bind(undefined, pending), this.spin)
+  }
+
+  /** `start` with the steps `make` builds for the call. */
+  run<A>(name: string, make: (caller: Caller) => Steps<A>): Effect.Effect<A, CollectiveFailure> {
+    const caller = this.call(name)
+    return this.start(caller, make(caller))
   }
 
   /** Runs the queued collectives as far as they go; whether anything moved. */
@@ -338,7 +351,7 @@ export class Board implements Waiter {
         const op = this.queue[this.head]!
         let exit: Exit.Exit<unknown, CollectiveFailure>
         try {
-          const r = op.steps.next()
+          const r = op.steps!.next()
           if (!r.done) break
           exit = Exit.succeed(r.value)
         } catch (e) {

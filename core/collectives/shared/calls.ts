@@ -22,13 +22,13 @@ import { Incoming, Outgoing, RawOutgoing } from "./wire.ts"
 
 type Run<A> = Effect.Effect<A, CollectiveFailure>
 
-export const barrier = (b: Board): Run<void> => b.run("barrier", Rooted.barrier.bind(undefined, b))
+export const barrier = (b: Board): Run<void> => b.start(b.call("barrier"), Rooted.barrier(b))
 
 /** The root's message on every rank (the root's own at the root). */
 export const bcast = (b: Board, root: number, message: Encoded | undefined): Run<Encoded> =>
   b.rank === root
-    ? E.as(b.run("bcast", Rooted.bcast.bind(undefined, b, root, new Outgoing(message!), undefined)), message!)
-    : E.flatMap(b.run("bcast", Rooted.bcast.bind(undefined, b, root, undefined, undefined)), parse as (incoming: Incoming | undefined) => Run<Encoded>)
+    ? E.as(b.start(b.call("bcast"), Rooted.bcast(b, root, new Outgoing(message!))), message!)
+    : E.flatMap(b.start(b.call("bcast"), Rooted.bcast(b, root, undefined)), parse as (incoming: Incoming | undefined) => Run<Encoded>)
 
 /**
  * The buffer form of bcast: the root's array (its raw message, written
@@ -36,9 +36,9 @@ export const bcast = (b: Board, root: number, message: Encoded | undefined): Run
  * (`undefined` then), else the root's message as `bcast` gives it.
  */
 export const bcastBuffer = (b: Board, root: number, array: TypedArray | undefined, into: TypedArray | undefined): Run<Encoded | undefined> => {
-  if (b.rank === root) return E.as(b.run("bcast", Rooted.bcast.bind(undefined, b, root, new RawOutgoing(array!, Datatypes.of(array!)), undefined)), undefined)
+  if (b.rank === root) return E.as(b.start(b.call("bcast"), Rooted.bcast(b, root, new RawOutgoing(array!, Datatypes.of(array!)))), undefined)
   const direct = into === undefined ? undefined : { into, datatype: Datatypes.of(into) }
-  return E.flatMap(b.run("bcast", Rooted.bcast.bind(undefined, b, root, undefined, direct)), parseIfAny)
+  return E.flatMap(b.start(b.call("bcast"), Rooted.bcast(b, root, undefined, direct)), parseIfAny)
 }
 
 const parseIfAny = (incoming: Incoming | undefined): Run<Encoded | undefined> => incoming === undefined ? E.succeed(undefined) : parse(incoming)
@@ -55,15 +55,19 @@ export const gather = (b: Board, name: string, message: Encoded, root: number): 
     incoming === undefined ? E.succeed(undefined) : E.forEach(incoming, parse))
 
 /** Buffers of equal length into `out` (p times as long) at the readers. */
-export const gatherInto = (b: Board, name: string, buffer: TypedArray, root: number, out: TypedArray | undefined): Run<void> =>
-  b.run(name, gatherBuffers.bind(undefined, b, name, buffer, root, out))
+export const gatherInto = (b: Board, name: string, buffer: TypedArray, root: number, out: TypedArray | undefined): Run<void> => {
+  const caller = b.call(name)
+  return b.start(caller, gatherBuffers(b, name, buffer, root, out, caller))
+}
 
 /** Whether the board reduces buffers of `bytes` with `op` (else the point-to-point algorithms do). */
 export const reduces = (b: Board | undefined, op: Op, bytes: number): b is Board => b !== undefined && fits(b, op, bytes)
 
 /** The elementwise reduction of every rank's `buffer` into `out` at the readers. */
-export const reduceInto = (b: Board, name: string, op: Op, kernel: Kernel, buffer: TypedArray, root: number, out: TypedArray | undefined): Run<void> =>
-  b.run(name, reduceBuffers.bind(undefined, b, name, op, kernel, buffer, root, out))
+export const reduceInto = (b: Board, name: string, op: Op, kernel: Kernel, buffer: TypedArray, root: number, out: TypedArray | undefined): Run<void> => {
+  const caller = b.call(name)
+  return b.start(caller, reduceBuffers(b, name, op, kernel, buffer, root, out, caller))
+}
 
 /** Whether the board runs alltoall (its parts must hold a length and some data). */
 export const exchanges = (b: Board | undefined): b is Board => b !== undefined && partBytes(b) > 0
