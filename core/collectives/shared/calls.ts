@@ -28,7 +28,7 @@ export const barrier = (b: Board): Run<void> => b.start(b.call("barrier"), Roote
 export const bcast = (b: Board, root: number, message: Encoded | undefined): Run<Encoded> =>
   b.rank === root
     ? E.as(b.start(b.call("bcast"), Rooted.bcast(b, root, new Outgoing(message!))), message!)
-    : E.flatMap(b.start(b.call("bcast"), Rooted.bcast(b, root, undefined)), parse as (incoming: Incoming | undefined) => Run<Encoded>)
+    : E.flatMap(b.start(b.call("bcast"), Rooted.bcast(b, root, undefined)), parseReceived)
 
 /**
  * The buffer form of bcast: the root's array (its raw message, written
@@ -40,6 +40,9 @@ export const bcastBuffer = (b: Board, root: number, array: TypedArray | undefine
   const direct = into === undefined ? undefined : { into, datatype: Datatypes.of(into) }
   return E.flatMap(b.start(b.call("bcast"), Rooted.bcast(b, root, undefined, direct)), parseIfAny)
 }
+
+/** What a rank other than the root received (without `direct`, always a stream). */
+const parseReceived = (incoming: Incoming | undefined): Run<Encoded> => parse(incoming!)
 
 const parseIfAny = (incoming: Incoming | undefined): Run<Encoded | undefined> => incoming === undefined ? E.succeed(undefined) : parse(incoming)
 
