@@ -15,6 +15,7 @@ import type { TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import { decodeError } from "../../codecs/errors.ts"
 import type { CommState } from "../comm/CommState.ts"
+import { asNow } from "../messaging/completion.ts"
 import { InvalidArgument } from "../errors.ts"
 import type { Encoded } from "../messaging/Message.ts"
 import { pack, unpack } from "./bundle.ts"
@@ -146,7 +147,7 @@ export const start = (c: CommState, value: unknown, options: AllgatherOptions | 
     const n = buffer.length
     if (c.shared !== undefined) {
       const out = output(name, into, Datatypes.of(buffer), p * n)
-      return Effect.as(Shared.gatherInto(c.shared, name, buffer, -1, out), out)
+      return asNow(Shared.gatherInto(c.shared, name, buffer, -1, out), out)
     }
     const counts = new Array<number>(p).fill(n)
     return allgatherBuffers(c, name, buffer, counts, counts.map((_, i) => i * n), into)

@@ -14,6 +14,7 @@ import { Effect } from "effect"
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import type * as Message from "../messaging/Message.ts"
+import { asNow } from "../messaging/completion.ts"
 import type { Op } from "../op/Op.ts"
 import { notForDatatype, oddPairs } from "../op/opErrors.ts"
 import type { CommState } from "../comm/CommState.ts"
@@ -156,7 +157,7 @@ export const reduceOnBoard = (
   if (!Shared.reduces(c.shared, op, buffer.byteLength)) return undefined
   const reader = root < 0 || root === c.rank
   const out = reader ? into ?? new (Datatypes.of(buffer).ctor)(buffer.length) : undefined
-  return Effect.as(Shared.reduceInto(c.shared, call.name, op, op.kernel(Datatypes.of(buffer))!, buffer, root, out), out)
+  return asNow(Shared.reduceInto(c.shared, call.name, op, op.kernel(Datatypes.of(buffer))!, buffer, root, out), out)
 }
 
 /** A buffer result as the caller gets it: in `into` if given, and never the caller's own input array. */

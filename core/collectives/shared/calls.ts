@@ -19,6 +19,7 @@ import { gatherBuffers, gatherStreams } from "./gather.ts"
 import { fits, reduceBuffers } from "./reduce.ts"
 import * as Rooted from "./rooted.ts"
 import { Incoming, Outgoing, RawOutgoing } from "./wire.ts"
+import { asNow, flatMapNow } from "../../messaging/completion.ts"
 
 type Run<A> = Effect.Effect<A, CollectiveFailure>
 
@@ -27,8 +28,8 @@ export const barrier = (b: Board): Run<void> => b.start(b.call("barrier"), Roote
 /** The root's message on every rank (the root's own at the root). */
 export const bcast = (b: Board, root: number, message: Encoded | undefined): Run<Encoded> =>
   b.rank === root
-    ? E.as(b.start(b.call("bcast"), Rooted.bcast(b, root, new Outgoing(message!))), message!)
-    : E.flatMap(b.start(b.call("bcast"), Rooted.bcast(b, root, undefined)), parseReceived)
+    ? asNow(b.start(b.call("bcast"), Rooted.bcast(b, root, new Outgoing(message!))), message!)
+    : flatMapNow(b.start(b.call("bcast"), Rooted.bcast(b, root, undefined)), parseReceived)
 
 /**
  * The buffer form of bcast: the root's array (its raw message, written
@@ -36,9 +37,9 @@ export const bcast = (b: Board, root: number, message: Encoded | undefined): Run
  * (`undefined` then), else the root's message as `bcast` gives it.
  */
 export const bcastBuffer = (b: Board, root: number, array: TypedArray | undefined, into: TypedArray | undefined): Run<Encoded | undefined> => {
-  if (b.rank === root) return E.as(b.start(b.call("bcast"), Rooted.bcast(b, root, new RawOutgoing(array!, Datatypes.of(array!)))), undefined)
+  if (b.rank === root) return asNow(b.start(b.call("bcast"), Rooted.bcast(b, root, new RawOutgoing(array!, Datatypes.of(array!)))), undefined)
   const direct = into === undefined ? undefined : { into, datatype: Datatypes.of(into) }
-  return E.flatMap(b.start(b.call("bcast"), Rooted.bcast(b, root, undefined, direct)), parseIfAny)
+  return flatMapNow(b.start(b.call("bcast"), Rooted.bcast(b, root, undefined, direct)), parseIfAny)
 }
 
 /** What a rank other than the root received (without `direct`, always a stream). */
