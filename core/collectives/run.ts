@@ -12,15 +12,10 @@ import type { Request } from "../messaging/Request.ts"
 import * as Requests from "../messaging/Request.ts"
 import { type CollectiveInvalid, isTypedError } from "./checks.ts"
 
-type Started<A, E> = { readonly run: Effect.Effect<A, E> } | { readonly invalid: CollectiveInvalid }
-
-const started = <A, E>(start: () => Effect.Effect<A, E>): Started<A, E> => {
-  try {
-    return { run: start() }
-  } catch (e) {
-    if (isTypedError(e)) return { invalid: e as CollectiveInvalid }
-    throw e
-  }
+/** A typed error that `start` threw, as the call's failure; anything else is a defect and is thrown on. */
+const invalidOrThrow = (e: unknown): CollectiveInvalid => {
+  if (isTypedError(e)) return e as CollectiveInvalid
+  throw e
 }
 
 /** Runs a collective and waits for it. */
@@ -32,14 +27,21 @@ function startNow<A, E>(start: () => Effect.Effect<A, E>): Effect.Effect<A, E | 
   try {
     return start()
   } catch (e) {
-    if (isTypedError(e)) return Effect.fail(e as CollectiveInvalid)
-    throw e
+    return Effect.fail(invalidOrThrow(e))
   }
 }
 
 /** Starts a collective and returns its request at once (the `i`-prefixed forms). */
 export const nonBlocking = <A, E>(c: CommState, start: () => Effect.Effect<A, E>): Effect.Effect<Request<A, E>, CollectiveInvalid> =>
-  Effect.suspend((): Effect.Effect<Request<A, E>, CollectiveInvalid> => {
-    const s = started(start)
-    return "run" in s ? Requests.fromEffect(s.run, c.engine.transport) : Effect.fail(s.invalid)
-  })
+  Effect.suspend((startRequest<A, E>).bind(undefined, c, start))
+
+/** `start`'s algorithm running in the background as a request, or its typed error as a failure. */
+function startRequest<A, E>(c: CommState, start: () => Effect.Effect<A, E>): Effect.Effect<Request<A, E>, CollectiveInvalid> {
+  let run: Effect.Effect<A, E>
+  try {
+    run = start()
+  } catch (e) {
+    return Effect.fail(invalidOrThrow(e))
+  }
+  return Requests.fromEffect(run, c.engine.transport)
+}
