@@ -168,15 +168,6 @@ export interface ShmOptions {
   /** Megabytes of V8 young generation per rank (worker `resourceLimits`); default V8's, or 8 when ranks outnumber cores. */
   readonly youngGenerationMb?: number
   /**
-   * Megabytes of each of V8's two semi-spaces (the young generation) a rank
-   * starts with: fewer scavenges for more memory (YoungGeneration.ts). Default
-   * 16 where the ranks fit the cores and `youngGenerationMb` is not given, else
-   * 0 (V8's own, which starts small and grows as objects survive). V8's flag,
-   * so the whole process's while the job runs: other workers started then
-   * get it too.
-   */
-  readonly minSemiSpaceMb?: number
-  /**
    * Whether V8 scavenges with helper threads while the job runs. Default:
    * only where the ranks leave a core free; where they fill the cores, a
    * helper would preempt a spinning rank (`Scavenging.ts`). The setting is
@@ -251,9 +242,6 @@ export const geometry = (size: number, options: ShmOptions, cores: number): Geom
   }
   if (options.sleepMicros !== undefined && !(options.sleepMicros >= 0)) {
     throw new RangeError(`shm option sleepMicros must be >= 0, got ${options.sleepMicros}`)
-  }
-  if (options.minSemiSpaceMb !== undefined && !(Number.isInteger(options.minSemiSpaceMb) && options.minSemiSpaceMb >= 0 && options.minSemiSpaceMb <= 1024)) {
-    throw new RangeError(`shm option minSemiSpaceMb must be a whole number of megabytes from 0 to 1024, got ${options.minSemiSpaceMb}`)
   }
   if (options.parallelScavenge !== undefined && typeof options.parallelScavenge !== "boolean") {
     throw new RangeError(`shm option parallelScavenge must be true or false, got ${JSON.stringify(options.parallelScavenge)}`)
