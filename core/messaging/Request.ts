@@ -17,7 +17,7 @@
 import { Cause, Effect, Exit, Option } from "effect"
 import { completion, spinWhile, waitsInPlace } from "./completion.ts"
 import { InvalidArgument, RequestCancelled } from "../errors.ts"
-import type { Spin } from "./completion.ts"
+import type { Settle, Spin } from "./completion.ts"
 import type { Status } from "../comm/Status.ts"
 
 const PENDING = 0
@@ -98,14 +98,17 @@ export class Request<out A = unknown, out E = never> {
     if (ls !== undefined) for (const l of ls) l()
   }
 
-  /** @internal */ listen(l: () => void): () => void {
+  /** @internal Calls `l` once the request completes; returns what stops that (a bound method, no closure: see completion.ts). */
+  listen(l: () => void): () => void {
     ;(this.listeners ??= []).push(l)
-    return () => {
-      const ls = this.listeners
-      if (ls === undefined) return
-      const i = ls.indexOf(l)
-      if (i >= 0) ls.splice(i, 1)
-    }
+    return this.unlisten.bind(this, l)
+  }
+
+  /** @internal */ unlisten(l: () => void): void {
+    const ls = this.listeners
+    if (ls === undefined) return
+    const i = ls.indexOf(l)
+    if (i >= 0) ls.splice(i, 1)
   }
 
   /** @internal */ exit(): Exit.Exit<A, E | RequestCancelled> {
@@ -197,11 +200,20 @@ const notDone = (done: () => boolean): boolean => !done()
  * ```
  */
 export const wait = <A, E>(request: Request<A, E>): Effect.Effect<A, E | RequestCancelled> =>
-  completion((settle) => {
-    if (!request.done) spinUntil([request], () => request.done)
-    if (request.done) return settle(request.exit())
-    return request.listen(() => settle(request.exit()))
-  })
+  completion((startWait<A, E>).bind(undefined, request))
+
+// Bound per wait, not closures: a wait is as hot as the blocking calls (completion.ts says why).
+function startWait<A, E>(request: Request<A, E>, settle: Settle<A, E | RequestCancelled>): (() => void) | void {
+  if (!request.done && waitsInPlace(request.progress)) spinWhile(request.progress, isPending, request)
+  if (request.done) return settle(request.exit())
+  return request.listen((settleFrom<A, E>).bind(undefined, request, settle))
+}
+
+function settleFrom<A, E>(request: Request<A, E>, settle: Settle<A, E | RequestCancelled>): void {
+  settle(request.exit())
+}
+
+const isPending = (request: Request<any, any>): boolean => !request.done
 
 /**
  * The request's value if it completed (MPI_Test); fails if it failed.
