@@ -11,10 +11,10 @@ import type { Frames } from "../../codecs/Codec.ts"
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import type { CommState } from "../comm/CommState.ts"
-import { completion } from "../messaging/completion.ts"
+import { completion, type Settle } from "../messaging/completion.ts"
 import * as Envelope from "../messaging/Envelope.ts"
 import type { InvalidArgument } from "../errors.ts"
-import type { Incoming } from "../messaging/Matching.ts"
+import type { Incoming, Posted } from "../messaging/Matching.ts"
 import type { Encoded } from "../messaging/Message.ts"
 import * as P2P from "../messaging/PointToPoint.ts"
 import { Request } from "../messaging/Request.ts"
@@ -38,14 +38,28 @@ export const open = (c: CommState, name: string): Call => ({ c, context: c.conte
 /** Starts sending `message` to `dest`; the request completes when its buffers may be reused. */
 export const startSend = (call: Call, dest: number, message: Encoded): Request<void, P2P.SendFailure> => {
   const request = new Request<void, P2P.SendFailure>(call.c.engine.transport)
-  P2P.transmit(call.c, call.context, dest, call.tag, message, (exit) =>
-    Exit.isSuccess(exit) ? request.succeed(undefined) : request.fail(Option.getOrThrow(Exit.findErrorOption(exit))))
+  P2P.transmit(call.c, call.context, dest, call.tag, message, sentInto.bind(undefined, request))
   return request
+}
+
+/*
+ * The functions below are bound per message, not closures made there: V8
+ * compiles a closure's code again after a major collection that finds none
+ * alive (messaging/completion.ts says why that matters).
+ */
+
+function sentInto(request: Request<void, P2P.SendFailure>, exit: Exit.Exit<void, P2P.SendFailure>): void {
+  if (Exit.isSuccess(exit)) request.succeed(undefined)
+  else request.fail(Option.getOrThrow(Exit.findErrorOption(exit)))
 }
 
 /** Sends `message` to `dest`; completes when its buffers may be reused. */
 export const send = (call: Call, dest: number, message: Encoded): Effect.Effect<void, P2P.SendFailure> =>
-  completion<void, P2P.SendFailure>((settle) => P2P.transmit(call.c, call.context, dest, call.tag, message, settle), call.c.engine.transport)
+  completion<void, P2P.SendFailure>(transmitOf.bind(undefined, call, dest, message), call.c.engine.transport)
+
+function transmitOf(call: Call, dest: number, message: Encoded, settle: Settle<void, P2P.SendFailure>): void {
+  P2P.transmit(call.c, call.context, dest, call.tag, message, settle)
+}
 
 /**
  * Posts a receive of the call's next message from `source` and returns its
@@ -53,19 +67,42 @@ export const send = (call: Call, dest: number, message: Encoded): Effect.Effect<
  * transport delivered them (memory the caller may keep).
  */
 export const post = (call: Call, source: number): Request<Encoded, P2P.SendFailure> =>
-  postWith<Encoded, never>(call, source, (m, request) =>
-    m.arrival.take(undefined, (r: Frames | TransportError) =>
-      r instanceof TransportError ? request.fail(r) : request.succeed({ codec: Envelope.codec(m.arrival.envelope), frames: r })))
+  postWith<Encoded, never, undefined>(call, source, takeEncoded, undefined)
+
+function takeEncoded(m: Incoming, request: Request<Encoded, P2P.SendFailure>): void {
+  m.arrival.take(undefined, tookEncoded.bind(undefined, m, request))
+}
+
+function tookEncoded(m: Incoming, request: Request<Encoded, P2P.SendFailure>, r: Frames | TransportError): void {
+  if (r instanceof TransportError) request.fail(r)
+  else request.succeed({ codec: Envelope.codec(m.arrival.envelope), frames: r })
+}
 
 /**
  * Posts the receive of the call's next message from `source`; `take` gets
- * the matched message, or the request fails with why none will come.
+ * the matched message (and `arg`), or the request fails with why none will come.
  */
-const postWith = <A, E>(call: Call, source: number, take: (m: Incoming, request: Request<A, P2P.SendFailure | E>) => void): Request<A, P2P.SendFailure | E> => {
+const postWith = <A, E, X>(
+  call: Call,
+  source: number,
+  take: (m: Incoming, request: Request<A, P2P.SendFailure | E>, arg: X) => void,
+  arg: X
+): Request<A, P2P.SendFailure | E> => {
   const c = call.c
   const request = new Request<A, P2P.SendFailure | E>(c.engine.transport)
-  P2P.postReceive(c, call.context, source, call.tag, (p) => (p.matched === undefined ? request.fail(P2P.unmatched(c, p)) : take(p.matched, request)), call.name)
+  P2P.postReceive(c, call.context, source, call.tag, (posted<A, E, X>).bind(undefined, c, request, take, arg), call.name)
   return request
+}
+
+function posted<A, E, X>(
+  c: CommState,
+  request: Request<A, P2P.SendFailure | E>,
+  take: (m: Incoming, request: Request<A, P2P.SendFailure | E>, arg: X) => void,
+  arg: X,
+  p: Posted
+): void {
+  if (p.matched === undefined) request.fail(P2P.unmatched(c, p))
+  else take(p.matched, request, arg)
 }
 
 /** Waits for a posted receive or a started send. */
@@ -80,10 +117,12 @@ export const recv = (call: Call, source: number): Effect.Effect<Encoded, P2P.Sen
  * first); returns the received message.
  */
 export const exchange = (call: Call, dest: number, message: Encoded, source: number): Effect.Effect<Encoded, P2P.SendFailure> =>
-  Effect.suspend(() => {
-    const incoming = post(call, source)
-    return Effect.flatMap(send(call, dest, message), () => wait(incoming))
-  })
+  Effect.suspend(exchangeNow.bind(undefined, call, dest, message, source))
+
+function exchangeNow(call: Call, dest: number, message: Encoded, source: number): Effect.Effect<Encoded, P2P.SendFailure> {
+  const incoming = post(call, source)
+  return Effect.andThen(send(call, dest, message), wait(incoming))
+}
 
 /** Waits for every request (sends or receives) in order, failing with the first failure. */
 export const waitEach = <E>(requests: ReadonlyArray<Request<unknown, E>>): Effect.Effect<void, E> =>
@@ -123,15 +162,29 @@ export const release = (c: CommState, view: ArrayBufferView): void => {
  * with an `InvalidArgument` naming the rank; nothing is written.
  */
 export const postInto = <T extends TypedArray>(call: Call, source: number, into: T): Request<T, P2P.SendFailure | InvalidArgument> =>
-  postWith<T, InvalidArgument>(call, source, (m, request) => {
-    const refusal = refuse(call, source, m.arrival.envelope, m.arrival.header, into)
-    if (refusal !== undefined) {
-      m.arrival.discard()
-      return request.fail(refusal)
-    }
-    m.arrival.take([new Uint8Array(into.buffer, into.byteOffset, into.byteLength)], (r: Frames | TransportError) =>
-      r instanceof TransportError ? request.fail(r) : request.succeed(into))
-  })
+  postWith<T, InvalidArgument, Into<T>>(call, source, takeInto, { call, source, into })
+
+/** Where a `postInto` receive goes. */
+interface Into<T extends TypedArray> {
+  readonly call: Call
+  readonly source: number
+  readonly into: T
+}
+
+function takeInto<T extends TypedArray>(m: Incoming, request: Request<T, P2P.SendFailure | InvalidArgument>, to: Into<T>): void {
+  const refusal = refuse(to.call, to.source, m.arrival.envelope, m.arrival.header, to.into)
+  if (refusal !== undefined) {
+    m.arrival.discard()
+    return request.fail(refusal)
+  }
+  const into = to.into
+  m.arrival.take([new Uint8Array(into.buffer, into.byteOffset, into.byteLength)], tookInto.bind(undefined, request, into))
+}
+
+function tookInto<T extends TypedArray>(request: Request<T, P2P.SendFailure | InvalidArgument>, into: T, r: Frames | TransportError): void {
+  if (r instanceof TransportError) request.fail(r)
+  else request.succeed(into)
+}
 
 const refuse = (call: Call, source: number, envelope: Uint8Array, header: Uint8Array, into: TypedArray): InvalidArgument | undefined => {
   const expected = Datatypes.of(into)
