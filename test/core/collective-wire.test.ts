@@ -10,6 +10,7 @@ import { raw } from "../../codecs/buffer.ts"
 import * as Datatypes from "../../codecs/Datatype.ts"
 import type { TypedArray } from "../../codecs/Datatype.ts"
 import { Incoming, Outgoing, RawOutgoing, takeRawInto } from "../../core/collectives/shared/wire.ts"
+import type { Encoded } from "../../core/messaging/Message.ts"
 
 const streamOf = (s: { length: number; copy: (from: number, into: Uint8Array, at: number, n: number, view?: DataView) => void }, at = 40): Uint8Array => {
   const slot = new Uint8Array(at + s.length + 64)
@@ -75,5 +76,36 @@ describe("takeRawInto", () => {
     expect(takeRawInto(bytes, view, 0, 40, new Int32Array(3), Datatypes.of(new Int32Array(3)))).toBe(false)
     const value = streamOf(new Outgoing({ codec: 1, frames: { header: new Uint8Array([1, 2, 3]), buffers: [] } }), 0)
     expect(takeRawInto(value, new DataView(value.buffer, value.byteOffset), 0, value.length, new Int32Array(3), Datatypes.of(new Int32Array(3)))).toBe(false)
+  })
+})
+
+describe("a stream assembled on a receiving rank (Incoming)", () => {
+  const received = (message: Encoded) => {
+    const bytes = streamOf(new Outgoing(message))
+    const incoming = new Incoming(bytes.length)
+    incoming.put(0, bytes, 0, bytes.length)
+    return incoming.message()
+  }
+
+  it("gives buffers that are memory of their own, whatever the stream's size: writing one changes nothing else", () => {
+    for (const length of [1, 8, 100, 2000, 20_000]) {
+      const array = Float64Array.from({ length }, (_, i) => i)
+      const first = raw.decodeSync(received({ codec: raw.id, frames: raw.encodeSync(array) }).frames) as Float64Array
+      const second = raw.decodeSync(received({ codec: raw.id, frames: raw.encodeSync(array) }).frames) as Float64Array
+      expect(first.buffer).not.toBe(second.buffer)
+      // A small stream is assembled in a shared slab, but its buffer comes out on its own.
+      if (length <= 100) expect(first.buffer.byteLength).toBe(first.byteLength)
+      first.fill(-1)
+      expect(Array.from(second)).toEqual(Array.from(array))
+    }
+  })
+
+  it("gives back the header and every buffer of a message, small or large, with or without buffers", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 3 }), (header, buffers) => {
+      const m = received({ codec: 7, frames: { header, buffers } })
+      expect(m.codec).toBe(7)
+      expect(Array.from(m.frames.header)).toEqual(Array.from(header))
+      expect(m.frames.buffers.map((b) => Array.from(b))).toEqual(buffers.map((b) => Array.from(b)))
+    }))
   })
 })

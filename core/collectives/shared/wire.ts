@@ -15,6 +15,7 @@ import { putVaruint, varuintSize } from "../../../codecs/bytes/Writer.ts"
 import type { Datatype, TypedArray } from "../../../codecs/Datatype.ts"
 import { decodeError } from "../../../codecs/errors.ts"
 import type { Encoded } from "../../messaging/Message.ts"
+import { ownCopy, Slab } from "../../../transports/Slab.ts"
 
 const pad8 = (n: number): number => (n + 7) & ~7
 
@@ -131,12 +132,24 @@ export const takeRawInto = (bytes: Uint8Array, view: DataView, at: number, total
   return true
 }
 
+/**
+ * Streams up to a slab's largest piece are assembled in slab memory: a fresh
+ * ArrayBuffer costs ~0.5 µs however small (transports/Slab.ts), which every
+ * rank but the root paid on each bcast of a small value. The header stays a
+ * view of the slab, as a transport's headers are; buffers, which a caller
+ * may keep, get memory of their own.
+ */
+const slab = new Slab()
+
 /** A stream being assembled. */
 export class Incoming {
   readonly bytes: Uint8Array
+  /** Whether `bytes` is a piece of the shared slab. */
+  private readonly pieced: boolean
 
   constructor(length: number) {
-    this.bytes = new Uint8Array(length)
+    this.pieced = length <= slab.maxPiece
+    this.bytes = this.pieced ? slab.take(length) : new Uint8Array(length)
   }
 
   /** Puts `n` bytes from `source` at `at` into the stream at `offset`. */
@@ -147,23 +160,28 @@ export class Incoming {
   /** The message (throws `DecodeError` for a stream that does not parse). */
   message(): Encoded {
     const bytes = this.bytes
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const bad = (why: string) => decodeError("collective stream", 0, why)
     if (bytes.byteLength < 16) throw bad("too short")
-    const codec = view.getUint32(0, true)
-    const count = view.getUint32(4, true)
-    const headerBytes = view.getUint32(8, true)
+    const codec = u32(bytes, 0)
+    const count = u32(bytes, 4)
+    const headerBytes = u32(bytes, 8)
     let at = 16 + 8 * count
     if (at + headerBytes > bytes.byteLength) throw bad("the header runs past the end")
     const header = bytes.subarray(at, at + headerBytes)
     at = pad8(at + headerBytes)
     const buffers: Array<Uint8Array> = []
+    // Buffer lengths are float64s: a DataView only for messages that have buffers.
+    const view = count === 0 ? undefined : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     for (let i = 0; i < count; i++) {
-      const n = view.getFloat64(16 + 8 * i, true)
+      const n = view!.getFloat64(16 + 8 * i, true)
       if (!(Number.isInteger(n) && n >= 0 && at + n <= bytes.byteLength)) throw bad(`buffer ${i} runs past the end`)
-      buffers.push(bytes.subarray(at, at + n))
+      buffers.push(this.pieced ? ownCopy(bytes, at, n) : bytes.subarray(at, at + n))
       at = pad8(at + n)
     }
     return { codec, frames: { header, buffers } }
   }
 }
+
+/** The little-endian uint32 at `at`. */
+const u32 = (bytes: Uint8Array, at: number): number =>
+  (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
