@@ -19,6 +19,16 @@ import { ownCopy, Slab } from "../../../transports/Slab.ts"
 
 const pad8 = (n: number): number => (n + 7) & ~7
 
+/**
+ * Small streams and prefixes are pieces of a slab: a fresh ArrayBuffer costs
+ * ~0.5 µs however small (transports/Slab.ts), which every rank paid on each
+ * bcast of a small value (the root for its prefix, the others for the
+ * stream). A received stream's header stays a view of the slab, as a
+ * transport's headers are; its buffers, which a caller may keep, get memory
+ * of their own.
+ */
+const slab = new Slab()
+
 /** What a collective sends as a stream: its length, and its bytes a range at a time. */
 export interface Stream {
   readonly length: number
@@ -35,12 +45,15 @@ export class Outgoing implements Stream {
 
   constructor(message: Encoded) {
     const { header, buffers } = message.frames
-    const prefix = new Uint8Array(pad8(16 + 8 * buffers.length + header.byteLength))
-    const view = new DataView(prefix.buffer)
-    view.setUint32(0, message.codec, true)
-    view.setUint32(4, buffers.length, true)
-    view.setUint32(8, header.byteLength, true)
-    for (let i = 0; i < buffers.length; i++) view.setFloat64(16 + 8 * i, buffers[i]!.byteLength, true)
+    // Zeroed, and in the slab where small: the stream lives only as long as the call.
+    const prefix = slab.take(pad8(16 + 8 * buffers.length + header.byteLength))
+    putU32(prefix, 0, message.codec)
+    putU32(prefix, 4, buffers.length)
+    putU32(prefix, 8, header.byteLength)
+    if (buffers.length > 0) {
+      const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength)
+      for (let i = 0; i < buffers.length; i++) view.setFloat64(16 + 8 * i, buffers[i]!.byteLength, true)
+    }
     prefix.set(header, 16 + 8 * buffers.length)
     const parts: Array<Uint8Array> = [prefix]
     const starts: Array<number> = [0]
@@ -132,14 +145,6 @@ export const takeRawInto = (bytes: Uint8Array, view: DataView, at: number, total
   return true
 }
 
-/**
- * Streams up to a slab's largest piece are assembled in slab memory: a fresh
- * ArrayBuffer costs ~0.5 µs however small (transports/Slab.ts), which every
- * rank but the root paid on each bcast of a small value. The header stays a
- * view of the slab, as a transport's headers are; buffers, which a caller
- * may keep, get memory of their own.
- */
-const slab = new Slab()
 
 /** A stream being assembled. */
 export class Incoming {
@@ -180,6 +185,14 @@ export class Incoming {
     }
     return { codec, frames: { header, buffers } }
   }
+}
+
+/** Writes `v` as a little-endian uint32 at `at`. */
+const putU32 = (bytes: Uint8Array, at: number, v: number): void => {
+  bytes[at] = v
+  bytes[at + 1] = v >>> 8
+  bytes[at + 2] = v >>> 16
+  bytes[at + 3] = v >>> 24
 }
 
 /** The little-endian uint32 at `at`. */
