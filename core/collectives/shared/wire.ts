@@ -145,7 +145,6 @@ export const takeRawInto = (bytes: Uint8Array, view: DataView, at: number, total
   return true
 }
 
-
 /** A stream being assembled. */
 export class Incoming {
   readonly bytes: Uint8Array
