@@ -278,6 +278,31 @@ describe("self-sends", () => {
     expect(got[2]!.buffers[0]!.byteOffset).toBe(shared.byteOffset)
     expect(large.done).toBe(true)
   })
+
+  it("small ones are copied as they are sent, header and buffers: rewriting them at once changes nothing that arrives, taken or kept", async () => {
+    const [a] = job(1)
+    const inbox = collect(a!)
+    // Memory of its own (8 B), a bounce piece (3,000 B), and both in one packet; each array is rewritten after its send.
+    const shapes = [[8], [3000], [8, 3000, 0]]
+    for (let i = 0; i < 30; i++) {
+      const header = pattern(1, i, 5)
+      const buffers = shapes[i % shapes.length]!.map((size, k) => pattern(0, i * 10 + k, size))
+      const s = sendTracked(a!, 0, env(i), buffers, header)
+      expect(s.sync).toBe(true)
+      header.fill(0xee)
+      for (const b of buffers) b.fill(0xee)
+    }
+    await until(() => inbox.arrivals.length === 30, "thirty arrivals")
+    for (let i = 0; i < 30; i++) {
+      const arrival = inbox.arrivals[i]!
+      expect(matches(arrival.header, 1, i)).toBe(true)
+      expect(arrival.sizes).toEqual(shapes[i % shapes.length])
+      // Every other packet is taken into arrays of the receiver's, the rest kept as delivered.
+      const into = i % 2 === 0 ? arrival.sizes.map((n) => new Uint8Array(n)) : undefined
+      const frames = await takeFrames(arrival, into)
+      frames.buffers.forEach((b, k) => expect(matches(b, 0, i * 10 + k)).toBe(true))
+    }
+  })
 })
 
 describe("order", () => {

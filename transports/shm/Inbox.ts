@@ -320,6 +320,51 @@ const parse = (
 }
 
 /**
+ * The arrival of a self-send whose buffers are all private and, with its
+ * envelope and header, within the eager limit (the common case), copied now
+ * as `parse` copies a ring's: envelope and header into the slab, small
+ * buffers into memory of their own, those of `pooledCopy` sizes into bounce
+ * pieces given back when taken. Undefined for any other packet, which
+ * `selfArrival` takes. (`slice` on each part cost a self-send of 8 bytes
+ * ~0.4 µs, and of 4 KiB an ArrayBuffer.)
+ */
+export const eagerSelfArrival = (rank: number, ctx: ReceiveContext, envelope: Uint8Array, frames: Frames, eagerLimit: number): ShmArrival | undefined => {
+  const buffers = frames.buffers
+  const n = buffers.length
+  let budgeted = envelope.byteLength + frames.header.byteLength
+  for (let i = 0; i < n; i++) {
+    const b = buffers[i]!
+    if (b.buffer instanceof SharedArrayBuffer) return undefined
+    budgeted += b.byteLength
+  }
+  if (budgeted > eagerLimit) return undefined
+  let sizes = EMPTY_NUMBERS
+  let copies = EMPTY_COPIES
+  let pooled = false
+  if (n > 0) {
+    const s = new Array<number>(n)
+    const c = new Array<Uint8Array | undefined>(n)
+    for (let i = 0; i < n; i++) {
+      const b = buffers[i]!
+      const size = b.byteLength
+      s[i] = size
+      if (pooledCopy(ctx.bounce, size)) {
+        c[i] = ctx.bounce.copy(b, 0, size)
+        pooled = true
+      } else c[i] = ownCopy(b, 0, size)
+    }
+    sizes = s
+    copies = c
+  }
+  ctx.budget.add(budgeted)
+  const slab = ctx.slab
+  return new ShmArrival(
+    rank, undefined, ctx, slab.copy(envelope, 0, envelope.byteLength), slab.copy(frames.header, 0, frames.header.byteLength),
+    sizes, undefined, copies, EMPTY_NUMBERS, EMPTY_NUMBERS, budgeted, undefined, pooled
+  )
+}
+
+/**
  * Builds the arrival of a self-send (no ring): small packets are copied now
  * (`sent`: the sender's buffers are free, and its caller says so once the
  * arrival is queued), larger buffers when taken (`done` is called then).
