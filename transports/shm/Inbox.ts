@@ -142,7 +142,7 @@ export class ShmArrival implements Arrival {
   /** Per buffer: byte offset of a zero-copy view in the arena. */
   private readonly offsets: ReadonlyArray<number>
   private readonly budgeted: number
-  /** Self-sends of large buffers: the sender's completion, once its buffers were copied. */
+  /** Self-sends of large buffers: the sender's completion, once its buffers were copied (see `holdsSender`). */
   private readonly localDone: (() => void) | undefined
   /** Whether inline copies of `pooledCopy` sizes are pieces of `ctx.bounce`, given back when taken or discarded. */
   private readonly pooled: boolean
@@ -175,6 +175,23 @@ export class ShmArrival implements Arrival {
     this.budgeted = budgeted
     this.localDone = localDone
     this.pooled = pooled
+  }
+
+  /**
+   * A self-send whose sender is done only once this arrival is taken or
+   * discarded: the sender counts it as pending until then, and the arrival
+   * gives the count back, counts the completion and calls the sender's done.
+   */
+  get holdsSender(): boolean {
+    return this.localDone !== undefined
+  }
+
+  private releaseSender(): void {
+    const done = this.localDone
+    if (done === undefined) return
+    this.ctx.pending(-1)
+    this.ctx.completed()
+    done()
   }
 
   take(into: ReadonlyArray<Uint8Array | undefined> | undefined, done: (result: Frames | TransportError) => void): void {
@@ -237,7 +254,7 @@ export class ShmArrival implements Arrival {
         }
       }
     }
-    if (this.localDone !== undefined) this.localDone()
+    this.releaseSender()
     if (taking === undefined) {
       this.ctx.completed()
       return done(frames)
@@ -256,7 +273,7 @@ export class ShmArrival implements Arrival {
       else if (mode === RDV) this.owner!.cancel(this.aux[i]!)
       else if (mode === INLINE && this.pooled && pooledCopy(this.ctx.bounce, this.sizes[i]!)) this.ctx.bounce.release(this.copies[i]!)
     }
-    if (this.localDone !== undefined) this.localDone()
+    this.releaseSender()
   }
 }
 
@@ -320,54 +337,16 @@ const parse = (
 }
 
 /**
- * The arrival of a self-send whose buffers are all private and, with its
- * envelope and header, within the eager limit (the common case), copied now
- * as `parse` copies a ring's: envelope and header into the slab, small
+ * Builds the arrival of a self-send (no ring). Where the private buffers,
+ * with the envelope and header, fit the eager limit they are copied now, as
+ * `parse` copies a ring's record (envelope and header into the slab, small
  * buffers into memory of their own, those of `pooledCopy` sizes into bounce
- * pieces given back when taken. Undefined for any other packet, which
- * `selfArrival` takes. (`slice` on each part cost a self-send of 8 bytes
- * ~0.4 µs, and of 4 KiB an ArrayBuffer.)
- */
-export const eagerSelfArrival = (rank: number, ctx: ReceiveContext, envelope: Uint8Array, frames: Frames, eagerLimit: number): ShmArrival | undefined => {
-  const buffers = frames.buffers
-  const n = buffers.length
-  let budgeted = envelope.byteLength + frames.header.byteLength
-  for (let i = 0; i < n; i++) {
-    const b = buffers[i]!
-    if (b.buffer instanceof SharedArrayBuffer) return undefined
-    budgeted += b.byteLength
-  }
-  if (budgeted > eagerLimit) return undefined
-  let sizes = EMPTY_NUMBERS
-  let copies = EMPTY_COPIES
-  let pooled = false
-  if (n > 0) {
-    const s = new Array<number>(n)
-    const c = new Array<Uint8Array | undefined>(n)
-    for (let i = 0; i < n; i++) {
-      const b = buffers[i]!
-      const size = b.byteLength
-      s[i] = size
-      if (pooledCopy(ctx.bounce, size)) {
-        c[i] = ctx.bounce.copy(b, 0, size)
-        pooled = true
-      } else c[i] = ownCopy(b, 0, size)
-    }
-    sizes = s
-    copies = c
-  }
-  ctx.budget.add(budgeted)
-  const slab = ctx.slab
-  return new ShmArrival(
-    rank, undefined, ctx, slab.copy(envelope, 0, envelope.byteLength), slab.copy(frames.header, 0, frames.header.byteLength),
-    sizes, undefined, copies, EMPTY_NUMBERS, EMPTY_NUMBERS, budgeted, undefined, pooled
-  )
-}
-
-/**
- * Builds the arrival of a self-send (no ring): small packets are copied now
- * (`sent`: the sender's buffers are free, and its caller says so once the
- * arrival is queued), larger buffers when taken (`done` is called then).
+ * pieces given back when taken), and the send is complete. Larger ones are
+ * copied when taken, and only then is the sender done (`holdsSender`:
+ * `senderDone` is called once the arrival is taken or discarded). Arena
+ * buffers are shared. Nothing is allocated for bookkeeping the packet does
+ * not need: `slice` on each part, three arrays and a closure per send cost
+ * an 8-byte self-send ~0.4 µs, and a 4 KiB one an ArrayBuffer.
  */
 export const selfArrival = (
   rank: number,
@@ -375,44 +354,59 @@ export const selfArrival = (
   envelope: Uint8Array,
   frames: Frames,
   eagerLimit: number,
-  done: () => void
-): { readonly arrival: ShmArrival; readonly sent: boolean } => {
+  senderDone: () => void
+): ShmArrival => {
   const buffers = frames.buffers
   const n = buffers.length
   const arena = ctx.arena
-  const modes = new Uint8Array(n)
-  const aux = new Array<number>(n).fill(0)
-  const offsets = new Array<number>(n).fill(0)
-  const sizes = new Array<number>(n)
-  const copies = new Array<Uint8Array | undefined>(n)
+  // A packet without buffers shares the empty arrays (never written: the loops below do not run).
+  const sizes = n === 0 ? EMPTY_NUMBERS as Array<number> : new Array<number>(n)
+  const copies = n === 0 ? EMPTY_COPIES as Array<Uint8Array | undefined> : new Array<Uint8Array | undefined>(n)
+  // Per-buffer modes, blocks and offsets only for a packet with arena buffers or buffers copied later.
+  let modes: Uint8Array | undefined
+  let aux: Array<number> | undefined
+  let offsets: Array<number> | undefined
   let inlineLen = 0
   for (let i = 0; i < n; i++) {
     const b = buffers[i]!
     sizes[i] = b.byteLength
     const block = b.buffer instanceof SharedArrayBuffer ? arena.blockOf(b) : -1
-    if (block >= 0) {
-      arena.retain(block)
-      modes[i] = ZERO_COPY
-      aux[i] = block
-      offsets[i] = b.byteOffset
-    } else {
-      modes[i] = INLINE
+    if (block < 0) {
       inlineLen += b.byteLength
+      continue
     }
+    if (modes === undefined) {
+      modes = new Uint8Array(n).fill(INLINE)
+      aux = new Array<number>(n).fill(0)
+      offsets = new Array<number>(n).fill(0)
+    }
+    arena.retain(block)
+    modes[i] = ZERO_COPY
+    aux![i] = block
+    offsets![i] = b.byteOffset
   }
   const eager = envelope.byteLength + frames.header.byteLength + inlineLen <= eagerLimit
+  let pooled = false
   for (let i = 0; i < n; i++) {
-    if (modes[i] !== INLINE) continue
-    if (eager) copies[i] = buffers[i]!.slice()
-    else {
+    if (modes !== undefined && modes[i] !== INLINE) continue
+    const b = buffers[i]!
+    const size = b.byteLength
+    if (!eager) {
+      modes ??= new Uint8Array(n).fill(INLINE)
       modes[i] = LOCAL
-      copies[i] = buffers[i]!
-    }
+      copies[i] = b
+    } else if (pooledCopy(ctx.bounce, size)) {
+      copies[i] = ctx.bounce.copy(b, 0, size)
+      pooled = true
+    } else copies[i] = ownCopy(b, 0, size)
   }
   const budgeted = envelope.byteLength + frames.header.byteLength + (eager ? inlineLen : 0)
   ctx.budget.add(budgeted)
-  const arrival = new ShmArrival(rank, undefined, ctx, envelope.slice(), frames.header.slice(), sizes, modes, copies, aux, offsets, budgeted, eager ? undefined : done)
-  return { arrival, sent: eager }
+  const slab = ctx.slab
+  return new ShmArrival(
+    rank, undefined, ctx, slab.copy(envelope, 0, envelope.byteLength), slab.copy(frames.header, 0, frames.header.byteLength),
+    sizes, modes, copies, aux ?? EMPTY_NUMBERS, offsets ?? EMPTY_NUMBERS, budgeted, eager ? undefined : senderDone, pooled
+  )
 }
 
 /** The receiving end of one source's ring, and its half of the rendezvous protocol. */

@@ -15,7 +15,7 @@ import type { Arrival, Packet, SendDone, Transport } from "../Transport.ts"
 import { PeerFailure, TransportError } from "../Transport.ts"
 import { Arena } from "./Arena.ts"
 import { Doorbells, OwnBell } from "./Doorbell.ts"
-import { Budget, eagerSelfArrival, Inbox, type ReceiveContext, selfArrival, type ShmArrival } from "./Inbox.ts"
+import { Budget, Inbox, type ReceiveContext, selfArrival, type ShmArrival } from "./Inbox.ts"
 import { type Geometry, pairLayout, type SharedRegions, YIELD_AFTER_MICROS } from "./Layout.ts"
 import { Outbox } from "./Outbox.ts"
 import { ShmSegments } from "./Segments.ts"
@@ -321,26 +321,14 @@ export class ShmTransport implements Transport {
   }
 
   private sendSelf(packet: Packet, done: SendDone): void {
-    const eager = eagerSelfArrival(this.rank, this.receive, packet.envelope, packet.frames, this.geometry.eagerLimit)
-    if (eager !== undefined) {
-      this.selfQueue.push(eager)
-      // After queueing: `done` may send again, and that message must come after this one.
-      this.completed()
-      done()
-      return this.force()
-    }
-    const { arrival, sent } = selfArrival(this.rank, this.receive, packet.envelope, packet.frames, this.geometry.eagerLimit, () => {
-      // Taken or discarded (once, after the `pending(1)` below): the sender's buffers were copied.
-      this.pending(-1)
-      this.completed()
-      done()
-    })
+    const arrival = selfArrival(this.rank, this.receive, packet.envelope, packet.frames, this.geometry.eagerLimit, done)
     this.selfQueue.push(arrival)
     // After queueing: `done` may send again, and that message must come after this one.
-    if (sent) {
+    if (arrival.holdsSender) this.pending(1)
+    else {
       this.completed()
       done()
-    } else this.pending(1)
+    }
     this.force()
   }
 

@@ -164,7 +164,6 @@ export class Incoming {
   /** The message (throws `DecodeError` for a stream that does not parse). */
   message(): Encoded {
     const bytes = this.bytes
-    const bad = (why: string) => decodeError("collective stream", 0, why)
     if (bytes.byteLength < 16) throw bad("too short")
     const codec = u32(bytes, 0)
     const count = u32(bytes, 4)
@@ -185,6 +184,9 @@ export class Incoming {
     return { codec, frames: { header, buffers } }
   }
 }
+
+/** A stream that does not parse (no closure made per message for it). */
+const bad = (why: string) => decodeError("collective stream", 0, why)
 
 /** Writes `v` as a little-endian uint32 at `at`. */
 const putU32 = (bytes: Uint8Array, at: number, v: number): void => {
