@@ -58,8 +58,8 @@ export const gather = (b: Board, name: string, message: Encoded, root: number): 
   E.flatMap(b.run(name, () => gatherStreams(b, name, new Outgoing(message), root)), (incoming) =>
     incoming === undefined ? E.succeed(undefined) : E.forEach(incoming, parse))
 
-/** Buffers of equal length into `out` (p times as long) at the readers. */
-export const gatherInto = (b: Board, name: string, buffer: TypedArray, root: number, out: TypedArray | undefined): Run<void> => {
+/** Buffers of equal length into `out` (p times as long) at the readers; completes when they are there (its value means nothing). */
+export const gatherInto = (b: Board, name: string, buffer: TypedArray, root: number, out: TypedArray | undefined): Run<unknown> => {
   const caller = b.call(name)
   return b.start(caller, gatherBuffers(b, name, buffer, root, out, caller))
 }
@@ -67,8 +67,8 @@ export const gatherInto = (b: Board, name: string, buffer: TypedArray, root: num
 /** Whether the board reduces buffers of `bytes` with `op` (else the point-to-point algorithms do). */
 export const reduces = (b: Board | undefined, op: Op, bytes: number): b is Board => b !== undefined && fits(b, op, bytes)
 
-/** The elementwise reduction of every rank's `buffer` into `out` at the readers. */
-export const reduceInto = (b: Board, name: string, op: Op, kernel: Kernel, buffer: TypedArray, root: number, out: TypedArray | undefined): Run<void> => {
+/** The elementwise reduction of every rank's `buffer` into `out` at the readers; completes when it is there (its value means nothing). */
+export const reduceInto = (b: Board, name: string, op: Op, kernel: Kernel, buffer: TypedArray, root: number, out: TypedArray | undefined): Run<unknown> => {
   const caller = b.call(name)
   return b.start(caller, reduceBuffers(b, name, op, kernel, buffer, root, out, caller))
 }

@@ -29,9 +29,12 @@ export const fits = (b: Board, op: Op, bytes: number): boolean => op.grain > 0 |
 /**
  * Reduces `input` across the ranks with `kernel` into `out` at the readers
  * (every rank when `root` is -1); `out` may be `input` itself only at a
- * rank that reads.
+ * rank that reads. It hands out the steps of one form or the other rather
+ * than delegating to them (a generator that only delegates is one more
+ * object of ~300 bytes per call), so their result is the form's own and of
+ * no use to the caller.
  */
-export function* reduceBuffers(
+export const reduceBuffers = (
   b: Board,
   name: string,
   op: Op,
@@ -40,18 +43,15 @@ export function* reduceBuffers(
   root: number,
   out: TypedArray | undefined,
   caller: Caller
-): Steps<void> {
-  if (input.byteLength <= SMALL || op.grain === 0) return yield* folded(b, name, kernel, input, root, out, caller)
-  return yield* sliced(b, name, op, kernel, input, root, out, caller)
-}
+): Steps<unknown> =>
+  input.byteLength <= SMALL || op.grain === 0 ? folded(b, name, kernel, input, root, out, caller) : sliced(b, name, op, kernel, input, root, out, caller)
 
 /** A typed view of `n` elements at byte `at` of the board. */
 const viewAt = (b: Board, ctor: Datatypes.TypedArrayConstructor, at: number, n: number): TypedArray =>
   new ctor(b.bytes.buffer, b.bytes.byteOffset + at, n)
 
-function* folded(b: Board, name: string, kernel: Kernel, input: TypedArray, root: number, out: TypedArray | undefined, caller: Caller): Steps<void> {
-  yield* contribute(b, name, ofBuffer(input), root, new Fold(b, kernel, input, out, caller))
-}
+const folded = (b: Board, name: string, kernel: Kernel, input: TypedArray, root: number, out: TypedArray | undefined, caller: Caller): Steps<unknown> =>
+  contribute(b, name, ofBuffer(input), root, new Fold(b, kernel, input, out, caller))
 
 /** The one-phase reduction's reader: a view of every rank's piece, folded in rank order once all are in. */
 class Fold implements Reader {
