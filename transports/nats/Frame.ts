@@ -31,6 +31,7 @@
  *
  * Decoding never throws: a frame that does not parse gives a string saying why.
  */
+import { getF64, getU32, putF64, putU32 } from "../littleEndian.ts"
 import { align8 } from "../Slab.ts"
 
 export const VERSION = 2
@@ -134,34 +135,8 @@ export type Frame =
   | ({ readonly kind: "bundle" } & BundleFrame)
 
 // The DATA header is written and read once per frame: byte stores and a scratch
-// Float64Array instead of a DataView per frame (a DataView allocation per frame
-// showed up at ~0.5 µs in profiles of 64-byte streams).
-const scratch = new Float64Array(1)
-const scratchBytes = new Uint8Array(scratch.buffer)
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-
-/** Stores `v` as u32 little-endian at `at`. */
-export const putU32 = (b: Uint8Array, at: number, v: number): void => {
-  b[at] = v
-  b[at + 1] = v >>> 8
-  b[at + 2] = v >>> 16
-  b[at + 3] = v >>> 24
-}
-
-/** Reads a u32 little-endian at `at`. */
-export const getU32 = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0
-
-/** Stores `v` as f64 little-endian at `at`. */
-export const putF64 = (b: Uint8Array, at: number, v: number): void => {
-  scratch[0] = v
-  for (let i = 0; i < 8; i++) b[at + i] = scratchBytes[LITTLE_ENDIAN ? i : 7 - i]!
-}
-
-/** Reads an f64 little-endian at `at`. */
-export const getF64 = (b: Uint8Array, at: number): number => {
-  for (let i = 0; i < 8; i++) scratchBytes[LITTLE_ENDIAN ? i : 7 - i] = b[at + i]!
-  return scratch[0]!
-}
+// float, not a DataView per frame (transports/littleEndian.ts).
+export { getF64, getU32, putF64, putU32 } from "../littleEndian.ts"
 
 /** Who sends a frame, as every frame says it: rank, process incarnation, the run, and whether a trailer follows. */
 export interface Sender {

@@ -15,6 +15,7 @@ import { putVaruint, varuintSize } from "../../../codecs/bytes/Writer.ts"
 import type { Datatype, TypedArray } from "../../../codecs/Datatype.ts"
 import { decodeError } from "../../../codecs/errors.ts"
 import type { Encoded } from "../../messaging/Message.ts"
+import { getF64, getU32, putF64, putU32 } from "../../../transports/littleEndian.ts"
 import { ownCopy, Slab } from "../../../transports/Slab.ts"
 
 const pad8 = (n: number): number => (n + 7) & ~7
@@ -50,10 +51,7 @@ export class Outgoing implements Stream {
     putU32(prefix, 0, message.codec)
     putU32(prefix, 4, buffers.length)
     putU32(prefix, 8, header.byteLength)
-    if (buffers.length > 0) {
-      const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength)
-      for (let i = 0; i < buffers.length; i++) view.setFloat64(16 + 8 * i, buffers[i]!.byteLength, true)
-    }
+    for (let i = 0; i < buffers.length; i++) putF64(prefix, 16 + 8 * i, buffers[i]!.byteLength)
     prefix.set(header, 16 + 8 * buffers.length)
     const parts: Array<Uint8Array> = [prefix]
     const starts: Array<number> = [0]
@@ -165,18 +163,16 @@ export class Incoming {
   message(): Encoded {
     const bytes = this.bytes
     if (bytes.byteLength < 16) throw bad("too short")
-    const codec = u32(bytes, 0)
-    const count = u32(bytes, 4)
-    const headerBytes = u32(bytes, 8)
+    const codec = getU32(bytes, 0)
+    const count = getU32(bytes, 4)
+    const headerBytes = getU32(bytes, 8)
     let at = 16 + 8 * count
     if (at + headerBytes > bytes.byteLength) throw bad("the header runs past the end")
     const header = bytes.subarray(at, at + headerBytes)
     at = pad8(at + headerBytes)
     const buffers: Array<Uint8Array> = []
-    // Buffer lengths are float64s: a DataView only for messages that have buffers.
-    const view = count === 0 ? undefined : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     for (let i = 0; i < count; i++) {
-      const n = view!.getFloat64(16 + 8 * i, true)
+      const n = getF64(bytes, 16 + 8 * i)
       if (!(Number.isInteger(n) && n >= 0 && at + n <= bytes.byteLength)) throw bad(`buffer ${i} runs past the end`)
       buffers.push(this.pieced ? ownCopy(bytes, at, n) : bytes.subarray(at, at + n))
       at = pad8(at + n)
@@ -187,15 +183,3 @@ export class Incoming {
 
 /** A stream that does not parse (no closure made per message for it). */
 const bad = (why: string) => decodeError("collective stream", 0, why)
-
-/** Writes `v` as a little-endian uint32 at `at`. */
-const putU32 = (bytes: Uint8Array, at: number, v: number): void => {
-  bytes[at] = v
-  bytes[at + 1] = v >>> 8
-  bytes[at + 2] = v >>> 16
-  bytes[at + 3] = v >>> 24
-}
-
-/** The little-endian uint32 at `at`. */
-const u32 = (bytes: Uint8Array, at: number): number =>
-  (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
