@@ -8,14 +8,11 @@
  * loop; only a child container interrupts it.
  *
  * Hot-path notes (each measured against the obvious alternative):
- * - every object gets an ordinal in the order its tag is written; the memo
- *   maps objects to ordinals (one `Map.set`, the largest single cost on big
- *   trees: V8's Map insertions run ~100 ns once the table outgrows 4096
- *   entries). A back-reference writes the ordinal and patches the first
- *   occurrence's tag to its SHARED twin, so the decoder stores only the
- *   objects that are referenced again (by ordinal, in an array); the first 16
- *   objects of a message live in a small array searched linearly instead
- *   (a small message then allocates no hash table at all);
+ * - every object gets an ordinal in the order its tag is written, kept by the
+ *   memo (`Memo.ts`, which keeps its hash tables small). A back-reference
+ *   writes the ordinal and patches the first occurrence's tag to its SHARED
+ *   twin, so the decoder stores only the objects that are referenced again
+ *   (by ordinal, in an array);
  * - plain objects are written as a shape (their key list, defined once per
  *   header, found through a per-depth last-shape cache and then a tree of key
  *   transitions kept across messages) followed by the values: a record costs
@@ -28,6 +25,7 @@ import { EncodeError, encodeError } from "../errors.ts"
 import type { ClassEntry, ClassRegistry } from "./ClassRegistry.ts"
 import * as F from "./format.ts"
 import { FrameStack } from "./FrameStack.ts"
+import { Memo } from "./Memo.ts"
 import { formatPath, P_INDEX, P_MAP_KEY, P_MAP_VALUE, P_PROP, P_SET, segment } from "./path.ts"
 
 export interface EncoderOptions {
@@ -73,12 +71,6 @@ const ObjectPrototype = Object.prototype
 const ArrayPrototype = Array.prototype
 const hasOwn = Object.hasOwn
 const objectHasOwn = Object.prototype.hasOwnProperty
-const SMALL_MEMO = 16
-/** Ordinal tables larger than this are dropped after the message. */
-const KEEP_ORDINALS = 1 << 16
-const MEMO_SMALL = 0
-const MEMO_SET = 1
-const MEMO_MAP = 2
 
 /** Epochs are unique across encoders so that registry entries shared by several encoders never mix up ids. */
 let epochCounter = 0
@@ -87,16 +79,8 @@ export class Encoder {
   /** True while a message is being written (a `reduce` that pickles re-enters: it gets its own encoder). */
   busy = false
   private readonly w = new Writer()
-  // The memo, in three modes: MEMO_SMALL (the first 16 objects, searched linearly in `byOrdinal`),
-  // MEMO_SET (membership only, one Set.add per object: a tree never needs an ordinal back) and
-  // MEMO_MAP (object -> ordinal, built from `byOrdinal` at the first object met twice).
-  private memoMode = MEMO_SMALL
-  private readonly memoSet = new Set<object>()
-  private readonly memo = new Map<object, number>()
-  /** Objects written so far in this message, by ordinal, and where each one's tag is. */
-  private nextOrdinal = 0
-  private readonly byOrdinal: Array<object | undefined> = []
-  private readonly offsets: Array<number> = []
+  /** The objects this message has written, their ordinals and where their tags are. */
+  private readonly memo = new Memo()
   private lastSize = 0
   private buffers: Array<Uint8Array> = []
   // The explicit stack (FrameStack.ts) and its pointer.
@@ -160,84 +144,14 @@ export class Encoder {
 
   /** Lets go of the message's objects (the memo and the stack hold them). */
   private forget(): void {
-    if (this.memoMode !== MEMO_SMALL) {
-      this.memoSet.clear()
-      this.memo.clear()
-      this.memoMode = MEMO_SMALL
-    }
-    const byOrdinal = this.byOrdinal
-    for (let i = 0; i < this.nextOrdinal; i++) byOrdinal[i] = undefined
-    this.nextOrdinal = 0
+    this.memo.clear()
     this.sp = 0
     this.stack.release()
-    if (this.byOrdinal.length > KEEP_ORDINALS) {
-      this.byOrdinal.length = 0
-      this.offsets.length = 0
-    }
   }
 
-  /** Gives `o`, whose tag comes next, the next ordinal (recording where the tag is). */
-  private assignOrdinal(o: object): number {
-    const n = this.nextOrdinal++
-    const offset = this.w.pos - this.w.messageStart
-    if (n < this.offsets.length) {
-      this.offsets[n] = offset
-      this.byOrdinal[n] = o
-    } else {
-      this.offsets.push(offset)
-      this.byOrdinal.push(o)
-    }
-    return n
-  }
-
-  /** Numbers `o` and remembers it. */
-  private register(o: object): void {
-    const n = this.assignOrdinal(o)
-    if (this.memoMode === MEMO_SET) this.memoSet.add(o)
-    else if (this.memoMode === MEMO_MAP) this.memo.set(o, n)
-    else if (n + 1 === SMALL_MEMO) {
-      for (let i = 0; i <= n; i++) this.memoSet.add(this.byOrdinal[i]!)
-      this.memoMode = MEMO_SET
-    }
-  }
-
-  /** The ordinal of `o` if this message already wrote it, else -1. */
-  private seen(o: object): number {
-    const mode = this.memoMode
-    if (mode === MEMO_MAP) {
-      const at = this.memo.get(o)
-      return at === undefined ? -1 : at
-    }
-    if (mode === MEMO_SET) return this.memoSet.has(o) ? this.toMapMode(o) : -1
-    const byOrdinal = this.byOrdinal
-    for (let i = 0; i < this.nextOrdinal; i++) if (byOrdinal[i] === o) return i
-    return -1
-  }
-
-  /** `seen` then `register`: -1 for a new object (now registered), else its ordinal. */
-  private admit(o: object): number {
-    if (this.memoMode === MEMO_SET) {
-      // One Set.add answers both questions for the common new object.
-      const set = this.memoSet
-      const before = set.size
-      set.add(o)
-      if (set.size === before) return this.toMapMode(o)
-      this.assignOrdinal(o)
-      return -1
-    }
-    const seen = this.seen(o)
-    if (seen === -1) this.register(o)
-    return seen
-  }
-
-  /** At the first object met twice: from now on the memo maps objects to ordinals. Returns `o`'s. */
-  private toMapMode(o: object): number {
-    const memo = this.memo
-    const byOrdinal = this.byOrdinal
-    for (let i = 0; i < this.nextOrdinal; i++) memo.set(byOrdinal[i]!, i)
-    this.memoSet.clear()
-    this.memoMode = MEMO_MAP
-    return memo.get(o)!
+  /** Where the next byte goes, from the message's start (an object's tag offset). */
+  private get offset(): number {
+    return this.w.pos - this.w.messageStart
   }
 
   private dropShapes(): void {
@@ -557,7 +471,7 @@ export class Encoder {
   /** Writes a back-reference to object `ordinal`, marking its tag as shared. */
   private ref(ordinal: number): void {
     const w = this.w
-    const i = w.messageStart + this.offsets[ordinal]!
+    const i = w.messageStart + this.memo.offsetOf(ordinal)
     const tag = w.buf[i]!
     if (tag < F.FIXARRAY + F.SHARED) w.buf[i] = tag + F.SHARED
     this.u8(F.REF)
@@ -567,7 +481,7 @@ export class Encoder {
   // ---- objects ----------------------------------------------------------
 
   private object(o: object): void {
-    const seen = this.admit(o)
+    const seen = this.memo.admit(o, this.offset)
     if (seen !== -1) {
       if (this.reducing.size !== 0 && this.reducing.has(o)) {
         throw this.fail("a cycle runs through the reduced state of a class instance; such a cycle cannot be rebuilt")
@@ -803,13 +717,13 @@ export class Encoder {
     const byteOffset = v.byteOffset
     const byteLength = v.byteLength
     const full = byteOffset === 0 && byteLength === buffer.byteLength
-    const known = this.seen(buffer)
+    const known = this.memo.seen(buffer)
     if (full || known !== -1) {
       this.u8(F.VIEW)
       this.u8(kind)
       if (known !== -1) this.ref(known)
       else {
-        this.register(buffer)
+        this.memo.add(buffer, this.offset)
         this.bufferBytes(buffer, F.ARRAYBUFFER, F.ARRAYBUFFER_OOB)
       }
       this.varuint(byteOffset)
