@@ -7,7 +7,8 @@
  * and writes bench/results/codecs.json. An out-of-band buffer travels by
  * reference (no byte is copied), so it shows as "no copy", not as MB/s.
  *
- * Run: npm run bench:codecs [-- --time 500]
+ * Run: npm run bench:codecs [-- --time 500 --only records] (--only: the payloads whose
+ * name contains the text, printed, not written to the results)
  */
 import { Packr, pack, unpack } from "msgpackr"
 import { Bench } from "tinybench"
@@ -21,6 +22,8 @@ registerClass(P.Complex, { name: "Complex" })
 
 const timeArg = process.argv.indexOf("--time")
 const TIME = timeArg > 0 ? Number(process.argv[timeArg + 1]) : 400
+const onlyArg = process.argv.indexOf("--only")
+const ONLY = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined
 
 interface Subject {
   readonly name: string
@@ -108,7 +111,7 @@ interface Payload {
 const withAll = (value: unknown, extra: ReadonlyArray<Subject> = []): Array<readonly [Subject, unknown]> =>
   [pickleS, marshalS, cborS, msgpackS, ...extra, ...baselines].map((s) => [s, value] as const)
 
-const payloads: ReadonlyArray<Payload> = [
+const allPayloads: ReadonlyArray<Payload> = [
   {
     name: "seed dict",
     subjects: [[pickleS, P.seedDict(false)], ...withAll(P.seedDict(true)).filter(([s]) => s !== pickleS)]
@@ -120,6 +123,8 @@ const payloads: ReadonlyArray<Payload> = [
   { name: "Float64Array 1,000,000", subjects: withAll(P.float64(1_000_000), [rawS]).filter(([s]) => s !== msgpackrRecords) },
   { name: "string document", subjects: withAll(P.stringDocument()) }
 ]
+
+const payloads = ONLY === undefined ? allPayloads : allPayloads.filter((p) => p.name.includes(ONLY))
 
 interface Row {
   payload: string
@@ -225,7 +230,8 @@ for (const payload of payloads) {
       : `${formatNumber(r.ratioToFastestBaseline)}x (${r.fastestBaseline}${r.mbPerSecond === undefined && r.sharedBytes > 0 ? "; no copy: the buffer travels by reference" : ""})`
   })))
 }
+const measured = targets.filter((t) => t.ratio !== undefined)
 console.log("\nTargets")
-printTable(targets.map((t) => ({ target: t.target, ratio: t.ratio ?? NaN, goal: `${t.target.includes("bytes") ? "<=" : ">="} ${t.goal}`, met: t.met ? "yes" : "NO" })))
-const file = writeResults("codecs", { timePerTaskMs: TIME, rows, targets })
-console.log(`\nwrote ${file}`)
+printTable(measured.map((t) => ({ target: t.target, ratio: t.ratio!, goal: `${t.target.includes("bytes") ? "<=" : ">="} ${t.goal}`, met: t.met ? "yes" : "NO" })))
+if (ONLY === undefined) console.log(`\nwrote ${writeResults("codecs", { timePerTaskMs: TIME, rows, targets })}`)
+else console.log(`\n--only ${ONLY}: some payloads left out, results not written`)
