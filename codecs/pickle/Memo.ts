@@ -133,10 +133,7 @@ export class Memo {
         if (this.maps[j]!.size !== 0) this.maps[j]!.clear()
       }
       this.mode = M_SMALL
-      this.last = 0
-      this.set = this.sets[0]!
-      this.map = this.maps[0]!
-      this.merged = false
+      this.firstShard(false)
     }
     const byOrdinal = this.byOrdinal
     for (let i = 0; i < this.size; i++) byOrdinal[i] = undefined
@@ -183,20 +180,22 @@ export class Memo {
         this.maps[j]!.clear()
       }
     }
+    this.firstShard(true)
+  }
+
+  /** Shard 0 is the one being filled again; `merged`: it takes every object from now on. */
+  private firstShard(merged: boolean): void {
     this.last = 0
     this.set = this.sets[0]!
     this.map = this.maps[0]!
-    this.merged = true
+    this.merged = merged
   }
 
   /** At the first object met twice: from now on the memo maps objects to ordinals. Returns `o`'s. */
   private toMapMode(o: object): number {
     for (let j = 0; j <= this.last; j++) this.sets[j]!.clear()
     this.mode = M_MAP
-    this.last = 0
-    this.set = this.sets[0]!
-    this.map = this.maps[0]!
-    this.merged = false
+    this.firstShard(false)
     // The shards fill again in ordinal order, as `add` would have filled them.
     const byOrdinal = this.byOrdinal
     for (let i = 0; i < this.size; i++) {
