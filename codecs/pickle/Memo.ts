@@ -80,7 +80,7 @@ export class Memo {
       const before = set.size
       set.add(o)
       if (set.size === before) return this.toMapMode(o)
-      if (this.number(o, offset) % SHARD === SHARD - 1 && !this.merged) this.nextShard()
+      this.filled(this.number(o, offset))
       return -1
     }
     const seen = this.seen(o)
@@ -121,7 +121,7 @@ export class Memo {
       this.mode = M_SET
       return
     } else return
-    if (n % SHARD === SHARD - 1 && !this.merged) this.nextShard()
+    this.filled(n)
   }
 
   /** Lets go of the message's objects. */
@@ -154,6 +154,11 @@ export class Memo {
       this.byOrdinal.push(o)
     }
     return n
+  }
+
+  /** Object `n` went into the shard being filled: if that filled it, the next one starts. */
+  private filled(n: number): void {
+    if (n % SHARD === SHARD - 1 && !this.merged) this.nextShard()
   }
 
   /** The shard being filled is full: start the next one, or merge them all once there are `MAX_SHARDS`. */
@@ -200,7 +205,7 @@ export class Memo {
     const byOrdinal = this.byOrdinal
     for (let i = 0; i < this.size; i++) {
       this.map.set(byOrdinal[i]!, i)
-      if (i % SHARD === SHARD - 1 && !this.merged) this.nextShard()
+      this.filled(i)
     }
     return this.seen(o)
   }

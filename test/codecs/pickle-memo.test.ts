@@ -12,9 +12,9 @@ import { MAX_SHARDS, Memo, SHARD } from "../../codecs/pickle/Memo.ts"
 const sizes = [1, 15, 16, 17, SHARD - 1, SHARD, SHARD + 1, 3 * SHARD + 7, MAX_SHARDS * SHARD - 1, MAX_SHARDS * SHARD + 5]
 
 /**
- * Writes `n` objects into `memo` as one message, going back to earlier ones at
- * the given steps (`repeats`: at step i, object `i * 7919 % i` again, then a
- * `seen` of a random earlier one), and checks every answer against a Map.
+ * Writes `n` objects into `memo` as one message, going back to earlier ones
+ * from step `repeatsFrom` on (every 997th step i: object `i * 7919 % i` again,
+ * then a `seen` of the one before i), and checks every answer against a Map.
  */
 const message = (memo: Memo, n: number, repeatsFrom: number, viaAdd: boolean) => {
   const objects = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? [i] : { i }))
